@@ -1,0 +1,65 @@
+# The two commands: `make run` and `make test`. Every target installs what it needs first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# uv comes from PyPI; install it for this user when the machine has none.
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+RUN := $(UV) run --frozen --no-sync
+PROTO_FILES := $(wildcard proto/stratos/v1/*.proto)
+PYTEST := $(RUN) pytest -p no:cacheprovider
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
+
+.PHONY: install
+install: $(UV) ## install the workspace (uv sync, locked)
+	$(UV) sync --all-packages --locked --quiet
+
+.PHONY: run
+run: install ## start a whole local mesh, store and read back a sample file, print next steps
+	$(RUN) stratos dev up
+	$(RUN) stratos dev demo
+
+.PHONY: stop
+stop: ## stop the local mesh
+	@if [ -x "$(UV)" ] && [ -d .venv ]; then $(RUN) stratos dev down; else echo "nothing installed, nothing to stop"; fi
+
+.PHONY: proto
+proto: install ## regenerate the Python contracts from proto/
+	rm -f proto/src/stratos/v1/*_pb2*.py proto/src/stratos/v1/*_pb2*.pyi
+	$(RUN) python -m grpc_tools.protoc -Iproto --python_out=proto/src --pyi_out=proto/src \
+		--grpc_python_out=proto/src $(PROTO_FILES)
+
+.PHONY: proto-check
+proto-check: install ## fail when the committed generated code differs from the .proto files
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	$(RUN) python -m grpc_tools.protoc -Iproto --python_out=$$tmp --pyi_out=$$tmp \
+		--grpc_python_out=$$tmp $(PROTO_FILES) && \
+	for f in $$tmp/stratos/v1/*.py*; do \
+		diff -q $$f proto/src/stratos/v1/$$(basename $$f) >/dev/null || \
+		{ echo "proto drift: proto/src/stratos/v1/$$(basename $$f) is stale; run 'make proto'"; exit 1; }; \
+	done; echo "proto-check: generated code matches proto/"
+
+.PHONY: lint
+lint: install ## ruff and the import-linter contracts (services never import each other)
+	$(RUN) ruff check .
+	$(RUN) lint-imports
+
+.PHONY: test-unit
+test-unit: install ## pure logic, fast
+	$(PYTEST) -q -m "not integration" services sdk
+
+.PHONY: test-integration
+test-integration: install ## real nats-server, real services, real disks on loopback
+	$(PYTEST) -q e2e
+
+.PHONY: test
+test: install proto-check lint test-unit test-integration ## every test tier
+
+.PHONY: bench
+bench: install ## figures with bounds measured in the same run → bench/results/latest.json
+	$(RUN) python -m bench.run

@@ -1,0 +1,138 @@
+from stratos.v1 import types_pb2 as _types_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class PlanWriteRequest(_message.Message):
+    __slots__ = ("replicas", "size")
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    replicas: int
+    size: int
+    def __init__(self, replicas: _Optional[int] = ..., size: _Optional[int] = ...) -> None: ...
+
+class PlanWriteResponse(_message.Message):
+    __slots__ = ("live_nodes", "segment_size")
+    LIVE_NODES_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    live_nodes: int
+    segment_size: int
+    def __init__(self, live_nodes: _Optional[int] = ..., segment_size: _Optional[int] = ...) -> None: ...
+
+class ChunkToPlace(_message.Message):
+    __slots__ = ("chunk_id", "size")
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    chunk_id: str
+    size: int
+    def __init__(self, chunk_id: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+
+class PlaceChunksRequest(_message.Message):
+    __slots__ = ("chunks", "replicas", "exclude_node_ids", "extra")
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    EXTRA_FIELD_NUMBER: _ClassVar[int]
+    chunks: _containers.RepeatedCompositeFieldContainer[ChunkToPlace]
+    replicas: int
+    exclude_node_ids: _containers.RepeatedScalarFieldContainer[str]
+    extra: int
+    def __init__(self, chunks: _Optional[_Iterable[_Union[ChunkToPlace, _Mapping]]] = ..., replicas: _Optional[int] = ..., exclude_node_ids: _Optional[_Iterable[str]] = ..., extra: _Optional[int] = ...) -> None: ...
+
+class NodeAddress(_message.Message):
+    __slots__ = ("node_id", "address", "zone")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    address: str
+    zone: str
+    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ...) -> None: ...
+
+class ChunkPlacement(_message.Message):
+    __slots__ = ("chunk_id", "targets")
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    chunk_id: str
+    targets: _containers.RepeatedCompositeFieldContainer[NodeAddress]
+    def __init__(self, chunk_id: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[NodeAddress, _Mapping]]] = ...) -> None: ...
+
+class PlaceChunksResponse(_message.Message):
+    __slots__ = ("placements",)
+    PLACEMENTS_FIELD_NUMBER: _ClassVar[int]
+    placements: _containers.RepeatedCompositeFieldContainer[ChunkPlacement]
+    def __init__(self, placements: _Optional[_Iterable[_Union[ChunkPlacement, _Mapping]]] = ...) -> None: ...
+
+class CommitManifestRequest(_message.Message):
+    __slots__ = ("signed",)
+    SIGNED_FIELD_NUMBER: _ClassVar[int]
+    signed: _types_pb2.SignedManifest
+    def __init__(self, signed: _Optional[_Union[_types_pb2.SignedManifest, _Mapping]] = ...) -> None: ...
+
+class CommitManifestResponse(_message.Message):
+    __slots__ = ("summary",)
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    summary: _types_pb2.FileSummary
+    def __init__(self, summary: _Optional[_Union[_types_pb2.FileSummary, _Mapping]] = ...) -> None: ...
+
+class GetManifestRequest(_message.Message):
+    __slots__ = ("file_id",)
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    def __init__(self, file_id: _Optional[str] = ...) -> None: ...
+
+class GetManifestResponse(_message.Message):
+    __slots__ = ("signed", "nodes")
+    SIGNED_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    signed: _types_pb2.SignedManifest
+    nodes: _containers.RepeatedCompositeFieldContainer[NodeAddress]
+    def __init__(self, signed: _Optional[_Union[_types_pb2.SignedManifest, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[NodeAddress, _Mapping]]] = ...) -> None: ...
+
+class ListFilesRequest(_message.Message):
+    __slots__ = ("limit", "page_token")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    page_token: str
+    def __init__(self, limit: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListFilesResponse(_message.Message):
+    __slots__ = ("files", "next_page_token")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[_types_pb2.FileSummary]
+    next_page_token: str
+    def __init__(self, files: _Optional[_Iterable[_Union[_types_pb2.FileSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteFileRequest(_message.Message):
+    __slots__ = ("file_id", "unix_ms", "owner_public_key", "signature")
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    unix_ms: int
+    owner_public_key: bytes
+    signature: bytes
+    def __init__(self, file_id: _Optional[str] = ..., unix_ms: _Optional[int] = ..., owner_public_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class DeleteFileResponse(_message.Message):
+    __slots__ = ("deleted",)
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    deleted: bool
+    def __init__(self, deleted: _Optional[bool] = ...) -> None: ...
+
+class ListNodesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListNodesResponse(_message.Message):
+    __slots__ = ("nodes",)
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[_types_pb2.NodeStatus]
+    def __init__(self, nodes: _Optional[_Iterable[_Union[_types_pb2.NodeStatus, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,65 @@
+"""ed25519 identities: created on first start, kept in a 0600 PEM file, used to sign manifests,
+deletes and (later) votes and receipts."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from stratos.common.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Identity:
+    private_key: Ed25519PrivateKey
+
+    @property
+    def public_bytes(self) -> bytes:
+        return self.private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+    def sign(self, message: bytes) -> bytes:
+        return self.private_key.sign(message)
+
+    @classmethod
+    def generate(cls) -> Identity:
+        return cls(Ed25519PrivateKey.generate())
+
+
+def verify(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """True when `signature` is a valid ed25519 signature of `message` by `public_key`."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def load_or_create(path: Path) -> Identity:
+    """Load the identity at `path`, creating it (mode 0600) on first start."""
+    if path.exists():
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except ValueError:
+            raise ConfigError(f"the identity file {path} is not a valid ed25519 key") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ConfigError(f"the identity file {path} does not hold an ed25519 key")
+        return Identity(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ident = Identity.generate()
+    pem = ident.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return ident

@@ -1,0 +1,34 @@
+"""Process lifecycle for every service: SIGTERM/SIGINT set a stop event; the service drains NATS,
+stops gRPC with a grace period, flushes traces and exits 0. A bad config exits 2 with one
+sentence on stderr."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+from stratos.common.errors import StratosError
+from stratos.common.tracing import shutdown_tracing
+
+
+def run_service(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    """Run `main(stop_event)` until it returns; returns the process exit code."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await main(stop)
+        finally:
+            shutdown_tracing()
+
+    try:
+        asyncio.run(runner())
+    except StratosError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,106 @@
+"""NATS and JetStream helpers: connect with bounded retry, idempotent streams and KV buckets,
+and publishing with the trace context in the headers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
+from stratos.common.errors import Unavailable
+from stratos.common.logging import get_logger
+from stratos.common.tracing import inject_headers
+
+log = get_logger(__name__)
+
+# Subjects (see proto/stratos/v1/events.proto).
+HEARTBEAT_SUBJECT = "stratos.node.heartbeat.{node_id}"
+HEARTBEAT_WILDCARD = "stratos.node.heartbeat.>"
+HEARTBEAT_STREAM = "STRATOS_HEARTBEATS"
+FILE_COMMITTED_SUBJECT = "stratos.file.committed"
+FILE_DELETED_SUBJECT = "stratos.file.deleted"
+MANIFEST_BUCKET = "STRATOS_MANIFESTS"
+
+
+async def connect(url: str, *, name: str, connect_deadline_s: float = 30.0) -> NATS:
+    """Connect, retrying the first connection until the deadline; reconnect forever after."""
+    servers = [s.strip() for s in url.split(",") if s.strip()]
+    deadline = time.monotonic() + connect_deadline_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            return await nats.connect(
+                servers=servers,
+                name=name,
+                connect_timeout=2,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                error_cb=_on_error,
+                disconnected_cb=_on_disconnect,
+                reconnected_cb=_on_reconnect,
+            )
+        except Exception as exc:  # nats raises several unrelated types on connect
+            last = exc
+            await asyncio.sleep(0.5)
+    raise Unavailable(f"cannot connect to NATS at {url}: {last}")
+
+
+async def _on_error(exc: Exception) -> None:
+    log.warning("nats_error", error=str(exc))
+
+
+async def _on_disconnect() -> None:
+    log.warning("nats_disconnected")
+
+
+async def _on_reconnect() -> None:
+    log.info("nats_reconnected")
+
+
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """Create the stream, or bring an existing one to this config."""
+    try:
+        await js.stream_info(config.name)
+    except NotFoundError:
+        try:
+            await js.add_stream(config)
+            return
+        except BadRequestError:
+            pass  # another replica created it at the same moment
+    await js.update_stream(config)
+
+
+async def ensure_heartbeat_stream(js: JetStreamContext) -> None:
+    """Keeps the latest heartbeat per node, so a (re)started index knows every node at once."""
+    await ensure_stream(
+        js,
+        StreamConfig(
+            name=HEARTBEAT_STREAM,
+            subjects=[HEARTBEAT_WILDCARD],
+            max_msgs_per_subject=1,
+            storage=StorageType.FILE,
+        ),
+    )
+
+
+async def ensure_kv(js: JetStreamContext, bucket: str, *, history: int = 1):
+    """The KV bucket, created on first use (file storage, so it survives a NATS restart)."""
+    try:
+        return await js.key_value(bucket)
+    except BucketNotFoundError:
+        try:
+            return await js.create_key_value(
+                KeyValueConfig(bucket=bucket, history=history, storage=StorageType.FILE)
+            )
+        except BadRequestError:
+            return await js.key_value(bucket)
+
+
+async def publish(nc: NATS, subject: str, payload: bytes) -> None:
+    """Publish with the current trace context in the `traceparent` header."""
+    await nc.publish(subject, payload, headers=inject_headers())

