@@ -1,1 +1,1 @@
-"""sdk"""
+"""The Stratos Python SDK, the `stratos` CLI and the local-mesh launcher."""

@@ -1,0 +1,99 @@
+"""STRATOS_HOME (default ~/.stratos): the user's keys, the keyring of files they stored, and the
+local mesh's run directory. Every command finds the mesh through it.
+
+Layout:
+    keys/default.pem      the user's ed25519 identity (0600); signs manifests and deletes
+    keyring.json          file_id → capability of files this user stored (0600)
+    run/mesh.json         the local mesh: one record per process (see localmesh.py)
+    run/logs/<name>.log   each process's log
+    run/<name>/           each process's data directory
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from stratos.common.errors import FailedPrecondition
+from stratos.common.identity import Identity, load_or_create
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+
+    @classmethod
+    def from_env(cls) -> Home:
+        return cls(Path(os.environ.get("STRATOS_HOME", "~/.stratos")).expanduser().resolve())
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def mesh_file(self) -> Path:
+        return self.run_dir / "mesh.json"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.run_dir / "logs"
+
+    @property
+    def keyring_file(self) -> Path:
+        return self.root / "keyring.json"
+
+    def identity(self, name: str = "default") -> Identity:
+        return load_or_create(self.root / "keys" / f"{name}.pem")
+
+    def index_addresses(self) -> list[str]:
+        """Where the index is: STRATOS_INDEX_ADDRESS (comma-separated) or the local mesh."""
+        env = os.environ.get("STRATOS_INDEX_ADDRESS", "").strip()
+        if env:
+            return [a.strip() for a in env.split(",") if a.strip()]
+        if not self.mesh_file.exists():
+            raise FailedPrecondition(
+                f"no mesh is running under {self.root}; start one with 'stratos dev up' "
+                "or set STRATOS_INDEX_ADDRESS"
+            )
+        mesh = json.loads(self.mesh_file.read_text())
+        addrs = [p["address"] for p in mesh.get("processes", []) if p.get("kind") == "index"]
+        if not addrs:
+            raise FailedPrecondition(f"the mesh described in {self.mesh_file} has no index")
+        return addrs
+
+    # -- keyring: capabilities of files this user stored, so `stratos get <id>` works for them --
+
+    def remember(self, file_id: str, capability: str) -> None:
+        ring = self._read_keyring()
+        ring[file_id] = capability
+        self._write_private(self.keyring_file, json.dumps(ring, indent=1).encode())
+
+    def forget(self, file_id: str) -> None:
+        ring = self._read_keyring()
+        if ring.pop(file_id, None) is not None:
+            self._write_private(self.keyring_file, json.dumps(ring, indent=1).encode())
+
+    def capability_for(self, file_id: str) -> str | None:
+        return self._read_keyring().get(file_id)
+
+    def _read_keyring(self) -> dict[str, str]:
+        if not self.keyring_file.exists():
+            return {}
+        try:
+            return dict(json.loads(self.keyring_file.read_text()))
+        except (ValueError, TypeError):
+            raise FailedPrecondition(f"the keyring {self.keyring_file} is not valid JSON") from None
+
+    @staticmethod
+    def _write_private(path: Path, data: bytes) -> None:
+        """Write atomically with mode 0600 (fsync, then rename)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
