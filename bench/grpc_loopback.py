@@ -1,0 +1,72 @@
+"""Raw loopback gRPC streaming throughput between two processes: the bound for reading chunks.
+
+A child process serves StorageService.GetChunk streaming 1 MiB pieces from memory (no disk, no
+hashing); the parent reads `total` bytes. That is the most Python gRPC can move here."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+
+import grpc
+
+from stratos.common.procs import free_port, port_open, wait_until
+from stratos.v1 import storage_pb2, storage_pb2_grpc
+
+MiB = 1 << 20
+
+
+class _Source(storage_pb2_grpc.StorageServiceServicer):
+    PIECE = b"\x5a" * MiB
+
+    async def GetChunk(self, request, context):
+        left = request.length
+        while left > 0:
+            n = min(left, MiB)
+            yield storage_pb2.GetChunkResponse(data=self.PIECE[:n])
+            left -= n
+
+
+async def _serve(port: int) -> None:
+    server = grpc.aio.server(
+        options=[("grpc.max_send_message_length", 16 * MiB)],
+    )
+    storage_pb2_grpc.add_StorageServiceServicer_to_server(_Source(), server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
+
+
+async def _read(port: int, total: int) -> float:
+    async with grpc.aio.insecure_channel(
+        f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", 16 * MiB)]
+    ) as ch:
+        stub = storage_pb2_grpc.StorageServiceStub(ch)
+        # warm up the connection first
+        async for _ in stub.GetChunk(storage_pb2.GetChunkRequest(chunk_id="x", length=MiB)):
+            pass
+        start = time.perf_counter()
+        got = 0
+        async for msg in stub.GetChunk(storage_pb2.GetChunkRequest(chunk_id="x", length=total)):
+            got += len(msg.data)
+        elapsed = time.perf_counter() - start
+    assert got == total
+    return total / elapsed / 1e6
+
+
+def streaming_throughput(total: int = 256 * MiB) -> float:
+    """MB/s of one server-streaming call over loopback between two processes."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "bench.grpc_loopback", str(port)])
+    try:
+        wait_until(lambda: port_open("127.0.0.1", port), timeout_s=20, what="bench gRPC server")
+        return asyncio.run(_read(port, total))
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve(int(sys.argv[1])))

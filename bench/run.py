@@ -1,0 +1,54 @@
+"""`make bench`: every figure with its bound measured in the same run (the machine is noisy, so
+only ratios against same-run bounds mean anything). Writes bench/results/latest.json."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from bench import disk, grpc_loopback, results, storage
+from bench.results import Figure
+from stratos.sdk import localmesh
+from stratos.sdk.home import Home
+
+MiB = 1 << 20
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="stratos-bench-"))
+    figures: list[Figure] = []
+    home = Home(work / "home")
+    try:
+        disk_mb_s = disk.fsync_write_bandwidth(work / "disk")
+        grpc_mb_s = grpc_loopback.streaming_throughput()
+        print(f"bounds: disk fsync write {disk_mb_s:.0f} MB/s, loopback gRPC {grpc_mb_s:.0f} MB/s")
+
+        localmesh.up(home, storage_nodes=3, capacity_bytes=64 << 30)
+        put_mb_s, get_mb_s = storage.put_get_throughput(home, work)
+        figures.append(
+            Figure.against("storage.put_256MiB_r3", put_mb_s, "MB/s", disk_mb_s / 3, "ratio >= 0.5")
+        )
+        figures.append(
+            Figure.against("storage.get_256MiB", get_mb_s, "MB/s", grpc_mb_s, "ratio >= 0.4")
+        )
+        rss = storage.cli_put_peak_rss_mb(home, work)
+        figures.append(Figure.against("storage.cli_peak_rss_1GiB_put", rss, "MB", 200, "<= 200"))
+        node_rss = storage.storage_nodes_peak_rss_mb(home)
+        figures.append(Figure.against("storage.node_peak_rss", node_rss, "MB", 150, "<= 150"))
+        figures.append(Figure("bound.disk_fsync_write", round(disk_mb_s, 1), "MB/s", None, None))
+        figures.append(
+            Figure("bound.grpc_loopback_stream", round(grpc_mb_s, 1), "MB/s", None, None)
+        )
+    finally:
+        try:
+            localmesh.down(home)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    results.write(figures)
+    results.show(figures)
+    print(f"wrote {results.RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""Pure presentation for the `stratos` CLI: sizes in and out, and rich tables built from plain
+data. Nothing here touches the network, the disk or the clock, so every function is unit-tested
+directly and the commands in `cli.py` / `devcli.py` stay thin."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from stratos.common.errors import InvalidArgument
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
+    "tib": 1 << 40,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+# Colours for node states as the index reports them (NodeState enum names without the prefix).
+_STATE_STYLE = {"LIVE": "green", "SUSPECT": "yellow", "LOST": "red"}
+
+
+def parse_size(text: str, *, what: str = "size") -> int:
+    """'4MiB' → 4194304, '10GB' → 10**10, '512' → 512; anything else is one clear sentence."""
+    m = _SIZE_RE.match(text or "")
+    unit = m.group(2).lower() if m else None
+    if not m or unit not in _UNITS:
+        raise InvalidArgument(
+            f"{what} {text!r} is not a size; use bytes or a unit such as 512KiB, 4MiB or 10GB"
+        )
+    value = int(float(m.group(1)) * _UNITS[unit])
+    if value <= 0:
+        raise InvalidArgument(f"{what} {text!r} must be greater than zero")
+    return value
+
+
+def human_size(n: int | None) -> str:
+    """Binary units with one decimal: 12582912 → '12.0 MiB'; None → '?'."""
+    if n is None:
+        return "?"
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        value /= 1024
+        if value < 1024 or unit == "PiB":
+            return f"{value:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def format_time(unix_ms: int) -> str:
+    """UTC 'YYYY-MM-DD HH:MM:SS'; 0 → '-' (the proto's 'unset')."""
+    if not unix_ms:
+        return "-"
+    return datetime.fromtimestamp(unix_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def state_name(value: int | str | None) -> str:
+    """NodeState enum value or name → 'LIVE' / 'SUSPECT' / 'LOST' / '?'."""
+    if value is None:
+        return "?"
+    if isinstance(value, str):
+        return value.removeprefix("NODE_STATE_") or "?"
+    names = {1: "LIVE", 2: "SUSPECT", 3: "LOST"}
+    return names.get(value, "?")
+
+
+def usage_bar(used: int | None, capacity: int | None, width: int = 10) -> Text:
+    """'███░░░░░░░ 31% 3.1 GiB / 10.0 GiB' — or '?' when the index could not be asked."""
+    if used is None or not capacity:
+        return Text("?", style="dim")
+    frac = min(max(used / capacity, 0.0), 1.0)
+    filled = round(frac * width)
+    style = "green" if frac < 0.7 else "yellow" if frac < 0.9 else "red"
+    text = Text()
+    text.append("█" * filled, style=style)
+    text.append("░" * (width - filled), style="dim")
+    text.append(f" {frac:4.0%} {human_size(used)} / {human_size(capacity)}")
+    return text
+
+
+def put_line(name: str, size: int, file_id: str) -> str:
+    return f"stored {name} ({human_size(size)}) as {file_id}"
+
+
+def get_line(name: str, size: int, path: str) -> str:
+    return f"fetched {name} ({human_size(size)}) to {path}"
+
+
+def files_table(files: Iterable[Any]) -> Table:
+    """`stratos ls`: one row per FileSummary."""
+    table = Table(title="files", title_justify="left")
+    table.add_column("ID", style="cyan", no_wrap=True)
+    table.add_column("name")
+    table.add_column("size", justify="right")
+    table.add_column("replicas", justify="right")
+    table.add_column("created (UTC)")
+    for f in files:
+        table.add_row(
+            f.file_id, f.name, human_size(f.size), str(f.replicas), format_time(f.created_unix_ms)
+        )
+    return table
+
+
+def file_summary_dict(f: Any) -> dict[str, Any]:
+    """A FileSummary as the JSON `stratos ls --json` prints."""
+    return {
+        "id": f.file_id,
+        "name": f.name,
+        "size": f.size,
+        "replicas": f.replicas,
+        "segments": f.segments,
+        "created_unix_ms": f.created_unix_ms,
+        "expires_unix_ms": f.expires_unix_ms,
+        "owner": f.owner_public_key.hex(),
+    }
+
+
+def stat_dict(summary: Any, manifest: Any, nodes: Mapping[str, Any]) -> dict[str, Any]:
+    """`stratos stat --json`: the summary plus every segment with its nodes and their states."""
+    out = file_summary_dict(summary)
+    out["segment_size"] = manifest.segment_size
+    out["segments"] = [
+        {
+            "index": s.index,
+            "chunk_id": s.chunk_id,
+            "plain_size": s.plain_size,
+            "stored_size": s.stored_size,
+            "nodes": {
+                n: state_name(nodes[n].state) if n in nodes else "UNKNOWN" for n in s.node_ids
+            },
+        }
+        for s in manifest.segments
+    ]
+    return out
+
+
+def stat_summary(summary: Any, manifest: Any) -> Table:
+    """`stratos stat`: the file's facts as a two-column grid."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("id", summary.file_id)
+    grid.add_row("name", summary.name)
+    grid.add_row("size", f"{human_size(summary.size)} ({summary.size} bytes)")
+    grid.add_row("replicas", str(summary.replicas))
+    grid.add_row("segments", f"{summary.segments} × {human_size(manifest.segment_size)}")
+    grid.add_row("created", format_time(summary.created_unix_ms) + " UTC")
+    if summary.expires_unix_ms:
+        grid.add_row("expires", format_time(summary.expires_unix_ms) + " UTC")
+    grid.add_row("owner", summary.owner_public_key.hex()[:16] + "…")
+    return grid
+
+
+def segments_table(manifest: Any, nodes: Mapping[str, Any], replicas: int) -> Table:
+    """Per segment: chunk ID, size, how many copies sit on LIVE nodes, and each node's state."""
+    table = Table(title="segments", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("chunk", style="cyan", no_wrap=True)
+    table.add_column("size", justify="right")
+    table.add_column("live", justify="right")
+    table.add_column("nodes")
+    for s in manifest.segments:
+        cells = Text()
+        live = 0
+        for i, node_id in enumerate(s.node_ids):
+            state = state_name(nodes[node_id].state) if node_id in nodes else "UNKNOWN"
+            live += state == "LIVE"
+            if i:
+                cells.append(", ")
+            cells.append(f"{node_id} ", style="bold")
+            cells.append(state, style=_STATE_STYLE.get(state, "dim"))
+        short = "green" if live >= replicas else "yellow" if live else "red"
+        table.add_row(
+            str(s.index),
+            s.chunk_id[:16] + "…",
+            human_size(s.plain_size),
+            Text(f"{live}/{replicas}", style=short),
+            cells,
+        )
+    return table
+
+
+def mesh_table(rows: Sequence[Mapping[str, Any]]) -> Table:
+    """`stratos dev status`: one row per process (rows are `localmesh.StatusRow.to_dict()`)."""
+    table = Table(title="local mesh", title_justify="left")
+    table.add_column("process", style="bold", no_wrap=True)
+    table.add_column("pid", justify="right")
+    table.add_column("address", no_wrap=True)
+    table.add_column("health")
+    table.add_column("state")
+    table.add_column("used / capacity", no_wrap=True)
+    table.add_column("chunks", justify="right")
+    for r in rows:
+        if not r["running"]:
+            health = Text("stopped", style="red")
+        elif r["healthy"]:
+            health = Text("healthy", style="green")
+        else:
+            health = Text("unhealthy", style="yellow")
+        storage = r["kind"] == "storage"
+        state = state_name(r.get("state")) if storage else ""
+        table.add_row(
+            r["name"],
+            str(r["pid"]) if r["running"] and r["pid"] else "-",
+            r["address"],
+            health,
+            Text(state, style=_STATE_STYLE.get(state, "dim")),
+            usage_bar(r.get("used_bytes"), r.get("capacity_bytes")) if storage else Text(""),
+            ("?" if r.get("chunks") is None else str(r["chunks"])) if storage else "",
+        )
+    return table
+
+
+def next_steps_panel(capability: str, file_id: str) -> Panel:
+    """What `stratos dev demo` suggests trying next."""
+    lines = [
+        "stratos put FILE",
+        "stratos ls",
+        f"stratos get {capability} -o out",
+        f"stratos stat {file_id}",
+        "stratos dev status",
+        "stratos dev kill storage-2",
+        "stratos dev down",
+    ]
+    return Panel("\n".join(lines), title="Next:", title_align="left", expand=False)

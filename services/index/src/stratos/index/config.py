@@ -1,0 +1,51 @@
+"""Settings of the index, read from `STRATOS_*` variables and validated at boot, so a bad value
+stops the process with the variable's name instead of misbehaving later."""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationInfo, field_validator
+from stratos.common.config import ServiceSettings
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+class IndexSettings(ServiceSettings):
+    """Knobs of the index service."""
+
+    suspect_after_s: float = Field(
+        6.0,
+        gt=0,
+        le=3600,
+        description="Seconds without a heartbeat after which a node is SUSPECT "
+        "(no new placements go to it).",
+    )
+    # Declared after suspect_after_s on purpose: the validator below reads it.
+    lost_after_s: float = Field(
+        30.0,
+        gt=0,
+        le=86400,
+        description="Seconds without a heartbeat after which a node is LOST; "
+        "must be greater than STRATOS_SUSPECT_AFTER_S.",
+    )
+    segment_size_bytes: int = Field(
+        4 * MIB,
+        ge=64 * KIB,
+        le=64 * MIB,
+        description="Plaintext bytes per segment the index suggests to writers "
+        "(64 KiB to 64 MiB).",
+    )
+    max_replicas: int = Field(
+        16, ge=1, le=64, description="Largest redundancy (copies per chunk) a write may ask for."
+    )
+
+    # A field validator rather than a model validator, so the error names STRATOS_LOST_AFTER_S.
+    @field_validator("lost_after_s")
+    @classmethod
+    def _lost_after_suspect(cls, value: float, info: ValidationInfo) -> float:
+        suspect = info.data.get("suspect_after_s")
+        if suspect is not None and value <= suspect:
+            raise ValueError(
+                f"must be greater than STRATOS_SUSPECT_AFTER_S ({suspect:g} s), got {value:g} s"
+            )
+        return value

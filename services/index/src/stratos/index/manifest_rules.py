@@ -1,0 +1,131 @@
+"""What makes a signed manifest acceptable, and the exact bytes owners sign.
+
+Pure functions: the store calls them before touching JetStream, and unit tests call them
+directly. Every refusal is one sentence naming the offending field.
+"""
+
+from __future__ import annotations
+
+import re
+
+from google.protobuf.message import DecodeError
+from stratos.common.errors import InvalidArgument, PermissionDenied
+from stratos.common.hashing import is_chunk_id
+from stratos.common.identity import verify
+from stratos.v1 import types_pb2
+
+MANIFEST_DOMAIN = b"stratos.manifest.v1\x00"
+DELETE_DOMAIN = b"stratos.delete.v1\x00"
+GCM_TAG_BYTES = 16
+MAX_NAME_CHARS = 255
+DELETE_CLOCK_SKEW_MS = 5 * 60 * 1000
+FILE_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def check_file_id(file_id: str) -> str:
+    if not FILE_ID_RE.match(file_id):
+        raise InvalidArgument(f"{file_id!r} is not a file ID (expected 32 hex characters)")
+    return file_id
+
+
+def manifest_message(manifest: bytes) -> bytes:
+    return MANIFEST_DOMAIN + manifest
+
+
+def delete_message(file_id: str, unix_ms: int) -> bytes:
+    return DELETE_DOMAIN + file_id.encode() + b"\x00" + str(unix_ms).encode()
+
+
+def _check_key(public_key: bytes) -> None:
+    if len(public_key) != 32:
+        raise InvalidArgument(
+            f"the owner public key must be 32 bytes (raw ed25519), got {len(public_key)}"
+        )
+
+
+def verify_signed(signed: types_pb2.SignedManifest) -> types_pb2.Manifest:
+    """Check the owner's signature, then parse and validate the manifest it covers."""
+    _check_key(signed.owner_public_key)
+    if not verify(signed.owner_public_key, signed.signature, manifest_message(signed.manifest)):
+        raise PermissionDenied("the manifest signature does not match the owner public key")
+    manifest = types_pb2.Manifest()
+    try:
+        manifest.ParseFromString(signed.manifest)
+    except DecodeError:
+        raise InvalidArgument("the signed manifest bytes are not a valid Manifest") from None
+    validate_manifest(manifest)
+    return manifest
+
+
+def validate_manifest(m: types_pb2.Manifest) -> None:
+    """Structural rules a reader relies on to fetch and decrypt every byte of the file."""
+    check_file_id(m.file_id)
+    if not m.name or len(m.name) > MAX_NAME_CHARS:
+        raise InvalidArgument(f"the file name must be 1 to {MAX_NAME_CHARS} characters")
+    if m.replicas < 1:
+        raise InvalidArgument("the manifest must ask for at least 1 replica")
+    if m.segment_size < 1:
+        raise InvalidArgument("the manifest's segment_size must be at least 1 byte")
+    total = 0
+    last = len(m.segments) - 1
+    for position, seg in enumerate(m.segments):
+        where = f"segment {position}"
+        if seg.index != position:
+            raise InvalidArgument(
+                f"{where} has index {seg.index}; segments must be numbered 0..n-1 in order"
+            )
+        if position < last and seg.plain_size != m.segment_size:
+            raise InvalidArgument(
+                f"{where} holds {seg.plain_size} bytes; every segment but the last must hold "
+                f"segment_size ({m.segment_size})"
+            )
+        if position == last and seg.plain_size > m.segment_size:
+            raise InvalidArgument(
+                f"{where} holds {seg.plain_size} bytes, more than segment_size ({m.segment_size})"
+            )
+        if seg.stored_size != seg.plain_size + GCM_TAG_BYTES:
+            raise InvalidArgument(
+                f"{where} stores {seg.stored_size} bytes; expected plain_size + "
+                f"{GCM_TAG_BYTES} ({seg.plain_size + GCM_TAG_BYTES})"
+            )
+        if not is_chunk_id(seg.chunk_id):
+            raise InvalidArgument(
+                f"{where} has chunk ID {seg.chunk_id!r}; expected 64 lowercase hex characters"
+            )
+        if not seg.node_ids or any(not n for n in seg.node_ids):
+            raise InvalidArgument(f"{where} names no storage node holding it")
+        if len(set(seg.node_ids)) != len(seg.node_ids):
+            raise InvalidArgument(f"{where} names the same storage node twice")
+        total += seg.plain_size
+    if total != m.size:
+        raise InvalidArgument(
+            f"the segments hold {total} bytes but the manifest says the file has {m.size}"
+        )
+
+
+def summary(m: types_pb2.Manifest, owner_public_key: bytes) -> types_pb2.FileSummary:
+    return types_pb2.FileSummary(
+        file_id=m.file_id,
+        name=m.name,
+        size=m.size,
+        replicas=m.replicas,
+        segments=len(m.segments),
+        created_unix_ms=m.created_unix_ms,
+        owner_public_key=owner_public_key,
+        expires_unix_ms=m.expires_unix_ms,
+    )
+
+
+def verify_delete(
+    file_id: str, unix_ms: int, public_key: bytes, signature: bytes, now_ms: int
+) -> None:
+    """A delete must be fresh (so a captured request cannot be replayed days later) and signed."""
+    check_file_id(file_id)
+    _check_key(public_key)
+    if abs(now_ms - unix_ms) > DELETE_CLOCK_SKEW_MS:
+        raise PermissionDenied(
+            f"the delete was signed at unix_ms {unix_ms}, more than 5 minutes from the index "
+            f"clock ({now_ms}); sign it again"
+        )
+    if not verify(public_key, signature, delete_message(file_id, unix_ms)):
+        raise PermissionDenied("the delete signature does not match the given public key")

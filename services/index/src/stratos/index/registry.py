@@ -1,0 +1,106 @@
+"""Which storage nodes exist and whether they are alive, decided from their heartbeats alone.
+
+Pure: no clock, no I/O. The heartbeat consumer feeds `Registry.observe`; callers pass `now_ms`.
+A node's age is measured from the `sent_unix_ms` its own heartbeat carries, so an index that
+(re)starts and replays a stale heartbeat from the stream sees at once that the node is gone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stratos.v1 import events_pb2, types_pb2
+
+NodeState = types_pb2.NodeState
+LIVE = types_pb2.NODE_STATE_LIVE
+SUSPECT = types_pb2.NODE_STATE_SUSPECT
+LOST = types_pb2.NODE_STATE_LOST
+
+
+def node_state(
+    last_ms: int, now_ms: int, suspect_after_s: float, lost_after_s: float
+) -> types_pb2.NodeState.ValueType:
+    """LIVE within the suspect grace, SUSPECT until the lost grace, LOST after that."""
+    silent_ms = now_ms - last_ms
+    if silent_ms >= lost_after_s * 1000:
+        return LOST
+    if silent_ms >= suspect_after_s * 1000:
+        return SUSPECT
+    return LIVE
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """The newest heartbeat the index has from one node."""
+
+    info: types_pb2.NodeInfo
+    last_ms: int
+    chunk_count: int
+
+    @property
+    def node_id(self) -> str:
+        return self.info.node_id
+
+    @property
+    def free_bytes(self) -> int:
+        """Capacity minus used; negative when a node is over its capacity."""
+        return self.info.capacity_bytes - self.info.used_bytes
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What placement needs to know about a live node."""
+
+    node_id: str
+    address: str
+    zone: str
+    free_bytes: int
+
+
+class Registry:
+    """Latest heartbeat per node; older or equal-time heartbeats never overwrite newer ones
+    (JetStream may redeliver, and two nodes' clocks are not ours to trust for ordering)."""
+
+    def __init__(self, suspect_after_s: float, lost_after_s: float) -> None:
+        self.suspect_after_s = suspect_after_s
+        self.lost_after_s = lost_after_s
+        self._nodes: dict[str, NodeRecord] = {}
+
+    def observe(self, hb: events_pb2.Heartbeat) -> bool:
+        """Record a heartbeat; True when it was newer than what we had (and so was kept)."""
+        node_id = hb.node.node_id
+        if not node_id:
+            return False
+        known = self._nodes.get(node_id)
+        if known is not None and hb.sent_unix_ms <= known.last_ms:
+            return False
+        info = types_pb2.NodeInfo()
+        info.CopyFrom(hb.node)
+        self._nodes[node_id] = NodeRecord(info, hb.sent_unix_ms, hb.chunk_count)
+        return True
+
+    def get(self, node_id: str) -> NodeRecord | None:
+        return self._nodes.get(node_id)
+
+    def state_of(self, record: NodeRecord, now_ms: int) -> types_pb2.NodeState.ValueType:
+        return node_state(record.last_ms, now_ms, self.suspect_after_s, self.lost_after_s)
+
+    def statuses(self, now_ms: int) -> list[types_pb2.NodeStatus]:
+        """Every known node with its state, sorted by node ID."""
+        return [
+            types_pb2.NodeStatus(
+                info=rec.info,
+                state=self.state_of(rec, now_ms),
+                last_heartbeat_unix_ms=rec.last_ms,
+                chunk_count=rec.chunk_count,
+            )
+            for rec in sorted(self._nodes.values(), key=lambda r: r.node_id)
+        ]
+
+    def candidates(self, now_ms: int) -> list[Candidate]:
+        """Live nodes only: a suspect node must not receive new chunks."""
+        return [
+            Candidate(rec.node_id, rec.info.address, rec.info.zone, rec.free_bytes)
+            for rec in sorted(self._nodes.values(), key=lambda r: r.node_id)
+            if self.state_of(rec, now_ms) == LIVE
+        ]

@@ -1,0 +1,444 @@
+"""The content-addressed chunk store on local disk.
+
+A chunk lives at `<data_dir>/chunks/<id[:2]>/<id>`, where the ID is the BLAKE3 of its bytes, so
+the store can prove every byte it keeps and every byte it returns. Writes go to `tmp/`, are hashed
+while they stream in, fsync'd and renamed into place: a chunk is either fully stored and verified
+or absent. Copies found corrupt on read are moved to `quarantine/` for an operator to look at.
+
+All I/O here is blocking on purpose (plain files, no event loop); the gRPC edge calls it through
+worker threads. Pieces are at most `PIECE_BYTES`, so memory stays bounded whatever the chunk size.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from stratos.common.errors import DataLoss, InvalidArgument, NotFound, ResourceExhausted
+from stratos.common.hashing import is_chunk_id, new_hasher
+from stratos.common.logging import get_logger
+
+log = get_logger(__name__)
+
+PIECE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoreStat:
+    node_id: str
+    capacity_bytes: int
+    used_bytes: int
+    reserved_bytes: int
+    chunk_count: int
+
+
+@dataclass(frozen=True)
+class PutResult:
+    chunk_id: str
+    size: int
+    already_present: bool
+
+
+def check_chunk_id(chunk_id: str) -> None:
+    """Refuse anything that is not a chunk ID before it can become a path."""
+    if not isinstance(chunk_id, str) or not is_chunk_id(chunk_id):
+        raise InvalidArgument(
+            f"{chunk_id!r} is not a chunk ID (64 lowercase hex characters of a BLAKE3 hash)"
+        )
+
+
+def _fsync_dir(path: Path) -> None:
+    # The rename is only durable once the directory entry itself reaches the disk.
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _hash_fd(fd: int, size: int) -> str:
+    """BLAKE3 of the first `size` bytes of an open file, read through one reused buffer."""
+    hasher = new_hasher()
+    buf = bytearray(PIECE_BYTES)
+    view = memoryview(buf)
+    offset = 0
+    while offset < size:
+        n = os.preadv(fd, [view[: min(PIECE_BYTES, size - offset)]], offset)
+        if n == 0:  # the file shrank under us: it cannot match
+            break
+        hasher.update(view[:n])
+        offset += n
+    return hasher.hexdigest()
+
+
+class ChunkStore:
+    """Chunks on disk with capacity accounting; safe to call from several threads at once."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        node_id: str,
+        capacity_bytes: int,
+        max_chunk_bytes: int | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.node_id = node_id
+        self.capacity_bytes = capacity_bytes
+        self.max_chunk_bytes = max_chunk_bytes
+        self.chunks_dir = self.data_dir / "chunks"
+        self.tmp_dir = self.data_dir / "tmp"
+        self.quarantine_dir = self.data_dir / "quarantine"
+        # Guards the counters and every rename/unlink under chunks/, so counts match the disk.
+        self._lock = threading.Lock()
+        self._used = 0
+        self._reserved = 0
+        self._count = 0
+        for d in (self.chunks_dir, self.tmp_dir, self.quarantine_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self._recover()
+
+    # -- start-up -------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Drop writes a crash interrupted and count what is really stored."""
+        cleared = 0
+        for leftover in self.tmp_dir.iterdir():
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+            cleared += 1
+        used = count = 0
+        for prefix in self.chunks_dir.iterdir():
+            if not prefix.is_dir():
+                continue
+            for entry in prefix.iterdir():
+                if is_chunk_id(entry.name) and entry.name[:2] == prefix.name and entry.is_file():
+                    used += entry.stat().st_size
+                    count += 1
+        self._used, self._count = used, count
+        log.info(
+            "storage_opened",
+            data_dir=str(self.data_dir),
+            used_bytes=used,
+            chunk_count=count,
+            tmp_cleared=cleared,
+        )
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def path_of(self, chunk_id: str) -> Path:
+        check_chunk_id(chunk_id)
+        return self.chunks_dir / chunk_id[:2] / chunk_id
+
+    def stat(self) -> StoreStat:
+        with self._lock:
+            return StoreStat(
+                self.node_id, self.capacity_bytes, self._used, self._reserved, self._count
+            )
+
+    def has(self, chunk_ids: Iterable[str]) -> list[bool]:
+        paths = [self.path_of(c) for c in chunk_ids]  # validate all before answering any
+        return [p.is_file() for p in paths]
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def begin(self, chunk_id: str, size: int) -> ChunkWriter:
+        """Start storing `size` bytes claimed to hash to `chunk_id`; capacity is reserved now."""
+        path = self.path_of(chunk_id)
+        if size < 0:
+            raise InvalidArgument(f"chunk {chunk_id}: size {size} is negative")
+        if self.max_chunk_bytes is not None and size > self.max_chunk_bytes:
+            raise InvalidArgument(
+                f"chunk {chunk_id} is {size} bytes; storage node {self.node_id} accepts chunks "
+                f"of at most {self.max_chunk_bytes} bytes"
+            )
+        stored_size = self._intact_size(chunk_id, path)
+        if stored_size is not None:
+            if stored_size != size:
+                raise InvalidArgument(
+                    f"chunk {chunk_id} is {stored_size} bytes, not the announced {size}"
+                )
+            return ChunkWriter(self, chunk_id, size, tmp_path=None)
+        self._reserve(size)
+        tmp_path = self.tmp_dir / f"{chunk_id}.{uuid.uuid4().hex}.part"
+        try:
+            return ChunkWriter(self, chunk_id, size, tmp_path=tmp_path)
+        except BaseException:
+            self._release(size)
+            raise
+
+    def put(self, chunk_id: str, data: bytes) -> PutResult:
+        """Store a chunk held in memory (small chunks, tests, repair of tiny pieces)."""
+        with self.begin(chunk_id, len(data)) as writer:
+            view = memoryview(data)
+            for start in range(0, len(data), PIECE_BYTES):
+                writer.write(view[start : start + PIECE_BYTES])
+            return writer.commit()
+
+    def _reserve(self, size: int) -> None:
+        with self._lock:
+            if self._used + self._reserved + size > self.capacity_bytes:
+                raise ResourceExhausted(
+                    f"storage node {self.node_id} is full: {self._used} bytes stored and "
+                    f"{self._reserved} reserved of {self.capacity_bytes}; a {size}-byte chunk "
+                    "does not fit"
+                )
+            self._reserved += size
+
+    def _release(self, size: int) -> None:
+        with self._lock:
+            self._reserved -= size
+
+    def _install(self, tmp_path: Path, chunk_id: str, size: int) -> tuple[bool, bool]:
+        """Rename a verified, fsync'd temp file into place and count it.
+
+        Returns (a copy was already there, the prefix directory is new)."""
+        final = self.chunks_dir / chunk_id[:2] / chunk_id
+        new_prefix = not final.parent.exists()
+        final.parent.mkdir(exist_ok=True)
+        with self._lock:
+            try:
+                old_size: int | None = final.stat().st_size
+            except FileNotFoundError:
+                old_size = None
+            os.replace(tmp_path, final)
+            self._reserved -= size
+            self._used += size - (old_size or 0)
+            if old_size is None:
+                self._count += 1
+        return old_size is not None, new_prefix
+
+    def _make_durable(self, chunk_id: str, new_prefix: bool) -> None:
+        _fsync_dir(self.chunks_dir / chunk_id[:2])
+        if new_prefix:
+            _fsync_dir(self.chunks_dir)
+
+    def _intact_size(self, chunk_id: str, path: Path) -> int | None:
+        """Size of the stored copy when it is intact; a corrupt copy is quarantined (→ None)."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if _hash_fd(fd, st.st_size) == chunk_id:
+                return st.st_size
+            self._quarantine(chunk_id, st.st_ino)
+            return None
+        finally:
+            os.close(fd)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def open_reader(self, chunk_id: str, offset: int = 0, length: int = 0) -> ChunkReader:
+        """Verify the whole stored chunk, then return a reader of [offset, offset+length).
+
+        `length` 0 means to the end; a range running past the end is cut at the end."""
+        path = self.path_of(chunk_id)
+        if offset < 0 or length < 0:
+            raise InvalidArgument(f"chunk {chunk_id}: offset and length must not be negative")
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise NotFound(f"chunk {chunk_id} is not stored on {self.node_id}") from None
+        try:
+            st = os.fstat(fd)
+            if offset > st.st_size:
+                raise InvalidArgument(
+                    f"offset {offset} is past the end of chunk {chunk_id} ({st.st_size} bytes)"
+                )
+            if _hash_fd(fd, st.st_size) != chunk_id:
+                self._quarantine(chunk_id, st.st_ino)
+                raise DataLoss(
+                    f"chunk {chunk_id} on {self.node_id} is corrupt (its bytes no longer match "
+                    "its ID); the copy was quarantined"
+                )
+            end = st.st_size if length == 0 else min(st.st_size, offset + length)
+            # The reader keeps this descriptor: it serves exactly the bytes just verified even
+            # if the path is replaced or deleted meanwhile.
+            return ChunkReader(fd, st.st_size, offset, end)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def read(self, chunk_id: str, offset: int = 0, length: int = 0) -> Iterator[bytes]:
+        """Pieces of at most PIECE_BYTES of a verified range (errors raise here, not lazily)."""
+        reader = self.open_reader(chunk_id, offset, length)
+        return reader.pieces()
+
+    def _quarantine(self, chunk_id: str, inode: int) -> None:
+        final = self.chunks_dir / chunk_id[:2] / chunk_id
+        dest = self.quarantine_dir / f"{chunk_id}.{time.time_ns()}"
+        with self._lock:
+            try:
+                st = final.stat()
+            except FileNotFoundError:
+                return
+            if st.st_ino != inode:
+                return  # a good copy replaced the bad one while we were hashing
+            os.replace(final, dest)
+            self._used -= st.st_size
+            self._count -= 1
+        log.error("chunk_quarantined", chunk_id=chunk_id, size=st.st_size, moved_to=str(dest))
+
+    # -- deletes ---------------------------------------------------------------------------
+
+    def delete(self, chunk_id: str) -> bool:
+        """Remove a chunk; False when it was not stored."""
+        path = self.path_of(chunk_id)
+        with self._lock:
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:
+                return False
+            self._used -= size
+            self._count -= 1
+        return True
+
+
+class ChunkWriter:
+    """One chunk being written: pieces are hashed and appended as they come, never buffered.
+
+    Use as a context manager (or call `abort`) so a failed or abandoned write leaves nothing."""
+
+    def __init__(self, store: ChunkStore, chunk_id: str, size: int, tmp_path: Path | None):
+        self.store = store
+        self.chunk_id = chunk_id
+        self.size = size
+        self.received = 0
+        # No temp file when an intact copy is stored already: the stream is only counted.
+        self.already_present = tmp_path is None
+        self._tmp_path = tmp_path
+        self._hasher = new_hasher()
+        # write/commit run in worker threads while abort may come from a cancelled call.
+        self._lock = threading.Lock()
+        self._done = False
+        self._fd = (
+            os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            if tmp_path is not None
+            else -1
+        )
+
+    def __enter__(self) -> ChunkWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
+
+    def write(self, piece: bytes | memoryview) -> None:
+        with self._lock:
+            if self._done:
+                raise InvalidArgument(f"chunk {self.chunk_id}: the write is already finished")
+            n = len(piece)
+            if self.received + n > self.size:
+                self._discard()
+                raise InvalidArgument(
+                    f"chunk {self.chunk_id}: more bytes arrived than the announced {self.size}"
+                )
+            self.received += n
+            if self.already_present:
+                return
+            self._hasher.update(piece)
+            view = memoryview(piece)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+
+    def commit(self) -> PutResult:
+        """Check length and hash, make the chunk durable, and only then report success."""
+        with self._lock:
+            if self._done:
+                raise InvalidArgument(f"chunk {self.chunk_id}: the write is already finished")
+            if self.received != self.size:
+                self._discard()
+                raise InvalidArgument(
+                    f"chunk {self.chunk_id}: {self.received} bytes arrived, "
+                    f"{self.size} were announced"
+                )
+            if self.already_present:
+                self._done = True
+                return PutResult(self.chunk_id, self.size, True)
+            digest = self._hasher.hexdigest()
+            if digest != self.chunk_id:
+                self._discard()
+                raise InvalidArgument(
+                    f"the bytes sent for chunk {self.chunk_id} hash to {digest}; nothing was stored"
+                )
+            try:
+                os.fsync(self._fd)
+                os.close(self._fd)
+                self._fd = -1
+                assert self._tmp_path is not None
+                existed, new_prefix = self.store._install(self._tmp_path, self.chunk_id, self.size)
+            except BaseException:
+                self._discard()
+                raise
+            # Installed and counted: from here a failure must not release the reservation again.
+            self._tmp_path = None
+            self._done = True
+            self.store._make_durable(self.chunk_id, new_prefix)
+            return PutResult(self.chunk_id, self.size, existed)
+
+    def abort(self) -> None:
+        """Forget the write: temp file removed, reservation released. Safe to call twice."""
+        with self._lock:
+            if not self._done:
+                self._discard()
+
+    def _discard(self) -> None:
+        self._done = True
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if self._tmp_path is not None:
+            self._tmp_path.unlink(missing_ok=True)
+            self.store._release(self.size)
+            self._tmp_path = None
+
+
+class ChunkReader:
+    """A verified chunk's open file, read in pieces over [offset, end)."""
+
+    def __init__(self, fd: int, total_size: int, offset: int, end: int) -> None:
+        self.total_size = total_size
+        self.offset = offset
+        self.end = end
+        self._pos = offset
+        self._fd = fd
+
+    def read_piece(self) -> bytes:
+        """The next piece (at most PIECE_BYTES); b"" once the range is done."""
+        if self._fd < 0 or self._pos >= self.end:
+            return b""
+        data = os.pread(self._fd, min(PIECE_BYTES, self.end - self._pos), self._pos)
+        if not data:
+            raise DataLoss("a verified chunk shrank while it was being read")
+        self._pos += len(data)
+        return data
+
+    def pieces(self) -> Iterator[bytes]:
+        try:
+            while piece := self.read_piece():
+                yield piece
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> ChunkReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

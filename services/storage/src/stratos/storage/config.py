@@ -1,0 +1,58 @@
+"""The storage node's settings, read from `STRATOS_*` variables and validated at boot, so a bad
+value stops the node with one sentence naming the variable instead of failing mid-write."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+from pydantic import Field
+from stratos.common.config import ServiceSettings
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+# The node ID is a NATS subject token (stratos.node.heartbeat.<node_id>): no dots, no wildcards.
+NODE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+def default_node_id() -> str:
+    """The host name made into a valid subject token (a FQDN's dots would split the subject)."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:64]
+    return name or "storage"
+
+
+class StorageSettings(ServiceSettings):
+    """Settings of one storage node (environment variable = STRATOS_ + field name, upper case)."""
+
+    node_id: str = Field(
+        default_factory=default_node_id,
+        pattern=NODE_ID_PATTERN,
+        description="Stable, unique name of this node; letters, digits, '_' and '-', at most 64 "
+        "characters (default: the host name).",
+    )
+    data_dir: Path = Field(
+        Path("./stratos-data"),
+        description="Directory holding chunks/, tmp/, quarantine/ and identity.pem.",
+    )
+    capacity_bytes: int = Field(
+        10 * GIB,
+        ge=MIB,
+        description="Bytes of chunk data this node accepts, at least 1 MiB (default 10 GiB).",
+    )
+    zone: str = Field(
+        "zone-a",
+        min_length=1,
+        max_length=64,
+        description="Failure zone; placement spreads the copies of a chunk across zones.",
+    )
+    heartbeat_interval_s: float = Field(
+        2.0, ge=0.1, le=60, description="Seconds between heartbeats, 0.1 to 60."
+    )
+    max_chunk_bytes: int = Field(
+        64 * MIB,
+        ge=1,
+        le=4 * GIB,
+        description="Largest chunk accepted by PutChunk, in bytes (default 64 MiB).",
+    )
