@@ -55,7 +55,7 @@ test-unit: install ## pure logic, fast
 
 .PHONY: test-integration
 test-integration: install ## real nats-server, real services, real disks on loopback
-	$(PYTEST) -q e2e
+	$(PYTEST) -q -m integration services sdk e2e
 
 .PHONY: test
 test: install proto-check lint test-unit test-integration ## every test tier

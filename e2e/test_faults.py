@@ -3,6 +3,9 @@ too few nodes, and a node killed in the middle of an upload."""
 
 from __future__ import annotations
 
+import os
+import signal
+
 from e2e.conftest import random_file, same_bytes
 from e2e.test_files import assert_one_sentence_error
 from stratos.common.procs import wait_until
@@ -72,15 +75,18 @@ def test_a_chunk_altered_on_disk_is_detected_and_read_from_another_replica(mesh_
 
 
 def _kill_during_put(mesh, src, victim: str):
-    """Start a put, SIGKILL `victim` once chunks land on it; returns (code, stdout, stderr)."""
+    """Start a put, SIGKILL `victim` as soon as chunks land on it (the pid recorded by the
+    launcher, so the kill is immediate); returns (code, stdout, stderr)."""
+    pid = mesh.status()[victim]["pid"]
     proc = mesh.popen("put", str(src), "--segment-size", "1MiB", "--json")
     wait_until(
-        lambda: mesh.chunk_files(victim),
+        lambda: mesh.chunk_files(victim) or proc.poll() is not None,
         timeout_s=60,
-        interval_s=0.05,
+        interval_s=0.02,
         what="the upload to reach " + victim,
     )
-    mesh.stratos("dev", "kill", victim, check=True)
+    assert proc.poll() is None, "the put finished before the node could be killed"
+    os.kill(pid, signal.SIGKILL)
     stdout, stderr = proc.communicate(timeout=180)
     assert "Traceback" not in stderr
     return proc.returncode, stdout, stderr
@@ -90,7 +96,7 @@ def test_a_node_sigkilled_during_a_put_the_put_completes_on_other_nodes(mesh_fac
     import json
 
     mesh = mesh_factory(4)
-    src = random_file(tmp_path / "big.bin", 40 * MiB, seed=3)
+    src = random_file(tmp_path / "big.bin", 96 * MiB, seed=3)
     code, stdout, stderr = _kill_during_put(mesh, src, "storage-2")
     assert code == 0, stderr
     put = json.loads(stdout)
@@ -104,7 +110,7 @@ def test_a_node_sigkilled_during_a_put_the_put_completes_on_other_nodes(mesh_fac
 
 def test_a_node_sigkilled_during_a_put_with_no_spare_fails_cleanly(mesh_factory, tmp_path):
     mesh = mesh_factory(3)
-    src = random_file(tmp_path / "big.bin", 40 * MiB, seed=4)
+    src = random_file(tmp_path / "big.bin", 96 * MiB, seed=4)
     code, _stdout, stderr = _kill_during_put(mesh, src, "storage-3")
     assert code != 0
     assert stderr.strip().splitlines()[-1].startswith("error:")

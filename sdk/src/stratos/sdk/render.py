@@ -9,9 +9,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from rich import box
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+
 from stratos.common.errors import InvalidArgument
 
 _UNITS = {
@@ -60,11 +62,12 @@ def human_size(n: int | None) -> str:
     raise AssertionError("unreachable")
 
 
-def format_time(unix_ms: int) -> str:
+def format_time(unix_ms: int, *, seconds: bool = True) -> str:
     """UTC 'YYYY-MM-DD HH:MM:SS'; 0 → '-' (the proto's 'unset')."""
     if not unix_ms:
         return "-"
-    return datetime.fromtimestamp(unix_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return datetime.fromtimestamp(unix_ms / 1000, UTC).strftime(fmt)
 
 
 def state_name(value: int | str | None) -> str:
@@ -77,17 +80,14 @@ def state_name(value: int | str | None) -> str:
     return names.get(value, "?")
 
 
-def usage_bar(used: int | None, capacity: int | None, width: int = 10) -> Text:
-    """'███░░░░░░░ 31% 3.1 GiB / 10.0 GiB' — or '?' when the index could not be asked."""
+def usage(used: int | None, capacity: int | None) -> Text:
+    """'3.1 GiB / 10.0 GiB 31%' (coloured by how full) — or '?' when the index was not asked."""
     if used is None or not capacity:
         return Text("?", style="dim")
     frac = min(max(used / capacity, 0.0), 1.0)
-    filled = round(frac * width)
     style = "green" if frac < 0.7 else "yellow" if frac < 0.9 else "red"
-    text = Text()
-    text.append("█" * filled, style=style)
-    text.append("░" * (width - filled), style="dim")
-    text.append(f" {frac:4.0%} {human_size(used)} / {human_size(capacity)}")
+    text = Text(f"{human_size(used)} / {human_size(capacity)} ")
+    text.append(f"{frac:.0%}", style=style)
     return text
 
 
@@ -101,15 +101,25 @@ def get_line(name: str, size: int, path: str) -> str:
 
 def files_table(files: Iterable[Any]) -> Table:
     """`stratos ls`: one row per FileSummary."""
-    table = Table(title="files", title_justify="left")
+    table = Table(
+        title="files",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        collapse_padding=True,
+    )
     table.add_column("ID", style="cyan", no_wrap=True)
-    table.add_column("name")
-    table.add_column("size", justify="right")
+    table.add_column("name", overflow="fold")
+    table.add_column("size", justify="right", no_wrap=True)
     table.add_column("replicas", justify="right")
-    table.add_column("created (UTC)")
+    table.add_column("created (UTC)", no_wrap=True)
     for f in files:
         table.add_row(
-            f.file_id, f.name, human_size(f.size), str(f.replicas), format_time(f.created_unix_ms)
+            f.file_id,
+            f.name,
+            human_size(f.size),
+            str(f.replicas),
+            format_time(f.created_unix_ms, seconds=False),
         )
     return table
 
@@ -156,7 +166,7 @@ def stat_summary(summary: Any, manifest: Any) -> Table:
     grid.add_row("name", summary.name)
     grid.add_row("size", f"{human_size(summary.size)} ({summary.size} bytes)")
     grid.add_row("replicas", str(summary.replicas))
-    grid.add_row("segments", f"{summary.segments} × {human_size(manifest.segment_size)}")
+    grid.add_row("segments", f"{summary.segments} of {human_size(manifest.segment_size)}")
     grid.add_row("created", format_time(summary.created_unix_ms) + " UTC")
     if summary.expires_unix_ms:
         grid.add_row("expires", format_time(summary.expires_unix_ms) + " UTC")
@@ -166,7 +176,13 @@ def stat_summary(summary: Any, manifest: Any) -> Table:
 
 def segments_table(manifest: Any, nodes: Mapping[str, Any], replicas: int) -> Table:
     """Per segment: chunk ID, size, how many copies sit on LIVE nodes, and each node's state."""
-    table = Table(title="segments", title_justify="left")
+    table = Table(
+        title="segments",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        collapse_padding=True,
+    )
     table.add_column("#", justify="right")
     table.add_column("chunk", style="cyan", no_wrap=True)
     table.add_column("size", justify="right")
@@ -194,12 +210,18 @@ def segments_table(manifest: Any, nodes: Mapping[str, Any], replicas: int) -> Ta
 
 
 def mesh_table(rows: Sequence[Mapping[str, Any]]) -> Table:
-    """`stratos dev status`: one row per process (rows are `localmesh.StatusRow.to_dict()`)."""
-    table = Table(title="local mesh", title_justify="left")
+    """`stratos dev status`: one row per process (rows are `localmesh.StatusRow.to_dict()`);
+    fits 80 columns, the pids are in `--json`."""
+    table = Table(
+        title="local mesh",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        collapse_padding=True,
+    )
     table.add_column("process", style="bold", no_wrap=True)
-    table.add_column("pid", justify="right")
     table.add_column("address", no_wrap=True)
-    table.add_column("health")
+    table.add_column("health", min_width=9)
     table.add_column("state")
     table.add_column("used / capacity", no_wrap=True)
     table.add_column("chunks", justify="right")
@@ -214,11 +236,10 @@ def mesh_table(rows: Sequence[Mapping[str, Any]]) -> Table:
         state = state_name(r.get("state")) if storage else ""
         table.add_row(
             r["name"],
-            str(r["pid"]) if r["running"] and r["pid"] else "-",
             r["address"],
             health,
             Text(state, style=_STATE_STYLE.get(state, "dim")),
-            usage_bar(r.get("used_bytes"), r.get("capacity_bytes")) if storage else Text(""),
+            usage(r.get("used_bytes"), r.get("capacity_bytes")) if storage else Text(""),
             ("?" if r.get("chunks") is None else str(r["chunks"])) if storage else "",
         )
     return table

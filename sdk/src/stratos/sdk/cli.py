@@ -1,0 +1,301 @@
+"""The `stratos` command: put, get, ls, stat and rm files in a mesh, and `stratos dev …` to run
+one locally. Commands only translate arguments and print; the SDK client does the work and
+`render` builds the output. `main` is the one place errors become "error: <sentence>" and an
+exit code, so a user never sees a traceback (unless STRATOS_DEBUG=1).
+
+The client is imported inside the commands, so `stratos --help` and `stratos dev …` keep working
+even while the client module is broken."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import stat as stat_mod
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from stratos.common.errors import FailedPrecondition, InvalidArgument, NotFound, StratosError
+from stratos.sdk import devcli, localmesh, render
+from stratos.sdk.home import Home
+
+app = typer.Typer(
+    name="stratos",
+    help="Store and fetch files in a Stratos mesh. Try 'stratos dev up' then 'stratos dev demo'.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(devcli.app, name="dev")
+out = Console()
+err = Console(stderr=True)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def transfer_progress(verb: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A bytes / speed / ETA bar on stderr (only on a terminal, so redirected stderr holds just
+    the error line); yields the `on_progress(byte_delta)` callback."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    progress = Progress(
+        TextColumn(f"[bold]{verb}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    with progress:
+        task = progress.add_task(verb, total=total)
+        yield lambda delta: progress.advance(task, delta)
+
+
+def index_addresses(home: Home) -> list[str]:
+    """The index to talk to; a local mesh that was stopped is "not running", not a dead address."""
+    if not os.environ.get("STRATOS_INDEX_ADDRESS", "").strip() and (
+        localmesh.index_running(home) is False
+    ):
+        raise FailedPrecondition(
+            f"no mesh is running under {home.root}; start one with 'stratos dev up' "
+            "or set STRATOS_INDEX_ADDRESS"
+        )
+    return home.index_addresses()
+
+
+def with_client(home: Home, work: Callable[[Any], Any]) -> Any:
+    """Run `await work(client)` against the mesh and close the client afterwards."""
+    from stratos.sdk.client import MeshClient
+
+    quiet_logging()
+    addresses = index_addresses(home)
+
+    async def go() -> Any:
+        async with MeshClient(addresses, home.identity()) as client:
+            return await work(client)
+
+    return asyncio.run(go())
+
+
+def file_id_of(text: str) -> str:
+    """A file ID, or the file ID inside a capability."""
+    from stratos.sdk.capability import SCHEME, is_file_id, parse_capability
+
+    if is_file_id(text):
+        return text
+    if text.strip().startswith(SCHEME):
+        return parse_capability(text)[0]
+    raise InvalidArgument(
+        f"{text!r} is not a file ID (32 lowercase hex characters) or a stratos:// capability"
+    )
+
+
+def capability_of(home: Home, text: str) -> str:
+    """A capability as given, or the one the keyring holds for a bare file ID."""
+    from stratos.sdk.capability import is_file_id, parse_capability
+
+    if is_file_id(text):
+        cap = home.capability_for(text)
+        if cap is None:
+            raise NotFound(
+                f"no capability for {text} in this keyring; pass the stratos://… capability"
+            )
+        return cap
+    parse_capability(text)  # a malformed capability fails here, before contacting anything
+    return text.strip()
+
+
+def readable_file(path: Path) -> int:
+    """The size of the regular file at `path`, or one sentence saying why it cannot be put."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InvalidArgument(f"{path} does not exist") from None
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read {path}: {exc.strerror}") from None
+    if stat_mod.S_ISDIR(st.st_mode):
+        raise InvalidArgument(f"{path} is a directory; put stores one file")
+    if not stat_mod.S_ISREG(st.st_mode):
+        raise InvalidArgument(f"{path} is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise InvalidArgument(f"cannot read {path}: permission denied")
+    return st.st_size
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=1))
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+@app.command()
+def put(
+    path: Path = typer.Argument(..., help="The file to store."),
+    replicas: int = typer.Option(3, "--replicas", "-r", help="Copies of every segment."),
+    segment_size: str | None = typer.Option(
+        None, "--segment-size", help="Segment size, e.g. 4MiB (default: the mesh's)."
+    ),
+    name: str | None = typer.Option(None, help="Display name (default: the file's name)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Encrypt and store a file; prints its ID and the capability that reads it."""
+    size = readable_file(path)
+    if replicas < 1:
+        raise InvalidArgument(f"replicas must be at least 1, not {replicas}")
+    seg = render.parse_size(segment_size, what="segment size") if segment_size else None
+    home = Home.from_env()
+
+    async def work(client: Any) -> Any:
+        with transfer_progress("put", size) as advance:
+            return await client.put(
+                path, replicas=replicas, segment_size=seg, name=name, on_progress=advance
+            )
+
+    res = with_client(home, work)
+    home.remember(res.file_id, res.capability)
+    if as_json:
+        print_json(
+            {
+                "id": res.file_id,
+                "cap": res.capability,
+                "name": res.name,
+                "size": res.size,
+                "segments": res.segments,
+                "replicas": res.replicas,
+            }
+        )
+        return
+    out.print(render.put_line(res.name, res.size, res.file_id), highlight=False)
+    print(res.capability)
+
+
+@app.command()
+def get(
+    cap_or_id: str = typer.Argument(
+        ..., metavar="CAP_OR_ID", help="A stratos:// capability, or a file ID in your keyring."
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write the file."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Fetch, verify and decrypt a file."""
+    home = Home.from_env()
+    cap = capability_of(home, cap_or_id)
+
+    async def work(client: Any) -> Any:
+        # The size is only known from the manifest, so the bar has no total.
+        with transfer_progress("get", None) as advance:
+            return await client.get(cap, output, on_progress=advance)
+
+    res = with_client(home, work)
+    if as_json:
+        print_json({"id": res.file_id, "name": res.name, "size": res.size, "path": str(res.path)})
+    else:
+        out.print(render.get_line(res.name, res.size, str(res.path)), highlight=False)
+
+
+@app.command("ls")
+def ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the files in the mesh."""
+    files = with_client(Home.from_env(), lambda c: c.list_files())
+    if as_json:
+        print_json([render.file_summary_dict(f) for f in files])
+    elif not files:
+        err.print("no files yet; store one with 'stratos put FILE'")
+    else:
+        out.print(render.files_table(files))
+
+
+@app.command("stat")
+def stat_cmd(
+    file_id: str = typer.Argument(..., metavar="ID", help="A file ID (or its capability)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show a file's segments, their chunks and the nodes holding them."""
+    fid = file_id_of(file_id)
+    st = with_client(Home.from_env(), lambda c: c.stat(fid))
+    if as_json:
+        print_json(render.stat_dict(st.summary, st.manifest, st.nodes))
+        return
+    out.print(render.stat_summary(st.summary, st.manifest))
+    out.print(render.segments_table(st.manifest, st.nodes, st.summary.replicas))
+
+
+@app.command()
+def rm(
+    file_id: str = typer.Argument(..., metavar="ID", help="A file ID (or its capability)."),
+) -> None:
+    """Delete a file you own (its chunks are garbage-collected later)."""
+    fid = file_id_of(file_id)
+    home = Home.from_env()
+    with_client(home, lambda c: c.delete(fid))
+    home.forget(fid)
+    err.print(f"deleted {fid}")
+
+
+# -- the entry point ----------------------------------------------------------------------------
+
+
+def quiet_logging() -> None:
+    """Library logs go to stderr at warning level, so stdout stays clean for --json (called
+    only where the client runs: importing structlog costs every other command time)."""
+    import structlog
+
+    level = getattr(logging, os.environ.get("STRATOS_LOG_LEVEL", "warning").upper(), 30)
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+    )
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code: 0 ok, 1 error, 2 usage, 130 interrupted."""
+    debug = os.environ.get("STRATOS_DEBUG", "") not in ("", "0")
+    try:
+        app(args=argv, prog_name="stratos")
+    except SystemExit as exc:
+        code = exc.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        print(code, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except StratosError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        print(
+            f"error: internal error: {type(exc).__name__}: {exc} (set STRATOS_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,133 @@
+"""`stratos dev …`: run a whole mesh on this machine (nats-server, the index, storage nodes) and
+poke at it — start, stop, kill a node, read its log, or run a put/get demo. Thin commands over
+`localmesh` (the logic) and `render` (the tables); no client import until `demo` needs it."""
+
+from __future__ import annotations
+
+import asyncio
+import filecmp
+import json
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from stratos.sdk import localmesh, render
+from stratos.sdk.home import Home
+
+app = typer.Typer(
+    name="dev",
+    help="Run a local mesh on this machine (nats-server, index, storage nodes).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+DEMO_BYTES = 12 << 20
+
+
+@app.command()
+def up(
+    storage_nodes: int = typer.Option(3, "--storage-nodes", "-n", help="Storage nodes to run."),
+    capacity: str = typer.Option("10GiB", help="Capacity of each new storage node."),
+    wait: float = typer.Option(60.0, help="Seconds to wait for every process to be healthy."),
+) -> None:
+    """Start the mesh (only what is down); returns when every process is healthy."""
+    home = Home.from_env()
+    cap = render.parse_size(capacity, what="capacity")
+    with err.status("starting the local mesh…"):
+        report = localmesh.up(home, storage_nodes=storage_nodes, capacity_bytes=cap, wait_s=wait)
+    err.print(report.message)
+    out.print(render.mesh_table([r.to_dict() for r in localmesh.status(home)]))
+
+
+@app.command()
+def down(purge: bool = typer.Option(False, help="Also delete run/ (all stored data).")) -> None:
+    """Stop every process (storage, index, then nats). Data is kept unless --purge."""
+    home = Home.from_env()
+    stopped = localmesh.down(home, purge=purge)
+    what = f"stopped {', '.join(stopped)}" if stopped else "nothing was running"
+    if purge:
+        what += f"; deleted {home.run_dir}"
+    err.print(what)
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Every process: address, health, and for storage nodes the index's view of them."""
+    rows = [r.to_dict() for r in localmesh.status(Home.from_env())]
+    if as_json:
+        print(json.dumps(rows, indent=1))
+    else:
+        out.print(render.mesh_table(rows))
+
+
+@app.command()
+def kill(name: str = typer.Argument(..., help="Process name, e.g. storage-2.")) -> None:
+    """SIGKILL one process, to watch the mesh cope."""
+    if localmesh.kill(Home.from_env(), name):
+        err.print(f"killed {name}")
+    else:
+        err.print(f"{name} was not running")
+
+
+@app.command()
+def start(
+    name: str = typer.Argument(..., help="Process name, e.g. storage-2."),
+    wait: float = typer.Option(30.0, help="Seconds to wait for it to be healthy."),
+) -> None:
+    """Start one stopped process again, with the same port and data."""
+    if localmesh.start(Home.from_env(), name, wait_s=wait):
+        err.print(f"started {name}")
+    else:
+        err.print(f"{name} is already running")
+
+
+@app.command()
+def logs(
+    name: str = typer.Argument(..., help="Process name, e.g. index."),
+    lines: int = typer.Option(50, "-n", "--lines", help="How many lines from the end."),
+) -> None:
+    """Print the end of one process's log."""
+    path = localmesh.log_file(Home.from_env(), name)
+    for line in localmesh.tail(path, lines):
+        print(line)
+
+
+@app.command()
+def demo() -> None:
+    """Start the mesh if needed, put a 12 MiB random file, get it back and compare."""
+    from stratos.common.errors import DataLoss
+    from stratos.sdk.cli import quiet_logging, transfer_progress
+    from stratos.sdk.client import MeshClient
+
+    quiet_logging()
+    home = Home.from_env()
+    with err.status("making sure the local mesh is up…"):
+        localmesh.up(home)
+    demo_dir = home.run_dir / "demo"
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    sample, back = demo_dir / "sample.bin", demo_dir / "sample.out"
+    with open(sample, "wb") as f:
+        f.write(os.urandom(DEMO_BYTES))
+
+    async def roundtrip():
+        async with MeshClient(home.index_addresses(), home.identity()) as client:
+            with transfer_progress("put", DEMO_BYTES) as advance:
+                put = await client.put(sample, replicas=3, on_progress=advance)
+            home.remember(put.file_id, put.capability)
+            with transfer_progress("get", DEMO_BYTES) as advance:
+                await client.get(put.capability, back, on_progress=advance)
+            return put
+
+    put = asyncio.run(roundtrip())
+    if not filecmp.cmp(sample, back, shallow=False):
+        raise DataLoss(f"the file read back from the mesh differs from {sample}")
+    out.print(
+        f"[green]✓[/] stored {render.human_size(DEMO_BYTES)} as {put.file_id} on "
+        f"{put.replicas} nodes and read it back byte-identical to {Path(back)}"
+    )
+    print(put.capability)  # on its own line, so it copies cleanly
+    out.print(render.next_steps_panel(put.capability, put.file_id))

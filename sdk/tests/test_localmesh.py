@@ -1,0 +1,157 @@
+"""Integration tier for the local-mesh launcher, driven through the real `stratos dev` CLI in a
+temporary STRATOS_HOME: up, status, kill, start, down (and purge), idempotence, resuming data,
+and a process that cannot start being named with its log."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from stratos.sdk import localmesh
+from stratos.sdk.home import Home
+
+pytestmark = pytest.mark.integration
+
+# Fast heartbeats so storage nodes are LIVE (and a killed one SUSPECT) within seconds.
+FAST_ENV = {
+    "STRATOS_HEARTBEAT_INTERVAL_S": "0.5",
+    "STRATOS_SUSPECT_AFTER_S": "2",
+    "STRATOS_LOST_AFTER_S": "6",
+}
+
+
+class Dev:
+    """Runs `stratos …` as a user would, against one temporary home."""
+
+    def __init__(self, root: Path) -> None:
+        self.home = Home(root)
+        self.env = {**os.environ, **FAST_ENV, "STRATOS_HOME": str(root)}
+        self.env.pop("STRATOS_INDEX_ADDRESS", None)
+        self.env.pop("STRATOS_DEBUG", None)
+
+    def run(self, *args: str, check: bool = True, timeout: float = 120):
+        proc = subprocess.run(
+            [sys.executable, "-m", "stratos.sdk", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"stratos {' '.join(args)} exited {proc.returncode}\n"
+                f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+            )
+        return proc
+
+    def status(self) -> dict[str, dict]:
+        return {r["name"]: r for r in json.loads(self.run("dev", "status", "--json").stdout)}
+
+    def mesh(self) -> dict:
+        return json.loads(self.home.mesh_file.read_text())
+
+
+def gone(pid: int) -> bool:
+    """No such process, or only a zombie waiting for its parent: it runs no more."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.fixture
+def dev(tmp_path) -> Iterator[Dev]:
+    d = Dev(tmp_path / "home")
+    try:
+        yield d
+    finally:
+        # Whatever the test did, nothing it started outlives it.
+        pids = (
+            [p["pid"] for p in d.mesh()["processes"] if p["pid"]]
+            if d.home.mesh_file.exists()
+            else []
+        )
+        localmesh.down(d.home)
+        assert all(gone(pid) for pid in pids)
+
+
+def test_up_status_kill_start_down(dev):
+    up = dev.run("dev", "up", "--storage-nodes", "3", timeout=180)
+    assert "started nats, index, storage-1, storage-2, storage-3" in up.stderr
+
+    rows = dev.status()
+    assert list(rows) == ["nats", "index", "storage-1", "storage-2", "storage-3"]
+    assert all(r["running"] and r["healthy"] for r in rows.values())
+    assert all(rows[f"storage-{i}"]["state"] == "LIVE" for i in (1, 2, 3))
+    assert rows["storage-1"]["capacity_bytes"] == 10 << 30
+
+    mesh = dev.mesh()
+    assert mesh["version"] == 1
+    s2 = next(p for p in mesh["processes"] if p["name"] == "storage-2")
+    assert s2["kind"] == "storage" and s2["state"] == "running"
+    assert s2["env"]["STRATOS_NODE_ID"] == "storage-2"
+    assert s2["env"]["STRATOS_ZONE"] == "zone-2"
+    assert s2["env"]["STRATOS_GRPC_ADDRESS"] == s2["address"]
+    assert Path(s2["log"]).exists() and Path(s2["data_dir"]).is_dir()
+
+    again = dev.run("dev", "up")
+    assert "already running" in again.stderr
+    assert {p["pid"] for p in dev.mesh()["processes"]} == {p["pid"] for p in mesh["processes"]}
+
+    dev.run("dev", "kill", "storage-2")
+    assert gone(s2["pid"])
+    assert not dev.status()["storage-2"]["running"]
+
+    dev.run("dev", "start", "storage-2")
+    row = dev.status()["storage-2"]
+    assert row["running"] and row["healthy"] and row["state"] == "LIVE"
+    assert row["address"] == s2["address"] and row["pid"] != s2["pid"]
+
+    logs = dev.run("dev", "logs", "storage-2", "-n", "5")
+    assert 0 < len(logs.stdout.splitlines()) <= 5
+
+    pids = [p["pid"] for p in dev.mesh()["processes"]]
+    dev.run("dev", "down")
+    assert all(gone(pid) for pid in pids)
+    assert all(p["state"] == "stopped" and p["pid"] is None for p in dev.mesh()["processes"])
+    assert not any(r["running"] for r in dev.status().values())
+    no_mesh = dev.run("ls", check=False)
+    assert no_mesh.returncode == 1 and "no mesh is running" in no_mesh.stderr
+
+
+def test_down_keeps_files_and_ports_and_purge_deletes_everything(dev, tmp_path):
+    dev.run("dev", "up", "--storage-nodes", "3", timeout=180)
+    demo = dev.run("dev", "demo", timeout=180)
+    assert "byte-identical" in demo.stdout and "Next:" in demo.stdout
+    src = tmp_path / "hello.txt"
+    src.write_bytes(b"hello mesh\n" * 1000)
+    put = json.loads(dev.run("put", str(src), "--json").stdout)
+    before = {p["name"]: p["address"] for p in dev.mesh()["processes"]}
+
+    dev.run("dev", "down")
+    dev.run("dev", "up", "--storage-nodes", "3", timeout=180)
+    assert {p["name"]: p["address"] for p in dev.mesh()["processes"]} == before
+    out = tmp_path / "hello.out"
+    dev.run("get", put["id"], "-o", str(out))  # by bare ID, through the keyring
+    assert out.read_bytes() == src.read_bytes()
+
+    pids = [p["pid"] for p in dev.mesh()["processes"]]
+    dev.run("dev", "down", "--purge")
+    assert all(gone(pid) for pid in pids)
+    assert not dev.home.run_dir.exists()
+
+
+def test_a_process_that_cannot_start_is_named_with_its_log(dev):
+    # 1 KiB is below the storage node's minimum capacity, so every storage node refuses to boot.
+    proc = dev.run("dev", "up", "--storage-nodes", "1", "--capacity", "1KiB", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    err = proc.stderr.strip().splitlines()[-1]
+    assert err.startswith("error: storage-1 exited while starting")
+    assert str(dev.home.logs_dir / "storage-1.log") in err
