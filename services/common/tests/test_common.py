@@ -7,6 +7,7 @@ import stat
 import grpc
 import pytest
 from pydantic import Field
+
 from stratos.common import errors, identity, natsutil
 from stratos.common.config import ServiceSettings, load_settings
 from stratos.common.procs import async_wait_until
@@ -68,6 +69,7 @@ def test_corrupt_identity_file_is_a_config_error(tmp_path):
         identity.load_or_create(path)
 
 
+@pytest.mark.integration
 async def test_kv_bucket_and_heartbeat_stream_are_idempotent_on_a_real_server():
     with nats_server() as n:
         nc = await natsutil.connect(n.url, name="test")

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from stratos.common.errors import ConfigError
 
 

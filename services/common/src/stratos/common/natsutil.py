@@ -4,13 +4,16 @@ and publishing with the trace context in the headers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from urllib.parse import urlsplit
 
 import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
+
 from stratos.common.errors import Unavailable
 from stratos.common.logging import get_logger
 from stratos.common.tracing import inject_headers
@@ -26,28 +29,73 @@ FILE_DELETED_SUBJECT = "stratos.file.deleted"
 MANIFEST_BUCKET = "STRATOS_MANIFESTS"
 
 
+def server_endpoints(url: str) -> list[tuple[str, int]]:
+    """(host, port) of every server in a comma-separated NATS URL list."""
+    endpoints = []
+    for part in url.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "://" not in part:
+            part = "nats://" + part
+        try:
+            u = urlsplit(part)
+            port = u.port or 4222
+        except ValueError:
+            continue
+        if u.hostname:
+            endpoints.append((u.hostname, port))
+    return endpoints
+
+
+async def any_reachable(endpoints: list[tuple[str, int]], timeout_s: float = 1.0) -> bool:
+    """True when at least one server accepts a TCP connection."""
+    for host, port in endpoints:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+        except (OSError, TimeoutError):
+            continue
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
+    return False
+
+
 async def connect(url: str, *, name: str, connect_deadline_s: float = 30.0) -> NATS:
-    """Connect, retrying the first connection until the deadline; reconnect forever after."""
+    """Connect, retrying the first connection until the deadline; reconnect forever after.
+
+    nats-py with unlimited reconnects never gives up on the *first* connection either, so wait
+    until a server accepts TCP and bound the connect itself by the remaining time."""
     servers = [s.strip() for s in url.split(",") if s.strip()]
+    endpoints = server_endpoints(url)
     deadline = time.monotonic() + connect_deadline_s
     last: Exception | None = None
     while time.monotonic() < deadline:
+        if endpoints and not await any_reachable(endpoints):
+            last = ConnectionRefusedError(f"no server at {url} accepts connections")
+            await asyncio.sleep(0.25)
+            continue
         try:
-            return await nats.connect(
-                servers=servers,
-                name=name,
-                connect_timeout=2,
-                allow_reconnect=True,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-                error_cb=_on_error,
-                disconnected_cb=_on_disconnect,
-                reconnected_cb=_on_reconnect,
-            )
+            return await asyncio.wait_for(_connect(servers, name), deadline - time.monotonic())
         except Exception as exc:  # nats raises several unrelated types on connect
             last = exc
             await asyncio.sleep(0.5)
     raise Unavailable(f"cannot connect to NATS at {url}: {last}")
+
+
+async def _connect(servers: list[str], name: str) -> NATS:
+    return await nats.connect(
+        servers=servers,
+        name=name,
+        connect_timeout=2,
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        error_cb=_on_error,
+        disconnected_cb=_on_disconnect,
+        reconnected_cb=_on_reconnect,
+    )
 
 
 async def _on_error(exc: Exception) -> None:

@@ -11,6 +11,7 @@ worker threads. Pieces are at most `PIECE_BYTES`, so memory stays bounded whatev
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import threading
@@ -99,7 +100,9 @@ class ChunkStore:
         self._lock = threading.Lock()
         self._used = 0
         self._reserved = 0
-        self._count = 0
+        # Size of every stored chunk as it was verified on the way in (~130 bytes per chunk):
+        # a file that shrinks or grows on disk must not skew the accounting when it goes.
+        self._sizes: dict[bytes, int] = {}
         for d in (self.chunks_dir, self.tmp_dir, self.quarantine_dir):
             d.mkdir(parents=True, exist_ok=True)
         self._recover()
@@ -115,20 +118,20 @@ class ChunkStore:
             else:
                 leftover.unlink(missing_ok=True)
             cleared += 1
-        used = count = 0
+        sizes: dict[bytes, int] = {}
         for prefix in self.chunks_dir.iterdir():
             if not prefix.is_dir():
                 continue
             for entry in prefix.iterdir():
                 if is_chunk_id(entry.name) and entry.name[:2] == prefix.name and entry.is_file():
-                    used += entry.stat().st_size
-                    count += 1
-        self._used, self._count = used, count
+                    sizes[bytes.fromhex(entry.name)] = entry.stat().st_size
+        self._sizes = sizes
+        self._used = sum(sizes.values())
         log.info(
             "storage_opened",
             data_dir=str(self.data_dir),
-            used_bytes=used,
-            chunk_count=count,
+            used_bytes=self._used,
+            chunk_count=len(sizes),
             tmp_cleared=cleared,
         )
 
@@ -141,7 +144,7 @@ class ChunkStore:
     def stat(self) -> StoreStat:
         with self._lock:
             return StoreStat(
-                self.node_id, self.capacity_bytes, self._used, self._reserved, self._count
+                self.node_id, self.capacity_bytes, self._used, self._reserved, len(self._sizes)
             )
 
     def has(self, chunk_ids: Iterable[str]) -> list[bool]:
@@ -204,16 +207,13 @@ class ChunkStore:
         final = self.chunks_dir / chunk_id[:2] / chunk_id
         new_prefix = not final.parent.exists()
         final.parent.mkdir(exist_ok=True)
+        key = bytes.fromhex(chunk_id)
         with self._lock:
-            try:
-                old_size: int | None = final.stat().st_size
-            except FileNotFoundError:
-                old_size = None
             os.replace(tmp_path, final)
+            old_size = self._sizes.get(key)
+            self._sizes[key] = size
             self._reserved -= size
             self._used += size - (old_size or 0)
-            if old_size is None:
-                self._count += 1
         return old_size is not None, new_prefix
 
     def _make_durable(self, chunk_id: str, new_prefix: bool) -> None:
@@ -285,8 +285,7 @@ class ChunkStore:
             if st.st_ino != inode:
                 return  # a good copy replaced the bad one while we were hashing
             os.replace(final, dest)
-            self._used -= st.st_size
-            self._count -= 1
+            self._used -= self._sizes.pop(bytes.fromhex(chunk_id), 0)
         log.error("chunk_quarantined", chunk_id=chunk_id, size=st.st_size, moved_to=str(dest))
 
     # -- deletes ---------------------------------------------------------------------------
@@ -295,13 +294,11 @@ class ChunkStore:
         """Remove a chunk; False when it was not stored."""
         path = self.path_of(chunk_id)
         with self._lock:
+            self._used -= self._sizes.pop(bytes.fromhex(chunk_id), 0)
             try:
-                size = path.stat().st_size
                 path.unlink()
             except FileNotFoundError:
                 return False
-            self._used -= size
-            self._count -= 1
         return True
 
 
@@ -349,9 +346,13 @@ class ChunkWriter:
                 return
             self._hasher.update(piece)
             view = memoryview(piece)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
+            try:
+                while view:
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+            except OSError as err:
+                self._discard()
+                raise self._disk_error(err) from None
 
     def commit(self) -> PutResult:
         """Check length and hash, make the chunk durable, and only then report success."""
@@ -379,6 +380,9 @@ class ChunkWriter:
                 self._fd = -1
                 assert self._tmp_path is not None
                 existed, new_prefix = self.store._install(self._tmp_path, self.chunk_id, self.size)
+            except OSError as err:
+                self._discard()
+                raise self._disk_error(err) from None
             except BaseException:
                 self._discard()
                 raise
@@ -387,6 +391,14 @@ class ChunkWriter:
             self._done = True
             self.store._make_durable(self.chunk_id, new_prefix)
             return PutResult(self.chunk_id, self.size, existed)
+
+    def _disk_error(self, err: OSError) -> Exception:
+        # The capacity setting can promise more than the disk really has left.
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return ResourceExhausted(
+                f"storage node {self.store.node_id} is full: its disk has no space left"
+            )
+        return err
 
     def abort(self) -> None:
         """Forget the write: temp file removed, reservation released. Safe to call twice."""

@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 from pydantic import Field
+
 from stratos.common.config import ServiceSettings
 
 MIB = 1024 * 1024
@@ -55,4 +56,11 @@ class StorageSettings(ServiceSettings):
         ge=1,
         le=4 * GIB,
         description="Largest chunk accepted by PutChunk, in bytes (default 64 MiB).",
+    )
+    max_active_puts: int = Field(
+        4,
+        ge=1,
+        le=256,
+        description="Uploads processed at once; more wait their turn. Each active upload holds "
+        "about 3 MiB of memory, and the disk is saturated with a few.",
     )

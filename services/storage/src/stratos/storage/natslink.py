@@ -1,0 +1,82 @@
+"""The node's NATS connection, made in the background so the node serves gRPC while NATS is down.
+
+Publishing fails fast with `Unavailable` until the connection is up (the heartbeat loop logs it
+and tries again at the next tick) rather than queueing stale heartbeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from nats.aio.client import Client as NATS
+
+from stratos.common import natsutil
+from stratos.common.errors import Unavailable
+from stratos.common.logging import get_logger
+
+log = get_logger(__name__)
+
+PROBE_INTERVAL_S = 0.5
+CONNECT_TIMEOUT_S = 10.0
+DRAIN_TIMEOUT_S = 5.0
+
+
+class NatsLink:
+    def __init__(self, url: str, *, name: str) -> None:
+        self.url = url
+        self.name = name
+        self.nc: NATS | None = None
+        self._stream_ready = False
+
+    async def run(self, on_ready: Callable[[], None]) -> None:
+        """Connect (retrying forever), make sure the heartbeat stream exists, call `on_ready`."""
+        endpoints = natsutil.server_endpoints(self.url)
+        waiting_logged = False
+        while self.nc is None:
+            # wait quietly (one log line) until a server accepts TCP, then connect
+            if endpoints and not await natsutil.any_reachable(endpoints):
+                if not waiting_logged:
+                    log.warning("nats_unavailable", url=self.url, retry_every_s=PROBE_INTERVAL_S)
+                    waiting_logged = True
+                await asyncio.sleep(PROBE_INTERVAL_S)
+                continue
+            try:
+                self.nc = await asyncio.wait_for(
+                    natsutil.connect(self.url, name=self.name), CONNECT_TIMEOUT_S
+                )
+            except (Unavailable, TimeoutError) as exc:
+                log.warning("nats_connect_failed", url=self.url, error=str(exc))
+        log.info("nats_connected", url=self.url)
+        await self._ensure_stream()
+        on_ready()
+
+    async def _ensure_stream(self) -> None:
+        if self._stream_ready or self.nc is None:
+            return
+        try:
+            await natsutil.ensure_heartbeat_stream(self.nc.jetstream())
+        except Exception as exc:  # JetStream may be off or still starting; heartbeats still go
+            log.warning("heartbeat_stream_unavailable", error=str(exc) or type(exc).__name__)
+            return
+        self._stream_ready = True
+
+    async def publish(self, subject: str, payload: bytes) -> None:
+        nc = self.nc
+        if nc is None or not nc.is_connected:
+            raise Unavailable(f"not connected to NATS at {self.url}")
+        await self._ensure_stream()
+        await natsutil.publish(nc, subject, payload)
+
+    async def close(self) -> None:
+        """Flush what was published and disconnect, within a bounded time."""
+        nc, self.nc = self.nc, None
+        if nc is None or nc.is_closed:
+            return
+        try:
+            await asyncio.wait_for(nc.drain(), DRAIN_TIMEOUT_S)
+        except Exception as exc:  # a drain that fails still has to end in a closed connection
+            log.warning("nats_drain_failed", error=str(exc) or type(exc).__name__)
+            with contextlib.suppress(Exception):
+                await nc.close()

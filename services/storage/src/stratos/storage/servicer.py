@@ -1,0 +1,192 @@
+"""The gRPC edge of a storage node: translates StorageService calls into ChunkStore calls.
+
+Blocking disk work runs in worker threads so one slow disk write never stalls other calls.
+An upload overlaps receiving piece N+1 with hashing and writing piece N, at most one piece
+ahead, which keeps throughput near disk speed and memory at a few MiB per stream. Only
+`max_active_puts` uploads run at once (the others wait, unread, in the transport's small
+flow-control window), so the node's memory stays bounded however many clients push at once;
+an upload that goes silent is dropped so it cannot hold its slot forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import grpc
+
+from stratos.common.errors import DeadlineExceeded, InvalidArgument, StratosError
+from stratos.common.grpcutil import rpc_edge
+from stratos.common.logging import get_logger
+from stratos.common.tracing import tracer
+from stratos.storage.chunkstore import ChunkStore, ChunkWriter, PutResult
+from stratos.v1 import storage_pb2, storage_pb2_grpc
+
+log = get_logger(__name__)
+_tracer = tracer(__name__)
+
+SERVICE_NAME = "stratos.v1.StorageService"
+# A healthy client streams a chunk's pieces back to back; this long without one means it hung.
+IDLE_TIMEOUT_S = 30.0
+
+
+class StorageService(storage_pb2_grpc.StorageServiceServicer):
+    def __init__(
+        self,
+        store: ChunkStore,
+        *,
+        zone: str,
+        max_active_puts: int = 4,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+    ) -> None:
+        self.store = store
+        self.zone = zone
+        self.idle_timeout_s = idle_timeout_s
+        self._put_slots = asyncio.Semaphore(max_active_puts)
+
+    async def PutChunk(
+        self,
+        request_iterator: AsyncIterator[storage_pb2.PutChunkRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> storage_pb2.PutChunkResponse:
+        try:
+            async with self._put_slots:
+                result = await self._put(request_iterator)
+        except Exception as err:
+            await _abort(context, err, "PutChunk")
+        return storage_pb2.PutChunkResponse(
+            chunk_id=result.chunk_id, size=result.size, already_present=result.already_present
+        )
+
+    async def _put(self, requests: AsyncIterator[storage_pb2.PutChunkRequest]) -> PutResult:
+        messages = _Messages(requests, self.idle_timeout_s)
+        first = await messages.next()
+        if first is None or first.WhichOneof("part") != "header":
+            raise InvalidArgument("the first PutChunk message must carry the header")
+        header = first.header
+        with _tracer.start_as_current_span("store_chunk") as span:
+            span.set_attribute("stratos.chunk_id", header.chunk_id)
+            span.set_attribute("stratos.bytes", header.size)
+            writer = await asyncio.to_thread(self.store.begin, header.chunk_id, header.size)
+            try:
+                result = await _stream_into(writer, messages)
+            finally:
+                # A client that vanished mid-stream cancels this task; the abort must still
+                # run, synchronously, so no temp file or reservation outlives the call.
+                writer.abort()
+            span.set_attribute("stratos.already_present", result.already_present)
+            log.info(
+                "chunk_stored",
+                chunk_id=result.chunk_id,
+                size=result.size,
+                already_present=result.already_present,
+            )
+        return result
+
+    async def GetChunk(
+        self, request: storage_pb2.GetChunkRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[storage_pb2.GetChunkResponse]:
+        with _tracer.start_as_current_span("read_chunk") as span:
+            span.set_attribute("stratos.chunk_id", request.chunk_id)
+            span.set_attribute("stratos.offset", request.offset)
+            try:
+                reader = await asyncio.to_thread(
+                    self.store.open_reader, request.chunk_id, request.offset, request.length
+                )
+                with reader:
+                    span.set_attribute("stratos.bytes", reader.end - reader.offset)
+                    piece = await asyncio.to_thread(reader.read_piece)
+                    # The first message goes out even for an empty range: it carries the size.
+                    yield storage_pb2.GetChunkResponse(data=piece, total_size=reader.total_size)
+                    while piece:
+                        piece = await asyncio.to_thread(reader.read_piece)
+                        if piece:
+                            yield storage_pb2.GetChunkResponse(data=piece)
+            except Exception as err:
+                await _abort(context, err, "GetChunk")
+
+    @rpc_edge
+    async def HasChunks(
+        self, request: storage_pb2.HasChunksRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.HasChunksResponse:
+        present = await asyncio.to_thread(self.store.has, list(request.chunk_ids))
+        return storage_pb2.HasChunksResponse(present=present)
+
+    @rpc_edge
+    async def DeleteChunk(
+        self, request: storage_pb2.DeleteChunkRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.DeleteChunkResponse:
+        deleted = await asyncio.to_thread(self.store.delete, request.chunk_id)
+        if deleted:
+            log.info("chunk_deleted", chunk_id=request.chunk_id)
+        return storage_pb2.DeleteChunkResponse(deleted=deleted)
+
+    @rpc_edge
+    async def Stat(
+        self, request: storage_pb2.StatRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.StatResponse:
+        st = self.store.stat()
+        return storage_pb2.StatResponse(
+            node_id=st.node_id,
+            zone=self.zone,
+            capacity_bytes=st.capacity_bytes,
+            used_bytes=st.used_bytes,
+            chunk_count=st.chunk_count,
+        )
+
+
+async def _abort(context: grpc.aio.ServicerContext, err: Exception, method: str) -> None:
+    """What rpc_edge does for unary calls: our errors keep their code and sentence; anything
+    else is logged here and reaches the client as INTERNAL without a traceback."""
+    if isinstance(err, StratosError):
+        await context.abort(err.grpc_code, err.message)
+    log.error("rpc_failed", method=method, exc_info=err)
+    await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {err}")
+
+
+class _Messages:
+    """The request stream, read with an idle limit so a stalled client gives its slot back."""
+
+    def __init__(
+        self, requests: AsyncIterator[storage_pb2.PutChunkRequest], idle_timeout_s: float
+    ) -> None:
+        self._it = aiter(requests)
+        self.idle_timeout_s = idle_timeout_s
+
+    async def next(self) -> storage_pb2.PutChunkRequest | None:
+        try:
+            return await asyncio.wait_for(anext(self._it, None), self.idle_timeout_s)
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"the upload sent nothing for {self.idle_timeout_s:g} s and was dropped"
+            ) from None
+
+
+async def _stream_into(writer: ChunkWriter, messages: _Messages) -> PutResult:
+    """Feed the data messages to the writer, one piece in flight, then commit."""
+    pending: asyncio.Future[None] | None = None
+    try:
+        while (msg := await messages.next()) is not None:
+            if msg.WhichOneof("part") != "data":
+                raise InvalidArgument("only the first PutChunk message may carry a header")
+            if pending is not None:
+                await pending
+            pending = asyncio.ensure_future(asyncio.to_thread(writer.write, msg.data))
+        if pending is not None:
+            await pending
+            pending = None
+        return await asyncio.to_thread(writer.commit)
+    finally:
+        if pending is not None and not pending.done():
+            # Let the in-flight piece finish before the caller aborts (the writer's lock would
+            # make abort wait anyway; this keeps the thread's result from being left unawaited).
+            pending.add_done_callback(_consume_result)
+
+
+def _consume_result(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
+def register(server: grpc.aio.Server, service: StorageService) -> None:
+    storage_pb2_grpc.add_StorageServiceServicer_to_server(service, server)

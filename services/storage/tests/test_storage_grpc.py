@@ -1,0 +1,293 @@
+"""StorageService over real gRPC on a loopback port, as a client (SDK, index, repair) sees it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+
+from stratos.common.grpcutil import RunningServer, channel, check_health
+from stratos.common.hashing import chunk_id
+from stratos.common.procs import async_wait_until
+from stratos.storage.chunkstore import ChunkStore
+from stratos.storage.grpcserver import start_storage_server
+from stratos.storage.servicer import StorageService
+from stratos.v1 import storage_pb2, storage_pb2_grpc
+
+pytestmark = pytest.mark.integration  # a real gRPC server on loopback
+
+MIB = 1024 * 1024
+
+
+@dataclass
+class Node:
+    stub: storage_pb2_grpc.StorageServiceStub
+    store: ChunkStore
+    root: Path
+    port: int
+
+
+async def start_node(root: Path, capacity: int, **service_args) -> tuple[RunningServer, ChunkStore]:
+    store = ChunkStore(root, node_id="node-g", capacity_bytes=capacity, max_chunk_bytes=8 * MIB)
+    service = StorageService(store, zone="zone-x", **service_args)
+    return await start_storage_server("127.0.0.1:0", service), store
+
+
+@pytest.fixture
+async def node(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Node]:
+    capacity = getattr(request, "param", 64 * MIB)
+    running, store = await start_node(tmp_path, capacity)
+    async with channel(f"127.0.0.1:{running.port}") as ch:
+        yield Node(storage_pb2_grpc.StorageServiceStub(ch), store, tmp_path, running.port)
+    await running.stop(0)
+
+
+def put_requests(cid: str, data: bytes, size: int | None = None, piece: int = MIB):
+    yield storage_pb2.PutChunkRequest(
+        header=storage_pb2.PutChunkHeader(chunk_id=cid, size=len(data) if size is None else size)
+    )
+    for i in range(0, len(data), piece):
+        yield storage_pb2.PutChunkRequest(data=data[i : i + piece])
+
+
+async def get(stub, cid: str, offset: int = 0, length: int = 0) -> tuple[bytes, int]:
+    parts, total = [], None
+    async for msg in stub.GetChunk(
+        storage_pb2.GetChunkRequest(chunk_id=cid, offset=offset, length=length)
+    ):
+        if total is None:
+            total = msg.total_size
+        parts.append(msg.data)
+    return b"".join(parts), total
+
+
+def files_under(path: Path) -> list[Path]:
+    return [p for p in path.rglob("*") if p.is_file()]
+
+
+async def test_put_get_range_has_delete_stat(node: Node) -> None:
+    data = os.urandom(2 * MIB + 77)
+    cid = chunk_id(data)
+    resp = await node.stub.PutChunk(put_requests(cid, data))
+    assert (resp.chunk_id, resp.size, resp.already_present) == (cid, len(data), False)
+    again = await node.stub.PutChunk(put_requests(cid, data))
+    assert again.already_present is True
+
+    assert await get(node.stub, cid) == (data, len(data))
+    assert await get(node.stub, cid, MIB - 3, 10) == (data[MIB - 3 : MIB + 7], len(data))
+    assert await get(node.stub, cid, len(data), 0) == (b"", len(data))
+
+    other = chunk_id(b"never stored")
+    has = await node.stub.HasChunks(storage_pb2.HasChunksRequest(chunk_ids=[other, cid]))
+    assert list(has.present) == [False, True]
+
+    stat = await node.stub.Stat(storage_pb2.StatRequest())
+    assert (stat.node_id, stat.zone, stat.capacity_bytes) == ("node-g", "zone-x", 64 * MIB)
+    assert (stat.used_bytes, stat.chunk_count) == (len(data), 1)
+
+    deleted = await node.stub.DeleteChunk(storage_pb2.DeleteChunkRequest(chunk_id=cid))
+    assert deleted.deleted is True
+    deleted = await node.stub.DeleteChunk(storage_pb2.DeleteChunkRequest(chunk_id=cid))
+    assert deleted.deleted is False
+    stat = await node.stub.Stat(storage_pb2.StatRequest())
+    assert (stat.used_bytes, stat.chunk_count) == (0, 0)
+
+
+async def test_unknown_chunk_is_not_found(node: Node) -> None:
+    cid = chunk_id(b"absent")
+    with pytest.raises(grpc.aio.AioRpcError) as exc:
+        await get(node.stub, cid)
+    assert exc.value.code() == grpc.StatusCode.NOT_FOUND
+    assert exc.value.details() == f"chunk {cid} is not stored on node-g"
+
+
+async def test_wrong_hash_is_invalid_argument_and_stores_nothing(node: Node) -> None:
+    data = os.urandom(MIB + 1)
+    with pytest.raises(grpc.aio.AioRpcError) as exc:
+        await node.stub.PutChunk(put_requests(chunk_id(b"something else"), data))
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "nothing was stored" in exc.value.details()
+    assert files_under(node.root / "chunks") == files_under(node.root / "tmp") == []
+    assert node.store.stat().reserved_bytes == 0
+
+
+async def test_malformed_streams_are_invalid_argument(node: Node) -> None:
+    data = b"abc"
+    cid = chunk_id(data)
+
+    async def data_first():
+        yield storage_pb2.PutChunkRequest(data=data)
+
+    async def two_headers():
+        for msg in put_requests(cid, data):
+            yield msg
+        yield storage_pb2.PutChunkRequest(header=storage_pb2.PutChunkHeader(chunk_id=cid))
+
+    cases = [
+        data_first(),
+        two_headers(),
+        put_requests(cid, data, size=10),  # fewer bytes than announced
+        put_requests(cid, data, size=2),  # more bytes than announced
+        put_requests("not-a-chunk-id", data),
+        put_requests(chunk_id(b"big"), b"", size=8 * MIB + 1),  # over max_chunk_bytes
+    ]
+    for requests in cases:
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await node.stub.PutChunk(requests)
+        assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT, exc.value.details()
+    assert files_under(node.root / "chunks") == files_under(node.root / "tmp") == []
+    assert node.store.stat().reserved_bytes == 0
+
+
+@pytest.mark.parametrize("node", [2 * MIB], indirect=True)
+async def test_full_node_is_resource_exhausted(node: Node) -> None:
+    first = os.urandom(MIB + MIB // 2)
+    await node.stub.PutChunk(put_requests(chunk_id(first), first))
+    second = os.urandom(MIB)
+    with pytest.raises(grpc.aio.AioRpcError) as exc:
+        await node.stub.PutChunk(put_requests(chunk_id(second), second))
+    assert exc.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert exc.value.details().startswith("storage node node-g is full")
+
+
+async def test_corrupt_chunk_is_data_loss_and_quarantined(node: Node) -> None:
+    data = os.urandom(MIB)
+    cid = chunk_id(data)
+    await node.stub.PutChunk(put_requests(cid, data))
+    path = node.store.path_of(cid)
+    path.write_bytes(b"\0" + path.read_bytes()[1:])
+    with pytest.raises(grpc.aio.AioRpcError) as exc:
+        await get(node.stub, cid, 0, 1)
+    assert exc.value.code() == grpc.StatusCode.DATA_LOSS
+    assert len(files_under(node.root / "quarantine")) == 1
+    has = await node.stub.HasChunks(storage_pb2.HasChunksRequest(chunk_ids=[cid]))
+    assert list(has.present) == [False]
+    stat = await node.stub.Stat(storage_pb2.StatRequest())
+    assert (stat.used_bytes, stat.chunk_count) == (0, 0)
+
+
+async def test_bad_ids_in_unary_calls_are_invalid_argument(node: Node) -> None:
+    calls = [
+        node.stub.HasChunks(storage_pb2.HasChunksRequest(chunk_ids=["../etc/passwd"])),
+        node.stub.DeleteChunk(storage_pb2.DeleteChunkRequest(chunk_id="XYZ")),
+    ]
+    for call in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await call
+        assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def stalled_put(cid: str, data: bytes, never: asyncio.Event):
+    async def requests():
+        yield storage_pb2.PutChunkRequest(
+            header=storage_pb2.PutChunkHeader(chunk_id=cid, size=len(data))
+        )
+        yield storage_pb2.PutChunkRequest(data=data[:MIB])
+        await never.wait()  # the client goes away before sending the rest
+
+    return requests()
+
+
+async def assert_abandoned_write_cleaned_up(node: Node, size: int, leave) -> None:
+    async def writing() -> bool:
+        return node.store.stat().reserved_bytes == size and bool(files_under(node.root / "tmp"))
+
+    await async_wait_until(writing, timeout_s=10, what="the server to start writing")
+    await leave()
+
+    async def cleaned_up() -> bool:
+        return not files_under(node.root / "tmp") and node.store.stat().reserved_bytes == 0
+
+    await async_wait_until(cleaned_up, timeout_s=10, what="the abandoned write to be removed")
+    assert files_under(node.root / "chunks") == []
+    assert (node.store.stat().used_bytes, node.store.stat().chunk_count) == (0, 0)
+
+
+async def test_client_cancel_mid_put_leaves_nothing(node: Node) -> None:
+    data = os.urandom(4 * MIB)
+    never = asyncio.Event()
+    # A plain channel: through the OpenTelemetry client interceptor, cancel() of a
+    # client-streaming call never reaches the server (see the README's notes).
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{node.port}") as ch:
+        call = storage_pb2_grpc.StorageServiceStub(ch).PutChunk(
+            stalled_put(chunk_id(data), data, never)
+        )
+
+        async def cancel() -> None:
+            call.cancel()
+
+        await assert_abandoned_write_cleaned_up(node, len(data), cancel)
+
+
+CLIENT_THAT_STALLS = """
+import asyncio, sys
+from stratos.common.grpcutil import channel
+from stratos.v1 import storage_pb2, storage_pb2_grpc
+
+async def main(address, cid, size):
+    async def requests():
+        yield storage_pb2.PutChunkRequest(
+            header=storage_pb2.PutChunkHeader(chunk_id=cid, size=size))
+        yield storage_pb2.PutChunkRequest(data=bytes(1024 * 1024))
+        await asyncio.Event().wait()
+
+    async with channel(address) as ch:
+        await storage_pb2_grpc.StorageServiceStub(ch).PutChunk(requests())
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+
+
+async def test_client_process_dying_mid_put_leaves_nothing(node: Node) -> None:
+    size = 4 * MIB
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CLIENT_THAT_STALLS,
+        f"127.0.0.1:{node.port}",
+        chunk_id(b"never completed"),
+        str(size),
+    )
+    try:
+
+        async def kill() -> None:
+            proc.kill()
+            await proc.wait()
+
+        await assert_abandoned_write_cleaned_up(node, size, kill)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_a_stalled_upload_is_dropped_and_frees_its_slot(tmp_path: Path) -> None:
+    running, store = await start_node(tmp_path, 64 * MIB, max_active_puts=1, idle_timeout_s=0.5)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as ch:
+            stub = storage_pb2_grpc.StorageServiceStub(ch)
+            stalled_data = os.urandom(2 * MIB)
+            never = asyncio.Event()
+            stalled = stub.PutChunk(stalled_put(chunk_id(stalled_data), stalled_data, never))
+            # The only slot is taken by the stalled upload; this one waits, then gets through.
+            data = os.urandom(MIB)
+            resp = await asyncio.wait_for(stub.PutChunk(put_requests(chunk_id(data), data)), 10)
+            assert resp.chunk_id == chunk_id(data)
+            with pytest.raises(grpc.aio.AioRpcError) as exc:
+                await stalled
+            assert exc.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert "sent nothing for 0.5 s" in exc.value.details()
+        assert store.stat().chunk_count == 1
+        assert files_under(tmp_path / "tmp") == []
+    finally:
+        await running.stop(0)
+
+
+async def test_server_reports_healthy(node: Node) -> None:
+    assert await check_health(f"127.0.0.1:{node.port}")
