@@ -4,6 +4,7 @@ stops the process with the variable's name instead of misbehaving later."""
 from __future__ import annotations
 
 from pydantic import Field, ValidationInfo, field_validator
+
 from stratos.common.config import ServiceSettings
 
 KIB = 1024
@@ -32,8 +33,13 @@ class IndexSettings(ServiceSettings):
         4 * MIB,
         ge=64 * KIB,
         le=64 * MIB,
-        description="Plaintext bytes per segment the index suggests to writers "
-        "(64 KiB to 64 MiB).",
+        description="Plaintext bytes per segment the index suggests to writers (64 KiB to 64 MiB).",
+    )
+    nats_connect_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="Seconds to keep trying the first NATS connection before exiting.",
     )
     max_replicas: int = Field(
         16, ge=1, le=64, description="Largest redundancy (copies per chunk) a write may ask for."

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from google.protobuf.message import DecodeError
+
 from stratos.common.errors import InvalidArgument, PermissionDenied
 from stratos.common.hashing import is_chunk_id
 from stratos.common.identity import verify
@@ -64,8 +65,11 @@ def validate_manifest(m: types_pb2.Manifest) -> None:
         raise InvalidArgument(f"the file name must be 1 to {MAX_NAME_CHARS} characters")
     if m.replicas < 1:
         raise InvalidArgument("the manifest must ask for at least 1 replica")
-    if m.segment_size < 1:
+    if m.size and m.segment_size < 1:
         raise InvalidArgument("the manifest's segment_size must be at least 1 byte")
+    if m.cipher != types_pb2.CIPHER_AES_256_GCM:
+        # The only cipher readers can decrypt; the stored_size rule below assumes its tag.
+        raise InvalidArgument(f"the manifest's cipher must be AES-256-GCM, got {m.cipher}")
     total = 0
     last = len(m.segments) - 1
     for position, seg in enumerate(m.segments):
@@ -79,9 +83,10 @@ def validate_manifest(m: types_pb2.Manifest) -> None:
                 f"{where} holds {seg.plain_size} bytes; every segment but the last must hold "
                 f"segment_size ({m.segment_size})"
             )
-        if position == last and seg.plain_size > m.segment_size:
+        if position == last and not 0 < seg.plain_size <= m.segment_size:
             raise InvalidArgument(
-                f"{where} holds {seg.plain_size} bytes, more than segment_size ({m.segment_size})"
+                f"{where} holds {seg.plain_size} bytes; the last segment must hold 1 to "
+                f"segment_size ({m.segment_size}) bytes (an empty file has no segments)"
             )
         if seg.stored_size != seg.plain_size + GCM_TAG_BYTES:
             raise InvalidArgument(

@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from blake3 import blake3
+
 from stratos.index.registry import Candidate
 
 _TWO_53 = float(1 << 53)
@@ -58,7 +59,9 @@ def place(
     qualify; the caller decides what that means.
     """
     skip = set(exclude)
-    ranked = rank(chunk_id, (n for n in candidates if n.node_id not in skip and n.free_bytes >= size))
+    ranked = rank(
+        chunk_id, (n for n in candidates if n.node_id not in skip and n.free_bytes >= size)
+    )
     chosen: list[Candidate] = []
     taken: set[str] = set()
     zones: set[str] = set()

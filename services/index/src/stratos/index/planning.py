@@ -28,9 +28,7 @@ def _has(n: int) -> str:
 
 def check_replicas(replicas: int, max_replicas: int) -> None:
     if not 1 <= replicas <= max_replicas:
-        raise InvalidArgument(
-            f"replicas must be between 1 and {max_replicas}, got {replicas}"
-        )
+        raise InvalidArgument(f"replicas must be between 1 and {max_replicas}, got {replicas}")
 
 
 def plan_write(

@@ -79,6 +79,9 @@ class Registry:
         self._nodes[node_id] = NodeRecord(info, hb.sent_unix_ms, hb.chunk_count)
         return True
 
+    def __len__(self) -> int:
+        return len(self._nodes)
+
     def get(self, node_id: str) -> NodeRecord | None:
         return self._nodes.get(node_id)
 

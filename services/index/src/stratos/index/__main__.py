@@ -1,0 +1,5 @@
+"""`python -m stratos.index` runs the index service."""
+
+from stratos.index.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""The gRPC edge of the index: translate requests into calls on the registry, the placement
+rules and the manifest store, and their answers (or one-sentence errors) back into responses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nats.aio.client import Client as NATS
+
+from stratos.common.grpcutil import rpc_edge
+from stratos.common.logging import get_logger
+from stratos.common.natsutil import FILE_COMMITTED_SUBJECT, FILE_DELETED_SUBJECT, publish
+from stratos.common.tracing import tracer
+from stratos.index.config import IndexSettings
+from stratos.index.manifests import ManifestStore, now_ms
+from stratos.index.planning import place_chunks, plan_write
+from stratos.index.registry import Candidate, Registry
+from stratos.v1 import events_pb2, index_pb2, index_pb2_grpc, types_pb2
+
+SERVICE_NAME = "stratos.v1.IndexService"
+_tracer = tracer("stratos.index")
+log = get_logger(__name__)
+
+
+def _address(node: Candidate) -> index_pb2.NodeAddress:
+    return index_pb2.NodeAddress(node_id=node.node_id, address=node.address, zone=node.zone)
+
+
+class IndexService(index_pb2_grpc.IndexServiceServicer):
+    def __init__(
+        self,
+        settings: IndexSettings,
+        registry: Registry,
+        store: ManifestStore,
+        nc: NATS,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._store = store
+        self._nc = nc
+        self._clock = clock
+
+    async def _announce(self, subject: str, summary: types_pb2.FileSummary) -> None:
+        """Tell listeners a file changed. Best effort: the change itself is already durable in
+        JetStream, so a failed announcement must not turn a done commit into an error."""
+        event = events_pb2.FileEvent(file_id=summary.file_id, summary=summary)
+        try:
+            await publish(self._nc, subject, event.SerializeToString())
+        except Exception as exc:
+            log.warning("file_event_not_published", subject=subject, error=str(exc))
+
+    @rpc_edge
+    async def PlanWrite(self, request, context):
+        live = self._registry.candidates(self._clock())
+        n_live = plan_write(
+            request.replicas,
+            request.size,
+            self._settings.segment_size_bytes,
+            live,
+            self._settings.max_replicas,
+        )
+        return index_pb2.PlanWriteResponse(
+            live_nodes=n_live, segment_size=self._settings.segment_size_bytes
+        )
+
+    @rpc_edge
+    async def PlaceChunks(self, request, context):
+        with _tracer.start_as_current_span(
+            "place_chunks",
+            attributes={
+                "stratos.chunks": len(request.chunks),
+                "stratos.replicas": request.replicas,
+                "stratos.extra": request.extra,
+                "stratos.excluded_nodes": len(request.exclude_node_ids),
+            },
+        ) as span:
+            live = self._registry.candidates(self._clock())
+            span.set_attribute("stratos.live_nodes", len(live))
+            placed = place_chunks(
+                [(c.chunk_id, c.size) for c in request.chunks],
+                live,
+                request.replicas,
+                self._settings.max_replicas,
+                exclude=list(request.exclude_node_ids),
+                extra=request.extra,
+            )
+        return index_pb2.PlaceChunksResponse(
+            placements=[
+                index_pb2.ChunkPlacement(chunk_id=cid, targets=[_address(n) for n in nodes])
+                for cid, nodes in placed
+            ]
+        )
+
+    @rpc_edge
+    async def CommitManifest(self, request, context):
+        with _tracer.start_as_current_span("commit_manifest") as span:
+            summary = await self._store.commit(request.signed)
+            span.set_attributes(
+                {
+                    "stratos.file_id": summary.file_id,
+                    "stratos.size": summary.size,
+                    "stratos.segments": summary.segments,
+                    "stratos.replicas": summary.replicas,
+                }
+            )
+            await self._announce(FILE_COMMITTED_SUBJECT, summary)
+        return index_pb2.CommitManifestResponse(summary=summary)
+
+    @rpc_edge
+    async def GetManifest(self, request, context):
+        signed = await self._store.get(request.file_id)
+        manifest = types_pb2.Manifest.FromString(signed.manifest)
+        named = sorted({n for seg in manifest.segments for n in seg.node_ids})
+        nodes = []
+        for node_id in named:
+            rec = self._registry.get(node_id)
+            if rec is not None:
+                nodes.append(
+                    index_pb2.NodeAddress(
+                        node_id=node_id, address=rec.info.address, zone=rec.info.zone
+                    )
+                )
+        return index_pb2.GetManifestResponse(signed=signed, nodes=nodes)
+
+    @rpc_edge
+    async def ListFiles(self, request, context):
+        files, token = await self._store.list(request.limit, request.page_token)
+        return index_pb2.ListFilesResponse(files=files, next_page_token=token)
+
+    @rpc_edge
+    async def DeleteFile(self, request, context):
+        summary = await self._store.delete(
+            request.file_id, request.unix_ms, request.owner_public_key, request.signature
+        )
+        await self._announce(FILE_DELETED_SUBJECT, summary)
+        return index_pb2.DeleteFileResponse(deleted=True)
+
+    @rpc_edge
+    async def ListNodes(self, request, context):
+        return index_pb2.ListNodesResponse(nodes=self._registry.statuses(self._clock()))

@@ -1,0 +1,164 @@
+"""Helpers the index tests share: an in-process index on loopback against a real nats-server,
+storage-node heartbeats and owner-signed manifests built the way a client builds them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import grpc
+from nats.aio.client import Client as NATS
+
+from stratos.common import natsutil
+from stratos.common.grpcutil import RunningServer, start_server
+from stratos.common.hashing import chunk_id
+from stratos.common.identity import Identity
+from stratos.index.config import IndexSettings
+from stratos.index.heartbeats import HeartbeatFeed
+from stratos.index.manifest_rules import delete_message, manifest_message
+from stratos.index.manifests import ManifestStore, now_ms
+from stratos.index.registry import Registry
+from stratos.index.servicer import SERVICE_NAME, IndexService
+from stratos.v1 import events_pb2, index_pb2, index_pb2_grpc, types_pb2
+
+GIB = 1 << 30
+
+
+@dataclass
+class RunningIndex:
+    stub: index_pb2_grpc.IndexServiceStub
+    registry: Registry
+    feed: HeartbeatFeed
+    server: RunningServer
+    nc: NATS
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server.port}"
+
+
+@asynccontextmanager
+async def running_index(
+    nats_url: str,
+    clock: Callable[[], int] = now_ms,
+    stream_watch_s: float = 5.0,
+    **overrides: object,
+) -> AsyncIterator[RunningIndex]:
+    """The real IndexService, wired as main.py wires it, serving gRPC on a loopback port."""
+    settings = IndexSettings(nats_url=nats_url, **overrides)
+    nc = await natsutil.connect(nats_url, name="test-index", connect_deadline_s=10)
+    feed = None
+    server = None
+    try:
+        store = await ManifestStore.open(nc.jetstream(), clock)
+        registry = Registry(settings.suspect_after_s, settings.lost_after_s)
+        feed = HeartbeatFeed(nc, registry, watch_interval_s=stream_watch_s)
+        await feed.start()
+        service = IndexService(settings, registry, store, nc, clock)
+        server = await start_server(
+            "127.0.0.1:0",
+            lambda s: index_pb2_grpc.add_IndexServiceServicer_to_server(service, s),
+            [SERVICE_NAME],
+        )
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+            yield RunningIndex(index_pb2_grpc.IndexServiceStub(ch), registry, feed, server, nc)
+    finally:
+        if server is not None:
+            await server.stop(0)
+        if feed is not None:
+            await feed.stop()
+        await nc.close()
+
+
+def heartbeat(
+    node_id: str,
+    *,
+    zone: str = "z1",
+    capacity: int = 10 * GIB,
+    used: int = 0,
+    sent_unix_ms: int | None = None,
+    chunk_count: int = 0,
+) -> events_pb2.Heartbeat:
+    return events_pb2.Heartbeat(
+        node=types_pb2.NodeInfo(
+            node_id=node_id,
+            address=f"127.0.0.1:{7200 + sum(node_id.encode()) % 700}",
+            zone=zone,
+            capacity_bytes=capacity,
+            used_bytes=used,
+            version="test",
+        ),
+        sent_unix_ms=now_ms() if sent_unix_ms is None else sent_unix_ms,
+        chunk_count=chunk_count,
+    )
+
+
+async def publish_heartbeat(nc: NATS, hb: events_pb2.Heartbeat) -> None:
+    """Publish as a storage node does; through JetStream so the stored copy is acknowledged."""
+    subject = natsutil.HEARTBEAT_SUBJECT.format(node_id=hb.node.node_id)
+    await nc.jetstream().publish(subject, hb.SerializeToString())
+
+
+def new_file_id() -> str:
+    return os.urandom(16).hex()
+
+
+def build_manifest(
+    file_id: str,
+    *,
+    name: str = "report.pdf",
+    size: int = 10_000,
+    segment_size: int = 4096,
+    replicas: int = 2,
+    nodes: tuple[str, ...] = ("n1", "n2"),
+) -> types_pb2.Manifest:
+    """A structurally valid manifest, as a writer would commit after storing every segment."""
+    segments = []
+    offset = 0
+    index = 0
+    while offset < size:
+        plain = min(segment_size, size - offset)
+        segments.append(
+            types_pb2.Segment(
+                index=index,
+                chunk_id=chunk_id(f"{file_id}/{index}".encode()),
+                plain_size=plain,
+                stored_size=plain + 16,
+                node_ids=list(nodes[:replicas]),
+            )
+        )
+        offset += plain
+        index += 1
+    return types_pb2.Manifest(
+        file_id=file_id,
+        name=name,
+        size=size,
+        segment_size=segment_size,
+        replicas=replicas,
+        cipher=types_pb2.CIPHER_AES_256_GCM,
+        created_unix_ms=now_ms(),
+        segments=segments,
+    )
+
+
+def sign(owner: Identity, manifest: types_pb2.Manifest) -> types_pb2.SignedManifest:
+    body = manifest.SerializeToString()
+    return types_pb2.SignedManifest(
+        manifest=body,
+        owner_public_key=owner.public_bytes,
+        signature=owner.sign(manifest_message(body)),
+    )
+
+
+def delete_request(
+    owner: Identity, file_id: str, unix_ms: int | None = None
+) -> index_pb2.DeleteFileRequest:
+    ts = now_ms() if unix_ms is None else unix_ms
+    return index_pb2.DeleteFileRequest(
+        file_id=file_id,
+        unix_ms=ts,
+        owner_public_key=owner.public_bytes,
+        signature=owner.sign(delete_message(file_id, ts)),
+    )

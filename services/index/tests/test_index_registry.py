@@ -1,0 +1,45 @@
+"""The node registry: states follow heartbeat age; an older heartbeat never replaces a newer."""
+
+from __future__ import annotations
+
+from index_support import heartbeat
+
+from stratos.index.registry import LIVE, LOST, SUSPECT, Registry, node_state
+
+T0 = 1_700_000_000_000
+
+
+def test_node_goes_live_then_suspect_then_lost_as_time_passes() -> None:
+    assert node_state(T0, T0, 6, 30) == LIVE
+    assert node_state(T0, T0 + 5_999, 6, 30) == LIVE
+    assert node_state(T0, T0 + 6_000, 6, 30) == SUSPECT
+    assert node_state(T0, T0 + 29_999, 6, 30) == SUSPECT
+    assert node_state(T0, T0 + 30_000, 6, 30) == LOST
+
+
+def test_older_heartbeat_is_ignored() -> None:
+    reg = Registry(6, 30)
+    assert reg.observe(heartbeat("n1", used=500, sent_unix_ms=T0 + 1000))
+    assert not reg.observe(heartbeat("n1", used=100, sent_unix_ms=T0))
+    assert not reg.observe(heartbeat("n1", used=100, sent_unix_ms=T0 + 1000))
+    rec = reg.get("n1")
+    assert rec is not None and rec.info.used_bytes == 500 and rec.last_ms == T0 + 1000
+
+
+def test_only_live_nodes_are_placement_candidates_but_all_are_listed() -> None:
+    reg = Registry(6, 30)
+    reg.observe(heartbeat("fresh", sent_unix_ms=T0, capacity=1000, used=400))
+    reg.observe(heartbeat("quiet", sent_unix_ms=T0 - 10_000))
+    reg.observe(heartbeat("gone", sent_unix_ms=T0 - 60_000))
+    assert [c.node_id for c in reg.candidates(T0)] == ["fresh"]
+    assert reg.candidates(T0)[0].free_bytes == 600
+    states = {s.info.node_id: s.state for s in reg.statuses(T0)}
+    assert states == {"fresh": LIVE, "quiet": SUSPECT, "gone": LOST}
+
+
+def test_a_new_heartbeat_brings_a_lost_node_back() -> None:
+    reg = Registry(6, 30)
+    reg.observe(heartbeat("n1", sent_unix_ms=T0))
+    assert reg.statuses(T0 + 40_000)[0].state == LOST
+    reg.observe(heartbeat("n1", sent_unix_ms=T0 + 39_000))
+    assert reg.statuses(T0 + 40_000)[0].state == LIVE
