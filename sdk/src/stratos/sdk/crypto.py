@@ -13,6 +13,7 @@ import secrets
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from stratos.common.errors import DataLoss, InvalidArgument
 
 KEY_BYTES = 32
@@ -50,9 +51,7 @@ def _cipher(key: bytes, index: int) -> AESGCM:
 
 def encrypt_segment(key: bytes, file_id: str, index: int, plaintext: bytes) -> bytes:
     """The stored chunk for one segment: ciphertext || 16-byte tag."""
-    return _cipher(key, index).encrypt(
-        segment_nonce(index), plaintext, segment_aad(file_id, index)
-    )
+    return _cipher(key, index).encrypt(segment_nonce(index), plaintext, segment_aad(file_id, index))
 
 
 def decrypt_segment(key: bytes, file_id: str, index: int, stored: bytes) -> bytes:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
+
 from stratos.common.errors import DataLoss, InvalidArgument, PermissionDenied
 from stratos.common.hashing import is_chunk_id
 from stratos.common.identity import Identity, verify

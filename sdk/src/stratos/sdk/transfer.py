@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
+
 from stratos.common import grpcutil
 from stratos.common.errors import (
     AlreadyExists,
@@ -80,10 +81,17 @@ async def put_chunk(
     return resp
 
 
-async def get_chunk(channels: Channels, address: str, chunk_id: str, expected_size: int) -> bytes:
-    """The whole chunk from the node at `address`, checked against its ID."""
+async def get_chunk(
+    channels: Channels, address: str, chunk_id: str, expected_size: int
+) -> bytearray:
+    """The whole chunk from the node at `address`, checked against its ID.
+
+    The buffer is allocated once at its final size: growing it piece by piece would briefly
+    hold two copies of every chunk in flight."""
     stub = storage_pb2_grpc.StorageServiceStub(channels.get(address))
-    buf = bytearray()
+    buf = bytearray(expected_size)
+    view = memoryview(buf)
+    got = 0
     hasher = new_hasher()
     try:
         call = stub.GetChunk(
@@ -91,16 +99,20 @@ async def get_chunk(channels: Channels, address: str, chunk_id: str, expected_si
             timeout=transfer_deadline(expected_size),
         )
         async for msg in call:
-            if len(buf) + len(msg.data) > expected_size:
+            n = len(msg.data)
+            if got + n > expected_size:
                 call.cancel()
                 raise DataLoss(f"the node at {address} sent more bytes than chunk {chunk_id} has")
-            buf += msg.data
+            view[got : got + n] = msg.data
             hasher.update(msg.data)
+            got += n
     except grpc.RpcError as err:
         raise from_grpc(err, peer=address) from None
-    if len(buf) != expected_size or hasher.hexdigest() != chunk_id:
+    finally:
+        view.release()
+    if got != expected_size or hasher.hexdigest() != chunk_id:
         raise DataLoss(f"the node at {address} returned corrupt bytes for chunk {chunk_id}")
-    return bytes(buf)
+    return buf
 
 
 async def chunk_count(channels: Channels, address: str) -> int:

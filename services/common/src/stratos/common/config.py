@@ -43,7 +43,7 @@ def load_settings(cls: type[S], **overrides: object) -> S:
         prefix = cls.model_config.get("env_prefix", "")
         problems = []
         for e in exc.errors():
-            field = ".".join(str(p) for p in e["loc"]) or "?"
-            var = f"{prefix}{field}".upper()
-            problems.append(f"{var}: {e['msg']}")
+            field = ".".join(str(p) for p in e["loc"])
+            # a model-level check has no field: its message must name the variables itself
+            problems.append(f"{prefix}{field}".upper() + f": {e['msg']}" if field else e["msg"])
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,520 @@
+"""MeshClient: the SDK's data path — encrypt, place, upload, commit, and read back.
+
+A put reads the file one segment at a time, encrypts it, asks the index where the chunk goes,
+and stores R copies in parallel, falling back to other nodes when one fails. At most
+`parallelism` segments are in memory at once whatever the file size. Only when every segment has
+R acknowledged copies is the signed manifest committed, so the index never lists a half-written
+file. A get verifies the manifest, fetches segments in a bounded window, skips replicas that are
+missing, corrupt or unreachable, and only renames the output into place once it is complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import stat as statmod
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from stratos.common.errors import (
+    DataLoss,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    StratosError,
+    Unavailable,
+)
+from stratos.common.hashing import chunk_id as hash_chunk
+from stratos.common.identity import Identity
+from stratos.sdk import transfer
+from stratos.sdk.capability import format_capability, is_file_id, parse_capability
+from stratos.sdk.crypto import decrypt_segment, encrypt_segment, new_file_key
+from stratos.sdk.manifest import (
+    SegmentSpan,
+    build_manifest,
+    delete_request,
+    segment_layout,
+    segment_record,
+    sign_manifest,
+    summarize,
+    verify_manifest,
+)
+from stratos.v1 import index_pb2, types_pb2
+
+DEFAULT_SEGMENT_SIZE = 4 * 1024 * 1024
+FALLBACK_CANDIDATES = 2  # PlaceChunks `extra`
+MAX_REPLACEMENTS = 2  # times one segment may ask the index for fresh targets
+LIST_PAGE = 1000
+MAX_LIST_PAGES = 100_000
+
+Progress = Callable[[int], None] | None
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PutResult:
+    file_id: str
+    capability: str
+    name: str
+    size: int
+    segments: int
+    replicas: int
+
+
+@dataclass(frozen=True)
+class GetResult:
+    file_id: str
+    name: str
+    size: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class FileStat:
+    summary: types_pb2.FileSummary
+    manifest: types_pb2.Manifest
+    nodes: dict[str, types_pb2.NodeStatus]  # node_id → status; absent when the index lost track
+
+
+class MeshClient:
+    """A client of one mesh, reached through any of `index_addresses`."""
+
+    def __init__(
+        self, index_addresses: Sequence[str], identity: Identity, *, parallelism: int = 4
+    ) -> None:
+        if parallelism < 1:
+            raise InvalidArgument(f"parallelism must be at least 1, not {parallelism}")
+        self._identity = identity
+        self._parallelism = parallelism
+        self._channels = transfer.Channels()
+        self._index = transfer.IndexClient(index_addresses, self._channels)
+
+    async def __aenter__(self) -> MeshClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channels.close()
+
+    # -- put ---------------------------------------------------------------------------------
+
+    async def put(
+        self,
+        path: Path,
+        *,
+        replicas: int = 3,
+        segment_size: int | None = None,
+        name: str | None = None,
+        on_progress: Progress = None,
+    ) -> PutResult:
+        """Store the file at `path` with `replicas` copies of every segment."""
+        path = Path(path)
+        fd, size = _open_for_read(path)
+        try:
+            if replicas < 1:
+                raise InvalidArgument(f"replicas must be at least 1, not {replicas}")
+            if segment_size is not None:
+                segment_layout(0, segment_size)  # range check before contacting anything
+            plan = await self._index.call(
+                "PlanWrite", index_pb2.PlanWriteRequest(replicas=replicas, size=size)
+            )
+            if plan.live_nodes < replicas:
+                raise FailedPrecondition(
+                    f"{replicas} copies need {replicas} live storage nodes "
+                    f"but only {plan.live_nodes} are live"
+                )
+            seg_size = segment_size or plan.segment_size or DEFAULT_SEGMENT_SIZE
+            layout = segment_layout(size, seg_size)
+            file_id = secrets.token_hex(16)
+            key = new_file_key()
+            upload = _Upload(self, fd, path, file_id, key, replicas, on_progress)
+            await _bounded(layout, upload.segment, self._parallelism)
+            manifest = build_manifest(
+                file_id=file_id,
+                name=name or path.name,
+                size=size,
+                segment_size=seg_size,
+                replicas=replicas,
+                segments=upload.records,
+            )
+            await self._commit(sign_manifest(manifest, self._identity))
+        finally:
+            os.close(fd)
+        return PutResult(
+            file_id=file_id,
+            capability=format_capability(file_id, key),
+            name=manifest.name,
+            size=size,
+            segments=len(layout),
+            replicas=replicas,
+        )
+
+    async def _place(
+        self, chunk: str, size: int, replicas: int, exclude: Iterable[str]
+    ) -> list[index_pb2.NodeAddress]:
+        resp = await self._index.call(
+            "PlaceChunks",
+            index_pb2.PlaceChunksRequest(
+                chunks=[index_pb2.ChunkToPlace(chunk_id=chunk, size=size)],
+                replicas=replicas,
+                exclude_node_ids=sorted(exclude),
+                extra=FALLBACK_CANDIDATES,
+            ),
+        )
+        for placement in resp.placements:
+            if placement.chunk_id == chunk:
+                return list(placement.targets)
+        raise Unavailable(f"the index gave no placement for chunk {chunk}")
+
+    async def _commit(self, signed: types_pb2.SignedManifest) -> None:
+        try:
+            await self._index.call("CommitManifest", index_pb2.CommitManifestRequest(signed=signed))
+        except transfer.RetriedAlreadyExists:
+            # The replica we failed over from may have committed it before going away.
+            file_id = types_pb2.Manifest.FromString(signed.manifest).file_id
+            stored = await self._index.call(
+                "GetManifest", index_pb2.GetManifestRequest(file_id=file_id)
+            )
+            if stored.signed.manifest != signed.manifest:
+                raise
+        return None
+
+    # -- get ---------------------------------------------------------------------------------
+
+    async def get(self, capability: str, out: Path, *, on_progress: Progress = None) -> GetResult:
+        """Fetch and decrypt the file behind `capability` into `out`."""
+        file_id, key = parse_capability(capability)
+        out = Path(out)
+        _check_writable_target(out)
+        _, manifest, addresses = await self._manifest(file_id)
+        live = await self._live_node_ids()
+        part = out.with_name(out.name + ".part")
+        try:
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        except OSError as err:
+            raise InvalidArgument(f"cannot write {part}: {_reason(err)}") from None
+        try:
+            try:
+                os.ftruncate(fd, manifest.size)
+            except OSError as err:
+                raise StratosError(f"cannot write {part}: {_reason(err)}") from None
+
+            async def fetch(seg: types_pb2.Segment) -> None:
+                data = await self._read_segment(file_id, seg, addresses, live)
+                try:
+                    _decrypt_and_write(fd, key, file_id, seg, manifest.segment_size, data)
+                except OSError as err:
+                    raise StratosError(f"cannot write {part}: {_reason(err)}") from None
+                if on_progress:
+                    on_progress(seg.plain_size)
+
+            await _bounded(manifest.segments, fetch, self._parallelism)
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            part.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        if os.stat(part).st_size != manifest.size:
+            part.unlink(missing_ok=True)
+            raise DataLoss(f"file {file_id} did not rebuild to its {manifest.size} bytes")
+        os.replace(part, out)
+        _fsync_dir(out.parent)
+        return GetResult(file_id=file_id, name=manifest.name, size=manifest.size, path=out)
+
+    async def _read_segment(
+        self,
+        file_id: str,
+        seg: types_pb2.Segment,
+        addresses: dict[str, str],
+        live: set[str],
+    ) -> bytearray:
+        nodes = list(dict.fromkeys(seg.node_ids))
+        nodes.sort(key=lambda n: n not in live)  # live first, manifest order otherwise
+        failures: list[str] = []
+        for node in nodes:
+            address = addresses.get(node)
+            if not address:
+                failures.append(f"{node}: no known address")
+                continue
+            try:
+                return await transfer.get_chunk(
+                    self._channels, address, seg.chunk_id, seg.stored_size
+                )
+            except StratosError as err:
+                failures.append(f"{node}: {err.message}")
+        raise DataLoss(
+            f"segment {seg.index} of file {file_id} could not be read from any of its "
+            f"{len(nodes)} nodes: " + "; ".join(failures)
+        )
+
+    async def _manifest(
+        self, file_id: str
+    ) -> tuple[types_pb2.SignedManifest, types_pb2.Manifest, dict[str, str]]:
+        try:
+            resp = await self._index.call(
+                "GetManifest", index_pb2.GetManifestRequest(file_id=file_id)
+            )
+        except NotFound:
+            raise NotFound(f"no file with ID {file_id}") from None
+        manifest = verify_manifest(resp.signed, file_id)
+        return resp.signed, manifest, {n.node_id: n.address for n in resp.nodes}
+
+    async def _live_node_ids(self) -> set[str]:
+        """Nodes the index sees live; empty when it cannot say (then manifest order is used)."""
+        try:
+            nodes = await self.list_nodes()
+        except StratosError:
+            return set()
+        return {n.info.node_id for n in nodes if n.state == types_pb2.NODE_STATE_LIVE}
+
+    # -- metadata ----------------------------------------------------------------------------
+
+    async def list_files(self) -> list[types_pb2.FileSummary]:
+        files: list[types_pb2.FileSummary] = []
+        token = ""
+        for _ in range(MAX_LIST_PAGES):
+            resp = await self._index.call(
+                "ListFiles", index_pb2.ListFilesRequest(limit=LIST_PAGE, page_token=token)
+            )
+            files.extend(resp.files)
+            if not resp.next_page_token or resp.next_page_token == token:
+                break
+            token = resp.next_page_token
+        return files
+
+    async def stat(self, file_id: str) -> FileStat:
+        _check_file_id(file_id)
+        signed, manifest, _ = await self._manifest(file_id)
+        named = {n for seg in manifest.segments for n in seg.node_ids}
+        nodes = {n.info.node_id: n for n in await self.list_nodes() if n.info.node_id in named}
+        return FileStat(summary=summarize(signed, manifest), manifest=manifest, nodes=nodes)
+
+    async def delete(self, file_id: str) -> None:
+        """Remove the file from the index (owner only); its chunks are collected later."""
+        _check_file_id(file_id)
+        try:
+            resp = await self._index.call("DeleteFile", delete_request(file_id, self._identity))
+        except NotFound:
+            raise NotFound(f"no file with ID {file_id}") from None
+        if not resp.deleted:
+            raise NotFound(f"no file with ID {file_id}")
+
+    async def list_nodes(self) -> list[types_pb2.NodeStatus]:
+        resp = await self._index.call("ListNodes", index_pb2.ListNodesRequest())
+        return list(resp.nodes)
+
+
+class _Upload:
+    """One put's segment workers and what they share: the file, the key and failing nodes."""
+
+    def __init__(
+        self,
+        client: MeshClient,
+        fd: int,
+        path: Path,
+        file_id: str,
+        key: bytes,
+        replicas: int,
+        on_progress: Progress,
+    ) -> None:
+        self.client = client
+        self.fd = fd
+        self.path = path
+        self.file_id = file_id
+        self.key = key
+        self.replicas = replicas
+        self.on_progress = on_progress
+        self.failed: dict[str, str] = {}  # node_id → why; excluded from later placements
+        self.records: list[types_pb2.Segment] = []
+
+    async def segment(self, span: SegmentSpan) -> None:
+        chunk, data = _read_and_encrypt(self.fd, self.path, span, self.key, self.file_id)
+        nodes = await self._replicate(span.index, chunk, data)
+        self.records.append(segment_record(span.index, chunk, span.length, nodes))
+        if self.on_progress:
+            self.on_progress(span.length)
+
+    async def _replicate(self, index: int, chunk: str, data: bytes) -> list[str]:
+        """Store `replicas` copies of one chunk; the IDs of the nodes that acknowledged.
+
+        Targets first, then the index's fallbacks, then fresh targets from the index with every
+        node that failed during this put excluded."""
+        want = self.replicas
+        acked: list[str] = []
+        errors: list[tuple[str, StratosError]] = []  # (node_id or "", error) in order met
+        for attempt in range(MAX_REPLACEMENTS + 1):
+            try:
+                targets = await self.client._place(chunk, len(data), want, self.failed)
+            except StratosError as err:
+                if attempt == 0 and not self.failed:
+                    raise  # the index refused outright: its sentence says why
+                errors.append(("", err))
+                break
+            candidates = deque(
+                t for t in targets if t.node_id not in self.failed and t.node_id not in acked
+            )
+            if not candidates:
+                break
+            while candidates and len(acked) < want:
+                batch: dict[str, index_pb2.NodeAddress] = {}
+                while candidates and len(batch) < want - len(acked):
+                    t = candidates.popleft()
+                    if t.node_id not in self.failed and t.node_id not in acked:
+                        batch.setdefault(t.node_id, t)
+                results = await asyncio.gather(
+                    *(
+                        transfer.put_chunk(self.client._channels, t.address, chunk, data)
+                        for t in batch.values()
+                    ),
+                    return_exceptions=True,
+                )
+                for node, result in zip(batch, results, strict=True):
+                    if isinstance(result, StratosError):
+                        self.failed[node] = result.message
+                        errors.append((node, result))
+                    elif isinstance(result, BaseException):
+                        raise result
+                    else:
+                        acked.append(node)
+            if len(acked) >= want:
+                return acked
+        raise _short_of_copies(index, len(acked), want, errors)
+
+
+def _short_of_copies(
+    index: int, stored: int, want: int, errors: list[tuple[str, StratosError]]
+) -> StratosError:
+    """The sentence for a segment that could not reach its redundancy target."""
+    sentence = f"could only store {stored} of {want} copies of segment {index}"
+    node_errors = [(n, e) for n, e in errors if n]
+    if node_errors:
+        node, err = node_errors[-1]
+        sentence += f": {node}: {err.message}"
+    elif errors:
+        sentence += f": {errors[-1][1].message}"
+    full = node_errors and all(isinstance(e, ResourceExhausted) for _, e in node_errors)
+    return (ResourceExhausted if full else Unavailable)(sentence)
+
+
+# -- pure-ish helpers: files and bounded concurrency -----------------------------------------
+
+
+def _reason(err: OSError) -> str:
+    if isinstance(err, FileNotFoundError | NotADirectoryError):
+        return "no such file"
+    if isinstance(err, IsADirectoryError):
+        return "is a directory"
+    if isinstance(err, PermissionError):
+        return "permission denied"
+    return (err.strerror or str(err)).lower()
+
+
+def _open_for_read(path: Path) -> tuple[int, int]:
+    """An open descriptor and the size of the regular file at `path`, or a sentence why not."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as err:
+        raise InvalidArgument(f"cannot read {path}: {_reason(err)}") from None
+    st = os.fstat(fd)
+    if not statmod.S_ISREG(st.st_mode):
+        os.close(fd)
+        why = "is a directory" if statmod.S_ISDIR(st.st_mode) else "not a regular file"
+        raise InvalidArgument(f"cannot read {path}: {why}")
+    return fd, st.st_size
+
+
+def _read_and_encrypt(
+    fd: int, path: Path, span: SegmentSpan, key: bytes, file_id: str
+) -> tuple[str, bytes]:
+    parts: list[bytes] = []
+    got = 0
+    while got < span.length:
+        try:
+            piece = os.pread(fd, span.length - got, span.offset + got)
+        except OSError as err:
+            raise InvalidArgument(f"cannot read {path}: {_reason(err)}") from None
+        if not piece:
+            raise InvalidArgument(f"cannot read {path}: it shrank while it was being stored")
+        parts.append(piece)
+        got += len(piece)
+    plain = parts[0] if len(parts) == 1 else b"".join(parts)
+    del parts
+    stored = encrypt_segment(key, file_id, span.index, plain)
+    return hash_chunk(stored), stored
+
+
+def _decrypt_and_write(
+    fd: int, key: bytes, file_id: str, seg: types_pb2.Segment, segment_size: int, data: bytearray
+) -> None:
+    plain = decrypt_segment(key, file_id, seg.index, data)
+    offset = seg.index * segment_size
+    view = memoryview(plain)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view = view[n:]
+        offset += n
+
+
+def _check_writable_target(out: Path) -> None:
+    if out.is_dir():
+        raise InvalidArgument(f"cannot write {out}: is a directory")
+    parent = out.parent
+    if not parent.is_dir():
+        raise InvalidArgument(f"cannot write {out}: the folder {parent} does not exist")
+
+
+def _check_file_id(file_id: str) -> None:
+    if not is_file_id(file_id):
+        raise InvalidArgument(f"{file_id!r} is not a file ID (32 lowercase hex characters)")
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+async def _bounded(items: Iterable[T], worker: Callable[[T], Awaitable[None]], limit: int) -> None:
+    """Run `worker` over `items` with at most `limit` running; the first failure cancels the
+    rest and is raised as itself (not wrapped in an ExceptionGroup)."""
+    slots = asyncio.Semaphore(limit)
+
+    async def run(item: T) -> None:
+        try:
+            await worker(item)
+        finally:
+            slots.release()
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for item in items:
+                await slots.acquire()
+                tg.create_task(run(item))
+    except BaseExceptionGroup as group:
+        raise _first_error(group) from None
+
+
+def _first_error(group: BaseExceptionGroup) -> BaseException:
+    pending: list[BaseException] = list(group.exceptions)
+    fallback: BaseException | None = None
+    while pending:
+        err = pending.pop(0)
+        if isinstance(err, BaseExceptionGroup):
+            pending.extend(err.exceptions)
+        elif isinstance(err, StratosError):
+            return err
+        elif fallback is None and not isinstance(err, asyncio.CancelledError):
+            fallback = err
+    return fallback or DataLoss("the transfer failed for an unknown reason")
