@@ -248,12 +248,14 @@ def mesh_table(rows: Sequence[Mapping[str, Any]]) -> Table:
 def next_steps_panel(capability: str, file_id: str) -> Panel:
     """What `stratos dev demo` suggests trying next."""
     lines = [
+        "# from the repository: 'source .venv/bin/activate' puts stratos on your PATH",
+        "# (or prefix each command with 'uv run')",
         "stratos put FILE",
         "stratos ls",
         f"stratos get {capability} -o out",
         f"stratos stat {file_id}",
         "stratos dev status",
         "stratos dev kill storage-2",
-        "stratos dev down",
+        "stratos dev down          # or: make stop",
     ]
     return Panel("\n".join(lines), title="Next:", title_align="left", expand=False)
