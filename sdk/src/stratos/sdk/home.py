@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stratos.common.errors import FailedPrecondition
+from stratos.common.files import write_atomic
 from stratos.common.identity import Identity, load_or_create
 
 
@@ -68,12 +69,12 @@ class Home:
     def remember(self, file_id: str, capability: str) -> None:
         ring = self._read_keyring()
         ring[file_id] = capability
-        self._write_private(self.keyring_file, json.dumps(ring, indent=1).encode())
+        write_atomic(self.keyring_file, json.dumps(ring, indent=1).encode())
 
     def forget(self, file_id: str) -> None:
         ring = self._read_keyring()
         if ring.pop(file_id, None) is not None:
-            self._write_private(self.keyring_file, json.dumps(ring, indent=1).encode())
+            write_atomic(self.keyring_file, json.dumps(ring, indent=1).encode())
 
     def capability_for(self, file_id: str) -> str | None:
         return self._read_keyring().get(file_id)
@@ -85,15 +86,3 @@ class Home:
             return dict(json.loads(self.keyring_file.read_text()))
         except (ValueError, TypeError):
             raise FailedPrecondition(f"the keyring {self.keyring_file} is not valid JSON") from None
-
-    @staticmethod
-    def _write_private(path: Path, data: bytes) -> None:
-        """Write atomically with mode 0600 (fsync, then rename)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)

@@ -33,6 +33,7 @@ import grpc
 import psutil
 
 from stratos.common.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument, NotFound
+from stratos.common.files import write_atomic
 from stratos.common.procs import free_port, nats_config, nats_server_binary, port_open
 from stratos.sdk.home import Home
 
@@ -231,14 +232,8 @@ def load(home: Home) -> list[ProcessRecord] | None:
 
 def _save(home: Home, records: list[ProcessRecord]) -> None:
     """Write mesh.json atomically (write, fsync, rename)."""
-    home.run_dir.mkdir(parents=True, exist_ok=True)
     doc = {"version": MESH_VERSION, "processes": [asdict(r) for r in sort_records(records)]}
-    tmp = home.mesh_file.with_suffix(".json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, home.mesh_file)
+    write_atomic(home.mesh_file, json.dumps(doc, indent=1).encode(), mode=0o644)
 
 
 @contextmanager

@@ -3,7 +3,6 @@ deletes and (later) votes and receipts."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from stratos.common.errors import ConfigError
+from stratos.common.files import write_atomic
 
 
 @dataclass(frozen=True)
@@ -51,16 +51,9 @@ def load_or_create(path: Path) -> Identity:
         if not isinstance(key, Ed25519PrivateKey):
             raise ConfigError(f"the identity file {path} does not hold an ed25519 key")
         return Identity(key)
-    path.parent.mkdir(parents=True, exist_ok=True)
     ident = Identity.generate()
     pem = ident.private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, pem, mode=0o600)
     return ident
