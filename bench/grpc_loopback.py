@@ -19,21 +19,22 @@ MiB = 1 << 20
 
 
 class _Source(storage_pb2_grpc.StorageServiceServicer):
-    PIECE = b"\x5a" * MiB
+    def __init__(self, piece: int) -> None:
+        self.piece = b"\x5a" * piece
 
     async def GetChunk(self, request, context):
         left = request.length
         while left > 0:
-            n = min(left, MiB)
-            yield storage_pb2.GetChunkResponse(data=self.PIECE[:n])
+            n = min(left, len(self.piece))
+            yield storage_pb2.GetChunkResponse(data=self.piece[:n])
             left -= n
 
 
-async def _serve(port: int) -> None:
+async def _serve(port: int, piece: int) -> None:
     server = grpc.aio.server(
         options=[("grpc.max_send_message_length", 16 * MiB)],
     )
-    storage_pb2_grpc.add_StorageServiceServicer_to_server(_Source(), server)
+    storage_pb2_grpc.add_StorageServiceServicer_to_server(_Source(piece), server)
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     await server.wait_for_termination()
@@ -56,10 +57,13 @@ async def _read(port: int, total: int) -> float:
     return total / elapsed / 1e6
 
 
-def streaming_throughput(total: int = 256 * MiB) -> float:
-    """MB/s of one server-streaming call over loopback between two processes."""
+def streaming_throughput(total: int = 256 * MiB, piece: int = MiB) -> float:
+    """MB/s of one server-streaming call over loopback between two processes, in messages of
+    `piece` bytes (use the piece size the storage node sends, so the bound is like for like)."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "bench.grpc_loopback", str(port)])
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.grpc_loopback", str(port), str(piece)]
+    )
     try:
         wait_until(lambda: port_open("127.0.0.1", port), timeout_s=20, what="bench gRPC server")
         return asyncio.run(_read(port, total))
@@ -69,4 +73,4 @@ def streaming_throughput(total: int = 256 * MiB) -> float:
 
 
 if __name__ == "__main__":
-    asyncio.run(_serve(int(sys.argv[1])))
+    asyncio.run(_serve(int(sys.argv[1]), int(sys.argv[2])))

@@ -1,0 +1,1 @@
+"""Stratos consensus: a Tendermint-style BFT ledger for STOS."""
