@@ -218,3 +218,24 @@ def test_bad_ids_are_refused_everywhere(tmp_path: Path, bad: str) -> None:
     ):
         with pytest.raises(InvalidArgument, match="is not a chunk ID"):
             call()
+
+
+@pytest.mark.parametrize("offset", [0, PIECE_BYTES + 1])
+def test_a_corrupt_chunk_is_never_delivered_whole(tmp_path: Path, offset: int) -> None:
+    """Whole reads are verified while streaming: the last piece is held back and DataLoss is
+    raised instead; range reads are verified before the first byte."""
+    store = make_store(tmp_path)
+    data = os.urandom(3 * PIECE_BYTES + 17)
+    cid = chunk_id(data)
+    store.put(cid, data)
+    path = store.path_of(cid)
+    damaged = bytearray(path.read_bytes())
+    damaged[-1] ^= 0x01  # in the last piece
+    path.write_bytes(bytes(damaged))
+    delivered = 0
+    with pytest.raises(DataLoss, match="quarantined"):
+        for piece in store.read(cid, offset=offset):
+            delivered += len(piece)
+    assert delivered < len(data) - offset
+    assert not store.has([cid])[0]
+    assert store.stat().used_bytes == 0

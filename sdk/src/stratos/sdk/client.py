@@ -57,6 +57,10 @@ Progress = Callable[[int], None] | None
 T = TypeVar("T")
 
 
+# A get flushes its output every this many bytes (see `get`).
+FLUSH_EVERY_BYTES = 32 << 20
+
+
 @dataclass(frozen=True)
 class PutResult:
     file_id: str
@@ -219,7 +223,14 @@ class MeshClient:
                     raise StratosError(f"cannot write {part}: {_reason(err)}") from None
                 if on_progress:
                     on_progress(seg.plain_size)
+                unsynced[0] += seg.plain_size
+                if unsynced[0] >= FLUSH_EVERY_BYTES:
+                    # flush while later segments are still arriving, so the final fsync
+                    # (serial, at the end) has little left to write
+                    unsynced[0] = 0
+                    await asyncio.to_thread(os.fdatasync, fd)
 
+            unsynced = [0]
             await _bounded(manifest.segments, fetch, self._parallelism)
             os.fsync(fd)
         except BaseException:
