@@ -115,3 +115,27 @@ def test_a_node_sigkilled_during_a_put_with_no_spare_fails_cleanly(mesh_factory,
     assert code != 0
     assert stderr.strip().splitlines()[-1].startswith("error:")
     assert mesh.json("ls") == []  # nothing half-written is listed
+
+
+def test_a_full_storage_node_is_skipped_by_placement(mesh_factory, tmp_path):
+    import json
+
+    mesh = mesh_factory(4)
+    # restart storage-4 with room for less than one segment: it stays live but is full
+    doc = json.loads((mesh.home / "run" / "mesh.json").read_text())
+    for proc in doc["processes"]:
+        if proc["name"] == "storage-4":
+            proc["env"]["STRATOS_CAPACITY_BYTES"] = str(MiB)
+    mesh.stratos("dev", "kill", "storage-4", check=True)
+    (mesh.home / "run" / "mesh.json").write_text(json.dumps(doc))
+    mesh.stratos("dev", "start", "storage-4", check=True)
+    wait_until(
+        lambda: mesh.status()["storage-4"].get("capacity_bytes") == MiB,
+        timeout_s=30,
+        what="storage-4 to report its new capacity",
+    )
+    files = [random_file(tmp_path / f"h{i}.bin", 6 * MiB, seed=20 + i) for i in range(4)]
+    for f in files:
+        mesh.json("put", str(f))
+    assert mesh.chunk_files("storage-4") == []
+    assert mesh.status()["storage-4"]["state"].lower() == "live"
