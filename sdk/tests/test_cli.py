@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from stratos.common.errors import InvalidArgument, NotFound
-from stratos.sdk import cli, localmesh, render
+from stratos.sdk import cli, localmesh, meshfile, render
 from stratos.sdk.home import Home
 from stratos.v1 import types_pb2
 
@@ -282,13 +282,13 @@ def test_commands_without_a_mesh_say_how_to_start_one(home, capsys, args):
 
 
 def test_a_stopped_local_mesh_counts_as_not_running(home, capsys):
-    localmesh._save(home, _plan([], 1, home.run_dir))  # recorded, but no process alive
+    meshfile.save(home, _plan([], 1, home.run_dir))  # recorded, but no process alive
     code, _out, err = run_cli(capsys, "ls")
     assert_one_sentence(code, err, "no mesh is running", "stratos dev up")
 
 
 def test_dev_kill_of_an_unknown_name_lists_the_valid_names(home, capsys):
-    localmesh._save(home, _plan([], 2, home.run_dir))
+    meshfile.save(home, _plan([], 2, home.run_dir))
     code, _out, err = run_cli(capsys, "dev", "kill", "storage-9")
     assert_one_sentence(code, err, "storage-9", "nats, index, storage-1, storage-2")
 

@@ -1,0 +1,181 @@
+"""What the local mesh should consist of, decided without touching the machine: the records of
+mesh.json, the order processes start in, which ports and environment each one gets, and the
+status rows shown to a user. Pure, so the unit tests call it directly; `localmesh` applies it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stratos.common.errors import FailedPrecondition
+
+MESH_VERSION = 1
+GiB = 1 << 30
+NATS, INDEX, STORAGE = "nats", "index", "storage"
+_KIND_ORDER = {NATS: 0, INDEX: 1, STORAGE: 2}
+
+
+@dataclass
+class ProcessRecord:
+    """One process of the mesh, exactly as mesh.json stores it."""
+
+    name: str
+    kind: str
+    address: str
+    argv: list[str]
+    env: dict[str, str]  # only the STRATOS_* overrides; the rest is inherited
+    log: str
+    data_dir: str | None
+    pid: int | None = None
+    create_time: float | None = None  # psutil create time of `pid`; guards against pid reuse
+    state: str = "stopped"  # as the launcher last left it: "running" | "stopped"
+    monitor_address: str | None = None  # nats only: its HTTP monitoring endpoint
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ProcessRecord:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class StatusRow:
+    """What `status` knows about one process; None means "unknown" (shown as '?')."""
+
+    name: str
+    kind: str
+    pid: int | None
+    address: str
+    running: bool
+    healthy: bool
+    state: str | None = None  # storage only: LIVE / SUSPECT / LOST as the index sees it
+    used_bytes: int | None = None
+    capacity_bytes: int | None = None
+    chunks: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class UpReport:
+    started: list[str] = field(default_factory=list)
+    already_running: list[str] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        if not self.started:
+            return f"the mesh was already running ({len(self.already_running)} processes)"
+        line = f"started {', '.join(self.started)}"
+        if self.already_running:
+            line += f"; {', '.join(self.already_running)} already running"
+        return line
+
+
+def storage_name(i: int) -> str:
+    return f"storage-{i}"
+
+
+def sort_records(records: list[ProcessRecord]) -> list[ProcessRecord]:
+    """nats, index, then storage-1, storage-2, … (numerically), the order processes start in."""
+
+    def key(r: ProcessRecord) -> tuple[int, int, str]:
+        num = r.name.rsplit("-", 1)[-1]
+        return (_KIND_ORDER.get(r.kind, 9), int(num) if num.isdigit() else 0, r.name)
+
+    return sorted(records, key=key)
+
+
+def plan_processes(
+    run_dir: Path,
+    existing: list[ProcessRecord],
+    *,
+    storage_nodes: int,
+    capacity_bytes: int,
+    port: Callable[[], int],
+    python: str,
+    nats_binary: Callable[[], str],
+) -> list[ProcessRecord]:
+    """The mesh's records: every existing one unchanged, plus nats, the index and storage-1..N
+    for whichever are missing (never removes a node). `port` picks a fresh loopback port."""
+    have = {r.name: r for r in existing}
+    taken = {r.address for r in existing} | {r.monitor_address for r in existing}
+
+    def fresh() -> str:
+        for _ in range(100):
+            addr = f"127.0.0.1:{port()}"
+            if addr not in taken:
+                taken.add(addr)
+                return addr
+        raise FailedPrecondition("could not find a free loopback port")
+
+    logs = run_dir / "logs"
+    out = list(existing)
+    if NATS not in have:
+        nats_dir = run_dir / "nats"
+        out.append(
+            ProcessRecord(
+                name=NATS,
+                kind=NATS,
+                address=fresh(),
+                monitor_address=fresh(),
+                argv=[nats_binary(), "-c", str(nats_dir / "nats.conf")],
+                env={},
+                log=str(logs / "nats.log"),
+                data_dir=str(nats_dir),
+            )
+        )
+    nats_url = "nats://" + next(r for r in out if r.kind == NATS).address
+    if INDEX not in have:
+        out.append(
+            ProcessRecord(
+                name=INDEX,
+                kind=INDEX,
+                address=(addr := fresh()),
+                argv=[python, "-m", "stratos.index"],
+                env={"STRATOS_NATS_URL": nats_url, "STRATOS_GRPC_ADDRESS": addr},
+                log=str(logs / "index.log"),
+                data_dir=None,
+            )
+        )
+    for i in range(1, storage_nodes + 1):
+        name = storage_name(i)
+        if name in have:
+            continue
+        data_dir = run_dir / name
+        out.append(
+            ProcessRecord(
+                name=name,
+                kind=STORAGE,
+                address=(addr := fresh()),
+                argv=[python, "-m", "stratos.storage"],
+                env={
+                    "STRATOS_NATS_URL": nats_url,
+                    "STRATOS_GRPC_ADDRESS": addr,
+                    "STRATOS_NODE_ID": name,
+                    "STRATOS_DATA_DIR": str(data_dir),
+                    "STRATOS_CAPACITY_BYTES": str(capacity_bytes),
+                    "STRATOS_ZONE": f"zone-{(i - 1) % 3 + 1}",
+                },
+                log=str(logs / f"{name}.log"),
+                data_dir=str(data_dir),
+            )
+        )
+    return sort_records(out)
+
+
+def storage_fields(name: str, nodes: dict[str, Any] | None) -> dict[str, Any]:
+    """A storage row's index-side columns from ListNodes (None everywhere when unknown)."""
+    # The generated stubs are imported here, not at the top, so `stratos dev kill` starts faster.
+    from stratos.v1 import types_pb2
+
+    node = (nodes or {}).get(name)
+    if node is None:
+        return {"state": None, "used_bytes": None, "capacity_bytes": None, "chunks": None}
+    return {
+        "state": types_pb2.NodeState.Name(node.state).removeprefix("NODE_STATE_"),
+        "used_bytes": node.info.used_bytes,
+        "capacity_bytes": node.info.capacity_bytes,
+        "chunks": node.chunk_count,
+    }
