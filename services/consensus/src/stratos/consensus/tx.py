@@ -1,0 +1,138 @@
+"""Transactions on the wire: addresses, signing, hashing and decoding.
+
+Kept apart from the state machine so that wallets (CLI, SDK, benchmarks) can build and sign
+transactions without importing ledger rules, and so the ledger sees only `DecodedTx`s whose shape
+is already checked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import IntEnum
+
+from blake3 import blake3
+from google.protobuf.message import DecodeError
+
+from stratos.common.identity import Identity, verify
+from stratos.v1 import ledger_pb2 as pb
+
+SIGN_DOMAIN = b"stratos.tx.v1\x00"  # keeps a tx signature from ever being valid as anything else
+ADDRESS_RE = re.compile(r"^[0-9a-f]{40}$")
+MSG_KINDS = ("transfer", "register_node", "unbond", "prepay_ozone", "epoch_report", "slash")
+
+
+class TxCode(IntEnum):
+    """Result codes of check_tx / apply_block (TxResult.code); OK is the only success."""
+
+    OK = 0
+    MALFORMED = 1
+    OVERSIZED = 2
+    BAD_SIGNATURE = 3
+    WRONG_CHAIN = 4
+    UNKNOWN_ACCOUNT = 5
+    BAD_NONCE = 6
+    FEE_TOO_LOW = 7
+    INSUFFICIENT_FUNDS = 8
+    REJECTED = 9  # the message itself is not allowed in this state
+    NOT_ENABLED = 10
+
+
+class TxRejected(Exception):
+    """A transaction refused for `code`, with the sentence a user reads."""
+
+    def __init__(self, code: TxCode, log: str) -> None:
+        super().__init__(log)
+        self.code = code
+        self.log = log
+
+
+def address_of(public_key: bytes) -> str:
+    """The account address of an ed25519 public key: hex of the first 20 bytes of its BLAKE3."""
+    return blake3(public_key).digest()[:20].hex()
+
+
+def is_address(value: str) -> bool:
+    return bool(ADDRESS_RE.match(value))
+
+
+def tx_hash(tx_bytes: bytes) -> str:
+    return blake3(tx_bytes).hexdigest()
+
+
+def sign_tx(identity: Identity, body: pb.TxBody) -> bytes:
+    """Serialize and sign `body`; returns the Tx bytes ready to submit."""
+    body_bytes = body.SerializeToString(deterministic=True)
+    return pb.Tx(
+        body=body_bytes,
+        public_key=identity.public_bytes,
+        signature=identity.sign(SIGN_DOMAIN + body_bytes),
+    ).SerializeToString(deterministic=True)
+
+
+def build_tx(identity: Identity, *, chain_id: str, nonce: int, fee: int, **msg: object) -> bytes:
+    """Build and sign a tx carrying exactly one message, e.g. `transfer=pb.Transfer(...)`."""
+    if len(msg) != 1 or next(iter(msg)) not in MSG_KINDS:
+        raise ValueError(f"exactly one message of {MSG_KINDS} is needed, got {sorted(msg)}")
+    return sign_tx(identity, pb.TxBody(chain_id=chain_id, nonce=nonce, fee=fee, **msg))
+
+
+@dataclass(frozen=True)
+class DecodedTx:
+    """A parsed tx whose shape is valid; its signature is checked separately (`verify_sig`)."""
+
+    raw: bytes
+    hash: str
+    tx: pb.Tx
+    body: pb.TxBody
+    sender: str
+    kind: str  # which oneof `msg` field is set
+
+    def verify_sig(self) -> bool:
+        return verify(self.tx.public_key, self.tx.signature, SIGN_DOMAIN + self.tx.body)
+
+
+def decode_tx(raw: bytes, *, max_tx_bytes: int) -> DecodedTx:
+    """Parse `raw`, refusing oversized or malformed txs with a TxRejected sentence."""
+    if len(raw) > max_tx_bytes:
+        raise TxRejected(
+            TxCode.OVERSIZED, f"the tx is {len(raw)} bytes; the limit is {max_tx_bytes} bytes"
+        )
+    tx, body = pb.Tx(), pb.TxBody()
+    try:
+        tx.ParseFromString(raw)
+        body.ParseFromString(tx.body)
+    except DecodeError:
+        raise TxRejected(TxCode.MALFORMED, "the tx is malformed: it does not decode") from None
+    if len(tx.public_key) != 32:
+        raise TxRejected(TxCode.MALFORMED, "the tx is malformed: the public key is not 32 bytes")
+    if len(tx.signature) != 64:
+        raise TxRejected(TxCode.MALFORMED, "the tx is malformed: the signature is not 64 bytes")
+    kind = body.WhichOneof("msg")
+    if kind is None:
+        raise TxRejected(TxCode.MALFORMED, "the tx is malformed: it carries no message")
+    _check_msg_shape(kind, getattr(body, kind))
+    return DecodedTx(raw, tx_hash(raw), tx, body, address_of(tx.public_key), kind)
+
+
+def _check_msg_shape(kind: str, msg: object) -> None:
+    """State-free checks of a message's fields, so handlers only judge against the state."""
+    bad = None
+    if kind == "transfer":
+        if not is_address(msg.to):
+            bad = f"the recipient {msg.to!r} is not an address (40 lowercase hex characters)"
+        elif msg.amount == 0:
+            bad = "the transfer amount is 0"
+    elif kind == "register_node":
+        if msg.role not in (pb.NODE_ROLE_RESOURCE, pb.NODE_ROLE_META):
+            bad = "the node role must be resource or meta"
+    elif kind == "prepay_ozone":
+        if msg.amount == 0:
+            bad = "the prepaid amount is 0"
+    elif kind == "epoch_report":
+        if any(not is_address(t.node) for t in msg.traffic):
+            bad = "a traffic entry names something that is not a node address"
+    elif kind == "slash" and not msg.evidence:
+        bad = "the slash carries no evidence"
+    if bad:
+        raise TxRejected(TxCode.MALFORMED, f"the tx is malformed: {bad}")

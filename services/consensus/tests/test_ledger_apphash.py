@@ -1,0 +1,125 @@
+"""The app hash and canonical state bytes: stable across processes, hash seeds and insertion
+order; the snapshot decodes back to the same state; genesis files are validated."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from ledger_support import ALICE, BOB, STOS, Chain, addr, genesis, transfer
+
+from stratos.common.errors import DataLoss, InvalidArgument
+from stratos.consensus.apphash import app_hash, decode_state, encode_state
+from stratos.consensus.ledger_genesis import Genesis
+from stratos.consensus.state import LedgerState
+from stratos.v1 import ledger_pb2 as pb
+
+_SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from ledger_support import ALICE, BOB, STOS, Chain, transfer
+from stratos.v1 import ledger_pb2 as pb
+c = Chain()
+c.commit([c.tx(ALICE, **transfer(BOB, 5 * STOS)),
+          c.tx(BOB, register_node=pb.RegisterNode(role=pb.NODE_ROLE_META, deposit=500 * STOS))])
+print(c.state.app_hash.hex())
+"""
+
+
+def _busy_state() -> LedgerState:
+    c = Chain()
+    c.commit(
+        [
+            c.tx(ALICE, **transfer(BOB, 5 * STOS)),
+            c.tx(BOB, register_node=pb.RegisterNode(role=pb.NODE_ROLE_META, deposit=500 * STOS)),
+        ]
+    )
+    return c.state
+
+
+def test_the_hash_is_the_same_in_processes_with_different_hash_seeds() -> None:
+    here = _busy_state().app_hash.hex()
+    tests_dir = str(Path(__file__).parent)
+    for seed in ("1", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run(
+            [sys.executable, "-c", _SCRIPT, tests_dir],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == here
+
+
+def test_insertion_order_does_not_matter() -> None:
+    state = _busy_state()
+    shuffled = replace(state, accounts=dict(reversed(list(state.accounts.items()))))
+    assert app_hash(shuffled) == app_hash(state)
+
+
+def test_any_change_changes_the_hash() -> None:
+    state = _busy_state()
+    c = Chain(state)
+    c.commit([])
+    assert c.state.app_hash != state.app_hash  # height and time are part of the state
+
+
+def test_snapshot_round_trips() -> None:
+    state = _busy_state()
+    back = decode_state(encode_state(state))
+    assert encode_state(back) == encode_state(state)
+    assert back.app_hash == state.app_hash
+    assert back.accounts[addr(BOB)] == state.accounts[addr(BOB)]
+    assert back.nodes == state.nodes
+
+
+def test_a_damaged_snapshot_is_data_loss() -> None:
+    raw = encode_state(_busy_state())
+    with pytest.raises(DataLoss):
+        decode_state(raw[:-3])
+    with pytest.raises(DataLoss):
+        decode_state(b"garbage")
+
+
+def test_genesis_json_round_trips() -> None:
+    g = genesis()
+    assert Genesis.from_json(g.to_json()) == g
+    assert g.initial_state().total_supply() == 20_000 * STOS + 2_000 * STOS
+
+
+@pytest.mark.parametrize(
+    ("mutate", "match"),
+    [
+        (lambda d: d.pop("chain_id"), "lacks chain_id"),
+        (lambda d: d.update(extra=1), "unknown keys: extra"),
+        (lambda d: d.update(chain_id="bad chain!"), "chain_id"),
+        (lambda d: d["accounts"][0].update(balance="-5"), "accounts\\[0\\].balance"),
+        (lambda d: d["accounts"][0].update(balance=5), "decimal STOS string"),
+        (lambda d: d["accounts"][0].update(address="zz"), "address"),
+        (lambda d: d["accounts"].append(dict(d["accounts"][0])), "twice"),
+        (lambda d: d.update(validators=[]), "non-empty"),
+        (lambda d: d["validators"][0].update(public_key="ab"), "64 hex digits"),
+        (lambda d: d["validators"][0].update(power=0), "power"),
+        (lambda d: d["params"].update(max_tx_bytes=10), "max_tx_bytes"),
+        (lambda d: d["params"].update(min_fee="0.0000000001"), "more than 9 decimals"),
+        (lambda d: d["params"].update(slash_fraction_bps=20_000), "at most 10000"),
+        (lambda d: d["params"].update(colour="blue"), "unknown keys: colour"),
+    ],
+)
+def test_bad_genesis_is_refused_with_the_field_named(mutate, match: str) -> None:
+    doc = json.loads(genesis().to_json())
+    mutate(doc)
+    with pytest.raises(InvalidArgument, match=match):
+        Genesis.from_json(json.dumps(doc))
+
+
+def test_genesis_that_is_not_json() -> None:
+    with pytest.raises(InvalidArgument, match="not valid JSON"):
+        Genesis.from_json("{nope")
