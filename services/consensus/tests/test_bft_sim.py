@@ -1,0 +1,169 @@
+"""Safety and liveness of the engine under the simulator's faults, each over several seeds.
+
+"No fork" throughout: at every height, every node that decided decided the same block. And
+no evidence ever names an honest validator — crashed and restarted ones included, which is
+the double-sign guard working end to end.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from bft_sim import CHAIN_ID, Sim, SimConfig
+
+from stratos.consensus.evidence import verify_evidence
+
+SEEDS = range(4)
+
+
+def check_safety(sim: Sim) -> None:
+    sim.assert_no_fork()
+    byzantine = {sim.nodes[i].address for i in sim.cfg.byzantine}
+    for _, ev in sim.evidence:
+        assert verify_evidence(ev, sim.validators, CHAIN_ID).address in byzantine
+
+
+def all_live_reach(height: int):
+    return lambda sim: sim.min_height() >= height
+
+
+def new_heights_between(sim: Sim, start: float, end: float, above: int) -> list[int]:
+    return [h for t, _, h, _ in sim.decided_between(start, end) if h > above]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_four_honest_validators_decide_twenty_heights(seed: int) -> None:
+    sim = Sim(SimConfig(seed=seed))
+    assert sim.run(all_live_reach(20), max_time=60)
+    check_safety(sim)
+    assert not sim.evidence
+
+
+def test_the_same_seed_replays_the_same_run() -> None:
+    runs = []
+    for _ in range(2):
+        sim = Sim(SimConfig(seed=7, drop=0.1, byzantine=frozenset({2})))
+        sim.run(all_live_reach(5), max_time=60)
+        runs.append(sim.decisions)
+    assert runs[0] == runs[1] and runs[0]
+
+
+def test_decided_blocks_follow_stake_weighted_rotation() -> None:
+    """With powers 1,2,3,4 and every height decided in round 0, the blocks' proposers appear
+    2/4/6/8 times in 20 heights."""
+    sim = Sim(SimConfig(seed=1, powers=(1, 2, 3, 4)))
+    assert sim.run(all_live_reach(20), max_time=60)
+    blocks = [sim.nodes[0].blocks[h] for h in range(1, 21)]
+    assert all(cb.commit.round == 0 for cb in blocks)
+    by = Counter(int(cb.block.split(b"|")[2].removeprefix(b"by=")) for cb in blocks)
+    assert by == {0: 2, 1: 4, 2: 6, 3: 8}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_one_of_four_crashed_still_decides(seed: int) -> None:
+    sim = Sim(SimConfig(seed=seed, down=frozenset({seed % 4})))
+    assert sim.run(all_live_reach(10), max_time=60)
+    check_safety(sim)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_two_of_four_crashed_decide_nothing_until_one_restarts(seed: int) -> None:
+    sim = Sim(SimConfig(seed=seed))
+    assert sim.run(all_live_reach(3), max_time=60)
+    t_crash = sim.now
+    sim.crash_at(1, t_crash)
+    sim.crash_at(2, t_crash)
+    sim.run(max_time=t_crash + 30)
+    settled = max(h for t, _, h, _ in sim.decisions if t <= t_crash + 1.0)
+    assert new_heights_between(sim, t_crash + 1.0, t_crash + 30, settled) == []
+    check_safety(sim)
+    sim.restart_at(2, t_crash + 30)
+    assert sim.run(all_live_reach(settled + 5), max_time=t_crash + 120)
+    assert sim.nodes[2].height >= settled + 5  # caught up by block sync, then decided
+    check_safety(sim)
+
+
+def test_two_of_four_down_from_the_start_decide_nothing() -> None:
+    sim = Sim(SimConfig(seed=3, down=frozenset({0, 3})))
+    sim.run(max_time=60)
+    assert sim.decisions == []
+    sim.restart_at(3, 60.0)
+    assert sim.run(all_live_reach(3), max_time=120)
+    check_safety(sim)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_validator_crashing_and_restarting_over_and_over_never_equivocates(seed: int) -> None:
+    sim = Sim(SimConfig(seed=seed, drop=0.05))
+    victim = seed % 4
+    for k in range(12):
+        sim.crash_at(victim, 0.15 + 0.4 * k)
+        sim.restart_at(victim, 0.3 + 0.4 * k)
+    assert sim.run(all_live_reach(12), max_time=90)
+    check_safety(sim)
+    assert not sim.evidence
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_two_two_partition_stalls_then_heals_without_fork(seed: int) -> None:
+    sim = Sim(SimConfig(seed=seed))
+    assert sim.run(all_live_reach(3), max_time=60)
+    t0, t1 = sim.now, sim.now + 20
+    sim.partition([{0, 1}, {2, 3}], t0, t1)
+    sim.run(max_time=t1)
+    settled = max(h for t, _, h, _ in sim.decisions if t <= t0 + 1.0)
+    assert new_heights_between(sim, t0 + 1.0, t1, settled) == []
+    assert sim.run(all_live_reach(settled + 5), max_time=t1 + 60)
+    check_safety(sim)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_minority_cut_off_rejoins_the_same_chain(seed: int) -> None:
+    sim = Sim(SimConfig(seed=seed))
+    sim.partition([{0, 1, 2}, {3}], 0.5, 10.0)
+    sim.run(max_time=10.0)
+    assert sim.min_height(sim.nodes[:3]) > sim.nodes[3].height
+    assert sim.run(lambda s: s.nodes[3].height >= s.max_height() >= 10, max_time=60)
+    check_safety(sim)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_one_equivocator_of_four_cannot_fork_and_is_caught(seed: int) -> None:
+    byz = seed % 4
+    sim = Sim(SimConfig(seed=seed, byzantine=frozenset({byz})))
+    assert sim.run(lambda s: s.min_height(s.honest()) >= 10, max_time=120)
+    check_safety(sim)
+    honest_reporters = {i for i, _ in sim.evidence} - {byz}
+    assert honest_reporters
+    assert {ev.a.validator for _, ev in sim.evidence} == {sim.nodes[byz].address}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_seven_with_two_equivocators_never_fork(seed: int) -> None:
+    byz = frozenset({seed % 7, (seed + 3) % 7})
+    sim = Sim(SimConfig(n=7, seed=seed, byzantine=byz))
+    assert sim.run(lambda s: s.min_height(s.honest()) >= 8, max_time=120)
+    check_safety(sim)
+    assert {ev.a.validator for _, ev in sim.evidence} == {sim.nodes[i].address for i in byz}
+
+
+def test_a_single_validator_decides_alone() -> None:
+    sim = Sim(SimConfig(n=1))
+    assert sim.run(all_live_reach(20), max_time=10)
+    check_safety(sim)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_chaos_drops_partition_crash_and_an_equivocator(seed: int) -> None:
+    """Everything at once; safety throughout, progress once the faults stop."""
+    sim = Sim(SimConfig(seed=seed, drop=0.2, max_delay=0.2, byzantine=frozenset({3})))
+    sim.partition([{0, 3}, {1, 2}], 2.0, 8.0)
+    sim.crash_at(1, 10.0)
+    sim.restart_at(1, 14.0)
+    sim.partition([{0}, {1, 2, 3}], 16.0, 20.0)
+    sim.run(max_time=20.0)
+    check_safety(sim)
+    reached = sim.min_height(sim.honest())
+    assert sim.run(lambda s: s.min_height(s.honest()) >= reached + 5, max_time=120)
+    check_safety(sim)
