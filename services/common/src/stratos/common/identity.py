@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from blake3 import blake3
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -30,6 +31,12 @@ class Identity:
     @classmethod
     def generate(cls) -> Identity:
         return cls(Ed25519PrivateKey.generate())
+
+
+def address_of(public_key: bytes) -> str:
+    """The address of an identity (accounts, validators): hex of the first 20 bytes of the
+    BLAKE3 of its raw ed25519 public key."""
+    return blake3(public_key).digest()[:20].hex()
 
 
 def verify(public_key: bytes, signature: bytes, message: bytes) -> bool:

@@ -15,7 +15,7 @@ from enum import IntEnum
 from blake3 import blake3
 
 from stratos.common.errors import InvalidArgument
-from stratos.common.identity import Identity
+from stratos.common.identity import Identity, address_of
 
 VOTE_TAG = b"stratos.vote.v1\x00"
 PROPOSAL_TAG = b"stratos.proposal.v1\x00"
@@ -31,11 +31,6 @@ class InvalidMessage(InvalidArgument):
 class VoteType(IntEnum):
     PREVOTE = 1
     PRECOMMIT = 2
-
-
-def address_of(public_key: bytes) -> str:
-    """A validator's address: hex of the first 20 bytes of BLAKE3(raw ed25519 public key)."""
-    return blake3(public_key).digest()[:20].hex()
 
 
 def hash_block(block: bytes) -> bytes:

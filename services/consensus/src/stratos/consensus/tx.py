@@ -14,7 +14,7 @@ from enum import IntEnum
 from blake3 import blake3
 from google.protobuf.message import DecodeError
 
-from stratos.common.identity import Identity, verify
+from stratos.common.identity import Identity, address_of, verify
 from stratos.v1 import ledger_pb2 as pb
 
 SIGN_DOMAIN = b"stratos.tx.v1\x00"  # keeps a tx signature from ever being valid as anything else
@@ -45,11 +45,6 @@ class TxRejected(Exception):
         super().__init__(log)
         self.code = code
         self.log = log
-
-
-def address_of(public_key: bytes) -> str:
-    """The account address of an ed25519 public key: hex of the first 20 bytes of its BLAKE3."""
-    return blake3(public_key).digest()[:20].hex()
 
 
 def is_address(value: str) -> bool:
