@@ -1,0 +1,115 @@
+from stratos.v1 import bft_pb2 as _bft_pb2
+from stratos.v1 import ledger_pb2 as _ledger_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SubmitTxRequest(_message.Message):
+    __slots__ = ("tx", "wait_for_commit", "timeout_ms")
+    TX_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FOR_COMMIT_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    tx: bytes
+    wait_for_commit: bool
+    timeout_ms: int
+    def __init__(self, tx: _Optional[bytes] = ..., wait_for_commit: _Optional[bool] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
+
+class SubmitTxResponse(_message.Message):
+    __slots__ = ("tx_hash", "height", "result")
+    TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    tx_hash: str
+    height: int
+    result: _ledger_pb2.TxResult
+    def __init__(self, tx_hash: _Optional[str] = ..., height: _Optional[int] = ..., result: _Optional[_Union[_ledger_pb2.TxResult, _Mapping]] = ...) -> None: ...
+
+class GetAccountRequest(_message.Message):
+    __slots__ = ("address",)
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    def __init__(self, address: _Optional[str] = ...) -> None: ...
+
+class GetAccountResponse(_message.Message):
+    __slots__ = ("account", "height")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    account: _ledger_pb2.Account
+    height: int
+    def __init__(self, account: _Optional[_Union[_ledger_pb2.Account, _Mapping]] = ..., height: _Optional[int] = ...) -> None: ...
+
+class GetBlockRequest(_message.Message):
+    __slots__ = ("height",)
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    height: int
+    def __init__(self, height: _Optional[int] = ...) -> None: ...
+
+class GetBlockResponse(_message.Message):
+    __slots__ = ("block", "block_hash", "results", "commit")
+    BLOCK_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_HASH_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_FIELD_NUMBER: _ClassVar[int]
+    block: _ledger_pb2.Block
+    block_hash: bytes
+    results: _ledger_pb2.BlockResults
+    commit: _bft_pb2.Commit
+    def __init__(self, block: _Optional[_Union[_ledger_pb2.Block, _Mapping]] = ..., block_hash: _Optional[bytes] = ..., results: _Optional[_Union[_ledger_pb2.BlockResults, _Mapping]] = ..., commit: _Optional[_Union[_bft_pb2.Commit, _Mapping]] = ...) -> None: ...
+
+class StatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ValidatorInfo(_message.Message):
+    __slots__ = ("address", "power")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    POWER_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    power: int
+    def __init__(self, address: _Optional[str] = ..., power: _Optional[int] = ...) -> None: ...
+
+class StatusResponse(_message.Message):
+    __slots__ = ("chain_id", "node_address", "height", "app_hash", "last_block_hash", "last_block_time_unix_ms", "round", "peers_connected", "validators", "mempool_txs")
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    APP_HASH_FIELD_NUMBER: _ClassVar[int]
+    LAST_BLOCK_HASH_FIELD_NUMBER: _ClassVar[int]
+    LAST_BLOCK_TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    PEERS_CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    VALIDATORS_FIELD_NUMBER: _ClassVar[int]
+    MEMPOOL_TXS_FIELD_NUMBER: _ClassVar[int]
+    chain_id: str
+    node_address: str
+    height: int
+    app_hash: bytes
+    last_block_hash: bytes
+    last_block_time_unix_ms: int
+    round: int
+    peers_connected: int
+    validators: _containers.RepeatedCompositeFieldContainer[ValidatorInfo]
+    mempool_txs: int
+    def __init__(self, chain_id: _Optional[str] = ..., node_address: _Optional[str] = ..., height: _Optional[int] = ..., app_hash: _Optional[bytes] = ..., last_block_hash: _Optional[bytes] = ..., last_block_time_unix_ms: _Optional[int] = ..., round: _Optional[int] = ..., peers_connected: _Optional[int] = ..., validators: _Optional[_Iterable[_Union[ValidatorInfo, _Mapping]]] = ..., mempool_txs: _Optional[int] = ...) -> None: ...
+
+class StreamBlocksRequest(_message.Message):
+    __slots__ = ("from_height",)
+    FROM_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    from_height: int
+    def __init__(self, from_height: _Optional[int] = ...) -> None: ...
+
+class PushAck(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SyncBlocksRequest(_message.Message):
+    __slots__ = ("from_height", "max_blocks")
+    FROM_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    MAX_BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    from_height: int
+    max_blocks: int
+    def __init__(self, from_height: _Optional[int] = ..., max_blocks: _Optional[int] = ...) -> None: ...
