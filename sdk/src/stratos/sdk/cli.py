@@ -1,7 +1,8 @@
-"""The `stratos` command: put, get, ls, stat and rm files in a mesh, and `stratos dev …` to run
-one locally. Commands only translate arguments and print; the SDK client does the work and
-`render` builds the output. `main` is the one place errors become "error: <sentence>" and an
-exit code, so a user never sees a traceback (unless STRATOS_DEBUG=1).
+"""The `stratos` command: put, get, ls, stat and rm files in a mesh, `stratos dev …` to run
+one locally, and the STOS ledger's wallet, balance, send and chain commands (`chaincli`).
+Commands only translate arguments and print; the SDK client does the work and `render` builds
+the output. `main` is the one place errors become "error: <sentence>" and an exit code, so a
+user never sees a traceback (unless STRATOS_DEBUG=1).
 
 The client is imported inside the commands, so `stratos --help` and `stratos dev …` keep working
 even while the client module is broken."""
@@ -24,7 +25,7 @@ import typer
 from rich.console import Console
 
 from stratos.common.errors import FailedPrecondition, InvalidArgument, NotFound, StratosError
-from stratos.sdk import devcli, localmesh, render
+from stratos.sdk import chaincli, devcli, localmesh, render
 from stratos.sdk.home import Home
 
 app = typer.Typer(
@@ -250,6 +251,9 @@ def rm(
     with_client(home, lambda c: c.delete(fid))
     home.forget(fid)
     err.print(f"deleted {fid}")
+
+
+chaincli.register(app)  # wallet, balance, send, chain: after the file commands in --help
 
 
 # -- the entry point ----------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""`stratos dev …`: run a whole mesh on this machine (nats-server, the index, storage nodes) and
-poke at it — start, stop, kill a node, read its log, or run a put/get demo. Thin commands over
+"""`stratos dev …`: run a whole mesh on this machine (nats-server, the index, storage nodes and,
+with `--validators N`, validators of the STOS ledger) and poke at it — start, stop, kill a node,
+read its log, or run a put/get demo. Thin commands over
 `localmesh` (the logic) and `render` (the tables); no client import until `demo` needs it."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from stratos.sdk.home import Home
 
 app = typer.Typer(
     name="dev",
-    help="Run a local mesh on this machine (nats-server, index, storage nodes).",
+    help="Run a local mesh on this machine (nats-server, index, storage nodes, validators).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -33,12 +34,24 @@ def up(
     storage_nodes: int = typer.Option(3, "--storage-nodes", "-n", help="Storage nodes to run."),
     capacity: str = typer.Option("10GiB", help="Capacity of each new storage node."),
     wait: float = typer.Option(60.0, help="Seconds to wait for every process to be healthy."),
+    validators: int = typer.Option(
+        localmesh.DEFAULT_VALIDATORS,
+        "--validators",
+        help="STOS ledger validators to run: 0, 1 or at least 4 (kept once the chain exists).",
+    ),
 ) -> None:
     """Start the mesh (only what is down); returns when every process is healthy."""
     home = Home.from_env()
     cap = render.parse_size(capacity, what="capacity")
+    localmesh.check_validator_count(validators)
     with err.status("starting the local mesh…"):
-        report = localmesh.up(home, storage_nodes=storage_nodes, capacity_bytes=cap, wait_s=wait)
+        report = localmesh.up(
+            home,
+            storage_nodes=storage_nodes,
+            capacity_bytes=cap,
+            wait_s=wait,
+            validators=validators,
+        )
     err.print(report.message)
     out.print(render.mesh_table([r.to_dict() for r in localmesh.status(home)]))
 

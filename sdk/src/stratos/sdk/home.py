@@ -2,11 +2,13 @@
 local mesh's run directory. Every command finds the mesh through it.
 
 Layout:
-    keys/default.pem      the user's ed25519 identity (0600); signs manifests and deletes
+    keys/default.pem      the user's ed25519 identity (0600); signs manifests and deletes, and
+                          is the default wallet (other wallets: keys/<name>.pem, see wallet.py)
     keyring.json          file_id → capability of files this user stored (0600)
     run/mesh.json         the local mesh: one record per process (see localmesh.py)
     run/logs/<name>.log   each process's log
     run/<name>/           each process's data directory
+    run/genesis.json      the local chain's genesis (validators: run/validator-i/validator.pem)
 """
 
 from __future__ import annotations
@@ -47,6 +49,42 @@ class Home:
 
     def identity(self, name: str = "default") -> Identity:
         return load_or_create(self.root / "keys" / f"{name}.pem")
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def genesis_file(self) -> Path:
+        return self.run_dir / "genesis.json"
+
+    def validator_processes(self) -> list[tuple[str, str]]:
+        """(name, address) of the local mesh's validators, as mesh.json records them."""
+        if not self.mesh_file.exists():
+            raise FailedPrecondition(
+                f"no mesh is running under {self.root}; start one with "
+                "'stratos dev up --validators 4' or set STRATOS_CONSENSUS_ADDRESS"
+            )
+        mesh = json.loads(self.mesh_file.read_text())
+        procs = [
+            (p["name"], p["address"])
+            for p in mesh.get("processes", [])
+            if p.get("kind") == "validator"
+        ]
+        if not procs:
+            raise FailedPrecondition(
+                f"the local mesh under {self.root} runs no validators; start them with "
+                "'stratos dev up --validators 4' or set STRATOS_CONSENSUS_ADDRESS"
+            )
+        return procs
+
+    def consensus_addresses(self) -> list[str]:
+        """Where the validators are: STRATOS_CONSENSUS_ADDRESS (comma-separated) or the local
+        mesh's validator processes."""
+        env = os.environ.get("STRATOS_CONSENSUS_ADDRESS", "").strip()
+        if env:
+            return [a.strip() for a in env.split(",") if a.strip()]
+        return [addr for _, addr in self.validator_processes()]
 
     def index_addresses(self) -> list[str]:
         """Where the index is: STRATOS_INDEX_ADDRESS (comma-separated) or the local mesh."""

@@ -1,4 +1,5 @@
-"""The local mesh: a nats-server, one index and N storage nodes as detached local processes under
+"""The local mesh: a nats-server, one index, N storage nodes and (optionally) validators of the
+STOS ledger as detached local processes under
 STRATOS_HOME/run, so a new user can `stratos put` and `stratos get` within a minute with no
 Kubernetes (ARCHITECTURE.md, "Running it").
 
@@ -25,18 +26,25 @@ from stratos.common.procs import free_port, nats_server_binary
 from stratos.sdk.home import Home
 from stratos.sdk.meshfile import find, load, locked, require, save
 from stratos.sdk.meshplan import (
+    DEFAULT_VALIDATORS,
     INDEX,
     MESH_VERSION,
     NATS,
     STORAGE,
+    VALIDATOR,
     GiB,
     ProcessRecord,
     StatusRow,
     UpReport,
+    check_validator_count,
+    genesis_file,
     plan_processes,
     sort_records,
     storage_fields,
     storage_name,
+    validator_count,
+    validator_key_file,
+    validator_name,
 )
 from stratos.sdk.procctl import (
     grpc_healthy,
@@ -51,14 +59,17 @@ from stratos.sdk.procctl import (
 )
 
 __all__ = [
+    "DEFAULT_VALIDATORS",
     "INDEX",
     "MESH_VERSION",
     "NATS",
     "STORAGE",
+    "VALIDATOR",
     "GiB",
     "ProcessRecord",
     "StatusRow",
     "UpReport",
+    "check_validator_count",
     "down",
     "find",
     "grpc_healthy",
@@ -77,6 +88,8 @@ __all__ = [
     "storage_name",
     "tail",
     "up",
+    "validator_height",
+    "validator_name",
 ]
 
 _POLL_S = 0.2
@@ -125,18 +138,42 @@ def _wait_ready(
 # -- the operations -----------------------------------------------------------------------------
 
 
+def _prepare_chain(home: Home, validators: int) -> None:
+    """Keys for validator-1..N (run/validator-i/validator.pem, made once) and run/genesis.json:
+    written once with those validators and the local user's default wallet funded; an existing
+    genesis is only checked, never rewritten (the chain would fork from its own data)."""
+    from stratos.common.identity import address_of, load_or_create
+    from stratos.sdk import genesis
+
+    keys = [
+        load_or_create(validator_key_file(home.run_dir, i)).public_bytes
+        for i in range(1, validators + 1)
+    ]
+    path = genesis_file(home.run_dir)
+    if path.exists():
+        genesis.check_genesis(path, keys)
+        return
+    faucet = address_of(home.identity().public_bytes)
+    doc = genesis.local_genesis(keys, faucet, int(time.time() * 1000))
+    genesis.write_genesis(path, doc)
+
+
 def up(
     home: Home,
     storage_nodes: int = 3,
     capacity_bytes: int = 10 * GiB,
     wait_s: float = 60.0,
+    validators: int = DEFAULT_VALIDATORS,
 ) -> UpReport:
     """Start whatever part of the mesh is down and return once all of it is healthy and every
-    storage node is LIVE in the index. Idempotent; adds storage nodes but never removes any."""
+    storage node is LIVE in the index. Idempotent; adds storage nodes but never removes any.
+    `validators` (0, 1 or ≥ 4) adds that many ledger validators to a mesh that has none; the
+    validators of a mesh that has some are kept as they are."""
     if not 1 <= storage_nodes <= 64:
         raise InvalidArgument(f"storage nodes must be between 1 and 64, not {storage_nodes}")
     if capacity_bytes <= 0:
         raise InvalidArgument("the storage capacity must be greater than zero")
+    check_validator_count(validators)
     deadline = time.monotonic() + wait_s
     report = UpReport()
     with locked(home):
@@ -148,7 +185,10 @@ def up(
             port=free_port,
             python=sys.executable,
             nats_binary=nats_server_binary,
+            validators=validators,
         )
+        if n := validator_count(records):
+            _prepare_chain(home, n)
         save(home, records)
         for rec in records:
             if is_running(rec):
@@ -166,12 +206,13 @@ def up(
 
 
 def down(home: Home, purge: bool = False, grace_s: float = 10.0) -> list[str]:
-    """SIGTERM storage nodes, then the index, then nats (each given `grace_s`), SIGKILL what is
-    left; data is kept unless `purge`, which also deletes run/. Returns the names stopped."""
+    """SIGTERM validators, storage nodes, then the index, then nats (each given `grace_s`),
+    SIGKILL what is left; data is kept unless `purge`, which also deletes run/ (and so the local
+    chain and its genesis). Returns the names stopped."""
     stopped: list[str] = []
     with locked(home):
         records = load(home) or []
-        for kind in (STORAGE, INDEX, NATS):
+        for kind in (VALIDATOR, STORAGE, INDEX, NATS):
             procs = [(r, p) for r in records if r.kind == kind and (p := live_process(r))]
             for _rec, p in procs:
                 with suppress(psutil.Error):
@@ -247,7 +288,25 @@ def status(home: Home) -> list[StatusRow]:
         if row.kind == STORAGE:
             for k, v in storage_fields(row.name, nodes).items():
                 setattr(row, k, v)
+        elif row.kind == VALIDATOR and row.running:
+            row.height = validator_height(row.address)
     return rows
+
+
+def validator_height(address: str, timeout_s: float = 1.0) -> int | None:
+    """The latest committed height a validator reports, or None when it cannot be asked."""
+    import grpc
+
+    from stratos.v1 import consensus_pb2, consensus_pb2_grpc
+
+    with grpc.insecure_channel(address) as ch:
+        try:
+            resp = consensus_pb2_grpc.ConsensusServiceStub(ch).Status(
+                consensus_pb2.StatusRequest(), timeout=timeout_s
+            )
+        except grpc.RpcError:
+            return None
+    return resp.height
 
 
 def index_running(home: Home) -> bool | None:

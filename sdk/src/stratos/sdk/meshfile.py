@@ -5,8 +5,8 @@ and its pid together with the pid's create time, so a pid the kernel has since r
 signalled.
 
 mesh.json:
-    {"version": 1, "processes": [{"name", "kind": "nats|index|storage", "pid", "create_time",
-      "state": "running|stopped", "address", "monitor_address", "argv", "env", "log",
+    {"version": 1, "processes": [{"name", "kind": "nats|index|storage|validator", "pid",
+      "create_time", "state": "running|stopped", "address", "monitor_address", "argv", "env", "log",
       "data_dir"}, ...]}
 """
 

@@ -9,12 +9,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stratos.common.errors import FailedPrecondition
+from stratos.common.errors import FailedPrecondition, InvalidArgument
 
 MESH_VERSION = 1
 GiB = 1 << 30
-NATS, INDEX, STORAGE = "nats", "index", "storage"
-_KIND_ORDER = {NATS: 0, INDEX: 1, STORAGE: 2}
+NATS, INDEX, STORAGE, VALIDATOR = "nats", "index", "storage", "validator"
+_KIND_ORDER = {NATS: 0, INDEX: 1, STORAGE: 2, VALIDATOR: 3}
+# Validators `stratos dev up` runs unless told otherwise. 0 until the validator process passes its
+# tests; then 4 (the least count that survives one faulty validator).
+DEFAULT_VALIDATORS = 0
+MAX_VALIDATORS = 64
 
 
 @dataclass
@@ -53,6 +57,7 @@ class StatusRow:
     used_bytes: int | None = None
     capacity_bytes: int | None = None
     chunks: int | None = None
+    height: int | None = None  # validators only: the latest committed height it reports
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +82,38 @@ def storage_name(i: int) -> str:
     return f"storage-{i}"
 
 
+def validator_name(i: int) -> str:
+    return f"validator-{i}"
+
+
+def validator_dir(run_dir: Path, i: int) -> Path:
+    return run_dir / validator_name(i)
+
+
+def validator_key_file(run_dir: Path, i: int) -> Path:
+    return validator_dir(run_dir, i) / "validator.pem"
+
+
+def genesis_file(run_dir: Path) -> Path:
+    return run_dir / "genesis.json"
+
+
+def check_validator_count(n: int) -> int:
+    """0 (no chain), 1 (a chain without fault tolerance) or 4..64; 2 and 3 are refused."""
+    if n in (2, 3):
+        raise FailedPrecondition(
+            f"{n} validators would stop the chain as soon as one of them stops; "
+            "run 1 validator (no fault tolerance) or at least 4 (tolerates one faulty)"
+        )
+    if not 0 <= n <= MAX_VALIDATORS:
+        raise InvalidArgument(f"validators must be 0, 1 or between 4 and {MAX_VALIDATORS}, not {n}")
+    return n
+
+
+def validator_count(records: list[ProcessRecord]) -> int:
+    return sum(1 for r in records if r.kind == VALIDATOR)
+
+
 def sort_records(records: list[ProcessRecord]) -> list[ProcessRecord]:
     """nats, index, then storage-1, storage-2, … (numerically), the order processes start in."""
 
@@ -96,9 +133,12 @@ def plan_processes(
     port: Callable[[], int],
     python: str,
     nats_binary: Callable[[], str],
+    validators: int = 0,
 ) -> list[ProcessRecord]:
-    """The mesh's records: every existing one unchanged, plus nats, the index and storage-1..N
-    for whichever are missing (never removes a node). `port` picks a fresh loopback port."""
+    """The mesh's records: every existing one unchanged, plus nats, the index, storage-1..N and
+    validator-1..`validators` for whichever are missing (never removes a node). `port` picks a
+    fresh loopback port. Each validator's peers are all the other validators; the validator set
+    is fixed by the genesis, so validators are only ever added to a mesh that has none."""
     have = {r.name: r for r in existing}
     taken = {r.address for r in existing} | {r.monitor_address for r in existing}
 
@@ -162,6 +202,37 @@ def plan_processes(
                 data_dir=str(data_dir),
             )
         )
+    have_validators = validator_count(existing)
+    if validators > have_validators:
+        if have_validators:
+            raise FailedPrecondition(
+                f"the local chain has {have_validators} validators and a chain's validator set "
+                f"is fixed at genesis, so it cannot grow to {validators}; start a new chain "
+                "with 'stratos dev down --purge'"
+            )
+        addrs = [fresh() for _ in range(validators)]
+        genesis = genesis_file(run_dir)
+        for i in range(1, validators + 1):
+            name, addr = validator_name(i), addrs[i - 1]
+            data_dir = validator_dir(run_dir, i)
+            out.append(
+                ProcessRecord(
+                    name=name,
+                    kind=VALIDATOR,
+                    address=addr,
+                    argv=[python, "-m", "stratos.consensus"],
+                    env={
+                        "STRATOS_NATS_URL": nats_url,
+                        "STRATOS_GRPC_ADDRESS": addr,
+                        "STRATOS_DATA_DIR": str(data_dir),
+                        "STRATOS_GENESIS_FILE": str(genesis),
+                        "STRATOS_VALIDATOR_KEY_FILE": str(validator_key_file(run_dir, i)),
+                        "STRATOS_PEERS": ",".join(a for a in addrs if a != addr),
+                    },
+                    log=str(logs / f"{name}.log"),
+                    data_dir=str(data_dir),
+                )
+            )
     return sort_records(out)
 
 

@@ -234,6 +234,8 @@ def mesh_table(rows: Sequence[Mapping[str, Any]]) -> Table:
             health = Text("unhealthy", style="yellow")
         storage = r["kind"] == "storage"
         state = state_name(r.get("state")) if storage else ""
+        if r["kind"] == "validator":
+            state = "" if r.get("height") is None else f"height {r['height']}"
         table.add_row(
             r["name"],
             r["address"],
@@ -259,3 +261,117 @@ def next_steps_panel(capability: str, file_id: str) -> Panel:
         "stratos dev down          # or: make stop",
     ]
     return Panel("\n".join(lines), title="Next:", title_align="left", expand=False)
+
+
+# -- the ledger ---------------------------------------------------------------------------------
+
+_HEALTH_STYLE = {"healthy": "green", "behind": "yellow", "down": "red"}
+
+
+def short_hash(hex_value: str | None, n: int = 16) -> str:
+    if not hex_value:
+        return "-"
+    return hex_value[:n] + "…" if len(hex_value) > n else hex_value
+
+
+def chain_status_view(doc: Mapping[str, Any]) -> Table:
+    """`stratos chain status`: the chain's facts, then one row per validator
+    (`doc` is `chain.summarize_status(...)`)."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("chain", doc["chain_id"])
+    grid.add_row("height", str(doc["height"]))
+    grid.add_row("app hash", short_hash(doc["app_hash"], 32))
+    grid.add_row("last block", short_hash(doc["last_block_hash"], 32))
+    grid.add_row("last block time", format_time(doc["last_block_time_unix_ms"]) + " UTC")
+    table = Table(
+        title="validators",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        collapse_padding=True,
+    )
+    named = any(v["name"] != v["endpoint"] for v in doc["validators"])
+    table.add_column("validator", style="bold", no_wrap=True)
+    table.add_column("address", style="cyan", no_wrap=True)
+    table.add_column("health", no_wrap=True)
+    table.add_column("height", justify="right", no_wrap=True)
+    table.add_column("last block", no_wrap=True)
+    if named:
+        table.add_column("endpoint", no_wrap=True)
+    for v in doc["validators"]:
+        cells = [
+            v["name"],
+            short_hash(v["address"], 12) if v["address"] else "?",
+            Text(v["health"], style=_HEALTH_STYLE.get(v["health"], "dim")),
+            "-" if v["height"] is None else str(v["height"]),
+            short_hash(v["last_block_hash"], 12),
+        ]
+        table.add_row(*cells, *([v["endpoint"]] if named else []))
+    outer = Table.grid()
+    outer.add_row(grid)
+    outer.add_row("")
+    outer.add_row(table)
+    return outer
+
+
+def block_view(doc: Mapping[str, Any]) -> Table:
+    """`stratos chain block`: the header as a grid, then one row per tx (`chain.block_dict`)."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("height", str(doc["height"]))
+    grid.add_row("hash", doc["hash"] or "-")
+    grid.add_row("time", format_time(doc["time_unix_ms"]) + " UTC")
+    grid.add_row("proposer", doc["proposer"] or "-")
+    grid.add_row("previous block", doc["prev_block_hash"] or "-")
+    grid.add_row("app hash after", doc["app_hash"] or "-")
+    grid.add_row("precommits", str(doc["precommits"]))
+    grid.add_row("txs", str(len(doc["txs"])))
+    outer = Table.grid()
+    outer.add_row(grid)
+    if doc["txs"]:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
+        table.add_column("tx", style="cyan", no_wrap=True)
+        table.add_column("kind", no_wrap=True)
+        table.add_column("from", no_wrap=True)
+        table.add_column("to", no_wrap=True)
+        table.add_column("STOS", justify="right", no_wrap=True)
+        table.add_column("result")
+        for tx in doc["txs"]:
+            code = tx.get("code")
+            result = (
+                Text("?", style="dim")
+                if code is None
+                else Text("ok", style="green")
+                if code == 0
+                else Text(f"refused: {tx.get('log', '')}", style="red")
+            )
+            table.add_row(
+                short_hash(tx["hash"], 12),
+                tx.get("kind", "?"),
+                short_hash(tx.get("sender"), 12),
+                short_hash(tx.get("to"), 12),
+                tx.get("amount", ""),
+                result,
+            )
+        outer.add_row("")
+        outer.add_row(table)
+    return outer
+
+
+def wallets_table(wallets: Iterable[Mapping[str, str]]) -> Table:
+    """`stratos wallet list`: name and address of each key."""
+    table = Table(
+        title="wallets",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("name", style="bold", no_wrap=True)
+    table.add_column("address", style="cyan", no_wrap=True)
+    for w in wallets:
+        table.add_row(w["name"], w["address"])
+    return table

@@ -1,0 +1,249 @@
+"""`stratos wallet …`, `stratos balance`, `stratos send` and `stratos chain …`: the STOS ledger
+from the command line. Thin commands over `wallet` (keys, amounts, signing), `chain` (the client
+of the validators) and `render` (the tables). Every argument is checked before anything is
+contacted, and errors reach `cli.run`, which prints them as one sentence.
+
+Validators are found through STRATOS_CONSENSUS_ADDRESS (comma-separated host:port) or, without
+it, the local mesh's validator processes in STRATOS_HOME/run/mesh.json."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stratos.common.errors import FailedPrecondition, InvalidArgument
+from stratos.sdk import render
+from stratos.sdk.home import Home
+from stratos.sdk.wallet import (
+    DEFAULT_FEE_NSTOS,
+    DEFAULT_WALLET,
+    Wallets,
+    check_address,
+    format_stos,
+    parse_stos,
+)
+
+wallet_app = typer.Typer(
+    name="wallet",
+    help="Your keys (wallets) under STRATOS_HOME/keys.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+chain_app = typer.Typer(
+    name="chain",
+    help="The STOS ledger: its validators and blocks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=1))
+
+
+def wallets(home: Home) -> Wallets:
+    return Wallets(home.keys_dir)
+
+
+# -- finding the validators ---------------------------------------------------------------------
+
+
+def validator_targets(home: Home) -> list[tuple[str, str]]:
+    """(name, host:port) of every validator to ask: STRATOS_CONSENSUS_ADDRESS, else the local
+    mesh's validators — a local chain whose validators are all stopped is an error saying so."""
+    if os.environ.get("STRATOS_CONSENSUS_ADDRESS", "").strip():
+        return [(a, a) for a in home.consensus_addresses()]
+    targets = home.validator_processes()
+    from stratos.sdk import localmesh
+
+    records = {r.name: r for r in localmesh.load(home) or []}
+    if not any(localmesh.is_running(records[n]) for n, _ in targets if n in records):
+        raise FailedPrecondition(
+            f"no validator of the local mesh under {home.root} is running; start them with "
+            "'stratos dev up' (or 'stratos dev start validator-1')"
+        )
+    return targets
+
+
+def with_chain(home: Home, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run `await work(client)` against the validators and close the client afterwards."""
+    from stratos.sdk.chain import ChainClient
+    from stratos.sdk.cli import quiet_logging
+
+    quiet_logging()
+    addresses = [addr for _, addr in validator_targets(home)]
+
+    async def go() -> Any:
+        async with ChainClient(addresses) as client:
+            return await work(client)
+
+    return asyncio.run(go())
+
+
+def _validator_address(home: Home, name: str) -> str:
+    """A local validator's account address from its key file ('' when it is not known)."""
+    from stratos.common.identity import address_of, load_or_create
+
+    key = home.run_dir / name / "validator.pem"
+    if os.environ.get("STRATOS_CONSENSUS_ADDRESS", "").strip() or not key.exists():
+        return ""
+    try:
+        return address_of(load_or_create(key).public_bytes)
+    except Exception:
+        return ""
+
+
+# -- wallet -------------------------------------------------------------------------------------
+
+
+@wallet_app.command("new")
+def wallet_new(
+    name: str = typer.Argument(DEFAULT_WALLET, help="A name: 1-32 letters, digits, '_' or '-'."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Create a new key; prints its address."""
+    info = wallets(Home.from_env()).new(name)
+    if as_json:
+        print_json(info.to_dict())
+        return
+    err.print(f"created wallet {info.name}")
+    print(info.address)
+
+
+@wallet_app.command("list")
+def wallet_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Every wallet with its address."""
+    items = [w.to_dict() for w in wallets(Home.from_env()).list()]
+    if as_json:
+        print_json(items)
+    elif not items:
+        err.print("no wallets yet; create one with 'stratos wallet new [NAME]'")
+    else:
+        out.print(render.wallets_table(items))
+
+
+@wallet_app.command("show")
+def wallet_show(
+    name: str = typer.Argument(DEFAULT_WALLET, help="The wallet's name."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """A wallet's address and public key."""
+    info = wallets(Home.from_env()).show(name)
+    if as_json:
+        print_json(info.to_dict())
+        return
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("name", info.name)
+    grid.add_row("address", info.address)
+    grid.add_row("public key", info.public_key)
+    out.print(grid)
+
+
+# -- balance and send ---------------------------------------------------------------------------
+
+
+def balance(
+    address: str | None = typer.Argument(
+        None, metavar="[ADDRESS]", help="An address (default: your default wallet's)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """An account's balance in STOS (and its nonce)."""
+    home = Home.from_env()
+    addr = check_address(address) if address else wallets(home).show().address
+    acc = with_chain(home, lambda c: c.account(addr))
+    if as_json:
+        print_json(acc.to_dict())
+        return
+    out.print(
+        f"[bold]{format_stos(acc.balance_nstos)} STOS[/]  {acc.address}  "
+        f"[dim](nonce {acc.nonce}, at height {acc.height})[/]",
+        highlight=False,
+    )
+
+
+def send(
+    address: str = typer.Argument(..., metavar="ADDRESS", help="Who receives the STOS."),
+    amount: str = typer.Argument(..., metavar="AMOUNT", help="STOS to send, e.g. 12.5"),
+    from_name: str = typer.Option(DEFAULT_WALLET, "--from", help="The wallet that pays."),
+    fee: str = typer.Option(
+        format_stos(DEFAULT_FEE_NSTOS), "--fee", help="The fee in STOS (at least the chain's)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Send STOS and wait until the transfer is committed; prints its height and tx hash."""
+    to = check_address(address.strip())
+    nstos = parse_stos(amount)
+    if nstos == 0:
+        raise InvalidArgument("the amount to send must be more than 0 STOS")
+    fee_nstos = parse_stos(fee, what="fee")
+    home = Home.from_env()
+    identity = wallets(home).identity(from_name)
+    with err.status(f"sending {format_stos(nstos)} STOS and waiting for the commit…"):
+        res = with_chain(home, lambda c: c.send(identity, to, nstos, fee_nstos))
+    if as_json:
+        print_json(res.to_dict())
+        return
+    print(f"sent {format_stos(nstos)} STOS to {to}; committed at height {res.height}")
+    print(f"tx {res.tx_hash}")
+
+
+# -- chain --------------------------------------------------------------------------------------
+
+
+@chain_app.command("status")
+def chain_status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Height, app hash and last block time, and each validator's height and health."""
+    from stratos.sdk.chain import probe, summarize_status
+    from stratos.sdk.cli import quiet_logging
+
+    quiet_logging()
+    home = Home.from_env()
+    targets = validator_targets(home)
+    probes = asyncio.run(probe(targets))
+    probes = [
+        p if p.address else dataclasses.replace(p, address=_validator_address(home, p.name))
+        for p in probes
+    ]
+    doc = summarize_status(probes)
+    if as_json:
+        print_json(doc)
+    else:
+        out.print(render.chain_status_view(doc))
+
+
+@chain_app.command("block")
+def chain_block(
+    height: int = typer.Argument(..., help="The block height (0 = the latest)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """One committed block: header, txs and their results."""
+    from stratos.sdk.chain import block_dict
+
+    if height < 0:
+        raise InvalidArgument(f"a block height is 0 (the latest) or more, not {height}")
+    doc = block_dict(with_chain(Home.from_env(), lambda c: c.block(height)))
+    if as_json:
+        print_json(doc)
+    else:
+        out.print(render.block_view(doc))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ledger's commands to the `stratos` app."""
+    app.add_typer(wallet_app, name="wallet")
+    app.command("balance")(balance)
+    app.command("send")(send)
+    app.add_typer(chain_app, name="chain")

@@ -1,0 +1,464 @@
+"""Unit tier for the ledger's CLI and launcher: every error a user can cause without a chain, the
+genesis the launcher writes (parsed by the consensus service's own reader), the pure planning of
+validator processes, and balance / send / chain status / chain block against an in-process
+ConsensusService backed by the real ledger state machine (tests may import stratos.consensus)."""
+
+from __future__ import annotations
+
+import json
+import stat
+import threading
+from collections.abc import Iterator
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import pytest
+
+from stratos.common.errors import AlreadyExists, FailedPrecondition
+from stratos.common.identity import Identity, address_of, load_or_create
+from stratos.consensus.ledger import apply_block, check_tx
+from stratos.consensus.ledger_block import block_hash, make_block
+from stratos.consensus.ledger_genesis import Genesis
+from stratos.consensus.state import Params
+from stratos.consensus.tx import tx_hash
+from stratos.sdk import cli, genesis, localmesh, meshfile, meshplan
+from stratos.sdk.home import Home
+from stratos.v1 import consensus_pb2, consensus_pb2_grpc
+
+ADDR = "ab" * 20
+STOS = 10**9
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Home:
+    monkeypatch.setenv("STRATOS_HOME", str(tmp_path / "home"))
+    for var in ("STRATOS_INDEX_ADDRESS", "STRATOS_CONSENSUS_ADDRESS", "STRATOS_DEBUG"):
+        monkeypatch.delenv(var, raising=False)
+    return Home.from_env()
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = cli.run(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_sentence(code: int, err: str, *fragments: str) -> None:
+    assert code == 1
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
+    for frag in fragments:
+        assert frag in lines[0], lines[0]
+
+
+# -- errors without a chain ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["xyz", "AB" * 20, "ab" * 19, "ab" * 21, "0x" + "ab" * 19])
+def test_send_to_a_bad_address_is_one_sentence_before_contacting_anything(home, capsys, bad):
+    code, out, err = run_cli(capsys, "send", bad, "1")
+    assert_one_sentence(code, err, "is not an address")
+    assert out == ""
+
+
+@pytest.mark.parametrize(
+    ("amount", "why"),
+    [
+        ("+1", "not an amount"),
+        ("-1", "not an amount"),
+        ("1e3", "not an amount"),
+        ("abc", "not an amount"),
+        ("1.0000000001", "more than 9 decimals"),
+        ("0", "more than 0"),
+        ("99999999999999", "more than the ledger can hold"),
+    ],
+)
+def test_send_of_a_bad_amount_is_one_sentence(home, capsys, amount, why):
+    code, _, err = run_cli(capsys, "send", "--", ADDR, amount)
+    assert_one_sentence(code, err, why)
+
+
+def test_send_with_a_bad_fee_or_unknown_wallet_is_one_sentence(home, capsys):
+    code, _, err = run_cli(capsys, "send", ADDR, "1", "--fee", "cheap")
+    assert_one_sentence(code, err, "fee", "not an amount")
+    code, _, err = run_cli(capsys, "send", ADDR, "1", "--from", "nobody")
+    assert_one_sentence(code, err, "no wallet named 'nobody'", "stratos wallet new nobody")
+
+
+def test_balance_of_a_bad_address_is_one_sentence(home, capsys):
+    code, _, err = run_cli(capsys, "balance", "nope")
+    assert_one_sentence(code, err, "'nope' is not an address")
+
+
+@pytest.mark.parametrize(
+    "args", [("balance",), ("send", ADDR, "1"), ("chain", "status"), ("chain", "block", "1")]
+)
+def test_without_a_mesh_the_ledger_commands_say_how_to_start_validators(home, capsys, args):
+    code, _, err = run_cli(capsys, *args)
+    assert_one_sentence(code, err, "no mesh is running", "--validators 4")
+
+
+def _records(home: Home, validators: int) -> list[meshplan.ProcessRecord]:
+    ports = iter(range(7000, 8000))
+    return meshplan.plan_processes(
+        home.run_dir,
+        [],
+        storage_nodes=1,
+        capacity_bytes=1 << 30,
+        port=lambda: next(ports),
+        python="/py",
+        nats_binary=lambda: "/bin/nats-server",
+        validators=validators,
+    )
+
+
+def test_a_mesh_without_validators_says_how_to_add_them(home, capsys):
+    meshfile.save(home, _records(home, 0))
+    code, _, err = run_cli(capsys, "balance")
+    assert_one_sentence(code, err, "runs no validators", "--validators 4")
+
+
+def test_stopped_validators_are_not_running_not_a_dead_address(home, capsys):
+    meshfile.save(home, _records(home, 4))
+    for args in (("balance",), ("chain", "status")):
+        code, _, err = run_cli(capsys, *args)
+        assert_one_sentence(code, err, "no validator of the local mesh", "is running")
+
+
+def test_unreachable_validators_are_one_sentence(home, capsys, monkeypatch):
+    monkeypatch.setenv("STRATOS_CONSENSUS_ADDRESS", "127.0.0.1:1, 127.0.0.1:2")
+    code, _, err = run_cli(capsys, "balance", ADDR)
+    assert_one_sentence(code, err, "cannot reach any of the 2 validators")
+    code, _, err = run_cli(capsys, "chain", "status")
+    assert_one_sentence(code, err, "no validator answered")
+    monkeypatch.setenv("STRATOS_CONSENSUS_ADDRESS", "127.0.0.1:1")
+    code, _, err = run_cli(capsys, "send", ADDR, "1")
+    assert_one_sentence(code, err, "cannot reach the validator at 127.0.0.1:1")
+
+
+def test_chain_block_of_a_negative_height_is_refused(home, capsys):
+    code, _, err = run_cli(capsys, "chain", "block", "--", "-1")
+    assert_one_sentence(code, err, "0 (the latest) or more")
+
+
+def test_wallet_commands(home, capsys):
+    code, out, _ = run_cli(capsys, "wallet", "new", "bob")
+    assert code == 0 and len(out.strip()) == 40
+    bob = out.strip()
+    code, _, err = run_cli(capsys, "wallet", "new", "bob")
+    assert_one_sentence(code, err, "already exists")
+    code, _, err = run_cli(capsys, "wallet", "new", "no/slash")
+    assert_one_sentence(code, err, "is not a wallet name")
+    code, out, _ = run_cli(capsys, "wallet", "show", "bob", "--json")
+    assert code == 0 and json.loads(out)["address"] == bob
+    code, out, _ = run_cli(capsys, "wallet", "show", "--json")  # default: created on first use
+    default = json.loads(out)["address"]
+    assert default == address_of(home.identity().public_bytes)
+    code, out, _ = run_cli(capsys, "wallet", "list", "--json")
+    assert [w["name"] for w in json.loads(out)] == ["default", "bob"]
+    code, out, _ = run_cli(capsys, "wallet", "list")
+    assert code == 0 and bob in out and "default" in out
+    assert stat.S_IMODE((home.keys_dir / "bob.pem").stat().st_mode) == 0o600
+
+
+# -- genesis ------------------------------------------------------------------------------------
+
+
+def test_the_genesis_builder_is_what_the_consensus_service_reads():
+    keys = [Identity.generate().public_bytes for _ in range(4)]
+    faucet = "cd" * 20
+    doc = genesis.local_genesis(keys, faucet, 1_700_000_000_123)
+    parsed = Genesis.from_json(genesis.genesis_json(doc))
+    assert parsed.chain_id == "stratos-local"
+    assert parsed.genesis_time_unix_ms == 1_700_000_000_123
+    assert parsed.accounts == ((faucet, 1_000_000 * STOS),)
+    assert [v.public_key for v in parsed.validators] == keys
+    assert all(v.power == 10 and v.deposit == 1_000 * STOS for v in parsed.validators)
+    assert parsed.params == Params()
+    state = parsed.initial_state()
+    assert state.accounts[faucet].balance == 1_000_000 * STOS
+    assert sorted(state.validators) == sorted(address_of(k) for k in keys)
+
+
+def test_genesis_params_pass_through_to_the_consensus_reader():
+    doc = genesis.build_genesis(
+        chain_id="c-1",
+        genesis_time_unix_ms=5,
+        accounts=[("ab" * 20, 1), ("cd" * 20, 12_500_000_000)],
+        validators=[genesis.GenesisValidator(Identity.generate().public_bytes, 3, 0)],
+        params={"min_fee": "0.000002", "unbonding_blocks": 7},
+    )
+    parsed = Genesis.from_json(genesis.genesis_json(doc))
+    assert parsed.accounts == (("ab" * 20, 1), ("cd" * 20, 12_500_000_000))
+    assert parsed.params.min_fee == 2_000 and parsed.params.unbonding_blocks == 7
+
+
+def test_a_genesis_is_written_once_and_never_rewritten(tmp_path):
+    path = tmp_path / "run" / "genesis.json"
+    keys = [Identity.generate().public_bytes]
+    genesis.write_genesis(path, genesis.local_genesis(keys, ADDR, 1))
+    first = path.read_text()
+    with pytest.raises(AlreadyExists, match="never rewritten"):
+        genesis.write_genesis(path, genesis.local_genesis(keys, ADDR, 2))
+    assert path.read_text() == first
+    assert list(path.parent.iterdir()) == [path]  # no temp file left behind
+    genesis.check_genesis(path, keys)
+    with pytest.raises(FailedPrecondition, match=r"has 1 validator and.*--validators 1"):
+        genesis.check_genesis(path, [*keys, Identity.generate().public_bytes])
+
+
+def test_the_launcher_prepares_keys_and_genesis_once(home):
+    localmesh._prepare_chain(home, 4)
+    path = home.genesis_file
+    first = path.read_text()
+    keys = [load_or_create(meshplan.validator_key_file(home.run_dir, i)) for i in range(1, 5)]
+    for i in range(1, 5):
+        key_file = meshplan.validator_key_file(home.run_dir, i)
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    parsed = Genesis.from_json(first)
+    assert [v.public_key for v in parsed.validators] == [k.public_bytes for k in keys]
+    assert parsed.accounts == ((address_of(home.identity().public_bytes), 1_000_000 * STOS),)
+    localmesh._prepare_chain(home, 4)  # again: nothing changes
+    assert path.read_text() == first
+    with pytest.raises(FailedPrecondition, match="fixed at genesis"):
+        localmesh._prepare_chain(home, 5)
+    assert path.read_text() == first
+
+
+# -- launcher planning (pure) -------------------------------------------------------------------
+
+
+def _plan(existing, *, validators, storage=3, run_dir=Path("/r")):
+    ports = iter(range(5000, 6000))
+    return localmesh.plan_processes(
+        run_dir,
+        existing,
+        storage_nodes=storage,
+        capacity_bytes=1 << 30,
+        port=lambda: next(ports),
+        python="/py",
+        nats_binary=lambda: "/bin/nats-server",
+        validators=validators,
+    )
+
+
+def test_the_default_is_no_validators():
+    assert meshplan.DEFAULT_VALIDATORS == 0
+    assert [r.kind for r in _plan([], validators=0)].count("validator") == 0
+
+
+def test_plan_starts_validators_with_their_peers_keys_and_genesis():
+    recs = _plan([], validators=4)
+    names = [r.name for r in recs]
+    assert names[-4:] == [f"validator-{i}" for i in range(1, 5)]
+    assert names[:5] == ["nats", "index", "storage-1", "storage-2", "storage-3"]
+    nats = recs[0]
+    vals = [r for r in recs if r.kind == "validator"]
+    addrs = [v.address for v in vals]
+    every = [r.address for r in recs] + [nats.monitor_address]
+    assert len(set(every)) == len(every)
+    for i, v in enumerate(vals, start=1):
+        assert v.argv == ["/py", "-m", "stratos.consensus"]
+        assert v.data_dir == f"/r/validator-{i}"
+        assert v.log == f"/r/logs/validator-{i}.log"
+        assert v.env == {
+            "STRATOS_NATS_URL": f"nats://{nats.address}",
+            "STRATOS_GRPC_ADDRESS": v.address,
+            "STRATOS_DATA_DIR": f"/r/validator-{i}",
+            "STRATOS_GENESIS_FILE": "/r/genesis.json",
+            "STRATOS_VALIDATOR_KEY_FILE": f"/r/validator-{i}/validator.pem",
+            "STRATOS_PEERS": ",".join(a for a in addrs if a != v.address),
+        }
+        peers = v.env["STRATOS_PEERS"].split(",")
+        assert len(peers) == 3 and v.address not in peers and set(peers) < set(addrs)
+
+
+def test_a_single_validator_has_no_peers():
+    (v,) = [r for r in _plan([], validators=1) if r.kind == "validator"]
+    assert v.env["STRATOS_PEERS"] == ""
+
+
+def test_plan_keeps_validators_and_never_grows_the_set():
+    first = _plan([], validators=4)
+    assert _plan(first, validators=0) == first  # the default keeps what exists
+    assert _plan(first, validators=4) == first
+    assert _plan(first, validators=1) == first  # never removes
+    with pytest.raises(FailedPrecondition, match="fixed at genesis"):
+        _plan(first, validators=5)
+    no_chain = _plan([], validators=0)
+    added = _plan(no_chain, validators=4)
+    assert added[: len(no_chain)] == no_chain
+    assert [r.name for r in added[len(no_chain) :]] == [f"validator-{i}" for i in range(1, 5)]
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_two_or_three_validators_are_refused(home, capsys, n):
+    code, _, err = run_cli(capsys, "dev", "up", "--validators", str(n))
+    assert_one_sentence(code, err, f"{n} validators", "at least 4")
+    assert not home.run_dir.exists()  # refused before anything was started
+
+
+@pytest.mark.parametrize("n", [-1, 65])
+def test_validator_counts_out_of_range_are_refused(n):
+    with pytest.raises(Exception, match="0, 1 or between 4 and 64"):
+        meshplan.check_validator_count(n)
+
+
+def test_down_stops_validators_first_and_status_shows_their_height(home):
+    recs = _plan([], validators=4, run_dir=home.run_dir)
+    meshfile.save(home, recs)
+    assert [r.name for r in meshfile.load(home)][-4:] == [f"validator-{i}" for i in range(1, 5)]
+    rows = {r.name: r for r in localmesh.status(home)}
+    assert rows["validator-2"].kind == "validator" and rows["validator-2"].height is None
+    from stratos.sdk import render
+
+    table = render.mesh_table([r.to_dict() for r in rows.values()])
+    assert table.row_count == len(recs)
+
+
+# -- against an in-process ConsensusService backed by the real ledger ---------------------------
+
+
+class FakeConsensus(consensus_pb2_grpc.ConsensusServiceServicer):
+    """One validator that commits every accepted tx in its own block at once."""
+
+    def __init__(self, gen: Genesis, validator: Identity) -> None:
+        self.state = gen.initial_state()
+        self.address = address_of(validator.public_bytes)
+        self.blocks: dict[int, consensus_pb2.GetBlockResponse] = {}
+        self.lock = threading.Lock()
+
+    def SubmitTx(self, request, context):
+        with self.lock:
+            result = check_tx(self.state, request.tx)
+            if result.code:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, result.log)
+            block = make_block(
+                self.state,
+                [request.tx],
+                time_unix_ms=self.state.time_unix_ms + 1_000,
+                proposer=self.address,
+            )
+            self.state, results, app_hash = apply_block(self.state, block)
+            h = block.header.height
+            self.blocks[h] = consensus_pb2.GetBlockResponse(
+                block=block, block_hash=block_hash(block.header)
+            )
+            self.blocks[h].results.height = h
+            self.blocks[h].results.results.extend(results)
+            self.blocks[h].results.app_hash = app_hash
+            return consensus_pb2.SubmitTxResponse(
+                tx_hash=tx_hash(request.tx), height=h, result=results[0]
+            )
+
+    def GetAccount(self, request, context):
+        acc = self.state.accounts.get(request.address)
+        resp = consensus_pb2.GetAccountResponse(height=self.state.height)
+        resp.account.address = request.address
+        if acc:
+            resp.account.balance, resp.account.nonce = acc.balance, acc.nonce
+        return resp
+
+    def GetBlock(self, request, context):
+        h = request.height or self.state.height
+        if h not in self.blocks:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"there is no block at height {h}")
+        return self.blocks[h]
+
+    def Status(self, request, context):
+        s = self.state
+        return consensus_pb2.StatusResponse(
+            chain_id=s.chain_id,
+            node_address=self.address,
+            height=s.height,
+            app_hash=s.app_hash,
+            last_block_hash=s.last_block_hash,
+            last_block_time_unix_ms=s.time_unix_ms,
+            validators=[
+                consensus_pb2.ValidatorInfo(address=a, power=p) for a, _, p in s.validator_set()
+            ],
+        )
+
+
+@pytest.fixture
+def chain(home, monkeypatch) -> Iterator[FakeConsensus]:
+    validator = Identity.generate()
+    doc = genesis.local_genesis(
+        [validator.public_bytes], address_of(home.identity().public_bytes), 1_700_000_000_000
+    )
+    fake = FakeConsensus(Genesis.from_json(genesis.genesis_json(doc)), validator)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    consensus_pb2_grpc.add_ConsensusServiceServicer_to_server(fake, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    # A dead validator first: the client must fail over to the live one.
+    monkeypatch.setenv("STRATOS_CONSENSUS_ADDRESS", f"127.0.0.1:1,127.0.0.1:{port}")
+    try:
+        yield fake
+    finally:
+        server.stop(None)
+
+
+def test_balance_send_and_block_through_the_cli(home, capsys, chain):
+    code, out, err = run_cli(capsys, "balance", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["balance"] == "1000000" and doc["balance_nstos"] == 10**15 and doc["nonce"] == 0
+    assert doc["address"] == address_of(home.identity().public_bytes)
+
+    _, bob, _ = run_cli(capsys, "wallet", "new", "bob")
+    bob = bob.strip()
+    code, out, err = run_cli(capsys, "send", bob, "12.5")
+    assert code == 0, err
+    assert "committed at height 1" in out
+    tx_line = out.strip().splitlines()[-1]
+    assert tx_line.startswith("tx ") and len(tx_line) == 3 + 64
+
+    code, out, _ = run_cli(capsys, "balance", bob, "--json")
+    assert json.loads(out)["balance"] == "12.5"
+    code, out, _ = run_cli(capsys, "balance", "--json")
+    mine = json.loads(out)
+    assert mine["balance_nstos"] == 10**15 - 12_500_000_000 - 1_000 and mine["nonce"] == 1
+
+    code, out, err = run_cli(capsys, "send", bob, "0.5", "--fee", "0.00001", "--json")
+    assert code == 0, err
+    sent = json.loads(out)
+    assert sent["height"] == 2 and sent["amount"] == "0.5" and sent["nonce"] == 1
+
+    code, out, _ = run_cli(capsys, "chain", "block", "1", "--json")
+    block = json.loads(out)
+    assert block["height"] == 1 and len(block["hash"]) == 64
+    (tx,) = block["txs"]
+    assert tx["kind"] == "transfer" and tx["to"] == bob and tx["amount"] == "12.5"
+    assert tx["code"] == 0 and tx["hash"] == tx_line.split()[1]
+    code, out, _ = run_cli(capsys, "chain", "block", "1")
+    assert code == 0 and "transfer" in out
+    code, _, err = run_cli(capsys, "chain", "block", "9")
+    assert_one_sentence(code, err, "no block at height 9")
+
+
+def test_a_refused_transfer_is_the_ledgers_sentence(home, capsys, chain):
+    _, bob, _ = run_cli(capsys, "wallet", "new", "bob")
+    code, _, err = run_cli(capsys, "send", ADDR, "1", "--from", "bob")  # bob has nothing
+    assert_one_sentence(code, err, bob.strip())
+    code, _, err = run_cli(capsys, "send", bob.strip(), "2000000")
+    assert_one_sentence(code, err, "insufficient")
+    assert chain.state.height == 0  # neither reached a block
+
+
+def test_chain_status_shows_up_and_down_validators(home, capsys, chain):
+    run_cli(capsys, "send", "ab" * 20, "1")
+    code, out, err = run_cli(capsys, "chain", "status", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["chain_id"] == "stratos-local" and doc["height"] == 1
+    assert len(doc["app_hash"]) == 64 and doc["last_block_time_unix_ms"] > 0
+    down, up = doc["validators"]
+    assert down["health"] == "down" and down["height"] is None and down["endpoint"].endswith(":1")
+    assert up["health"] == "healthy" and up["height"] == 1 and up["address"] == chain.address
+    assert up["power"] == 10 and len(up["last_block_hash"]) == 64
+    code, out, _ = run_cli(capsys, "chain", "status")
+    assert code == 0 and "down" in out and "healthy" in out and "stratos-local" in out
