@@ -1,0 +1,190 @@
+"""The node's gRPC edges: `ConsensusService` (the ledger's public API) and `ValidatorService`
+(validator-to-validator traffic). They only translate: decisions live in the ledger, the
+mempool and the engine, and errors become gRPC statuses at `rpc_edge`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import grpc
+
+from stratos.common.errors import AlreadyExists, DeadlineExceeded, InvalidArgument, NotFound
+from stratos.common.grpcutil import rpc_edge
+from stratos.common.logging import get_logger
+from stratos.consensus.bft_wire import from_proto
+from stratos.consensus.blocksync import serve_blocks
+from stratos.consensus.messages import InvalidMessage
+from stratos.consensus.node import Node
+from stratos.consensus.peers import RELAYED_METADATA
+from stratos.consensus.tx import is_address, tx_hash
+from stratos.v1 import bft_pb2, consensus_pb2, consensus_pb2_grpc, ledger_pb2
+
+log = get_logger(__name__)
+
+CONSENSUS_SERVICE = "stratos.v1.ConsensusService"
+VALIDATOR_SERVICE = "stratos.v1.ValidatorService"
+DEFAULT_WAIT_MS = 10_000
+MAX_WAIT_MS = 600_000
+
+
+def block_response(node: Node, height: int) -> consensus_pb2.GetBlockResponse | None:
+    store = node.store
+    block = store.get_block(height)
+    if block is None:
+        return None
+    return consensus_pb2.GetBlockResponse(
+        block=block,
+        block_hash=store.get_block_hash(height),
+        results=store.get_results(height),
+        commit=bft_pb2.Commit.FromString(store.get_commit(height)),
+    )
+
+
+class LongCalls:
+    """Long-lived streams (peer pushes, block streams) never end on their own; at shutdown they
+    are ended here, as a normal return, before the server's grace period runs out and gRPC
+    cancels them with a logged traceback."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task] = set()
+        self._closing: set[asyncio.Task] = set()
+
+    @contextlib.contextmanager
+    def track(self):
+        task = asyncio.current_task()
+        self._tasks.add(task)
+        try:
+            yield
+        except asyncio.CancelledError:
+            if task not in self._closing:
+                raise
+        finally:
+            self._tasks.discard(task)
+
+    def close(self) -> None:
+        self._closing = set(self._tasks)
+        for task in self._closing:
+            task.cancel()
+
+
+class ConsensusServicer(consensus_pb2_grpc.ConsensusServiceServicer):
+    def __init__(self, node: Node, calls: LongCalls) -> None:
+        self.node, self.calls = node, calls
+
+    @rpc_edge
+    async def SubmitTx(self, request, context):
+        node, raw = self.node, request.tx
+        h = tx_hash(raw)
+        found = node.store.find_tx(h)
+        if found is not None:  # submitted again after it committed: answer as before
+            results = node.store.get_results(found[0])
+            return consensus_pb2.SubmitTxResponse(
+                tx_hash=h, height=found[0], result=results.results[found[1]]
+            )
+        relayed = RELAYED_METADATA in tuple(context.invocation_metadata() or ())
+        try:
+            node.mempool.add(raw)
+        except AlreadyExists:
+            if not request.wait_for_commit:
+                raise
+        else:
+            node.on_tx_added()
+            if not relayed:
+                node.relay_tx(raw)
+        if not request.wait_for_commit:
+            return consensus_pb2.SubmitTxResponse(tx_hash=h)
+        wait_ms = min(request.timeout_ms or DEFAULT_WAIT_MS, MAX_WAIT_MS)
+        start_height = node.height
+        fut = node.waiters.watch(h)
+        try:
+            height, result = await asyncio.wait_for(asyncio.shield(fut), wait_ms / 1000)
+        except TimeoutError:
+            why = (
+                "no block has committed (are enough validators up?)"
+                if node.height == start_height
+                else f"blocks committed up to height {node.height} but the tx is still pending"
+            )
+            raise DeadlineExceeded(f"not committed within {wait_ms / 1000:g} s: {why}") from None
+        finally:
+            node.waiters.forget(h, fut)
+        return consensus_pb2.SubmitTxResponse(tx_hash=h, height=height, result=result)
+
+    @rpc_edge
+    async def GetAccount(self, request, context):
+        if not is_address(request.address):
+            raise InvalidArgument(
+                f"{request.address!r} is not an address (40 lowercase hex characters)"
+            )
+        state = self.node.state
+        acct = state.account(request.address)
+        msg = ledger_pb2.Account(address=request.address)
+        if acct is not None:
+            msg.balance, msg.nonce, msg.ozone = acct.balance, acct.nonce, acct.ozone
+        return consensus_pb2.GetAccountResponse(account=msg, height=state.height)
+
+    @rpc_edge
+    async def GetBlock(self, request, context):
+        latest = self.node.height
+        height = request.height or latest
+        if height == 0:
+            raise NotFound("no block has committed yet")
+        if height > latest:
+            raise NotFound(f"block {height} is not committed yet; the latest is {latest}")
+        resp = block_response(self.node, height)
+        if resp is None:
+            raise NotFound(f"block {height} is not in this node's store")
+        return resp
+
+    @rpc_edge
+    async def Status(self, request, context):
+        node = self.node
+        st = node.state
+        return consensus_pb2.StatusResponse(
+            chain_id=st.chain_id,
+            node_address=node.address if node.is_validator else "",
+            height=st.height,
+            app_hash=st.app_hash,
+            last_block_hash=st.last_block_hash,
+            last_block_time_unix_ms=st.time_unix_ms,
+            round=max(node.engine.round, 0),
+            peers_connected=node.peers_connected(),
+            validators=[
+                consensus_pb2.ValidatorInfo(address=v.address, power=v.power)
+                for v in node.validators
+            ],
+            mempool_txs=len(node.mempool),
+        )
+
+    async def StreamBlocks(self, request, context):
+        node = self.node
+        h = request.from_height or node.height + 1
+        with self.calls.track():
+            while True:
+                while h > node.height:
+                    await node.new_block.wait()
+                resp = block_response(node, h)
+                if resp is None:
+                    await context.abort(grpc.StatusCode.NOT_FOUND, f"block {h} is not stored")
+                yield resp
+                h += 1
+
+
+class ValidatorServicer(consensus_pb2_grpc.ValidatorServiceServicer):
+    def __init__(self, node: Node, calls: LongCalls) -> None:
+        self.node, self.calls = node, calls
+
+    async def Push(self, request_iterator, context):
+        with self.calls.track():
+            async for m in request_iterator:
+                try:
+                    msg = from_proto(m)
+                except InvalidMessage as err:
+                    log.debug("peer_message_refused", reason=err.message)
+                    continue
+                self.node.on_message(msg)
+        return consensus_pb2.PushAck()
+
+    async def SyncBlocks(self, request, context):
+        async for cb in serve_blocks(self.node.store, request.from_height, request.max_blocks):
+            yield cb

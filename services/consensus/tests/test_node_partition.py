@@ -1,0 +1,44 @@
+"""A validator cut off from its peers (through the peers' test hook,
+STRATOS_TEST_BLOCKED_PEERS_FILE, on both sides of every link) stalls while the other three
+go on; once the links are back it catches up and stays on the same chain."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from node_support import Cluster
+
+pytestmark = pytest.mark.integration
+
+
+def cut_off(c: Cluster, i: int) -> None:
+    others = [v for v in c.nodes if v.index != i]
+    c.nodes[i].blocked_file.write_text("\n".join(v.address for v in others) + "\n")
+    for v in others:
+        v.blocked_file.write_text(c.nodes[i].address + "\n")
+
+
+def heal(c: Cluster) -> None:
+    for v in c.nodes:
+        v.blocked_file.write_text("")
+
+
+async def test_a_minority_validator_cut_off_rejoins_and_converges(tmp_path) -> None:
+    c = Cluster(tmp_path, 4)
+    c.start_all()
+    try:
+        await c.wait_heights(2)
+        cut_off(c, 0)
+        await asyncio.sleep(1.5)  # the hook re-reads its file every second
+        isolated = (await c.heights([0]))[0]
+        majority = max((await c.heights([1, 2, 3])).values())
+        await c.wait_heights(majority + 4, nodes=[1, 2, 3])
+        assert (await c.heights([0]))[0] <= isolated + 1, "an isolated validator cannot commit"
+
+        heal(c)
+        target = max((await c.heights([1, 2, 3])).values()) + 1
+        await c.wait_heights(target, nodes=[0, 1, 2, 3], timeout_s=30)
+        assert await c.assert_same_chain() >= target
+    finally:
+        await c.close()
