@@ -245,8 +245,11 @@ def _plan(existing, *, validators, storage=3, run_dir=Path("/r")):
     )
 
 
-def test_the_default_is_no_validators():
-    assert meshplan.DEFAULT_VALIDATORS == 0
+def test_the_default_local_mesh_runs_four_validators():
+    """Four is the least count that keeps committing with one validator down."""
+    assert meshplan.DEFAULT_VALIDATORS == 4
+    plan = _plan([], validators=meshplan.DEFAULT_VALIDATORS)
+    assert [r.kind for r in plan].count("validator") == 4
     assert [r.kind for r in _plan([], validators=0)].count("validator") == 0
 
 

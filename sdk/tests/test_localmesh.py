@@ -84,10 +84,12 @@ def dev(tmp_path) -> Iterator[Dev]:
 
 def test_up_status_kill_start_down(dev):
     up = dev.run("dev", "up", "--storage-nodes", "3", timeout=180)
-    assert "started nats, index, storage-1, storage-2, storage-3" in up.stderr
+    validators = [f"validator-{i}" for i in (1, 2, 3, 4)]  # the default: 4
+    names = ["nats", "index", "storage-1", "storage-2", "storage-3", *validators]
+    assert "started " + ", ".join(names) in " ".join(up.stderr.split())
 
     rows = dev.status()
-    assert list(rows) == ["nats", "index", "storage-1", "storage-2", "storage-3"]
+    assert list(rows) == names
     assert all(r["running"] and r["healthy"] for r in rows.values())
     assert all(rows[f"storage-{i}"]["state"] == "LIVE" for i in (1, 2, 3))
     assert rows["storage-1"]["capacity_bytes"] == 10 << 30

@@ -15,9 +15,9 @@ MESH_VERSION = 1
 GiB = 1 << 30
 NATS, INDEX, STORAGE, VALIDATOR = "nats", "index", "storage", "validator"
 _KIND_ORDER = {NATS: 0, INDEX: 1, STORAGE: 2, VALIDATOR: 3}
-# Validators `stratos dev up` runs unless told otherwise. 0 until the validator process passes its
-# tests; then 4 (the least count that survives one faulty validator).
-DEFAULT_VALIDATORS = 0
+# Validators `stratos dev up` runs unless told otherwise: 4, the least count that survives one
+# faulty validator.
+DEFAULT_VALIDATORS = 4
 MAX_VALIDATORS = 64
 
 
