@@ -1,5 +1,9 @@
 """`make bench`: every figure with its bound measured in the same run (the machine is noisy, so
-only ratios against same-run bounds mean anything). Writes bench/results/latest.json."""
+only ratios against same-run bounds mean anything). Writes bench/results/latest.json.
+
+The storage part runs on a local mesh without validators, so they do not disturb its figures;
+the consensus part then runs its own 4-validator cluster (bench/consensus.py), after that mesh
+is down."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench import disk, grpc_loopback, results, storage
+from bench import consensus, disk, grpc_loopback, results, storage
 from bench.results import Figure
 from stratos.sdk import localmesh
 from stratos.sdk.home import Home
@@ -15,16 +19,11 @@ from stratos.sdk.home import Home
 MiB = 1 << 20
 
 
-def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="stratos-bench-"))
+def storage_figures(home: Home, work: Path, disk_mb_s: float, grpc_mb_s: float) -> list[Figure]:
+    """The storage figures, on a local mesh of 3 storage nodes and no validators."""
     figures: list[Figure] = []
-    home = Home(work / "home")
+    localmesh.up(home, storage_nodes=3, capacity_bytes=64 << 30, validators=0)
     try:
-        disk_mb_s = disk.fsync_write_bandwidth(work / "disk")
-        grpc_mb_s = grpc_loopback.streaming_throughput()
-        print(f"bounds: disk fsync write {disk_mb_s:.0f} MB/s, loopback gRPC {grpc_mb_s:.0f} MB/s")
-
-        localmesh.up(home, storage_nodes=3, capacity_bytes=64 << 30)
         put_mb_s, get_mb_s = storage.put_get_throughput(home, work)
         figures.append(
             Figure.against("storage.put_256MiB_r3", put_mb_s, "MB/s", disk_mb_s / 3, "ratio >= 0.5")
@@ -36,15 +35,27 @@ def main() -> None:
         figures.append(Figure.against("storage.cli_peak_rss_1GiB_put", rss, "MB", 200, "<= 200"))
         node_rss = storage.storage_nodes_peak_rss_mb(home)
         figures.append(Figure.against("storage.node_peak_rss", node_rss, "MB", 150, "<= 150"))
+    finally:
+        localmesh.down(home)
+    return figures
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="stratos-bench-"))
+    figures: list[Figure] = []
+    home = Home(work / "home")
+    try:
+        disk_mb_s = disk.fsync_write_bandwidth(work / "disk")
+        grpc_mb_s = grpc_loopback.streaming_throughput()
+        print(f"bounds: disk fsync write {disk_mb_s:.0f} MB/s, loopback gRPC {grpc_mb_s:.0f} MB/s")
+        figures += storage_figures(home, work, disk_mb_s, grpc_mb_s)
+        figures += consensus.measure(work / "consensus")
         figures.append(Figure("bound.disk_fsync_write", round(disk_mb_s, 1), "MB/s", None, None))
         figures.append(
             Figure("bound.grpc_loopback_stream", round(grpc_mb_s, 1), "MB/s", None, None)
         )
     finally:
-        try:
-            localmesh.down(home)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
     results.write(figures)
     results.show(figures)
     print(f"wrote {results.RESULTS}")
