@@ -26,7 +26,7 @@ from stratos.v1 import bft_pb2 as stratos_dot_v1_dot_bft__pb2
 from stratos.v1 import ledger_pb2 as stratos_dot_v1_dot_ledger__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1astratos/v1/consensus.proto\x12\nstratos.v1\x1a\x14stratos/v1/bft.proto\x1a\x17stratos/v1/ledger.proto\"J\n\x0fSubmitTxRequest\x12\n\n\x02tx\x18\x01 \x01(\x0c\x12\x17\n\x0fwait_for_commit\x18\x02 \x01(\x08\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\"Y\n\x10SubmitTxResponse\x12\x0f\n\x07tx_hash\x18\x01 \x01(\t\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12$\n\x06result\x18\x03 \x01(\x0b\x32\x14.stratos.v1.TxResult\"$\n\x11GetAccountRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"J\n\x12GetAccountResponse\x12$\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x13.stratos.v1.Account\x12\x0e\n\x06height\x18\x02 \x01(\x04\"!\n\x0fGetBlockRequest\x12\x0e\n\x06height\x18\x01 \x01(\x04\"\x97\x01\n\x10GetBlockResponse\x12 \n\x05\x62lock\x18\x01 \x01(\x0b\x32\x11.stratos.v1.Block\x12\x12\n\nblock_hash\x18\x02 \x01(\x0c\x12)\n\x07results\x18\x03 \x01(\x0b\x32\x18.stratos.v1.BlockResults\x12\"\n\x06\x63ommit\x18\x04 \x01(\x0b\x32\x12.stratos.v1.Commit\"\x0f\n\rStatusRequest\"/\n\rValidatorInfo\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\r\n\x05power\x18\x02 \x01(\x04\"\x80\x02\n\x0eStatusResponse\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x14\n\x0cnode_address\x18\x02 \x01(\t\x12\x0e\n\x06height\x18\x03 \x01(\x04\x12\x10\n\x08\x61pp_hash\x18\x04 \x01(\x0c\x12\x17\n\x0flast_block_hash\x18\x05 \x01(\x0c\x12\x1f\n\x17last_block_time_unix_ms\x18\x06 \x01(\x03\x12\r\n\x05round\x18\x07 \x01(\r\x12\x17\n\x0fpeers_connected\x18\x08 \x01(\r\x12-\n\nvalidators\x18\t \x03(\x0b\x32\x19.stratos.v1.ValidatorInfo\x12\x13\n\x0bmempool_txs\x18\n \x01(\r\"*\n\x13StreamBlocksRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\"\t\n\x07PushAck\"<\n\x11SyncBlocksRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\x12\x12\n\nmax_blocks\x18\x02 \x01(\r2\xff\x02\n\x10\x43onsensusService\x12\x45\n\x08SubmitTx\x12\x1b.stratos.v1.SubmitTxRequest\x1a\x1c.stratos.v1.SubmitTxResponse\x12K\n\nGetAccount\x12\x1d.stratos.v1.GetAccountRequest\x1a\x1e.stratos.v1.GetAccountResponse\x12\x45\n\x08GetBlock\x12\x1b.stratos.v1.GetBlockRequest\x1a\x1c.stratos.v1.GetBlockResponse\x12?\n\x06Status\x12\x19.stratos.v1.StatusRequest\x1a\x1a.stratos.v1.StatusResponse\x12O\n\x0cStreamBlocks\x12\x1f.stratos.v1.StreamBlocksRequest\x1a\x1c.stratos.v1.GetBlockResponse0\x01\x32\x9a\x01\n\x10ValidatorService\x12;\n\x04Push\x12\x1c.stratos.v1.ConsensusMessage\x1a\x13.stratos.v1.PushAck(\x01\x12I\n\nSyncBlocks\x12\x1d.stratos.v1.SyncBlocksRequest\x1a\x1a.stratos.v1.CommittedBlock0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1astratos/v1/consensus.proto\x12\nstratos.v1\x1a\x14stratos/v1/bft.proto\x1a\x17stratos/v1/ledger.proto\"J\n\x0fSubmitTxRequest\x12\n\n\x02tx\x18\x01 \x01(\x0c\x12\x17\n\x0fwait_for_commit\x18\x02 \x01(\x08\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\"Y\n\x10SubmitTxResponse\x12\x0f\n\x07tx_hash\x18\x01 \x01(\t\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12$\n\x06result\x18\x03 \x01(\x0b\x32\x14.stratos.v1.TxResult\"$\n\x11GetAccountRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"J\n\x12GetAccountResponse\x12$\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x13.stratos.v1.Account\x12\x0e\n\x06height\x18\x02 \x01(\x04\"!\n\x0fGetBlockRequest\x12\x0e\n\x06height\x18\x01 \x01(\x04\"\x97\x01\n\x10GetBlockResponse\x12 \n\x05\x62lock\x18\x01 \x01(\x0b\x32\x11.stratos.v1.Block\x12\x12\n\nblock_hash\x18\x02 \x01(\x0c\x12)\n\x07results\x18\x03 \x01(\x0b\x32\x18.stratos.v1.BlockResults\x12\"\n\x06\x63ommit\x18\x04 \x01(\x0b\x32\x12.stratos.v1.Commit\"\x0f\n\rStatusRequest\"@\n\rValidatorInfo\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\r\n\x05power\x18\x02 \x01(\x04\x12\x0f\n\x07\x64\x65posit\x18\x03 \x01(\x04\"\x80\x02\n\x0eStatusResponse\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x14\n\x0cnode_address\x18\x02 \x01(\t\x12\x0e\n\x06height\x18\x03 \x01(\x04\x12\x10\n\x08\x61pp_hash\x18\x04 \x01(\x0c\x12\x17\n\x0flast_block_hash\x18\x05 \x01(\x0c\x12\x1f\n\x17last_block_time_unix_ms\x18\x06 \x01(\x03\x12\r\n\x05round\x18\x07 \x01(\r\x12\x17\n\x0fpeers_connected\x18\x08 \x01(\r\x12-\n\nvalidators\x18\t \x03(\x0b\x32\x19.stratos.v1.ValidatorInfo\x12\x13\n\x0bmempool_txs\x18\n \x01(\r\"*\n\x13StreamBlocksRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\"\t\n\x07PushAck\"<\n\x11SyncBlocksRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\x12\x12\n\nmax_blocks\x18\x02 \x01(\r2\xff\x02\n\x10\x43onsensusService\x12\x45\n\x08SubmitTx\x12\x1b.stratos.v1.SubmitTxRequest\x1a\x1c.stratos.v1.SubmitTxResponse\x12K\n\nGetAccount\x12\x1d.stratos.v1.GetAccountRequest\x1a\x1e.stratos.v1.GetAccountResponse\x12\x45\n\x08GetBlock\x12\x1b.stratos.v1.GetBlockRequest\x1a\x1c.stratos.v1.GetBlockResponse\x12?\n\x06Status\x12\x19.stratos.v1.StatusRequest\x1a\x1a.stratos.v1.StatusResponse\x12O\n\x0cStreamBlocks\x12\x1f.stratos.v1.StreamBlocksRequest\x1a\x1c.stratos.v1.GetBlockResponse0\x01\x32\x9a\x01\n\x10ValidatorService\x12;\n\x04Push\x12\x1c.stratos.v1.ConsensusMessage\x1a\x13.stratos.v1.PushAck(\x01\x12I\n\nSyncBlocks\x12\x1d.stratos.v1.SyncBlocksRequest\x1a\x1a.stratos.v1.CommittedBlock0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,17 +48,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STATUSREQUEST']._serialized_start=559
   _globals['_STATUSREQUEST']._serialized_end=574
   _globals['_VALIDATORINFO']._serialized_start=576
-  _globals['_VALIDATORINFO']._serialized_end=623
-  _globals['_STATUSRESPONSE']._serialized_start=626
-  _globals['_STATUSRESPONSE']._serialized_end=882
-  _globals['_STREAMBLOCKSREQUEST']._serialized_start=884
-  _globals['_STREAMBLOCKSREQUEST']._serialized_end=926
-  _globals['_PUSHACK']._serialized_start=928
-  _globals['_PUSHACK']._serialized_end=937
-  _globals['_SYNCBLOCKSREQUEST']._serialized_start=939
-  _globals['_SYNCBLOCKSREQUEST']._serialized_end=999
-  _globals['_CONSENSUSSERVICE']._serialized_start=1002
-  _globals['_CONSENSUSSERVICE']._serialized_end=1385
-  _globals['_VALIDATORSERVICE']._serialized_start=1388
-  _globals['_VALIDATORSERVICE']._serialized_end=1542
+  _globals['_VALIDATORINFO']._serialized_end=640
+  _globals['_STATUSRESPONSE']._serialized_start=643
+  _globals['_STATUSRESPONSE']._serialized_end=899
+  _globals['_STREAMBLOCKSREQUEST']._serialized_start=901
+  _globals['_STREAMBLOCKSREQUEST']._serialized_end=943
+  _globals['_PUSHACK']._serialized_start=945
+  _globals['_PUSHACK']._serialized_end=954
+  _globals['_SYNCBLOCKSREQUEST']._serialized_start=956
+  _globals['_SYNCBLOCKSREQUEST']._serialized_end=1016
+  _globals['_CONSENSUSSERVICE']._serialized_start=1019
+  _globals['_CONSENSUSSERVICE']._serialized_end=1402
+  _globals['_VALIDATORSERVICE']._serialized_start=1405
+  _globals['_VALIDATORSERVICE']._serialized_end=1559
 # @@protoc_insertion_point(module_scope)

@@ -65,12 +65,14 @@ class StatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ValidatorInfo(_message.Message):
-    __slots__ = ("address", "power")
+    __slots__ = ("address", "power", "deposit")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     POWER_FIELD_NUMBER: _ClassVar[int]
+    DEPOSIT_FIELD_NUMBER: _ClassVar[int]
     address: str
     power: int
-    def __init__(self, address: _Optional[str] = ..., power: _Optional[int] = ...) -> None: ...
+    deposit: int
+    def __init__(self, address: _Optional[str] = ..., power: _Optional[int] = ..., deposit: _Optional[int] = ...) -> None: ...
 
 class StatusResponse(_message.Message):
     __slots__ = ("chain_id", "node_address", "height", "app_hash", "last_block_hash", "last_block_time_unix_ms", "round", "peers_connected", "validators", "mempool_txs")

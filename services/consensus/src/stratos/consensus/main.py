@@ -121,6 +121,7 @@ async def _run(settings, identity, store: Store, stop: asyncio.Event) -> None:
         peers.relay_tx,
         peers.connected,
     )
+    node.peer_links = peers.links
     publisher = NatsPublisher(settings.nats_url, node) if settings.nats_url else None
     if publisher is not None:
         node.publish = publisher

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from google.protobuf.message import DecodeError
 
@@ -41,6 +41,8 @@ from stratos.consensus.ledger import apply_block, verify_proposal
 from stratos.consensus.ledger_block import make_block
 from stratos.consensus.mempool import Mempool
 from stratos.consensus.messages import Message, Proposal, hash_block
+from stratos.consensus.node_byzantine import broadcast as byzantine_broadcast
+from stratos.consensus.node_byzantine import equivocating_types
 from stratos.consensus.node_codec import (
     commit_to_bytes,
     signed_state_from_row,
@@ -95,6 +97,7 @@ class Node:
         self.waiters = TxWaiters()
         # Wired by main: the peer links and the NATS publisher.
         self.broadcast: Callable[[Message], None] = lambda _m: None
+        self.peer_links: Sequence = ()  # per-peer senders, for the equivocation test hook
         self.relay_tx: Callable[[bytes], None] = lambda _tx: None
         self.publish: Callable[[int], Awaitable[None]] | None = None
         self.peers_connected: Callable[[], int] = lambda: 0
@@ -104,6 +107,7 @@ class Node:
         self._reported: set[bytes] = set()
         self._awaiting_start = True  # the current height has not been started yet
         self._tasks: set[asyncio.Task] = set()
+        self._equivocate = equivocating_types()  # a test hook: empty unless it is switched on
 
     @property
     def height(self) -> int:
@@ -160,7 +164,9 @@ class Node:
                     log.error("persist_failed", error=str(err))
                     persisted = False
             elif isinstance(a, Broadcast):
-                if persisted:
+                if persisted and self._equivocate:
+                    byzantine_broadcast(self, a.message, self._equivocate)  # test hook only
+                elif persisted:
                     self.broadcast(a.message)
             elif isinstance(a, ScheduleTimeout):
                 asyncio.get_running_loop().call_later(

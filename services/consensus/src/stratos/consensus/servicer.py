@@ -17,6 +17,7 @@ from stratos.consensus.blocksync import serve_blocks
 from stratos.consensus.messages import InvalidMessage
 from stratos.consensus.node import Node
 from stratos.consensus.peers import RELAYED_METADATA
+from stratos.consensus.state import LedgerState
 from stratos.consensus.tx import is_address, tx_hash
 from stratos.v1 import bft_pb2, consensus_pb2, consensus_pb2_grpc, ledger_pb2
 
@@ -39,6 +40,12 @@ def block_response(node: Node, height: int) -> consensus_pb2.GetBlockResponse | 
         results=store.get_results(height),
         commit=bft_pb2.Commit.FromString(store.get_commit(height)),
     )
+
+
+def _deposit(state: LedgerState, address: str) -> int:
+    """A validator's self-bond in nstos at `state`, after any slashing."""
+    val = state.validators.get(address)
+    return val.deposit if val is not None else 0
 
 
 class LongCalls:
@@ -150,7 +157,9 @@ class ConsensusServicer(consensus_pb2_grpc.ConsensusServiceServicer):
             round=max(node.engine.round, 0),
             peers_connected=node.peers_connected(),
             validators=[
-                consensus_pb2.ValidatorInfo(address=v.address, power=v.power)
+                consensus_pb2.ValidatorInfo(
+                    address=v.address, power=v.power, deposit=_deposit(st, v.address)
+                )
                 for v in node.validators
             ],
             mempool_txs=len(node.mempool),
