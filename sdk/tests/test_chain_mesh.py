@@ -5,67 +5,12 @@ restarted, and the mesh stops."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import psutil
 import pytest
-
-from stratos.sdk.home import Home
+from devharness import Dev
 
 pytestmark = pytest.mark.integration
-
-FAST_ENV = {
-    "STRATOS_HEARTBEAT_INTERVAL_S": "0.5",
-    "STRATOS_SUSPECT_AFTER_S": "2",
-    "STRATOS_LOST_AFTER_S": "6",
-}
-
-
-class Dev:
-    def __init__(self, root: Path) -> None:
-        self.home = Home(root)
-        self.env = {**os.environ, **FAST_ENV, "STRATOS_HOME": str(root)}
-        for var in ("STRATOS_INDEX_ADDRESS", "STRATOS_CONSENSUS_ADDRESS", "STRATOS_DEBUG"):
-            self.env.pop(var, None)
-
-    def run(self, *args: str, check: bool = True, timeout: float = 120):
-        proc = subprocess.run(
-            [sys.executable, "-m", "stratos.sdk", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"stratos {' '.join(args)} exited {proc.returncode}\n"
-                f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
-            )
-        return proc
-
-    def json(self, *args: str):
-        return json.loads(self.run(*args, "--json").stdout)
-
-
-@pytest.fixture
-def dev(tmp_path) -> Iterator[Dev]:
-    d = Dev(tmp_path / "home")
-    try:
-        yield d
-    finally:
-        if d.home.mesh_file.exists():
-            pids = [p["pid"] for p in json.loads(d.home.mesh_file.read_text())["processes"]]
-            d.run("dev", "down", check=False)
-            for pid in filter(None, pids):  # whatever the test did, nothing outlives it
-                with contextlib.suppress(psutil.Error):
-                    psutil.Process(pid).kill()
 
 
 def same_height(dev: Dev, n: int, timeout_s: float = 30.0) -> dict:

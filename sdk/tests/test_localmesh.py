@@ -5,81 +5,12 @@ and a process that cannot start being named with its log."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
-
-from stratos.sdk import localmesh
-from stratos.sdk.home import Home
+from devharness import gone
 
 pytestmark = pytest.mark.integration
-
-# Fast heartbeats so storage nodes are LIVE (and a killed one SUSPECT) within seconds.
-FAST_ENV = {
-    "STRATOS_HEARTBEAT_INTERVAL_S": "0.5",
-    "STRATOS_SUSPECT_AFTER_S": "2",
-    "STRATOS_LOST_AFTER_S": "6",
-}
-
-
-class Dev:
-    """Runs `stratos …` as a user would, against one temporary home."""
-
-    def __init__(self, root: Path) -> None:
-        self.home = Home(root)
-        self.env = {**os.environ, **FAST_ENV, "STRATOS_HOME": str(root)}
-        self.env.pop("STRATOS_INDEX_ADDRESS", None)
-        self.env.pop("STRATOS_DEBUG", None)
-
-    def run(self, *args: str, check: bool = True, timeout: float = 120):
-        proc = subprocess.run(
-            [sys.executable, "-m", "stratos.sdk", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"stratos {' '.join(args)} exited {proc.returncode}\n"
-                f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
-            )
-        return proc
-
-    def status(self) -> dict[str, dict]:
-        return {r["name"]: r for r in json.loads(self.run("dev", "status", "--json").stdout)}
-
-    def mesh(self) -> dict:
-        return json.loads(self.home.mesh_file.read_text())
-
-
-def gone(pid: int) -> bool:
-    """No such process, or only a zombie waiting for its parent: it runs no more."""
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-@pytest.fixture
-def dev(tmp_path) -> Iterator[Dev]:
-    d = Dev(tmp_path / "home")
-    try:
-        yield d
-    finally:
-        # Whatever the test did, nothing it started outlives it.
-        pids = (
-            [p["pid"] for p in d.mesh()["processes"] if p["pid"]]
-            if d.home.mesh_file.exists()
-            else []
-        )
-        localmesh.down(d.home)
-        assert all(gone(pid) for pid in pids)
 
 
 def test_up_status_kill_start_down(dev):
