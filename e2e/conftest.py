@@ -72,12 +72,14 @@ class Mesh:
     def storage_state(self, name: str) -> str:
         return str(self.status()[name].get("state", "")).lower()
 
-    def wait_state(self, name: str, state: str, timeout_s: float = 30) -> None:
+    def wait_state(self, name: str, *states: str, timeout_s: float = 30) -> None:
+        """Wait until the index reports `name` in one of `states` (a slow poll on a loaded
+        machine can miss a short-lived state, e.g. suspect before lost)."""
         wait_until(
-            lambda: state in self.storage_state(name),
+            lambda: any(s in self.storage_state(name) for s in states),
             timeout_s=timeout_s,
             interval_s=0.5,
-            what=f"{name} to be {state}",
+            what=f"{name} to be {' or '.join(states)}",
         )
 
     def data_dir(self, name: str) -> Path:

@@ -16,7 +16,7 @@ MiB = 1 << 20
 def test_fewer_live_nodes_than_replicas_is_refused_before_any_byte(mesh_factory, tmp_path):
     mesh = mesh_factory(3)
     mesh.stratos("dev", "kill", "storage-3", check=True)
-    mesh.wait_state("storage-3", "suspect")
+    mesh.wait_state("storage-3", "suspect", "lost")  # no longer live
     before = {n: mesh.chunk_files(n) for n in ("storage-1", "storage-2")}
     src = random_file(tmp_path / "a.bin", 2 * MiB)
     proc = mesh.stratos("put", str(src), "--replicas", "3")
