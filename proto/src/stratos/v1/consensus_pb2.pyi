@@ -108,6 +108,16 @@ class PushAck(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class RelayTxsRequest(_message.Message):
+    __slots__ = ("txs",)
+    TXS_FIELD_NUMBER: _ClassVar[int]
+    txs: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, txs: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class RelayTxsResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class SyncBlocksRequest(_message.Message):
     __slots__ = ("from_height", "max_blocks")
     FROM_HEIGHT_FIELD_NUMBER: _ClassVar[int]

@@ -296,6 +296,11 @@ class ValidatorServiceStub:
                 request_serializer=stratos_dot_v1_dot_consensus__pb2.SyncBlocksRequest.SerializeToString,
                 response_deserializer=stratos_dot_v1_dot_bft__pb2.CommittedBlock.FromString,
                 _registered_method=True)
+        self.RelayTxs = channel.unary_unary(
+                '/stratos.v1.ValidatorService/RelayTxs',
+                request_serializer=stratos_dot_v1_dot_consensus__pb2.RelayTxsRequest.SerializeToString,
+                response_deserializer=stratos_dot_v1_dot_consensus__pb2.RelayTxsResponse.FromString,
+                _registered_method=True)
 
 
 class ValidatorServiceServicer:
@@ -315,6 +320,13 @@ class ValidatorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RelayTxs(self, request, context):
+        """Txs another validator admitted to its mempool, batched (best effort, no per-tx answer).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ValidatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -327,6 +339,11 @@ def add_ValidatorServiceServicer_to_server(servicer, server):
                     servicer.SyncBlocks,
                     request_deserializer=stratos_dot_v1_dot_consensus__pb2.SyncBlocksRequest.FromString,
                     response_serializer=stratos_dot_v1_dot_bft__pb2.CommittedBlock.SerializeToString,
+            ),
+            'RelayTxs': grpc.unary_unary_rpc_method_handler(
+                    servicer.RelayTxs,
+                    request_deserializer=stratos_dot_v1_dot_consensus__pb2.RelayTxsRequest.FromString,
+                    response_serializer=stratos_dot_v1_dot_consensus__pb2.RelayTxsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -385,6 +402,33 @@ class ValidatorService:
             '/stratos.v1.ValidatorService/SyncBlocks',
             stratos_dot_v1_dot_consensus__pb2.SyncBlocksRequest.SerializeToString,
             stratos_dot_v1_dot_bft__pb2.CommittedBlock.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RelayTxs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stratos.v1.ValidatorService/RelayTxs',
+            stratos_dot_v1_dot_consensus__pb2.RelayTxsRequest.SerializeToString,
+            stratos_dot_v1_dot_consensus__pb2.RelayTxsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -64,6 +64,13 @@ class ConsensusSettings(ServiceSettings):
         description="Seconds between blocks while the mempool is empty (a tx starts the next "
         "height at once).",
     )
+    propose_delay_s: float = Field(
+        0.05,
+        ge=0,
+        le=60,
+        description="Seconds after a commit before the next height starts when txs are "
+        "waiting, so a block under load carries more txs (fewer blocks, fewer fsyncs per tx).",
+    )
     max_block_txs: int = Field(
         2000, ge=1, le=100_000, description="Most txs this node puts in a block it proposes."
     )

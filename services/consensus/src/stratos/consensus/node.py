@@ -8,7 +8,8 @@ fsync'd by `Store.save_signed_state` before the action list goes on, so no vote 
 process before the state that covers it is on disk (a validator restarted after SIGKILL then
 never signs a conflicting vote).
 
-Block pacing: after a decision the next height starts when the mempool holds a tx, when a
+Block pacing: after a decision the next height starts when the mempool holds a tx (but not
+before `propose_delay_s` after the decision, so blocks under load batch more txs), when a
 proposal for it arrives, or after `create_empty_blocks_interval_s`, whichever comes first.
 """
 
@@ -106,6 +107,8 @@ class Node:
         self._checked: dict[bytes, tuple[LedgerState, list[ledger_pb2.TxResult]]] = {}
         self._reported: set[bytes] = set()
         self._awaiting_start = True  # the current height has not been started yet
+        self._not_before = 0.0  # loop time before which a tx does not start the height
+        self._start_timer = False  # a start at `_not_before` is already scheduled
         self._tasks: set[asyncio.Task] = set()
         self._equivocate = equivocating_types()  # a test hook: empty unless it is switched on
 
@@ -132,8 +135,15 @@ class Node:
         self.dispatch(self.engine.on_message(msg))
 
     def on_tx_added(self) -> None:
-        if self._awaiting_start:
-            asyncio.get_running_loop().call_soon(self._begin, self.engine.height)
+        if not self._awaiting_start:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._not_before - loop.time()
+        if wait <= 0:
+            loop.call_soon(self._begin, self.engine.height)
+        elif not self._start_timer:
+            self._start_timer = True
+            loop.call_later(wait, self._begin, self.engine.height)
 
     def gossip(self) -> None:
         for b in self.engine.gossip():
@@ -216,8 +226,15 @@ class Node:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         self._awaiting_start = True
-        delay = 0.0 if len(self.mempool) else self.settings.create_empty_blocks_interval_s
-        asyncio.get_running_loop().call_later(delay, self._begin, self.engine.height)
+        loop = asyncio.get_running_loop()
+        self._not_before = loop.time() + self.settings.propose_delay_s
+        self._start_timer = bool(len(self.mempool))
+        delay = (
+            self.settings.propose_delay_s
+            if len(self.mempool)
+            else self.settings.create_empty_blocks_interval_s
+        )
+        loop.call_later(delay, self._begin, self.engine.height)
 
     # ---- the engine's callbacks ---------------------------------------------------------
 

@@ -39,6 +39,11 @@ PEER_CHANNEL_OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 1000),
 ]
 _MAX_BACKOFF_S = 2.0
+# Tx relay is batched: txs admitted within this delay (and while a batch is in flight) go to a
+# peer in one `RelayTxs` call, instead of one unary call per tx per peer.
+RELAY_DELAY_S = 0.005
+RELAY_MAX_BATCH = 1000
+RELAY_MAX_PENDING = 20_000  # per peer; the oldest drop first (relay is best effort)
 
 
 class BlockedPeers:
@@ -78,6 +83,8 @@ class PeerLink:
         self._blocked = blocked
         self._queue: deque[bft_pb2.ConsensusMessage] = deque(maxlen=queue_size)
         self._wake = asyncio.Event()
+        self._relay: deque[bytes] = deque(maxlen=RELAY_MAX_PENDING)
+        self._relay_wake = asyncio.Event()
 
     @property
     def blocked(self) -> bool:
@@ -118,11 +125,24 @@ class PeerLink:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, _MAX_BACKOFF_S)
 
-    async def relay_tx(self, raw: bytes) -> None:
-        with contextlib.suppress(grpc.aio.AioRpcError):
-            await self.consensus.SubmitTx(
-                consensus_pb2.SubmitTxRequest(tx=raw), metadata=(RELAYED_METADATA,), timeout=2
-            )
+    def relay_tx(self, raw: bytes) -> None:
+        """Queue a tx for the next `RelayTxs` batch to this peer."""
+        self._relay.append(raw)
+        self._relay_wake.set()
+
+    async def run_relay(self) -> None:
+        """Send queued txs in batches, one call in flight at a time (so batches grow with the
+        load); a failed batch is dropped: the peer gets those txs from the proposals."""
+        while True:
+            while not self._relay:
+                self._relay_wake.clear()
+                await self._relay_wake.wait()
+            await asyncio.sleep(RELAY_DELAY_S)
+            batch = [self._relay.popleft() for _ in range(min(len(self._relay), RELAY_MAX_BATCH))]
+            if not self.connected or self.blocked:
+                continue
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                await self.validator.RelayTxs(consensus_pb2.RelayTxsRequest(txs=batch), timeout=2)
 
 
 class Peers:
@@ -136,6 +156,7 @@ class Peers:
     def start(self) -> None:
         for link in self.links:
             self._spawn(link.run())
+            self._spawn(link.run_relay())
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -152,7 +173,7 @@ class Peers:
         includes it (best effort: a peer that misses it gets it from this node's proposal)."""
         for link in self.links:
             if link.connected and not link.blocked:
-                self._spawn(link.relay_tx(raw))
+                link.relay_tx(raw)
 
     def connected(self) -> int:
         return sum(1 for link in self.links if link.connected and not link.blocked)

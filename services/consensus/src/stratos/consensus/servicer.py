@@ -9,7 +9,13 @@ import contextlib
 
 import grpc
 
-from stratos.common.errors import AlreadyExists, DeadlineExceeded, InvalidArgument, NotFound
+from stratos.common.errors import (
+    AlreadyExists,
+    DeadlineExceeded,
+    InvalidArgument,
+    NotFound,
+    StratosError,
+)
 from stratos.common.grpcutil import rpc_edge
 from stratos.common.logging import get_logger
 from stratos.consensus.bft_wire import from_proto
@@ -193,6 +199,20 @@ class ValidatorServicer(consensus_pb2_grpc.ValidatorServiceServicer):
                     continue
                 self.node.on_message(msg)
         return consensus_pb2.PushAck()
+
+    async def RelayTxs(self, request, context):
+        """Txs a peer admitted: each enters this mempool if it can (no relay onwards: the
+        sender relays to every validator itself)."""
+        node, added = self.node, False
+        for raw in request.txs:
+            try:
+                node.mempool.add(raw)
+            except StratosError:
+                continue  # already here, the pool is full, or it no longer applies
+            added = True
+        if added:
+            node.on_tx_added()
+        return consensus_pb2.RelayTxsResponse()
 
     async def SyncBlocks(self, request, context):
         async for cb in serve_blocks(self.node.store, request.from_height, request.max_blocks):

@@ -8,6 +8,7 @@ is already checked.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -19,6 +20,13 @@ from stratos.v1 import ledger_pb2 as pb
 
 SIGN_DOMAIN = b"stratos.tx.v1\x00"  # keeps a tx signature from ever being valid as anything else
 ADDRESS_RE = re.compile(r"^[0-9a-f]{40}$")
+# Hashes of txs whose signature verified on this node: a tx checked at mempool entry is not
+# verified again in the proposal and the block holding it. The hash covers the whole tx (body,
+# key and signature), so a hit means the very same bytes verified before: the outcome is the
+# same as verifying again, on every node. Only successes are kept; bounded, oldest out first.
+_VERIFIED_MAX = 65_536
+_verified: dict[str, None] = {}
+_verified_lock = threading.Lock()
 MSG_KINDS = ("transfer", "register_node", "unbond", "prepay_ozone", "epoch_report", "slash")
 
 
@@ -84,7 +92,15 @@ class DecodedTx:
     kind: str  # which oneof `msg` field is set
 
     def verify_sig(self) -> bool:
-        return verify(self.tx.public_key, self.tx.signature, SIGN_DOMAIN + self.tx.body)
+        if self.hash in _verified:
+            return True
+        if not verify(self.tx.public_key, self.tx.signature, SIGN_DOMAIN + self.tx.body):
+            return False
+        with _verified_lock:
+            _verified[self.hash] = None
+            while len(_verified) > _VERIFIED_MAX:
+                del _verified[next(iter(_verified))]
+        return True
 
 
 def decode_tx(raw: bytes, *, max_tx_bytes: int) -> DecodedTx:
