@@ -45,7 +45,7 @@ from stratos.consensus.messages import (
     hash_block,
 )
 from stratos.consensus.validators import ValidatorSet
-from stratos.consensus.votes import verify_commit
+from stratos.consensus.votes import HeightVoteSet, verify_commit
 
 
 class Engine(UponRules):
@@ -73,6 +73,9 @@ class Engine(UponRules):
         )
         self.height, self.round, self.step = height, 0, Step.PROPOSE
         self.last_committed: CommittedBlock | None = None
+        # The last decided height's votes, kept only to catch a late equivocating vote.
+        self._prev_votes: HeightVoteSet | None = None
+        self._prev_max_round = -1
         self._new_height()
         if signed_state is not None and signed_state.height == height:
             s = signed_state
@@ -163,7 +166,8 @@ class Engine(UponRules):
         """What to re-send periodically or on (re)connect so that peers that lost messages —
         partitions, drops, restarts — still converge: what this validator signed at this
         height, the current round's proposal and the votes of the rounds that matter (relaying
-        lets every validator see an equivocator's two votes). A peer at a lower height needs
+        lets every validator see an equivocator's two votes), and the last height's decided
+        round's votes, for late equivocation checks. A peer at a lower height needs
         block sync instead: `last_committed`, then the node's block store."""
         msgs: dict[Message, None] = dict.fromkeys(self._log.own)
         p = self._log.proposals.get(self.round)
@@ -177,12 +181,20 @@ class Engine(UponRules):
         for r in sorted(r for r in rounds if r >= 0):
             for vtype in VoteType:
                 msgs.update(dict.fromkeys(self._log.votes.get(r, vtype).votes()))
+        # The decided round's votes of the last height, so that validators which decided it
+        # before seeing an equivocator's other vote still get to compare the two.
+        if self._prev_votes is not None and self.last_committed is not None:
+            r = self.last_committed.commit.round
+            for vtype in VoteType:
+                msgs.update(dict.fromkeys(self._prev_votes.get(r, vtype).votes()))
         return [Broadcast(m) for m in msgs]
 
     # ---- intake -------------------------------------------------------------------------
 
     def _on_signed(self, msg: Proposal | Vote) -> list[Action]:
         if msg.height != self.height:
+            if msg.height == self.height - 1 and isinstance(msg, Vote):
+                return self._on_late_vote(msg)
             if msg.height == self.height + 1 and len(self._next) < 8 * len(self.validators):
                 self._next.append(msg)  # a faster peer already moved on; replay after Decide
             return []
@@ -194,6 +206,19 @@ class Engine(UponRules):
         if added:
             self._process(acts)
         return acts
+
+    def _on_late_vote(self, v: Vote) -> list[Action]:
+        """A vote for the height just decided: only checked for equivocation, never counted.
+        Rounds beyond the last one the engine reached there are ignored, which bounds what a
+        Byzantine validator can make us store."""
+        prev = self._prev_votes
+        if prev is None or v.round > self._prev_max_round:
+            return []
+        try:
+            result = prev.add(v)
+        except InvalidMessage as e:
+            return [Rejected(e.message)]
+        return [ReportEvidence(result.evidence)] if result.evidence is not None else []
 
     def _ingest(self, msg: Proposal | Vote, acts: list[Action]) -> bool:
         if isinstance(msg, Proposal):
@@ -222,6 +247,7 @@ class Engine(UponRules):
         acts.append(Decide(self.height, block, commit))
         self.last_committed = CommittedBlock(block, commit)
         early = self._next
+        self._prev_votes, self._prev_max_round = self._log.votes, max(self.round, commit.round)
         self.height, self.round, self.step = self.height + 1, 0, Step.PROPOSE
         self._new_height()
         for msg in early:
