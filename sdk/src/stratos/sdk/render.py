@@ -95,19 +95,24 @@ def put_line(name: str, size: int, file_id: str) -> str:
     return f"stored {name} ({human_size(size)}) as {file_id}"
 
 
+def _table(title: str | None = None) -> Table:
+    """The CLI's one table style: a rule under the header, no outer edge, tight padding."""
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        collapse_padding=True,
+    )
+
+
 def get_line(name: str, size: int, path: str) -> str:
     return f"fetched {name} ({human_size(size)}) to {path}"
 
 
 def files_table(files: Iterable[Any]) -> Table:
     """`stratos ls`: one row per FileSummary."""
-    table = Table(
-        title="files",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        collapse_padding=True,
-    )
+    table = _table("files")
     table.add_column("ID", style="cyan", no_wrap=True)
     table.add_column("name", overflow="fold")
     table.add_column("size", justify="right", no_wrap=True)
@@ -176,13 +181,7 @@ def stat_summary(summary: Any, manifest: Any) -> Table:
 
 def segments_table(manifest: Any, nodes: Mapping[str, Any], replicas: int) -> Table:
     """Per segment: chunk ID, size, how many copies sit on LIVE nodes, and each node's state."""
-    table = Table(
-        title="segments",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        collapse_padding=True,
-    )
+    table = _table("segments")
     table.add_column("#", justify="right")
     table.add_column("chunk", style="cyan", no_wrap=True)
     table.add_column("size", justify="right")
@@ -212,13 +211,7 @@ def segments_table(manifest: Any, nodes: Mapping[str, Any], replicas: int) -> Ta
 def mesh_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     """`stratos dev status`: one row per process (rows are `localmesh.StatusRow.to_dict()`);
     fits 80 columns, the pids are in `--json`."""
-    table = Table(
-        title="local mesh",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        collapse_padding=True,
-    )
+    table = _table("local mesh")
     table.add_column("process", style="bold", no_wrap=True)
     table.add_column("address", no_wrap=True)
     table.add_column("health", min_width=9)
@@ -288,13 +281,7 @@ def chain_status_view(doc: Mapping[str, Any]) -> Table:
     grid.add_row("app hash", short_hash(doc["app_hash"], 32))
     grid.add_row("last block", short_hash(doc["last_block_hash"], 32))
     grid.add_row("last block time", format_time(doc["last_block_time_unix_ms"]) + " UTC")
-    table = Table(
-        title="validators",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        collapse_padding=True,
-    )
+    table = _table("validators")
     named = any(v["name"] != v["endpoint"] for v in doc["validators"])
     table.add_column("validator", style="bold", no_wrap=True)
     table.add_column("address", style="cyan", no_wrap=True)
@@ -335,7 +322,7 @@ def block_view(doc: Mapping[str, Any]) -> Table:
     outer = Table.grid()
     outer.add_row(grid)
     if doc["txs"]:
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
+        table = _table()
         table.add_column("tx", style="cyan", no_wrap=True)
         table.add_column("kind", no_wrap=True)
         table.add_column("from", no_wrap=True)
@@ -366,13 +353,7 @@ def block_view(doc: Mapping[str, Any]) -> Table:
 
 def wallets_table(wallets: Iterable[Mapping[str, str]]) -> Table:
     """`stratos wallet list`: name and address of each key."""
-    table = Table(
-        title="wallets",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        collapse_padding=True,
-    )
+    table = _table("wallets")
     table.add_column("name", style="bold", no_wrap=True)
     table.add_column("address", style="cyan", no_wrap=True)
     for w in wallets:
