@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from stratos.sdk import localmesh
+from stratos.sdk import cli, localmesh
 from stratos.sdk.home import Home
 
 # Fast heartbeats so storage nodes are LIVE (and a killed one SUSPECT) within seconds.
@@ -72,3 +72,21 @@ def gone(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """The CLI in-process: (exit code, stdout, stderr)."""
+    code = cli.run(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_sentence(code: int, err: str, *fragments: str) -> None:
+    """What a user must get for bad input: exit 1, one `error:` line, no traceback."""
+    assert code == 1
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
+    for frag in fragments:
+        assert frag in lines[0], lines[0]

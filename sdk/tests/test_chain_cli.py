@@ -14,6 +14,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from devharness import assert_one_sentence, run_cli
 
 from stratos.common.errors import AlreadyExists, FailedPrecondition
 from stratos.common.identity import Identity, address_of, load_or_create
@@ -22,36 +23,12 @@ from stratos.consensus.ledger_block import block_hash, make_block
 from stratos.consensus.ledger_genesis import Genesis
 from stratos.consensus.state import Params
 from stratos.consensus.tx import tx_hash
-from stratos.sdk import cli, genesis, localmesh, meshfile, meshplan
+from stratos.sdk import genesis, localmesh, meshfile, meshplan
 from stratos.sdk.home import Home
 from stratos.v1 import consensus_pb2, consensus_pb2_grpc
 
 ADDR = "ab" * 20
 STOS = 10**9
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Home:
-    monkeypatch.setenv("STRATOS_HOME", str(tmp_path / "home"))
-    for var in ("STRATOS_INDEX_ADDRESS", "STRATOS_CONSENSUS_ADDRESS", "STRATOS_DEBUG"):
-        monkeypatch.delenv(var, raising=False)
-    return Home.from_env()
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = cli.run(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_sentence(code: int, err: str, *fragments: str) -> None:
-    assert code == 1
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: "), err
-    for frag in fragments:
-        assert frag in lines[0], lines[0]
 
 
 # -- errors without a chain ---------------------------------------------------------------------

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from devharness import assert_one_sentence, run_cli
 from rich.console import Console
 
 from stratos.common.errors import InvalidArgument, NotFound
 from stratos.sdk import cli, localmesh, meshfile, render
-from stratos.sdk.home import Home
 from stratos.v1 import types_pb2
 
 FILE_ID = "ab" * 16
@@ -24,30 +24,6 @@ def rendered(renderable) -> str:
     console = Console(width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
     console.print(renderable)
     return console.export_text()
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Home:
-    monkeypatch.setenv("STRATOS_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("STRATOS_INDEX_ADDRESS", raising=False)
-    monkeypatch.delenv("STRATOS_DEBUG", raising=False)
-    return Home.from_env()
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = cli.run(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_sentence(code: int, err: str, *fragments: str) -> None:
-    assert code == 1
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: "), err
-    for frag in fragments:
-        assert frag in lines[0]
 
 
 # -- sizes --------------------------------------------------------------------------------------
