@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stratos.common.errors import InvalidArgument
-from stratos.consensus.units import MAX_NSTOS, NSTOS_PER_STOS, format_stos, parse_stos
+from stratos.common.stos import MAX_NSTOS, NSTOS_PER_STOS, format_stos, parse_stos
 
 
 @pytest.mark.parametrize(

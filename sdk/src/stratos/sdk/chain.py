@@ -24,13 +24,8 @@ from stratos.common.errors import (
     from_grpc,
 )
 from stratos.common.identity import Identity, address_of
-from stratos.sdk.wallet import (
-    DEFAULT_FEE_NSTOS,
-    check_address,
-    format_stos,
-    transfer_tx,
-    tx_hash,
-)
+from stratos.common.stos import format_stos, tx_hash
+from stratos.sdk.wallet import DEFAULT_FEE_NSTOS, check_address, transfer_tx
 from stratos.v1 import consensus_pb2, consensus_pb2_grpc, ledger_pb2
 
 COMMIT_TIMEOUT_S = 15.0  # how long `send` waits for its tx to be committed

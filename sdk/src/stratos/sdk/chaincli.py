@@ -20,16 +20,10 @@ from rich.console import Console
 from rich.table import Table
 
 from stratos.common.errors import FailedPrecondition, InvalidArgument
+from stratos.common.stos import format_stos, parse_stos
 from stratos.sdk import render
 from stratos.sdk.home import Home
-from stratos.sdk.wallet import (
-    DEFAULT_FEE_NSTOS,
-    DEFAULT_WALLET,
-    Wallets,
-    check_address,
-    format_stos,
-    parse_stos,
-)
+from stratos.sdk.wallet import DEFAULT_FEE_NSTOS, DEFAULT_WALLET, Wallets, check_address
 
 wallet_app = typer.Typer(
     name="wallet",

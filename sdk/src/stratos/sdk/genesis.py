@@ -24,7 +24,7 @@ from typing import Any
 
 from stratos.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from stratos.common.files import fsync_dir
-from stratos.sdk.wallet import NSTOS_PER_STOS, format_stos, is_address
+from stratos.common.stos import NSTOS_PER_STOS, format_stos, is_address
 
 LOCAL_CHAIN_ID = "stratos-local"
 LOCAL_VALIDATOR_POWER = 10

@@ -7,11 +7,8 @@ sides agree on.
 - Keys live in STRATOS_HOME/keys/<name>.pem (mode 0600); `default` is the key every other
   command already uses. A wallet's address is the hex of the first 20 bytes of BLAKE3 of its raw
   public key (`stratos.common.identity.address_of`).
-- Amounts are integers of the base unit, the **nstos** (1 STOS = 10^9 nstos). Users type and read
-  decimal STOS ("12.5"); `parse_stos` / `format_stos` convert exactly and refuse anything that
-  would round, so a typo never becomes a different payment.
-- A tx is a `Tx{body, public_key, signature}` where `body` is a serialized `TxBody` and the
-  signature is ed25519 over b"stratos.tx.v1\\x00" + body; its hash is BLAKE3 of the Tx bytes.
+- Amounts, addresses and tx signing follow the ledger's wire rules in `stratos.common.stos`,
+  shared with the consensus service so the two sides cannot drift apart.
 """
 
 from __future__ import annotations
@@ -20,68 +17,18 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from blake3 import blake3
-
 from stratos.common.errors import AlreadyExists, InvalidArgument, NotFound
 from stratos.common.identity import Identity, address_of, load_or_create
+from stratos.common.stos import MAX_NSTOS, is_address, sign_tx
 from stratos.v1 import ledger_pb2
 
 DEFAULT_WALLET = "default"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-ADDRESS_RE = re.compile(r"^[0-9a-f]{40}$")
 
-# -- amounts ------------------------------------------------------------------------------------
-
-NSTOS_PER_STOS = 10**9
-DECIMALS = 9
-MAX_NSTOS = 2**64 - 1  # amounts travel as uint64
 DEFAULT_FEE_NSTOS = 1_000  # the chain's default min_fee (0.000001 STOS)
-
-# Plain ASCII decimal notation only: no exponent, sign, "inf"/"nan", other scripts' digits or
-# thousands separators, so a typo is refused rather than read as something else.
-_AMOUNT_RE = re.compile(r"^([0-9]+)(?:\.([0-9]*))?$|^\.([0-9]+)$", re.ASCII)
-
-
-def parse_stos(text: str, *, what: str = "amount") -> int:
-    """ "12.5" (STOS) → 12_500_000_000 (nstos), exactly; InvalidArgument on anything else."""
-    raw = text.strip() if isinstance(text, str) else ""
-    match = _AMOUNT_RE.match(raw)
-    if not match:
-        raise InvalidArgument(
-            f"the {what} {text!r} is not an amount of STOS; write a non-negative decimal "
-            "such as 12.5"
-        )
-    frac = match.group(2) if match.group(1) is not None else match.group(3)
-    if frac and len(frac.rstrip("0")) > DECIMALS:
-        raise InvalidArgument(
-            f"the {what} {text!r} has more than {DECIMALS} decimals; "
-            "the smallest amount is 0.000000001 STOS"
-        )
-    # Integer arithmetic on the digits: exact at any length, unlike floats or a Decimal context.
-    whole = int(match.group(1) or "0")
-    nstos = whole * NSTOS_PER_STOS + int((frac or "").rstrip("0").ljust(DECIMALS, "0"))
-    if nstos > MAX_NSTOS:
-        raise InvalidArgument(f"the {what} {text!r} STOS is more than the ledger can hold")
-    return nstos
-
-
-def format_stos(nstos: int) -> str:
-    """12_500_000_000 → "12.5": the shortest exact decimal, no trailing zeros."""
-    if nstos < 0:
-        raise InvalidArgument(f"{nstos} nstos is negative; amounts are never negative")
-    whole, frac = divmod(nstos, NSTOS_PER_STOS)
-    if not frac:
-        return str(whole)
-    return f"{whole}.{frac:0{DECIMALS}d}".rstrip("0")
 
 
 # -- addresses and transactions -----------------------------------------------------------------
-
-SIGN_DOMAIN = b"stratos.tx.v1\x00"  # a tx signature is never valid as anything else
-
-
-def is_address(value: str) -> bool:
-    return isinstance(value, str) and bool(ADDRESS_RE.match(value))
 
 
 def check_address(value: str) -> str:
@@ -92,20 +39,6 @@ def check_address(value: str) -> str:
             "(see 'stratos wallet show')"
         )
     return value
-
-
-def tx_hash(tx_bytes: bytes) -> str:
-    return blake3(tx_bytes).hexdigest()
-
-
-def sign_tx(identity: Identity, body: ledger_pb2.TxBody) -> bytes:
-    """Serialize and sign `body`; returns the Tx bytes ready to submit."""
-    body_bytes = body.SerializeToString(deterministic=True)
-    return ledger_pb2.Tx(
-        body=body_bytes,
-        public_key=identity.public_bytes,
-        signature=identity.sign(SIGN_DOMAIN + body_bytes),
-    ).SerializeToString(deterministic=True)
 
 
 def transfer_tx(

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from stratos.common.stos import format_stos
 from stratos.consensus.ledger_block import InvalidBlock, block_hash, validate_block
 from stratos.consensus.ledger_msgs import HANDLERS, Ctx, EvidenceVerifier, spend
 from stratos.consensus.ledger_overlay import Working
 from stratos.consensus.state import LedgerState
 from stratos.consensus.tx import DecodedTx, TxCode, TxRejected, decode_tx
-from stratos.consensus.units import format_stos
 from stratos.v1 import ledger_pb2 as pb
 
 

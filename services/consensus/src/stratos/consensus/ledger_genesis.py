@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from stratos.common.errors import InvalidArgument
+from stratos.common.stos import MAX_NSTOS, format_stos, parse_stos
 from stratos.consensus.pricing import OzonePool
 from stratos.consensus.state import Account, LedgerState, Params, Validator
 from stratos.consensus.tx import address_of, is_address
-from stratos.consensus.units import MAX_NSTOS, format_stos, parse_stos
 
 CHAIN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$")
 AMOUNT_PARAMS = ("min_fee", "min_deposit_resource", "min_deposit_meta")

@@ -14,11 +14,11 @@ from dataclasses import dataclass, replace
 from blake3 import blake3
 
 from stratos.common.errors import StratosError
+from stratos.common.stos import format_stos
 from stratos.consensus.ledger_overlay import Working
 from stratos.consensus.pricing import OzonePool, after_prepay
 from stratos.consensus.state import ROLE_NAMES, LedgerState, NodeRecord, Params
 from stratos.consensus.tx import TxCode, TxRejected
-from stratos.consensus.units import format_stos
 from stratos.v1 import ledger_pb2 as pb
 
 EvidenceVerifier = Callable[[bytes, LedgerState], str]

@@ -7,19 +7,16 @@ is already checked.
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from enum import IntEnum
 
-from blake3 import blake3
 from google.protobuf.message import DecodeError
 
 from stratos.common.identity import Identity, address_of, verify
+from stratos.common.stos import SIGN_DOMAIN, is_address, sign_tx, tx_hash
 from stratos.v1 import ledger_pb2 as pb
 
-SIGN_DOMAIN = b"stratos.tx.v1\x00"  # keeps a tx signature from ever being valid as anything else
-ADDRESS_RE = re.compile(r"^[0-9a-f]{40}$")
 # Hashes of txs whose signature verified on this node: a tx checked at mempool entry is not
 # verified again in the proposal and the block holding it. The hash covers the whole tx (body,
 # key and signature), so a hit means the very same bytes verified before: the outcome is the
@@ -53,24 +50,6 @@ class TxRejected(Exception):
         super().__init__(log)
         self.code = code
         self.log = log
-
-
-def is_address(value: str) -> bool:
-    return bool(ADDRESS_RE.match(value))
-
-
-def tx_hash(tx_bytes: bytes) -> str:
-    return blake3(tx_bytes).hexdigest()
-
-
-def sign_tx(identity: Identity, body: pb.TxBody) -> bytes:
-    """Serialize and sign `body`; returns the Tx bytes ready to submit."""
-    body_bytes = body.SerializeToString(deterministic=True)
-    return pb.Tx(
-        body=body_bytes,
-        public_key=identity.public_bytes,
-        signature=identity.sign(SIGN_DOMAIN + body_bytes),
-    ).SerializeToString(deterministic=True)
 
 
 def build_tx(identity: Identity, *, chain_id: str, nonce: int, fee: int, **msg: object) -> bytes:
