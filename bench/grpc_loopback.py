@@ -61,9 +61,7 @@ def streaming_throughput(total: int = 256 * MiB, piece: int = MiB) -> float:
     """MB/s of one server-streaming call over loopback between two processes, in messages of
     `piece` bytes (use the piece size the storage node sends, so the bound is like for like)."""
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bench.grpc_loopback", str(port), str(piece)]
-    )
+    server = subprocess.Popen([sys.executable, "-m", "bench.grpc_loopback", str(port), str(piece)])
     try:
         wait_until(lambda: port_open("127.0.0.1", port), timeout_s=20, what="bench gRPC server")
         return asyncio.run(_read(port, total))
