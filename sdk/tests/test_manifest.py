@@ -9,9 +9,8 @@ from hypothesis import strategies as st
 from stratos.common.errors import DataLoss, InvalidArgument, PermissionDenied
 from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity, verify
+from stratos.common.manifests import DELETE_DOMAIN, MANIFEST_DOMAIN
 from stratos.sdk.manifest import (
-    DELETE_PREFIX,
-    MANIFEST_PREFIX,
     build_manifest,
     delete_message,
     delete_request,
@@ -72,7 +71,7 @@ def test_sign_then_verify() -> None:
     ident = Identity.generate()
     m = _manifest()
     signed = sign_manifest(m, ident)
-    assert verify(ident.public_bytes, signed.signature, MANIFEST_PREFIX + signed.manifest)
+    assert verify(ident.public_bytes, signed.signature, MANIFEST_DOMAIN + signed.manifest)
     assert verify_manifest(signed, FILE_ID) == m
     assert verify_manifest(signed, FILE_ID, expected_owner=ident.public_bytes) == m
     s = summarize(signed, m)
@@ -142,7 +141,7 @@ def test_empty_file_has_no_segments_and_verifies() -> None:
 
 def test_delete_signature_format() -> None:
     ident = Identity.generate()
-    assert delete_message(FILE_ID, 1234) == DELETE_PREFIX + FILE_ID.encode() + b"\x001234"
+    assert delete_message(FILE_ID, 1234) == DELETE_DOMAIN + FILE_ID.encode() + b"\x001234"
     req = delete_request(FILE_ID, ident, unix_ms=1234)
     assert req.file_id == FILE_ID and req.unix_ms == 1234
     assert req.owner_public_key == ident.public_bytes

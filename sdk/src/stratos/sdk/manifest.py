@@ -17,11 +17,10 @@ from google.protobuf.message import DecodeError
 from stratos.common.errors import DataLoss, InvalidArgument, PermissionDenied
 from stratos.common.hashing import is_chunk_id
 from stratos.common.identity import Identity, verify
+from stratos.common.manifests import delete_message, file_summary, manifest_message
 from stratos.sdk.crypto import stored_size
 from stratos.v1 import index_pb2, types_pb2
 
-MANIFEST_PREFIX = b"stratos.manifest.v1\x00"
-DELETE_PREFIX = b"stratos.delete.v1\x00"
 MAX_SEGMENT_SIZE = 64 * 1024 * 1024  # keeps `parallelism` segments in flight well inside RAM
 
 
@@ -88,12 +87,12 @@ def now_ms() -> int:
 
 
 def sign_manifest(manifest: types_pb2.Manifest, identity: Identity) -> types_pb2.SignedManifest:
-    """ed25519 over MANIFEST_PREFIX || the serialized manifest, which is stored as signed."""
+    """ed25519 over manifest_message(the serialized manifest), which is stored as signed."""
     data = manifest.SerializeToString(deterministic=True)
     return types_pb2.SignedManifest(
         manifest=data,
         owner_public_key=identity.public_bytes,
-        signature=identity.sign(MANIFEST_PREFIX + data),
+        signature=identity.sign(manifest_message(data)),
     )
 
 
@@ -107,7 +106,7 @@ def verify_manifest(
 
     DataLoss when the record is damaged or is not the one asked for; PermissionDenied when it is
     intact but signed by someone other than `expected_owner`."""
-    if not verify(signed.owner_public_key, signed.signature, MANIFEST_PREFIX + signed.manifest):
+    if not verify(signed.owner_public_key, signed.signature, manifest_message(signed.manifest)):
         raise DataLoss(f"the manifest of file {file_id} has an invalid owner signature")
     if expected_owner is not None and signed.owner_public_key != expected_owner:
         raise PermissionDenied(f"the manifest of file {file_id} is signed by another owner")
@@ -152,21 +151,7 @@ def summarize(
     signed: types_pb2.SignedManifest, manifest: types_pb2.Manifest
 ) -> types_pb2.FileSummary:
     """The FileSummary the index would list for this manifest."""
-    return types_pb2.FileSummary(
-        file_id=manifest.file_id,
-        name=manifest.name,
-        size=manifest.size,
-        replicas=manifest.replicas,
-        segments=len(manifest.segments),
-        created_unix_ms=manifest.created_unix_ms,
-        owner_public_key=signed.owner_public_key,
-        expires_unix_ms=manifest.expires_unix_ms,
-    )
-
-
-def delete_message(file_id: str, unix_ms: int) -> bytes:
-    """What an owner signs to delete a file: DELETE_PREFIX || file_id || NUL || str(unix_ms)."""
-    return DELETE_PREFIX + file_id.encode("ascii") + b"\x00" + str(unix_ms).encode("ascii")
+    return file_summary(manifest, signed.owner_public_key)
 
 
 def delete_request(

@@ -13,10 +13,9 @@ from google.protobuf.message import DecodeError
 from stratos.common.errors import InvalidArgument, PermissionDenied
 from stratos.common.hashing import is_chunk_id
 from stratos.common.identity import verify
+from stratos.common.manifests import delete_message, manifest_message
 from stratos.v1 import types_pb2
 
-MANIFEST_DOMAIN = b"stratos.manifest.v1\x00"
-DELETE_DOMAIN = b"stratos.delete.v1\x00"
 GCM_TAG_BYTES = 16
 MAX_NAME_CHARS = 255
 DELETE_CLOCK_SKEW_MS = 5 * 60 * 1000
@@ -27,14 +26,6 @@ def check_file_id(file_id: str) -> str:
     if not FILE_ID_RE.match(file_id):
         raise InvalidArgument(f"{file_id!r} is not a file ID (expected 32 hex characters)")
     return file_id
-
-
-def manifest_message(manifest: bytes) -> bytes:
-    return MANIFEST_DOMAIN + manifest
-
-
-def delete_message(file_id: str, unix_ms: int) -> bytes:
-    return DELETE_DOMAIN + file_id.encode() + b"\x00" + str(unix_ms).encode()
 
 
 def _check_key(public_key: bytes) -> None:
@@ -106,19 +97,6 @@ def validate_manifest(m: types_pb2.Manifest) -> None:
         raise InvalidArgument(
             f"the segments hold {total} bytes but the manifest says the file has {m.size}"
         )
-
-
-def summary(m: types_pb2.Manifest, owner_public_key: bytes) -> types_pb2.FileSummary:
-    return types_pb2.FileSummary(
-        file_id=m.file_id,
-        name=m.name,
-        size=m.size,
-        replicas=m.replicas,
-        segments=len(m.segments),
-        created_unix_ms=m.created_unix_ms,
-        owner_public_key=owner_public_key,
-        expires_unix_ms=m.expires_unix_ms,
-    )
 
 
 def verify_delete(

@@ -23,11 +23,11 @@ from stratos.common.errors import (
     PermissionDenied,
     Unavailable,
 )
+from stratos.common.manifests import file_summary
 from stratos.common.natsutil import MANIFEST_BUCKET, ensure_kv
 from stratos.index.manifest_rules import (
     FILE_ID_RE,
     check_file_id,
-    summary,
     verify_delete,
     verify_signed,
 )
@@ -113,7 +113,7 @@ class ManifestStore:
                             )
                         if entry.value != value:
                             await self._kv.update(file_id, value, last=entry.revision)
-                return summary(manifest, signed.owner_public_key)
+                return file_summary(manifest, signed.owner_public_key)
             except nats.js.errors.KeyWrongLastSequenceError:
                 continue  # another replica wrote this key between our read and write; re-read
         raise Unavailable(f"file {file_id} is being changed concurrently; try again")
@@ -147,7 +147,7 @@ class ManifestStore:
             if entry is None:
                 continue  # deleted between keys() and get()
             signed, manifest = _parse(entry.value)
-            files.append(summary(manifest, signed.owner_public_key))
+            files.append(file_summary(manifest, signed.owner_public_key))
         return files, ""
 
     async def delete(
@@ -167,5 +167,5 @@ class ManifestStore:
                     await self._kv.delete(file_id, last=entry.revision)
             except nats.js.errors.KeyWrongLastSequenceError:
                 continue
-            return summary(manifest, signed.owner_public_key)
+            return file_summary(manifest, signed.owner_public_key)
         raise Unavailable(f"file {file_id} is being changed concurrently; try again")
