@@ -25,6 +25,7 @@ import typer
 from rich.console import Console
 
 from stratos.common.errors import FailedPrecondition, InvalidArgument, NotFound, StratosError
+from stratos.common.memory import keep_buffers_in_heap
 from stratos.sdk import chaincli, devcli, localmesh, render
 from stratos.sdk.home import Home
 
@@ -302,4 +303,5 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main() -> None:
+    keep_buffers_in_heap()
     sys.exit(run())

@@ -10,11 +10,13 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from stratos.common.errors import StratosError
+from stratos.common.memory import keep_buffers_in_heap
 from stratos.common.tracing import shutdown_tracing
 
 
 def run_service(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
     """Run `main(stop_event)` until it returns; returns the process exit code."""
+    keep_buffers_in_heap()
 
     async def runner() -> None:
         stop = asyncio.Event()
