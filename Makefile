@@ -51,7 +51,7 @@ lint: install ## ruff and the import-linter contracts (services never import eac
 
 .PHONY: test-unit
 test-unit: install ## pure logic, fast
-	$(PYTEST) -q -m "not integration" services sdk
+	$(PYTEST) -q -m "not integration" services sdk operator
 
 .PHONY: test-integration
 test-integration: install ## real nats-server, real services, real disks on loopback
