@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from stratos.v1 import types_pb2 as stratos_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17stratos/v1/events.proto\x12\nstratos.v1\x1a\x16stratos/v1/types.proto\"Z\n\tHeartbeat\x12\"\n\x04node\x18\x01 \x01(\x0b\x32\x14.stratos.v1.NodeInfo\x12\x14\n\x0csent_unix_ms\x18\x02 \x01(\x03\x12\x13\n\x0b\x63hunk_count\x18\x03 \x01(\x04\"F\n\tFileEvent\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12(\n\x07summary\x18\x02 \x01(\x0b\x32\x17.stratos.v1.FileSummaryb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17stratos/v1/events.proto\x12\nstratos.v1\x1a\x16stratos/v1/types.proto\"Z\n\tHeartbeat\x12\"\n\x04node\x18\x01 \x01(\x0b\x32\x14.stratos.v1.NodeInfo\x12\x14\n\x0csent_unix_ms\x18\x02 \x01(\x03\x12\x13\n\x0b\x63hunk_count\x18\x03 \x01(\x04\"F\n\tFileEvent\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12(\n\x07summary\x18\x02 \x01(\x0b\x32\x17.stratos.v1.FileSummary\"z\n\x0b\x41uditResult\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hunk_id\x18\x02 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x03 \x01(\t\x12\x0e\n\x06passed\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x17\n\x0f\x63hecked_unix_ms\x18\x06 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,4 +36,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HEARTBEAT']._serialized_end=153
   _globals['_FILEEVENT']._serialized_start=155
   _globals['_FILEEVENT']._serialized_end=225
+  _globals['_AUDITRESULT']._serialized_start=227
+  _globals['_AUDITRESULT']._serialized_end=349
 # @@protoc_insertion_point(module_scope)

@@ -23,3 +23,19 @@ class FileEvent(_message.Message):
     file_id: str
     summary: _types_pb2.FileSummary
     def __init__(self, file_id: _Optional[str] = ..., summary: _Optional[_Union[_types_pb2.FileSummary, _Mapping]] = ...) -> None: ...
+
+class AuditResult(_message.Message):
+    __slots__ = ("node_id", "chunk_id", "file_id", "passed", "reason", "checked_unix_ms")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    chunk_id: str
+    file_id: str
+    passed: bool
+    reason: str
+    checked_unix_ms: int
+    def __init__(self, node_id: _Optional[str] = ..., chunk_id: _Optional[str] = ..., file_id: _Optional[str] = ..., passed: _Optional[bool] = ..., reason: _Optional[str] = ..., checked_unix_ms: _Optional[int] = ...) -> None: ...

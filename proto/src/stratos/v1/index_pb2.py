@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from stratos.v1 import types_pb2 as stratos_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16stratos/v1/index.proto\x12\nstratos.v1\x1a\x16stratos/v1/types.proto\"2\n\x10PlanWriteRequest\x12\x10\n\x08replicas\x18\x01 \x01(\r\x12\x0c\n\x04size\x18\x02 \x01(\x04\"=\n\x11PlanWriteResponse\x12\x12\n\nlive_nodes\x18\x01 \x01(\r\x12\x14\n\x0csegment_size\x18\x02 \x01(\r\".\n\x0c\x43hunkToPlace\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\"y\n\x12PlaceChunksRequest\x12(\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x18.stratos.v1.ChunkToPlace\x12\x10\n\x08replicas\x18\x02 \x01(\r\x12\x18\n\x10\x65xclude_node_ids\x18\x03 \x03(\t\x12\r\n\x05\x65xtra\x18\x04 \x01(\r\"=\n\x0bNodeAddress\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04zone\x18\x03 \x01(\t\"L\n\x0e\x43hunkPlacement\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12(\n\x07targets\x18\x02 \x03(\x0b\x32\x17.stratos.v1.NodeAddress\"E\n\x13PlaceChunksResponse\x12.\n\nplacements\x18\x01 \x03(\x0b\x32\x1a.stratos.v1.ChunkPlacement\"C\n\x15\x43ommitManifestRequest\x12*\n\x06signed\x18\x01 \x01(\x0b\x32\x1a.stratos.v1.SignedManifest\"B\n\x16\x43ommitManifestResponse\x12(\n\x07summary\x18\x01 \x01(\x0b\x32\x17.stratos.v1.FileSummary\"%\n\x12GetManifestRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\"i\n\x13GetManifestResponse\x12*\n\x06signed\x18\x01 \x01(\x0b\x32\x1a.stratos.v1.SignedManifest\x12&\n\x05nodes\x18\x02 \x03(\x0b\x32\x17.stratos.v1.NodeAddress\"5\n\x10ListFilesRequest\x12\r\n\x05limit\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"T\n\x11ListFilesResponse\x12&\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x17.stratos.v1.FileSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"b\n\x11\x44\x65leteFileRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x0f\n\x07unix_ms\x18\x02 \x01(\x03\x12\x18\n\x10owner_public_key\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"%\n\x12\x44\x65leteFileResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\x12\n\x10ListNodesRequest\":\n\x11ListNodesResponse\x12%\n\x05nodes\x18\x01 \x03(\x0b\x32\x16.stratos.v1.NodeStatus2\xb2\x04\n\x0cIndexService\x12H\n\tPlanWrite\x12\x1c.stratos.v1.PlanWriteRequest\x1a\x1d.stratos.v1.PlanWriteResponse\x12N\n\x0bPlaceChunks\x12\x1e.stratos.v1.PlaceChunksRequest\x1a\x1f.stratos.v1.PlaceChunksResponse\x12W\n\x0e\x43ommitManifest\x12!.stratos.v1.CommitManifestRequest\x1a\".stratos.v1.CommitManifestResponse\x12N\n\x0bGetManifest\x12\x1e.stratos.v1.GetManifestRequest\x1a\x1f.stratos.v1.GetManifestResponse\x12H\n\tListFiles\x12\x1c.stratos.v1.ListFilesRequest\x1a\x1d.stratos.v1.ListFilesResponse\x12K\n\nDeleteFile\x12\x1d.stratos.v1.DeleteFileRequest\x1a\x1e.stratos.v1.DeleteFileResponse\x12H\n\tListNodes\x12\x1c.stratos.v1.ListNodesRequest\x1a\x1d.stratos.v1.ListNodesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16stratos/v1/index.proto\x12\nstratos.v1\x1a\x16stratos/v1/types.proto\"2\n\x10PlanWriteRequest\x12\x10\n\x08replicas\x18\x01 \x01(\r\x12\x0c\n\x04size\x18\x02 \x01(\x04\"=\n\x11PlanWriteResponse\x12\x12\n\nlive_nodes\x18\x01 \x01(\r\x12\x14\n\x0csegment_size\x18\x02 \x01(\r\".\n\x0c\x43hunkToPlace\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\"y\n\x12PlaceChunksRequest\x12(\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x18.stratos.v1.ChunkToPlace\x12\x10\n\x08replicas\x18\x02 \x01(\r\x12\x18\n\x10\x65xclude_node_ids\x18\x03 \x03(\t\x12\r\n\x05\x65xtra\x18\x04 \x01(\r\"=\n\x0bNodeAddress\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04zone\x18\x03 \x01(\t\"L\n\x0e\x43hunkPlacement\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12(\n\x07targets\x18\x02 \x03(\x0b\x32\x17.stratos.v1.NodeAddress\"E\n\x13PlaceChunksResponse\x12.\n\nplacements\x18\x01 \x03(\x0b\x32\x1a.stratos.v1.ChunkPlacement\"C\n\x15\x43ommitManifestRequest\x12*\n\x06signed\x18\x01 \x01(\x0b\x32\x1a.stratos.v1.SignedManifest\"B\n\x16\x43ommitManifestResponse\x12(\n\x07summary\x18\x01 \x01(\x0b\x32\x17.stratos.v1.FileSummary\"%\n\x12GetManifestRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\"\x97\x01\n\x13GetManifestResponse\x12*\n\x06signed\x18\x01 \x01(\x0b\x32\x1a.stratos.v1.SignedManifest\x12&\n\x05nodes\x18\x02 \x03(\x0b\x32\x17.stratos.v1.NodeAddress\x12,\n\tlocations\x18\x03 \x01(\x0b\x32\x19.stratos.v1.FileLocations\"5\n\x10ListFilesRequest\x12\r\n\x05limit\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"T\n\x11ListFilesResponse\x12&\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x17.stratos.v1.FileSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"b\n\x11\x44\x65leteFileRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x0f\n\x07unix_ms\x18\x02 \x01(\x03\x12\x18\n\x10owner_public_key\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"%\n\x12\x44\x65leteFileResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\x12\n\x10ListNodesRequest\":\n\x11ListNodesResponse\x12%\n\x05nodes\x18\x01 \x03(\x0b\x32\x16.stratos.v1.NodeStatus2\xb2\x04\n\x0cIndexService\x12H\n\tPlanWrite\x12\x1c.stratos.v1.PlanWriteRequest\x1a\x1d.stratos.v1.PlanWriteResponse\x12N\n\x0bPlaceChunks\x12\x1e.stratos.v1.PlaceChunksRequest\x1a\x1f.stratos.v1.PlaceChunksResponse\x12W\n\x0e\x43ommitManifest\x12!.stratos.v1.CommitManifestRequest\x1a\".stratos.v1.CommitManifestResponse\x12N\n\x0bGetManifest\x12\x1e.stratos.v1.GetManifestRequest\x1a\x1f.stratos.v1.GetManifestResponse\x12H\n\tListFiles\x12\x1c.stratos.v1.ListFilesRequest\x1a\x1d.stratos.v1.ListFilesResponse\x12K\n\nDeleteFile\x12\x1d.stratos.v1.DeleteFileRequest\x1a\x1e.stratos.v1.DeleteFileResponse\x12H\n\tListNodes\x12\x1c.stratos.v1.ListNodesRequest\x1a\x1d.stratos.v1.ListNodesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,20 +52,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMMITMANIFESTRESPONSE']._serialized_end=695
   _globals['_GETMANIFESTREQUEST']._serialized_start=697
   _globals['_GETMANIFESTREQUEST']._serialized_end=734
-  _globals['_GETMANIFESTRESPONSE']._serialized_start=736
-  _globals['_GETMANIFESTRESPONSE']._serialized_end=841
-  _globals['_LISTFILESREQUEST']._serialized_start=843
-  _globals['_LISTFILESREQUEST']._serialized_end=896
-  _globals['_LISTFILESRESPONSE']._serialized_start=898
-  _globals['_LISTFILESRESPONSE']._serialized_end=982
-  _globals['_DELETEFILEREQUEST']._serialized_start=984
-  _globals['_DELETEFILEREQUEST']._serialized_end=1082
-  _globals['_DELETEFILERESPONSE']._serialized_start=1084
-  _globals['_DELETEFILERESPONSE']._serialized_end=1121
-  _globals['_LISTNODESREQUEST']._serialized_start=1123
-  _globals['_LISTNODESREQUEST']._serialized_end=1141
-  _globals['_LISTNODESRESPONSE']._serialized_start=1143
-  _globals['_LISTNODESRESPONSE']._serialized_end=1201
-  _globals['_INDEXSERVICE']._serialized_start=1204
-  _globals['_INDEXSERVICE']._serialized_end=1766
+  _globals['_GETMANIFESTRESPONSE']._serialized_start=737
+  _globals['_GETMANIFESTRESPONSE']._serialized_end=888
+  _globals['_LISTFILESREQUEST']._serialized_start=890
+  _globals['_LISTFILESREQUEST']._serialized_end=943
+  _globals['_LISTFILESRESPONSE']._serialized_start=945
+  _globals['_LISTFILESRESPONSE']._serialized_end=1029
+  _globals['_DELETEFILEREQUEST']._serialized_start=1031
+  _globals['_DELETEFILEREQUEST']._serialized_end=1129
+  _globals['_DELETEFILERESPONSE']._serialized_start=1131
+  _globals['_DELETEFILERESPONSE']._serialized_end=1168
+  _globals['_LISTNODESREQUEST']._serialized_start=1170
+  _globals['_LISTNODESREQUEST']._serialized_end=1188
+  _globals['_LISTNODESRESPONSE']._serialized_start=1190
+  _globals['_LISTNODESRESPONSE']._serialized_end=1248
+  _globals['_INDEXSERVICE']._serialized_start=1251
+  _globals['_INDEXSERVICE']._serialized_end=1813
 # @@protoc_insertion_point(module_scope)

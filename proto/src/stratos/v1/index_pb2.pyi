@@ -86,12 +86,14 @@ class GetManifestRequest(_message.Message):
     def __init__(self, file_id: _Optional[str] = ...) -> None: ...
 
 class GetManifestResponse(_message.Message):
-    __slots__ = ("signed", "nodes")
+    __slots__ = ("signed", "nodes", "locations")
     SIGNED_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
+    LOCATIONS_FIELD_NUMBER: _ClassVar[int]
     signed: _types_pb2.SignedManifest
     nodes: _containers.RepeatedCompositeFieldContainer[NodeAddress]
-    def __init__(self, signed: _Optional[_Union[_types_pb2.SignedManifest, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[NodeAddress, _Mapping]]] = ...) -> None: ...
+    locations: _types_pb2.FileLocations
+    def __init__(self, signed: _Optional[_Union[_types_pb2.SignedManifest, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[NodeAddress, _Mapping]]] = ..., locations: _Optional[_Union[_types_pb2.FileLocations, _Mapping]] = ...) -> None: ...
 
 class ListFilesRequest(_message.Message):
     __slots__ = ("limit", "page_token")

@@ -59,6 +59,11 @@ class StorageServiceStub:
                 request_serializer=stratos_dot_v1_dot_storage__pb2.StatRequest.SerializeToString,
                 response_deserializer=stratos_dot_v1_dot_storage__pb2.StatResponse.FromString,
                 _registered_method=True)
+        self.Audit = channel.unary_unary(
+                '/stratos.v1.StorageService/Audit',
+                request_serializer=stratos_dot_v1_dot_storage__pb2.AuditRequest.SerializeToString,
+                response_deserializer=stratos_dot_v1_dot_storage__pb2.AuditResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -100,6 +105,14 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Audit(self, request, context):
+        """Proof of storage: BLAKE3 over nonce || the bytes of each range, in order. The node must
+        hold the chunk to answer; a missing chunk → NOT_FOUND, a corrupt one → DATA_LOSS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -127,6 +140,11 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.Stat,
                     request_deserializer=stratos_dot_v1_dot_storage__pb2.StatRequest.FromString,
                     response_serializer=stratos_dot_v1_dot_storage__pb2.StatResponse.SerializeToString,
+            ),
+            'Audit': grpc.unary_unary_rpc_method_handler(
+                    servicer.Audit,
+                    request_deserializer=stratos_dot_v1_dot_storage__pb2.AuditRequest.FromString,
+                    response_serializer=stratos_dot_v1_dot_storage__pb2.AuditResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -264,6 +282,33 @@ class StorageService:
             '/stratos.v1.StorageService/Stat',
             stratos_dot_v1_dot_storage__pb2.StatRequest.SerializeToString,
             stratos_dot_v1_dot_storage__pb2.StatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Audit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stratos.v1.StorageService/Audit',
+            stratos_dot_v1_dot_storage__pb2.AuditRequest.SerializeToString,
+            stratos_dot_v1_dot_storage__pb2.AuditResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -56,21 +56,59 @@ class NodeStatus(_message.Message):
     def __init__(self, info: _Optional[_Union[NodeInfo, _Mapping]] = ..., state: _Optional[_Union[NodeState, str]] = ..., last_heartbeat_unix_ms: _Optional[int] = ..., chunk_count: _Optional[int] = ...) -> None: ...
 
 class Segment(_message.Message):
-    __slots__ = ("index", "chunk_id", "plain_size", "stored_size", "node_ids")
+    __slots__ = ("index", "chunk_id", "plain_size", "stored_size", "node_ids", "shares")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
     PLAIN_SIZE_FIELD_NUMBER: _ClassVar[int]
     STORED_SIZE_FIELD_NUMBER: _ClassVar[int]
     NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
     index: int
     chunk_id: str
     plain_size: int
     stored_size: int
     node_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, index: _Optional[int] = ..., chunk_id: _Optional[str] = ..., plain_size: _Optional[int] = ..., stored_size: _Optional[int] = ..., node_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    shares: _containers.RepeatedCompositeFieldContainer[Share]
+    def __init__(self, index: _Optional[int] = ..., chunk_id: _Optional[str] = ..., plain_size: _Optional[int] = ..., stored_size: _Optional[int] = ..., node_ids: _Optional[_Iterable[str]] = ..., shares: _Optional[_Iterable[_Union[Share, _Mapping]]] = ...) -> None: ...
+
+class ErasureCode(_message.Message):
+    __slots__ = ("data_shares", "parity_shares")
+    DATA_SHARES_FIELD_NUMBER: _ClassVar[int]
+    PARITY_SHARES_FIELD_NUMBER: _ClassVar[int]
+    data_shares: int
+    parity_shares: int
+    def __init__(self, data_shares: _Optional[int] = ..., parity_shares: _Optional[int] = ...) -> None: ...
+
+class Share(_message.Message):
+    __slots__ = ("index", "chunk_id", "size", "node_ids")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    chunk_id: str
+    size: int
+    node_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, index: _Optional[int] = ..., chunk_id: _Optional[str] = ..., size: _Optional[int] = ..., node_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ChunkLocation(_message.Message):
+    __slots__ = ("chunk_id", "node_ids")
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    chunk_id: str
+    node_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, chunk_id: _Optional[str] = ..., node_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class FileLocations(_message.Message):
+    __slots__ = ("file_id", "chunks")
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    chunks: _containers.RepeatedCompositeFieldContainer[ChunkLocation]
+    def __init__(self, file_id: _Optional[str] = ..., chunks: _Optional[_Iterable[_Union[ChunkLocation, _Mapping]]] = ...) -> None: ...
 
 class Manifest(_message.Message):
-    __slots__ = ("file_id", "name", "size", "segment_size", "replicas", "cipher", "created_unix_ms", "segments", "expires_unix_ms")
+    __slots__ = ("file_id", "name", "size", "segment_size", "replicas", "cipher", "created_unix_ms", "segments", "expires_unix_ms", "erasure")
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +118,7 @@ class Manifest(_message.Message):
     CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    ERASURE_FIELD_NUMBER: _ClassVar[int]
     file_id: str
     name: str
     size: int
@@ -89,7 +128,8 @@ class Manifest(_message.Message):
     created_unix_ms: int
     segments: _containers.RepeatedCompositeFieldContainer[Segment]
     expires_unix_ms: int
-    def __init__(self, file_id: _Optional[str] = ..., name: _Optional[str] = ..., size: _Optional[int] = ..., segment_size: _Optional[int] = ..., replicas: _Optional[int] = ..., cipher: _Optional[_Union[Cipher, str]] = ..., created_unix_ms: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., expires_unix_ms: _Optional[int] = ...) -> None: ...
+    erasure: ErasureCode
+    def __init__(self, file_id: _Optional[str] = ..., name: _Optional[str] = ..., size: _Optional[int] = ..., segment_size: _Optional[int] = ..., replicas: _Optional[int] = ..., cipher: _Optional[_Union[Cipher, str]] = ..., created_unix_ms: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., expires_unix_ms: _Optional[int] = ..., erasure: _Optional[_Union[ErasureCode, _Mapping]] = ...) -> None: ...
 
 class SignedManifest(_message.Message):
     __slots__ = ("manifest", "owner_public_key", "signature")
@@ -102,7 +142,7 @@ class SignedManifest(_message.Message):
     def __init__(self, manifest: _Optional[bytes] = ..., owner_public_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class FileSummary(_message.Message):
-    __slots__ = ("file_id", "name", "size", "replicas", "segments", "created_unix_ms", "owner_public_key", "expires_unix_ms")
+    __slots__ = ("file_id", "name", "size", "replicas", "segments", "created_unix_ms", "owner_public_key", "expires_unix_ms", "erasure")
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +151,7 @@ class FileSummary(_message.Message):
     CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     OWNER_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    ERASURE_FIELD_NUMBER: _ClassVar[int]
     file_id: str
     name: str
     size: int
@@ -119,4 +160,5 @@ class FileSummary(_message.Message):
     created_unix_ms: int
     owner_public_key: bytes
     expires_unix_ms: int
-    def __init__(self, file_id: _Optional[str] = ..., name: _Optional[str] = ..., size: _Optional[int] = ..., replicas: _Optional[int] = ..., segments: _Optional[int] = ..., created_unix_ms: _Optional[int] = ..., owner_public_key: _Optional[bytes] = ..., expires_unix_ms: _Optional[int] = ...) -> None: ...
+    erasure: ErasureCode
+    def __init__(self, file_id: _Optional[str] = ..., name: _Optional[str] = ..., size: _Optional[int] = ..., replicas: _Optional[int] = ..., segments: _Optional[int] = ..., created_unix_ms: _Optional[int] = ..., owner_public_key: _Optional[bytes] = ..., expires_unix_ms: _Optional[int] = ..., erasure: _Optional[_Union[ErasureCode, _Mapping]] = ...) -> None: ...

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+from nats.js.api import KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 
 from stratos.common.errors import Unavailable
@@ -27,6 +27,13 @@ HEARTBEAT_STREAM = "STRATOS_HEARTBEATS"
 FILE_COMMITTED_SUBJECT = "stratos.file.committed"
 FILE_DELETED_SUBJECT = "stratos.file.deleted"
 MANIFEST_BUCKET = "STRATOS_MANIFESTS"
+LOCATIONS_BUCKET = "STRATOS_LOCATIONS"  # FileLocations per file_id, changed with compare-and-set
+REPAIR_STREAM = "STRATOS_REPAIR"  # work queue: each job is delivered to one consumer until acked
+REPAIR_JOB_SUBJECT = "stratos.repair.job.{node_id}"  # RepairJob for the node that executes it
+REPAIR_JOB_WILDCARD = "stratos.repair.job.>"
+REPAIR_RESULT_SUBJECT = "stratos.repair.result"  # RepairResult, plain NATS
+AUDIT_RESULT_SUBJECT = "stratos.audit.results"  # AuditResult, plain NATS
+REPAIR_DEDUP_WINDOW_S = 120.0  # a job published twice within this window is stored once
 
 
 def server_endpoints(url: str) -> list[tuple[str, int]]:
@@ -132,6 +139,22 @@ async def ensure_heartbeat_stream(js: JetStreamContext) -> None:
             subjects=[HEARTBEAT_WILDCARD],
             max_msgs_per_subject=1,
             storage=StorageType.FILE,
+        ),
+    )
+
+
+async def ensure_repair_stream(js: JetStreamContext) -> None:
+    """The repair work queue: a job stays until the node it targets acknowledges it, and is
+    redelivered if that node dies first; the same job_id (Nats-Msg-Id) published twice by two
+    index replicas is stored once."""
+    await ensure_stream(
+        js,
+        StreamConfig(
+            name=REPAIR_STREAM,
+            subjects=[REPAIR_JOB_WILDCARD],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            duplicate_window=REPAIR_DEDUP_WINDOW_S,
         ),
     )
 
