@@ -65,7 +65,7 @@ class ConsensusSettings(ServiceSettings):
         "height at once).",
     )
     propose_delay_s: float = Field(
-        0.05,
+        0.2,
         ge=0,
         le=60,
         description="Seconds after a commit before the next height starts when txs are "

@@ -16,13 +16,11 @@ Failed-tx semantics (as in Tendermint/Cosmos):
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from stratos.common.stos import format_stos
 from stratos.consensus.ledger_block import InvalidBlock, block_hash, validate_block
 from stratos.consensus.ledger_msgs import HANDLERS, Ctx, EvidenceVerifier, spend
 from stratos.consensus.ledger_overlay import Working
-from stratos.consensus.state import LedgerState
+from stratos.consensus.state import Account, LedgerState
 from stratos.consensus.tx import DecodedTx, TxCode, TxRejected, decode_tx
 from stratos.v1 import ledger_pb2 as pb
 
@@ -56,7 +54,10 @@ def _ante(w: Working, ctx: Ctx, chain_id: str, d: DecodedTx, *, verify_sig: bool
             f"insufficient funds: the balance is {format_stos(acct.balance)} STOS, "
             f"needed {format_stos(needed)} STOS (including the fee)",
         )
-    w.set_account(d.sender, replace(acct, balance=acct.balance - body.fee, nonce=acct.nonce + 1))
+    # the constructor, not dataclasses.replace: this runs for every tx, several times per node
+    w.set_account(
+        d.sender, Account(balance=acct.balance - body.fee, nonce=acct.nonce + 1, ozone=acct.ozone)
+    )
     w.add_fees(body.fee)
 
 

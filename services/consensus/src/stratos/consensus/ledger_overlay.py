@@ -83,13 +83,17 @@ class Working:
 
     def credit(self, address: str, amount: int) -> None:
         acct = self.account(address) or Account()
-        self._accounts[address] = replace(acct, balance=acct.balance + amount)
+        self._accounts[address] = Account(
+            balance=acct.balance + amount, nonce=acct.nonce, ozone=acct.ozone
+        )
 
     def debit(self, address: str, amount: int) -> None:
         acct = self.account(address)
         if acct is None or acct.balance < amount:  # handlers check funds first: this is a bug
             raise AssertionError(f"debit of {amount} from {address} would go negative")
-        self._accounts[address] = replace(acct, balance=acct.balance - amount)
+        self._accounts[address] = Account(
+            balance=acct.balance - amount, nonce=acct.nonce, ozone=acct.ozone
+        )
 
     def set_node(self, address: str, node: NodeRecord | None) -> None:
         self._nodes[address] = node

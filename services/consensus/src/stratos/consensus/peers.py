@@ -41,7 +41,7 @@ PEER_CHANNEL_OPTIONS = [
 _MAX_BACKOFF_S = 2.0
 # Tx relay is batched: txs admitted within this delay (and while a batch is in flight) go to a
 # peer in one `RelayTxs` call, instead of one unary call per tx per peer.
-RELAY_DELAY_S = 0.005
+RELAY_DELAY_S = 0.05
 RELAY_MAX_BATCH = 1000
 RELAY_MAX_PENDING = 20_000  # per peer; the oldest drop first (relay is best effort)
 

@@ -24,6 +24,10 @@ from stratos.v1 import ledger_pb2 as pb
 _VERIFIED_MAX = 65_536
 _verified: dict[str, None] = {}
 _verified_lock = threading.Lock()
+# Decoded txs by their exact bytes: a tx is decoded at mempool entry, again in the proposal, the
+# block and every mempool re-check; decoding is pure, so the first result serves them all.
+_DECODED_MAX = 8_192
+_decoded: dict[bytes, DecodedTx] = {}
 MSG_KINDS = ("transfer", "register_node", "unbond", "prepay_ozone", "epoch_report", "slash")
 
 
@@ -84,10 +88,22 @@ class DecodedTx:
 
 def decode_tx(raw: bytes, *, max_tx_bytes: int) -> DecodedTx:
     """Parse `raw`, refusing oversized or malformed txs with a TxRejected sentence."""
-    if len(raw) > max_tx_bytes:
+    if len(raw) > max_tx_bytes:  # before the cache: the limit is a parameter that can change
         raise TxRejected(
             TxCode.OVERSIZED, f"the tx is {len(raw)} bytes; the limit is {max_tx_bytes} bytes"
         )
+    hit = _decoded.get(raw)
+    if hit is not None:
+        return hit
+    d = _decode(raw)
+    with _verified_lock:
+        _decoded[raw] = d
+        while len(_decoded) > _DECODED_MAX:
+            del _decoded[next(iter(_decoded))]
+    return d
+
+
+def _decode(raw: bytes) -> DecodedTx:
     tx, body = pb.Tx(), pb.TxBody()
     try:
         tx.ParseFromString(raw)
