@@ -59,6 +59,28 @@ def test_up_status_kill_start_down(dev):
     assert no_mesh.returncode == 1 and "no mesh is running" in no_mesh.stderr
 
 
+def test_add_storage_joins_a_running_mesh_live(dev):
+    refused = dev.run("dev", "add-storage", check=False)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+
+    dev.run("dev", "up", "--storage-nodes", "2", "--validators", "0", "--capacity", "1GiB")
+    bad = dev.run("dev", "add-storage", "--count", "0", check=False)
+    assert bad.returncode == 1
+    assert "add 1 to 16 storage nodes at a time, not 0" in " ".join(bad.stderr.split())
+
+    added = dev.run("dev", "add-storage", timeout=120)
+    assert "added storage-3" in added.stderr
+    rows = dev.status()
+    assert [n for n in rows if n.startswith("storage-")] == ["storage-1", "storage-2", "storage-3"]
+    new = rows["storage-3"]
+    assert new["running"] and new["healthy"] and new["state"] == "LIVE"
+    assert new["capacity_bytes"] == 1 << 30  # that of the nodes already there
+    assert new["address"] not in {rows["storage-1"]["address"], rows["storage-2"]["address"]}
+    s3 = next(p for p in dev.mesh()["processes"] if p["name"] == "storage-3")
+    assert s3["env"]["STRATOS_ZONE"] == "zone-3" and Path(s3["data_dir"]).is_dir()
+    dev.run("dev", "down")
+
+
 def test_down_keeps_files_and_ports_and_purge_deletes_everything(dev, tmp_path):
     dev.run("dev", "up", "--storage-nodes", "3", timeout=180)
     demo = dev.run("dev", "demo", timeout=180)

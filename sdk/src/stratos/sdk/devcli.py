@@ -56,6 +56,24 @@ def up(
     out.print(render.mesh_table([r.to_dict() for r in localmesh.status(home)]))
 
 
+@app.command("add-storage")
+def add_storage(
+    count: int = typer.Option(1, "--count", "-n", help="How many storage nodes to add."),
+    capacity: str = typer.Option(
+        None, help="Capacity of each new node (default: that of the last storage node)."
+    ),
+    wait: float = typer.Option(60.0, help="Seconds to wait for them to be LIVE."),
+) -> None:
+    """Add storage nodes to the running mesh; the mesh moves onto them only the chunks that
+    now rank there."""
+    home = Home.from_env()
+    cap = render.parse_size(capacity, what="capacity") if capacity is not None else None
+    with err.status("starting storage nodes…"):
+        added = localmesh.add_storage(home, count=count, capacity_bytes=cap, wait_s=wait)
+    err.print(f"added {', '.join(added)}")
+    out.print(render.mesh_table([r.to_dict() for r in localmesh.status(home)]))
+
+
 @app.command()
 def down(purge: bool = typer.Option(False, help="Also delete run/ (all stored data).")) -> None:
     """Stop every process (storage, index, then nats). Data is kept unless --purge."""

@@ -69,6 +69,7 @@ __all__ = [
     "ProcessRecord",
     "StatusRow",
     "UpReport",
+    "add_storage",
     "check_validator_count",
     "down",
     "find",
@@ -203,6 +204,54 @@ def up(
         save(home, records)
         _wait_ready(records, {r.name for r in records}, deadline, wait_s)
     return report
+
+
+def add_storage(
+    home: Home, count: int = 1, capacity_bytes: int | None = None, wait_s: float = 60.0
+) -> list[str]:
+    """Start `count` new storage nodes (the next free names, fresh ports and data dirs) in the
+    running mesh and return their names once each is LIVE in the index. Their capacity is
+    `capacity_bytes`, or that of the last storage node when not given. The mesh rebalances
+    onto them by itself (the index's repair loop)."""
+    if not 1 <= count <= 16:
+        raise InvalidArgument(f"add 1 to 16 storage nodes at a time, not {count}")
+    if capacity_bytes is not None and capacity_bytes <= 0:
+        raise InvalidArgument("the storage capacity must be greater than zero")
+    deadline = time.monotonic() + wait_s
+    with locked(home):
+        records = require(home)
+        index = next((r for r in records if r.kind == INDEX), None)
+        if index is None or not is_running(index):
+            raise FailedPrecondition(
+                "the index is not running; start the mesh with 'stratos dev up'"
+            )
+        have = [r for r in records if r.kind == STORAGE]
+        if len(have) + count > 64:
+            raise InvalidArgument(f"a local mesh runs at most 64 storage nodes; it has {len(have)}")
+        if capacity_bytes is None:
+            capacity_bytes = int(have[-1].env["STRATOS_CAPACITY_BYTES"]) if have else 10 * GiB
+        before = {r.name for r in records}
+        records = plan_processes(
+            home.run_dir,
+            records,
+            storage_nodes=_highest_storage_number(have) + count,
+            capacity_bytes=capacity_bytes,
+            port=free_port,
+            python=sys.executable,
+            nats_binary=nats_server_binary,
+        )
+        added = [r for r in records if r.name not in before]
+        save(home, records)
+        for rec in added:
+            spawn(rec)
+            save(home, records)
+        _wait_ready(records, {r.name for r in added}, deadline, wait_s)
+    return [r.name for r in added]
+
+
+def _highest_storage_number(storage: list[ProcessRecord]) -> int:
+    numbers = [int(r.name.rsplit("-", 1)[1]) for r in storage if r.name.rsplit("-", 1)[1].isdigit()]
+    return max(numbers, default=0)
 
 
 def down(home: Home, purge: bool = False, grace_s: float = 10.0) -> list[str]:
