@@ -1,11 +1,23 @@
 from stratos.v1 import types_pb2 as _types_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class DrainState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DRAIN_STATE_UNSPECIFIED: _ClassVar[DrainState]
+    DRAIN_STATE_DRAINING: _ClassVar[DrainState]
+    DRAIN_STATE_DRAINED: _ClassVar[DrainState]
+    DRAIN_STATE_CANCELLED: _ClassVar[DrainState]
+DRAIN_STATE_UNSPECIFIED: DrainState
+DRAIN_STATE_DRAINING: DrainState
+DRAIN_STATE_DRAINED: DrainState
+DRAIN_STATE_CANCELLED: DrainState
 
 class PlanWriteRequest(_message.Message):
     __slots__ = ("replicas", "size")
@@ -138,3 +150,77 @@ class ListNodesResponse(_message.Message):
     NODES_FIELD_NUMBER: _ClassVar[int]
     nodes: _containers.RepeatedCompositeFieldContainer[_types_pb2.NodeStatus]
     def __init__(self, nodes: _Optional[_Iterable[_Union[_types_pb2.NodeStatus, _Mapping]]] = ...) -> None: ...
+
+class DrainNodeRequest(_message.Message):
+    __slots__ = ("node_id", "cancel")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    cancel: bool
+    def __init__(self, node_id: _Optional[str] = ..., cancel: _Optional[bool] = ...) -> None: ...
+
+class GetDrainStatusRequest(_message.Message):
+    __slots__ = ("node_id",)
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    def __init__(self, node_id: _Optional[str] = ...) -> None: ...
+
+class DrainStatus(_message.Message):
+    __slots__ = ("node_id", "state", "chunks_left", "bytes_left", "chunks_at_start", "bytes_at_start", "started_unix_ms")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_LEFT_FIELD_NUMBER: _ClassVar[int]
+    BYTES_LEFT_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_AT_START_FIELD_NUMBER: _ClassVar[int]
+    BYTES_AT_START_FIELD_NUMBER: _ClassVar[int]
+    STARTED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    state: DrainState
+    chunks_left: int
+    bytes_left: int
+    chunks_at_start: int
+    bytes_at_start: int
+    started_unix_ms: int
+    def __init__(self, node_id: _Optional[str] = ..., state: _Optional[_Union[DrainState, str]] = ..., chunks_left: _Optional[int] = ..., bytes_left: _Optional[int] = ..., chunks_at_start: _Optional[int] = ..., bytes_at_start: _Optional[int] = ..., started_unix_ms: _Optional[int] = ...) -> None: ...
+
+class GetHealthRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class NodeHealth(_message.Message):
+    __slots__ = ("node_id", "state", "chunks", "bytes", "draining", "jobs_outstanding")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    DRAINING_FIELD_NUMBER: _ClassVar[int]
+    JOBS_OUTSTANDING_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    state: _types_pb2.NodeState
+    chunks: int
+    bytes: int
+    draining: bool
+    jobs_outstanding: int
+    def __init__(self, node_id: _Optional[str] = ..., state: _Optional[_Union[_types_pb2.NodeState, str]] = ..., chunks: _Optional[int] = ..., bytes: _Optional[int] = ..., draining: _Optional[bool] = ..., jobs_outstanding: _Optional[int] = ...) -> None: ...
+
+class GetHealthResponse(_message.Message):
+    __slots__ = ("files", "healthy", "degraded", "repairing", "unrecoverable", "bytes_to_repair", "repair_bytes_per_s", "eta_s", "nodes")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    HEALTHY_FIELD_NUMBER: _ClassVar[int]
+    DEGRADED_FIELD_NUMBER: _ClassVar[int]
+    REPAIRING_FIELD_NUMBER: _ClassVar[int]
+    UNRECOVERABLE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_TO_REPAIR_FIELD_NUMBER: _ClassVar[int]
+    REPAIR_BYTES_PER_S_FIELD_NUMBER: _ClassVar[int]
+    ETA_S_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    files: int
+    healthy: int
+    degraded: int
+    repairing: int
+    unrecoverable: int
+    bytes_to_repair: int
+    repair_bytes_per_s: float
+    eta_s: float
+    nodes: _containers.RepeatedCompositeFieldContainer[NodeHealth]
+    def __init__(self, files: _Optional[int] = ..., healthy: _Optional[int] = ..., degraded: _Optional[int] = ..., repairing: _Optional[int] = ..., unrecoverable: _Optional[int] = ..., bytes_to_repair: _Optional[int] = ..., repair_bytes_per_s: _Optional[float] = ..., eta_s: _Optional[float] = ..., nodes: _Optional[_Iterable[_Union[NodeHealth, _Mapping]]] = ...) -> None: ...

@@ -69,6 +69,21 @@ class IndexServiceStub:
                 request_serializer=stratos_dot_v1_dot_index__pb2.ListNodesRequest.SerializeToString,
                 response_deserializer=stratos_dot_v1_dot_index__pb2.ListNodesResponse.FromString,
                 _registered_method=True)
+        self.DrainNode = channel.unary_unary(
+                '/stratos.v1.IndexService/DrainNode',
+                request_serializer=stratos_dot_v1_dot_index__pb2.DrainNodeRequest.SerializeToString,
+                response_deserializer=stratos_dot_v1_dot_index__pb2.DrainStatus.FromString,
+                _registered_method=True)
+        self.GetDrainStatus = channel.unary_unary(
+                '/stratos.v1.IndexService/GetDrainStatus',
+                request_serializer=stratos_dot_v1_dot_index__pb2.GetDrainStatusRequest.SerializeToString,
+                response_deserializer=stratos_dot_v1_dot_index__pb2.DrainStatus.FromString,
+                _registered_method=True)
+        self.GetHealth = channel.unary_unary(
+                '/stratos.v1.IndexService/GetHealth',
+                request_serializer=stratos_dot_v1_dot_index__pb2.GetHealthRequest.SerializeToString,
+                response_deserializer=stratos_dot_v1_dot_index__pb2.GetHealthResponse.FromString,
+                _registered_method=True)
 
 
 class IndexServiceServicer:
@@ -121,6 +136,28 @@ class IndexServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DrainNode(self, request, context):
+        """Move every chunk off a node before it leaves. Refused (FAILED_PRECONDITION, with the reason)
+        when the other live nodes cannot hold every file's redundancy target. Idempotent: asking
+        again reports progress. `cancel` stops a drain (chunks already moved stay moved).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDrainStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHealth(self, request, context):
+        """The mesh's redundancy: files healthy / degraded / repairing, bytes left to repair, per node.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IndexServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -158,6 +195,21 @@ def add_IndexServiceServicer_to_server(servicer, server):
                     servicer.ListNodes,
                     request_deserializer=stratos_dot_v1_dot_index__pb2.ListNodesRequest.FromString,
                     response_serializer=stratos_dot_v1_dot_index__pb2.ListNodesResponse.SerializeToString,
+            ),
+            'DrainNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.DrainNode,
+                    request_deserializer=stratos_dot_v1_dot_index__pb2.DrainNodeRequest.FromString,
+                    response_serializer=stratos_dot_v1_dot_index__pb2.DrainStatus.SerializeToString,
+            ),
+            'GetDrainStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDrainStatus,
+                    request_deserializer=stratos_dot_v1_dot_index__pb2.GetDrainStatusRequest.FromString,
+                    response_serializer=stratos_dot_v1_dot_index__pb2.DrainStatus.SerializeToString,
+            ),
+            'GetHealth': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHealth,
+                    request_deserializer=stratos_dot_v1_dot_index__pb2.GetHealthRequest.FromString,
+                    response_serializer=stratos_dot_v1_dot_index__pb2.GetHealthResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -349,6 +401,87 @@ class IndexService:
             '/stratos.v1.IndexService/ListNodes',
             stratos_dot_v1_dot_index__pb2.ListNodesRequest.SerializeToString,
             stratos_dot_v1_dot_index__pb2.ListNodesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DrainNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stratos.v1.IndexService/DrainNode',
+            stratos_dot_v1_dot_index__pb2.DrainNodeRequest.SerializeToString,
+            stratos_dot_v1_dot_index__pb2.DrainStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDrainStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stratos.v1.IndexService/GetDrainStatus',
+            stratos_dot_v1_dot_index__pb2.GetDrainStatusRequest.SerializeToString,
+            stratos_dot_v1_dot_index__pb2.DrainStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHealth(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stratos.v1.IndexService/GetHealth',
+            stratos_dot_v1_dot_index__pb2.GetHealthRequest.SerializeToString,
+            stratos_dot_v1_dot_index__pb2.GetHealthResponse.FromString,
             options,
             channel_credentials,
             insecure,
