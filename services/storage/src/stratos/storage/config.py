@@ -64,3 +64,26 @@ class StorageSettings(ServiceSettings):
         description="Uploads processed at once; more wait their turn. Each active upload holds "
         "about 3 MiB of memory, and the disk is saturated with a few.",
     )
+    repair_rate_bytes_s: int = Field(
+        64 * MIB,
+        ge=0,
+        description="Bytes per second all repair transfers of this node share (a token bucket), "
+        "0 = unlimited. The default leaves most of a disk's write bandwidth to foreground "
+        "uploads while still restoring redundancy in minutes, not hours.",
+    )
+    repair_concurrency: int = Field(
+        2, ge=1, le=32, description="Repair jobs this node executes at once, 1 to 32."
+    )
+    repair_ack_wait_s: float = Field(
+        30.0,
+        ge=1,
+        le=600,
+        description="Seconds a repair job may go without a sign of progress before JetStream "
+        "redelivers it (the node reports progress during long transfers), 1 to 600.",
+    )
+    repair_max_deliver: int = Field(
+        6,
+        ge=1,
+        le=100,
+        description="Attempts at one repair job before it is given up and reported failed.",
+    )

@@ -1,8 +1,8 @@
-"""Entry point of `stratos-storage`: wires settings, the chunk store, the gRPC server and the
-heartbeats together, and takes them down in order on SIGTERM.
+"""Entry point of `stratos-storage`: wires settings, the chunk store, the gRPC server, the
+heartbeats and the repair worker together, and takes them down in order on SIGTERM.
 
 gRPC comes up first and does not wait for NATS: a node can serve reads and writes while the
-bus is down, and starts heartbeating as soon as it is back.
+bus is down, and starts heartbeating and taking repair jobs as soon as it is back.
 """
 
 from __future__ import annotations
@@ -23,11 +23,18 @@ from stratos.storage.config import StorageSettings
 from stratos.storage.grpcserver import start_storage_server
 from stratos.storage.heartbeat import Heartbeater, NodeDescriptor
 from stratos.storage.natslink import NatsLink
+from stratos.storage.ratelimit import RateLimiter
+from stratos.storage.repair_exec import RepairExecutor
+from stratos.storage.repair_fetch import Channels, Puller
+from stratos.storage.repair_worker import RepairWorker, WorkerSettings
 from stratos.storage.servicer import StorageService
 
 log = get_logger(__name__)
 
 _WILDCARD_HOSTS = {"", "0.0.0.0", "[::]", "::"}
+# Transfer deadlines assume at least this rate per repair transfer (or the node's share of its
+# repair rate limit, when that is lower).
+MIN_TRANSFER_RATE_BYTES_S = 1024 * 1024
 
 
 def advertise_address(settings: StorageSettings, port: int) -> str:
@@ -39,6 +46,44 @@ def advertise_address(settings: StorageSettings, port: int) -> str:
     if host in _WILDCARD_HOSTS:
         host = socket.gethostname()
     return f"{host}:{port}"
+
+
+def build_repair_worker(
+    settings: StorageSettings, store: ChunkStore, channels: Channels
+) -> RepairWorker:
+    """The repair executor and its JetStream worker, with one rate limit for all transfers."""
+    limiter = RateLimiter(settings.repair_rate_bytes_s)
+    min_rate = float(MIN_TRANSFER_RATE_BYTES_S)
+    if settings.repair_rate_bytes_s:
+        min_rate = min(min_rate, settings.repair_rate_bytes_s / settings.repair_concurrency / 2)
+    executor = RepairExecutor(store, Puller(channels, limiter, min_rate_bytes_s=min_rate))
+    return RepairWorker(
+        executor,
+        settings.node_id,
+        WorkerSettings(
+            concurrency=settings.repair_concurrency,
+            ack_wait_s=settings.repair_ack_wait_s,
+            max_deliver=settings.repair_max_deliver,
+            stop_grace_s=settings.shutdown_grace_s,
+        ),
+    )
+
+
+async def run_repairs(
+    link: NatsLink, ready: asyncio.Event, worker: RepairWorker, stop: asyncio.Event
+) -> None:
+    """Start taking repair jobs once NATS is connected; return when `stop` is set."""
+    waiting = asyncio.create_task(ready.wait())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
+    stopping.cancel()
+    if stop.is_set() or link.nc is None:
+        return
+    try:
+        await worker.run(link.nc, stop)
+    except Exception:  # a bug in the worker must not take gRPC serving down with it
+        log.exception("repair_worker_crashed")
 
 
 def open_store(settings: StorageSettings) -> ChunkStore:
@@ -84,13 +129,25 @@ async def serve(stop: asyncio.Event, settings: StorageSettings | None = None) ->
     )
     link = NatsLink(settings.nats_url, name=f"stratos-storage-{settings.node_id}")
     heartbeats = Heartbeater(node, store.stat, link.publish, settings.heartbeat_interval_s)
+    nats_ready = asyncio.Event()
+
+    def on_nats_ready() -> None:
+        heartbeats.poke()
+        nats_ready.set()
+
+    channels = Channels()
+    worker = build_repair_worker(settings, store, channels)
     beating = asyncio.create_task(heartbeats.run(stop))
-    connecting = asyncio.create_task(link.run(on_ready=heartbeats.poke))
+    connecting = asyncio.create_task(link.run(on_ready=on_nats_ready))
+    repairing = asyncio.create_task(run_repairs(link, nats_ready, worker, stop))
     try:
         await stop.wait()
     finally:
         log.info("stopping")
         stop.set()
+        # Running repair jobs finish (or are handed back) while NATS is still connected.
+        await repairing
+        await channels.close()
         await beating
         connecting.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -19,6 +19,7 @@ from stratos.common.errors import DeadlineExceeded, InvalidArgument, StratosErro
 from stratos.common.grpcutil import rpc_edge
 from stratos.common.logging import get_logger
 from stratos.common.tracing import tracer
+from stratos.storage.audit import Range, answer_audit
 from stratos.storage.chunkstore import ChunkStore, ChunkWriter, PutResult
 from stratos.v1 import storage_pb2, storage_pb2_grpc
 
@@ -133,6 +134,19 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
             used_bytes=st.used_bytes,
             chunk_count=st.chunk_count,
         )
+
+    @rpc_edge
+    async def Audit(
+        self, request: storage_pb2.AuditRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.AuditResponse:
+        ranges = [Range(r.offset, r.length) for r in request.ranges]
+        with _tracer.start_as_current_span("answer_audit") as span:
+            span.set_attribute("stratos.chunk_id", request.chunk_id)
+            span.set_attribute("stratos.ranges", len(ranges))
+            digest = await asyncio.to_thread(
+                answer_audit, self.store, request.chunk_id, request.nonce, ranges
+            )
+        return storage_pb2.AuditResponse(digest=digest)
 
 
 async def _abort(context: grpc.aio.ServicerContext, err: Exception, method: str) -> None:

@@ -1,0 +1,145 @@
+"""Pulling chunks from other storage nodes over gRPC, for repair.
+
+A copy streams GetChunk's pieces straight into the local store's writer, which hashes and writes
+each piece as it comes, so a chunk of any size passes through a piece at a time. Every piece
+first draws from the node's repair rate limiter. Whatever goes wrong on the *source's* side (it
+is unreachable, lacks the chunk, sends bytes that do not hash to the ID) is raised as a
+`SourceError` carrying whether another attempt may succeed; trouble on *this* node (disk full)
+propagates unchanged, since trying another source would not help.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+
+from stratos.common import grpcutil
+from stratos.common.errors import DataLoss, InvalidArgument, StratosError, from_grpc
+from stratos.common.hashing import new_hasher
+from stratos.storage.chunkstore import ChunkWriter, PutResult
+from stratos.storage.ratelimit import RateLimiter
+from stratos.storage.repair_jobs import SourceFailure
+from stratos.v1 import repair_pb2, storage_pb2, storage_pb2_grpc
+
+BASE_DEADLINE_S = 30.0
+
+
+class SourceError(Exception):
+    def __init__(self, failure: SourceFailure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+class Channels:
+    """One gRPC channel per peer address, reused across jobs, closed together."""
+
+    def __init__(self) -> None:
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def get(self, address: str) -> grpc.aio.Channel:
+        ch = self._channels.get(address)
+        if ch is None:
+            ch = self._channels[address] = grpcutil.channel(address)
+        return ch
+
+    def forget(self, address: str) -> None:
+        """Drop a channel to an unreachable peer: the next attempt reconnects at once instead of
+        waiting out the channel's reconnect back-off."""
+        ch = self._channels.pop(address, None)
+        if ch is not None:
+            task = asyncio.ensure_future(ch.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    async def close(self) -> None:
+        channels, self._channels = list(self._channels.values()), {}
+        for ch in channels:
+            await ch.close()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+class Puller:
+    """Fetches chunks from peers, rate limited, with deadlines sized for the limited rate."""
+
+    def __init__(
+        self, channels: Channels, limiter: RateLimiter, *, min_rate_bytes_s: float
+    ) -> None:
+        self.channels = channels
+        self.limiter = limiter
+        self.min_rate_bytes_s = min_rate_bytes_s
+
+    def deadline_s(self, size: int) -> float:
+        return BASE_DEADLINE_S + size / self.min_rate_bytes_s
+
+    def _call(self, source: repair_pb2.ChunkSource, chunk_id: str, size: int):
+        stub = storage_pb2_grpc.StorageServiceStub(self.channels.get(source.address))
+        return stub.GetChunk(
+            storage_pb2.GetChunkRequest(chunk_id=chunk_id), timeout=self.deadline_s(size)
+        )
+
+    def _source_error(self, source: repair_pb2.ChunkSource, err: BaseException) -> SourceError:
+        if isinstance(err, grpc.RpcError):
+            if err.code() == grpc.StatusCode.UNAVAILABLE:
+                self.channels.forget(source.address)
+            err = from_grpc(err, peer=source.address)
+        return SourceError(SourceFailure.of(source.node_id, err))
+
+    async def copy_into(
+        self, source: repair_pb2.ChunkSource, chunk_id: str, size: int, writer: ChunkWriter
+    ) -> PutResult:
+        """Stream the chunk from `source` into `writer` and commit it (durable on return)."""
+        call = self._call(source, chunk_id, size)
+        try:
+            async for msg in call:
+                if msg.total_size and msg.total_size != size:
+                    raise DataLoss(
+                        f"it holds {msg.total_size} bytes for the chunk, not the expected {size}"
+                    )
+                await self.limiter.acquire(len(msg.data))
+                await asyncio.to_thread(writer.write, msg.data)
+            return await asyncio.to_thread(writer.commit)
+        except InvalidArgument as err:
+            # The writer refuses bytes that overflow the size or fail the hash: the source's
+            # copy is bad (our own arguments were checked when the write began).
+            call.cancel()
+            raise SourceError(SourceFailure(source.node_id, _corrupt(err), False)) from None
+        except (grpc.RpcError, DataLoss) as err:
+            call.cancel()
+            raise self._source_error(source, err) from None
+        except BaseException:
+            call.cancel()
+            raise
+
+    async def fetch(self, source: repair_pb2.ChunkSource, chunk_id: str, size: int) -> bytearray:
+        """The whole chunk in memory, checked against its ID (for erasure shares)."""
+        buf = bytearray(size)
+        got = 0
+        hasher = new_hasher()
+        call = self._call(source, chunk_id, size)
+        try:
+            async for msg in call:
+                n = len(msg.data)
+                if got + n > size:
+                    raise DataLoss(f"it sent more than the expected {size} bytes")
+                await self.limiter.acquire(n)
+                buf[got : got + n] = msg.data
+                hasher.update(msg.data)
+                got += n
+        except (grpc.RpcError, StratosError) as err:
+            call.cancel()
+            raise self._source_error(source, err) from None
+        except BaseException:
+            call.cancel()
+            raise
+        if got != size or hasher.hexdigest() != chunk_id:
+            raise SourceError(
+                SourceFailure(source.node_id, f"it sent corrupt bytes for chunk {chunk_id}", False)
+            )
+        return buf
+
+
+def _corrupt(err: InvalidArgument) -> str:
+    return f"it sent corrupt bytes ({err.message.rstrip('.')})"
