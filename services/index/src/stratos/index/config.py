@@ -44,6 +44,32 @@ class IndexSettings(ServiceSettings):
     max_replicas: int = Field(
         16, ge=1, le=64, description="Largest redundancy (copies per chunk) a write may ask for."
     )
+    repair_interval_s: float = Field(
+        2.0,
+        gt=0,
+        le=3600,
+        description="Seconds between two repair planning rounds (repair, drain, rebalance).",
+    )
+    repair_rate_bytes_s: int = Field(
+        64 * MIB,
+        ge=64 * KIB,
+        le=1 << 40,
+        description="Bytes per second of copies and re-encodes the index may plan, so foreground "
+        "traffic keeps most of the mesh's throughput (64 KiB/s to 1 TiB/s).",
+    )
+    repair_max_outstanding: int = Field(
+        512,
+        ge=1,
+        le=100_000,
+        description="Repair jobs published and not yet answered, at most.",
+    )
+    repair_job_timeout_s: float = Field(
+        60.0,
+        ge=1,
+        le=86400,
+        description="Seconds after which an unanswered repair job is planned again (a job still "
+        "queued is then recognised by its ID and not stored twice).",
+    )
 
     # A field validator rather than a model validator, so the error names STRATOS_LOST_AFTER_S.
     @field_validator("lost_after_s")

@@ -1,5 +1,5 @@
 """Process entry point of the index: settings, logging, tracing, NATS, the heartbeat feed, the
-manifest store and the gRPC server, and a clean stop on SIGTERM."""
+manifest store, the repair loop and the gRPC server, and a clean stop on SIGTERM."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from stratos.index.config import IndexSettings
 from stratos.index.heartbeats import HeartbeatFeed
 from stratos.index.manifests import ManifestStore
 from stratos.index.registry import Registry
+from stratos.index.repair_loop import RepairLoop
 from stratos.index.servicer import SERVICE_NAME, IndexService
 from stratos.v1 import index_pb2_grpc
 
@@ -77,6 +78,14 @@ async def serve(stop: asyncio.Event) -> None:
                 f"NATS at {settings.nats_url} cannot hold the heartbeat stream "
                 f"(is JetStream enabled?): {exc}"
             ) from None
+        repair = RepairLoop(nc, registry, settings, ready=lambda: feed.ready)
+        try:
+            await repair.start()
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise Unavailable(
+                f"NATS at {settings.nats_url} cannot hold the repair stream and buckets "
+                f"(is JetStream enabled?): {exc}"
+            ) from None
         service = IndexService(settings, registry, store, nc)
         server = await start_server(
             settings.grpc_address,
@@ -93,6 +102,7 @@ async def serve(stop: asyncio.Event) -> None:
         await stop.wait()
         log.info("stopping", grace_s=settings.shutdown_grace_s)
         await server.stop(settings.shutdown_grace_s)
+        await repair.stop()
         await feed.stop()
     finally:
         if nc.is_connected:

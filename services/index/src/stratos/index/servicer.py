@@ -12,6 +12,7 @@ from stratos.common.logging import get_logger
 from stratos.common.natsutil import FILE_COMMITTED_SUBJECT, FILE_DELETED_SUBJECT, publish
 from stratos.common.tracing import tracer
 from stratos.index.config import IndexSettings
+from stratos.index.locations import for_connection, holders, manifest_holders
 from stratos.index.manifests import ManifestStore, now_ms
 from stratos.index.planning import place_chunks, plan_write
 from stratos.index.registry import Candidate, Registry
@@ -111,7 +112,9 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
     async def GetManifest(self, request, context):
         signed = await self._store.get(request.file_id)
         manifest = types_pb2.Manifest.FromString(signed.manifest)
-        named = sorted({n for seg in manifest.segments for n in seg.node_ids})
+        locations = await (await for_connection(self._nc)).get(request.file_id)
+        held = [*manifest_holders(manifest).values(), *holders(manifest, locations).values()]
+        named = sorted({n for ids in held for n in ids})
         nodes = []
         for node_id in named:
             rec = self._registry.get(node_id)
@@ -121,7 +124,7 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
                         node_id=node_id, address=rec.info.address, zone=rec.info.zone
                     )
                 )
-        return index_pb2.GetManifestResponse(signed=signed, nodes=nodes)
+        return index_pb2.GetManifestResponse(signed=signed, nodes=nodes, locations=locations)
 
     @rpc_edge
     async def ListFiles(self, request, context):

@@ -1,0 +1,129 @@
+"""Repair planned by `python -m stratos.index` itself: the index SIGKILLed mid-repair and NATS
+restarted under a running loop, with this test playing the storage nodes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from index_support import heartbeat, new_file_id, publish_heartbeat
+from test_index_repair_loop import (
+    CAPACITY,
+    NODES,
+    commit,
+    queued,
+    registry_with,
+    repair_loop,
+    send_result,
+    settled,
+    take_jobs,
+)
+
+from stratos.common import natsutil
+from stratos.common.procs import async_wait_until, env_with, free_port
+from stratos.index.locations import LocationStore, holders
+from stratos.index.manifests import now_ms
+from stratos.v1 import repair_pb2
+
+pytestmark = pytest.mark.integration
+
+
+@contextmanager
+def index_process(nats_url: str, log: Path) -> Iterator[subprocess.Popen]:
+    with log.open("a") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stratos.index"],
+            env=env_with(
+                STRATOS_NATS_URL=nats_url,
+                STRATOS_GRPC_ADDRESS=f"127.0.0.1:{free_port()}",
+                STRATOS_REPAIR_INTERVAL_S="0.2",
+            ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
+
+
+async def test_an_index_killed_mid_repair_resumes_without_storing_a_job_twice(
+    nats, tmp_path
+) -> None:
+    nc = await natsutil.connect(nats.url, name="test-storage-nodes")
+    js = nc.jetstream()
+    try:
+        await natsutil.ensure_heartbeat_stream(js)
+        for n in NODES:
+            sent = now_ms() - 60_000 if n == "n4" else now_ms()
+            await publish_heartbeat(nc, heartbeat(n, capacity=CAPACITY, sent_unix_ms=sent))
+        files = [settled(new_file_id()) for _ in range(2)]
+        await commit(nc, *files)
+        wanted = sum(1 for m in files for s in m.segments if "n4" in s.node_ids)
+        assert wanted
+
+        async def all_queued() -> dict[str, int] | None:
+            try:
+                q = await queued(js)
+            except Exception:
+                return None
+            return q if sum(q.values()) == wanted else None
+
+        log = tmp_path / "index.log"
+        with index_process(nats.url, log) as proc:
+            first = await async_wait_until(all_queued, timeout_s=30, what="repair jobs queued")
+            proc.kill()  # SIGKILL, before any storage node ran a job
+        with index_process(nats.url, log) as proc:
+            # It plans the same jobs again; none is stored twice, and it keeps running.
+            await async_wait_until(
+                lambda: _log_has(log, "repair_job_already_queued", wanted),
+                timeout_s=30,
+                what="the restarted index to plan",
+            )
+            assert await queued(js) == first and proc.poll() is None
+            for node in NODES:
+                subject = natsutil.REPAIR_JOB_SUBJECT.format(node_id=node)
+                for msg in await take_jobs(js, node, first.get(subject, 0)):
+                    await send_result(nc, repair_pb2.RepairJob.FromString(msg.data))
+            store = await LocationStore.open(js)
+
+            async def healed() -> bool:
+                locs = await store.all()
+                return all(
+                    len(set(holders(m, locs.get(m.file_id))[s.chunk_id]) - {"n4"}) == 2
+                    for m in files
+                    for s in m.segments
+                )
+
+            await async_wait_until(healed, timeout_s=30, what="locations healed")
+            assert await queued(js) == {}
+    finally:
+        await nc.close()
+
+
+async def test_repair_resumes_after_nats_restarts(nats) -> None:
+    async with repair_loop(nats.url, registry_with(), run=True, repair_interval_s=0.2) as loop:
+        m = settled(new_file_id())
+        await commit(loop._nc, m)
+        nats.kill()
+        loop._registry = registry_with(lost=("n1",))
+        nats.restart()
+        wanted = sum(1 for s in m.segments if "n1" in s.node_ids)
+
+        async def planned() -> bool:
+            try:
+                return sum((await queued(loop._nc.jetstream())).values()) == wanted
+            except Exception:
+                return False
+
+        await async_wait_until(planned, timeout_s=30, what="jobs after the NATS restart")
+
+
+async def _log_has(log: Path, event: str, at_least: int) -> bool:
+    return log.read_text().count(f'"{event}"') >= at_least
