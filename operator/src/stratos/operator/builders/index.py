@@ -1,0 +1,81 @@
+"""The index: a Deployment (it keeps no local state — manifests live in JetStream KV and the node
+registry is rebuilt from the heartbeat stream) and a ClusterIP Service for its gRPC API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stratos.operator.builders.meta import (
+    PORT_INDEX,
+    DefaultImages,
+    common_env,
+    container_security_context,
+    grpc_probes,
+    image,
+    labels,
+    metadata,
+    nats_url,
+    pod_security_context,
+    selector_labels,
+    tmp_volume,
+)
+from stratos.operator.builders.spec import Cluster
+
+COMPONENT = "index"
+
+
+def service(cluster: Cluster) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(cluster, COMPONENT),
+        "spec": {
+            "selector": selector_labels(cluster, COMPONENT),
+            "ports": [{"name": "grpc", "port": PORT_INDEX, "targetPort": "grpc"}],
+        },
+    }
+
+
+def deployment(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
+    spec = cluster.spec.index
+    tmp, tmp_mount = tmp_volume()
+    container = {
+        "name": "index",
+        "image": image(cluster, defaults, COMPONENT),
+        "imagePullPolicy": cluster.spec.image_pull_policy,
+        "env": [
+            {"name": "STRATOS_GRPC_ADDRESS", "value": f"0.0.0.0:{PORT_INDEX}"},
+            {"name": "STRATOS_NATS_URL", "value": nats_url(cluster)},
+            *common_env(cluster, COMPONENT),
+        ],
+        "ports": [{"name": "grpc", "containerPort": PORT_INDEX}],
+        **grpc_probes(PORT_INDEX),
+        "volumeMounts": [tmp_mount],
+        "securityContext": container_security_context(),
+        "resources": spec.resources.manifest(),
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(cluster, COMPONENT),
+        "spec": {
+            "replicas": spec.replicas,
+            "selector": {"matchLabels": selector_labels(cluster, COMPONENT)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {
+                "metadata": {"labels": labels(cluster, COMPONENT)},
+                "spec": {
+                    "securityContext": pod_security_context(),
+                    "containers": [container],
+                    "volumes": [tmp],
+                },
+            },
+        },
+    }
+
+
+def build(cluster: Cluster, defaults: DefaultImages) -> list[dict[str, Any]]:
+    return [service(cluster), deployment(cluster, defaults)]

@@ -1,0 +1,181 @@
+"""NATS with JetStream: the config, a headless Service for the cluster routes, a client Service
+and a StatefulSet with one volume per server (JetStream's file store).
+
+With 3 or more servers JetStream runs clustered (a RAFT group per stream), so the index keeps no
+single point of failure; 1 server is for development.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stratos.operator.builders.meta import (
+    CLAIM_RETENTION,
+    PORT_NATS_CLIENT,
+    PORT_NATS_CLUSTER,
+    PORT_NATS_MONITOR,
+    DefaultImages,
+    child_name,
+    container_security_context,
+    image,
+    metadata,
+    pod_name_env,
+    pod_security_context,
+    pvc_template,
+    selector_labels,
+)
+from stratos.operator.builders.spec import Cluster, parse_quantity
+
+COMPONENT = "nats"
+NATS_UID = 1000  # any non-root uid: the nats image needs no file outside its volume
+
+
+def headless_name(cluster: Cluster) -> str:
+    return f"{child_name(cluster, COMPONENT)}-headless"
+
+
+def config_text(cluster: Cluster) -> str:
+    """nats.conf; `$POD_NAME` is expanded by nats-server from the environment."""
+    nats = cluster.spec.nats
+    # leave 10% of the volume to the filesystem and JetStream's own metadata
+    max_file = parse_quantity(nats.storage_size, "spec.nats.storageSize") * 9 // 10
+    lines = [
+        "server_name: $POD_NAME",
+        f"listen: 0.0.0.0:{PORT_NATS_CLIENT}",
+        f"http: 0.0.0.0:{PORT_NATS_MONITOR}",
+        "lame_duck_duration: 30s",
+        "jetstream {",
+        "  store_dir: /data",
+        f"  max_file_store: {max_file}",
+        "}",
+    ]
+    if nats.replicas > 1:
+        headless = f"{headless_name(cluster)}.{cluster.namespace}.svc"
+        routes = ", ".join(
+            f"nats://{child_name(cluster, COMPONENT)}-{i}.{headless}:{PORT_NATS_CLUSTER}"
+            for i in range(nats.replicas)
+        )
+        lines += [
+            "cluster {",
+            f"  name: {cluster.name}",
+            f"  listen: 0.0.0.0:{PORT_NATS_CLUSTER}",
+            f"  routes: [{routes}]",
+            "}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def config_map(cluster: Cluster) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(cluster, COMPONENT, f"{child_name(cluster, COMPONENT)}-config"),
+        "data": {"nats.conf": config_text(cluster)},
+    }
+
+
+def _ports() -> list[dict[str, Any]]:
+    return [
+        {"name": "client", "port": PORT_NATS_CLIENT, "targetPort": "client"},
+        {"name": "cluster", "port": PORT_NATS_CLUSTER, "targetPort": "cluster"},
+        {"name": "monitor", "port": PORT_NATS_MONITOR, "targetPort": "monitor"},
+    ]
+
+
+def headless_service(cluster: Cluster) -> dict[str, Any]:
+    """Per-pod DNS for the cluster routes, published before the pods are ready (routes must
+    form before any server can be ready)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(cluster, COMPONENT, headless_name(cluster)),
+        "spec": {
+            "clusterIP": "None",
+            "publishNotReadyAddresses": True,
+            "selector": selector_labels(cluster, COMPONENT),
+            "ports": _ports(),
+        },
+    }
+
+
+def client_service(cluster: Cluster) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(cluster, COMPONENT),
+        "spec": {
+            "selector": selector_labels(cluster, COMPONENT),
+            "ports": [{"name": "client", "port": PORT_NATS_CLIENT, "targetPort": "client"}],
+        },
+    }
+
+
+def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
+    nats = cluster.spec.nats
+    name = child_name(cluster, COMPONENT)
+    container = {
+        "name": "nats",
+        "image": image(cluster, defaults, COMPONENT),
+        "imagePullPolicy": cluster.spec.image_pull_policy,
+        "args": ["--config", "/etc/nats/nats.conf"],
+        "env": pod_name_env(),
+        "ports": [
+            {"name": "client", "containerPort": PORT_NATS_CLIENT},
+            {"name": "cluster", "containerPort": PORT_NATS_CLUSTER},
+            {"name": "monitor", "containerPort": PORT_NATS_MONITOR},
+        ],
+        "volumeMounts": [
+            {"name": "config", "mountPath": "/etc/nats", "readOnly": True},
+            {"name": "data", "mountPath": "/data"},
+        ],
+        "startupProbe": {
+            "httpGet": {"path": "/healthz", "port": "monitor"},
+            "periodSeconds": 2,
+            "failureThreshold": 90,
+        },
+        "readinessProbe": {
+            "httpGet": {"path": "/healthz?js-enabled-only=true", "port": "monitor"},
+            "periodSeconds": 5,
+        },
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz?js-enabled-only=true", "port": "monitor"},
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        },
+        "securityContext": container_security_context(),
+        "resources": nats.resources.manifest(),
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": metadata(cluster, COMPONENT),
+        "spec": {
+            "serviceName": headless_name(cluster),
+            "replicas": nats.replicas,
+            # all servers must be up for the routes to form a quorum; order buys nothing
+            "podManagementPolicy": "Parallel",
+            "persistentVolumeClaimRetentionPolicy": CLAIM_RETENTION,
+            "selector": {"matchLabels": selector_labels(cluster, COMPONENT)},
+            "template": {
+                "metadata": {"labels": metadata(cluster, COMPONENT)["labels"]},
+                "spec": {
+                    "securityContext": pod_security_context(NATS_UID),
+                    "terminationGracePeriodSeconds": 60,
+                    "containers": [container],
+                    "volumes": [{"name": "config", "configMap": {"name": f"{name}-config"}}],
+                },
+            },
+            "volumeClaimTemplates": [
+                pvc_template("data", nats.storage_size, nats.storage_class_name)
+            ],
+        },
+    }
+
+
+def build(cluster: Cluster, defaults: DefaultImages) -> list[dict[str, Any]]:
+    return [
+        config_map(cluster),
+        headless_service(cluster),
+        client_service(cluster),
+        stateful_set(cluster, defaults),
+    ]

@@ -1,0 +1,228 @@
+"""Consensus validators: a keys Secret, a genesis ConfigMap, a headless Service (peers find each
+other by pod DNS), a client Service and a StatefulSet with one block store per validator.
+
+Both the keys and the genesis are made once and never rewritten — a chain started from one
+genesis forks from its own data if the file changes — so the builders take them as inputs
+(`ValidatorMaterial`) and stay pure; `keys.py` makes them, and the handler reuses what exists.
+Each pod picks its own key by pod name (`$(POD_NAME).pem`) and lists every validator as a peer;
+the consensus service drops its own address from that list.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stratos.operator.builders.meta import (
+    CLAIM_RETENTION,
+    PORT_CONSENSUS,
+    DefaultImages,
+    child_name,
+    common_env,
+    container_security_context,
+    grpc_probes,
+    image,
+    labels,
+    metadata,
+    nats_url,
+    pod_name_env,
+    pod_security_context,
+    pvc_template,
+    selector_labels,
+    tmp_volume,
+)
+from stratos.operator.builders.spec import Cluster
+
+COMPONENT = "validator"
+VALIDATOR_POWER = 10
+KEYS_DIR = "/etc/stratos/keys"
+GENESIS_DIR = "/etc/stratos/genesis"
+
+
+@dataclass(frozen=True)
+class ValidatorMaterial:
+    """Made once per cluster: PEM private key per pod name, and the genesis JSON text."""
+
+    keys_pem: Mapping[str, str]
+    genesis_json: str
+
+
+def pod_names(cluster: Cluster) -> list[str]:
+    base = child_name(cluster, COMPONENT)
+    return [f"{base}-{i}" for i in range(cluster.spec.validators.replicas)]
+
+
+def keys_secret_name(cluster: Cluster) -> str:
+    return f"{child_name(cluster, COMPONENT)}-keys"
+
+
+def genesis_name(cluster: Cluster) -> str:
+    return f"{cluster.name}-genesis"
+
+
+def genesis_document(
+    cluster: Cluster, public_keys_hex: list[str], genesis_time_unix_ms: int
+) -> dict[str, Any]:
+    """The genesis in the consensus service's format (its `Genesis.from_json` is the authority;
+    a unit test parses this with it)."""
+    return {
+        "chain_id": cluster.chain_id,
+        "genesis_time_unix_ms": genesis_time_unix_ms,
+        "accounts": [
+            {"address": a.address, "balance": a.balance}
+            for a in cluster.spec.validators.genesis_accounts
+        ],
+        "validators": [
+            {"public_key": key, "power": VALIDATOR_POWER, "deposit": "0"} for key in public_keys_hex
+        ],
+    }
+
+
+def genesis_text(doc: Mapping[str, Any]) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def keys_secret(cluster: Cluster, material: ValidatorMaterial) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(cluster, COMPONENT, keys_secret_name(cluster)),
+        "type": "Opaque",
+        "immutable": True,
+        # `data`, not `stringData`: server-side apply then compares like with like
+        "data": {
+            f"{pod}.pem": base64.b64encode(pem.encode()).decode()
+            for pod, pem in sorted(material.keys_pem.items())
+        },
+    }
+
+
+def genesis_config_map(cluster: Cluster, material: ValidatorMaterial) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(cluster, COMPONENT, genesis_name(cluster)),
+        "immutable": True,
+        "data": {"genesis.json": material.genesis_json},
+    }
+
+
+def headless_service(cluster: Cluster) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(cluster, COMPONENT),
+        "spec": {
+            "clusterIP": "None",
+            # peers must connect before any validator can be ready (no quorum alone)
+            "publishNotReadyAddresses": True,
+            "selector": selector_labels(cluster, COMPONENT),
+            "ports": [{"name": "grpc", "port": PORT_CONSENSUS, "targetPort": "grpc"}],
+        },
+    }
+
+
+def client_service(cluster: Cluster) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(cluster, COMPONENT, child_name(cluster, "consensus")),
+        "spec": {
+            "selector": selector_labels(cluster, COMPONENT),
+            "ports": [{"name": "grpc", "port": PORT_CONSENSUS, "targetPort": "grpc"}],
+        },
+    }
+
+
+def peers(cluster: Cluster) -> str:
+    svc = f"{child_name(cluster, COMPONENT)}.{cluster.namespace}.svc"
+    return ",".join(f"{pod}.{svc}:{PORT_CONSENSUS}" for pod in pod_names(cluster))
+
+
+def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
+    spec = cluster.spec.validators
+    name = child_name(cluster, COMPONENT)
+    tmp, tmp_mount = tmp_volume()
+    container = {
+        "name": "validator",
+        "image": image(cluster, defaults, "consensus"),
+        "imagePullPolicy": cluster.spec.image_pull_policy,
+        "env": [
+            *pod_name_env(),
+            {"name": "STRATOS_GRPC_ADDRESS", "value": f"0.0.0.0:{PORT_CONSENSUS}"},
+            {
+                "name": "STRATOS_ADVERTISE_ADDRESS",
+                "value": f"$(POD_NAME).{name}.$(POD_NAMESPACE).svc:{PORT_CONSENSUS}",
+            },
+            {"name": "STRATOS_PEERS", "value": peers(cluster)},
+            {"name": "STRATOS_DATA_DIR", "value": "/data"},
+            {"name": "STRATOS_GENESIS_FILE", "value": f"{GENESIS_DIR}/genesis.json"},
+            {"name": "STRATOS_VALIDATOR_KEY_FILE", "value": f"{KEYS_DIR}/$(POD_NAME).pem"},
+            {"name": "STRATOS_NATS_URL", "value": nats_url(cluster)},
+            *common_env(cluster, "consensus"),
+        ],
+        "ports": [{"name": "grpc", "containerPort": PORT_CONSENSUS}],
+        **grpc_probes(PORT_CONSENSUS),
+        "volumeMounts": [
+            {"name": "data", "mountPath": "/data"},
+            {"name": "keys", "mountPath": KEYS_DIR, "readOnly": True},
+            {"name": "genesis", "mountPath": GENESIS_DIR, "readOnly": True},
+            tmp_mount,
+        ],
+        "securityContext": container_security_context(),
+        "resources": spec.resources.manifest(),
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": metadata(cluster, COMPONENT),
+        "spec": {
+            "serviceName": name,
+            "replicas": spec.replicas,
+            "podManagementPolicy": "Parallel",
+            "persistentVolumeClaimRetentionPolicy": CLAIM_RETENTION,
+            "selector": {"matchLabels": selector_labels(cluster, COMPONENT)},
+            "template": {
+                "metadata": {"labels": labels(cluster, COMPONENT)},
+                "spec": {
+                    "securityContext": pod_security_context(),
+                    "containers": [container],
+                    "volumes": [
+                        # group-readable: the files belong to root, the pod's group is fsGroup
+                        {
+                            "name": "keys",
+                            "secret": {
+                                "secretName": keys_secret_name(cluster),
+                                "defaultMode": 0o440,
+                            },
+                        },
+                        {"name": "genesis", "configMap": {"name": genesis_name(cluster)}},
+                        tmp,
+                    ],
+                },
+            },
+            "volumeClaimTemplates": [
+                pvc_template("data", spec.storage_size, spec.storage_class_name)
+            ],
+        },
+    }
+
+
+def build(
+    cluster: Cluster, defaults: DefaultImages, material: ValidatorMaterial | None
+) -> list[dict[str, Any]]:
+    """Nothing when the cluster runs no validators; otherwise `material` is required."""
+    if cluster.spec.validators.replicas == 0:
+        return []
+    if material is None:
+        raise ValueError("validators need their keys and genesis (ValidatorMaterial)")
+    return [
+        keys_secret(cluster, material),
+        genesis_config_map(cluster, material),
+        headless_service(cluster),
+        client_service(cluster),
+        stateful_set(cluster, defaults),
+    ]

@@ -1,0 +1,42 @@
+"""The operator's settings, read from `STRATOS_*` variables and validated at start, so a bad
+value stops the operator with the variable's name (the chart sets them from its values)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stratos.operator.builders.meta import DefaultImages
+
+_IMAGES = DefaultImages()
+
+
+class OperatorSettings(BaseSettings):
+    """Knobs of the operator process (variable = STRATOS_ + field name, upper case)."""
+
+    model_config = SettingsConfigDict(env_prefix="STRATOS_", extra="ignore", frozen=True)
+
+    watch_namespace: str = Field(
+        "", description="Namespace whose StratosClusters to manage; empty = every namespace."
+    )
+    heal_interval_s: float = Field(
+        30.0, ge=1, le=3600, description="Seconds between drift checks of each cluster."
+    )
+    liveness_port: int = Field(8080, ge=1, le=65535, description="Port of GET /healthz.")
+    metrics_port: int = Field(9090, ge=1, le=65535, description="Port of Prometheus /metrics.")
+    log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
+    image_nats: str = Field(_IMAGES.nats, min_length=1, description="Default NATS image.")
+    image_index: str = Field(_IMAGES.index, min_length=1, description="Default index image.")
+    image_storage: str = Field(_IMAGES.storage, min_length=1, description="Default storage image.")
+    image_consensus: str = Field(
+        _IMAGES.consensus, min_length=1, description="Default validator image."
+    )
+
+    @property
+    def default_images(self) -> DefaultImages:
+        return DefaultImages(
+            nats=self.image_nats,
+            index=self.image_index,
+            storage=self.image_storage,
+            consensus=self.image_consensus,
+        )

@@ -1,0 +1,305 @@
+"""The children of a StratosCluster as an operator user would check them: names, replica
+counts, owner references, labels and selectors that match, probes, PDB math, the genesis."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from operator_support import cluster_body
+
+from stratos.consensus.ledger_genesis import Genesis
+from stratos.operator.builders import DefaultImages, build_all, pdb, prunable
+from stratos.operator.builders.immutable import claims_to_expand, keep_claim_templates
+from stratos.operator.builders.spec import parse_cluster
+from stratos.operator.keys import ensure_material
+
+DEFAULTS = DefaultImages(
+    nats="nats:test", index="idx:test", storage="sto:test", consensus="con:test"
+)
+
+
+def _cluster(spec=None, **meta):
+    return parse_cluster(cluster_body(spec, **meta))
+
+
+def _children(spec=None, **kw):
+    cluster = _cluster(spec)
+    material = (
+        ensure_material(cluster, None, None, now_ms=1) if cluster.spec.validators.replicas else None
+    )
+    return cluster, {
+        (m["kind"], m["metadata"]["name"]): m
+        for m in build_all(cluster, DEFAULTS, material=material, **kw)
+    }
+
+
+def test_a_default_cluster_has_nats_index_storage_and_budgets_but_no_validators():
+    _, kids = _children()
+    assert set(kids) == {
+        ("ConfigMap", "demo-nats-config"),
+        ("Service", "demo-nats-headless"),
+        ("Service", "demo-nats"),
+        ("StatefulSet", "demo-nats"),
+        ("Service", "demo-index"),
+        ("Deployment", "demo-index"),
+        ("Service", "demo-storage"),
+        ("StatefulSet", "demo-storage"),
+        ("PodDisruptionBudget", "demo-storage"),
+        ("PodDisruptionBudget", "demo-index"),
+        ("PodDisruptionBudget", "demo-nats"),
+    }
+
+
+def test_every_child_is_owned_by_the_cluster_and_lives_in_its_namespace():
+    _, kids = _children({"validators": {"replicas": 4}})
+    for obj in kids.values():
+        (ref,) = obj["metadata"]["ownerReferences"]
+        assert ref == {
+            "apiVersion": "stratos.io/v1alpha1",
+            "kind": "StratosCluster",
+            "name": "demo",
+            "uid": "1234-uid",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+        assert obj["metadata"]["namespace"] == "mesh"
+        assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "stratos-operator"
+
+
+def test_replica_counts_follow_the_spec():
+    _, kids = _children(
+        {
+            "nats": {"replicas": 5},
+            "index": {"replicas": 3},
+            "storage": {"replicas": 7},
+            "validators": {"replicas": 4},
+        }
+    )
+    assert kids[("StatefulSet", "demo-nats")]["spec"]["replicas"] == 5
+    assert kids[("Deployment", "demo-index")]["spec"]["replicas"] == 3
+    assert kids[("StatefulSet", "demo-storage")]["spec"]["replicas"] == 7
+    assert kids[("StatefulSet", "demo-validator")]["spec"]["replicas"] == 4
+
+
+def test_the_scale_down_plan_can_hold_storage_above_the_spec():
+    _, kids = _children({"storage": {"replicas": 3}}, storage_replicas=5)
+    assert kids[("StatefulSet", "demo-storage")]["spec"]["replicas"] == 5
+
+
+def test_services_select_exactly_the_pods_of_their_workload():
+    _, kids = _children({"validators": {"replicas": 4}})
+    workloads = [o for o in kids.values() if o["kind"] in ("StatefulSet", "Deployment")]
+    for svc in (o for o in kids.values() if o["kind"] == "Service"):
+        selector = svc["spec"]["selector"]
+        matching = [
+            w
+            for w in workloads
+            if selector.items() <= w["spec"]["template"]["metadata"]["labels"].items()
+        ]
+        assert len(matching) == 1, svc["metadata"]["name"]
+        ports = {
+            p["name"]
+            for c in matching[0]["spec"]["template"]["spec"]["containers"]
+            for p in c["ports"]
+        }
+        assert {p["targetPort"] for p in svc["spec"]["ports"]} <= ports
+    for w in workloads:
+        # the selector must match the pod template, or the API server refuses the workload
+        assert w["spec"]["selector"]["matchLabels"].items() <= (
+            w["spec"]["template"]["metadata"]["labels"].items()
+        )
+        assert "app.kubernetes.io/version" not in w["spec"]["selector"]["matchLabels"]
+    for budget in (o for o in kids.values() if o["kind"] == "PodDisruptionBudget"):
+        sel = budget["spec"]["selector"]["matchLabels"]
+        assert (
+            sum(
+                sel.items() <= w["spec"]["template"]["metadata"]["labels"].items()
+                for w in workloads
+            )
+            == 1
+        )
+
+
+def test_stateful_sets_are_governed_by_their_headless_services():
+    _, kids = _children({"validators": {"replicas": 4}})
+    for (kind, _name), sts in kids.items():
+        if kind == "StatefulSet":
+            svc = kids[("Service", sts["spec"]["serviceName"])]
+            assert svc["spec"]["clusterIP"] == "None"
+
+
+def _env(container):
+    return {e["name"]: e.get("value") for e in container["env"]}
+
+
+def test_storage_nodes_are_named_after_their_pod_and_sized_from_the_spec():
+    _, kids = _children(
+        {"storage": {"size": "20Gi", "capacity": "15Gi", "storageClassName": "fast"}}
+    )
+    sts = kids[("StatefulSet", "demo-storage")]
+    (container,) = sts["spec"]["template"]["spec"]["containers"]
+    env = _env(container)
+    assert env["STRATOS_NODE_ID"] == "$(POD_NAME)"
+    assert env["STRATOS_ADVERTISE_ADDRESS"] == "$(POD_NAME).demo-storage.$(POD_NAMESPACE).svc:7000"
+    assert env["STRATOS_CAPACITY_BYTES"] == str(15 * 2**30)
+    assert env["STRATOS_NATS_URL"] == "nats://demo-nats.mesh.svc:4222"
+    # POD_NAME must come before the variables that expand it
+    names = [e["name"] for e in container["env"]]
+    assert names.index("POD_NAME") < names.index("STRATOS_NODE_ID")
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    assert claim["spec"]["storageClassName"] == "fast"
+    assert container["image"] == "sto:test"
+
+
+def test_an_empty_storage_class_means_the_cluster_default():
+    _, kids = _children()
+    (claim,) = kids[("StatefulSet", "demo-storage")]["spec"]["volumeClaimTemplates"]
+    assert "storageClassName" not in claim["spec"]
+
+
+def test_zones_are_assigned_round_robin_by_ordinal(tmp_path):
+    import subprocess
+
+    _, kids = _children({"storage": {"zones": ["a", "b", "c"]}})
+    (container,) = kids[("StatefulSet", "demo-storage")]["spec"]["template"]["spec"]["containers"]
+    assert _env(container)["STRATOS_ZONES"] == "a b c"
+    script = container["command"][2].replace("exec stratos-storage", 'echo "$STRATOS_ZONE"')
+    zones = [
+        subprocess.run(
+            ["/bin/sh", "-c", script],
+            env={"POD_NAME": f"demo-storage-{i}", "STRATOS_ZONES": "a b c"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for i in range(5)
+    ]
+    assert zones == ["a", "b", "c", "a", "b"]
+
+
+def test_pods_are_hardened_and_probed_over_grpc_health():
+    _, kids = _children({"validators": {"replicas": 4}})
+    for name in ("demo-storage", "demo-validator"):
+        pod = kids[("StatefulSet", name)]["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        (c,) = pod["containers"]
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True
+        assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        port = c["ports"][0]["containerPort"]
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert c[probe]["grpc"]["port"] == port
+    index = kids[("Deployment", "demo-index")]["spec"]["template"]["spec"]["containers"][0]
+    assert index["readinessProbe"]["grpc"]["port"] == 7100
+
+
+def test_nats_runs_jetstream_clustered_with_a_route_per_server():
+    _, kids = _children({"nats": {"replicas": 3, "storageSize": "2Gi"}})
+    conf = kids[("ConfigMap", "demo-nats-config")]["data"]["nats.conf"]
+    assert "jetstream {" in conf and "store_dir: /data" in conf
+    for i in range(3):
+        assert f"nats://demo-nats-{i}.demo-nats-headless.mesh.svc:6222" in conf
+    assert kids[("Service", "demo-nats-headless")]["spec"]["publishNotReadyAddresses"] is True
+
+
+def test_a_single_nats_server_has_no_cluster_block_and_no_budget():
+    _, kids = _children({"nats": {"replicas": 1}})
+    assert "cluster {" not in kids[("ConfigMap", "demo-nats-config")]["data"]["nats.conf"]
+    assert ("PodDisruptionBudget", "demo-nats") not in kids
+
+
+@pytest.mark.parametrize(("n", "f"), [(1, 0), (4, 1), (5, 1), (6, 1), (7, 2), (10, 3), (100, 33)])
+def test_validator_budget_is_f(n, f):
+    assert pdb.bft_faults(n) == f
+    _, kids = _children({"validators": {"replicas": n}, "storage": {"replicas": 3}})
+    budget = kids.get(("PodDisruptionBudget", "demo-validator"))
+    if f == 0:
+        assert budget is None  # a budget of 0 would block every node drain forever
+    else:
+        assert budget["spec"]["maxUnavailable"] == f
+
+
+@pytest.mark.parametrize(("n", "allowed"), [(3, 1), (5, 2), (7, 3)])
+def test_nats_budget_keeps_a_majority(n, allowed):
+    _, kids = _children({"nats": {"replicas": n}})
+    assert kids[("PodDisruptionBudget", "demo-nats")]["spec"]["maxUnavailable"] == allowed
+    assert n - allowed > n // 2
+
+
+@pytest.mark.parametrize(("r", "allowed"), [(1, 1), (2, 1), (3, 2), (5, 4)])
+def test_storage_budget_keeps_one_copy_of_every_chunk(r, allowed):
+    _, kids = _children({"replication": r, "storage": {"replicas": 6}})
+    assert kids[("PodDisruptionBudget", "demo-storage")]["spec"]["maxUnavailable"] == allowed
+
+
+def test_validators_get_keys_a_genesis_the_consensus_service_accepts_and_each_other_as_peers():
+    _, kids = _children(
+        {
+            "validators": {
+                "replicas": 4,
+                "chainId": "mesh-1",
+                "genesisAccounts": [{"address": "ab" * 20, "balance": "1000.5"}],
+            }
+        }
+    )
+    genesis = Genesis.from_json(kids[("ConfigMap", "demo-genesis")]["data"]["genesis.json"])
+    assert genesis.chain_id == "mesh-1"
+    assert len(genesis.validators) == 4
+    assert genesis.accounts == (("ab" * 20, 1000_500_000_000),)
+    secret = kids[("Secret", "demo-validator-keys")]
+    assert sorted(secret["data"]) == [f"demo-validator-{i}.pem" for i in range(4)]
+    assert secret["immutable"] is True
+    pem = base64.b64decode(secret["data"]["demo-validator-0.pem"]).decode()
+    assert pem.startswith("-----BEGIN PRIVATE KEY-----")
+    (c,) = kids[("StatefulSet", "demo-validator")]["spec"]["template"]["spec"]["containers"]
+    env = _env(c)
+    assert env["STRATOS_VALIDATOR_KEY_FILE"] == "/etc/stratos/keys/$(POD_NAME).pem"
+    peers = env["STRATOS_PEERS"].split(",")
+    assert peers == [f"demo-validator-{i}.demo-validator.mesh.svc:7200" for i in range(4)]
+    # the service drops its own address from the peers: it must advertise the same form
+    assert (
+        env["STRATOS_ADVERTISE_ADDRESS"] == "$(POD_NAME).demo-validator.$(POD_NAMESPACE).svc:7200"
+    )
+
+
+def test_existing_validator_material_is_reused_verbatim():
+    cluster, kids = _children({"validators": {"replicas": 4}})
+    secret, genesis = kids[("Secret", "demo-validator-keys")], kids[("ConfigMap", "demo-genesis")]
+    again = ensure_material(cluster, secret, genesis)
+    assert again.genesis_json == genesis["data"]["genesis.json"]
+    rebuilt = ensure_material(cluster, secret, None, now_ms=1)  # genesis lost before any start
+    assert rebuilt.genesis_json == genesis["data"]["genesis.json"]
+
+
+def test_a_grown_size_keeps_the_existing_claim_template_and_grows_the_claims():
+    _, old = _children({"storage": {"size": "10Gi"}})
+    _, new = _children({"storage": {"size": "20Gi"}})
+    before = old[("StatefulSet", "demo-storage")]
+    kept = keep_claim_templates(new[("StatefulSet", "demo-storage")], before)
+    assert kept["spec"]["volumeClaimTemplates"] == before["spec"]["volumeClaimTemplates"]
+    assert (
+        keep_claim_templates(new[("StatefulSet", "demo-storage")], None)
+        == (new[("StatefulSet", "demo-storage")])
+    )
+    claims = [
+        {"metadata": {"name": "a"}, "spec": {"resources": {"requests": {"storage": "10Gi"}}}},
+        {"metadata": {"name": "b"}, "spec": {"resources": {"requests": {"storage": "20Gi"}}}},
+        {"metadata": {"name": "c"}, "spec": {"resources": {"requests": {"storage": "30Gi"}}}},
+    ]
+    assert claims_to_expand(claims, "20Gi") == ["a"]
+
+
+def test_a_budget_the_spec_no_longer_wants_is_pruned():
+    cluster, kids = _children({"nats": {"replicas": 1}})
+    assert ("policy/v1", "PodDisruptionBudget", "demo-nats") in prunable(
+        cluster, list(kids.values())
+    )
+    cluster, kids = _children({"nats": {"replicas": 3}})
+    assert ("policy/v1", "PodDisruptionBudget", "demo-nats") not in prunable(
+        cluster, list(kids.values())
+    )
+
+
+def test_building_is_deterministic():
+    assert _children()[1] == _children()[1]
