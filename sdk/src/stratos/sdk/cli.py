@@ -26,7 +26,7 @@ from rich.console import Console
 
 from stratos.common.errors import FailedPrecondition, InvalidArgument, NotFound, StratosError
 from stratos.common.memory import keep_buffers_in_heap
-from stratos.sdk import chaincli, devcli, localmesh, render
+from stratos.sdk import chaincli, devcli, localmesh, meshcli, render
 from stratos.sdk.home import Home
 
 app = typer.Typer(
@@ -143,6 +143,17 @@ def readable_file(path: Path) -> int:
     return st.st_size
 
 
+def parse_code(ec: str | None, replicas: int) -> tuple[int, int] | None:
+    """The (k, m) of `--ec`, refused with --replicas (a file has one kind of redundancy)."""
+    if ec is None:
+        return None
+    from stratos.common.erasure import parse_ec
+
+    if replicas != 3:
+        raise InvalidArgument("--ec and --replicas cannot be used together; choose one")
+    return parse_ec(ec)
+
+
 def print_json(value: Any) -> None:
     print(json.dumps(value, indent=1))
 
@@ -154,6 +165,12 @@ def print_json(value: Any) -> None:
 def put(
     path: Path = typer.Argument(..., help="The file to store."),
     replicas: int = typer.Option(3, "--replicas", "-r", help="Copies of every segment."),
+    ec: str | None = typer.Option(
+        None,
+        "--ec",
+        metavar="K+M",
+        help="Erasure code instead of copies: K data + M parity shares on K+M nodes, e.g. 4+2.",
+    ),
     segment_size: str | None = typer.Option(
         None, "--segment-size", help="Segment size, e.g. 4MiB (default: the mesh's)."
     ),
@@ -164,13 +181,19 @@ def put(
     size = readable_file(path)
     if replicas < 1:
         raise InvalidArgument(f"replicas must be at least 1, not {replicas}")
+    code = parse_code(ec, replicas)
     seg = render.parse_size(segment_size, what="segment size") if segment_size else None
     home = Home.from_env()
 
     async def work(client: Any) -> Any:
         with transfer_progress("put", size) as advance:
             return await client.put(
-                path, replicas=replicas, segment_size=seg, name=name, on_progress=advance
+                path,
+                replicas=None if code else replicas,
+                erasure=code,
+                segment_size=seg,
+                name=name,
+                on_progress=advance,
             )
 
     res = with_client(home, work)
@@ -184,6 +207,7 @@ def put(
                 "size": res.size,
                 "segments": res.segments,
                 "replicas": res.replicas,
+                "erasure": render.code_text(res.erasure),
             }
         )
         return
@@ -254,6 +278,7 @@ def rm(
     err.print(f"deleted {fid}")
 
 
+meshcli.register(app)  # health, node drain
 chaincli.register(app)  # wallet, balance, send, chain: after the file commands in --help
 
 

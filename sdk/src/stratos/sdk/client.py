@@ -6,11 +6,15 @@ and stores R copies in parallel, falling back to other nodes when one fails. At 
 R acknowledged copies is the signed manifest committed, so the index never lists a half-written
 file. A get verifies the manifest, fetches segments in a bounded window, skips replicas that are
 missing, corrupt or unreachable, and only renames the output into place once it is complete.
+An erasure-coded file (`put(..., erasure=(k, m))`) keeps each encrypted segment as k + m shares
+on distinct nodes instead; `ec_transfer` moves them and a get decodes any k. Both reads ask the
+nodes the index says hold a chunk now, before the ones the signed manifest named.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import secrets
 import stat as statmod
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from stratos.common import erasure as ec
 from stratos.common.errors import (
     DataLoss,
     FailedPrecondition,
@@ -32,9 +37,10 @@ from stratos.common.errors import (
 from stratos.common.files import fsync_dir
 from stratos.common.hashing import chunk_id as hash_chunk
 from stratos.common.identity import Identity
-from stratos.sdk import transfer
+from stratos.sdk import ec_layout, transfer
 from stratos.sdk.capability import format_capability, is_file_id, parse_capability
 from stratos.sdk.crypto import decrypt_segment, encrypt_segment, new_file_key
+from stratos.sdk.ec_transfer import EcUpload, plan_ec, read_shares
 from stratos.sdk.manifest import (
     SegmentSpan,
     build_manifest,
@@ -43,7 +49,6 @@ from stratos.sdk.manifest import (
     segment_record,
     sign_manifest,
     summarize,
-    verify_manifest,
 )
 from stratos.v1 import index_pb2, types_pb2
 
@@ -69,6 +74,7 @@ class PutResult:
     size: int
     segments: int
     replicas: int
+    erasure: tuple[int, int] | None = None  # (k, m) when erasure coded
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,16 @@ class FileStat:
     summary: types_pb2.FileSummary
     manifest: types_pb2.Manifest
     nodes: dict[str, types_pb2.NodeStatus]  # node_id → status; absent when the index lost track
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A verified manifest and where its chunks are now, as GetManifest answered."""
+
+    signed: types_pb2.SignedManifest
+    manifest: types_pb2.Manifest
+    addresses: dict[str, str]  # node_id → address, for the nodes the index named
+    locations: dict[str, list[str]]  # chunk_id → current holders, where they changed
 
 
 class MeshClient:
@@ -114,32 +130,46 @@ class MeshClient:
         self,
         path: Path,
         *,
-        replicas: int = 3,
+        replicas: int | None = None,
         segment_size: int | None = None,
         name: str | None = None,
         on_progress: Progress = None,
+        erasure: tuple[int, int] | None = None,
     ) -> PutResult:
-        """Store the file at `path` with `replicas` copies of every segment."""
+        """Store the file at `path` with `replicas` copies of every segment (default 3), or
+        with `erasure=(k, m)`: every segment cut into k data + m parity shares on k + m nodes."""
         path = Path(path)
         fd, size = _open_for_read(path)
         try:
+            if erasure is not None:
+                ec.check_code(*erasure)
+                if replicas not in (None, 1):
+                    raise InvalidArgument(
+                        "choose either replicas or an erasure code for a file, not both"
+                    )
+                replicas = 1
+            replicas = 3 if replicas is None else replicas
             if replicas < 1:
                 raise InvalidArgument(f"replicas must be at least 1, not {replicas}")
             if segment_size is not None:
                 segment_layout(0, segment_size)  # range check before contacting anything
-            plan = await self._index.call(
-                "PlanWrite", index_pb2.PlanWriteRequest(replicas=replicas, size=size)
-            )
-            if plan.live_nodes < replicas:
-                raise FailedPrecondition(
-                    f"{replicas} copies need {replicas} live storage nodes "
-                    f"but only {plan.live_nodes} are live"
-                )
+            plan = await self._plan(replicas, size, erasure)
             seg_size = segment_size or plan.segment_size or DEFAULT_SEGMENT_SIZE
             layout = segment_layout(size, seg_size)
             file_id = secrets.token_hex(16)
             key = new_file_key()
-            upload = _Upload(self, fd, path, file_id, key, replicas, on_progress)
+            upload: _Upload | EcUpload
+            if erasure is None:
+                upload = _Upload(self, fd, path, file_id, key, replicas, on_progress)
+            else:
+                upload = EcUpload(
+                    channels=self._channels,
+                    place=self._place,
+                    read=lambda span: _read_and_encrypt(fd, path, span, key, file_id),
+                    k=erasure[0],
+                    m=erasure[1],
+                    on_progress=on_progress,
+                )
             await _bounded(layout, upload.segment, self._parallelism)
             manifest = build_manifest(
                 file_id=file_id,
@@ -149,6 +179,8 @@ class MeshClient:
                 replicas=replicas,
                 segments=upload.records,
             )
+            if erasure is not None:
+                manifest.erasure.data_shares, manifest.erasure.parity_shares = erasure
             await self._commit(sign_manifest(manifest, self._identity))
         finally:
             os.close(fd)
@@ -159,7 +191,24 @@ class MeshClient:
             size=size,
             segments=len(layout),
             replicas=replicas,
+            erasure=erasure,
         )
+
+    async def _plan(
+        self, replicas: int, size: int, erasure: tuple[int, int] | None
+    ) -> index_pb2.PlanWriteResponse:
+        """Refuse, before any byte is sent, a write too few live nodes could hold."""
+        if erasure is not None:
+            return await plan_ec(self._index, size, *erasure)
+        plan = await self._index.call(
+            "PlanWrite", index_pb2.PlanWriteRequest(replicas=replicas, size=size)
+        )
+        if plan.live_nodes < replicas:
+            raise FailedPrecondition(
+                f"{replicas} copies need {replicas} live storage nodes "
+                f"but only {plan.live_nodes} are live"
+            )
+        return plan
 
     async def _place(
         self, chunk: str, size: int, replicas: int, exclude: Iterable[str]
@@ -198,8 +247,11 @@ class MeshClient:
         file_id, key = parse_capability(capability)
         out = Path(out)
         _check_writable_target(out)
-        _, manifest, addresses = await self._manifest(file_id)
-        live = await self._live_node_ids()
+        found = await self._manifest(file_id)
+        manifest, locations = found.manifest, found.locations
+        code = ec_layout.code_of(manifest)
+        live, known = await self._node_view()
+        addresses = {**known, **found.addresses}
         part = out.with_name(out.name + ".part")
         try:
             fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
@@ -212,13 +264,18 @@ class MeshClient:
                 raise StratosError(f"cannot write {part}: {_reason(err)}") from None
 
             async def fetch(seg: types_pb2.Segment) -> None:
-                data = await self._read_segment(file_id, seg, addresses, live)
+                if code is None:
+                    data = await self._read_segment(file_id, seg, addresses, live, locations)
+                    write = functools.partial(_decrypt_and_write, data=data)
+                else:
+                    shares = await read_shares(
+                        self._channels, file_id, seg, code[0], addresses, live, locations
+                    )
+                    write = functools.partial(_decode_and_write, shares=shares, code=code)
                 try:
                     # off the event loop: pwrite and AES-GCM release the GIL, so writing one
                     # segment overlaps with receiving the next (pwrite was half of a get's time)
-                    await asyncio.to_thread(
-                        _decrypt_and_write, fd, key, file_id, seg, manifest.segment_size, data
-                    )
+                    await asyncio.to_thread(write, fd, key, file_id, seg, manifest.segment_size)
                 except OSError as err:
                     raise StratosError(f"cannot write {part}: {_reason(err)}") from None
                 if on_progress:
@@ -251,9 +308,9 @@ class MeshClient:
         seg: types_pb2.Segment,
         addresses: dict[str, str],
         live: set[str],
+        locations: dict[str, list[str]],
     ) -> bytearray:
-        nodes = list(dict.fromkeys(seg.node_ids))
-        nodes.sort(key=lambda n: n not in live)  # live first, manifest order otherwise
+        nodes = ec_layout.holders(seg.chunk_id, seg.node_ids, locations, live)
         failures: list[str] = []
         for node in nodes:
             address = addresses.get(node)
@@ -271,25 +328,29 @@ class MeshClient:
             f"{len(nodes)} nodes: " + "; ".join(failures)
         )
 
-    async def _manifest(
-        self, file_id: str
-    ) -> tuple[types_pb2.SignedManifest, types_pb2.Manifest, dict[str, str]]:
+    async def _manifest(self, file_id: str) -> _Found:
         try:
             resp = await self._index.call(
                 "GetManifest", index_pb2.GetManifestRequest(file_id=file_id)
             )
         except NotFound:
             raise NotFound(f"no file with ID {file_id}") from None
-        manifest = verify_manifest(resp.signed, file_id)
-        return resp.signed, manifest, {n.node_id: n.address for n in resp.nodes}
+        return _Found(
+            signed=resp.signed,
+            manifest=ec_layout.verify_any(resp.signed, file_id),
+            addresses={n.node_id: n.address for n in resp.nodes},
+            locations=ec_layout.current_locations(resp),
+        )
 
-    async def _live_node_ids(self) -> set[str]:
-        """Nodes the index sees live; empty when it cannot say (then manifest order is used)."""
+    async def _node_view(self) -> tuple[set[str], dict[str, str]]:
+        """The nodes the index sees live, and the address of every node it knows; both empty
+        when it cannot say (then manifest order and GetManifest's addresses are used)."""
         try:
             nodes = await self.list_nodes()
         except StratosError:
-            return set()
-        return {n.info.node_id for n in nodes if n.state == types_pb2.NODE_STATE_LIVE}
+            return set(), {}
+        live = {n.info.node_id for n in nodes if n.state == types_pb2.NODE_STATE_LIVE}
+        return live, {n.info.node_id: n.info.address for n in nodes if n.info.address}
 
     # -- metadata ----------------------------------------------------------------------------
 
@@ -308,10 +369,15 @@ class MeshClient:
 
     async def stat(self, file_id: str) -> FileStat:
         _check_file_id(file_id)
-        signed, manifest, _ = await self._manifest(file_id)
+        found = await self._manifest(file_id)
+        manifest = found.manifest
         named = {n for seg in manifest.segments for n in seg.node_ids}
+        named |= {n for seg in manifest.segments for s in seg.shares for n in s.node_ids}
         nodes = {n.info.node_id: n for n in await self.list_nodes() if n.info.node_id in named}
-        return FileStat(summary=summarize(signed, manifest), manifest=manifest, nodes=nodes)
+        summary = summarize(found.signed, manifest)
+        if manifest.HasField("erasure"):
+            summary.erasure.CopyFrom(manifest.erasure)
+        return FileStat(summary=summary, manifest=manifest, nodes=nodes)
 
     async def delete(self, file_id: str) -> None:
         """Remove the file from the index (owner only); its chunks are collected later."""
@@ -467,8 +533,29 @@ def _read_and_encrypt(
     return hash_chunk(stored), stored
 
 
+def _decode_and_write(
+    fd: int,
+    key: bytes,
+    file_id: str,
+    seg: types_pb2.Segment,
+    segment_size: int,
+    *,
+    shares: dict[int, bytearray],
+    code: tuple[int, int],
+) -> None:
+    data = ec.decode(shares, code[0], code[1], seg.stored_size)
+    shares.clear()  # the decoded bytes replace them: keep one copy of the segment, not two
+    _decrypt_and_write(fd, key, file_id, seg, segment_size, data=data)
+
+
 def _decrypt_and_write(
-    fd: int, key: bytes, file_id: str, seg: types_pb2.Segment, segment_size: int, data: bytearray
+    fd: int,
+    key: bytes,
+    file_id: str,
+    seg: types_pb2.Segment,
+    segment_size: int,
+    *,
+    data: bytes | bytearray,
 ) -> None:
     plain = decrypt_segment(key, file_id, seg.index, data)
     offset = seg.index * segment_size

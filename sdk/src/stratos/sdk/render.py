@@ -110,6 +110,23 @@ def get_line(name: str, size: int, path: str) -> str:
     return f"fetched {name} ({human_size(size)}) to {path}"
 
 
+def code_text(code: tuple[int, int] | None) -> str | None:
+    """(4, 2) → "ec 4+2"; None for a replicated file."""
+    return f"ec {code[0]}+{code[1]}" if code else None
+
+
+def erasure_code(msg: Any) -> tuple[int, int] | None:
+    """(k, m) of a Manifest or FileSummary that is erasure coded, else None."""
+    if not msg.HasField("erasure"):
+        return None
+    return msg.erasure.data_shares, msg.erasure.parity_shares
+
+
+def redundancy(f: Any) -> str:
+    """What the replicas column shows: the copy count, or the erasure code."""
+    return code_text(erasure_code(f)) or str(f.replicas)
+
+
 def files_table(files: Iterable[Any]) -> Table:
     """`stratos ls`: one row per FileSummary."""
     table = _table("files")
@@ -123,7 +140,7 @@ def files_table(files: Iterable[Any]) -> Table:
             f.file_id,
             f.name,
             human_size(f.size),
-            str(f.replicas),
+            redundancy(f),
             format_time(f.created_unix_ms, seconds=False),
         )
     return table
@@ -136,6 +153,7 @@ def file_summary_dict(f: Any) -> dict[str, Any]:
         "name": f.name,
         "size": f.size,
         "replicas": f.replicas,
+        "erasure": code_text(erasure_code(f)),
         "segments": f.segments,
         "created_unix_ms": f.created_unix_ms,
         "expires_unix_ms": f.expires_unix_ms,
@@ -147,18 +165,31 @@ def stat_dict(summary: Any, manifest: Any, nodes: Mapping[str, Any]) -> dict[str
     """`stratos stat --json`: the summary plus every segment with its nodes and their states."""
     out = file_summary_dict(summary)
     out["segment_size"] = manifest.segment_size
-    out["segments"] = [
-        {
+
+    def states(node_ids: Iterable[str]) -> dict[str, str]:
+        return {n: state_name(nodes[n].state) if n in nodes else "UNKNOWN" for n in node_ids}
+
+    segments = []
+    for s in manifest.segments:
+        seg: dict[str, Any] = {
             "index": s.index,
             "chunk_id": s.chunk_id,
             "plain_size": s.plain_size,
             "stored_size": s.stored_size,
-            "nodes": {
-                n: state_name(nodes[n].state) if n in nodes else "UNKNOWN" for n in s.node_ids
-            },
+            "nodes": states(s.node_ids),
         }
-        for s in manifest.segments
-    ]
+        if s.shares:
+            seg["shares"] = [
+                {
+                    "index": h.index,
+                    "chunk_id": h.chunk_id,
+                    "size": h.size,
+                    "nodes": states(h.node_ids),
+                }
+                for h in s.shares
+            ]
+        segments.append(seg)
+    out["segments"] = segments
     return out
 
 
@@ -170,7 +201,12 @@ def stat_summary(summary: Any, manifest: Any) -> Table:
     grid.add_row("id", summary.file_id)
     grid.add_row("name", summary.name)
     grid.add_row("size", f"{human_size(summary.size)} ({summary.size} bytes)")
-    grid.add_row("replicas", str(summary.replicas))
+    code = erasure_code(manifest)
+    if code:
+        k, m = code
+        grid.add_row("replicas", f"{code_text(code)} (any {k} of {k + m} shares rebuild it)")
+    else:
+        grid.add_row("replicas", str(summary.replicas))
     grid.add_row("segments", f"{summary.segments} of {human_size(manifest.segment_size)}")
     grid.add_row("created", format_time(summary.created_unix_ms) + " UTC")
     if summary.expires_unix_ms:
@@ -180,29 +216,43 @@ def stat_summary(summary: Any, manifest: Any) -> Table:
 
 
 def segments_table(manifest: Any, nodes: Mapping[str, Any], replicas: int) -> Table:
-    """Per segment: chunk ID, size, how many copies sit on LIVE nodes, and each node's state."""
+    """Per segment: chunk ID, size, how many copies (or erasure-coded shares) sit on LIVE nodes,
+    and each node's state; yellow when some are missing but the segment is still readable."""
     table = _table("segments")
     table.add_column("#", justify="right")
     table.add_column("chunk", style="cyan", no_wrap=True)
     table.add_column("size", justify="right")
     table.add_column("live", justify="right")
     table.add_column("nodes")
+    code = erasure_code(manifest)
     for s in manifest.segments:
         cells = Text()
         live = 0
-        for i, node_id in enumerate(s.node_ids):
+        # A replicated segment lists its copies; an erasure-coded one its shares, one node each.
+        holders = (
+            [(f"{h.index}:", n) for h in s.shares for n in h.node_ids]
+            if code
+            else [("", n) for n in s.node_ids]
+        )
+        for i, (label, node_id) in enumerate(holders):
             state = state_name(nodes[node_id].state) if node_id in nodes else "UNKNOWN"
             live += state == "LIVE"
             if i:
                 cells.append(", ")
-            cells.append(f"{node_id} ", style="bold")
+            cells.append(f"{label}{node_id} ", style="bold")
             cells.append(state, style=_STATE_STYLE.get(state, "dim"))
-        short = "green" if live >= replicas else "yellow" if live else "red"
+        if code:
+            want, enough = sum(code), code[0]
+            chunk = f"{len(s.shares)} shares"
+        else:
+            want, enough = replicas, 1
+            chunk = s.chunk_id[:16] + "…"
+        short = "green" if live >= want else "yellow" if live >= enough else "red"
         table.add_row(
             str(s.index),
-            s.chunk_id[:16] + "…",
+            chunk,
             human_size(s.plain_size),
-            Text(f"{live}/{replicas}", style=short),
+            Text(f"{live}/{want}", style=short),
             cells,
         )
     return table

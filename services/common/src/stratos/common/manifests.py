@@ -31,4 +31,5 @@ def file_summary(m: types_pb2.Manifest, owner_public_key: bytes) -> types_pb2.Fi
         created_unix_ms=m.created_unix_ms,
         owner_public_key=owner_public_key,
         expires_unix_ms=m.expires_unix_ms,
+        erasure=m.erasure if m.HasField("erasure") else None,
     )

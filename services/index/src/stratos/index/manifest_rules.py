@@ -10,6 +10,7 @@ import re
 
 from google.protobuf.message import DecodeError
 
+from stratos.common.erasure import MAX_SHARES, share_size
 from stratos.common.errors import InvalidArgument, PermissionDenied
 from stratos.common.hashing import is_chunk_id
 from stratos.common.identity import verify
@@ -56,6 +57,9 @@ def validate_manifest(m: types_pb2.Manifest) -> None:
         raise InvalidArgument(f"the file name must be 1 to {MAX_NAME_CHARS} characters")
     if m.replicas < 1:
         raise InvalidArgument("the manifest must ask for at least 1 replica")
+    coded = m.HasField("erasure")
+    if coded:
+        _check_code(m)
     if m.size and m.segment_size < 1:
         raise InvalidArgument("the manifest's segment_size must be at least 1 byte")
     if m.cipher != types_pb2.CIPHER_AES_256_GCM:
@@ -84,19 +88,82 @@ def validate_manifest(m: types_pb2.Manifest) -> None:
                 f"{where} stores {seg.stored_size} bytes; expected plain_size + "
                 f"{GCM_TAG_BYTES} ({seg.plain_size + GCM_TAG_BYTES})"
             )
-        if not is_chunk_id(seg.chunk_id):
-            raise InvalidArgument(
-                f"{where} has chunk ID {seg.chunk_id!r}; expected 64 lowercase hex characters"
-            )
-        if not seg.node_ids or any(not n for n in seg.node_ids):
-            raise InvalidArgument(f"{where} names no storage node holding it")
-        if len(set(seg.node_ids)) != len(seg.node_ids):
-            raise InvalidArgument(f"{where} names the same storage node twice")
+        if coded:
+            _check_shares(where, seg, m.erasure.data_shares, m.erasure.parity_shares)
+        else:
+            _check_replicated(where, seg)
         total += seg.plain_size
     if total != m.size:
         raise InvalidArgument(
             f"the segments hold {total} bytes but the manifest says the file has {m.size}"
         )
+
+
+def _check_replicated(where: str, seg: types_pb2.Segment) -> None:
+    if seg.shares:
+        raise InvalidArgument(
+            f"{where} lists erasure-coded shares but the manifest sets no erasure code"
+        )
+    if not is_chunk_id(seg.chunk_id):
+        raise InvalidArgument(
+            f"{where} has chunk ID {seg.chunk_id!r}; expected 64 lowercase hex characters"
+        )
+    if not seg.node_ids or any(not n for n in seg.node_ids):
+        raise InvalidArgument(f"{where} names no storage node holding it")
+    if len(set(seg.node_ids)) != len(seg.node_ids):
+        raise InvalidArgument(f"{where} names the same storage node twice")
+
+
+def _check_code(m: types_pb2.Manifest) -> None:
+    k, p = m.erasure.data_shares, m.erasure.parity_shares
+    if k < 1 or p < 1 or k + p > MAX_SHARES:
+        raise InvalidArgument(
+            f"the erasure code {k}+{p} is invalid; it needs at least 1 data and 1 parity share "
+            f"and at most {MAX_SHARES} shares in all"
+        )
+    if m.replicas != 1:
+        raise InvalidArgument(
+            f"an erasure-coded manifest must set replicas to 1 (its shares are the redundancy), "
+            f"got {m.replicas}"
+        )
+
+
+def _check_shares(where: str, seg: types_pb2.Segment, k: int, p: int) -> None:
+    """k + p shares numbered in order, all one size that holds the segment, on distinct nodes."""
+    if seg.chunk_id or seg.node_ids:
+        raise InvalidArgument(
+            f"{where} of an erasure-coded file must leave chunk_id and node_ids empty "
+            "(its shares say where it is)"
+        )
+    if len(seg.shares) != k + p:
+        raise InvalidArgument(
+            f"{where} has {len(seg.shares)} shares; the {k}+{p} code needs {k + p}"
+        )
+    size = share_size(seg.stored_size, k)
+    holders: set[str] = set()
+    for position, share in enumerate(seg.shares):
+        at = f"share {position} of {where}"
+        if share.index != position:
+            raise InvalidArgument(
+                f"{at} has index {share.index}; shares must be numbered 0..{k + p - 1} in order"
+            )
+        if not is_chunk_id(share.chunk_id):
+            raise InvalidArgument(
+                f"{at} has chunk ID {share.chunk_id!r}; expected 64 lowercase hex characters"
+            )
+        if share.size != size:
+            raise InvalidArgument(
+                f"{at} holds {share.size} bytes; {seg.stored_size} stored bytes in {k} data "
+                f"shares make {size}-byte shares"
+            )
+        if not share.node_ids or any(not n for n in share.node_ids):
+            raise InvalidArgument(f"{at} names no storage node holding it")
+        for node in share.node_ids:
+            if node in holders:
+                raise InvalidArgument(
+                    f"{where} puts two of its shares on {node}; each share needs its own node"
+                )
+            holders.add(node)
 
 
 def verify_delete(
