@@ -17,6 +17,7 @@ from stratos.common.logging import configure_logging, get_logger
 from stratos.common.natsutil import connect
 from stratos.common.tracing import setup_tracing
 from stratos.index.config import IndexSettings
+from stratos.index.drains import DrainRegistry
 from stratos.index.heartbeats import HeartbeatFeed
 from stratos.index.manifests import ManifestStore
 from stratos.index.registry import Registry
@@ -78,7 +79,17 @@ async def serve(stop: asyncio.Event) -> None:
                 f"NATS at {settings.nats_url} cannot hold the heartbeat stream "
                 f"(is JetStream enabled?): {exc}"
             ) from None
-        repair = RepairLoop(nc, registry, settings, ready=lambda: feed.ready)
+        try:
+            drains = await DrainRegistry.open(nc.jetstream())
+            drains.start()
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise Unavailable(
+                f"NATS at {settings.nats_url} cannot hold the drain bucket "
+                f"(is JetStream enabled?): {exc}"
+            ) from None
+        repair = RepairLoop(
+            nc, registry, settings, ready=lambda: feed.ready, draining=drains.draining
+        )
         try:
             await repair.start()
         except (nats.errors.Error, TimeoutError) as exc:
@@ -86,7 +97,7 @@ async def serve(stop: asyncio.Event) -> None:
                 f"NATS at {settings.nats_url} cannot hold the repair stream and buckets "
                 f"(is JetStream enabled?): {exc}"
             ) from None
-        service = IndexService(settings, registry, store, nc)
+        service = IndexService(settings, registry, store, nc, repair=repair, drains=drains)
         server = await start_server(
             settings.grpc_address,
             lambda s: index_pb2_grpc.add_IndexServiceServicer_to_server(service, s),
@@ -103,6 +114,7 @@ async def serve(stop: asyncio.Event) -> None:
         log.info("stopping", grace_s=settings.shutdown_grace_s)
         await server.stop(settings.shutdown_grace_s)
         await repair.stop()
+        await drains.stop()
         await feed.stop()
     finally:
         if nc.is_connected:

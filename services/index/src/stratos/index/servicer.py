@@ -7,15 +7,19 @@ from collections.abc import Callable
 
 from nats.aio.client import Client as NATS
 
+from stratos.common.errors import Unavailable
 from stratos.common.grpcutil import rpc_edge
 from stratos.common.logging import get_logger
 from stratos.common.natsutil import FILE_COMMITTED_SUBJECT, FILE_DELETED_SUBJECT, publish
 from stratos.common.tracing import tracer
+from stratos.index import drain_api
 from stratos.index.config import IndexSettings
+from stratos.index.drains import DrainRegistry
 from stratos.index.locations import for_connection, holders, manifest_holders
 from stratos.index.manifests import ManifestStore, now_ms
 from stratos.index.planning import place_chunks, plan_write
 from stratos.index.registry import Candidate, Registry
+from stratos.index.repair_loop import RepairLoop
 from stratos.v1 import events_pb2, index_pb2, index_pb2_grpc, types_pb2
 
 SERVICE_NAME = "stratos.v1.IndexService"
@@ -35,12 +39,30 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
         store: ManifestStore,
         nc: NATS,
         clock: Callable[[], int] = now_ms,
+        *,
+        repair: RepairLoop | None = None,
+        drains: DrainRegistry | None = None,
     ) -> None:
         self._settings = settings
         self._registry = registry
         self._store = store
         self._nc = nc
         self._clock = clock
+        self._repair = repair
+        self._drains = drains
+
+    def _candidates(self) -> list[Candidate]:
+        """Live nodes new chunks may go to: not those being drained."""
+        live = self._registry.candidates(self._clock())
+        if self._drains is None:
+            return live
+        draining = self._drains.draining()
+        return [c for c in live if c.node_id not in draining]
+
+    def _mesh(self) -> tuple[RepairLoop, DrainRegistry]:
+        if self._repair is None or self._drains is None:
+            raise Unavailable("this index runs without its repair loop")
+        return self._repair, self._drains
 
     async def _announce(self, subject: str, summary: types_pb2.FileSummary) -> None:
         """Tell listeners a file changed. Best effort: the change itself is already durable in
@@ -53,7 +75,7 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
 
     @rpc_edge
     async def PlanWrite(self, request, context):
-        live = self._registry.candidates(self._clock())
+        live = self._candidates()
         n_live = plan_write(
             request.replicas,
             request.size,
@@ -76,7 +98,7 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
                 "stratos.excluded_nodes": len(request.exclude_node_ids),
             },
         ) as span:
-            live = self._registry.candidates(self._clock())
+            live = self._candidates()
             span.set_attribute("stratos.live_nodes", len(live))
             placed = place_chunks(
                 [(c.chunk_id, c.size) for c in request.chunks],
@@ -142,3 +164,26 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
     @rpc_edge
     async def ListNodes(self, request, context):
         return index_pb2.ListNodesResponse(nodes=self._registry.statuses(self._clock()))
+
+    @rpc_edge
+    async def DrainNode(self, request, context):
+        repair, drains = self._mesh()
+        status = await drain_api.drain_node(repair, drains, request)
+        log.info(
+            "drain_requested",
+            node=request.node_id,
+            cancel=request.cancel,
+            state=index_pb2.DrainState.Name(status.state),
+            chunks_left=status.chunks_left,
+        )
+        return status
+
+    @rpc_edge
+    async def GetDrainStatus(self, request, context):
+        repair, drains = self._mesh()
+        return await drain_api.drain_status(repair, drains, request.node_id)
+
+    @rpc_edge
+    async def GetHealth(self, request, context):
+        repair, drains = self._mesh()
+        return drain_api.health(repair, drains, self._registry.statuses(self._clock()))

@@ -1,0 +1,196 @@
+"""`stratos health` and `stratos node drain`: how redundant the mesh's files are right now, and
+taking a storage node out of service without losing any of it. Thin commands over the index's
+GetHealth / DrainNode / GetDrainStatus; errors reach `cli.run`, which prints one sentence."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stratos.common.errors import DeadlineExceeded
+from stratos.sdk import render
+from stratos.sdk.home import Home
+
+node_app = typer.Typer(
+    name="node",
+    help="Storage nodes of the mesh: drain one before it leaves.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+POLL_S = 1.0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("health")(health)
+    app.add_typer(node_app, name="node")
+
+
+async def _call(home: Home, method: str, request: Any) -> Any:
+    from stratos.sdk import transfer
+    from stratos.sdk.cli import index_addresses
+
+    channels = transfer.Channels()
+    try:
+        return await transfer.IndexClient(index_addresses(home), channels).call(method, request)
+    finally:
+        await channels.close()
+
+
+def _index(method: str, request: Any) -> Any:
+    from stratos.sdk.cli import quiet_logging
+
+    quiet_logging()
+    return asyncio.run(_call(Home.from_env(), method, request))
+
+
+def health_dict(resp: Any) -> dict[str, Any]:
+    from stratos.v1 import types_pb2
+
+    return {
+        "files": resp.files,
+        "healthy": resp.healthy,
+        "degraded": resp.degraded,
+        "repairing": resp.repairing,
+        "unrecoverable": resp.unrecoverable,
+        "bytes_to_repair": resp.bytes_to_repair,
+        "repair_bytes_per_s": round(resp.repair_bytes_per_s, 1),
+        "eta_s": round(resp.eta_s, 1),
+        "nodes": [
+            {
+                "node_id": n.node_id,
+                "state": types_pb2.NodeState.Name(n.state).removeprefix("NODE_STATE_"),
+                "chunks": n.chunks,
+                "bytes": n.bytes,
+                "draining": n.draining,
+                "jobs_outstanding": n.jobs_outstanding,
+            }
+            for n in resp.nodes
+        ],
+    }
+
+
+def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Files healthy / degraded / repairing, bytes left to repair and the ETA, per node."""
+    from stratos.v1 import index_pb2
+
+    doc = health_dict(_index("GetHealth", index_pb2.GetHealthRequest()))
+    if as_json:
+        print(json.dumps(doc, indent=1))
+        return
+    summary = Table(title="mesh health", show_header=True)
+    for col in ("files", "healthy", "degraded", "repairing", "unrecoverable", "to repair", "ETA"):
+        summary.add_column(col, justify="right")
+    eta = f"{doc['eta_s']:.0f} s" if doc["eta_s"] else ("-" if not doc["bytes_to_repair"] else "?")
+    summary.add_row(
+        str(doc["files"]),
+        str(doc["healthy"]),
+        str(doc["degraded"]),
+        str(doc["repairing"]),
+        str(doc["unrecoverable"]),
+        render.human_size(doc["bytes_to_repair"]),
+        eta,
+    )
+    out.print(summary)
+    nodes = Table(title="storage nodes")
+    for col in ("node", "state", "chunks", "stored", "draining", "repair jobs"):
+        nodes.add_column(
+            col, justify="right" if col in ("chunks", "stored", "repair jobs") else "left"
+        )
+    for n in doc["nodes"]:
+        nodes.add_row(
+            n["node_id"],
+            n["state"],
+            str(n["chunks"]),
+            render.human_size(n["bytes"]),
+            "yes" if n["draining"] else "",
+            str(n["jobs_outstanding"]),
+        )
+    out.print(nodes)
+
+
+def drain_dict(status: Any) -> dict[str, Any]:
+    from stratos.v1 import index_pb2
+
+    return {
+        "node_id": status.node_id,
+        "state": index_pb2.DrainState.Name(status.state).removeprefix("DRAIN_STATE_").lower(),
+        "chunks_left": status.chunks_left,
+        "bytes_left": status.bytes_left,
+        "chunks_at_start": status.chunks_at_start,
+        "bytes_at_start": status.bytes_at_start,
+    }
+
+
+@node_app.command("drain")
+def drain(
+    name: str = typer.Argument(..., help="The storage node, e.g. storage-3."),
+    cancel: bool = typer.Option(False, "--cancel", help="Stop draining it (moved chunks stay)."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the drain until it is done."),
+    timeout: float = typer.Option(3600.0, help="Seconds to follow the drain before giving up."),
+    as_json: bool = typer.Option(False, "--json", help="Print the final status as JSON."),
+) -> None:
+    """Move every chunk off a storage node; it then reports 'drained' and can be stopped with no
+    loss of redundancy. Refused when the other nodes cannot hold every file's redundancy."""
+    from stratos.v1 import index_pb2
+
+    status = _index("DrainNode", index_pb2.DrainNodeRequest(node_id=name, cancel=cancel))
+    if cancel or not wait:
+        _report(status, as_json)
+        return
+    status = _follow(name, status, timeout)
+    _report(status, as_json)
+
+
+def _follow(name: str, status: Any, timeout: float) -> Any:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from stratos.v1 import index_pb2
+
+    deadline = time.monotonic() + timeout
+    progress = Progress(
+        TextColumn(f"[bold]draining {name}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("drain", total=max(1, status.bytes_at_start))
+        while status.state != index_pb2.DRAIN_STATE_DRAINED:
+            progress.update(task, completed=status.bytes_at_start - status.bytes_left)
+            if time.monotonic() >= deadline:
+                raise DeadlineExceeded(
+                    f"{name} still holds {status.chunks_left} chunks after {timeout:g} s; the "
+                    f"drain goes on, follow it with 'stratos node drain {name}'"
+                )
+            time.sleep(POLL_S)
+            status = _index("GetDrainStatus", index_pb2.GetDrainStatusRequest(node_id=name))
+    return status
+
+
+def _report(status: Any, as_json: bool) -> None:
+    doc = drain_dict(status)
+    if as_json:
+        print(json.dumps(doc, indent=1))
+    elif doc["state"] == "drained":
+        err.print(
+            f"{doc['node_id']} drained: {doc['chunks_at_start']} chunks moved away; it can be "
+            "stopped without losing redundancy"
+        )
+    elif doc["state"] == "cancelled":
+        err.print(f"drain of {doc['node_id']} cancelled; chunks already moved stay where they are")
+    else:
+        err.print(
+            f"{doc['node_id']} {doc['state']}: {doc['chunks_left']} of {doc['chunks_at_start']} "
+            "chunks left"
+        )

@@ -1,0 +1,104 @@
+"""The drain and health RPCs of the index, kept out of the servicer: start, cancel and follow a
+drain; summarise the mesh's redundancy. Both answer from the repair loop's last round."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from stratos.common.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from stratos.index.drain_rules import node_load, refusal
+from stratos.index.drains import HOLDING_OFF, DrainRegistry
+from stratos.index.manifests import now_ms
+from stratos.index.repair_loop import RepairLoop
+from stratos.index.repair_plan import FileView, NodeView
+from stratos.v1 import index_pb2, types_pb2
+
+
+def _snapshot(repair: RepairLoop) -> tuple[list[FileView], dict[str, NodeView]]:
+    if repair.snapshot is None:
+        raise Unavailable("the index has not read the mesh yet; try again in a few seconds")
+    return repair.snapshot
+
+
+async def drain_node(
+    repair: RepairLoop, drains: DrainRegistry, request: index_pb2.DrainNodeRequest
+) -> index_pb2.DrainStatus:
+    node_id = request.node_id
+    if not node_id:
+        raise InvalidArgument("name the storage node to drain")
+    files, nodes = _snapshot(repair)
+    current = drains.get(node_id)
+    holding_off = current is not None and current.state in HOLDING_OFF
+    if request.cancel:
+        if not holding_off:
+            raise FailedPrecondition(f"{node_id} is not being drained")
+        await drains.forget(node_id)
+        return index_pb2.DrainStatus(node_id=node_id, state=index_pb2.DRAIN_STATE_CANCELLED)
+    if holding_off:
+        return await drain_status(repair, drains, node_id)
+    why = refusal(files, nodes, node_id, drains.draining())
+    if why is not None:
+        raise FailedPrecondition(f"cannot drain {node_id}: {why}")
+    load = node_load(files, node_id)
+    status = index_pb2.DrainStatus(
+        node_id=node_id,
+        state=index_pb2.DRAIN_STATE_DRAINING,
+        chunks_left=load.chunks,
+        bytes_left=load.bytes,
+        chunks_at_start=load.chunks,
+        bytes_at_start=load.bytes,
+        started_unix_ms=now_ms(),
+    )
+    await drains.put(status)
+    return status
+
+
+async def drain_status(
+    repair: RepairLoop, drains: DrainRegistry, node_id: str
+) -> index_pb2.DrainStatus:
+    current = drains.get(node_id)
+    if current is None:
+        raise NotFound(f"{node_id} is not being drained")
+    files, _ = _snapshot(repair)
+    load = node_load(files, node_id)
+    out = index_pb2.DrainStatus()
+    out.CopyFrom(current)
+    out.chunks_left, out.bytes_left = load.chunks, load.bytes
+    if current.state == index_pb2.DRAIN_STATE_DRAINING and load.chunks == 0:
+        out.state = index_pb2.DRAIN_STATE_DRAINED
+        await drains.put(out)
+    return out
+
+
+def health(
+    repair: RepairLoop, drains: DrainRegistry, statuses: list[types_pb2.NodeStatus]
+) -> index_pb2.GetHealthResponse:
+    h = repair.health
+    if h is None:
+        raise Unavailable("the index has not read the mesh yet; try again in a few seconds")
+    files, _ = _snapshot(repair)
+    rate = repair.repair_bytes_per_s()
+    jobs = Counter(j.target_node_id for j in repair.outstanding.jobs())
+    draining = drains.draining()
+    nodes = [
+        index_pb2.NodeHealth(
+            node_id=s.info.node_id,
+            state=s.state,
+            chunks=h.node_chunks.get(s.info.node_id, 0),
+            bytes=node_load(files, s.info.node_id).bytes,
+            draining=s.info.node_id in draining,
+            jobs_outstanding=jobs.get(s.info.node_id, 0),
+        )
+        for s in sorted(statuses, key=lambda s: s.info.node_id)
+    ]
+    return index_pb2.GetHealthResponse(
+        files=len(h.files),
+        healthy=h.healthy,
+        degraded=h.degraded,
+        repairing=h.repairing,
+        unrecoverable=sum(1 for f in h.files if f.unreadable),
+        bytes_to_repair=h.bytes_to_repair,
+        repair_bytes_per_s=rate,
+        eta_s=h.bytes_to_repair / rate if rate > 0 else 0.0,
+        nodes=nodes,
+    )
