@@ -70,6 +70,26 @@ class IndexSettings(ServiceSettings):
         description="Seconds after which an unanswered repair job is planned again (a job still "
         "queued is then recognised by its ID and not stored twice).",
     )
+    audit_interval_s: float = Field(
+        5.0,
+        gt=0,
+        le=86400,
+        description="Seconds between two audit rounds (challenges of stored chunk copies).",
+    )
+    audits_per_round: int = Field(
+        4,
+        ge=0,
+        le=1000,
+        description="Chunk copies challenged per audit round, on distinct nodes where possible "
+        "(0 disables audits).",
+    )
+    audit_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="Seconds a node may take to answer one audit challenge; reading a chunk to "
+        "learn the right answer gets this plus one second per MiB.",
+    )
 
     # A field validator rather than a model validator, so the error names STRATOS_LOST_AFTER_S.
     @field_validator("lost_after_s")

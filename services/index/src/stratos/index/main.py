@@ -16,6 +16,7 @@ from stratos.common.lifecycle import run_service
 from stratos.common.logging import configure_logging, get_logger
 from stratos.common.natsutil import connect
 from stratos.common.tracing import setup_tracing
+from stratos.index.auditor import Auditor
 from stratos.index.config import IndexSettings
 from stratos.index.drains import DrainRegistry
 from stratos.index.heartbeats import HeartbeatFeed
@@ -97,6 +98,14 @@ async def serve(stop: asyncio.Event) -> None:
                 f"NATS at {settings.nats_url} cannot hold the repair stream and buckets "
                 f"(is JetStream enabled?): {exc}"
             ) from None
+        auditor = Auditor(nc, settings, snapshot=lambda: repair.snapshot)
+        try:
+            await auditor.start()
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise Unavailable(
+                f"NATS at {settings.nats_url} cannot hold the locations and manifest buckets "
+                f"(is JetStream enabled?): {exc}"
+            ) from None
         service = IndexService(settings, registry, store, nc, repair=repair, drains=drains)
         server = await start_server(
             settings.grpc_address,
@@ -113,6 +122,7 @@ async def serve(stop: asyncio.Event) -> None:
         await stop.wait()
         log.info("stopping", grace_s=settings.shutdown_grace_s)
         await server.stop(settings.shutdown_grace_s)
+        await auditor.stop()
         await repair.stop()
         await drains.stop()
         await feed.stop()
