@@ -6,6 +6,30 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ListChunksRequest(_message.Message):
+    __slots__ = ("start_after", "page_size")
+    START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    start_after: str
+    page_size: int
+    def __init__(self, start_after: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class ChunkEntry(_message.Message):
+    __slots__ = ("chunk_id", "size", "stored_unix_ms")
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    STORED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    chunk_id: str
+    size: int
+    stored_unix_ms: int
+    def __init__(self, chunk_id: _Optional[str] = ..., size: _Optional[int] = ..., stored_unix_ms: _Optional[int] = ...) -> None: ...
+
+class ListChunksResponse(_message.Message):
+    __slots__ = ("chunks",)
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    chunks: _containers.RepeatedCompositeFieldContainer[ChunkEntry]
+    def __init__(self, chunks: _Optional[_Iterable[_Union[ChunkEntry, _Mapping]]] = ...) -> None: ...
+
 class ByteRange(_message.Message):
     __slots__ = ("offset", "length")
     OFFSET_FIELD_NUMBER: _ClassVar[int]

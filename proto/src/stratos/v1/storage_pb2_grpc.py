@@ -64,6 +64,11 @@ class StorageServiceStub:
                 request_serializer=stratos_dot_v1_dot_storage__pb2.AuditRequest.SerializeToString,
                 response_deserializer=stratos_dot_v1_dot_storage__pb2.AuditResponse.FromString,
                 _registered_method=True)
+        self.ListChunks = channel.unary_stream(
+                '/stratos.v1.StorageService/ListChunks',
+                request_serializer=stratos_dot_v1_dot_storage__pb2.ListChunksRequest.SerializeToString,
+                response_deserializer=stratos_dot_v1_dot_storage__pb2.ListChunksResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -113,6 +118,14 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListChunks(self, request, context):
+        """Every chunk stored here, in chunk ID order, in pages: what garbage collection compares
+        with the manifests. `stored_unix_ms` is when the chunk was last written (its file's mtime).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +158,11 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.Audit,
                     request_deserializer=stratos_dot_v1_dot_storage__pb2.AuditRequest.FromString,
                     response_serializer=stratos_dot_v1_dot_storage__pb2.AuditResponse.SerializeToString,
+            ),
+            'ListChunks': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListChunks,
+                    request_deserializer=stratos_dot_v1_dot_storage__pb2.ListChunksRequest.FromString,
+                    response_serializer=stratos_dot_v1_dot_storage__pb2.ListChunksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -309,6 +327,33 @@ class StorageService:
             '/stratos.v1.StorageService/Audit',
             stratos_dot_v1_dot_storage__pb2.AuditRequest.SerializeToString,
             stratos_dot_v1_dot_storage__pb2.AuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChunks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/stratos.v1.StorageService/ListChunks',
+            stratos_dot_v1_dot_storage__pb2.ListChunksRequest.SerializeToString,
+            stratos_dot_v1_dot_storage__pb2.ListChunksResponse.FromString,
             options,
             channel_credentials,
             insecure,
