@@ -6,14 +6,16 @@ temp dirs, every process ended before `measure` returns.
 - `consensus.empty_blocks_per_s`: no load; blocks arriving on a `StreamBlocks` stream from
   validator 0 over ~10 s (intervals between the first and the last arrival in the window).
 - `consensus.transfers_per_s`: `SENDERS` funded accounts in the genesis each submit pre-signed
-  transfers in nonce order (`SubmitTx` without wait) to one validator (sender i → validator
+  transfers in nonce order over its own `SubmitTxs` stream (one tx answered at a time, no
+  waiting for commit) to one validator (sender i → validator
   i mod 4; one validator per sender so its nonces arrive in order); at most `MAX_OUTSTANDING`
   submitted txs are uncommitted at any time (a closed loop: enough to fill every block, without
   piling a mempool-sized queue in front of the latency figures). Counted: txs with result OK in
   the blocks whose arrival on the stream falls in the `WINDOW_S` window after `WARMUP_S` of load.
   Never submits.
 - `consensus.commit_latency_p50_s` / `_p99_s`: for every tx submitted inside that window, the
-  time from just before its `SubmitTx` call to the arrival on the stream of the block holding it.
+  time from just before it is written to its `SubmitTxs` stream to the arrival on the block
+  stream of the block holding it.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from stratos.consensus.tx import SIGN_DOMAIN, build_tx
 from stratos.v1 import consensus_pb2, consensus_pb2_grpc, ledger_pb2
 
 VALIDATORS = 4
-SENDERS = 128  # as many SubmitTx calls in flight; 256 gave the same tx/s, twice the latency
+SENDERS = 128  # as many txs in flight on their streams; 256 gave the same tx/s, twice the latency
 TXS_PER_SENDER = 400  # 51,200 pre-signed: more than the window can commit here
 CHAIN_ID = "stratos-bench"
 STOS = 10**9
@@ -211,28 +213,35 @@ async def _watch_blocks(stub: consensus_pb2_grpc.ConsensusServiceStub, load: _Lo
 async def _sender(
     stub: consensus_pb2_grpc.ConsensusServiceStub, txs: list[bytes], load: _Load
 ) -> None:
-    for raw in txs:
-        while True:
-            await load.outstanding.acquire()
-            if load.stop:
-                load.outstanding.release()
-                return
-            load.submitted_at[raw] = time.monotonic()
-            try:
-                await stub.SubmitTx(consensus_pb2.SubmitTxRequest(tx=raw), timeout=10)
-                break
-            except grpc.aio.AioRpcError as err:
+    """Submit `txs` in nonce order over one SubmitTxs stream, one tx answered at a time."""
+    call = stub.SubmitTxs()
+    try:
+        for raw in txs:
+            while True:
+                await load.outstanding.acquire()
+                if load.stop:
+                    load.outstanding.release()
+                    return
+                load.submitted_at[raw] = time.monotonic()
+                await call.write(consensus_pb2.SubmitTxsRequest(tx=raw))
+                answer = await call.read()
+                if answer.code == 0:
+                    break
                 load.submitted_at.pop(raw, None)
                 load.outstanding.release()
-                if err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:  # mempool full
+                if answer.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]:  # mempool full
                     load.full_retries += 1
                     await asyncio.sleep(0.05)
                     continue
                 # This sender's later nonces cannot enter now: it stops.
-                load.errors[f"{err.code().name}: {err.details()}"] += 1
+                load.errors[f"code {answer.code}: {answer.error}"] += 1
                 return
-    if not load.stop:
-        load.exhausted += 1
+        if not load.stop:
+            load.exhausted += 1
+    except grpc.aio.AioRpcError as err:
+        load.errors[f"{err.code().name}: {err.details()}"] += 1
+    finally:
+        call.cancel()
 
 
 async def _wait_ready(cluster: _Cluster, stubs: list, height: int, timeout_s: float) -> None:

@@ -74,6 +74,27 @@ async def test_four_validators_commit_one_chain_with_transfers_and_refuse_bad_tx
     assert not committed & {tx_hash(raw) for raw, _ in bad.values()}
     assert await cluster.assert_same_chain() >= resp.height + 2
 
+    # Many txs over one SubmitTxs stream: one answer per tx in order; a refusal does not end it.
+    streamed = [
+        transfer(ALICE, addr(BOB), STOS, nonce=1),
+        tampered.SerializeToString(),
+        transfer(ALICE, addr(BOB), 2 * STOS, nonce=2),
+        b"\x01not a tx",
+    ]
+
+    async def requests():
+        for raw in streamed:
+            yield consensus_pb2.SubmitTxsRequest(tx=raw)
+
+    answers = [a async for a in cluster.nodes[3].stub.SubmitTxs(requests(), timeout=30)]
+    assert [a.tx_hash for a in answers] == [tx_hash(raw) for raw in streamed]
+    assert [a.code for a in answers] == [0, grpc.StatusCode.INVALID_ARGUMENT.value[0], 0, 3]
+    assert "signature does not match" in answers[1].error and "malformed" in answers[3].error
+    again = await submit(cluster, 3, streamed[2], wait=True, timeout_ms=10_000)
+    assert again.result.code == 0
+    await cluster.wait_heights(again.height + 1)
+    assert await cluster.balance(1, addr(BOB)) == 15 * STOS
+
 
 async def test_crashes_one_of_four_keeps_going_two_of_four_halts_without_fork(
     cluster: Cluster,

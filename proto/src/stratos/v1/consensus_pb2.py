@@ -26,7 +26,7 @@ from stratos.v1 import bft_pb2 as stratos_dot_v1_dot_bft__pb2
 from stratos.v1 import ledger_pb2 as stratos_dot_v1_dot_ledger__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1astratos/v1/consensus.proto\x12\nstratos.v1\x1a\x14stratos/v1/bft.proto\x1a\x17stratos/v1/ledger.proto\"J\n\x0fSubmitTxRequest\x12\n\n\x02tx\x18\x01 \x01(\x0c\x12\x17\n\x0fwait_for_commit\x18\x02 \x01(\x08\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\"Y\n\x10SubmitTxResponse\x12\x0f\n\x07tx_hash\x18\x01 \x01(\t\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12$\n\x06result\x18\x03 \x01(\x0b\x32\x14.stratos.v1.TxResult\"$\n\x11GetAccountRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"J\n\x12GetAccountResponse\x12$\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x13.stratos.v1.Account\x12\x0e\n\x06height\x18\x02 \x01(\x04\"!\n\x0fGetBlockRequest\x12\x0e\n\x06height\x18\x01 \x01(\x04\"\x97\x01\n\x10GetBlockResponse\x12 \n\x05\x62lock\x18\x01 \x01(\x0b\x32\x11.stratos.v1.Block\x12\x12\n\nblock_hash\x18\x02 \x01(\x0c\x12)\n\x07results\x18\x03 \x01(\x0b\x32\x18.stratos.v1.BlockResults\x12\"\n\x06\x63ommit\x18\x04 \x01(\x0b\x32\x12.stratos.v1.Commit\"\x0f\n\rStatusRequest\"@\n\rValidatorInfo\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\r\n\x05power\x18\x02 \x01(\x04\x12\x0f\n\x07\x64\x65posit\x18\x03 \x01(\x04\"\x80\x02\n\x0eStatusResponse\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x14\n\x0cnode_address\x18\x02 \x01(\t\x12\x0e\n\x06height\x18\x03 \x01(\x04\x12\x10\n\x08\x61pp_hash\x18\x04 \x01(\x0c\x12\x17\n\x0flast_block_hash\x18\x05 \x01(\x0c\x12\x1f\n\x17last_block_time_unix_ms\x18\x06 \x01(\x03\x12\r\n\x05round\x18\x07 \x01(\r\x12\x17\n\x0fpeers_connected\x18\x08 \x01(\r\x12-\n\nvalidators\x18\t \x03(\x0b\x32\x19.stratos.v1.ValidatorInfo\x12\x13\n\x0bmempool_txs\x18\n \x01(\r\"*\n\x13StreamBlocksRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\"\t\n\x07PushAck\"\x1e\n\x0fRelayTxsRequest\x12\x0b\n\x03txs\x18\x01 \x03(\x0c\"\x12\n\x10RelayTxsResponse\"<\n\x11SyncBlocksRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\x12\x12\n\nmax_blocks\x18\x02 \x01(\r2\xff\x02\n\x10\x43onsensusService\x12\x45\n\x08SubmitTx\x12\x1b.stratos.v1.SubmitTxRequest\x1a\x1c.stratos.v1.SubmitTxResponse\x12K\n\nGetAccount\x12\x1d.stratos.v1.GetAccountRequest\x1a\x1e.stratos.v1.GetAccountResponse\x12\x45\n\x08GetBlock\x12\x1b.stratos.v1.GetBlockRequest\x1a\x1c.stratos.v1.GetBlockResponse\x12?\n\x06Status\x12\x19.stratos.v1.StatusRequest\x1a\x1a.stratos.v1.StatusResponse\x12O\n\x0cStreamBlocks\x12\x1f.stratos.v1.StreamBlocksRequest\x1a\x1c.stratos.v1.GetBlockResponse0\x01\x32\xe1\x01\n\x10ValidatorService\x12;\n\x04Push\x12\x1c.stratos.v1.ConsensusMessage\x1a\x13.stratos.v1.PushAck(\x01\x12I\n\nSyncBlocks\x12\x1d.stratos.v1.SyncBlocksRequest\x1a\x1a.stratos.v1.CommittedBlock0\x01\x12\x45\n\x08RelayTxs\x12\x1b.stratos.v1.RelayTxsRequest\x1a\x1c.stratos.v1.RelayTxsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1astratos/v1/consensus.proto\x12\nstratos.v1\x1a\x14stratos/v1/bft.proto\x1a\x17stratos/v1/ledger.proto\"J\n\x0fSubmitTxRequest\x12\n\n\x02tx\x18\x01 \x01(\x0c\x12\x17\n\x0fwait_for_commit\x18\x02 \x01(\x08\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\"\x1e\n\x10SubmitTxsRequest\x12\n\n\x02tx\x18\x01 \x01(\x0c\"A\n\x11SubmitTxsResponse\x12\x0f\n\x07tx_hash\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\r\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"Y\n\x10SubmitTxResponse\x12\x0f\n\x07tx_hash\x18\x01 \x01(\t\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12$\n\x06result\x18\x03 \x01(\x0b\x32\x14.stratos.v1.TxResult\"$\n\x11GetAccountRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"J\n\x12GetAccountResponse\x12$\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x13.stratos.v1.Account\x12\x0e\n\x06height\x18\x02 \x01(\x04\"!\n\x0fGetBlockRequest\x12\x0e\n\x06height\x18\x01 \x01(\x04\"\x97\x01\n\x10GetBlockResponse\x12 \n\x05\x62lock\x18\x01 \x01(\x0b\x32\x11.stratos.v1.Block\x12\x12\n\nblock_hash\x18\x02 \x01(\x0c\x12)\n\x07results\x18\x03 \x01(\x0b\x32\x18.stratos.v1.BlockResults\x12\"\n\x06\x63ommit\x18\x04 \x01(\x0b\x32\x12.stratos.v1.Commit\"\x0f\n\rStatusRequest\"@\n\rValidatorInfo\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\r\n\x05power\x18\x02 \x01(\x04\x12\x0f\n\x07\x64\x65posit\x18\x03 \x01(\x04\"\x80\x02\n\x0eStatusResponse\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x14\n\x0cnode_address\x18\x02 \x01(\t\x12\x0e\n\x06height\x18\x03 \x01(\x04\x12\x10\n\x08\x61pp_hash\x18\x04 \x01(\x0c\x12\x17\n\x0flast_block_hash\x18\x05 \x01(\x0c\x12\x1f\n\x17last_block_time_unix_ms\x18\x06 \x01(\x03\x12\r\n\x05round\x18\x07 \x01(\r\x12\x17\n\x0fpeers_connected\x18\x08 \x01(\r\x12-\n\nvalidators\x18\t \x03(\x0b\x32\x19.stratos.v1.ValidatorInfo\x12\x13\n\x0bmempool_txs\x18\n \x01(\r\"*\n\x13StreamBlocksRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\"\t\n\x07PushAck\"\x1e\n\x0fRelayTxsRequest\x12\x0b\n\x03txs\x18\x01 \x03(\x0c\"\x12\n\x10RelayTxsResponse\"<\n\x11SyncBlocksRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\x12\x12\n\nmax_blocks\x18\x02 \x01(\r2\xcd\x03\n\x10\x43onsensusService\x12\x45\n\x08SubmitTx\x12\x1b.stratos.v1.SubmitTxRequest\x1a\x1c.stratos.v1.SubmitTxResponse\x12L\n\tSubmitTxs\x12\x1c.stratos.v1.SubmitTxsRequest\x1a\x1d.stratos.v1.SubmitTxsResponse(\x01\x30\x01\x12K\n\nGetAccount\x12\x1d.stratos.v1.GetAccountRequest\x1a\x1e.stratos.v1.GetAccountResponse\x12\x45\n\x08GetBlock\x12\x1b.stratos.v1.GetBlockRequest\x1a\x1c.stratos.v1.GetBlockResponse\x12?\n\x06Status\x12\x19.stratos.v1.StatusRequest\x1a\x1a.stratos.v1.StatusResponse\x12O\n\x0cStreamBlocks\x12\x1f.stratos.v1.StreamBlocksRequest\x1a\x1c.stratos.v1.GetBlockResponse0\x01\x32\xe1\x01\n\x10ValidatorService\x12;\n\x04Push\x12\x1c.stratos.v1.ConsensusMessage\x1a\x13.stratos.v1.PushAck(\x01\x12I\n\nSyncBlocks\x12\x1d.stratos.v1.SyncBlocksRequest\x1a\x1a.stratos.v1.CommittedBlock0\x01\x12\x45\n\x08RelayTxs\x12\x1b.stratos.v1.RelayTxsRequest\x1a\x1c.stratos.v1.RelayTxsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,34 +35,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SUBMITTXREQUEST']._serialized_start=89
   _globals['_SUBMITTXREQUEST']._serialized_end=163
-  _globals['_SUBMITTXRESPONSE']._serialized_start=165
-  _globals['_SUBMITTXRESPONSE']._serialized_end=254
-  _globals['_GETACCOUNTREQUEST']._serialized_start=256
-  _globals['_GETACCOUNTREQUEST']._serialized_end=292
-  _globals['_GETACCOUNTRESPONSE']._serialized_start=294
-  _globals['_GETACCOUNTRESPONSE']._serialized_end=368
-  _globals['_GETBLOCKREQUEST']._serialized_start=370
-  _globals['_GETBLOCKREQUEST']._serialized_end=403
-  _globals['_GETBLOCKRESPONSE']._serialized_start=406
-  _globals['_GETBLOCKRESPONSE']._serialized_end=557
-  _globals['_STATUSREQUEST']._serialized_start=559
-  _globals['_STATUSREQUEST']._serialized_end=574
-  _globals['_VALIDATORINFO']._serialized_start=576
-  _globals['_VALIDATORINFO']._serialized_end=640
-  _globals['_STATUSRESPONSE']._serialized_start=643
-  _globals['_STATUSRESPONSE']._serialized_end=899
-  _globals['_STREAMBLOCKSREQUEST']._serialized_start=901
-  _globals['_STREAMBLOCKSREQUEST']._serialized_end=943
-  _globals['_PUSHACK']._serialized_start=945
-  _globals['_PUSHACK']._serialized_end=954
-  _globals['_RELAYTXSREQUEST']._serialized_start=956
-  _globals['_RELAYTXSREQUEST']._serialized_end=986
-  _globals['_RELAYTXSRESPONSE']._serialized_start=988
-  _globals['_RELAYTXSRESPONSE']._serialized_end=1006
-  _globals['_SYNCBLOCKSREQUEST']._serialized_start=1008
-  _globals['_SYNCBLOCKSREQUEST']._serialized_end=1068
-  _globals['_CONSENSUSSERVICE']._serialized_start=1071
-  _globals['_CONSENSUSSERVICE']._serialized_end=1454
-  _globals['_VALIDATORSERVICE']._serialized_start=1457
-  _globals['_VALIDATORSERVICE']._serialized_end=1682
+  _globals['_SUBMITTXSREQUEST']._serialized_start=165
+  _globals['_SUBMITTXSREQUEST']._serialized_end=195
+  _globals['_SUBMITTXSRESPONSE']._serialized_start=197
+  _globals['_SUBMITTXSRESPONSE']._serialized_end=262
+  _globals['_SUBMITTXRESPONSE']._serialized_start=264
+  _globals['_SUBMITTXRESPONSE']._serialized_end=353
+  _globals['_GETACCOUNTREQUEST']._serialized_start=355
+  _globals['_GETACCOUNTREQUEST']._serialized_end=391
+  _globals['_GETACCOUNTRESPONSE']._serialized_start=393
+  _globals['_GETACCOUNTRESPONSE']._serialized_end=467
+  _globals['_GETBLOCKREQUEST']._serialized_start=469
+  _globals['_GETBLOCKREQUEST']._serialized_end=502
+  _globals['_GETBLOCKRESPONSE']._serialized_start=505
+  _globals['_GETBLOCKRESPONSE']._serialized_end=656
+  _globals['_STATUSREQUEST']._serialized_start=658
+  _globals['_STATUSREQUEST']._serialized_end=673
+  _globals['_VALIDATORINFO']._serialized_start=675
+  _globals['_VALIDATORINFO']._serialized_end=739
+  _globals['_STATUSRESPONSE']._serialized_start=742
+  _globals['_STATUSRESPONSE']._serialized_end=998
+  _globals['_STREAMBLOCKSREQUEST']._serialized_start=1000
+  _globals['_STREAMBLOCKSREQUEST']._serialized_end=1042
+  _globals['_PUSHACK']._serialized_start=1044
+  _globals['_PUSHACK']._serialized_end=1053
+  _globals['_RELAYTXSREQUEST']._serialized_start=1055
+  _globals['_RELAYTXSREQUEST']._serialized_end=1085
+  _globals['_RELAYTXSRESPONSE']._serialized_start=1087
+  _globals['_RELAYTXSRESPONSE']._serialized_end=1105
+  _globals['_SYNCBLOCKSREQUEST']._serialized_start=1107
+  _globals['_SYNCBLOCKSREQUEST']._serialized_end=1167
+  _globals['_CONSENSUSSERVICE']._serialized_start=1170
+  _globals['_CONSENSUSSERVICE']._serialized_end=1631
+  _globals['_VALIDATORSERVICE']._serialized_start=1634
+  _globals['_VALIDATORSERVICE']._serialized_end=1859
 # @@protoc_insertion_point(module_scope)

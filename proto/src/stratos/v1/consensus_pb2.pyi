@@ -18,6 +18,22 @@ class SubmitTxRequest(_message.Message):
     timeout_ms: int
     def __init__(self, tx: _Optional[bytes] = ..., wait_for_commit: _Optional[bool] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
 
+class SubmitTxsRequest(_message.Message):
+    __slots__ = ("tx",)
+    TX_FIELD_NUMBER: _ClassVar[int]
+    tx: bytes
+    def __init__(self, tx: _Optional[bytes] = ...) -> None: ...
+
+class SubmitTxsResponse(_message.Message):
+    __slots__ = ("tx_hash", "code", "error")
+    TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    tx_hash: str
+    code: int
+    error: str
+    def __init__(self, tx_hash: _Optional[str] = ..., code: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
 class SubmitTxResponse(_message.Message):
     __slots__ = ("tx_hash", "height", "result")
     TX_HASH_FIELD_NUMBER: _ClassVar[int]

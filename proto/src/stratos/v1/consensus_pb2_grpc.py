@@ -40,6 +40,11 @@ class ConsensusServiceStub:
                 request_serializer=stratos_dot_v1_dot_consensus__pb2.SubmitTxRequest.SerializeToString,
                 response_deserializer=stratos_dot_v1_dot_consensus__pb2.SubmitTxResponse.FromString,
                 _registered_method=True)
+        self.SubmitTxs = channel.stream_stream(
+                '/stratos.v1.ConsensusService/SubmitTxs',
+                request_serializer=stratos_dot_v1_dot_consensus__pb2.SubmitTxsRequest.SerializeToString,
+                response_deserializer=stratos_dot_v1_dot_consensus__pb2.SubmitTxsResponse.FromString,
+                _registered_method=True)
         self.GetAccount = channel.unary_unary(
                 '/stratos.v1.ConsensusService/GetAccount',
                 request_serializer=stratos_dot_v1_dot_consensus__pb2.GetAccountRequest.SerializeToString,
@@ -70,6 +75,15 @@ class ConsensusServiceServicer:
         INVALID_ARGUMENT (or RESOURCE_EXHAUSTED when the mempool is full) with one sentence, and never
         reaches a block. With wait_for_commit the call returns once the tx is in a committed block,
         or DEADLINE_EXCEEDED ("not committed within Ns: …") when no block commits in time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitTxs(self, request_iterator, context):
+        """Many txs over one stream, for clients that submit a lot (gateways, services, load tests):
+        one answer per tx, in order; a refused tx is answered with its code and sentence and the
+        stream goes on. No waiting for commit here: follow StreamBlocks for that.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -107,6 +121,11 @@ def add_ConsensusServiceServicer_to_server(servicer, server):
                     servicer.SubmitTx,
                     request_deserializer=stratos_dot_v1_dot_consensus__pb2.SubmitTxRequest.FromString,
                     response_serializer=stratos_dot_v1_dot_consensus__pb2.SubmitTxResponse.SerializeToString,
+            ),
+            'SubmitTxs': grpc.stream_stream_rpc_method_handler(
+                    servicer.SubmitTxs,
+                    request_deserializer=stratos_dot_v1_dot_consensus__pb2.SubmitTxsRequest.FromString,
+                    response_serializer=stratos_dot_v1_dot_consensus__pb2.SubmitTxsResponse.SerializeToString,
             ),
             'GetAccount': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAccount,
@@ -156,6 +175,33 @@ class ConsensusService:
             '/stratos.v1.ConsensusService/SubmitTx',
             stratos_dot_v1_dot_consensus__pb2.SubmitTxRequest.SerializeToString,
             stratos_dot_v1_dot_consensus__pb2.SubmitTxResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitTxs(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/stratos.v1.ConsensusService/SubmitTxs',
+            stratos_dot_v1_dot_consensus__pb2.SubmitTxsRequest.SerializeToString,
+            stratos_dot_v1_dot_consensus__pb2.SubmitTxsResponse.FromString,
             options,
             channel_credentials,
             insecure,

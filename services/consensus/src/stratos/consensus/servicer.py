@@ -97,14 +97,10 @@ class ConsensusServicer(consensus_pb2_grpc.ConsensusServiceServicer):
             )
         relayed = RELAYED_METADATA in tuple(context.invocation_metadata() or ())
         try:
-            node.mempool.add(raw)
+            self._admit(raw, relay=not relayed)
         except AlreadyExists:
             if not request.wait_for_commit:
                 raise
-        else:
-            node.on_tx_added()
-            if not relayed:
-                node.relay_tx(raw)
         if not request.wait_for_commit:
             return consensus_pb2.SubmitTxResponse(tx_hash=h)
         wait_ms = min(request.timeout_ms or DEFAULT_WAIT_MS, MAX_WAIT_MS)
@@ -122,6 +118,31 @@ class ConsensusServicer(consensus_pb2_grpc.ConsensusServiceServicer):
         finally:
             node.waiters.forget(h, fut)
         return consensus_pb2.SubmitTxResponse(tx_hash=h, height=height, result=result)
+
+    async def SubmitTxs(self, requests, context):
+        """One answer per tx, in order; a refusal is an answer, not the end of the stream."""
+        async for request in requests:
+            raw = request.tx
+            h = tx_hash(raw)
+            try:
+                if self.node.store.find_tx(h) is None:
+                    self._admit(raw, relay=True)
+            except StratosError as err:
+                yield consensus_pb2.SubmitTxsResponse(
+                    tx_hash=h, code=err.grpc_code.value[0], error=err.message
+                )
+                continue
+            except Exception as exc:  # a bug: end the stream with a sentence, not a traceback
+                log.exception("rpc_failed", method="SubmitTxs")
+                await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {exc}")
+            yield consensus_pb2.SubmitTxsResponse(tx_hash=h)
+
+    def _admit(self, raw: bytes, *, relay: bool) -> None:
+        """Into the mempool (raises the refusal), then on to the peers."""
+        self.node.mempool.add(raw)
+        self.node.on_tx_added()
+        if relay:
+            self.node.relay_tx(raw)
 
     @rpc_edge
     async def GetAccount(self, request, context):
