@@ -175,9 +175,17 @@ def put(
         None, "--segment-size", help="Segment size, e.g. 4MiB (default: the mesh's)."
     ),
     name: str | None = typer.Option(None, help="Display name (default: the file's name)."),
+    ttl: str | None = typer.Option(
+        None,
+        "--ttl",
+        metavar="DURATION",
+        help="Delete the file this long after it is stored, e.g. 30s, 10m, 1h, 7d "
+        "(default: never).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Encrypt and store a file; prints its ID and the capability that reads it."""
+    ttl_s = render.parse_duration(ttl, what="--ttl") if ttl is not None else None
     size = readable_file(path)
     if replicas < 1:
         raise InvalidArgument(f"replicas must be at least 1, not {replicas}")
@@ -194,6 +202,7 @@ def put(
                 segment_size=seg,
                 name=name,
                 on_progress=advance,
+                ttl_s=ttl_s,
             )
 
     res = with_client(home, work)
@@ -208,10 +217,13 @@ def put(
                 "segments": res.segments,
                 "replicas": res.replicas,
                 "erasure": render.code_text(res.erasure),
+                "expires_unix_ms": res.expires_unix_ms,
             }
         )
         return
     out.print(render.put_line(res.name, res.size, res.file_id), highlight=False)
+    if res.expires_unix_ms:
+        err.print(f"expires {render.format_time(res.expires_unix_ms)} UTC", highlight=False)
     print(res.capability)
 
 
@@ -270,7 +282,7 @@ def stat_cmd(
 def rm(
     file_id: str = typer.Argument(..., metavar="ID", help="A file ID (or its capability)."),
 ) -> None:
-    """Delete a file you own (its chunks are garbage-collected later)."""
+    """Delete a file you own (the mesh then deletes its chunks)."""
     fid = file_id_of(file_id)
     home = Home.from_env()
     with_client(home, lambda c: c.delete(fid))

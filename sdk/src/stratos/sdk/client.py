@@ -75,6 +75,7 @@ class PutResult:
     segments: int
     replicas: int
     erasure: tuple[int, int] | None = None  # (k, m) when erasure coded
+    expires_unix_ms: int = 0  # 0 = never
 
 
 @dataclass(frozen=True)
@@ -135,10 +136,14 @@ class MeshClient:
         name: str | None = None,
         on_progress: Progress = None,
         erasure: tuple[int, int] | None = None,
+        ttl_s: float | None = None,
     ) -> PutResult:
         """Store the file at `path` with `replicas` copies of every segment (default 3), or
-        with `erasure=(k, m)`: every segment cut into k data + m parity shares on k + m nodes."""
+        with `erasure=(k, m)`: every segment cut into k data + m parity shares on k + m nodes.
+        With `ttl_s` the file expires that many seconds after it is committed: it vanishes
+        from listings and the mesh collects its chunks."""
         path = Path(path)
+        ttl_ms = _ttl_ms(ttl_s)
         fd, size = _open_for_read(path)
         try:
             if erasure is not None:
@@ -181,6 +186,8 @@ class MeshClient:
             )
             if erasure is not None:
                 manifest.erasure.data_shares, manifest.erasure.parity_shares = erasure
+            if ttl_ms:
+                manifest.expires_unix_ms = manifest.created_unix_ms + ttl_ms
             await self._commit(sign_manifest(manifest, self._identity))
         finally:
             os.close(fd)
@@ -192,6 +199,7 @@ class MeshClient:
             segments=len(layout),
             replicas=replicas,
             erasure=erasure,
+            expires_unix_ms=manifest.expires_unix_ms,
         )
 
     async def _plan(
@@ -572,6 +580,20 @@ def _check_writable_target(out: Path) -> None:
     parent = out.parent
     if not parent.is_dir():
         raise InvalidArgument(f"cannot write {out}: the folder {parent} does not exist")
+
+
+MAX_TTL_S = 100 * 365 * 86400
+
+
+def _ttl_ms(ttl_s: float | None) -> int:
+    """A time to live in whole milliseconds; None → 0 (never expires)."""
+    if ttl_s is None:
+        return 0
+    if not 0 < ttl_s <= MAX_TTL_S:
+        raise InvalidArgument(
+            f"a time to live must be more than 0 s and at most 100 years, not {ttl_s:g} s"
+        )
+    return max(1, round(ttl_s * 1000))
 
 
 def _check_file_id(file_id: str) -> None:

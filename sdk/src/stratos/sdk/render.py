@@ -48,6 +48,27 @@ def parse_size(text: str, *, what: str = "size") -> int:
     return value
 
 
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_DURATION_S = 100 * 365 * 86400
+
+
+def parse_duration(text: str, *, what: str = "duration") -> int:
+    """'30s', '10m', '1h', '7d', '2w' → seconds; anything else is one clear sentence."""
+    m = _DURATION_RE.match(text or "")
+    if not m:
+        raise InvalidArgument(
+            f"{what} {text!r} is not a duration; use a whole number with s, m, h, d or w, "
+            "such as 30s, 10m, 1h or 7d"
+        )
+    seconds = int(m.group(1)) * _SECONDS[m.group(2)]
+    if seconds <= 0:
+        raise InvalidArgument(f"{what} {text!r} must be greater than zero")
+    if seconds > MAX_DURATION_S:
+        raise InvalidArgument(f"{what} {text!r} is longer than 100 years")
+    return seconds
+
+
 def human_size(n: int | None) -> str:
     """Binary units with one decimal: 12582912 → '12.0 MiB'; None → '?'."""
     if n is None:
@@ -128,21 +149,30 @@ def redundancy(f: Any) -> str:
 
 
 def files_table(files: Iterable[Any]) -> Table:
-    """`stratos ls`: one row per FileSummary."""
+    """`stratos ls`: one row per FileSummary; an expiry column when some file expires."""
+    files = list(files)
+    expiring = any(f.expires_unix_ms for f in files)
     table = _table("files")
     table.add_column("ID", style="cyan", no_wrap=True)
     table.add_column("name", overflow="fold")
     table.add_column("size", justify="right", no_wrap=True)
     table.add_column("replicas", justify="right")
     table.add_column("created (UTC)", no_wrap=True)
+    if expiring:
+        table.add_column("expires (UTC)", no_wrap=True)
     for f in files:
-        table.add_row(
+        row = [
             f.file_id,
             f.name,
             human_size(f.size),
             redundancy(f),
             format_time(f.created_unix_ms, seconds=False),
-        )
+        ]
+        if expiring:
+            row.append(
+                format_time(f.expires_unix_ms, seconds=False) if f.expires_unix_ms else "never"
+            )
+        table.add_row(*row)
     return table
 
 

@@ -90,6 +90,27 @@ class IndexSettings(ServiceSettings):
         description="Seconds a node may take to answer one audit challenge; reading a chunk to "
         "learn the right answer gets this plus one second per MiB.",
     )
+    gc_interval_s: float = Field(
+        60.0,
+        gt=0,
+        le=86400,
+        description="Seconds between two garbage-collection rounds (every live node's chunks "
+        "compared with the manifests and reservations).",
+    )
+    gc_grace_s: float = Field(
+        6 * 3600.0,
+        gt=0,
+        le=30 * 86400,
+        description="Seconds an unreferenced chunk is kept after it was stored, and how long "
+        "PlaceChunks reserves a chunk for its upload; an upload must commit within it.",
+    )
+    expiry_interval_s: float = Field(
+        10.0,
+        gt=0,
+        le=86400,
+        description="Seconds between two sweeps that remove expired files (they are hidden from "
+        "listings at once; the sweep deletes them and collects their chunks).",
+    )
 
     # A field validator rather than a model validator, so the error names STRATOS_LOST_AFTER_S.
     @field_validator("lost_after_s")

@@ -1,5 +1,6 @@
 """Process entry point of the index: settings, logging, tracing, NATS, the heartbeat feed, the
-manifest store, the repair loop and the gRPC server, and a clean stop on SIGTERM."""
+manifest store, the repair loop, the auditor, cleanup and the gRPC server, and a clean stop on
+SIGTERM."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from stratos.common.logging import configure_logging, get_logger
 from stratos.common.natsutil import connect
 from stratos.common.tracing import setup_tracing
 from stratos.index.auditor import Auditor
+from stratos.index.cleanup import Cleanup
 from stratos.index.config import IndexSettings
 from stratos.index.drains import DrainRegistry
 from stratos.index.heartbeats import HeartbeatFeed
@@ -106,7 +108,17 @@ async def serve(stop: asyncio.Event) -> None:
                 f"NATS at {settings.nats_url} cannot hold the locations and manifest buckets "
                 f"(is JetStream enabled?): {exc}"
             ) from None
-        service = IndexService(settings, registry, store, nc, repair=repair, drains=drains)
+        cleanup = Cleanup(nc, registry, settings, ready=lambda: feed.ready)
+        try:
+            await cleanup.start()
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise Unavailable(
+                f"NATS at {settings.nats_url} cannot hold the reservations bucket "
+                f"(is JetStream enabled?): {exc}"
+            ) from None
+        service = IndexService(
+            settings, registry, store, nc, repair=repair, drains=drains, cleanup=cleanup
+        )
         server = await start_server(
             settings.grpc_address,
             lambda s: index_pb2_grpc.add_IndexServiceServicer_to_server(service, s),
@@ -122,6 +134,7 @@ async def serve(stop: asyncio.Event) -> None:
         await stop.wait()
         log.info("stopping", grace_s=settings.shutdown_grace_s)
         await server.stop(settings.shutdown_grace_s)
+        await cleanup.stop()
         await auditor.stop()
         await repair.stop()
         await drains.stop()

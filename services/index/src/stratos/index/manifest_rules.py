@@ -166,6 +166,15 @@ def _check_shares(where: str, seg: types_pb2.Segment, k: int, p: int) -> None:
             holders.add(node)
 
 
+def check_not_expired(m: types_pb2.Manifest, now_ms: int) -> None:
+    """A manifest whose expiry has already passed would vanish as it is stored; refuse it."""
+    if m.expires_unix_ms and m.expires_unix_ms <= now_ms:
+        raise InvalidArgument(
+            f"file {m.file_id} expires at unix_ms {m.expires_unix_ms}, which has already "
+            f"passed (the index clock reads {now_ms}); put it again with a longer TTL"
+        )
+
+
 def verify_delete(
     file_id: str, unix_ms: int, public_key: bytes, signature: bytes, now_ms: int
 ) -> None:

@@ -7,15 +7,18 @@ from collections.abc import Callable
 
 from nats.aio.client import Client as NATS
 
-from stratos.common.errors import Unavailable
+from stratos.common.errors import NotFound, Unavailable
 from stratos.common.grpcutil import rpc_edge
 from stratos.common.logging import get_logger
 from stratos.common.natsutil import FILE_COMMITTED_SUBJECT, FILE_DELETED_SUBJECT, publish
 from stratos.common.tracing import tracer
 from stratos.index import drain_api
+from stratos.index.cleanup import Cleanup
+from stratos.index.cleanup_rules import expired_message, is_expired
 from stratos.index.config import IndexSettings
 from stratos.index.drains import DrainRegistry
 from stratos.index.locations import for_connection, holders, manifest_holders
+from stratos.index.manifest_rules import check_not_expired, verify_signed
 from stratos.index.manifests import ManifestStore, now_ms
 from stratos.index.planning import place_chunks, plan_write
 from stratos.index.registry import Candidate, Registry
@@ -42,6 +45,7 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
         *,
         repair: RepairLoop | None = None,
         drains: DrainRegistry | None = None,
+        cleanup: Cleanup | None = None,
     ) -> None:
         self._settings = settings
         self._registry = registry
@@ -50,6 +54,7 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
         self._clock = clock
         self._repair = repair
         self._drains = drains
+        self._cleanup = cleanup
 
     def _candidates(self) -> list[Candidate]:
         """Live nodes new chunks may go to: not those being drained."""
@@ -72,6 +77,16 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
             await publish(self._nc, subject, event.SerializeToString())
         except Exception as exc:
             log.warning("file_event_not_published", subject=subject, error=str(exc))
+
+    async def _collect(self, manifest: types_pb2.Manifest) -> None:
+        """Best effort, like the announcement: the file is already gone, and chunks that miss
+        their DELETE jobs now are orphans the garbage collector takes after the grace."""
+        try:
+            await self._cleanup.collect_file(manifest, reason="file deleted")
+        except Exception as exc:
+            log.warning(
+                "deleted_file_chunks_not_collected", file_id=manifest.file_id, error=str(exc)
+            )
 
     @rpc_edge
     async def PlanWrite(self, request, context):
@@ -108,6 +123,9 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
                 exclude=list(request.exclude_node_ids),
                 extra=request.extra,
             )
+            if self._cleanup is not None:
+                # Before answering: the writer stores the chunks only once it has the answer.
+                await self._cleanup.reserve(cid for cid, _ in placed)
         return index_pb2.PlaceChunksResponse(
             placements=[
                 index_pb2.ChunkPlacement(chunk_id=cid, targets=[_address(n) for n in nodes])
@@ -118,7 +136,13 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
     @rpc_edge
     async def CommitManifest(self, request, context):
         with _tracer.start_as_current_span("commit_manifest") as span:
+            manifest = verify_signed(request.signed)
+            check_not_expired(manifest, self._clock())
+            if self._cleanup is not None:
+                await self._cleanup.check_commit(manifest)
             summary = await self._store.commit(request.signed)
+            if self._cleanup is not None:
+                await self._cleanup.committed(manifest)
             span.set_attributes(
                 {
                     "stratos.file_id": summary.file_id,
@@ -134,6 +158,9 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
     async def GetManifest(self, request, context):
         signed = await self._store.get(request.file_id)
         manifest = types_pb2.Manifest.FromString(signed.manifest)
+        if is_expired(manifest.expires_unix_ms, self._clock()):
+            # Hidden at once; the expiry sweep removes it and collects its chunks soon after.
+            raise NotFound(expired_message(request.file_id, manifest.expires_unix_ms))
         locations = await (await for_connection(self._nc)).get(request.file_id)
         held = [*manifest_holders(manifest).values(), *holders(manifest, locations).values()]
         named = sorted({n for ids in held for n in ids})
@@ -151,14 +178,20 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
     @rpc_edge
     async def ListFiles(self, request, context):
         files, token = await self._store.list(request.limit, request.page_token)
+        now = self._clock()
+        # A page may come out shorter than asked; the token still resumes after the last key.
+        files = [f for f in files if not is_expired(f.expires_unix_ms, now)]
         return index_pb2.ListFilesResponse(files=files, next_page_token=token)
 
     @rpc_edge
     async def DeleteFile(self, request, context):
+        before = await self._store.get(request.file_id) if self._cleanup is not None else None
         summary = await self._store.delete(
             request.file_id, request.unix_ms, request.owner_public_key, request.signature
         )
         await self._announce(FILE_DELETED_SUBJECT, summary)
+        if before is not None:
+            await self._collect(types_pb2.Manifest.FromString(before.manifest))
         return index_pb2.DeleteFileResponse(deleted=True)
 
     @rpc_edge

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 from stratos.common.errors import DataLoss, InvalidArgument, NotFound, ResourceExhausted
 from stratos.common.hashing import is_chunk_id, new_hasher
@@ -37,6 +38,15 @@ class StoreStat:
     used_bytes: int
     reserved_bytes: int
     chunk_count: int
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """One chunk as `list_chunks` reports it; `stored_unix_ms` is its file's mtime."""
+
+    chunk_id: str
+    size: int
+    stored_unix_ms: int
 
 
 @dataclass(frozen=True)
@@ -150,6 +160,46 @@ class ChunkStore:
     def has(self, chunk_ids: Iterable[str]) -> list[bool]:
         paths = [self.path_of(c) for c in chunk_ids]  # validate all before answering any
         return [p.is_file() for p in paths]
+
+    def list_chunks(self, start_after: str = "") -> Iterator[StoredChunk]:
+        """Every stored chunk after `start_after`, in chunk ID order, read lazily.
+
+        The layout makes this cheap in memory: prefix directories are walked in order and only
+        one of them (about 1/256 of the IDs) is listed at a time. Files in `tmp/` and
+        `quarantine/` are not chunks and never appear; neither does anything under `chunks/`
+        that is not a chunk file in its own prefix directory. A chunk deleted while the walk
+        runs is skipped. A bad `start_after` is refused here, before the walk starts."""
+        if start_after:
+            check_chunk_id(start_after)
+        return self._walk(start_after)
+
+    def _walk(self, start_after: str) -> Iterator[StoredChunk]:
+        try:
+            prefixes = sorted(
+                p.name
+                for p in os.scandir(self.chunks_dir)
+                if len(p.name) == 2 and p.name >= start_after[:2] and p.is_dir()
+            )
+        except FileNotFoundError:
+            return
+        for prefix in prefixes:
+            try:
+                with os.scandir(self.chunks_dir / prefix) as it:
+                    names = sorted(
+                        e.name
+                        for e in it
+                        if e.name > start_after and e.name[:2] == prefix and is_chunk_id(e.name)
+                    )
+            except FileNotFoundError:
+                continue
+            for name in names:
+                try:
+                    st = os.stat(self.chunks_dir / prefix / name)
+                except FileNotFoundError:
+                    continue
+                if not S_ISREG(st.st_mode):
+                    continue
+                yield StoredChunk(name, st.st_size, st.st_mtime_ns // 1_000_000)
 
     # -- writes ----------------------------------------------------------------------------
 

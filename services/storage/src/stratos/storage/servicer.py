@@ -11,6 +11,7 @@ an upload that goes silent is dropped so it cannot hold its slot forever.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 
 import grpc
@@ -27,6 +28,9 @@ log = get_logger(__name__)
 _tracer = tracer(__name__)
 
 SERVICE_NAME = "stratos.v1.StorageService"
+# ListChunks pages: the default when the request says 0, and the most one message may carry.
+LIST_PAGE_DEFAULT = 1000
+LIST_PAGE_MAX = 10_000
 # A healthy client streams a chunk's pieces back to back; this long without one means it hung.
 IDLE_TIMEOUT_S = 30.0
 
@@ -135,6 +139,31 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
             chunk_count=st.chunk_count,
         )
 
+    async def ListChunks(
+        self, request: storage_pb2.ListChunksRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[storage_pb2.ListChunksResponse]:
+        """Every stored chunk after `start_after`, a page per message, walked lazily on disk so
+        a node with millions of chunks answers in bounded memory."""
+        try:
+            page_size = _page_size(request.page_size)
+            chunks = self.store.list_chunks(request.start_after)
+            while True:
+                page = await asyncio.to_thread(lambda: list(itertools.islice(chunks, page_size)))
+                if not page:
+                    return
+                yield storage_pb2.ListChunksResponse(
+                    chunks=[
+                        storage_pb2.ChunkEntry(
+                            chunk_id=c.chunk_id, size=c.size, stored_unix_ms=c.stored_unix_ms
+                        )
+                        for c in page
+                    ]
+                )
+                if len(page) < page_size:
+                    return
+        except Exception as err:
+            await _abort(context, err, "ListChunks")
+
     @rpc_edge
     async def Audit(
         self, request: storage_pb2.AuditRequest, context: grpc.aio.ServicerContext
@@ -147,6 +176,15 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
                 answer_audit, self.store, request.chunk_id, request.nonce, ranges
             )
         return storage_pb2.AuditResponse(digest=digest)
+
+
+def _page_size(requested: int) -> int:
+    if requested > LIST_PAGE_MAX:
+        raise InvalidArgument(
+            f"page_size {requested} is too large; ListChunks sends at most {LIST_PAGE_MAX} "
+            "chunks per message"
+        )
+    return requested or LIST_PAGE_DEFAULT
 
 
 async def _abort(context: grpc.aio.ServicerContext, err: Exception, method: str) -> None:
