@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -196,6 +197,22 @@ def test_delete(tmp_path: Path) -> None:
     assert store.delete(cid) is False
     assert store.has([cid]) == [False]
     assert (store.stat().used_bytes, store.stat().chunk_count) == (0, 0)
+
+
+def test_a_delete_planned_before_the_chunk_was_written_again_keeps_it(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    data = b"looked like an orphan"
+    cid = chunk_id(data)
+    store.put(cid, data)
+    old = time.time() - 3600
+    os.utime(store.path_of(cid), (old, old))
+    planned_ms = int((time.time() - 60) * 1000)  # GC planned the delete a minute ago...
+    assert store.put(cid, data).already_present is True  # ...then a writer stored it again
+    assert store.delete(cid, unless_written_after_ms=planned_ms) is False
+    assert store.has([cid]) == [True]
+    # planned after the last write: it goes
+    assert store.delete(cid, unless_written_after_ms=int(time.time() * 1000) + 1000) is True
+    assert store.has([cid]) == [False]
 
 
 def test_unknown_chunk_names_the_node(tmp_path: Path) -> None:

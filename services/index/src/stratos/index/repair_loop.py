@@ -351,6 +351,8 @@ class RepairLoop:
             if not result.ok:
                 log.warning("repair_job_failed", error=result.error, **fields)
                 return
+            if not result.file_id:  # an orphan collected by GC: no file's locations to change
+                return
             manifest = await self._manifest(result.file_id)
             if manifest is None:
                 log.info("repair_result_for_deleted_file", **fields)

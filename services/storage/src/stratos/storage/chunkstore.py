@@ -11,6 +11,7 @@ worker threads. Pieces are at most `PIECE_BYTES`, so memory stays bounded whatev
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -219,6 +220,10 @@ class ChunkStore:
                 raise InvalidArgument(
                     f"chunk {chunk_id} is {stored_size} bytes, not the announced {size}"
                 )
+            # Written again: refresh its time, so a DELETE planned before this write (garbage
+            # collection of what looked like an orphan) leaves it alone.
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(path)
             return ChunkWriter(self, chunk_id, size, tmp_path=None)
         self._reserve(size)
         tmp_path = self.tmp_dir / f"{chunk_id}.{uuid.uuid4().hex}.part"
@@ -349,10 +354,19 @@ class ChunkStore:
 
     # -- deletes ---------------------------------------------------------------------------
 
-    def delete(self, chunk_id: str) -> bool:
-        """Remove a chunk; False when it was not stored."""
+    def delete(self, chunk_id: str, *, unless_written_after_ms: int | None = None) -> bool:
+        """Remove a chunk; False when it was not stored, or (with `unless_written_after_ms`)
+        when it was written after that time — a delete planned before a writer stored the same
+        bytes again must not take them away."""
         path = self.path_of(chunk_id)
         with self._lock:
+            if unless_written_after_ms is not None:
+                try:
+                    written_ms = path.stat().st_mtime_ns // 1_000_000
+                except FileNotFoundError:
+                    return False
+                if written_ms > unless_written_after_ms:
+                    return False
             self._used -= self._sizes.pop(bytes.fromhex(chunk_id), 0)
             try:
                 path.unlink()

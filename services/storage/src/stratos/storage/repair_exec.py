@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 
 from stratos.common.errors import ResourceExhausted, StratosError
 from stratos.common.hashing import new_hasher
@@ -110,7 +111,15 @@ class RepairExecutor:
         raise no_source_left(f"chunk {job.chunk_id}", failures)
 
     async def _delete(self, job: repair_pb2.RepairJob) -> int:
-        deleted = await asyncio.to_thread(self.store.delete, job.chunk_id)
+        # planned_unix_ms guards the one race GC leaves open: the same bytes stored again
+        # after the delete was planned (see stratos.index.cleanup_rules)
+        deleted = await asyncio.to_thread(
+            partial(
+                self.store.delete,
+                job.chunk_id,
+                unless_written_after_ms=job.planned_unix_ms or None,
+            )
+        )
         log.info("repair_deleted", job_id=job.job_id, chunk_id=job.chunk_id, existed=deleted)
         return 0
 
