@@ -15,7 +15,7 @@ from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
 from stratos.sdk import ec_layout, render, transfer
 from stratos.sdk.ec_transfer import EcUpload
-from stratos.sdk.manifest import SegmentSpan, build_manifest, sign_manifest
+from stratos.sdk.manifest import SegmentSpan, build_manifest, sign_manifest, verify_manifest
 from stratos.v1 import index_pb2, types_pb2
 
 FILE_ID = "ab" * 16
@@ -78,10 +78,10 @@ def test_reads_prefer_data_shares_on_live_nodes_then_parity():
 
 def test_a_reader_trusts_a_signed_ec_manifest_and_refuses_a_broken_one():
     man = ec_file(size=150)
-    assert ec_layout.verify_any(sign_manifest(man, OWNER), FILE_ID) == man
+    assert verify_manifest(sign_manifest(man, OWNER), FILE_ID) == man
     man.segments[1].shares.pop()
     with pytest.raises(DataLoss, match="segment 1 has 2 shares, not 3"):
-        ec_layout.verify_any(sign_manifest(man, OWNER), FILE_ID)
+        verify_manifest(sign_manifest(man, OWNER), FILE_ID)
 
 
 def test_a_reader_still_trusts_a_replicated_manifest():
@@ -93,7 +93,7 @@ def test_a_reader_still_trusts_a_replicated_manifest():
         replicas=2,
         segments=[],
     )
-    assert ec_layout.verify_any(sign_manifest(man, OWNER), FILE_ID) == man
+    assert verify_manifest(sign_manifest(man, OWNER), FILE_ID) == man
     assert ec_layout.code_of(man) is None
 
 

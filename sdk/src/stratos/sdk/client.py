@@ -49,6 +49,7 @@ from stratos.sdk.manifest import (
     segment_record,
     sign_manifest,
     summarize,
+    verify_manifest,
 )
 from stratos.v1 import index_pb2, types_pb2
 
@@ -345,7 +346,7 @@ class MeshClient:
             raise NotFound(f"no file with ID {file_id}") from None
         return _Found(
             signed=resp.signed,
-            manifest=ec_layout.verify_any(resp.signed, file_id),
+            manifest=verify_manifest(resp.signed, file_id),
             addresses={n.node_id: n.address for n in resp.nodes},
             locations=ec_layout.current_locations(resp),
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 
+from stratos.common.erasure import MAX_SHARES, share_size
 from stratos.common.errors import DataLoss, InvalidArgument, PermissionDenied
 from stratos.common.hashing import is_chunk_id
 from stratos.common.identity import Identity, verify
@@ -127,7 +128,12 @@ def verify_manifest(
 
 
 def layout_problem(manifest: types_pb2.Manifest) -> str | None:
-    """Why the manifest's segments cannot rebuild a file of its size, or None when they can."""
+    """Why the manifest's segments cannot rebuild a file of its size, or None when they can —
+    replicated (a chunk per segment) or erasure coded (k + m shares per segment)."""
+    coded = manifest.HasField("erasure")
+    k, m = manifest.erasure.data_shares, manifest.erasure.parity_shares
+    if coded and (k < 1 or m < 1 or k + m > MAX_SHARES):
+        return f"erasure code {k}+{m} is not usable"
     if manifest.cipher != types_pb2.CIPHER_AES_256_GCM:
         return f"unsupported cipher {manifest.cipher}"
     if manifest.size and not 0 < manifest.segment_size <= MAX_SEGMENT_SIZE:
@@ -140,10 +146,26 @@ def layout_problem(manifest: types_pb2.Manifest) -> str | None:
             return f"segment {span.index} is out of order"
         if seg.plain_size != span.length or seg.stored_size != stored_size(span.length):
             return f"segment {span.index} has the wrong size"
+        if coded:
+            if problem := _shares_problem(seg, k, m):
+                return problem
+            continue
         if not is_chunk_id(seg.chunk_id):
             return f"segment {span.index} has an invalid chunk ID"
         if not seg.node_ids:
             return f"segment {span.index} names no nodes"
+    return None
+
+
+def _shares_problem(seg: types_pb2.Segment, k: int, m: int) -> str | None:
+    if len(seg.shares) != k + m:
+        return f"segment {seg.index} has {len(seg.shares)} shares, not {k + m}"
+    size = share_size(seg.stored_size, k)
+    for i, share in enumerate(seg.shares):
+        if share.index != i or share.size != size or not is_chunk_id(share.chunk_id):
+            return f"share {i} of segment {seg.index} is malformed"
+        if not share.node_ids:
+            return f"share {i} of segment {seg.index} names no nodes"
     return None
 
 
