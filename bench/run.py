@@ -2,8 +2,8 @@
 only ratios against same-run bounds mean anything). Writes bench/results/latest.json.
 
 The storage part runs on a local mesh without validators, so they do not disturb its figures;
-the consensus part then runs its own 4-validator cluster (bench/consensus.py), after that mesh
-is down."""
+the healing part (bench/healing.py) then runs its own 5-node mesh, and the consensus part its
+own 4-validator cluster (bench/consensus.py), each after the previous one is down."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench import consensus, disk, grpc_loopback, results, storage
+from bench import consensus, disk, grpc_loopback, healing, results, storage
 from bench.results import Figure
 from stratos.common.memory import keep_buffers_in_heap
 from stratos.sdk import localmesh
@@ -70,6 +70,7 @@ def main() -> None:
             f"(with Stratos' allocator settings {grpc_tuned_mb_s:.0f} MB/s)"
         )
         figures += storage_figures(home, work, disk_mb_s, grpc_mb_s, grpc_tuned_mb_s)
+        figures += healing.measure(work, disk_mb_s)
         figures += consensus.measure(work / "consensus")
         figures.append(Figure("bound.disk_fsync_write", round(disk_mb_s, 1), "MB/s", None, None))
         figures.append(
