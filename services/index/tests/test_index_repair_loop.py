@@ -199,7 +199,7 @@ async def test_a_failed_job_is_planned_again_on_another_node(nats) -> None:
 
 async def test_the_rate_limit_spreads_copies_over_rounds_and_deletes_follow_files(nats) -> None:
     async with repair_loop(
-        nats.url, registry_with(), repair_rate_bytes_s=64 * 1024, repair_interval_s=1.0
+        nats.url, registry_with(), repair_plan_rate_bytes_s=64 * 1024, repair_interval_s=1.0
     ) as loop:
         big = settled(new_file_id(), size=200_000)  # 49 chunks of ~4 KiB
         await commit(loop._nc, big)
@@ -224,9 +224,9 @@ async def test_the_rate_limit_spreads_copies_over_rounds_and_deletes_follow_file
 
 def test_repair_settings_have_defaults_and_refuse_bad_values(monkeypatch) -> None:
     s = load_settings(IndexSettings)
-    assert (s.repair_interval_s, s.repair_rate_bytes_s) == (2.0, 64 << 20)
-    monkeypatch.setenv("STRATOS_REPAIR_RATE_BYTES_S", "10")
-    with pytest.raises(ConfigError, match="STRATOS_REPAIR_RATE_BYTES_S"):
+    assert (s.repair_interval_s, s.repair_plan_rate_bytes_s) == (1.0, 1 << 30)
+    monkeypatch.setenv("STRATOS_REPAIR_PLAN_RATE_BYTES_S", "10")
+    with pytest.raises(ConfigError, match="STRATOS_REPAIR_PLAN_RATE_BYTES_S"):
         load_settings(IndexSettings)
 
 

@@ -45,17 +45,18 @@ class IndexSettings(ServiceSettings):
         16, ge=1, le=64, description="Largest redundancy (copies per chunk) a write may ask for."
     )
     repair_interval_s: float = Field(
-        2.0,
+        1.0,
         gt=0,
         le=3600,
         description="Seconds between two repair planning rounds (repair, drain, rebalance).",
     )
-    repair_rate_bytes_s: int = Field(
-        64 * MIB,
+    repair_plan_rate_bytes_s: int = Field(
+        1024 * MIB,
         ge=64 * KIB,
         le=1 << 40,
-        description="Bytes per second of copies and re-encodes the index may plan, so foreground "
-        "traffic keeps most of the mesh's throughput (64 KiB/s to 1 TiB/s).",
+        description="Bytes per second of copies and re-encodes the index may plan across the "
+        "mesh (64 KiB/s to 1 TiB/s). Storage nodes pace the work themselves and yield to client "
+        "traffic (STRATOS_REPAIR_BUSY_RATE_BYTES_S), so this only bounds how much is queued.",
     )
     repair_max_outstanding: int = Field(
         512,

@@ -132,9 +132,11 @@ class RepairLoop:
         self.outstanding = Outstanding(int(settings.repair_job_timeout_s * 1000))
         interval = settings.repair_interval_s
         self._budget = Budget(
-            settings.repair_rate_bytes_s, settings.repair_rate_bytes_s * max(1.0, interval)
+            settings.repair_plan_rate_bytes_s,
+            settings.repair_plan_rate_bytes_s * max(1.0, interval),
         )
         self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
         self._manifests: dict[str, tuple[bytes, types_pb2.Manifest]] = {}
         self._manifest_kv = None
         self._manifest_keys: set[str] = set()
@@ -160,7 +162,7 @@ class RepairLoop:
         log.info(
             "repair_loop_started",
             interval_s=self._settings.repair_interval_s,
-            rate_bytes_s=self._settings.repair_rate_bytes_s,
+            plan_rate_bytes_s=self._settings.repair_plan_rate_bytes_s,
         )
 
     async def stop(self) -> None:
@@ -184,7 +186,11 @@ class RepairLoop:
                     await ensure_repair_stream(self._js)
             except Exception as exc:  # NATS away or slow: the next round tries again
                 log.warning("repair_round_failed", error=str(exc) or repr(exc))
-            await asyncio.sleep(self._settings.repair_interval_s)
+            # the next round at the interval, or at once when the last outstanding job is
+            # answered (health is then current, and the next wave can be planned)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._settings.repair_interval_s)
+            self._wake.clear()
 
     async def run_once(self) -> Plan | None:
         """One planning round; None when the registry is not caught up yet (planning from a
@@ -341,6 +347,8 @@ class RepairLoop:
     async def _apply(self, result: repair_pb2.RepairResult) -> None:
         async with self._lock:
             self.outstanding.answer(result, self._clock())
+            if not len(self.outstanding):
+                self._wake.set()
             fields = {
                 "job_id": result.job_id,
                 "kind": repair_pb2.RepairKind.Name(result.kind),

@@ -65,11 +65,17 @@ class StorageSettings(ServiceSettings):
         "about 3 MiB of memory, and the disk is saturated with a few.",
     )
     repair_rate_bytes_s: int = Field(
-        64 * MIB,
+        0,
         ge=0,
-        description="Bytes per second all repair transfers of this node share (a token bucket), "
-        "0 = unlimited. The default leaves most of a disk's write bandwidth to foreground "
-        "uploads while still restoring redundancy in minutes, not hours.",
+        description="Bytes per second all repair transfers of this node share while no client "
+        "is uploading or reading here (a token bucket), 0 = unlimited: an idle node repairs as "
+        "fast as its disk goes.",
+    )
+    repair_busy_rate_bytes_s: int = Field(
+        8 * MIB,
+        ge=64 * 1024,
+        description="Bytes per second repair may use while clients upload or read on this node "
+        "(at least 64 KiB/s), so foreground traffic keeps most of the disk and network.",
     )
     repair_concurrency: int = Field(
         2, ge=1, le=32, description="Repair jobs this node executes at once, 1 to 32."

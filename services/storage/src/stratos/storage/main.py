@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import Callable
 
 from stratos.common import identity
 from stratos.common.config import load_settings
@@ -23,7 +24,7 @@ from stratos.storage.config import StorageSettings
 from stratos.storage.grpcserver import start_storage_server
 from stratos.storage.heartbeat import Heartbeater, NodeDescriptor
 from stratos.storage.natslink import NatsLink
-from stratos.storage.ratelimit import RateLimiter
+from stratos.storage.ratelimit import AdaptiveLimiter
 from stratos.storage.repair_exec import RepairExecutor
 from stratos.storage.repair_fetch import Channels, Puller
 from stratos.storage.repair_worker import RepairWorker, WorkerSettings
@@ -49,13 +50,17 @@ def advertise_address(settings: StorageSettings, port: int) -> str:
 
 
 def build_repair_worker(
-    settings: StorageSettings, store: ChunkStore, channels: Channels
+    settings: StorageSettings,
+    store: ChunkStore,
+    channels: Channels,
+    busy: Callable[[], bool] = lambda: False,
 ) -> RepairWorker:
-    """The repair executor and its JetStream worker, with one rate limit for all transfers."""
-    limiter = RateLimiter(settings.repair_rate_bytes_s)
+    """The repair executor and its JetStream worker, with one rate limit for all transfers:
+    full speed while `busy()` (client traffic on this node) is false, throttled while true."""
+    limiter = AdaptiveLimiter(settings.repair_rate_bytes_s, settings.repair_busy_rate_bytes_s, busy)
     min_rate = float(MIN_TRANSFER_RATE_BYTES_S)
-    if settings.repair_rate_bytes_s:
-        min_rate = min(min_rate, settings.repair_rate_bytes_s / settings.repair_concurrency / 2)
+    if limiter.rate_bytes_s:
+        min_rate = min(min_rate, limiter.rate_bytes_s / settings.repair_concurrency / 2)
     executor = RepairExecutor(store, Puller(channels, limiter, min_rate_bytes_s=min_rate))
     return RepairWorker(
         executor,
@@ -136,7 +141,7 @@ async def serve(stop: asyncio.Event, settings: StorageSettings | None = None) ->
         nats_ready.set()
 
     channels = Channels()
-    worker = build_repair_worker(settings, store, channels)
+    worker = build_repair_worker(settings, store, channels, busy=service.activity.busy)
     beating = asyncio.create_task(heartbeats.run(stop))
     connecting = asyncio.create_task(link.run(on_ready=on_nats_ready))
     repairing = asyncio.create_task(run_repairs(link, nats_ready, worker, stop))

@@ -57,3 +57,30 @@ class RateLimiter:
         wait_s = self._bucket.take(n, self.clock())
         if wait_s > 0:
             await asyncio.sleep(wait_s)
+
+
+class AdaptiveLimiter:
+    """Two rates: `idle_rate_bytes_s` while `busy()` is false (0 = unlimited: repair takes the
+    whole disk when nobody else wants it) and `busy_rate_bytes_s` while it is true (foreground
+    uploads or reads are running, so repair yields most of the disk and network to them)."""
+
+    def __init__(
+        self,
+        idle_rate_bytes_s: int,
+        busy_rate_bytes_s: int,
+        busy: Callable[[], bool],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.idle = RateLimiter(idle_rate_bytes_s, clock=clock)
+        self.busy = RateLimiter(busy_rate_bytes_s, clock=clock)
+        self._is_busy = busy
+
+    @property
+    def rate_bytes_s(self) -> int:
+        """The lowest rate a transfer may be held to (for sizing deadlines); 0 = unlimited."""
+        rates = [r for r in (self.idle.rate_bytes_s, self.busy.rate_bytes_s) if r > 0]
+        return min(rates, default=0)
+
+    async def acquire(self, n: int) -> None:
+        await (self.busy if self._is_busy() else self.idle).acquire(n)

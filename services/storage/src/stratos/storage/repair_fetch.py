@@ -17,8 +17,9 @@ import grpc
 from stratos.common import grpcutil
 from stratos.common.errors import DataLoss, InvalidArgument, StratosError, from_grpc
 from stratos.common.hashing import new_hasher
+from stratos.storage.activity import REPAIR_METADATA
 from stratos.storage.chunkstore import ChunkWriter, PutResult
-from stratos.storage.ratelimit import RateLimiter
+from stratos.storage.ratelimit import AdaptiveLimiter, RateLimiter
 from stratos.storage.repair_jobs import SourceFailure
 from stratos.v1 import repair_pb2, storage_pb2, storage_pb2_grpc
 
@@ -65,7 +66,11 @@ class Puller:
     """Fetches chunks from peers, rate limited, with deadlines sized for the limited rate."""
 
     def __init__(
-        self, channels: Channels, limiter: RateLimiter, *, min_rate_bytes_s: float
+        self,
+        channels: Channels,
+        limiter: RateLimiter | AdaptiveLimiter,
+        *,
+        min_rate_bytes_s: float,
     ) -> None:
         self.channels = channels
         self.limiter = limiter
@@ -77,7 +82,9 @@ class Puller:
     def _call(self, source: repair_pb2.ChunkSource, chunk_id: str, size: int):
         stub = storage_pb2_grpc.StorageServiceStub(self.channels.get(source.address))
         return stub.GetChunk(
-            storage_pb2.GetChunkRequest(chunk_id=chunk_id), timeout=self.deadline_s(size)
+            storage_pb2.GetChunkRequest(chunk_id=chunk_id),
+            timeout=self.deadline_s(size),
+            metadata=(REPAIR_METADATA,),
         )
 
     def _source_error(self, source: repair_pb2.ChunkSource, err: BaseException) -> SourceError:

@@ -20,6 +20,7 @@ from stratos.common.errors import DeadlineExceeded, InvalidArgument, StratosErro
 from stratos.common.grpcutil import rpc_edge
 from stratos.common.logging import get_logger
 from stratos.common.tracing import tracer
+from stratos.storage.activity import Activity, is_repair
 from stratos.storage.audit import Range, answer_audit
 from stratos.storage.chunkstore import ChunkStore, ChunkWriter, PutResult
 from stratos.v1 import storage_pb2, storage_pb2_grpc
@@ -48,6 +49,7 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
         self.zone = zone
         self.idle_timeout_s = idle_timeout_s
         self._put_slots = asyncio.Semaphore(max_active_puts)
+        self.activity = Activity()  # client transfers, which repair yields to
 
     async def PutChunk(
         self,
@@ -56,7 +58,8 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
     ) -> storage_pb2.PutChunkResponse:
         try:
             async with self._put_slots:
-                result = await self._put(request_iterator)
+                with self.activity.transfer():
+                    result = await self._put(request_iterator)
         except Exception as err:
             await _abort(context, err, "PutChunk")
         return storage_pb2.PutChunkResponse(
@@ -89,6 +92,17 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
         return result
 
     async def GetChunk(
+        self, request: storage_pb2.GetChunkRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[storage_pb2.GetChunkResponse]:
+        if is_repair(context.invocation_metadata()):
+            async for msg in self._get(request, context):
+                yield msg
+            return
+        with self.activity.transfer():
+            async for msg in self._get(request, context):
+                yield msg
+
+    async def _get(
         self, request: storage_pb2.GetChunkRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[storage_pb2.GetChunkResponse]:
         with _tracer.start_as_current_span("read_chunk") as span:
