@@ -113,6 +113,7 @@ def test_drain_refused_when_it_breaks_redundancy_and_empties_the_node_when_it_fi
     h = wait_healthy(mesh, len(files))
     node3 = next(n for n in h["nodes"] if n["node_id"] == "storage-3")
     assert node3["chunks"] == 0 and node3["draining"]
+    assert mesh.status()["storage-3"]["draining"] is True  # dev status shows it per node
     wait_until(
         lambda: not mesh.chunk_files("storage-3"),
         timeout_s=30,

@@ -140,6 +140,16 @@ def test_mesh_table_shows_question_marks_when_the_index_cannot_be_asked():
     assert "1.0 GiB / 10.0 GiB 10%" in text and "7" in text
 
 
+def test_mesh_table_shows_a_draining_node_and_its_repair_jobs():
+    row = localmesh.StatusRow(
+        "storage-3", "storage", 44, "127.0.0.1:4", True, True, "LIVE", 1 << 30, 10 << 30, 5
+    )
+    row.draining, row.repair_jobs = True, 3
+    text = rendered(render.mesh_table([row.to_dict()]))
+    line = next(line for line in text.splitlines() if "storage-3" in line)
+    assert "LIVE draining +3 jobs" in " ".join(line.split())
+
+
 def test_next_steps_panel_names_the_capability_and_the_commands():
     text = rendered(render.next_steps_panel("stratos://x#y", FILE_ID))
     for cmd in (

@@ -53,6 +53,7 @@ from stratos.sdk.procctl import (
     last_line,
     list_nodes,
     live_process,
+    node_health,
     spawn,
     tail,
     wait_gone,
@@ -330,13 +331,17 @@ def status(home: Home) -> list[StatusRow]:
             )
         )
     index = next((r for r in rows if r.kind == INDEX), None)
-    nodes = None
+    nodes = health = None
     if index is not None and index.running:
         nodes = list_nodes(index.address)
+        health = node_health(index.address)
     for row in rows:
         if row.kind == STORAGE:
             for k, v in storage_fields(row.name, nodes).items():
                 setattr(row, k, v)
+            if health is not None and row.name in health:
+                row.draining = health[row.name].draining
+                row.repair_jobs = health[row.name].jobs_outstanding
         elif row.kind == VALIDATOR and row.running:
             row.height = validator_height(row.address)
     return rows

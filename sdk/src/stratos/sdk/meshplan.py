@@ -58,6 +58,8 @@ class StatusRow:
     capacity_bytes: int | None = None
     chunks: int | None = None
     height: int | None = None  # validators only: the latest committed height it reports
+    draining: bool | None = None  # storage only, from the index's health
+    repair_jobs: int | None = None  # storage only: repair jobs outstanding for it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

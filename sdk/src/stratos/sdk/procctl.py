@@ -127,6 +127,20 @@ def list_nodes(index_address: str, timeout_s: float = 2.0) -> dict[str, Any] | N
     return {n.info.node_id: n for n in resp.nodes}
 
 
+def node_health(index_address: str, timeout_s: float = 2.0) -> dict[str, Any] | None:
+    """node_id → NodeHealth (repair jobs, draining) from the index, or None when it cannot say."""
+    from stratos.v1 import index_pb2, index_pb2_grpc
+
+    with grpc.insecure_channel(index_address) as ch:
+        try:
+            resp = index_pb2_grpc.IndexServiceStub(ch).GetHealth(
+                index_pb2.GetHealthRequest(), timeout=timeout_s
+            )
+        except grpc.RpcError:
+            return None
+    return {n.node_id: n for n in resp.nodes}
+
+
 def healthy(rec: ProcessRecord) -> bool:
     host, _, port = rec.address.rpartition(":")
     if rec.kind == NATS:

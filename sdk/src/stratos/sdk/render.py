@@ -307,13 +307,18 @@ def mesh_table(rows: Sequence[Mapping[str, Any]]) -> Table:
             health = Text("unhealthy", style="yellow")
         storage = r["kind"] == "storage"
         state = state_name(r.get("state")) if storage else ""
+        style = _STATE_STYLE.get(state, "dim")
+        if storage and r.get("draining"):
+            state += " draining"
+        if storage and r.get("repair_jobs"):
+            state += f" +{r['repair_jobs']} jobs"
         if r["kind"] == "validator":
             state = "" if r.get("height") is None else f"height {r['height']}"
         table.add_row(
             r["name"],
             r["address"],
             health,
-            Text(state, style=_STATE_STYLE.get(state, "dim")),
+            Text(state, style=style),
             usage(r.get("used_bytes"), r.get("capacity_bytes")) if storage else Text(""),
             ("?" if r.get("chunks") is None else str(r["chunks"])) if storage else "",
         )
