@@ -26,15 +26,14 @@ from stratos.common.manifests import file_summary
 from stratos.common.natsutil import (
     FILE_DELETED_SUBJECT,
     MANIFEST_BUCKET,
-    REPAIR_JOB_SUBJECT,
-    REPAIR_STREAM,
     ensure_kv,
     ensure_repair_stream,
     publish,
 )
-from stratos.common.tracing import inject_headers, tracer
+from stratos.common.tracing import tracer
 from stratos.index import cleanup_rules as rules
 from stratos.index.config import IndexSettings
+from stratos.index.jobqueue import publish_job
 from stratos.index.locations import LocationStore, manifest_holders, read_all
 from stratos.index.manifests import _nats_call, now_ms
 from stratos.index.registry import LIVE, Registry
@@ -339,23 +338,5 @@ class Cleanup:
         return published
 
     async def _publish(self, job: repair_pb2.RepairJob) -> bool:
-        """Publish once per job ID, as the repair loop does: a duplicate still queued is left
-        alone; one already executed (the chunk came back since) is published again under
-        `<job_id>.<old sequence>`, a name every replica derives alike."""
-        subject = REPAIR_JOB_SUBJECT.format(node_id=job.target_node_id)
-        data = job.SerializeToString()
-        msg_id = job.job_id
-        for _ in range(_REPUBLISH_ATTEMPTS):
-            async with _nats_call():
-                ack = await self._js.publish(
-                    subject, data, headers=inject_headers({"Nats-Msg-Id": msg_id})
-                )
-            if not ack.duplicate:
-                return True
-            try:
-                async with _nats_call():
-                    await self._js.get_msg(REPAIR_STREAM, ack.seq)
-                return False
-            except nats.js.errors.NotFoundError:
-                msg_id = f"{job.job_id}.{ack.seq}"
-        return False
+        async with _nats_call():
+            return await publish_job(self._js, job)

@@ -25,14 +25,13 @@ from nats.aio.msg import Msg
 from stratos.common.logging import get_logger
 from stratos.common.natsutil import (
     MANIFEST_BUCKET,
-    REPAIR_JOB_SUBJECT,
     REPAIR_RESULT_SUBJECT,
-    REPAIR_STREAM,
     ensure_kv,
     ensure_repair_stream,
 )
-from stratos.common.tracing import extract_context, inject_headers, tracer
+from stratos.common.tracing import extract_context, tracer
 from stratos.index.config import IndexSettings
+from stratos.index.jobqueue import publish_job
 from stratos.index.locations import LocationStore, manifest_holders, read_all
 from stratos.index.manifests import now_ms
 from stratos.index.registry import Registry
@@ -278,21 +277,7 @@ class RepairLoop:
         return published
 
     async def _publish(self, job: repair_pb2.RepairJob) -> bool:
-        """Publish once per job ID; True when the stream stored it (not a duplicate)."""
-        subject = REPAIR_JOB_SUBJECT.format(node_id=job.target_node_id)
-        data = job.SerializeToString()
-        msg_id = job.job_id
-        for _ in range(_REPUBLISH_ATTEMPTS):
-            headers = inject_headers({"Nats-Msg-Id": msg_id})
-            ack = await self._js.publish(subject, data, headers=headers)
-            if not ack.duplicate:
-                return True
-            try:
-                await self._js.get_msg(REPAIR_STREAM, ack.seq)
-                return False  # still queued for its node
-            except nats.js.errors.NotFoundError:
-                msg_id = f"{job.job_id}.{ack.seq}"  # executed, yet planned again: run it again
-        return False
+        return await publish_job(self._js, job)
 
     async def _report(self, p: Plan, files: list[FileView], nodes) -> None:
         for u in p.unrecoverable:
