@@ -42,7 +42,6 @@ from stratos.v1 import events_pb2, repair_pb2, storage_pb2, storage_pb2_grpc, ty
 
 log = get_logger(__name__)
 _tracer = tracer("stratos.index")
-_REPUBLISH_ATTEMPTS = 3
 _LIST_PAGE = 1000
 _LIST_TIMEOUT_S = 600.0
 _HAS_TIMEOUT_S = 10.0

@@ -50,7 +50,6 @@ from stratos.v1 import repair_pb2, types_pb2
 
 log = get_logger(__name__)
 _tracer = tracer("stratos.index")
-_REPUBLISH_ATTEMPTS = 3
 
 
 class Outstanding:
