@@ -49,7 +49,7 @@ def test_kill_random_nodes_until_r_remain_heals_every_time(mesh_factory, tmp_pat
         files[src] = mesh.json("put", str(src), "--replicas", "3")["cap"]
     h = wait_healthy(mesh, len(files))
     assert h["degraded"] == h["repairing"] == h["unrecoverable"] == 0
-    copies = sum(copies_per_node(mesh).values())  # every chunk × R
+    copies = sum(copies_per_node(mesh).values())  # every chunk times R
 
     rng = random.Random(7)
     alive = [f"storage-{i}" for i in range(1, 6)]
