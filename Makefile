@@ -57,8 +57,22 @@ test-unit: install ## pure logic, fast
 test-integration: install ## real nats-server, real services, real disks on loopback
 	$(PYTEST) -q -m integration services sdk e2e
 
+.PHONY: test-cluster
+test-cluster: install ## the chart and the operator against a real control plane (kwok nodes)
+	bash hack/cluster-tools/build.sh >/dev/null
+	$(PYTEST) -q -m cluster cluster
+
+.PHONY: cluster-up
+cluster-up: install ## a local Kubernetes control plane on loopback; prints the KUBECONFIG path
+	@$(RUN) python -m cluster up
+
+.PHONY: cluster-down
+cluster-down: ## stop the local control plane (etcd data and certificates stay)
+	@if [ -x "$(UV)" ] && [ -d .venv ]; then $(RUN) python -m cluster down; \
+	else echo "nothing installed, nothing to stop"; fi
+
 .PHONY: test
-test: install proto-check lint test-unit test-integration ## every test tier
+test: install proto-check lint test-unit test-integration test-cluster ## every test tier
 
 .PHONY: bench
 bench: install ## figures with bounds measured in the same run → bench/results/latest.json

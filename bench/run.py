@@ -3,7 +3,8 @@ only ratios against same-run bounds mean anything). Writes bench/results/latest.
 
 The storage part runs on a local mesh without validators, so they do not disturb its figures;
 the healing part (bench/healing.py) then runs its own 5-node mesh, and the consensus part its
-own 4-validator cluster (bench/consensus.py), each after the previous one is down."""
+own 4-validator cluster (bench/consensus.py), and the operator part a local Kubernetes control
+plane with kwok nodes (bench/operator.py), each after the previous one is down."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from bench import consensus, disk, grpc_loopback, healing, results, storage
+from bench import operator as operator_bench
 from bench.results import Figure
 from stratos.common.memory import keep_buffers_in_heap
 from stratos.sdk import localmesh
@@ -72,6 +74,7 @@ def main() -> None:
         figures += storage_figures(home, work, disk_mb_s, grpc_mb_s, grpc_tuned_mb_s)
         figures += healing.measure(work, disk_mb_s)
         figures += consensus.measure(work / "consensus")
+        figures += operator_bench.measure(work / "operator")
         figures.append(Figure("bound.disk_fsync_write", round(disk_mb_s, 1), "MB/s", None, None))
         figures.append(
             Figure("bound.grpc_loopback_stream", round(grpc_mb_s, 1), "MB/s", None, None)

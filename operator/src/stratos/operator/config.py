@@ -25,6 +25,17 @@ class OperatorSettings(BaseSettings):
     liveness_port: int = Field(8080, ge=1, le=65535, description="Port of GET /healthz.")
     metrics_port: int = Field(9090, ge=1, le=65535, description="Port of Prometheus /metrics.")
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
+    index_address: str = Field(
+        "",
+        max_length=253,
+        pattern=r"^$|^[A-Za-z0-9.\[\]:_-]+:[0-9]{1,5}$",
+        description="host:port of the index whose DrainNode API drains storage nodes before a "
+        "scale-down; empty = each cluster's own index Service (<name>-index.<namespace>.svc). "
+        "Set it when the operator runs outside the cluster (the cluster test tier does).",
+    )
+    drain_timeout_s: float = Field(
+        10.0, ge=0.5, le=120, description="Seconds to wait for one DrainNode answer."
+    )
     image_nats: str = Field(_IMAGES.nats, min_length=1, description="Default NATS image.")
     image_index: str = Field(_IMAGES.index, min_length=1, description="Default index image.")
     image_storage: str = Field(_IMAGES.storage, min_length=1, description="Default storage image.")

@@ -2,14 +2,13 @@
 the operator removes it.
 
 The operator depends only on the small `Drainer` interface, so the scale-down logic is tested
-with an in-memory drainer and the real call can land without touching it.
+with an in-memory drainer; `IndexDrainer` is the real one, over `IndexService.DrainNode`. That
+RPC is idempotent: the first call starts the drain (or refuses it with FAILED_PRECONDITION when
+the other nodes could not keep every file's redundancy), later calls report its progress.
 
-TODO(issue 4): `IndexService.DrainNode(node_id)` is not in proto/stratos/v1/index.proto yet.
-When it lands, `IndexDrainer.drain` calls it (idempotent: the first call starts the drain, later
-calls report progress) and maps its answer to a `DrainReport`; the RPC must refuse — rather than
-start — a drain that would leave some chunk with fewer than its redundancy target of copies, and
-must forget a node's drain when the node is scaled back up (a `CancelDrain`, or a drain keyed to
-the node's incarnation), or a re-added ordinal would never receive chunks again.
+Known gap: a drained node stays drained in the index until someone cancels it
+(`DrainNode(cancel=true)`); an ordinal scaled away and later scaled back keeps its old node ID,
+so the index keeps chunks off it until `stratos node drain --cancel <pod name>`.
 """
 
 from __future__ import annotations
@@ -17,6 +16,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from typing import Protocol
+
+import grpc
+
+from stratos.v1 import index_pb2, index_pb2_grpc
 
 
 class DrainState(enum.Enum):
@@ -37,16 +40,40 @@ class Drainer(Protocol):
         ...
 
 
+def report_of(status: index_pb2.DrainStatus) -> DrainReport:
+    """The index's answer as the scale-down plan reads it (pure)."""
+    if status.state == index_pb2.DRAIN_STATE_DRAINED:
+        return DrainReport(DrainState.DRAINED, f"{status.node_id} holds no chunk the mesh needs")
+    left = f"{status.chunks_left} of {status.chunks_at_start} chunks left"
+    return DrainReport(DrainState.DRAINING, f"{status.node_id}: {left}")
+
+
 class IndexDrainer:
     """Drains through the index's gRPC API at `address` (host:port)."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, timeout_s: float = 10.0) -> None:
         self.address = address
+        self.timeout_s = timeout_s
 
     async def drain(self, node_id: str) -> DrainReport:
-        # TODO(issue 4): call IndexService.DrainNode at self.address once the RPC exists.
-        return DrainReport(
-            DrainState.REFUSED,
-            f"the index at {self.address} has no DrainNode API yet, so {node_id} cannot be "
-            "drained safely",
-        )
+        async with grpc.aio.insecure_channel(self.address) as channel:
+            stub = index_pb2_grpc.IndexServiceStub(channel)
+            try:
+                status = await stub.DrainNode(
+                    index_pb2.DrainNodeRequest(node_id=node_id), timeout=self.timeout_s
+                )
+            except grpc.aio.AioRpcError as err:
+                return _refusal(err, self.address, node_id)
+        return report_of(status)
+
+
+def _refusal(err: grpc.aio.AioRpcError, address: str, node_id: str) -> DrainReport:
+    """Any error is a refusal (the node stays; nothing else waits on it), carrying the index's
+    own sentence when it refused, or why it could not be asked."""
+    if err.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT):
+        return DrainReport(DrainState.REFUSED, err.details() or f"the index refused {node_id}")
+    return DrainReport(
+        DrainState.REFUSED,
+        f"the index at {address} could not be asked to drain {node_id} "
+        f"({err.code().name}: {err.details()})",
+    )

@@ -56,6 +56,12 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings, kube: Ku
     def _startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure(settings)
 
+    # kopf puts its default login handlers on its global registry only; without this one an
+    # operator on its own registry has no credentials at all (in a pod or with KUBECONFIG)
+    @kopf.on.login(registry=registry)
+    def _login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_via_client(**kwargs)
+
     async def _pass(trigger: str, body: kopf.Body, patch: kopf.Patch, logger: Any) -> None:
         uid = body.metadata.uid or f"{body.metadata.namespace}/{body.metadata.name}"
         lock = locks.setdefault(uid, asyncio.Lock())
@@ -70,7 +76,10 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings, kube: Ku
                 outcome = await reconcile(
                     body,
                     kube=kube,
-                    drainer=IndexDrainer(f"{name}-index.{namespace}.svc:{PORT_INDEX}"),
+                    drainer=IndexDrainer(
+                        config.index_address or f"{name}-index.{namespace}.svc:{PORT_INDEX}",
+                        timeout_s=config.drain_timeout_s,
+                    ),
                     emit=emit,
                     defaults=config.default_images,
                     now=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -1,0 +1,291 @@
+"""The operator against a real control plane, run as a local process (kwok pods run no
+container), with a real local index behind the drain API: the example cluster comes up with
+owned children, status, conditions and printer columns; it scales through the scale
+subresource, drains before shrinking (or stops and warns when the index refuses, unless
+forced); drift is healed; and deleting it removes everything it made.
+
+The tests in this module are one story, in order, on one StratosCluster `demo`."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cluster.controlplane import REPO, ControlPlane
+from cluster.harness import LocalIndex, Operator, condition, events, get, wait_for
+
+NS = "mesh"
+NAME = "demo"
+HEAL_S = 2  # the drift timer's interval here (30 s by default)
+INSTANCE = f"app.kubernetes.io/instance={NAME}"
+STORY: dict[str, str] = {}  # what one step of the story leaves for a later one
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIndex]:
+    """A local mesh plus storage processes named demo-storage-0..4 (the pod names)."""
+    mesh = LocalIndex.start(tmp_path_factory.mktemp("mesh"), STRATOS_REPAIR_INTERVAL_S="0.5")
+    try:
+        for i in range(5):
+            mesh.add_node(f"{NAME}-storage-{i}", f"zone-{'abc'[i % 3]}")
+        want = {f"{NAME}-storage-{i}" for i in range(5)} | {"storage-1"}
+        wait_for(lambda: mesh.live_nodes() >= want, timeout_s=60, what="6 LIVE storage nodes")
+        yield mesh
+    finally:
+        mesh.stop()
+
+
+@pytest.fixture(scope="module")
+def operator(
+    chart: ControlPlane, index: LocalIndex, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Operator]:
+    chart.kubectl("create", "namespace", NS)
+    op = Operator(
+        chart,
+        tmp_path_factory.mktemp("operator") / "operator.log",
+        env={"STRATOS_INDEX_ADDRESS": index.address, "STRATOS_HEAL_INTERVAL_S": str(HEAL_S)},
+    ).start()
+    try:
+        yield op
+    finally:
+        # delete while the operator still runs: it holds a finalizer on each cluster
+        chart.kubectl("delete", "stratosclusters", "--all", "-n", NS, "--timeout=60s", check=False)
+        op.stop()
+
+
+def sc(cp: ControlPlane) -> dict:
+    obj = get(cp, "stratoscluster", NAME, NS)
+    assert obj is not None
+    return obj
+
+
+def wait_phase(cp: ControlPlane, phase: str, timeout_s: float = 90) -> dict:
+    return wait_for(
+        lambda: (o := sc(cp)).get("status", {}).get("phase") == phase and o,
+        timeout_s=timeout_s,
+        what=f"{NAME} to be {phase}",
+    )
+
+
+def wait_scaling_down(cp: ControlPlane, reason: str, timeout_s: float) -> dict:
+    """Until the ScalingDown condition has `reason`; the failure names the last one seen."""
+    seen: list[dict] = [{}]
+
+    def check() -> dict | None:
+        seen[0] = condition(sc(cp), "ScalingDown")
+        return seen[0] if seen[0].get("reason") == reason else None
+
+    try:
+        return wait_for(check, timeout_s=timeout_s, what=f"ScalingDown reason {reason}")
+    except AssertionError as err:
+        raise AssertionError(f"{err}; last ScalingDown: {seen[0]}") from None
+
+
+def storage_replicas(cp: ControlPlane) -> int:
+    return get(cp, "statefulset", f"{NAME}-storage", NS)["spec"]["replicas"]
+
+
+def reasons(cp: ControlPlane) -> list[tuple[str, str]]:
+    return [(e["type"], e["reason"]) for e in events(cp, NS, NAME)]
+
+
+def wait_event(cp: ControlPlane, type_: str, reason: str, timeout_s: float = 20) -> None:
+    """kopf posts events from a background queue: they may trail the change they describe."""
+    wait_for(
+        lambda: (type_, reason) in reasons(cp),
+        timeout_s=timeout_s,
+        what=f"a {type_} {reason} event about {NAME}",
+    )
+
+
+def test_example_reaches_ready_with_owned_children_status_and_printer_columns(
+    chart: ControlPlane, operator: Operator
+):
+    cp = chart
+    cp.kubectl("apply", "-n", NS, "-f", str(REPO / "examples" / "stratoscluster.yaml"))
+    obj = wait_phase(cp, "Ready", timeout_s=120)  # kwok marks every pod Ready
+
+    status = obj["status"]
+    assert status["observedGeneration"] == obj["metadata"]["generation"]
+    assert status["ready"] == "12/12"  # 3 nats + 2 index + 3 storage + 4 validators
+    assert status["components"]["storage"] == {"replicas": 3, "ready": 3}
+    conds = {c["type"]: c for c in status["conditions"]}
+    assert set(conds) == {"Ready", "Progressing", "Degraded", "ScalingDown"}
+    assert conds["Ready"]["status"] == "True" and conds["Degraded"]["status"] == "False"
+    assert all(c["observedGeneration"] == obj["metadata"]["generation"] for c in conds.values())
+    # kopf's bookkeeping stays out of status
+    assert not [k for k in status if k.startswith("kopf")]
+
+    uid = obj["metadata"]["uid"]
+    kinds = "statefulsets,deployments,services,configmaps,secrets,poddisruptionbudgets"
+    children = cp.kubectl_json("get", kinds, "-n", NS, "-l", INSTANCE)["items"]
+    names = {f"{c['kind']}/{c['metadata']['name']}" for c in children}
+    for expected in (
+        f"StatefulSet/{NAME}-nats",
+        f"StatefulSet/{NAME}-storage",
+        f"StatefulSet/{NAME}-validator",
+        f"Deployment/{NAME}-index",
+    ):
+        assert expected in names, names
+    for child in children:
+        refs = child["metadata"].get("ownerReferences") or []
+        assert [(r["uid"], r.get("controller")) for r in refs] == [(uid, True)], child["kind"]
+    # claims exist and are bound to the cluster's volumes
+    claims = cp.kubectl_json("get", "pvc", "-n", NS)["items"]
+    assert len(claims) == 3 + 3 + 4 and all(c["status"]["phase"] == "Bound" for c in claims)
+
+    table = cp.kubectl("get", "stratosclusters", "-n", NS).stdout.splitlines()
+    assert table[0].split() == ["NAME", "PHASE", "VALIDATORS", "STORAGE", "READY", "AGE"]
+    assert table[1].split()[:5] == [NAME, "Ready", "4", "3", "12/12"]
+    wait_event(cp, "Normal", "Created")
+    wait_event(cp, "Normal", "PhaseReady")
+
+
+def test_a_deleted_child_comes_back_and_an_edited_one_is_reverted(
+    chart: ControlPlane, operator: Operator
+):
+    cp = chart
+    old = get(cp, "service", f"{NAME}-index", NS)
+    cp.kubectl("delete", "service", f"{NAME}-index", "-n", NS)
+    cp.kubectl("scale", "deployment", f"{NAME}-index", "-n", NS, "--replicas=6")
+    wait_for(
+        lambda: (
+            (s := get(cp, "service", f"{NAME}-index", NS))
+            and s["metadata"]["uid"] != old["metadata"]["uid"]
+        ),
+        timeout_s=HEAL_S * 10,
+        what="the deleted index Service to come back",
+    )
+    wait_for(
+        lambda: get(cp, "deployment", f"{NAME}-index", NS)["spec"]["replicas"] == 2,
+        timeout_s=HEAL_S * 10,
+        what="the index Deployment's edited replicas to be reverted to 2",
+    )
+    wait_event(cp, "Warning", "DriftHealed")
+    wait_phase(cp, "Ready")
+
+
+def test_scale_up_through_the_scale_subresource(chart: ControlPlane, operator: Operator):
+    cp = chart
+    cp.kubectl("scale", "stratoscluster", NAME, "-n", NS, "--replicas=5")
+    wait_for(lambda: storage_replicas(cp) == 5, timeout_s=30, what="5 storage replicas")
+    obj = wait_for(
+        lambda: (
+            (o := sc(cp))["status"].get("ready") == "14/14"
+            and o["status"]["phase"] == "Ready"
+            and o
+        ),
+        timeout_s=90,
+        what="14/14 ready",
+    )
+    assert obj["status"]["storageReplicas"] == 5
+    path = f"/apis/stratos.io/v1alpha1/namespaces/{NS}/stratosclusters/{NAME}/scale"
+    scale = json.loads(cp.kubectl("get", "--raw", path).stdout)
+    assert scale["kind"] == "Scale"
+    assert scale["spec"]["replicas"] == scale["status"]["replicas"] == 5
+    assert INSTANCE in scale["status"]["selector"]
+    row = cp.kubectl("get", "stratoscluster", NAME, "-n", NS, "--no-headers").stdout.split()
+    assert row[:5] == [NAME, "Ready", "4", "5", "14/14"]
+
+
+def test_a_refused_drain_keeps_the_nodes_warns_and_reconciles_the_rest(
+    chart: ControlPlane, operator: Operator, index: LocalIndex, tmp_path: Path
+):
+    cp = chart
+    # a file with a copy on each of the 6 live storage nodes: draining any of them would leave
+    # it below its redundancy target, so the index refuses
+    data = tmp_path / "six.bin"
+    data.write_bytes(b"stratos" * 10000)
+    STORY["file"] = index.json("put", str(data), "--replicas", "6")["id"]
+    # the index judges a drain on its repair loop's last view of the mesh: wait until that view
+    # has the file on all six nodes, or a drain asked in between would be accepted
+    # (nothing to move yet) and then never finish
+    wait_for(
+        lambda: (
+            (h := index.json("health"))["files"] == 1
+            and sum(n["chunks"] > 0 for n in h["nodes"]) == 6
+        ),
+        timeout_s=30,
+        what="the index's health to show the file on all 6 storage nodes",
+    )
+    cp.kubectl("scale", "stratoscluster", NAME, "-n", NS, "--replicas=4")
+    cond = wait_scaling_down(cp, "DrainRefused", timeout_s=60)
+    assert cond["status"] == "False"
+    # the index's own sentence, passed through
+    assert re.search(
+        rf"cannot drain {NAME}-storage-4: draining {NAME}-storage-4 would leave 5 live storage "
+        r"nodes, and file \S+ needs 6 distinct nodes",
+        cond["message"],
+    ), cond["message"]
+    wait_event(cp, "Warning", "DrainRefused")
+    assert storage_replicas(cp) == 5
+    # everything else is still reconciled: an index change goes through meanwhile
+    cp.kubectl(
+        "patch",
+        "stratoscluster",
+        NAME,
+        "-n",
+        NS,
+        "--type=merge",
+        "-p",
+        '{"spec": {"index": {"replicas": 3}}}',
+    )
+    wait_for(
+        lambda: get(cp, "deployment", f"{NAME}-index", NS)["spec"]["replicas"] == 3,
+        timeout_s=30,
+        what="the index Deployment to follow the spec while the drain is refused",
+    )
+    assert storage_replicas(cp) == 5
+    assert condition(sc(cp), "ScalingDown")["reason"] == "DrainRefused"
+
+
+def test_the_force_annotation_removes_the_nodes_without_draining(
+    chart: ControlPlane, operator: Operator
+):
+    cp = chart
+    cp.kubectl("annotate", "stratoscluster", NAME, "-n", NS, "stratos.io/force-scale-down=true")
+    cond = wait_scaling_down(cp, "Forced", timeout_s=30)
+    assert f"removed {NAME}-storage-4 without draining" in cond["message"]
+    assert storage_replicas(cp) == 4
+    wait_event(cp, "Warning", "ScaleDownForced")
+    cp.kubectl("annotate", "stratoscluster", NAME, "-n", NS, "stratos.io/force-scale-down-")
+    wait_phase(cp, "Ready")
+
+
+def test_scale_down_drains_the_top_node_before_lowering_replicas(
+    chart: ControlPlane, operator: Operator, index: LocalIndex
+):
+    cp = chart
+    index.stratos("rm", STORY["file"])  # nothing left that needs every node
+    cp.kubectl("scale", "stratoscluster", NAME, "-n", NS, "--replicas=3")
+    cond = wait_scaling_down(cp, "Complete", timeout_s=90)
+    assert storage_replicas(cp) == 3
+    assert index.drain_state(f"{NAME}-storage-3") == "DRAIN_STATE_DRAINED"
+    assert f"drained {NAME}-storage-3" in cond["message"]
+    wait_event(cp, "Normal", "ScaledDown")
+    seen = reasons(cp)
+    # drained first (DrainNode answers DRAINING, a later pass DRAINED), removed after
+    assert ("Normal", "Draining") in seen, seen
+    assert seen.index(("Normal", "Draining")) < seen.index(("Normal", "ScaledDown"))
+    wait_phase(cp, "Ready")
+    assert sc(cp)["status"]["ready"] == "13/13"
+
+
+def test_deleting_the_cluster_removes_everything_it_created(
+    chart: ControlPlane, operator: Operator
+):
+    cp = chart
+    cp.kubectl("delete", "stratoscluster", NAME, "-n", NS, "--timeout=60s")
+    kinds = "statefulsets,deployments,services,configmaps,secrets,poddisruptionbudgets,pods,pvc"
+
+    def gone() -> bool:
+        left = cp.kubectl_json("get", kinds, "-n", NS, "-l", INSTANCE)["items"]
+        claims = cp.kubectl_json("get", "pvc", "-n", NS)["items"]
+        return not left and not claims
+
+    wait_for(gone, timeout_s=90, what="every child, pod and claim of the cluster to be deleted")
+    assert get(cp, "stratoscluster", NAME, NS) is None
