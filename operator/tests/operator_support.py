@@ -174,6 +174,11 @@ class FakeDrainer:
         self.steps = steps
         self.refuse = dict(refuse or {})
         self.calls: dict[str, int] = {}
+        self.undrained: list[str] = []
+
+    async def undrain(self, node_id: str) -> None:
+        self.undrained.append(node_id)
+        self.calls.pop(node_id, None)
 
     async def drain(self, node_id: str) -> DrainReport:
         self.calls[node_id] = self.calls.get(node_id, 0) + 1

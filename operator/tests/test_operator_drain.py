@@ -6,6 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from stratos.common.errors import Unavailable
 from stratos.common.procs import free_port
 from stratos.operator.drain import DrainState, IndexDrainer
 from stratos.v1 import index_pb2, index_pb2_grpc
@@ -14,8 +15,18 @@ from stratos.v1 import index_pb2, index_pb2_grpc
 class Index(index_pb2_grpc.IndexServiceServicer):
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
+        self.cancelled: list[str] = []
 
     async def DrainNode(self, request, context):
+        if request.cancel:
+            self.cancelled.append(request.node_id)
+            if request.node_id != "drained":
+                await context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION, f"{request.node_id} is not being drained"
+                )
+            return index_pb2.DrainStatus(
+                node_id=request.node_id, state=index_pb2.DRAIN_STATE_CANCELLED
+            )
         n = self.calls[request.node_id] = self.calls.get(request.node_id, 0) + 1
         if request.node_id == "full":
             await context.abort(
@@ -30,14 +41,20 @@ class Index(index_pb2_grpc.IndexServiceServicer):
 
 
 @pytest.fixture
-async def address():
+async def served():
     server = grpc.aio.server()
-    index_pb2_grpc.add_IndexServiceServicer_to_server(Index(), server)
+    index = Index()
+    index_pb2_grpc.add_IndexServiceServicer_to_server(index, server)
     addr = f"127.0.0.1:{free_port()}"
     server.add_insecure_port(addr)
     await server.start()
-    yield addr
+    yield addr, index
     await server.stop(0)
+
+
+@pytest.fixture
+def address(served):
+    return served[0]
 
 
 async def test_a_drain_is_draining_then_drained(address):
@@ -57,3 +74,16 @@ async def test_an_unreachable_index_is_a_refusal_that_says_so():
     report = await IndexDrainer(f"127.0.0.1:{free_port()}", timeout_s=1).drain("node-1")
     assert report.state is DrainState.REFUSED
     assert "could not be asked to drain node-1 (UNAVAILABLE" in report.message
+
+
+async def test_undrain_cancels_a_drain_and_ignores_a_node_that_was_not_drained(served):
+    addr, index = served
+    drainer = IndexDrainer(addr)
+    await drainer.undrain("drained")
+    await drainer.undrain("never-drained")  # FAILED_PRECONDITION: nothing to cancel, no error
+    assert index.cancelled == ["drained", "never-drained"]
+
+
+async def test_undrain_with_the_index_away_raises_a_retryable_sentence():
+    with pytest.raises(Unavailable, match="could not be asked to let node-1 take chunks again"):
+        await IndexDrainer(f"127.0.0.1:{free_port()}", timeout_s=1).undrain("node-1")

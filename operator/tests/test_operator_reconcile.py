@@ -101,6 +101,17 @@ async def test_scale_down_drains_the_top_nodes_before_lowering_replicas():
     )
 
 
+async def test_ordinals_scaled_back_up_take_chunks_again():
+    run = Run(drainer=FakeDrainer(steps=1))
+    await run({"storage": {"replicas": 5}})
+    await run({"storage": {"replicas": 3}})  # demo-storage-3 and -4 drained, then removed
+    assert run.kube.find("StatefulSet", "demo-storage")["spec"]["replicas"] == 3
+    assert run.drainer.undrained == []
+    await run({"storage": {"replicas": 5}})
+    assert run.drainer.undrained == ["demo-storage-3", "demo-storage-4"]
+    assert run.kube.find("StatefulSet", "demo-storage")["spec"]["replicas"] == 5
+
+
 async def test_a_refused_drain_holds_storage_but_the_rest_is_still_reconciled():
     run = Run(drainer=FakeDrainer(refuse={"demo-storage-3": "would break redundancy"}))
     await run({"storage": {"replicas": 4}, "index": {"replicas": 2}})

@@ -6,9 +6,9 @@ with an in-memory drainer; `IndexDrainer` is the real one, over `IndexService.Dr
 RPC is idempotent: the first call starts the drain (or refuses it with FAILED_PRECONDITION when
 the other nodes could not keep every file's redundancy), later calls report its progress.
 
-Known gap: a drained node stays drained in the index until someone cancels it
-(`DrainNode(cancel=true)`); an ordinal scaled away and later scaled back keeps its old node ID,
-so the index keeps chunks off it until `stratos node drain --cancel <pod name>`.
+A drained node stays drained in the index until the drain is cancelled
+(`DrainNode(cancel=true)`): an ordinal scaled away and later scaled back keeps its old node ID,
+so the operator cancels the drains of the ordinals a scale-up brings back (`undrain`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Protocol
 
 import grpc
 
+from stratos.common.errors import Unavailable
 from stratos.v1 import index_pb2, index_pb2_grpc
 
 
@@ -37,6 +38,10 @@ class DrainReport:
 class Drainer(Protocol):
     async def drain(self, node_id: str) -> DrainReport:
         """Start draining `node_id` or report how far it got (idempotent)."""
+        ...
+
+    async def undrain(self, node_id: str) -> None:
+        """Let `node_id` take chunks again (nothing to do when it was not drained)."""
         ...
 
 
@@ -65,6 +70,23 @@ class IndexDrainer:
             except grpc.aio.AioRpcError as err:
                 return _refusal(err, self.address, node_id)
         return report_of(status)
+
+    async def undrain(self, node_id: str) -> None:
+        async with grpc.aio.insecure_channel(self.address) as channel:
+            stub = index_pb2_grpc.IndexServiceStub(channel)
+            try:
+                await stub.DrainNode(
+                    index_pb2.DrainNodeRequest(node_id=node_id, cancel=True),
+                    timeout=self.timeout_s,
+                )
+            except grpc.aio.AioRpcError as err:
+                # FAILED_PRECONDITION: it was not being drained, the usual case. Anything else
+                # is retried by the next reconcile pass.
+                if err.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                    raise Unavailable(
+                        f"the index at {self.address} could not be asked to let {node_id} take "
+                        f"chunks again ({err.code().name}: {err.details()})"
+                    ) from None
 
 
 def _refusal(err: grpc.aio.AioRpcError, address: str, node_id: str) -> DrainReport:

@@ -85,6 +85,8 @@ async def reconcile(
     if not scaledown.forced(cluster):
         for node in scaledown.leaving(cluster, current):
             reports[node] = await drainer.drain(node)
+    for node in scaledown.joining(cluster, current):
+        await drainer.undrain(node)  # drained when it was scaled away, it takes chunks again
     decision = scaledown.decide(cluster, current, reports)
     if scaledown.worth_announcing(decision, previous.get("conditions") or []):
         assert decision.event is not None

@@ -52,6 +52,15 @@ def leaving(cluster: Cluster, current: int | None) -> list[str]:
     return [storage.node_id(cluster, i) for i in range(current - 1, desired - 1, -1)]
 
 
+def joining(cluster: Cluster, current: int | None) -> list[str]:
+    """Node IDs that come (back) when going from `current` replicas up to the spec's: an
+    ordinal scaled away earlier was drained, and must take chunks again."""
+    desired = cluster.spec.storage.replicas
+    if current is None or desired <= current:
+        return []
+    return [storage.node_id(cluster, i) for i in range(current, desired)]
+
+
 def decide(cluster: Cluster, current: int | None, reports: Mapping[str, DrainReport]) -> Decision:
     """How many storage replicas to run now, given the drain reports of the leaving nodes."""
     desired = cluster.spec.storage.replicas

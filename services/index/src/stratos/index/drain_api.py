@@ -26,7 +26,8 @@ async def drain_node(
     node_id = request.node_id
     if not node_id:
         raise InvalidArgument("name the storage node to drain")
-    files, nodes = _snapshot(repair)
+    _snapshot(repair)  # the index has read the mesh once (else Unavailable)
+    files, nodes = await repair.refresh_snapshot()
     current = drains.get(node_id)
     holding_off = current is not None and current.state in HOLDING_OFF
     if request.cancel:

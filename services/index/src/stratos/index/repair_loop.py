@@ -190,6 +190,16 @@ class RepairLoop:
                 await asyncio.wait_for(self._wake.wait(), self._settings.repair_interval_s)
             self._wake.clear()
 
+    async def refresh_snapshot(self) -> tuple[list[FileView], dict[str, NodeView]]:
+        """Read the mesh now instead of waiting for the next round: a drain decided on a view
+        from before a just-committed file would accept what it must refuse."""
+        async with self._lock:
+            manifests = await self._read_manifests()
+            locations = await self._locations.all()
+            files = [FileView(m, locations.get(fid)) for fid, m in sorted(manifests.items())]
+            self.snapshot = (files, node_views(self._registry.statuses(self._clock())))
+            return self.snapshot
+
     async def run_once(self) -> Plan | None:
         """One planning round; None when the registry is not caught up yet (planning from a
         half-read registry would see live nodes as missing)."""
