@@ -6,7 +6,7 @@ operator as a local process, every process of it ended before `measure` returns.
   the same run's time until every pod it wants is Ready in the API server (what the control
   plane and kwok take on their own), so the ratio shows what the operator adds. The operator
   only notices pods through its drift timer (it does not watch its children), run here every
-  STRATOS_HEAL_INTERVAL_S = 1 s once the object has been quiet for kopf's `idle` of 5 s: that
+  STRATOS_HEAL_INTERVAL_S = 1 s once the object has been quiet for kopf's `idle` of 1 s: that
   lag is part of the figure.
 - `operator.cpu_s_per_reconcile`: the operator process's CPU seconds (its Prometheus
   `process_cpu_seconds_total`) over its reconcile passes (`stratos_operator_reconciles_total`),

@@ -22,7 +22,7 @@ def test_every_trigger_reaches_the_reconcile_pass():
     assert {"create", "update"} <= {str(h.reason.value) for h in changing if h.reason}
     assert any(h.initial for h in changing)  # resume: clusters found when the operator starts
     (timer,) = registry._spawning.get_all_handlers()
-    assert timer.interval == 30.0
+    assert (timer.interval, timer.idle) == (10.0, 1)
     assert not any(
         h.reason and str(h.reason.value) == "delete" for h in registry._changing.get_all_handlers()
     )

@@ -20,7 +20,11 @@ class OperatorSettings(BaseSettings):
         "", description="Namespace whose StratosClusters to manage; empty = every namespace."
     )
     heal_interval_s: float = Field(
-        30.0, ge=1, le=3600, description="Seconds between drift checks of each cluster."
+        10.0,
+        ge=1,
+        le=3600,
+        description="Seconds between drift checks of each cluster (they also bring its status "
+        "up to date with its pods).",
     )
     liveness_port: int = Field(8080, ge=1, le=65535, description="Port of GET /healthz.")
     metrics_port: int = Field(9090, ge=1, le=65535, description="Port of Prometheus /metrics.")
