@@ -9,7 +9,9 @@
 #
 # Usage: hack/cluster-tools/build.sh [--print-bin-dir] [TOOL...]
 #   TOOL is any of: schemas helm kwok etcd kube-apiserver kube-controller-manager
-#   kube-scheduler kubectl (default: all, in that order).
+#   kube-scheduler kubectl dockerfile-check (default: all, in that order).
+#   dockerfile-check is this repository's own hack/dockerfile-check (BuildKit's Dockerfile
+#   parser), rebuilt whenever its source changes.
 #   --print-bin-dir  print the bin dir and exit, building nothing.
 # The last line on stdout is always the bin dir; progress goes to stderr.
 #
@@ -28,7 +30,7 @@ SKAFFOLD_VERSION=v2.16.1   # github.com/GoogleContainerTools/skaffold/v2 (schema
 GO_MIN_MINOR=26            # go 1.26: k8s v1.37, etcd v3.5.35, kwok and helm all say `go 1.26.0`
 # ---------------------------------------------------------------------------------
 
-ALL_TOOLS=(schemas helm kwok etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
+ALL_TOOLS=(schemas helm kwok etcd kube-apiserver kube-controller-manager kube-scheduler kubectl dockerfile-check)
 TAG="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}_skaffold-${SKAFFOLD_VERSION}"
 CACHE_ROOT="${STRATOS_TOOLS_CACHE:-$HOME/.cache/stratos-mesh/cluster-tools}"
 VDIR="$CACHE_ROOT/$TAG"
@@ -76,7 +78,14 @@ fi
 # marker: one file per tool, naming exactly what was built; a tool whose marker and
 # output are present is never rebuilt.
 marker() { echo "$MARKERS/$1"; }
-is_done() { [[ -f "$(marker "$1")" ]] && { [[ "$1" == schemas ]] || [[ -x "$BIN/$1" ]]; }; }
+DFC_SRC="$REPO_ROOT/hack/dockerfile-check"
+dfc_version() { echo "src-$(cat "$DFC_SRC/main.go" "$DFC_SRC/go.mod" "$DFC_SRC/go.sum" | sha256sum | cut -c1-16)"; }
+is_done() {
+  [[ -f "$(marker "$1")" ]] || return 1
+  [[ "$1" == schemas ]] && return 0
+  [[ -x "$BIN/$1" ]] || return 1
+  [[ "$1" != dockerfile-check ]] || grep -qx "version=$(dfc_version)" "$(marker "$1")"
+}
 
 # run_logged TOOL CMD...: run CMD with output in logs/TOOL.log; on failure show its
 # tail and stop with one clear sentence.
@@ -280,6 +289,17 @@ build_k8s() {  # build_k8s TOOL VERSION_ARGS...
   finish_tool "$tool" "$K8S_VERSION" $((SECONDS - t0)) "$out"
 }
 
+# ---- dockerfile-check: BuildKit's parser over our Dockerfiles ------------------------
+build_dockerfile_check() {
+  local t0=$SECONDS out
+  (cd "$DFC_SRC" && run_logged dockerfile-check gocmd build -mod=readonly -trimpath \
+     -o "$BIN/dockerfile-check.new" .)
+  out="$("$BIN/dockerfile-check.new" "$REPO_ROOT/operator/Dockerfile" 2>&1 | head -c 80 | tr '\n' ' ')" \
+    || die "dockerfile-check was built but cannot parse operator/Dockerfile: $out"
+  mv -f "$BIN/dockerfile-check.new" "$BIN/dockerfile-check"
+  finish_tool dockerfile-check "$(dfc_version)" $((SECONDS - t0)) "parses operator/Dockerfile"
+}
+
 # ---- main --------------------------------------------------------------------------
 say "cache: $VDIR (go: $GOVER, GOFLAGS='$GOFLAGS', ${NICE[*]})"
 total0=$SECONDS
@@ -294,6 +314,7 @@ for tool in "${want[@]}"; do
     etcd) build_etcd ;;
     kubectl) build_k8s kubectl version --client ;;
     kube-*) build_k8s "$tool" --version ;;
+    dockerfile-check) build_dockerfile_check ;;
   esac
 done
 
