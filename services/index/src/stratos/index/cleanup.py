@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import grpc
 import nats.js.errors
-from google.protobuf.message import DecodeError
 from nats.aio.client import Client as NATS
 
 from stratos.common import grpcutil
@@ -34,7 +33,8 @@ from stratos.common.tracing import tracer
 from stratos.index import cleanup_rules as rules
 from stratos.index.config import IndexSettings
 from stratos.index.jobqueue import publish_job
-from stratos.index.locations import LocationStore, manifest_holders, read_all
+from stratos.index.locations import LocationStore, manifest_holders
+from stratos.index.manifest_cache import ManifestCache
 from stratos.index.manifests import _nats_call, now_ms
 from stratos.index.registry import LIVE, Registry
 from stratos.index.reservations import ReservationStore
@@ -64,7 +64,7 @@ class Cleanup:
         self._manifest_kv = None
         self._locations: LocationStore | None = None
         self.reservations: ReservationStore | None = None
-        self._cache: dict[str, tuple[bytes, types_pb2.Manifest]] = {}
+        self._cache = ManifestCache()
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._tasks: list[asyncio.Task] = []
 
@@ -285,20 +285,7 @@ class Cleanup:
 
     async def _manifests(self) -> dict[str, types_pb2.Manifest]:
         """Every stored manifest (expired ones too: they still name their chunks)."""
-        raw = await read_all(self._manifest_kv)
-        cache: dict[str, tuple[bytes, types_pb2.Manifest]] = {}
-        for fid, value in raw.items():
-            known = self._cache.get(fid)
-            if known is not None and known[0] == value:
-                cache[fid] = known
-                continue
-            try:
-                signed = types_pb2.SignedManifest.FromString(value)
-                cache[fid] = (value, types_pb2.Manifest.FromString(signed.manifest))
-            except DecodeError:
-                log.warning("manifest_unreadable", file_id=fid)
-        self._cache = cache
-        return {fid: m for fid, (_, m) in cache.items()}
+        return await self._cache.read(self._manifest_kv)
 
     def _stub(self, address: str) -> storage_pb2_grpc.StorageServiceStub:
         ch = self._channels.get(address)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 
 import nats.errors
 from nats.aio.client import Client as NATS
@@ -61,6 +62,17 @@ async def _connect_or_stop(settings: IndexSettings, stop: asyncio.Event) -> NATS
         ) from None
 
 
+@contextlib.asynccontextmanager
+async def _jetstream_holds(settings: IndexSettings, what: str) -> AsyncIterator[None]:
+    """A NATS without JetStream (or without room) stops the index with one sentence."""
+    try:
+        yield
+    except (nats.errors.Error, TimeoutError) as exc:
+        raise Unavailable(
+            f"NATS at {settings.nats_url} cannot hold {what} (is JetStream enabled?): {exc}"
+        ) from None
+
+
 async def serve(stop: asyncio.Event) -> None:
     settings = load_settings(IndexSettings)
     configure_logging(SERVICE, settings.log_level)
@@ -75,47 +87,22 @@ async def serve(stop: asyncio.Event) -> None:
         feed = HeartbeatFeed(nc, registry)
         # Serve (and report healthy) only after the stored heartbeats are read, so the first
         # PlanWrite after a restart does not see an empty mesh.
-        try:
+        async with _jetstream_holds(settings, "the heartbeat stream"):
             await feed.start()
-        except (nats.errors.Error, TimeoutError) as exc:
-            raise Unavailable(
-                f"NATS at {settings.nats_url} cannot hold the heartbeat stream "
-                f"(is JetStream enabled?): {exc}"
-            ) from None
-        try:
+        async with _jetstream_holds(settings, "the drain bucket"):
             drains = await DrainRegistry.open(nc.jetstream())
             drains.start()
-        except (nats.errors.Error, TimeoutError) as exc:
-            raise Unavailable(
-                f"NATS at {settings.nats_url} cannot hold the drain bucket "
-                f"(is JetStream enabled?): {exc}"
-            ) from None
         repair = RepairLoop(
             nc, registry, settings, ready=lambda: feed.ready, draining=drains.draining
         )
-        try:
+        async with _jetstream_holds(settings, "the repair stream and buckets"):
             await repair.start()
-        except (nats.errors.Error, TimeoutError) as exc:
-            raise Unavailable(
-                f"NATS at {settings.nats_url} cannot hold the repair stream and buckets "
-                f"(is JetStream enabled?): {exc}"
-            ) from None
         auditor = Auditor(nc, settings, snapshot=lambda: repair.snapshot)
-        try:
+        async with _jetstream_holds(settings, "the locations and manifest buckets"):
             await auditor.start()
-        except (nats.errors.Error, TimeoutError) as exc:
-            raise Unavailable(
-                f"NATS at {settings.nats_url} cannot hold the locations and manifest buckets "
-                f"(is JetStream enabled?): {exc}"
-            ) from None
         cleanup = Cleanup(nc, registry, settings, ready=lambda: feed.ready)
-        try:
+        async with _jetstream_holds(settings, "the reservations bucket"):
             await cleanup.start()
-        except (nats.errors.Error, TimeoutError) as exc:
-            raise Unavailable(
-                f"NATS at {settings.nats_url} cannot hold the reservations bucket "
-                f"(is JetStream enabled?): {exc}"
-            ) from None
         service = IndexService(
             settings, registry, store, nc, repair=repair, drains=drains, cleanup=cleanup
         )

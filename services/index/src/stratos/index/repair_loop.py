@@ -32,7 +32,8 @@ from stratos.common.natsutil import (
 from stratos.common.tracing import extract_context, tracer
 from stratos.index.config import IndexSettings
 from stratos.index.jobqueue import publish_job
-from stratos.index.locations import LocationStore, manifest_holders, read_all
+from stratos.index.locations import LocationStore, manifest_holders
+from stratos.index.manifest_cache import ManifestCache
 from stratos.index.manifests import now_ms
 from stratos.index.registry import Registry
 from stratos.index.repair_plan import (
@@ -135,9 +136,8 @@ class RepairLoop:
         )
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
-        self._manifests: dict[str, tuple[bytes, types_pb2.Manifest]] = {}
+        self._manifests = ManifestCache()
         self._manifest_kv = None
-        self._manifest_keys: set[str] = set()
         self._locations: LocationStore | None = None
         self._sub = None
         self._task: asyncio.Task | None = None
@@ -211,7 +211,7 @@ class RepairLoop:
                 log.info("repair_job_expired", job_id=job.job_id, target=job.target_node_id)
             manifests = await self._read_manifests()
             locations = await self._locations.all()
-            for file_id in locations.keys() - self._manifest_keys:
+            for file_id in locations.keys() - self._manifests.keys:
                 await self._locations.delete(file_id)  # the file was deleted
                 log.info("locations_removed", file_id=file_id)
             files = [FileView(m, locations.get(fid)) for fid, m in sorted(manifests.items())]
@@ -244,21 +244,7 @@ class RepairLoop:
             return p
 
     async def _read_manifests(self) -> dict[str, types_pb2.Manifest]:
-        raw = await read_all(self._manifest_kv)
-        self._manifest_keys = set(raw)
-        cache: dict[str, tuple[bytes, types_pb2.Manifest]] = {}
-        for file_id, value in raw.items():
-            known = self._manifests.get(file_id)
-            if known is not None and known[0] == value:
-                cache[file_id] = known
-                continue
-            try:
-                signed = types_pb2.SignedManifest.FromString(value)
-                cache[file_id] = (value, types_pb2.Manifest.FromString(signed.manifest))
-            except DecodeError:
-                log.warning("manifest_unreadable", file_id=file_id)
-        self._manifests = cache
-        return {fid: m for fid, (_, m) in cache.items()}
+        return await self._manifests.read(self._manifest_kv)
 
     async def _publish_plan(self, p: Plan, now: int) -> int:
         elapsed = time.monotonic() - self._last_round
