@@ -5,6 +5,7 @@ sentence on stderr."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -34,3 +35,13 @@ def run_service(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+async def cancel_and_wait(*tasks: asyncio.Task | None) -> None:
+    """Cancel background tasks and wait until each has finished (None entries are skipped)."""
+    live = [t for t in tasks if t is not None]
+    for task in live:
+        task.cancel()
+    for task in live:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

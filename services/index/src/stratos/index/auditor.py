@@ -24,6 +24,7 @@ from nats.aio.client import Client as NATS
 
 from stratos.common import grpcutil
 from stratos.common.errors import StratosError, from_grpc
+from stratos.common.lifecycle import cancel_and_wait
 from stratos.common.logging import get_logger
 from stratos.common.natsutil import AUDIT_RESULT_SUBJECT, MANIFEST_BUCKET, ensure_kv, publish
 from stratos.common.tracing import tracer
@@ -84,11 +85,8 @@ class Auditor:
         )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         channels, self._channels = list(self._channels.values()), {}
         for ch in channels:
             with contextlib.suppress(Exception):

@@ -20,6 +20,7 @@ from nats.aio.client import Client as NATS
 
 from stratos.common import grpcutil
 from stratos.common.errors import FailedPrecondition
+from stratos.common.lifecycle import cancel_and_wait
 from stratos.common.logging import get_logger
 from stratos.common.manifests import file_summary
 from stratos.common.natsutil import (
@@ -89,11 +90,7 @@ class Cleanup:
         )
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
         self._tasks = []
         channels, self._channels = list(self._channels.values()), {}
         for ch in channels:

@@ -11,6 +11,7 @@ import contextlib
 import nats.js.errors
 from nats.js import JetStreamContext
 
+from stratos.common.lifecycle import cancel_and_wait
 from stratos.common.logging import get_logger
 from stratos.common.natsutil import ensure_kv
 from stratos.index.locations import read_all
@@ -40,11 +41,8 @@ class DrainRegistry:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:
