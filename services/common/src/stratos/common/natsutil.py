@@ -172,6 +172,16 @@ async def ensure_kv(js: JetStreamContext, bucket: str, *, history: int = 1):
             return await js.key_value(bucket)
 
 
+async def kv_keys(kv) -> list[str]:
+    """Every key of a KV bucket that has a value or a delete marker, from the server's subject
+    index of the bucket's stream. nats-py's `KeyValue.keys()` races its own watch consumer (it
+    can signal "no more" before the messages already pushed to it are counted) and under load
+    returns some keys or none; an index that misses a manifest would hide a file from listings,
+    or let garbage collection take its chunks."""
+    info = await kv._js.stream_info(kv._stream, subjects_filter=f"{kv._pre}>")
+    return sorted(s[len(kv._pre) :] for s in (info.state.subjects or {}))
+
+
 async def publish(nc: NATS, subject: str, payload: bytes) -> None:
     """Publish with the current trace context in the `traceparent` header."""
     await nc.publish(subject, payload, headers=inject_headers())

@@ -20,7 +20,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from stratos.common.errors import Unavailable
-from stratos.common.natsutil import LOCATIONS_BUCKET, ensure_kv
+from stratos.common.natsutil import LOCATIONS_BUCKET, ensure_kv, kv_keys
 from stratos.index.manifests import _nats_call
 from stratos.v1 import repair_pb2, types_pb2
 
@@ -88,11 +88,8 @@ def with_result(
 
 async def read_all(kv) -> dict[str, bytes]:
     """Every live key of a KV bucket with its value (keys deleted in between are skipped)."""
-    try:
-        async with _nats_call():
-            keys = await kv.keys()
-    except nats.js.errors.NoKeysError:
-        return {}
+    async with _nats_call():
+        keys = await kv_keys(kv)
     out: dict[str, bytes] = {}
     for key in keys:
         try:

@@ -24,7 +24,7 @@ from stratos.common.errors import (
     Unavailable,
 )
 from stratos.common.manifests import file_summary
-from stratos.common.natsutil import MANIFEST_BUCKET, ensure_kv
+from stratos.common.natsutil import MANIFEST_BUCKET, ensure_kv, kv_keys
 from stratos.index.manifest_rules import (
     FILE_ID_RE,
     check_file_id,
@@ -133,11 +133,8 @@ class ManifestStore:
         limit = DEFAULT_PAGE if limit == 0 else min(limit, MAX_PAGE)
         if page_token:
             check_file_id(page_token)
-        try:
-            async with _nats_call():
-                keys = await self._kv.keys()
-        except nats.js.errors.NoKeysError:
-            keys = []
+        async with _nats_call():
+            keys = await kv_keys(self._kv)
         after = sorted(k for k in keys if k > page_token and FILE_ID_RE.match(k))
         files: list[types_pb2.FileSummary] = []
         for key in after:
