@@ -6,6 +6,7 @@ refused when it would break redundancy."""
 from __future__ import annotations
 
 import random
+import time
 
 from e2e.conftest import Mesh, random_file, same_bytes
 from e2e.test_files import assert_one_sentence_error
@@ -145,3 +146,89 @@ def test_a_joining_node_takes_about_its_share(mesh_factory, tmp_path):
     moved = per_node["storage-5"]
     assert 0 < moved <= 2 * total / 5, per_node  # about 1/(n+1) of the copies, not a reshuffle
     assert_all_read_back(mesh, files, tmp_path)
+
+
+def holders_on_disk(mesh: Mesh, nodes: list[str]) -> dict[str, set[str]]:
+    """Chunk ID → the nodes whose disks hold it (the files are named by chunk ID)."""
+    out: dict[str, set[str]] = {}
+    for node in nodes:
+        for path in mesh.chunk_files(node):
+            out.setdefault(path.name, set()).add(node)
+    return out
+
+
+def test_one_plus_m_files_keep_every_share_through_repair_rounds_and_a_node_loss(
+    mesh_factory, tmp_path
+):
+    """With one data share every share has the same bytes, so the same chunk ID: the planner once
+    saw "extra share copies" and deleted all of them two seconds after the put succeeded."""
+    mesh = mesh_factory(4, **HEAL_ENV)
+    nodes = [f"storage-{i}" for i in range(1, 5)]
+    files = {}
+    for m in (1, 2):
+        src = random_file(tmp_path / f"one-plus-{m}.bin", 2 * MiB + m, seed=90 + m)
+        files[src] = mesh.json("put", str(src), "--ec", f"1+{m}")["cap"]
+    wait_healthy(mesh, len(files))
+    spread = holders_on_disk(mesh, nodes)
+    assert sorted(len(h) for h in spread.values()) == [2] * 1 + [3] * 1, spread
+    # An absence cannot be waited for: watch a dozen planning rounds (0.5 s each) take nothing.
+    watch_until = time.monotonic() + 6
+    while time.monotonic() < watch_until:
+        assert holders_on_disk(mesh, nodes) == spread
+        h = mesh.json("health")
+        assert h["healthy"] == 2 and h["bytes_to_repair"] == 0, h
+    assert_all_read_back(mesh, files, tmp_path)
+
+    (triple,) = [h for h in spread.values() if len(h) == 3]
+    victim = sorted(triple)[0]
+    mesh.stratos("dev", "kill", victim, check=True)
+    mesh.wait_state(victim, "lost", timeout_s=30)
+    wait_healthy(mesh, len(files))
+    alive = [n for n in nodes if n != victim]
+    after = holders_on_disk(mesh, alive)
+    assert sorted(len(h) for h in after.values()) == [2, 3], after  # back on 3 live nodes
+    assert_all_read_back(mesh, files, tmp_path)
+
+
+def test_health_settles_after_a_loss_it_cannot_repair_and_says_why(mesh_factory, tmp_path):
+    """On three nodes, losing one leaves an R=3 file with nowhere to put its third copy (stuck,
+    with the reason) and an R=1 file unreadable (lost): neither is "to repair", and the ETA says
+    never instead of "?". Adding a node unblocks the stuck copies; the lost bytes stay lost."""
+    mesh = mesh_factory(3, **HEAL_ENV)
+    three = mesh.json("put", str(random_file(tmp_path / "r3.bin", 2 * MiB, seed=5)))
+    one = mesh.json("put", str(random_file(tmp_path / "r1.bin", MiB, seed=6)), "--replicas", "1")
+    wait_healthy(mesh, 2)
+    nodes = [f"storage-{i}" for i in range(1, 4)]
+    single = {next(iter(h)) for h in holders_on_disk(mesh, nodes).values() if len(h) == 1}
+    (victim,) = single  # the R=1 file's one node
+    mesh.stratos("dev", "kill", victim, check=True)
+    mesh.wait_state(victim, "lost", timeout_s=30)
+
+    def settled():
+        h = mesh.json("health")
+        return h if h["unrecoverable"] == 1 and h["bytes_stuck"] and h["eta_reason"] else None
+
+    h = wait_until(settled, timeout_s=60, interval_s=1, what="health to settle after the loss")
+    assert (h["healthy"], h["degraded"], h["repairing"]) == (0, 1, 0), h
+    assert h["bytes_to_repair"] == 0 and h["bytes_lost"] > 0, h
+    assert [f["file_id"] for f in h["lost_files"]] == [one["id"]]
+    assert "lost" in h["lost_files"][0]["reason"]
+    [stuck] = h["stuck"]
+    assert stuck["reason"] == "needs 3 distinct live storage nodes, 2 available", stuck
+    assert stuck["chunks"] == three["segments"]
+    assert h["eta_reason"].startswith("never"), h
+    shown = mesh.stratos("health", check=True).stdout
+    assert "never" in shown and "needs 3 distinct live storage nodes" in " ".join(shown.split())
+    assert one["id"] in shown
+
+    mesh.stratos("dev", "add-storage", check=True, timeout=120)
+
+    def repaired():
+        h = mesh.json("health")
+        return h if h["healthy"] == 1 and not h["bytes_stuck"] else None
+
+    h = wait_until(repaired, timeout_s=90, interval_s=1, what="the stuck copies to be made")
+    assert h["unrecoverable"] == 1 and h["bytes_to_repair"] == 0 and h["eta_reason"] == ""
+    out = tmp_path / "r3.out"
+    mesh.stratos("get", three["cap"], "-o", str(out), check=True)
+    assert same_bytes(tmp_path / "r3.bin", out)

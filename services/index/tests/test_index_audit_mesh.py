@@ -30,8 +30,9 @@ from stratos.index.audit_rules import (
 )
 from stratos.index.auditor import Auditor
 from stratos.index.config import IndexSettings
-from stratos.index.locations import LocationStore, holders
+from stratos.index.locations import LocationStore
 from stratos.index.manifests import ManifestStore, now_ms
+from stratos.index.pieces import holders
 from stratos.index.registry import Registry
 from stratos.index.repair_loop import RepairLoop
 from stratos.index.repair_plan import COPY

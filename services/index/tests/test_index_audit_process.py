@@ -22,8 +22,9 @@ from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
 from stratos.common.procs import async_wait_until, env_with, free_port
 from stratos.index.audit_rules import CHUNK_CORRUPT
-from stratos.index.locations import LocationStore, holders
+from stratos.index.locations import LocationStore
 from stratos.index.manifests import ManifestStore, now_ms
+from stratos.index.pieces import holders
 from stratos.index.placement import rank
 from stratos.index.registry import Candidate
 from stratos.v1 import events_pb2, storage_pb2, storage_pb2_grpc, types_pb2

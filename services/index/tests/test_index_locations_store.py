@@ -10,8 +10,9 @@ from index_support import build_manifest, heartbeat, new_file_id, running_index,
 
 from stratos.common import natsutil
 from stratos.common.identity import Identity
-from stratos.index.locations import LocationStore, manifest_holders, with_result
+from stratos.index.locations import LocationStore, with_result
 from stratos.index.manifests import ManifestStore
+from stratos.index.pieces import manifest_holders
 from stratos.v1 import index_pb2, repair_pb2, types_pb2
 
 pytestmark = pytest.mark.integration

@@ -17,8 +17,9 @@ from stratos.common.identity import Identity
 from stratos.common.procs import async_wait_until
 from stratos.common.tracing import setup_tracing
 from stratos.index.config import IndexSettings
-from stratos.index.locations import LocationStore, holders
+from stratos.index.locations import LocationStore
 from stratos.index.manifests import ManifestStore, now_ms
+from stratos.index.pieces import holders
 from stratos.index.placement import rank
 from stratos.index.registry import Candidate, Registry
 from stratos.index.repair_loop import Budget, RepairLoop

@@ -9,15 +9,16 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stratos.index.locations import holders, with_result
+from stratos.index.locations import with_result
+from stratos.index.pieces import holders
 from stratos.index.registry import LIVE, LOST, SUSPECT
+from stratos.index.repair_health import health
 from stratos.index.repair_plan import (
     COPY,
     DELETE,
     REENCODE,
     FileView,
     NodeView,
-    health,
     job_id,
     plan,
 )
@@ -89,12 +90,12 @@ def execute(files: list[FileView], jobs: list[repair_pb2.RepairJob]) -> list[Fil
         locs = f.locations or types_pb2.FileLocations(file_id=f.manifest.file_id)
         signed = {c: h for c, h in holders(f.manifest, None).items()}
         for job in jobs:
-            if job.file_id != f.manifest.file_id:
+            if job.chunk_id not in signed:  # a result reaches every file naming its chunk
                 continue
             result = repair_pb2.RepairResult(
                 job_id=job.job_id,
                 kind=job.kind,
-                file_id=job.file_id,
+                file_id=f.manifest.file_id,
                 chunk_id=job.chunk_id,
                 node_id=job.target_node_id,
                 ok=True,
@@ -394,8 +395,8 @@ def test_repair_under_partial_progress_never_exceeds_the_target(
     nodes = mesh(n, zones)
     files = [replicated(i, 8, replicas, nodes) for i in range(2)]
     lost_ids = {f"n{i}" for i in lose if i < n}
-    if len(lost_ids) >= replicas:
-        lost_ids = set(sorted(lost_ids)[: replicas - 1])
+    # fewer than R copies lost, and R live nodes left to hold them
+    lost_ids = set(sorted(lost_ids)[: max(0, min(replicas - 1, n - replicas))])
     nodes = with_state(nodes, **{x: LOST for x in lost_ids})
     draining = {f"n{i}" for i in drain if i < n} - lost_ids
     if n - len(lost_ids) - len(draining) < replicas:

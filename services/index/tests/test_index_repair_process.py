@@ -25,8 +25,9 @@ from test_index_repair_loop import (
 
 from stratos.common import natsutil
 from stratos.common.procs import async_wait_until, env_with, free_port
-from stratos.index.locations import LocationStore, holders
+from stratos.index.locations import LocationStore
 from stratos.index.manifests import now_ms
+from stratos.index.pieces import holders
 from stratos.v1 import repair_pb2
 
 pytestmark = pytest.mark.integration

@@ -204,7 +204,7 @@ class NodeHealth(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., state: _Optional[_Union[_types_pb2.NodeState, str]] = ..., chunks: _Optional[int] = ..., bytes: _Optional[int] = ..., draining: _Optional[bool] = ..., jobs_outstanding: _Optional[int] = ...) -> None: ...
 
 class GetHealthResponse(_message.Message):
-    __slots__ = ("files", "healthy", "degraded", "repairing", "unrecoverable", "bytes_to_repair", "repair_bytes_per_s", "eta_s", "nodes")
+    __slots__ = ("files", "healthy", "degraded", "repairing", "unrecoverable", "bytes_to_repair", "repair_bytes_per_s", "eta_s", "nodes", "bytes_stuck", "bytes_lost", "stuck", "eta_reason", "lost_files", "waiting_on")
     FILES_FIELD_NUMBER: _ClassVar[int]
     HEALTHY_FIELD_NUMBER: _ClassVar[int]
     DEGRADED_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +214,12 @@ class GetHealthResponse(_message.Message):
     REPAIR_BYTES_PER_S_FIELD_NUMBER: _ClassVar[int]
     ETA_S_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
+    BYTES_STUCK_FIELD_NUMBER: _ClassVar[int]
+    BYTES_LOST_FIELD_NUMBER: _ClassVar[int]
+    STUCK_FIELD_NUMBER: _ClassVar[int]
+    ETA_REASON_FIELD_NUMBER: _ClassVar[int]
+    LOST_FILES_FIELD_NUMBER: _ClassVar[int]
+    WAITING_ON_FIELD_NUMBER: _ClassVar[int]
     files: int
     healthy: int
     degraded: int
@@ -223,4 +229,30 @@ class GetHealthResponse(_message.Message):
     repair_bytes_per_s: float
     eta_s: float
     nodes: _containers.RepeatedCompositeFieldContainer[NodeHealth]
-    def __init__(self, files: _Optional[int] = ..., healthy: _Optional[int] = ..., degraded: _Optional[int] = ..., repairing: _Optional[int] = ..., unrecoverable: _Optional[int] = ..., bytes_to_repair: _Optional[int] = ..., repair_bytes_per_s: _Optional[float] = ..., eta_s: _Optional[float] = ..., nodes: _Optional[_Iterable[_Union[NodeHealth, _Mapping]]] = ...) -> None: ...
+    bytes_stuck: int
+    bytes_lost: int
+    stuck: _containers.RepeatedCompositeFieldContainer[StuckReason]
+    eta_reason: str
+    lost_files: _containers.RepeatedCompositeFieldContainer[LostFile]
+    waiting_on: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, files: _Optional[int] = ..., healthy: _Optional[int] = ..., degraded: _Optional[int] = ..., repairing: _Optional[int] = ..., unrecoverable: _Optional[int] = ..., bytes_to_repair: _Optional[int] = ..., repair_bytes_per_s: _Optional[float] = ..., eta_s: _Optional[float] = ..., nodes: _Optional[_Iterable[_Union[NodeHealth, _Mapping]]] = ..., bytes_stuck: _Optional[int] = ..., bytes_lost: _Optional[int] = ..., stuck: _Optional[_Iterable[_Union[StuckReason, _Mapping]]] = ..., eta_reason: _Optional[str] = ..., lost_files: _Optional[_Iterable[_Union[LostFile, _Mapping]]] = ..., waiting_on: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class StuckReason(_message.Message):
+    __slots__ = ("reason", "chunks", "bytes")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    chunks: int
+    bytes: int
+    def __init__(self, reason: _Optional[str] = ..., chunks: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...
+
+class LostFile(_message.Message):
+    __slots__ = ("file_id", "name", "reason")
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    file_id: str
+    name: str
+    reason: str
+    def __init__(self, file_id: _Optional[str] = ..., name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...

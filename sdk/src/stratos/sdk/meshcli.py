@@ -61,8 +61,16 @@ def health_dict(resp: Any) -> dict[str, Any]:
         "repairing": resp.repairing,
         "unrecoverable": resp.unrecoverable,
         "bytes_to_repair": resp.bytes_to_repair,
+        "bytes_stuck": resp.bytes_stuck,
+        "bytes_lost": resp.bytes_lost,
         "repair_bytes_per_s": round(resp.repair_bytes_per_s, 1),
         "eta_s": round(resp.eta_s, 1),
+        "eta_reason": resp.eta_reason,
+        "stuck": [{"reason": g.reason, "chunks": g.chunks, "bytes": g.bytes} for g in resp.stuck],
+        "lost_files": [
+            {"file_id": f.file_id, "name": f.name, "reason": f.reason} for f in resp.lost_files
+        ],
+        "waiting_on": list(resp.waiting_on),
         "nodes": [
             {
                 "node_id": n.node_id,
@@ -77,8 +85,19 @@ def health_dict(resp: Any) -> dict[str, Any]:
     }
 
 
+def eta_text(doc: dict[str, Any]) -> str:
+    """The ETA cell: seconds when known, "-" when nothing is left to repair, "never" when only
+    stuck bytes are left, "?" when repair has not measured a rate yet (the reason follows)."""
+    if doc["eta_s"]:
+        return f"{doc['eta_s']:.0f} s"
+    if not doc["bytes_to_repair"]:
+        return "never" if doc["bytes_stuck"] else "-"
+    return "?"
+
+
 def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Files healthy / degraded / repairing, bytes left to repair and the ETA, per node."""
+    """Files healthy / degraded / repairing / unrecoverable; bytes to repair, stuck (no node can
+    take them) and lost; the ETA or why it is unknown; per node."""
     from stratos.v1 import index_pb2
 
     doc = health_dict(_index("GetHealth", index_pb2.GetHealthRequest()))
@@ -86,19 +105,33 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         print(json.dumps(doc, indent=1))
         return
     summary = Table(title="mesh health", show_header=True)
-    for col in ("files", "healthy", "degraded", "repairing", "unrecoverable", "to repair", "ETA"):
+    cols = ("files", "healthy", "degraded", "repairing", "unrecoverable", "to repair", "stuck")
+    for col in (*cols, "lost", "ETA"):
         summary.add_column(col, justify="right")
-    eta = f"{doc['eta_s']:.0f} s" if doc["eta_s"] else ("-" if not doc["bytes_to_repair"] else "?")
     summary.add_row(
-        str(doc["files"]),
-        str(doc["healthy"]),
-        str(doc["degraded"]),
-        str(doc["repairing"]),
-        str(doc["unrecoverable"]),
+        *(str(doc[k]) for k in ("files", "healthy", "degraded", "repairing", "unrecoverable")),
         render.human_size(doc["bytes_to_repair"]),
-        eta,
+        render.human_size(doc["bytes_stuck"]),
+        render.human_size(doc["bytes_lost"]),
+        eta_text(doc),
     )
     out.print(summary)
+    if doc["eta_reason"]:
+        out.print(f"ETA {eta_text(doc)}: {doc['eta_reason']}", highlight=False, markup=False)
+    for g in doc["stuck"]:
+        out.print(
+            f"stuck: {g['chunks']} chunks, {render.human_size(g['bytes'])}: {g['reason']}",
+            highlight=False,
+            markup=False,
+        )
+    if doc["lost_files"]:
+        out.print(f"unrecoverable: {doc['unrecoverable']} files cannot be read:", highlight=False)
+        for f in doc["lost_files"]:
+            out.print(
+                f"  {f['file_id']}  {render.shown_name(f['name'])}  {f['reason']}",
+                highlight=False,
+                markup=False,
+            )
     nodes = Table(title="storage nodes")
     for col in ("node", "state", "chunks", "stored", "draining", "repair jobs"):
         nodes.add_column(

@@ -444,3 +444,11 @@ def wallets_table(wallets: Iterable[Mapping[str, str]]) -> Table:
     for w in wallets:
         table.add_row(w["name"], w["address"])
     return table
+
+
+def shown_name(name: str) -> str:
+    """A stored file name as printed: control characters escaped (\\n, \\x1b), so a name
+    cannot move the cursor or colour the terminal of whoever lists it."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in name
+    )

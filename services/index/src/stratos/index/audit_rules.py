@@ -24,7 +24,7 @@ from stratos.common.errors import (
     PermissionDenied,
 )
 from stratos.common.hashing import new_hasher
-from stratos.index.locations import holders
+from stratos.index.pieces import chunk_sizes, holders
 from stratos.index.registry import LIVE
 from stratos.index.repair_plan import FileView, NodeView
 from stratos.v1 import types_pb2
@@ -84,15 +84,6 @@ class Verdict:
         return self.reason in DATA_FAILURES
 
 
-def _chunks(f: FileView) -> Iterable[tuple[str, int]]:
-    """(chunk ID, stored size) of every chunk of a file: segments, or shares when coded."""
-    for seg in f.manifest.segments:
-        if seg.chunk_id:
-            yield seg.chunk_id, seg.stored_size
-        for share in seg.shares:
-            yield share.chunk_id, share.size
-
-
 def pick_targets(
     files: Sequence[FileView],
     nodes: Mapping[str, NodeView],
@@ -109,7 +100,7 @@ def pick_targets(
     by_node: dict[str, dict[str, Target]] = {}
     for f in files:
         where = holders(f.manifest, f.locations)
-        for cid, size in _chunks(f):
+        for cid, size in chunk_sizes(f.manifest).items():
             if size < 1:
                 continue  # no byte to challenge
             live = [n for n in dict.fromkeys(where.get(cid, ())) if _live(nodes, n)]

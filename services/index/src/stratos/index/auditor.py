@@ -40,7 +40,7 @@ from stratos.index.audit_rules import (
     still_held,
 )
 from stratos.index.config import IndexSettings
-from stratos.index.locations import LocationStore, manifest_holders
+from stratos.index.locations import LocationStore
 from stratos.index.manifests import now_ms
 from stratos.index.repair_plan import DELETE, FileView, NodeView
 from stratos.v1 import events_pb2, repair_pb2, storage_pb2, storage_pb2_grpc, types_pb2
@@ -244,11 +244,14 @@ class Auditor:
         return result
 
     async def _write_off(self, t: Target, node_id: str) -> bool:
-        """Remove the node from the chunk's holders (CAS), as a DELETE result would; True when
-        the locations changed. A file deleted meanwhile is left alone."""
+        """Remove the node from the chunk's holders (CAS) in every file naming the chunk, as a
+        DELETE result would; True when the locations changed. A file deleted meanwhile is left
+        alone."""
         manifest = await self._manifest(t.file_id)
         if manifest is None:
             return False
+        snap = self._snapshot()
+        others = [f.manifest for f in snap[0] if f.manifest.file_id != t.file_id] if snap else []
         result = repair_pb2.RepairResult(
             job_id=f"audit-{t.chunk_id[:16]}-{node_id}",
             kind=DELETE,
@@ -258,7 +261,7 @@ class Auditor:
             ok=True,
         )
         try:
-            return await self._locations.apply(result, manifest_holders(manifest))
+            return await self._locations.apply_all(result, [manifest, *others])
         except StratosError as err:  # the next audit of that copy fails again and retries
             log.warning("audit_write_off_failed", node=node_id, error=err.message)
             return False

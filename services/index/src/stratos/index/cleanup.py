@@ -34,9 +34,10 @@ from stratos.common.tracing import tracer
 from stratos.index import cleanup_rules as rules
 from stratos.index.config import IndexSettings
 from stratos.index.jobqueue import publish_job
-from stratos.index.locations import LocationStore, manifest_holders
+from stratos.index.locations import LocationStore
 from stratos.index.manifest_cache import ManifestCache
 from stratos.index.manifests import _nats_call, now_ms
+from stratos.index.pieces import manifest_holders
 from stratos.index.registry import LIVE, Registry
 from stratos.index.reservations import ReservationStore
 from stratos.v1 import events_pb2, repair_pb2, storage_pb2, storage_pb2_grpc, types_pb2

@@ -34,7 +34,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from stratos.index.locations import holders, manifest_holders
+from stratos.index.pieces import chunk_sizes, holders, manifest_holders
 from stratos.index.repair_plan import DELETE, job_id
 from stratos.v1 import repair_pb2, types_pb2
 
@@ -90,7 +90,7 @@ def file_delete_jobs(
     where = manifest_holders(manifest)
     for cid, nodes in holders(manifest, locations).items():
         where[cid] = sorted({*where[cid], *nodes})
-    sizes = _sizes(manifest)
+    sizes = chunk_sizes(manifest)
     return [
         delete_job(
             cid, node, sizes.get(cid, 0), reason=reason, now_ms=now_ms, file_id=manifest.file_id
@@ -116,16 +116,6 @@ def delete_job(
         reason=reason,
         planned_unix_ms=now_ms,
     )
-
-
-def _sizes(manifest: types_pb2.Manifest) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for seg in manifest.segments:
-        if seg.chunk_id:
-            out[seg.chunk_id] = seg.stored_size
-        for share in seg.shares:
-            out[share.chunk_id] = share.size
-    return out
 
 
 def orphans(

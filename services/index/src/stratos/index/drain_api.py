@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections import Counter
 
 from stratos.common.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from stratos.index.drain_rules import node_load, refusal
+from stratos.index.drain_rules import Load, node_load, node_loads, refusal
 from stratos.index.drains import HOLDING_OFF, DrainRegistry
 from stratos.index.manifests import now_ms
+from stratos.index.repair_health import eta
 from stratos.index.repair_loop import RepairLoop
 from stratos.index.repair_plan import FileView, NodeView
 from stratos.v1 import index_pb2, types_pb2
+
+MAX_LOST_FILES = 100  # GetHealth names at most this many unrecoverable files
 
 
 def _snapshot(repair: RepairLoop) -> tuple[list[FileView], dict[str, NodeView]]:
@@ -79,27 +82,41 @@ def health(
         raise Unavailable("the index has not read the mesh yet; try again in a few seconds")
     files, _ = _snapshot(repair)
     rate = repair.repair_bytes_per_s()
-    jobs = Counter(j.target_node_id for j in repair.outstanding.jobs())
+    outstanding = repair.outstanding.jobs()
+    jobs = Counter(j.target_node_id for j in outstanding)
+    eta_s, eta_reason = eta(h, rate, len(outstanding))
+    loads = node_loads(files)
     draining = drains.draining()
     nodes = [
         index_pb2.NodeHealth(
             node_id=s.info.node_id,
             state=s.state,
             chunks=h.node_chunks.get(s.info.node_id, 0),
-            bytes=node_load(files, s.info.node_id).bytes,
+            bytes=loads.get(s.info.node_id, Load()).bytes,
             draining=s.info.node_id in draining,
             jobs_outstanding=jobs.get(s.info.node_id, 0),
         )
         for s in sorted(statuses, key=lambda s: s.info.node_id)
     ]
+    lost = [f for f in h.files if f.state == "unrecoverable"][:MAX_LOST_FILES]
     return index_pb2.GetHealthResponse(
         files=len(h.files),
         healthy=h.healthy,
         degraded=h.degraded,
         repairing=h.repairing,
-        unrecoverable=sum(1 for f in h.files if f.unreadable),
+        unrecoverable=h.unrecoverable,
         bytes_to_repair=h.bytes_to_repair,
         repair_bytes_per_s=rate,
-        eta_s=h.bytes_to_repair / rate if rate > 0 else 0.0,
+        eta_s=eta_s,
+        eta_reason=eta_reason,
         nodes=nodes,
+        bytes_stuck=h.bytes_stuck,
+        bytes_lost=h.bytes_lost,
+        stuck=[
+            index_pb2.StuckReason(reason=g.reason, chunks=g.chunks, bytes=g.bytes) for g in h.stuck
+        ],
+        lost_files=[
+            index_pb2.LostFile(file_id=f.file_id, name=f.name, reason=f.reason) for f in lost
+        ],
+        waiting_on=h.waiting_on,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from stratos.index.locations import holders
+from stratos.index.pieces import chunk_sizes, union_holders
 from stratos.index.repair_plan import FileView, NodeView
 from stratos.v1 import types_pb2
 
@@ -21,26 +21,25 @@ class Load:
     bytes: int = 0
 
 
-def chunk_sizes(manifest: types_pb2.Manifest) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for seg in manifest.segments:
-        if seg.chunk_id:
-            out[seg.chunk_id] = seg.stored_size
-        for share in seg.shares:
-            out[share.chunk_id] = share.size
-    return out
+def node_loads(files: Iterable[FileView]) -> dict[str, Load]:
+    """Per node, the distinct chunks (and their bytes) the current locations put on it: a
+    chunk two files name is one copy on the node."""
+    files = list(files)
+    sizes: dict[str, int] = {}
+    for f in files:
+        sizes.update(chunk_sizes(f.manifest))
+    chunks: dict[str, int] = {}
+    size: dict[str, int] = {}
+    for cid, nodes in union_holders((f.manifest, f.locations) for f in files).items():
+        for n in nodes:
+            chunks[n] = chunks.get(n, 0) + 1
+            size[n] = size.get(n, 0) + sizes.get(cid, 0)
+    return {n: Load(chunks[n], size[n]) for n in chunks}
 
 
 def node_load(files: Iterable[FileView], node_id: str) -> Load:
-    """Chunks (and their bytes) that the current locations put on `node_id`."""
-    chunks = size = 0
-    for f in files:
-        sizes = chunk_sizes(f.manifest)
-        for chunk_id, where in holders(f.manifest, f.locations).items():
-            if node_id in where:
-                chunks += 1
-                size += sizes.get(chunk_id, 0)
-    return Load(chunks, size)
+    """What the current locations put on `node_id`."""
+    return node_loads(files).get(node_id, Load())
 
 
 def copies_needed(manifest: types_pb2.Manifest) -> int:

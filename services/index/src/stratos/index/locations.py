@@ -5,6 +5,10 @@ The owner's signature cannot cover copies made after the upload, so repair, drai
 rebalance record them here. A chunk not listed is where the signed manifest says. Every change
 is a compare-and-set on the key's revision, so two index replicas applying results at once
 never lose one; applying the same result twice changes nothing.
+
+A copy is a node's, not a file's (`pieces.py`): a result about a chunk is recorded for every
+file that names the chunk (`apply_all`), so no file goes on believing in a copy another file's
+repair deleted.
 """
 
 from __future__ import annotations
@@ -22,35 +26,12 @@ from nats.js import JetStreamContext
 from stratos.common.errors import Unavailable
 from stratos.common.natsutil import LOCATIONS_BUCKET, ensure_kv, kv_keys
 from stratos.index.manifests import _nats_call
+from stratos.index.pieces import manifest_holders, naming
 from stratos.v1 import repair_pb2, types_pb2
 
 _CAS_ATTEMPTS = 20
 _CAS_BACKOFF_S = 0.005
 _ADDS = (repair_pb2.REPAIR_KIND_COPY, repair_pb2.REPAIR_KIND_REENCODE)
-
-
-def manifest_holders(manifest: types_pb2.Manifest) -> dict[str, list[str]]:
-    """Chunk ID → the nodes the signed manifest names (segments, or shares when coded)."""
-    out: dict[str, list[str]] = {}
-    for seg in manifest.segments:
-        if seg.chunk_id:
-            out[seg.chunk_id] = list(seg.node_ids)
-        for share in seg.shares:
-            out[share.chunk_id] = list(share.node_ids)
-    return out
-
-
-def holders(
-    manifest: types_pb2.Manifest, locations: types_pb2.FileLocations | None
-) -> dict[str, list[str]]:
-    """Chunk ID → its current holders: the locations entry where there is one, else the
-    manifest's list."""
-    out = manifest_holders(manifest)
-    if locations is not None:
-        for loc in locations.chunks:
-            if loc.chunk_id in out:
-                out[loc.chunk_id] = list(loc.node_ids)
-    return out
 
 
 def with_result(
@@ -165,6 +146,19 @@ class LocationStore:
                 # Lost the race: back off a random while so racing writers spread out.
                 await asyncio.sleep(random.uniform(0, _CAS_BACKOFF_S * (attempt + 1)))
         raise Unavailable(f"the locations of file {result.file_id} keep changing; try again")
+
+    async def apply_all(
+        self, result: repair_pb2.RepairResult, manifests: Iterable[types_pb2.Manifest]
+    ) -> bool:
+        """Record a result about a chunk for every file among `manifests` that names it; True
+        when any file's locations changed."""
+        changed = False
+        for m in naming(manifests, result.chunk_id):
+            mine = repair_pb2.RepairResult()
+            mine.CopyFrom(result)
+            mine.file_id = m.file_id
+            changed |= await self.apply(mine, manifest_holders(m))
+        return changed
 
     async def delete(self, file_id: str) -> None:
         """Forget a deleted file's locations (a no-op when it has none)."""

@@ -33,18 +33,17 @@ from stratos.common.natsutil import (
 from stratos.common.tracing import extract_context, tracer
 from stratos.index.config import IndexSettings
 from stratos.index.jobqueue import publish_job
-from stratos.index.locations import LocationStore, manifest_holders
+from stratos.index.locations import LocationStore
 from stratos.index.manifest_cache import ManifestCache
 from stratos.index.manifests import now_ms
 from stratos.index.registry import Registry
+from stratos.index.repair_health import Health, health
 from stratos.index.repair_plan import (
     DELETE,
     REENCODE,
     FileView,
-    Health,
     NodeView,
     Plan,
-    health,
     node_views,
     plan,
 )
@@ -283,9 +282,9 @@ class RepairLoop:
                     reason=u.reason,
                 )
         self._unrecoverable = {u.chunk_id for u in p.unrecoverable}
-        self.health = await asyncio.to_thread(health, files, nodes, self.outstanding.jobs())
+        self.health = await asyncio.to_thread(health, files, nodes, self.outstanding.jobs(), p)
         h = self.health
-        summary = (h.healthy, h.degraded, h.repairing, h.bytes_to_repair, len(p.stuck))
+        summary = (h.healthy, h.degraded, h.repairing, h.bytes_to_repair, h.bytes_stuck)
         if summary != self._reported:
             self._reported = summary
             log.info(
@@ -295,9 +294,11 @@ class RepairLoop:
                 degraded=h.degraded,
                 repairing=h.repairing,
                 bytes_to_repair=h.bytes_to_repair,
+                bytes_stuck=h.bytes_stuck,
+                bytes_lost=h.bytes_lost,
                 outstanding=len(self.outstanding),
-                stuck=len(p.stuck),
-                unrecoverable=len(p.unrecoverable),
+                stuck=[f"{g.chunks} chunks: {g.reason}" for g in h.stuck],
+                unrecoverable=h.unrecoverable,
             )
 
     async def _on_result(self, msg: Msg) -> None:
@@ -339,11 +340,14 @@ class RepairLoop:
                 return
             if not result.file_id:  # an orphan collected by GC: no file's locations to change
                 return
-            manifest = await self._manifest(result.file_id)
-            if manifest is None:
+            named = self._manifests.naming(result.chunk_id)
+            if all(m.file_id != result.file_id for m in named):
+                manifest = await self._manifest(result.file_id)  # committed since the last read
+                named += [manifest] if manifest is not None else []
+            if not named:
                 log.info("repair_result_for_deleted_file", **fields)
                 return
-            changed = await self._locations.apply(result, manifest_holders(manifest))
+            changed = await self._locations.apply_all(result, named)
             if result.kind != DELETE:
                 self._moved.append((time.monotonic(), result.bytes))
             log.info("repair_result_applied", changed=changed, bytes=result.bytes, **fields)

@@ -4,16 +4,22 @@ every chunk back to its redundancy target out. Pure — no clock, no I/O — so 
 unit-tested directly, and any index replica planning from the same inputs plans the same jobs
 with the same IDs (which the repair stream deduplicates).
 
-Rules, per replicated chunk (target R = manifest.replicas):
-- copies on LIVE or SUSPECT nodes count (no repair during the suspect grace); copies on LOST,
-  unknown or draining nodes, or with a DELETE in flight, do not; COPY jobs in flight do;
-- below R: COPY to the best-ranked live nodes with room that do not hold it, spreading zones;
-- at R on live nodes with nothing in flight: DELETE copies on draining nodes and extra copies
-  (lowest-ranked first); otherwise, when the chunk's top-R ranking changed (a node joined),
-  COPY to the newcomer — the displaced copy becomes an extra and is deleted once the new one is
-  recorded.
-Per erasure-coded share: one holder, on a node holding no other share of the segment; a missing
-share is copied from its own holder when one is left, else rebuilt (REENCODE) from k others.
+Copies belong to chunks, not to files (`pieces.py`): a chunk's holders are merged over every
+file that names it, and each *need* naming the chunk says which holders it counts.
+- A replicated chunk needs R copies (the largest R of the files naming it). Copies on LIVE or
+  SUSPECT nodes count (no repair during the suspect grace); copies on LOST, unknown or draining
+  nodes, or with a DELETE in flight, do not; COPY jobs in flight do. Below R: COPY to the
+  best-ranked live nodes with room that do not hold it, spreading zones. Settled (R counted, all
+  live, nothing in flight) it keeps its best-ranked R; when that ranking changed (a node
+  joined) it copies to the newcomer, and the displaced copy becomes an extra.
+- Each share of a coded segment needs one holder that counts for no other share of the segment
+  (`assign_shares`). A missing share is copied from a holder of its chunk when one is left,
+  else rebuilt (REENCODE) from k other shares, onto a node holding nothing of the segment.
+- Deletes come last and per chunk: a LIVE holder is deleted (draining, or extra) only when
+  every need naming the chunk is settled on live holders and none of them counts that holder
+  (a copy counted on a suspect node may never come back). So no plan ever
+  deletes a copy some need still counts, whatever repeats a chunk ID (1+m shares, a repeated
+  segment, two files sharing a chunk).
 
 Ranking weighs nodes by capacity, not by free bytes as write placement does: free bytes move
 with every write, and a ranking that moved with them would shuttle chunks back and forth.
@@ -27,7 +33,7 @@ from dataclasses import dataclass, field
 
 from blake3 import blake3
 
-from stratos.index.locations import holders as current_holders
+from stratos.index.pieces import assign_shares, union_holders
 from stratos.index.placement import rank as hrw_rank
 from stratos.index.registry import LIVE, LOST, SUSPECT, Candidate
 from stratos.v1 import repair_pb2, types_pb2
@@ -82,16 +88,36 @@ class Unrecoverable:
     reason: str
 
 
+@dataclass(frozen=True)
+class Stuck:
+    """A copy a chunk needs that no node can take now, and why."""
+
+    file_id: str
+    chunk_id: str
+    size: int  # bytes of the copies that cannot be placed
+    reason: str
+
+
 @dataclass
 class Plan:
     jobs: list[repair_pb2.RepairJob] = field(default_factory=list)
     unrecoverable: list[Unrecoverable] = field(default_factory=list)
-    stuck: list[str] = field(default_factory=list)  # chunks wanting a copy no node can take
+    stuck: list[Stuck] = field(default_factory=list)
 
 
 def job_id(kind: int, chunk_id: str, target_node_id: str) -> str:
     """The same work always has the same ID (32 hex chars)."""
     return blake3(f"{kind}\x00{chunk_id}\x00{target_node_id}".encode()).hexdigest(length=16)
+
+
+@dataclass
+class _Replicated:
+    """Everything that asks a chunk for R copies, merged: the largest R wins."""
+
+    chunk_id: str
+    size: int
+    replicas: int
+    refs: list[tuple[str, int]]  # (file ID, segment index) naming the chunk
 
 
 @dataclass
@@ -103,7 +129,13 @@ class _Ctx:
     deleting: dict[str, set[str]]  # chunk → targets of DELETE in flight
     avoid: frozenset[tuple[str, str]]
     now_ms: int
+    holders: dict[str, list[str]] = field(default_factory=dict)  # chunk → every holder
+    sizes: dict[str, int] = field(default_factory=dict)
+    owner_file: dict[str, str] = field(default_factory=dict)  # chunk → first file naming it
+    keep: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    unsettled: set[str] = field(default_factory=set)  # chunks with a need not met yet
     out: list[tuple[int, int, repair_pb2.RepairJob]] = field(default_factory=list)
+    emitted: set[str] = field(default_factory=set)
     plan: Plan = field(default_factory=Plan)
 
     def state(self, node_id: str) -> int:
@@ -151,56 +183,86 @@ class _Ctx:
                 chosen.append(n)
         return chosen
 
-    def sources(self, chunk_id: str, holding: Iterable[str]) -> list[types_pb2.NodeInfo]:
+    def counted(self, chunk_id: str) -> list[str]:
+        """Holders whose copy counts towards a need: live or suspect, not draining, no DELETE
+        in flight; live ones first, each group best first."""
+        leaving = self.deleting.get(chunk_id, set())
+        ok = [h for h in self.holders[chunk_id] if self.counts(h) and h not in leaving]
+        return sorted(self.ranked(chunk_id, ok), key=lambda n: self.state(n) != LIVE)
+
+    def in_flight(self, chunk_id: str) -> set[str]:
+        """Targets of copies of the chunk under way to nodes not holding it yet."""
+        have = self.holders[chunk_id]
+        return {
+            t for t in self.copying.get(chunk_id, ()) if t not in have and self.state(t) != LOST
+        }
+
+    def sources(self, chunk_id: str) -> list[repair_pb2.ChunkSource]:
         """Holders a target can pull from: live ones best first, then suspect ones; copies
         about to be deleted last."""
         leaving = self.deleting.get(chunk_id, set())
-        usable = [h for h in holding if self.state(h) in (LIVE, SUSPECT)]
+        usable = [h for h in self.holders[chunk_id] if self.state(h) in (LIVE, SUSPECT)]
         order = self.ranked(chunk_id, usable)
         order.sort(key=lambda n: (n in leaving, self.state(n) != LIVE))
         return [repair_pb2.ChunkSource(node_id=n, address=self.nodes[n].address) for n in order]
 
-    def emit(self, priority: int, urgency: int, **fields) -> repair_pb2.RepairJob:
-        job = repair_pb2.RepairJob(
-            job_id=job_id(fields["kind"], fields["chunk_id"], fields["target_node_id"]),
-            planned_unix_ms=self.now_ms,
-            **fields,
-        )
+    def why(self, chunk_id: str) -> str:
+        holding = self.holders[chunk_id]
+        lost = sorted(h for h in holding if self.state(h) == LOST)
+        if lost:
+            return f"{', '.join(lost)} lost"
+        drained = sorted(h for h in holding if h in self.draining)
+        if drained:
+            return f"drain {', '.join(drained)}"
+        return "under-replicated"
+
+    def stuck_reason(self, chunk_id: str, size: int, distinct: int) -> str:
+        """Why no node can take a copy the chunk needs: too few nodes, no room, or every
+        candidate failed a recent copy."""
+        usable = [
+            v for v in self.nodes.values() if v.state == LIVE and v.node_id not in self.draining
+        ]
+        if len(usable) < distinct:
+            return f"needs {distinct} distinct live storage nodes, {len(usable)} available"
+        if not any(v.free_bytes >= size for v in usable if v.node_id not in self.holders[chunk_id]):
+            return f"no live storage node without a copy has room for {size} more bytes"
+        return "every node that could take it failed a recent copy; retried after the job timeout"
+
+    def emit(self, priority: int, urgency: int, **fields) -> None:
+        jid = job_id(fields["kind"], fields["chunk_id"], fields["target_node_id"])
+        if jid in self.emitted:
+            return  # two needs of one chunk asked for the same copy
+        self.emitted.add(jid)
+        job = repair_pb2.RepairJob(job_id=jid, planned_unix_ms=self.now_ms, **fields)
+        if job.kind != DELETE:
+            self.copying.setdefault(job.chunk_id, set()).add(job.target_node_id)
         self.out.append((priority, urgency, job))
-        return job
 
 
-def _why(ctx: _Ctx, holding: Iterable[str]) -> str:
-    lost = sorted(h for h in holding if ctx.state(h) == LOST)
-    if lost:
-        return f"{', '.join(lost)} lost"
-    drained = sorted(h for h in holding if h in ctx.draining)
-    if drained:
-        return f"drain {', '.join(drained)}"
-    return "under-replicated"
-
-
-def _replicated(ctx: _Ctx, file_id: str, seg: types_pb2.Segment, have: list[str], r: int) -> None:
-    cid, size = seg.chunk_id, seg.stored_size
-    leaving = ctx.deleting.get(cid, set())
-    in_flight = {t for t in ctx.copying.get(cid, set()) if t not in have and ctx.state(t) != LOST}
-    counted = [h for h in have if ctx.counts(h) and h not in leaving]
+def _replicated(ctx: _Ctx, need: _Replicated) -> None:
+    cid, size, r = need.chunk_id, need.size, need.replicas
+    counted = ctx.counted(cid)
+    in_flight = ctx.in_flight(cid)
     missing = r - len(counted) - len(in_flight)
-    common = {"file_id": file_id, "chunk_id": cid, "size": size}
+    common = {"file_id": ctx.owner_file[cid], "chunk_id": cid, "size": size}
     if missing > 0:
-        sources = ctx.sources(cid, have)
+        ctx.unsettled.add(cid)
+        sources = ctx.sources(cid)
         if not sources:
-            ctx.plan.unrecoverable.append(
-                Unrecoverable(file_id, seg.index, cid, f"no live copy left ({_why(ctx, have)})")
-            )
+            for file_id, segment in need.refs:
+                ctx.plan.unrecoverable.append(
+                    Unrecoverable(file_id, segment, cid, f"no live copy left ({ctx.why(cid)})")
+                )
             return
-        taken = set(have) | in_flight
+        taken = set(ctx.holders[cid]) | in_flight
         zones = {ctx.nodes[n].zone for n in [*counted, *in_flight]}
         ranked = [n for n in ctx.eligible(cid, size, ()) if n not in taken]
         targets = ctx.choose(ranked, missing, zones)
         if len(targets) < missing:
-            ctx.plan.stuck.append(cid)
-        reason = _why(ctx, have)
+            reason = ctx.stuck_reason(cid, size, r)
+            for file_id, _ in need.refs:
+                ctx.plan.stuck.append(Stuck(file_id, cid, size * (missing - len(targets)), reason))
+        reason = ctx.why(cid)
         priority = _DRAIN if reason.startswith("drain") else _URGENT
         for t in targets:
             ctx.emit(
@@ -215,16 +277,13 @@ def _replicated(ctx: _Ctx, file_id: str, seg: types_pb2.Segment, have: list[str]
         return
     live = [h for h in counted if ctx.state(h) == LIVE]
     if in_flight or len(live) < r:
-        return  # wait for copies in flight, or for suspect nodes to come back or be lost
-    for h in have:
-        if h in ctx.draining and ctx.state(h) == LIVE and h not in leaving:
-            ctx.emit(_DELETE, 0, kind=DELETE, target_node_id=h, reason=f"drain {h}", **common)
-    keep = ctx.choose(ctx.ranked(cid, live), r)
-    for h in live:
-        if h not in keep:
-            ctx.emit(_DELETE, 0, kind=DELETE, target_node_id=h, reason="extra copy", **common)
-    if len(keep) < len(live) or any(h in ctx.draining and ctx.state(h) == LIVE for h in have):
+        ctx.unsettled.add(cid)  # wait for copies in flight, or for suspect nodes
         return
+    keep = ctx.choose(live, r)
+    ctx.keep[cid].update(keep)
+    holding_live = [h for h in ctx.holders[cid] if ctx.state(h) == LIVE]
+    if len(keep) < len(live) or any(h in ctx.draining for h in holding_live):
+        return  # extras and drained copies go first (deletes, below)
     desired = ctx.choose(ctx.eligible(cid, size, live), r)
     newcomers = [n for n in desired if n not in live]
     if newcomers:
@@ -233,50 +292,39 @@ def _replicated(ctx: _Ctx, file_id: str, seg: types_pb2.Segment, have: list[str]
             0,
             kind=COPY,
             target_node_id=newcomers[0],
-            sources=ctx.sources(cid, live),
+            sources=ctx.sources(cid),
             reason="rebalance",
             **common,
         )
 
 
-def _coded(
-    ctx: _Ctx, m: types_pb2.Manifest, seg: types_pb2.Segment, where: dict[str, list[str]]
-) -> None:
+def _coded(ctx: _Ctx, m: types_pb2.Manifest, seg: types_pb2.Segment) -> None:
     k = m.erasure.data_shares
     shares = sorted(seg.shares, key=lambda s: s.index)
-    owner: dict[str, int] = {}  # node → the one share of this segment it counts for
-    counted: dict[int, list[str]] = {}
+    # What is kept is decided on the copies that exist: a copy under way may still fail.
+    kept = assign_shares([(s.index, ctx.counted(s.chunk_id)) for s in shares])
     for s in shares:
-        leaving = ctx.deleting.get(s.chunk_id, set())
-        ok = [h for h in where[s.chunk_id] if ctx.counts(h) and h not in leaving and h not in owner]
-        counted[s.index] = ctx.ranked(s.chunk_id, ok)
-        if counted[s.index]:
-            owner[counted[s.index][0]] = s.index
-    sources = {s.index: ctx.sources(s.chunk_id, where[s.chunk_id]) for s in shares}
-    busy = {n for s in shares for n in where[s.chunk_id]}
-    busy |= {t for s in shares for t in ctx.copying.get(s.chunk_id, set())}
-    zones = {ctx.nodes[n].zone for n in owner}
-    for s in shares:
-        common = {"file_id": m.file_id, "chunk_id": s.chunk_id, "size": s.size}
-        in_flight = {t for t in ctx.copying.get(s.chunk_id, set()) if ctx.state(t) != LOST} - set(
-            where[s.chunk_id]
-        )
-        if counted[s.index]:
-            if in_flight:
-                continue
-            keep = counted[s.index][0]
-            for h in where[s.chunk_id]:
-                if h != keep and ctx.state(h) == LIVE and h not in ctx.deleting.get(s.chunk_id, ()):
-                    why = f"drain {h}" if h in ctx.draining else "extra share copy"
-                    ctx.emit(_DELETE, 0, kind=DELETE, target_node_id=h, reason=why, **common)
-            continue
-        if in_flight:
-            continue
-        ranked = [n for n in ctx.eligible(s.chunk_id, s.size, ()) if n not in busy]
-        target = ctx.choose(ranked, 1, zones)
-        available = [o for o in shares if o.index != s.index and sources[o.index]]
-        reason = _why(ctx, where[s.chunk_id])
-        if not sources[s.index] and len(available) < k:
+        if s.index in kept:
+            ctx.keep[s.chunk_id].add(kept[s.index])
+    # What is missing counts copies under way too (after the copies that exist), so the node
+    # one goes to is not counted for another share meanwhile, nor a second copy planned.
+    owner = assign_shares(
+        [(s.index, [*ctx.counted(s.chunk_id), *sorted(ctx.in_flight(s.chunk_id))]) for s in shares]
+    )
+    chunks = {s.chunk_id for s in shares}
+    ctx.unsettled.update(c for c in chunks if ctx.in_flight(c))
+    missing = [s for s in shares if s.index not in owner]
+    if not missing:
+        return
+    has_source = {c: bool(ctx.sources(c)) for c in chunks}
+    busy = {n for c in chunks for n in ctx.holders[c]}
+    busy |= {t for c in chunks for t in ctx.copying.get(c, ())}
+    zones = {ctx.nodes[n].zone for n in owner.values()}
+    for s in missing:
+        ctx.unsettled.add(s.chunk_id)
+        available = [o for o in shares if o.index != s.index and has_source[o.chunk_id]]
+        reason = ctx.why(s.chunk_id)
+        if not has_source[s.chunk_id] and len(available) < k:
             ctx.plan.unrecoverable.append(
                 Unrecoverable(
                     m.file_id,
@@ -286,19 +334,24 @@ def _coded(
                 )
             )
             return
+        ranked = [n for n in ctx.eligible(s.chunk_id, s.size, ()) if n not in busy]
+        target = ctx.choose(ranked, 1, zones)
         if not target:
-            ctx.plan.stuck.append(s.chunk_id)
+            distinct = k + m.erasure.parity_shares
+            why_stuck = ctx.stuck_reason(s.chunk_id, s.size, distinct)
+            ctx.plan.stuck.append(Stuck(m.file_id, s.chunk_id, s.size, why_stuck))
             continue
         busy.add(target[0])
         zones.add(ctx.nodes[target[0]].zone)
         priority = _DRAIN if reason.startswith("drain") else _URGENT
-        if sources[s.index]:
+        common = {"file_id": m.file_id, "chunk_id": s.chunk_id, "size": s.size}
+        if has_source[s.chunk_id]:
             ctx.emit(
                 priority,
                 0,
                 kind=COPY,
                 target_node_id=target[0],
-                sources=sources[s.index],
+                sources=ctx.sources(s.chunk_id),
                 reason=reason,
                 **common,
             )
@@ -313,11 +366,37 @@ def _coded(
             share_index=s.index,
             segment_stored_size=seg.stored_size,
             shares=[
-                repair_pb2.ShareSource(index=o.index, chunk_id=o.chunk_id, holders=sources[o.index])
+                repair_pb2.ShareSource(
+                    index=o.index, chunk_id=o.chunk_id, holders=ctx.sources(o.chunk_id)
+                )
                 for o in available
             ],
             **common,
         )
+
+
+def _deletes(ctx: _Ctx) -> None:
+    """Per chunk, once every need naming it is settled: delete the live holders no need
+    counts — draining ones first in reason, extras otherwise. Never the last counted copy."""
+    for cid in sorted(ctx.holders):
+        keep = ctx.keep.get(cid, set())
+        if cid in ctx.unsettled or not keep or any(ctx.state(n) != LIVE for n in keep):
+            continue  # a need still waits, or counts a suspect copy that may not come back
+        leaving = ctx.deleting.get(cid, set())
+        for h in ctx.holders[cid]:
+            if h in keep or h in leaving or ctx.state(h) != LIVE:
+                continue
+            reason = f"drain {h}" if h in ctx.draining else "extra copy"
+            ctx.emit(
+                _DELETE,
+                0,
+                kind=DELETE,
+                target_node_id=h,
+                reason=reason,
+                file_id=ctx.owner_file[cid],
+                chunk_id=cid,
+                size=ctx.sizes[cid],
+            )
 
 
 def plan(
@@ -339,88 +418,30 @@ def plan(
     for job in outstanding:
         (deleting if job.kind == DELETE else copying)[job.chunk_id].add(job.target_node_id)
     ctx = _Ctx(nodes, frozenset(draining), rank, copying, deleting, frozenset(avoid), now_ms)
+    files = list(files)
+    ctx.holders = union_holders((f.manifest, f.locations) for f in files)
+    replicated: dict[str, _Replicated] = {}
+    coded: list[tuple[types_pb2.Manifest, types_pb2.Segment]] = []
     for f in files:
         m = f.manifest
-        where = current_holders(m, f.locations)
         for seg in m.segments:
             if seg.shares:
-                _coded(ctx, m, seg, where)
+                coded.append((m, seg))
+                for s in seg.shares:
+                    ctx.sizes.setdefault(s.chunk_id, s.size)
+                    ctx.owner_file.setdefault(s.chunk_id, m.file_id)
             elif seg.chunk_id:
-                _replicated(ctx, m.file_id, seg, where[seg.chunk_id], max(1, m.replicas))
+                cid = seg.chunk_id
+                ctx.sizes.setdefault(cid, seg.stored_size)
+                ctx.owner_file.setdefault(cid, m.file_id)
+                need = replicated.setdefault(cid, _Replicated(cid, seg.stored_size, 1, []))
+                need.replicas = max(need.replicas, m.replicas)
+                need.refs.append((m.file_id, seg.index))
+    for m, seg in coded:
+        _coded(ctx, m, seg)
+    for need in replicated.values():
+        _replicated(ctx, need)
+    _deletes(ctx)
     ctx.out.sort(key=lambda t: (t[0], t[1]))
     ctx.plan.jobs = [job for _, _, job in ctx.out]
     return ctx.plan
-
-
-@dataclass(frozen=True)
-class FileHealth:
-    file_id: str
-    name: str
-    state: str  # "healthy", "degraded" or "repairing" (degraded with jobs outstanding)
-    bytes_to_repair: int
-    unreadable: bool  # some segment has too few copies or shares on live or suspect nodes
-
-
-@dataclass(frozen=True)
-class Health:
-    files: list[FileHealth]
-    healthy: int
-    degraded: int
-    repairing: int
-    bytes_to_repair: int
-    node_chunks: dict[str, int]  # node → chunk copies it holds, per the locations
-
-
-def _file_health(
-    f: FileView, nodes: dict[str, NodeView], busy: Collection[str]
-) -> tuple[FileHealth, dict[str, list[str]]]:
-    m = f.manifest
-    where = current_holders(m, f.locations)
-
-    def state(n: str) -> int:
-        return nodes[n].state if n in nodes else LOST
-
-    def on(holding: Iterable[str], states: Collection[int]) -> int:
-        return sum(1 for n in set(holding) if state(n) in states)
-
-    missing = 0
-    unreadable = False
-    for seg in m.segments:
-        if seg.shares:
-            gone = [s for s in seg.shares if on(where[s.chunk_id], (LIVE,)) == 0]
-            missing += sum(s.size for s in gone)
-            readable = sum(1 for s in seg.shares if on(where[s.chunk_id], (LIVE, SUSPECT)))
-            unreadable |= readable < m.erasure.data_shares
-        elif seg.chunk_id:
-            live = on(where[seg.chunk_id], (LIVE,))
-            missing += max(0, max(1, m.replicas) - live) * seg.stored_size
-            unreadable |= on(where[seg.chunk_id], (LIVE, SUSPECT)) == 0
-    verdict = "healthy" if missing == 0 else "repairing" if m.file_id in busy else "degraded"
-    return FileHealth(m.file_id, m.name, verdict, missing, unreadable), where
-
-
-def health(
-    files: Iterable[FileView],
-    nodes: dict[str, NodeView],
-    outstanding: Iterable[repair_pb2.RepairJob] = (),
-) -> Health:
-    """What `stratos health` shows: a file is healthy when every chunk has its target number of
-    copies (every share one holder) on live nodes — draining ones included, their copies are
-    still there — and repairing when it is not but jobs for it are outstanding."""
-    busy = {j.file_id for j in outstanding if j.kind != DELETE}
-    out: list[FileHealth] = []
-    per_node: dict[str, int] = defaultdict(int)
-    for f in files:
-        fh, where = _file_health(f, nodes, busy)
-        out.append(fh)
-        for holding in where.values():
-            for n in set(holding):
-                per_node[n] += 1
-    return Health(
-        files=sorted(out, key=lambda fh: fh.file_id),
-        healthy=sum(1 for fh in out if fh.state == "healthy"),
-        degraded=sum(1 for fh in out if fh.state == "degraded"),
-        repairing=sum(1 for fh in out if fh.state == "repairing"),
-        bytes_to_repair=sum(fh.bytes_to_repair for fh in out),
-        node_chunks=dict(sorted(per_node.items())),
-    )

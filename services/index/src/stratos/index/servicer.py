@@ -17,9 +17,10 @@ from stratos.index.cleanup import Cleanup
 from stratos.index.cleanup_rules import expired_message, is_expired
 from stratos.index.config import IndexSettings
 from stratos.index.drains import DrainRegistry
-from stratos.index.locations import for_connection, holders, manifest_holders
+from stratos.index.locations import for_connection
 from stratos.index.manifest_rules import check_not_expired, verify_signed
 from stratos.index.manifests import ManifestStore, now_ms
+from stratos.index.pieces import holders, manifest_holders
 from stratos.index.planning import place_chunks, plan_write
 from stratos.index.registry import Candidate, Registry
 from stratos.index.repair_loop import RepairLoop
