@@ -14,7 +14,7 @@ from devharness import assert_one_sentence, run_cli
 from rich.console import Console
 
 from stratos.common.errors import InvalidArgument, NotFound
-from stratos.sdk import cli, localmesh, meshfile, render
+from stratos.sdk import cli, holdings, localmesh, meshfile, render
 from stratos.v1 import types_pb2
 
 FILE_ID = "ab" * 16
@@ -81,6 +81,7 @@ def _manifest() -> types_pb2.Manifest:
     return types_pb2.Manifest(
         file_id=FILE_ID,
         segment_size=4 << 20,
+        replicas=3,
         segments=[
             types_pb2.Segment(
                 index=0, chunk_id="c0" * 32, plain_size=4 << 20, node_ids=["storage-1", "gone"]
@@ -108,7 +109,7 @@ def test_files_table_shows_id_name_human_size_replicas_and_creation_time():
 
 
 def test_segments_table_shows_each_node_state_and_live_copies():
-    text = rendered(render.segments_table(_manifest(), _nodes(), replicas=3))
+    text = rendered(render.segments_table(holdings.segment_views(_manifest(), None, _nodes())))
     assert "storage-1 LIVE" in text
     assert "gone UNKNOWN" in text
     assert "storage-2 SUSPECT" in text
@@ -116,7 +117,9 @@ def test_segments_table_shows_each_node_state_and_live_copies():
 
 
 def test_stat_json_lists_every_segment_with_its_nodes():
-    d = render.stat_dict(_summary(), _manifest(), _nodes())
+    d = render.stat_dict(
+        _summary(), _manifest(), holdings.segment_views(_manifest(), None, _nodes())
+    )
     assert d["id"] == FILE_ID and d["size"] == 9 << 20 and d["segment_size"] == 4 << 20
     assert [s["nodes"] for s in d["segments"]] == [
         {"storage-1": "LIVE", "gone": "UNKNOWN"},

@@ -268,14 +268,14 @@ def stat_cmd(
     file_id: str = typer.Argument(..., metavar="ID", help="A file ID (or its capability)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Show a file's segments, their chunks and the nodes holding them."""
+    """Show a file's segments, their chunks and the nodes holding them now, with their states."""
     fid = file_id_of(file_id)
     st = with_client(Home.from_env(), lambda c: c.stat(fid))
     if as_json:
-        print_json(render.stat_dict(st.summary, st.manifest, st.nodes))
+        print_json(render.stat_dict(st.summary, st.manifest, st.segments))
         return
     out.print(render.stat_summary(st.summary, st.manifest))
-    out.print(render.segments_table(st.manifest, st.nodes, st.summary.replicas))
+    out.print(render.segments_table(st.segments))
 
 
 @app.command()
