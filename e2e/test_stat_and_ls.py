@@ -1,7 +1,10 @@
 """What `stratos stat` and `stratos ls` show is the truth (issue 9): stat names the nodes that
-hold a file's chunks now — after a repair or a drain, not where the upload put them."""
+hold a file's chunks now — after a repair or a drain, not where the upload put them — and ls
+shows the caller's own files unless asked for everyone's."""
 
 from __future__ import annotations
+
+import json
 
 from e2e.conftest import Mesh, random_file
 from e2e.test_healing import HEAL_ENV
@@ -85,3 +88,40 @@ def test_stat_after_a_drain_no_longer_shows_the_drained_node(mesh_factory, tmp_p
         assert shows_only_live(stat, drained, per_piece), stat
         shown = table(mesh, "stat", file_id)
         assert drained not in shown, shown
+
+
+def second_user(mesh: Mesh, tmp_path) -> Mesh:
+    """Another STRATOS_HOME (its own identity) pointed at the same mesh's index."""
+    processes = json.loads((mesh.home / "run" / "mesh.json").read_text())["processes"]
+    index = next(p["address"] for p in processes if p["kind"] == "index")
+    home = tmp_path / "bob-home"
+    return Mesh(home, {**mesh.env, "STRATOS_HOME": str(home), "STRATOS_INDEX_ADDRESS": index})
+
+
+def test_ls_shows_the_callers_own_files_and_all_shows_everyones(mesh_factory, tmp_path):
+    alice = mesh_factory(3)
+    bob = second_user(alice, tmp_path)
+    mine = alice.json("put", str(random_file(tmp_path / "alice-notes.txt", 1000, seed=3)))
+    theirs = bob.json("put", str(random_file(tmp_path / "bob-diary.txt", 2000, seed=4)))
+
+    for user, own, other in ((alice, mine, theirs), (bob, theirs, mine)):
+        listed = user.json("ls")
+        assert [f["id"] for f in listed] == [own["id"]]
+        assert listed[0]["name"] == own["name"]
+        shown = table(user, "ls")
+        assert own["name"] in shown and other["name"] not in shown and other["id"] not in shown
+
+        everyone = user.json("ls", "--all")
+        assert {f["id"] for f in everyone} == {mine["id"], theirs["id"]}
+        assert len({f["owner"] for f in everyone}) == 2
+        shown = table(user, "ls", "--all")
+        assert own["name"] in shown and other["name"] in shown
+
+
+def test_ls_of_a_user_with_no_files_says_so_and_points_at_all(mesh_factory, tmp_path):
+    alice = mesh_factory(3)
+    alice.json("put", str(random_file(tmp_path / "alice.bin", 1000, seed=5)))
+    bob = second_user(alice, tmp_path)
+    assert bob.json("ls") == []
+    empty = bob.stratos("ls", check=True)
+    assert empty.stdout == "" and "--all" in empty.stderr, empty.stderr

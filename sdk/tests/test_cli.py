@@ -308,6 +308,14 @@ def test_help_works_and_the_module_runs(home):
         assert cmd in proc.stdout
 
 
+def test_ls_help_says_it_lists_your_files_and_that_names_are_not_secret(home, capsys):
+    code, out, _err = run_cli(capsys, "ls", "--help")
+    text = " ".join(out.split())
+    assert code == 0
+    assert "List your files" in text and "--all lists every owner's" in text
+    assert "the index, and anyone who runs 'stratos ls --all'" in text and "issue 11" in text
+
+
 def test_the_console_script_prints_one_error_line(home, tmp_path):
     script = Path(sys.executable).parent / "stratos"
     assert script.exists(), "the stratos console script is missing: run 'make install'"

@@ -365,12 +365,19 @@ class MeshClient:
 
     # -- metadata ----------------------------------------------------------------------------
 
-    async def list_files(self) -> list[types_pb2.FileSummary]:
+    async def list_files(self, *, everyone: bool = False) -> list[types_pb2.FileSummary]:
+        """The files this client's identity owns, or with `everyone` every owner's. Which files
+        are listed is a default view, not a secret: any caller can list everyone's, names,
+        sizes and owner keys included (names are encrypted by issue 11)."""
+        owner = b"" if everyone else self._identity.public_bytes
         files: list[types_pb2.FileSummary] = []
         token = ""
         for _ in range(MAX_LIST_PAGES):
             resp = await self._index.call(
-                "ListFiles", index_pb2.ListFilesRequest(limit=LIST_PAGE, page_token=token)
+                "ListFiles",
+                index_pb2.ListFilesRequest(
+                    limit=LIST_PAGE, page_token=token, owner_public_key=owner
+                ),
             )
             files.extend(resp.files)
             if not resp.next_page_token or resp.next_page_token == token:
