@@ -207,7 +207,8 @@ def test_plan_keeps_existing_processes_and_their_ports_and_never_removes_nodes()
 
 
 def test_storage_fields_are_unknown_without_the_index():
-    assert localmesh.storage_fields("storage-1", None)["state"] is None
+    unknown = localmesh.storage_fields("storage-1", None)
+    assert unknown["state"] is None and unknown["draining"] is None
     node = types_pb2.NodeStatus(
         info=types_pb2.NodeInfo(node_id="storage-1", used_bytes=5, capacity_bytes=9),
         state=types_pb2.NODE_STATE_LOST,
@@ -218,7 +219,22 @@ def test_storage_fields_are_unknown_without_the_index():
         "used_bytes": 5,
         "capacity_bytes": 9,
         "chunks": 2,
+        "draining": False,
     }
+
+
+def test_dev_status_takes_draining_from_the_index_node_list():
+    """ListNodes answers from the drains at once; the health summary only after the index's
+    first repair round, so a drain must not vanish from `dev status` while it is missing."""
+    node = types_pb2.NodeStatus(
+        info=types_pb2.NodeInfo(node_id="storage-3"), state=types_pb2.NODE_STATE_LIVE, draining=True
+    )
+    fields = localmesh.storage_fields("storage-3", {"storage-3": node})
+    assert fields["draining"] is True
+    row = localmesh.StatusRow("storage-3", "storage", 1, "127.0.0.1:1", True, True)
+    for k, v in fields.items():
+        setattr(row, k, v)
+    assert "LIVE draining" in rendered(render.mesh_table([row.to_dict()]))
 
 
 def test_tail_reads_the_last_lines(tmp_path):
