@@ -14,7 +14,7 @@ from devharness import assert_one_sentence, run_cli
 from rich.console import Console
 
 from stratos.common.errors import InvalidArgument, NotFound
-from stratos.sdk import cli, localmesh, meshfile, render
+from stratos.sdk import cli, holdings, localmesh, meshfile, render
 from stratos.v1 import types_pb2
 
 FILE_ID = "ab" * 16
@@ -81,6 +81,7 @@ def _manifest() -> types_pb2.Manifest:
     return types_pb2.Manifest(
         file_id=FILE_ID,
         segment_size=4 << 20,
+        replicas=3,
         segments=[
             types_pb2.Segment(
                 index=0, chunk_id="c0" * 32, plain_size=4 << 20, node_ids=["storage-1", "gone"]
@@ -108,7 +109,7 @@ def test_files_table_shows_id_name_human_size_replicas_and_creation_time():
 
 
 def test_segments_table_shows_each_node_state_and_live_copies():
-    text = rendered(render.segments_table(_manifest(), _nodes(), replicas=3))
+    text = rendered(render.segments_table(holdings.segment_views(_manifest(), None, _nodes())))
     assert "storage-1 LIVE" in text
     assert "gone UNKNOWN" in text
     assert "storage-2 SUSPECT" in text
@@ -116,7 +117,9 @@ def test_segments_table_shows_each_node_state_and_live_copies():
 
 
 def test_stat_json_lists_every_segment_with_its_nodes():
-    d = render.stat_dict(_summary(), _manifest(), _nodes())
+    d = render.stat_dict(
+        _summary(), _manifest(), holdings.segment_views(_manifest(), None, _nodes())
+    )
     assert d["id"] == FILE_ID and d["size"] == 9 << 20 and d["segment_size"] == 4 << 20
     assert [s["nodes"] for s in d["segments"]] == [
         {"storage-1": "LIVE", "gone": "UNKNOWN"},
@@ -204,7 +207,8 @@ def test_plan_keeps_existing_processes_and_their_ports_and_never_removes_nodes()
 
 
 def test_storage_fields_are_unknown_without_the_index():
-    assert localmesh.storage_fields("storage-1", None)["state"] is None
+    unknown = localmesh.storage_fields("storage-1", None)
+    assert unknown["state"] is None and unknown["draining"] is None
     node = types_pb2.NodeStatus(
         info=types_pb2.NodeInfo(node_id="storage-1", used_bytes=5, capacity_bytes=9),
         state=types_pb2.NODE_STATE_LOST,
@@ -215,7 +219,22 @@ def test_storage_fields_are_unknown_without_the_index():
         "used_bytes": 5,
         "capacity_bytes": 9,
         "chunks": 2,
+        "draining": False,
     }
+
+
+def test_dev_status_takes_draining_from_the_index_node_list():
+    """ListNodes answers from the drains at once; the health summary only after the index's
+    first repair round, so a drain must not vanish from `dev status` while it is missing."""
+    node = types_pb2.NodeStatus(
+        info=types_pb2.NodeInfo(node_id="storage-3"), state=types_pb2.NODE_STATE_LIVE, draining=True
+    )
+    fields = localmesh.storage_fields("storage-3", {"storage-3": node})
+    assert fields["draining"] is True
+    row = localmesh.StatusRow("storage-3", "storage", 1, "127.0.0.1:1", True, True)
+    for k, v in fields.items():
+        setattr(row, k, v)
+    assert "LIVE draining" in rendered(render.mesh_table([row.to_dict()]))
 
 
 def test_tail_reads_the_last_lines(tmp_path):
@@ -303,6 +322,14 @@ def test_help_works_and_the_module_runs(home):
     assert proc.returncode == 0
     for cmd in ("put", "get", "ls", "stat", "rm", "dev"):
         assert cmd in proc.stdout
+
+
+def test_ls_help_says_it_lists_your_files_and_that_names_are_not_secret(home, capsys):
+    code, out, _err = run_cli(capsys, "ls", "--help")
+    text = " ".join(out.split())
+    assert code == 0
+    assert "List your files" in text and "--all lists every owner's" in text
+    assert "the index, and anyone who runs 'stratos ls --all'" in text and "issue 11" in text
 
 
 def test_the_console_script_prints_one_error_line(home, tmp_path):

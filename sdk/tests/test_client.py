@@ -209,9 +209,12 @@ async def test_put_get_round_trip_is_byte_identical(
 
         st = await client.stat(put.file_id)
         assert st.summary.size == size and st.summary.owner_public_key == identity.public_bytes
-        for seg in st.manifest.segments:
+        for seg, view in zip(st.manifest.segments, st.segments, strict=True):
             assert len(set(seg.node_ids)) == 3
-            assert set(seg.node_ids) <= set(st.nodes)
+            [piece] = view.pieces  # nothing moved since the put: held where it was written
+            assert {h.node_id: h.state for h in piece.holders} == dict.fromkeys(
+                seg.node_ids, "LIVE"
+            )
     assert sum(put_progress) == size == sum(get_progress)
 
 

@@ -13,7 +13,7 @@ from stratos.common.erasure import encode, share_size
 from stratos.common.errors import DataLoss, FailedPrecondition, Unavailable
 from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
-from stratos.sdk import ec_layout, render, transfer
+from stratos.sdk import ec_layout, holdings, render, transfer
 from stratos.sdk.ec_transfer import EcUpload
 from stratos.sdk.manifest import SegmentSpan, build_manifest, sign_manifest, verify_manifest
 from stratos.v1 import index_pb2, types_pb2
@@ -121,9 +121,10 @@ def test_stat_counts_live_shares_per_segment():
         "storage-1": types_pb2.NodeStatus(state=types_pb2.NODE_STATE_LOST),
         "storage-2": types_pb2.NodeStatus(state=types_pb2.NODE_STATE_LIVE),
     }
-    text = text_of(render.segments_table(man, nodes, 1))
+    segments = holdings.segment_views(man, None, nodes)
+    text = text_of(render.segments_table(segments))
     assert "2/3" in text and "1:storage-1 LOST" in text and "3 shares" in text
-    d = render.stat_dict(types_pb2.FileSummary(file_id=FILE_ID, replicas=1), man, nodes)
+    d = render.stat_dict(types_pb2.FileSummary(file_id=FILE_ID, replicas=1), man, segments)
     assert d["segments"][0]["shares"][1] == {
         "index": 1,
         "chunk_id": man.segments[0].shares[1].chunk_id,

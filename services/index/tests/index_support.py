@@ -16,6 +16,7 @@ from stratos.common.grpcutil import RunningServer, start_server
 from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
 from stratos.index.config import IndexSettings
+from stratos.index.drains import DrainRegistry
 from stratos.index.heartbeats import HeartbeatFeed
 from stratos.index.manifest_rules import delete_message, manifest_message
 from stratos.index.manifests import ManifestStore, now_ms
@@ -33,6 +34,7 @@ class RunningIndex:
     feed: HeartbeatFeed
     server: RunningServer
     nc: NATS
+    drains: DrainRegistry | None = None
 
     @property
     def address(self) -> str:
@@ -44,9 +46,11 @@ async def running_index(
     nats_url: str,
     clock: Callable[[], int] = now_ms,
     stream_watch_s: float = 5.0,
+    with_drains: bool = False,
     **overrides: object,
 ) -> AsyncIterator[RunningIndex]:
-    """The real IndexService, wired as main.py wires it, serving gRPC on a loopback port."""
+    """The real IndexService, wired as main.py wires it, serving gRPC on a loopback port
+    (with the drains bucket when `with_drains`; the repair loop is not run)."""
     settings = IndexSettings(nats_url=nats_url, **overrides)
     nc = await natsutil.connect(nats_url, name="test-index", connect_deadline_s=10)
     feed = None
@@ -56,14 +60,17 @@ async def running_index(
         registry = Registry(settings.suspect_after_s, settings.lost_after_s)
         feed = HeartbeatFeed(nc, registry, watch_interval_s=stream_watch_s)
         await feed.start()
-        service = IndexService(settings, registry, store, nc, clock)
+        drains = await DrainRegistry.open(nc.jetstream()) if with_drains else None
+        service = IndexService(settings, registry, store, nc, clock, drains=drains)
         server = await start_server(
             "127.0.0.1:0",
             lambda s: index_pb2_grpc.add_IndexServiceServicer_to_server(service, s),
             [SERVICE_NAME],
         )
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
-            yield RunningIndex(index_pb2_grpc.IndexServiceStub(ch), registry, feed, server, nc)
+            yield RunningIndex(
+                index_pb2_grpc.IndexServiceStub(ch), registry, feed, server, nc, drains
+            )
     finally:
         if server is not None:
             await server.stop(0)

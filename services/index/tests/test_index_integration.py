@@ -194,6 +194,61 @@ async def test_list_files_pages_in_file_id_order(nats) -> None:
         assert seen == fids
 
 
+async def test_list_files_of_one_owner_pages_past_other_owners_files(nats) -> None:
+    alice, bob = Identity.generate(), Identity.generate()
+    async with running_index(nats.url) as idx:
+        owned = {new_file_id(): owner for owner in (alice, bob) for _ in range(4)}
+        await asyncio.gather(
+            *(
+                idx.stub.CommitManifest(
+                    index_pb2.CommitManifestRequest(signed=sign(owner, build_manifest(f)))
+                )
+                for f, owner in owned.items()
+            )
+        )
+
+        async def listing(owner: bytes) -> list[tuple[str, bytes]]:
+            seen, token = [], ""
+            for _ in range(10):
+                page = await idx.stub.ListFiles(
+                    index_pb2.ListFilesRequest(limit=3, page_token=token, owner_public_key=owner)
+                )
+                assert len(page.files) <= 3
+                seen += [(f.file_id, f.owner_public_key) for f in page.files]
+                token = page.next_page_token
+                if not token:
+                    return seen
+            raise AssertionError("the listing did not end")
+
+        for owner in (alice, bob):
+            mine = sorted(f for f, o in owned.items() if o is owner)
+            assert await listing(owner.public_bytes) == [(f, owner.public_bytes) for f in mine]
+        assert [f for f, _ in await listing(b"")] == sorted(owned)  # everyone's
+        assert await listing(Identity.generate().public_bytes) == []
+
+        err = await rpc_error(
+            idx.stub.ListFiles(index_pb2.ListFilesRequest(owner_public_key=b"short"))
+        )
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert err.details() == "the owner public key must be 32 bytes (raw ed25519), got 5"
+
+
+async def test_list_nodes_says_which_nodes_are_being_drained(nats) -> None:
+    async with running_index(nats.url, with_drains=True) as idx:
+        for n in ("n1", "n2"):
+            await publish_heartbeat(idx.nc, heartbeat(n))
+        await wait_for_nodes(idx.stub, {"n1", "n2"})
+        await idx.drains.put(
+            index_pb2.DrainStatus(node_id="n1", state=index_pb2.DRAIN_STATE_DRAINING)
+        )
+        resp = await idx.stub.ListNodes(index_pb2.ListNodesRequest())
+        assert {n.info.node_id: n.draining for n in resp.nodes} == {"n1": True, "n2": False}
+        assert {n.info.node_id: n.state for n in resp.nodes} == {
+            "n1": types_pb2.NODE_STATE_LIVE,
+            "n2": types_pb2.NODE_STATE_LIVE,
+        }
+
+
 async def test_two_index_replicas_serve_the_same_mesh_at_once(nats) -> None:
     owner = Identity.generate()
     async with running_index(nats.url) as a, running_index(nats.url) as b:

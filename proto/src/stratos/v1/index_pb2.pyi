@@ -108,12 +108,14 @@ class GetManifestResponse(_message.Message):
     def __init__(self, signed: _Optional[_Union[_types_pb2.SignedManifest, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[NodeAddress, _Mapping]]] = ..., locations: _Optional[_Union[_types_pb2.FileLocations, _Mapping]] = ...) -> None: ...
 
 class ListFilesRequest(_message.Message):
-    __slots__ = ("limit", "page_token")
+    __slots__ = ("limit", "page_token", "owner_public_key")
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    OWNER_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     limit: int
     page_token: str
-    def __init__(self, limit: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    owner_public_key: bytes
+    def __init__(self, limit: _Optional[int] = ..., page_token: _Optional[str] = ..., owner_public_key: _Optional[bytes] = ...) -> None: ...
 
 class ListFilesResponse(_message.Message):
     __slots__ = ("files", "next_page_token")

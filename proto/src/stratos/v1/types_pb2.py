@@ -24,35 +24,35 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16stratos/v1/types.proto\x12\nstratos.v1\"\x8b\x01\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04zone\x18\x03 \x01(\t\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x04 \x01(\x04\x12\x12\n\nused_bytes\x18\x05 \x01(\x04\x12\x12\n\npublic_key\x18\x06 \x01(\x0c\x12\x0f\n\x07version\x18\x07 \x01(\t\"\x8b\x01\n\nNodeStatus\x12\"\n\x04info\x18\x01 \x01(\x0b\x32\x14.stratos.v1.NodeInfo\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.stratos.v1.NodeState\x12\x1e\n\x16last_heartbeat_unix_ms\x18\x03 \x01(\x03\x12\x13\n\x0b\x63hunk_count\x18\x04 \x01(\x04\"\x88\x01\n\x07Segment\x12\r\n\x05index\x18\x01 \x01(\r\x12\x10\n\x08\x63hunk_id\x18\x02 \x01(\t\x12\x12\n\nplain_size\x18\x03 \x01(\x04\x12\x13\n\x0bstored_size\x18\x04 \x01(\x04\x12\x10\n\x08node_ids\x18\x05 \x03(\t\x12!\n\x06shares\x18\x06 \x03(\x0b\x32\x11.stratos.v1.Share\"9\n\x0b\x45rasureCode\x12\x13\n\x0b\x64\x61ta_shares\x18\x01 \x01(\r\x12\x15\n\rparity_shares\x18\x02 \x01(\r\"H\n\x05Share\x12\r\n\x05index\x18\x01 \x01(\r\x12\x10\n\x08\x63hunk_id\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x10\n\x08node_ids\x18\x04 \x03(\t\"3\n\rChunkLocation\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x10\n\x08node_ids\x18\x02 \x03(\t\"K\n\rFileLocations\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12)\n\x06\x63hunks\x18\x02 \x03(\x0b\x32\x19.stratos.v1.ChunkLocation\"\x86\x02\n\x08Manifest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x14\n\x0csegment_size\x18\x04 \x01(\r\x12\x10\n\x08replicas\x18\x05 \x01(\r\x12\"\n\x06\x63ipher\x18\x06 \x01(\x0e\x32\x12.stratos.v1.Cipher\x12\x17\n\x0f\x63reated_unix_ms\x18\x07 \x01(\x03\x12%\n\x08segments\x18\x08 \x03(\x0b\x32\x13.stratos.v1.Segment\x12\x17\n\x0f\x65xpires_unix_ms\x18\t \x01(\x03\x12(\n\x07\x65rasure\x18\n \x01(\x0b\x32\x17.stratos.v1.ErasureCode\"O\n\x0eSignedManifest\x12\x10\n\x08manifest\x18\x01 \x01(\x0c\x12\x18\n\x10owner_public_key\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\xd4\x01\n\x0b\x46ileSummary\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x10\n\x08replicas\x18\x04 \x01(\r\x12\x10\n\x08segments\x18\x05 \x01(\r\x12\x17\n\x0f\x63reated_unix_ms\x18\x06 \x01(\x03\x12\x18\n\x10owner_public_key\x18\x07 \x01(\x0c\x12\x17\n\x0f\x65xpires_unix_ms\x18\x08 \x01(\x03\x12(\n\x07\x65rasure\x18\t \x01(\x0b\x32\x17.stratos.v1.ErasureCode*i\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fNODE_STATE_LIVE\x10\x01\x12\x16\n\x12NODE_STATE_SUSPECT\x10\x02\x12\x13\n\x0fNODE_STATE_LOST\x10\x03*8\n\x06\x43ipher\x12\x16\n\x12\x43IPHER_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43IPHER_AES_256_GCM\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16stratos/v1/types.proto\x12\nstratos.v1\"\x8b\x01\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04zone\x18\x03 \x01(\t\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x04 \x01(\x04\x12\x12\n\nused_bytes\x18\x05 \x01(\x04\x12\x12\n\npublic_key\x18\x06 \x01(\x0c\x12\x0f\n\x07version\x18\x07 \x01(\t\"\x9d\x01\n\nNodeStatus\x12\"\n\x04info\x18\x01 \x01(\x0b\x32\x14.stratos.v1.NodeInfo\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.stratos.v1.NodeState\x12\x1e\n\x16last_heartbeat_unix_ms\x18\x03 \x01(\x03\x12\x13\n\x0b\x63hunk_count\x18\x04 \x01(\x04\x12\x10\n\x08\x64raining\x18\x05 \x01(\x08\"\x88\x01\n\x07Segment\x12\r\n\x05index\x18\x01 \x01(\r\x12\x10\n\x08\x63hunk_id\x18\x02 \x01(\t\x12\x12\n\nplain_size\x18\x03 \x01(\x04\x12\x13\n\x0bstored_size\x18\x04 \x01(\x04\x12\x10\n\x08node_ids\x18\x05 \x03(\t\x12!\n\x06shares\x18\x06 \x03(\x0b\x32\x11.stratos.v1.Share\"9\n\x0b\x45rasureCode\x12\x13\n\x0b\x64\x61ta_shares\x18\x01 \x01(\r\x12\x15\n\rparity_shares\x18\x02 \x01(\r\"H\n\x05Share\x12\r\n\x05index\x18\x01 \x01(\r\x12\x10\n\x08\x63hunk_id\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x10\n\x08node_ids\x18\x04 \x03(\t\"3\n\rChunkLocation\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x10\n\x08node_ids\x18\x02 \x03(\t\"K\n\rFileLocations\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12)\n\x06\x63hunks\x18\x02 \x03(\x0b\x32\x19.stratos.v1.ChunkLocation\"\x86\x02\n\x08Manifest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x14\n\x0csegment_size\x18\x04 \x01(\r\x12\x10\n\x08replicas\x18\x05 \x01(\r\x12\"\n\x06\x63ipher\x18\x06 \x01(\x0e\x32\x12.stratos.v1.Cipher\x12\x17\n\x0f\x63reated_unix_ms\x18\x07 \x01(\x03\x12%\n\x08segments\x18\x08 \x03(\x0b\x32\x13.stratos.v1.Segment\x12\x17\n\x0f\x65xpires_unix_ms\x18\t \x01(\x03\x12(\n\x07\x65rasure\x18\n \x01(\x0b\x32\x17.stratos.v1.ErasureCode\"O\n\x0eSignedManifest\x12\x10\n\x08manifest\x18\x01 \x01(\x0c\x12\x18\n\x10owner_public_key\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\xd4\x01\n\x0b\x46ileSummary\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x10\n\x08replicas\x18\x04 \x01(\r\x12\x10\n\x08segments\x18\x05 \x01(\r\x12\x17\n\x0f\x63reated_unix_ms\x18\x06 \x01(\x03\x12\x18\n\x10owner_public_key\x18\x07 \x01(\x0c\x12\x17\n\x0f\x65xpires_unix_ms\x18\x08 \x01(\x03\x12(\n\x07\x65rasure\x18\t \x01(\x0b\x32\x17.stratos.v1.ErasureCode*i\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fNODE_STATE_LIVE\x10\x01\x12\x16\n\x12NODE_STATE_SUSPECT\x10\x02\x12\x13\n\x0fNODE_STATE_LOST\x10\x03*8\n\x06\x43ipher\x12\x16\n\x12\x43IPHER_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43IPHER_AES_256_GCM\x10\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stratos.v1.types_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NODESTATE']._serialized_start=1285
-  _globals['_NODESTATE']._serialized_end=1390
-  _globals['_CIPHER']._serialized_start=1392
-  _globals['_CIPHER']._serialized_end=1448
+  _globals['_NODESTATE']._serialized_start=1303
+  _globals['_NODESTATE']._serialized_end=1408
+  _globals['_CIPHER']._serialized_start=1410
+  _globals['_CIPHER']._serialized_end=1466
   _globals['_NODEINFO']._serialized_start=39
   _globals['_NODEINFO']._serialized_end=178
   _globals['_NODESTATUS']._serialized_start=181
-  _globals['_NODESTATUS']._serialized_end=320
-  _globals['_SEGMENT']._serialized_start=323
-  _globals['_SEGMENT']._serialized_end=459
-  _globals['_ERASURECODE']._serialized_start=461
-  _globals['_ERASURECODE']._serialized_end=518
-  _globals['_SHARE']._serialized_start=520
-  _globals['_SHARE']._serialized_end=592
-  _globals['_CHUNKLOCATION']._serialized_start=594
-  _globals['_CHUNKLOCATION']._serialized_end=645
-  _globals['_FILELOCATIONS']._serialized_start=647
-  _globals['_FILELOCATIONS']._serialized_end=722
-  _globals['_MANIFEST']._serialized_start=725
-  _globals['_MANIFEST']._serialized_end=987
-  _globals['_SIGNEDMANIFEST']._serialized_start=989
-  _globals['_SIGNEDMANIFEST']._serialized_end=1068
-  _globals['_FILESUMMARY']._serialized_start=1071
-  _globals['_FILESUMMARY']._serialized_end=1283
+  _globals['_NODESTATUS']._serialized_end=338
+  _globals['_SEGMENT']._serialized_start=341
+  _globals['_SEGMENT']._serialized_end=477
+  _globals['_ERASURECODE']._serialized_start=479
+  _globals['_ERASURECODE']._serialized_end=536
+  _globals['_SHARE']._serialized_start=538
+  _globals['_SHARE']._serialized_end=610
+  _globals['_CHUNKLOCATION']._serialized_start=612
+  _globals['_CHUNKLOCATION']._serialized_end=663
+  _globals['_FILELOCATIONS']._serialized_start=665
+  _globals['_FILELOCATIONS']._serialized_end=740
+  _globals['_MANIFEST']._serialized_start=743
+  _globals['_MANIFEST']._serialized_end=1005
+  _globals['_SIGNEDMANIFEST']._serialized_start=1007
+  _globals['_SIGNEDMANIFEST']._serialized_end=1086
+  _globals['_FILESUMMARY']._serialized_start=1089
+  _globals['_FILESUMMARY']._serialized_end=1301
 # @@protoc_insertion_point(module_scope)

@@ -44,16 +44,18 @@ class NodeInfo(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., used_bytes: _Optional[int] = ..., public_key: _Optional[bytes] = ..., version: _Optional[str] = ...) -> None: ...
 
 class NodeStatus(_message.Message):
-    __slots__ = ("info", "state", "last_heartbeat_unix_ms", "chunk_count")
+    __slots__ = ("info", "state", "last_heartbeat_unix_ms", "chunk_count", "draining")
     INFO_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     LAST_HEARTBEAT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DRAINING_FIELD_NUMBER: _ClassVar[int]
     info: NodeInfo
     state: NodeState
     last_heartbeat_unix_ms: int
     chunk_count: int
-    def __init__(self, info: _Optional[_Union[NodeInfo, _Mapping]] = ..., state: _Optional[_Union[NodeState, str]] = ..., last_heartbeat_unix_ms: _Optional[int] = ..., chunk_count: _Optional[int] = ...) -> None: ...
+    draining: bool
+    def __init__(self, info: _Optional[_Union[NodeInfo, _Mapping]] = ..., state: _Optional[_Union[NodeState, str]] = ..., last_heartbeat_unix_ms: _Optional[int] = ..., chunk_count: _Optional[int] = ..., draining: _Optional[bool] = ...) -> None: ...
 
 class Segment(_message.Message):
     __slots__ = ("index", "chunk_id", "plain_size", "stored_size", "node_ids", "shares")

@@ -252,13 +252,26 @@ def get(
 
 
 @app.command("ls")
-def ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """List the files in the mesh."""
-    files = with_client(Home.from_env(), lambda c: c.list_files())
+def ls(
+    everyone: bool = typer.Option(
+        False, "--all", help="List every owner's files, not only yours (public by design)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List your files (the ones this STRATOS_HOME's key signed); --all lists every owner's.
+
+    File names are not secret yet: the index, and anyone who runs 'stratos ls --all' against
+    it, sees every file's name, size and owner key until names are encrypted (issue 11)."""
+    files = with_client(Home.from_env(), lambda c: c.list_files(everyone=everyone))
     if as_json:
         print_json([render.file_summary_dict(f) for f in files])
-    elif not files:
+    elif not files and everyone:
         err.print("no files yet; store one with 'stratos put FILE'")
+    elif not files:
+        err.print(
+            "you have no files yet; store one with 'stratos put FILE' "
+            "('stratos ls --all' lists every owner's)"
+        )
     else:
         out.print(render.files_table(files))
 
@@ -268,14 +281,14 @@ def stat_cmd(
     file_id: str = typer.Argument(..., metavar="ID", help="A file ID (or its capability)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Show a file's segments, their chunks and the nodes holding them."""
+    """Show a file's segments, their chunks and the nodes holding them now, with their states."""
     fid = file_id_of(file_id)
     st = with_client(Home.from_env(), lambda c: c.stat(fid))
     if as_json:
-        print_json(render.stat_dict(st.summary, st.manifest, st.nodes))
+        print_json(render.stat_dict(st.summary, st.manifest, st.segments))
         return
     out.print(render.stat_summary(st.summary, st.manifest))
-    out.print(render.segments_table(st.manifest, st.nodes, st.summary.replicas))
+    out.print(render.segments_table(st.segments))
 
 
 @app.command()

@@ -37,7 +37,7 @@ from stratos.common.errors import (
 from stratos.common.files import fsync_dir
 from stratos.common.hashing import chunk_id as hash_chunk
 from stratos.common.identity import Identity
-from stratos.sdk import ec_layout, transfer
+from stratos.sdk import ec_layout, holdings, transfer
 from stratos.sdk.capability import format_capability, is_file_id, parse_capability
 from stratos.sdk.crypto import decrypt_segment, encrypt_segment, new_file_key
 from stratos.sdk.ec_transfer import EcUpload, plan_ec, read_shares
@@ -90,8 +90,8 @@ class GetResult:
 @dataclass(frozen=True)
 class FileStat:
     summary: types_pb2.FileSummary
-    manifest: types_pb2.Manifest
-    nodes: dict[str, types_pb2.NodeStatus]  # node_id → status; absent when the index lost track
+    manifest: types_pb2.Manifest  # as signed: the nodes it names are where the upload put chunks
+    segments: list[holdings.SegmentView]  # where every segment's chunks are now, and each state
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,7 @@ class _Found:
     manifest: types_pb2.Manifest
     addresses: dict[str, str]  # node_id → address, for the nodes the index named
     locations: dict[str, list[str]]  # chunk_id → current holders, where they changed
+    moved: types_pb2.FileLocations  # the same, as the index answered it
 
 
 class MeshClient:
@@ -349,6 +350,7 @@ class MeshClient:
             manifest=verify_manifest(resp.signed, file_id),
             addresses={n.node_id: n.address for n in resp.nodes},
             locations=ec_layout.current_locations(resp),
+            moved=resp.locations,
         )
 
     async def _node_view(self) -> tuple[set[str], dict[str, str]]:
@@ -363,12 +365,19 @@ class MeshClient:
 
     # -- metadata ----------------------------------------------------------------------------
 
-    async def list_files(self) -> list[types_pb2.FileSummary]:
+    async def list_files(self, *, everyone: bool = False) -> list[types_pb2.FileSummary]:
+        """The files this client's identity owns, or with `everyone` every owner's. Which files
+        are listed is a default view, not a secret: any caller can list everyone's, names,
+        sizes and owner keys included (names are encrypted by issue 11)."""
+        owner = b"" if everyone else self._identity.public_bytes
         files: list[types_pb2.FileSummary] = []
         token = ""
         for _ in range(MAX_LIST_PAGES):
             resp = await self._index.call(
-                "ListFiles", index_pb2.ListFilesRequest(limit=LIST_PAGE, page_token=token)
+                "ListFiles",
+                index_pb2.ListFilesRequest(
+                    limit=LIST_PAGE, page_token=token, owner_public_key=owner
+                ),
             )
             files.extend(resp.files)
             if not resp.next_page_token or resp.next_page_token == token:
@@ -377,16 +386,17 @@ class MeshClient:
         return files
 
     async def stat(self, file_id: str) -> FileStat:
+        """The file's summary and where its chunks are now (not where the upload put them),
+        each holder with its state as the index sees it."""
         _check_file_id(file_id)
         found = await self._manifest(file_id)
         manifest = found.manifest
-        named = {n for seg in manifest.segments for n in seg.node_ids}
-        named |= {n for seg in manifest.segments for s in seg.shares for n in s.node_ids}
-        nodes = {n.info.node_id: n for n in await self.list_nodes() if n.info.node_id in named}
+        statuses = {n.info.node_id: n for n in await self.list_nodes()}
         summary = summarize(found.signed, manifest)
         if manifest.HasField("erasure"):
             summary.erasure.CopyFrom(manifest.erasure)
-        return FileStat(summary=summary, manifest=manifest, nodes=nodes)
+        segments = holdings.segment_views(manifest, found.moved, statuses)
+        return FileStat(summary=summary, manifest=manifest, segments=segments)
 
     async def delete(self, file_id: str) -> None:
         """Remove the file from the index (owner only); its chunks are collected later."""

@@ -340,7 +340,6 @@ def status(home: Home) -> list[StatusRow]:
             for k, v in storage_fields(row.name, nodes).items():
                 setattr(row, k, v)
             if health is not None and row.name in health:
-                row.draining = health[row.name].draining
                 row.repair_jobs = health[row.name].jobs_outstanding
         elif row.kind == VALIDATOR and row.running:
             row.height = validator_height(row.address)

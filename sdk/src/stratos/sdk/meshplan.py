@@ -58,7 +58,7 @@ class StatusRow:
     capacity_bytes: int | None = None
     chunks: int | None = None
     height: int | None = None  # validators only: the latest committed height it reports
-    draining: bool | None = None  # storage only, from the index's health
+    draining: bool | None = None  # storage only: being drained, from the index's node list
     repair_jobs: int | None = None  # storage only: repair jobs outstanding for it
 
     def to_dict(self) -> dict[str, Any]:
@@ -239,16 +239,25 @@ def plan_processes(
 
 
 def storage_fields(name: str, nodes: dict[str, Any] | None) -> dict[str, Any]:
-    """A storage row's index-side columns from ListNodes (None everywhere when unknown)."""
+    """A storage row's index-side columns from ListNodes (None everywhere when unknown): the
+    registry's state and the drains' say, straight from the index rather than from its last
+    health summary, which it cannot give before its first repair round."""
     # The generated stubs are imported here, not at the top, so `stratos dev kill` starts faster.
     from stratos.v1 import types_pb2
 
     node = (nodes or {}).get(name)
     if node is None:
-        return {"state": None, "used_bytes": None, "capacity_bytes": None, "chunks": None}
+        return {
+            "state": None,
+            "used_bytes": None,
+            "capacity_bytes": None,
+            "chunks": None,
+            "draining": None,
+        }
     return {
         "state": types_pb2.NodeState.Name(node.state).removeprefix("NODE_STATE_"),
         "used_bytes": node.info.used_bytes,
         "capacity_bytes": node.info.capacity_bytes,
         "chunks": node.chunk_count,
+        "draining": node.draining,
     }

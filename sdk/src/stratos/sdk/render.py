@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.panel import Panel
@@ -15,6 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from stratos.common.errors import InvalidArgument
+
+if TYPE_CHECKING:  # only for annotations: rendering never needs the protobuf modules loaded
+    from stratos.sdk import holdings
 
 _UNITS = {
     "": 1,
@@ -30,8 +33,8 @@ _UNITS = {
 }
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
-# Colours for node states as the index reports them (NodeState enum names without the prefix).
-_STATE_STYLE = {"LIVE": "green", "SUSPECT": "yellow", "LOST": "red"}
+# Colours for node states as the CLI shows them (NodeState names without the prefix, DRAINING).
+_STATE_STYLE = {"LIVE": "green", "SUSPECT": "yellow", "LOST": "red", "DRAINING": "blue"}
 
 
 def parse_size(text: str, *, what: str = "size") -> int:
@@ -191,35 +194,35 @@ def file_summary_dict(f: Any) -> dict[str, Any]:
     }
 
 
-def stat_dict(summary: Any, manifest: Any, nodes: Mapping[str, Any]) -> dict[str, Any]:
-    """`stratos stat --json`: the summary plus every segment with its nodes and their states."""
+def stat_dict(
+    summary: Any, manifest: Any, segments: Sequence[holdings.SegmentView]
+) -> dict[str, Any]:
+    """`stratos stat --json`: the summary plus every segment with the nodes holding it now and
+    their states (`holdings.segment_views`), the same truth the table shows."""
     out = file_summary_dict(summary)
     out["segment_size"] = manifest.segment_size
 
-    def states(node_ids: Iterable[str]) -> dict[str, str]:
-        return {n: state_name(nodes[n].state) if n in nodes else "UNKNOWN" for n in node_ids}
+    def states(piece: holdings.Piece) -> dict[str, str]:
+        return {h.node_id: h.state for h in piece.holders}
 
-    segments = []
-    for s in manifest.segments:
+    docs = []
+    for s in segments:
         seg: dict[str, Any] = {
             "index": s.index,
             "chunk_id": s.chunk_id,
             "plain_size": s.plain_size,
             "stored_size": s.stored_size,
-            "nodes": states(s.node_ids),
+            "nodes": {} if s.coded else states(s.pieces[0]),
+            "live": s.live,
+            "target": s.target,
         }
-        if s.shares:
+        if s.coded:
             seg["shares"] = [
-                {
-                    "index": h.index,
-                    "chunk_id": h.chunk_id,
-                    "size": h.size,
-                    "nodes": states(h.node_ids),
-                }
-                for h in s.shares
+                {"index": p.share, "chunk_id": p.chunk_id, "size": p.size, "nodes": states(p)}
+                for p in s.pieces
             ]
-        segments.append(seg)
-    out["segments"] = segments
+        docs.append(seg)
+    out["segments"] = docs
     return out
 
 
@@ -245,44 +248,33 @@ def stat_summary(summary: Any, manifest: Any) -> Table:
     return grid
 
 
-def segments_table(manifest: Any, nodes: Mapping[str, Any], replicas: int) -> Table:
-    """Per segment: chunk ID, size, how many copies (or erasure-coded shares) sit on LIVE nodes,
-    and each node's state; yellow when some are missing but the segment is still readable."""
+def segments_table(segments: Sequence[holdings.SegmentView]) -> Table:
+    """Per segment: chunk ID, size, how many copies (or erasure-coded shares) sit on LIVE nodes
+    of how many wanted, and the nodes holding them now with their states; yellow when some are
+    missing but the segment can still be read, red when it cannot."""
     table = _table("segments")
     table.add_column("#", justify="right")
     table.add_column("chunk", style="cyan", no_wrap=True)
     table.add_column("size", justify="right")
     table.add_column("live", justify="right")
     table.add_column("nodes")
-    code = erasure_code(manifest)
-    for s in manifest.segments:
+    for s in segments:
         cells = Text()
-        live = 0
-        # A replicated segment lists its copies; an erasure-coded one its shares, one node each.
-        holders = (
-            [(f"{h.index}:", n) for h in s.shares for n in h.node_ids]
-            if code
-            else [("", n) for n in s.node_ids]
-        )
-        for i, (label, node_id) in enumerate(holders):
-            state = state_name(nodes[node_id].state) if node_id in nodes else "UNKNOWN"
-            live += state == "LIVE"
+        held = [
+            (f"{p.share}:" if p.share is not None else "", h) for p in s.pieces for h in p.holders
+        ]
+        for i, (label, holder) in enumerate(held):
             if i:
                 cells.append(", ")
-            cells.append(f"{label}{node_id} ", style="bold")
-            cells.append(state, style=_STATE_STYLE.get(state, "dim"))
-        if code:
-            want, enough = sum(code), code[0]
-            chunk = f"{len(s.shares)} shares"
-        else:
-            want, enough = replicas, 1
-            chunk = s.chunk_id[:16] + "…"
-        short = "green" if live >= want else "yellow" if live >= enough else "red"
+            cells.append(f"{label}{holder.node_id} ", style="bold")
+            cells.append(holder.state, style=_STATE_STYLE.get(holder.state, "dim"))
+        chunk = f"{len(s.pieces)} shares" if s.coded else s.chunk_id[:16] + "…"
+        short = "green" if s.live >= s.target else "yellow" if s.reachable >= s.needed else "red"
         table.add_row(
             str(s.index),
             chunk,
             human_size(s.plain_size),
-            Text(f"{live}/{want}", style=short),
+            Text(f"{s.live}/{s.target}", style=short),
             cells,
         )
     return table

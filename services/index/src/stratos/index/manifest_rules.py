@@ -36,6 +36,12 @@ def _check_key(public_key: bytes) -> None:
         )
 
 
+def check_owner_key(public_key: bytes) -> None:
+    """A listing's owner filter: empty (every owner) or a raw ed25519 public key."""
+    if public_key:
+        _check_key(public_key)
+
+
 def verify_signed(signed: types_pb2.SignedManifest) -> types_pb2.Manifest:
     """Check the owner's signature, then parse and validate the manifest it covers."""
     _check_key(signed.owner_public_key)

@@ -28,6 +28,7 @@ from stratos.common.natsutil import MANIFEST_BUCKET, ensure_kv, kv_keys
 from stratos.index.manifest_rules import (
     FILE_ID_RE,
     check_file_id,
+    check_owner_key,
     verify_delete,
     verify_signed,
 )
@@ -126,13 +127,16 @@ class ManifestStore:
         return types_pb2.SignedManifest.FromString(entry.value)
 
     async def list(
-        self, limit: int = 0, page_token: str = ""
+        self, limit: int = 0, page_token: str = "", owner_public_key: bytes = b""
     ) -> tuple[list[types_pb2.FileSummary], str]:
-        """Summaries sorted by file ID, starting after `page_token`; the next token is the last
-        ID returned when more may follow, else empty."""
+        """Summaries sorted by file ID, starting after `page_token` — only `owner_public_key`'s
+        files when it is given; the next token is the last ID returned when more may follow,
+        else empty. Other owners' files are skipped, not counted, so a page is full whenever
+        the owner has that many more files."""
         limit = DEFAULT_PAGE if limit == 0 else min(limit, MAX_PAGE)
         if page_token:
             check_file_id(page_token)
+        check_owner_key(owner_public_key)
         async with _nats_call():
             keys = await kv_keys(self._kv)
         after = sorted(k for k in keys if k > page_token and FILE_ID_RE.match(k))
@@ -144,6 +148,8 @@ class ManifestStore:
             if entry is None:
                 continue  # deleted between keys() and get()
             signed, manifest = _parse(entry.value)
+            if owner_public_key and signed.owner_public_key != owner_public_key:
+                continue
             files.append(file_summary(manifest, signed.owner_public_key))
         return files, ""
 

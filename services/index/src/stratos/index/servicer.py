@@ -178,7 +178,9 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
 
     @rpc_edge
     async def ListFiles(self, request, context):
-        files, token = await self._store.list(request.limit, request.page_token)
+        files, token = await self._store.list(
+            request.limit, request.page_token, request.owner_public_key
+        )
         now = self._clock()
         # A page may come out shorter than asked; the token still resumes after the last key.
         files = [f for f in files if not is_expired(f.expires_unix_ms, now)]
@@ -197,7 +199,11 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
 
     @rpc_edge
     async def ListNodes(self, request, context):
-        return index_pb2.ListNodesResponse(nodes=self._registry.statuses(self._clock()))
+        nodes = self._registry.statuses(self._clock())
+        draining = self._drains.draining() if self._drains is not None else frozenset()
+        for node in nodes:
+            node.draining = node.info.node_id in draining
+        return index_pb2.ListNodesResponse(nodes=nodes)
 
     @rpc_edge
     async def DrainNode(self, request, context):
