@@ -315,6 +315,7 @@ class FakeConsensus(consensus_pb2_grpc.ConsensusServiceServicer):
         self.blocks: dict[int, consensus_pb2.GetBlockResponse] = {}
         self.lock = threading.Lock()
         self.hold = False
+        self.endpoint = ""  # host:port, once served
 
     def SubmitTx(self, request, context):
         with self.lock:
@@ -415,6 +416,7 @@ def chain(home, monkeypatch) -> Iterator[FakeConsensus]:
     consensus_pb2_grpc.add_ConsensusServiceServicer_to_server(fake, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
+    fake.endpoint = f"127.0.0.1:{port}"
     # A dead validator first: the client must fail over to the live one.
     monkeypatch.setenv("STRATOS_CONSENSUS_ADDRESS", f"127.0.0.1:1,127.0.0.1:{port}")
     try:
@@ -570,3 +572,43 @@ def test_send_and_tx_document_their_exit_codes(capsys):
         assert code == 0
         text = " ".join(out.split())
         assert "Exit codes: 0 committed" in text and "3 " in text and "pending" in text
+
+
+class HungConsensus(consensus_pb2_grpc.ConsensusServiceServicer):
+    """A validator that accepts calls and never answers them (until released)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def GetTx(self, request, context):
+        self.release.wait(30)
+        context.abort(grpc.StatusCode.UNAVAILABLE, "released")
+
+
+def test_a_hung_validator_does_not_hold_up_a_committed_answer(home, capsys, chain):
+    import asyncio
+    import time
+
+    from stratos.sdk.chain import ChainClient
+
+    _, bob, _ = run_cli(capsys, "wallet", "new", "bob")
+    _, out, _ = run_cli(capsys, "send", bob.strip(), "1", "--json")
+    h = json.loads(out)["tx_hash"]
+    hung = HungConsensus()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    consensus_pb2_grpc.add_ConsensusServiceServicer_to_server(hung, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+
+    async def ask():
+        async with ChainClient([f"127.0.0.1:{port}", chain.endpoint]) as client:
+            return await client.tx(h, wait_s=1)
+
+    try:
+        began = time.monotonic()
+        status = asyncio.run(ask())
+        assert time.monotonic() - began < 3  # not the hung one's 5 s call deadline
+        assert status.state == "committed" and status.unreachable == (f"127.0.0.1:{port}",)
+    finally:
+        hung.release.set()
+        server.stop(None)

@@ -17,8 +17,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grpc
 import pytest
 from node_support import ALICE, BOB, FEE, STOS, Cluster, addr, write_key
+
+from stratos.v1 import consensus_pb2
 
 pytestmark = pytest.mark.integration
 
@@ -144,3 +147,8 @@ async def test_a_send_without_quorum_is_pending_then_commits_and_the_next_nonce_
         assert line.endswith("; 1 of 4 validators did not answer")
     proc = await cli.run(v, "tx", never, "--json")
     assert proc.returncode == 1 and json.loads(proc.stdout)["state"] == "unknown"
+    # The API says the same of a malformed hash, for clients other than the CLI.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await cluster.nodes[2].stub.GetTx(consensus_pb2.GetTxRequest(tx_hash="XYZ"), timeout=5)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.details() == "'XYZ' is not a tx hash (64 lowercase hex characters)"

@@ -197,25 +197,40 @@ class ChainClient:
         raise self._unreachable(unreachable)
 
     async def call_each(
-        self, method: str, request: Any, *, timeout_s: float = CALL_TIMEOUT_S
+        self,
+        method: str,
+        request: Any,
+        *,
+        timeout_s: float = CALL_TIMEOUT_S,
+        enough: Callable[[Any], bool] | None = None,
     ) -> list[tuple[str, Any | None]]:
         """`method` on every validator at once: (address, answer, or None when it gave none).
-        A request a validator calls invalid is raised: every other would say the same."""
+        A request a validator calls invalid is raised: every other would say the same. With
+        `enough`, an answer it accepts ends the round: the others count as not answered (so a
+        hung validator does not hold up what another already said)."""
 
-        async def one(address: str) -> Any:
+        async def one(address: str) -> tuple[str, Any]:
             try:
-                return await getattr(self._stub(address), method)(request, timeout=timeout_s)
+                resp = await getattr(self._stub(address), method)(request, timeout=timeout_s)
             except grpc.RpcError as err:
-                return from_grpc(err, peer=address)
+                return address, from_grpc(err, peer=address)
+            return address, resp
 
-        answers = await asyncio.gather(*(one(a) for a in self._addresses))
-        for answer in answers:
-            if isinstance(answer, InvalidArgument):
-                raise answer
-        return [
-            (a, None if isinstance(r, StratosError) else r)
-            for a, r in zip(self._addresses, answers, strict=True)
-        ]
+        tasks = [asyncio.ensure_future(one(a)) for a in self._addresses]
+        answers: dict[str, Any] = {}
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                address, answer = await next_done
+                if isinstance(answer, InvalidArgument):
+                    raise answer
+                if not isinstance(answer, StratosError):
+                    answers[address] = answer
+                    if enough is not None and enough(answer):
+                        break
+        finally:
+            for t in tasks:
+                t.cancel()
+        return [(a, answers.get(a)) for a in self._addresses]
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -259,6 +274,7 @@ class ChainClient:
             "GetTx",
             consensus_pb2.GetTxRequest(tx_hash=h, wait_ms=wait_ms),
             timeout_s=CALL_TIMEOUT_S + wait_ms / 1000,
+            enough=lambda r: r.state == consensus_pb2.TX_STATE_COMMITTED,
         )
         if all(r is None for _, r in answers):
             raise self._unreachable()

@@ -482,7 +482,7 @@ def tx_view(doc: Mapping[str, Any]) -> Table:
         )
     elif doc["state"] == "dropped":
         grid.add_row("why", Text(doc["log"], style="red"))
-    if doc["unreachable"]:
+    if doc["unreachable"] and doc["state"] != "committed":
         grid.add_row("not answering", ", ".join(doc["unreachable"]))
     grid.add_row("chain height", str(doc["latest_height"]))
     tx = doc.get("tx") or {}

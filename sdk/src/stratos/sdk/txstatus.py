@@ -61,6 +61,7 @@ class TxStatus:
     raw: bytes = b""  # the tx itself, when a validator holds it
     pending_on: tuple[str, ...] = ()
     answered: tuple[str, ...] = ()
+    # No answer this round: down, or not waited for once another had the final answer.
     unreachable: tuple[str, ...] = ()
     latest_height: int = 0  # the highest committed height among the answers
 
