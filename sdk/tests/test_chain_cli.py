@@ -612,3 +612,27 @@ def test_a_hung_validator_does_not_hold_up_a_committed_answer(home, capsys, chai
     finally:
         hung.release.set()
         server.stop(None)
+
+
+def test_a_send_that_loses_sight_of_its_admitted_tx_says_so(home, capsys, chain, monkeypatch):
+    """Validators that stop answering after admitting the tx must not turn it into an error
+    that reads as "nothing happened"."""
+    from stratos.common.errors import Unavailable
+    from stratos.sdk.chain import ChainClient
+
+    async def gone(self, *args, **kwargs):
+        raise Unavailable("cannot reach any of the 2 validators; are they running?")
+
+    chain.hold = True
+    monkeypatch.setattr(ChainClient, "wait_tx", gone)
+    code, out, err = run_cli(capsys, "send", ADDR, "1")
+    assert code == 3, err
+    h = out.strip().removeprefix("tx ")
+    (line,) = err.strip().splitlines()
+    assert line == (
+        f"submitted as tx {h}, but could not follow it: cannot reach any of the 2 validators; "
+        f"are they running? — it may still commit; check 'stratos tx {h}' before sending again"
+    )
+    assert h in chain.mempool
+    code, out, _ = run_cli(capsys, "send", ADDR, "1", "--json")
+    assert code == 3 and json.loads(out)["state"] == "unknown" and json.loads(out)["nonce"] == 1

@@ -205,9 +205,10 @@ class ChainClient:
         enough: Callable[[Any], bool] | None = None,
     ) -> list[tuple[str, Any | None]]:
         """`method` on every validator at once: (address, answer, or None when it gave none).
-        A request a validator calls invalid is raised: every other would say the same. With
-        `enough`, an answer it accepts ends the round: the others count as not answered (so a
-        hung validator does not hold up what another already said)."""
+        A request a validator calls invalid is raised: every other would say the same; so is
+        the failure when none answers. With `enough`, an answer it accepts ends the round: the
+        others count as not answered (so a hung validator does not hold up what another
+        already said)."""
 
         async def one(address: str) -> tuple[str, Any]:
             try:
@@ -218,6 +219,7 @@ class ChainClient:
 
         tasks = [asyncio.ensure_future(one(a)) for a in self._addresses]
         answers: dict[str, Any] = {}
+        server_said: StratosError | None = None  # a failure other than "cannot connect"
         try:
             for next_done in asyncio.as_completed(tasks):
                 address, answer = await next_done
@@ -227,9 +229,13 @@ class ChainClient:
                     answers[address] = answer
                     if enough is not None and enough(answer):
                         break
+                elif not answer.message.startswith("cannot reach"):
+                    server_said = server_said or answer
         finally:
             for t in tasks:
                 t.cancel()
+        if not answers:
+            raise self._unreachable(server_said)
         return [(a, answers.get(a)) for a in self._addresses]
 
     # -- reads -------------------------------------------------------------------------------
@@ -254,14 +260,11 @@ class ChainClient:
         answers = await self.call_each(
             "GetAccount", consensus_pb2.GetAccountRequest(address=address)
         )
-        views = [
+        return [
             NonceView(a, r.account.nonce, r.pending_nonce, r.height)
             for a, r in answers
             if r is not None
         ]
-        if not views:
-            raise self._unreachable()
-        return views
 
     # -- following a tx ----------------------------------------------------------------------
 
@@ -276,8 +279,6 @@ class ChainClient:
             timeout_s=CALL_TIMEOUT_S + wait_ms / 1000,
             enough=lambda r: r.state == consensus_pb2.TX_STATE_COMMITTED,
         )
-        if all(r is None for _, r in answers):
-            raise self._unreachable()
         return summarize(h, answers)
 
     async def wait_tx(
@@ -389,7 +390,16 @@ class ChainClient:
             nonce=nonce,
             state=PENDING,
         )
-        final = await self.wait_tx(h, timeout_s, on_progress=on_progress)
+        try:
+            final = await self.wait_tx(h, timeout_s, on_progress=on_progress)
+        except StratosError as err:  # admitted, then lost sight of: never "nothing happened"
+            lost = TxStatus(h, UNKNOWN, unreachable=tuple(self._addresses))
+            raise TxPending(
+                f"submitted as tx {h}, but could not follow it: {err} — it may still commit; "
+                f"check 'stratos tx {h}' before sending again",
+                lost,
+                {**sent.to_dict(), "state": UNKNOWN},
+            ) from None
         if final.state == COMMITTED:
             if final.code != 0:
                 raise FailedPrecondition(
