@@ -26,6 +26,9 @@ from stratos.v1 import consensus_pb2
 pytestmark = pytest.mark.integration
 
 EXIT_PENDING = 3  # documented in `stratos send --help` and `stratos tx --help`
+# Four validators importing at once on a loaded 2-core machine take tens of seconds to serve:
+# deadlines for (re)starts are generous, and polled, so they cost nothing when the machine idles.
+START_S = 120
 
 
 class Cli:
@@ -48,7 +51,7 @@ class Cli:
             env=env,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=START_S + 60,
         )
 
 
@@ -77,7 +80,7 @@ async def test_a_send_without_quorum_is_pending_then_commits_and_the_next_nonce_
     cli = Cli(tmp_path / "home")
     v = [n.address for n in cluster.nodes]
     bob = addr(BOB)
-    await cluster.wait_heights(1)
+    await cluster.wait_heights(1, timeout_s=START_S)
 
     # Two of four down: no quorum. The relay from validator 2 to validator 3 is cut.
     cluster.kill(0)
@@ -89,7 +92,9 @@ async def test_a_send_without_quorum_is_pending_then_commits_and_the_next_nonce_
     line = pending_sentence(first)
     h1 = first.stdout.strip().removeprefix("tx ")
     assert len(h1) == 64 and line.startswith(f"submitted as tx {h1}, not yet committed after 2 s")
-    assert "no block has committed since" in line and f"pending on {v[2]}" in line
+    # (Validators 2 and 3 may still finish the height they were deciding at the kill.)
+    assert "no block has committed since" in line or "blocks committed up to height" in line
+    assert f"it is pending on {v[2]} and may still commit" in line
     assert f"'stratos tx {h1} --wait'" in line
 
     shown = await cli.run(v, "tx", h1, "--json")
@@ -113,7 +118,7 @@ async def test_a_send_without_quorum_is_pending_then_commits_and_the_next_nonce_
     # A validator returns and the relay heals: both commit, in nonce order.
     cluster.nodes[2].blocked_file.write_text("")
     cluster.start(0)
-    waited = await cli.run(v, "tx", h2, "--wait", "--timeout", "60", "--json")
+    waited = await cli.run(v, "tx", h2, "--wait", "--timeout", str(START_S), "--json")
     assert waited.returncode == 0, (waited.stdout, waited.stderr)
     c2 = json.loads(waited.stdout)
     done = await cli.run(v, "tx", h1, "--json")
@@ -125,7 +130,7 @@ async def test_a_send_without_quorum_is_pending_then_commits_and_the_next_nonce_
     table = await cli.run(v, "tx", h2)
     assert table.returncode == 0 and f"committed at height {c2['height']}" in table.stdout
 
-    await cluster.wait_heights(c2["height"], nodes=[0, 2, 3])
+    await cluster.wait_heights(c2["height"], nodes=[0, 2, 3], timeout_s=START_S)
     for i in (0, 2, 3):
         assert await cluster.balance(i, bob) == 3 * STOS
         assert await cluster.balance(i, addr(ALICE)) == 1_000 * STOS - 3 * STOS - 2 * FEE
