@@ -16,11 +16,12 @@ import grpc
 import pytest
 from devharness import assert_one_sentence, run_cli
 
-from stratos.common.errors import AlreadyExists, FailedPrecondition
+from stratos.common.errors import AlreadyExists, FailedPrecondition, StratosError
 from stratos.common.identity import Identity, address_of, load_or_create
-from stratos.consensus.ledger import apply_block, check_tx
+from stratos.consensus.ledger import apply_block
 from stratos.consensus.ledger_block import block_hash, make_block
 from stratos.consensus.ledger_genesis import Genesis
+from stratos.consensus.mempool import Mempool
 from stratos.consensus.state import Params
 from stratos.consensus.tx import tx_hash
 from stratos.sdk import genesis, localmesh, meshfile, meshplan
@@ -303,36 +304,53 @@ def test_down_stops_validators_first_and_status_shows_their_height(home):
 
 
 class FakeConsensus(consensus_pb2_grpc.ConsensusServiceServicer):
-    """One validator that commits every accepted tx in its own block at once."""
+    """One validator over the real ledger and mempool: it commits every accepted tx in its own
+    block at once, unless `hold` is set — then txs wait in the mempool (a chain without quorum)
+    until `commit_pending()`."""
 
     def __init__(self, gen: Genesis, validator: Identity) -> None:
         self.state = gen.initial_state()
+        self.mempool = Mempool(self.state)
         self.address = address_of(validator.public_bytes)
         self.blocks: dict[int, consensus_pb2.GetBlockResponse] = {}
         self.lock = threading.Lock()
+        self.hold = False
+        self.endpoint = ""  # host:port, once served
 
     def SubmitTx(self, request, context):
         with self.lock:
-            result = check_tx(self.state, request.tx)
-            if result.code:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, result.log)
-            block = make_block(
-                self.state,
-                [request.tx],
-                time_unix_ms=self.state.time_unix_ms + 1_000,
-                proposer=self.address,
-            )
-            self.state, results, app_hash = apply_block(self.state, block)
-            h = block.header.height
-            self.blocks[h] = consensus_pb2.GetBlockResponse(
-                block=block, block_hash=block_hash(block.header)
-            )
-            self.blocks[h].results.height = h
-            self.blocks[h].results.results.extend(results)
-            self.blocks[h].results.app_hash = app_hash
+            try:
+                self.mempool.add(request.tx)
+            except StratosError as err:
+                context.abort(err.grpc_code, err.message)
+            if self.hold:
+                return consensus_pb2.SubmitTxResponse(tx_hash=tx_hash(request.tx))
+            h, results = self._commit()
             return consensus_pb2.SubmitTxResponse(
                 tx_hash=tx_hash(request.tx), height=h, result=results[0]
             )
+
+    def commit_pending(self) -> int:
+        with self.lock:
+            return self._commit()[0]
+
+    def _commit(self):
+        block = make_block(
+            self.state,
+            self.mempool.reap(),
+            time_unix_ms=self.state.time_unix_ms + 1_000,
+            proposer=self.address,
+        )
+        self.state, results, app_hash = apply_block(self.state, block)
+        self.mempool.update(self.state, block)
+        h = block.header.height
+        self.blocks[h] = consensus_pb2.GetBlockResponse(
+            block=block, block_hash=block_hash(block.header)
+        )
+        self.blocks[h].results.height = h
+        self.blocks[h].results.results.extend(results)
+        self.blocks[h].results.app_hash = app_hash
+        return h, results
 
     def GetAccount(self, request, context):
         acc = self.state.accounts.get(request.address)
@@ -340,7 +358,31 @@ class FakeConsensus(consensus_pb2_grpc.ConsensusServiceServicer):
         resp.account.address = request.address
         if acc:
             resp.account.balance, resp.account.nonce = acc.balance, acc.nonce
+        resp.pending_nonce = self.mempool.next_nonce(request.address)
         return resp
+
+    def GetTx(self, request, context):
+        with self.lock:
+            from stratos.consensus.tx_lookup import TxState
+
+            resp = consensus_pb2.GetTxResponse(
+                tx_hash=request.tx_hash,
+                state=TxState.TX_STATE_UNKNOWN,
+                latest_height=self.state.height,
+            )
+            if request.tx_hash in self.mempool:
+                resp.state, resp.tx = TxState.TX_STATE_PENDING, self.mempool.get(request.tx_hash)
+            for h, b in self.blocks.items():
+                for i, raw in enumerate(b.block.txs):
+                    if tx_hash(raw) == request.tx_hash:
+                        resp.state, resp.height, resp.index, resp.tx = (
+                            TxState.TX_STATE_COMMITTED,
+                            h,
+                            i,
+                            raw,
+                        )
+                        resp.result.CopyFrom(b.results.results[i])
+            return resp
 
     def GetBlock(self, request, context):
         h = request.height or self.state.height
@@ -374,6 +416,7 @@ def chain(home, monkeypatch) -> Iterator[FakeConsensus]:
     consensus_pb2_grpc.add_ConsensusServiceServicer_to_server(fake, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
+    fake.endpoint = f"127.0.0.1:{port}"
     # A dead validator first: the client must fail over to the live one.
     monkeypatch.setenv("STRATOS_CONSENSUS_ADDRESS", f"127.0.0.1:1,127.0.0.1:{port}")
     try:
@@ -442,3 +485,154 @@ def test_chain_status_shows_up_and_down_validators(home, capsys, chain):
     assert up["power"] == 10 and len(up["last_block_hash"]) == 64
     code, out, _ = run_cli(capsys, "chain", "status")
     assert code == 0 and "down" in out and "healthy" in out and "stratos-local" in out
+
+
+def test_send_then_tx_shows_where_it_committed(home, capsys, chain):
+    _, bob, _ = run_cli(capsys, "wallet", "new", "bob")
+    code, out, err = run_cli(capsys, "send", bob.strip(), "1.5", "--json")
+    assert code == 0, err
+    sent = json.loads(out)
+    assert sent["state"] == "committed" and sent["height"] == 1 and sent["nonce"] == 0
+    h = sent["tx_hash"]
+
+    code, out, err = run_cli(capsys, "tx", h.upper())  # a hash pasted in upper case is fine
+    assert code == 0, err
+    assert h in out and "committed at height 1 (index 0 in the block)" in out
+    assert "ok: sent 1.5 STOS" in out and "transfer" in out
+    code, out, _ = run_cli(capsys, "tx", h, "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["state"] == "committed" and (doc["height"], doc["index"]) == (1, 0)
+    assert doc["code"] == 0 and doc["unreachable"] == ["127.0.0.1:1"] and doc["pending_on"] == []
+    assert doc["tx"]["to"] == bob.strip() and doc["tx"]["amount"] == "1.5"
+    code, out, _ = run_cli(capsys, "tx", h, "--wait", "--json")  # committed: no wait
+    assert code == 0 and json.loads(out)["height"] == 1
+
+
+def test_a_send_the_chain_cannot_commit_is_pending_not_an_error(home, capsys, chain):
+    """Issue 9, item 15: the user is told the tx is submitted and may still commit (exit 3),
+    and the next send takes the next nonce instead of failing with "wrong nonce"."""
+    chain.hold = True
+    _, bob, _ = run_cli(capsys, "wallet", "new", "bob")
+    bob = bob.strip()
+    code, out, err = run_cli(capsys, "send", bob, "1", "--timeout", "0")
+    assert code == 3, err
+    h1 = out.strip().removeprefix("tx ")
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"submitted as tx {h1}, not yet committed: it waits for a block")
+    assert "it is pending on 127.0.0.1:" in line and f"'stratos tx {h1} --wait'" in line
+    assert "error" not in line
+
+    code, out, err = run_cli(capsys, "send", bob, "2", "--timeout", "0.3", "--json")
+    assert code == 3, err
+    sent = json.loads(out)
+    h2 = sent["tx_hash"]
+    assert sent["state"] == "pending" and sent["nonce"] == 1 and sent["height"] is None
+    assert sent["amount"] == "2" and len(sent["pending_on"]) == 1 and h2 != h1
+
+    code, out, _ = run_cli(capsys, "tx", h2)
+    assert code == 3 and "pending in the mempool of 127.0.0.1:" in out
+    code, out, _ = run_cli(capsys, "tx", h2, "--wait", "--timeout", "0.5", "--json")
+    assert code == 3 and json.loads(out)["state"] == "pending"
+
+    assert chain.commit_pending() == 1
+    code, out, err = run_cli(capsys, "tx", h2, "--wait", "--json")
+    assert code == 0, err
+    assert (json.loads(out)["height"], json.loads(out)["index"]) == (1, 1)
+    code, out, _ = run_cli(capsys, "balance", bob, "--json")
+    assert json.loads(out)["balance"] == "3"
+
+
+def test_tx_of_an_unknown_hash_is_one_sentence(home, capsys, chain):
+    never = "ab" * 32
+    code, out, err = run_cli(capsys, "tx", never)
+    assert_one_sentence(code, err, f"no validator knows the tx {never}", "never submitted")
+    assert "1 of 2 validators did not answer" in err and out == ""
+    code, out, _ = run_cli(capsys, "tx", never, "--wait", "--timeout", "30", "--json")
+    assert code == 1 and json.loads(out)["state"] == "unknown"
+
+
+@pytest.mark.parametrize("bad", ["xyz", "ab" * 31, "ab" * 33, "g" * 64, "0x" + "ab" * 31])
+def test_tx_of_a_malformed_hash_is_one_sentence_before_contacting_anything(home, capsys, bad):
+    code, out, err = run_cli(capsys, "tx", bad)
+    assert_one_sentence(code, err, f"{bad!r} is not a tx hash", "64 hex characters")
+    assert out == ""
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "86401"])
+def test_a_wait_out_of_range_is_one_sentence(home, capsys, value):
+    code, _, err = run_cli(capsys, "send", ADDR, "1", "--timeout", value)
+    assert_one_sentence(code, err, "--timeout is a number of seconds from 0 to 86400")
+    code, _, err = run_cli(capsys, "tx", "ab" * 32, "--wait", "--timeout", value)
+    assert_one_sentence(code, err, "--timeout is a number of seconds from 0 to 86400")
+
+
+def test_send_and_tx_document_their_exit_codes(capsys):
+    for cmd in ("send", "tx"):
+        code, out, _ = run_cli(capsys, cmd, "--help")
+        assert code == 0
+        text = " ".join(out.split())
+        assert "Exit codes: 0 committed" in text and "3 " in text and "pending" in text
+
+
+class HungConsensus(consensus_pb2_grpc.ConsensusServiceServicer):
+    """A validator that accepts calls and never answers them (until released)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def GetTx(self, request, context):
+        self.release.wait(30)
+        context.abort(grpc.StatusCode.UNAVAILABLE, "released")
+
+
+def test_a_hung_validator_does_not_hold_up_a_committed_answer(home, capsys, chain):
+    import asyncio
+    import time
+
+    from stratos.sdk.chain import ChainClient
+
+    _, bob, _ = run_cli(capsys, "wallet", "new", "bob")
+    _, out, _ = run_cli(capsys, "send", bob.strip(), "1", "--json")
+    h = json.loads(out)["tx_hash"]
+    hung = HungConsensus()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    consensus_pb2_grpc.add_ConsensusServiceServicer_to_server(hung, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+
+    async def ask():
+        async with ChainClient([f"127.0.0.1:{port}", chain.endpoint]) as client:
+            return await client.tx(h, wait_s=1)
+
+    try:
+        began = time.monotonic()
+        status = asyncio.run(ask())
+        assert time.monotonic() - began < 3  # not the hung one's 5 s call deadline
+        assert status.state == "committed" and status.unreachable == (f"127.0.0.1:{port}",)
+    finally:
+        hung.release.set()
+        server.stop(None)
+
+
+def test_a_send_that_loses_sight_of_its_admitted_tx_says_so(home, capsys, chain, monkeypatch):
+    """Validators that stop answering after admitting the tx must not turn it into an error
+    that reads as "nothing happened"."""
+    from stratos.common.errors import Unavailable
+    from stratos.sdk.chain import ChainClient
+
+    async def gone(self, *args, **kwargs):
+        raise Unavailable("cannot reach any of the 2 validators; are they running?")
+
+    chain.hold = True
+    monkeypatch.setattr(ChainClient, "wait_tx", gone)
+    code, out, err = run_cli(capsys, "send", ADDR, "1")
+    assert code == 3, err
+    h = out.strip().removeprefix("tx ")
+    (line,) = err.strip().splitlines()
+    assert line == (
+        f"submitted as tx {h}, but could not follow it: cannot reach any of the 2 validators; "
+        f"are they running? — it may still commit; check 'stratos tx {h}' before sending again"
+    )
+    assert h in chain.mempool
+    code, out, _ = run_cli(capsys, "send", ADDR, "1", "--json")
+    assert code == 3 and json.loads(out)["state"] == "unknown" and json.loads(out)["nonce"] == 1

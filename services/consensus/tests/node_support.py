@@ -50,6 +50,15 @@ def addr(ident: Identity) -> str:
 
 ALICE, BOB = key(101), key(102)
 
+# A channel to a validator that is not listening yet (still importing on a loaded machine) or was
+# killed backs off its reconnects exponentially, to minutes by default, and fails every call
+# meanwhile: the test would see a live validator as down. Retry at least once a second instead.
+CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
 
 def write_genesis(path: Path, validators: list[Identity]) -> Genesis:
     g = Genesis(
@@ -112,7 +121,7 @@ class Validator:
     @property
     def stub(self) -> consensus_pb2_grpc.ConsensusServiceStub:
         if self.channel is None:
-            self.channel = grpc.aio.insecure_channel(self.address)
+            self.channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
         return consensus_pb2_grpc.ConsensusServiceStub(self.channel)
 
 

@@ -4,7 +4,7 @@ reaping in nonce order, and cleanup after a committed block."""
 from __future__ import annotations
 
 import pytest
-from ledger_support import ALICE, BOB, CAROL, STOS, Chain, addr, transfer
+from ledger_support import ALICE, BOB, CAROL, STOS, VAL, Chain, addr, genesis, transfer
 
 from stratos.common.errors import AlreadyExists, ResourceExhausted
 from stratos.consensus.ledger import apply_block
@@ -105,3 +105,69 @@ def test_update_drops_included_and_now_invalid_txs() -> None:
     assert len(pool) == 0
     assert pool.size_bytes == 0
     assert final.accounts[addr(ALICE)].nonce == 2
+
+
+def test_next_nonce_counts_the_senders_pending_txs() -> None:
+    """What GetAccount answers as pending_nonce: a sender's next tx must carry it to enter."""
+    c = Chain()
+    pool = Mempool(c.state)
+    assert pool.next_nonce(addr(ALICE)) == 0
+    assert pool.next_nonce("00" * 20) == 0  # never seen
+    pool.add(c.tx(ALICE, nonce=0, **transfer(BOB, 1)))
+    pool.add(c.tx(ALICE, nonce=1, **transfer(BOB, 1)))
+    pool.add(c.tx(BOB, nonce=0, **transfer(ALICE, 1)))
+    assert pool.next_nonce(addr(ALICE)) == 2
+    assert pool.next_nonce(addr(BOB)) == 1
+    pool.add(c.tx(ALICE, nonce=pool.next_nonce(addr(ALICE)), **transfer(BOB, 1)))  # admitted
+    assert pool.next_nonce(addr(ALICE)) == 3
+
+    # One of ALICE's txs commits: the committed nonce moves, the pending one stays.
+    first = pool.reap()[:1]
+    new_state, _, _ = apply_block(c.state, c.block(first))
+    pool.update(new_state, c.block(first))
+    assert new_state.accounts[addr(ALICE)].nonce == 1
+    assert pool.next_nonce(addr(ALICE)) == 3
+
+
+def test_a_dropped_tx_is_remembered_with_its_reason_until_it_applies_again() -> None:
+    """GetTx answers "dropped, and why" for a tx that left the pool without committing."""
+    c = Chain()
+    pool = Mempool(c.state)
+    b0 = c.tx(BOB, nonce=0, **transfer(CAROL, 1))
+    b1 = c.tx(BOB, nonce=1, **transfer(CAROL, 5_000 * STOS))
+    pool.add(b0)
+    pool.add(b1)
+    assert pool.get(tx_hash(b0)) == b0 and pool.dropped(tx_hash(b0)) is None
+    # Another validator's block spends BOB's nonce 0 and most of his funds.
+    rival = c.tx(BOB, nonce=0, **transfer(ALICE, 9_000 * STOS))
+    block = c.block([rival])
+    state, _, _ = apply_block(c.state, block)
+    assert pool.update(state, block) == [tx_hash(b0), tx_hash(b1)]
+    assert pool.get(tx_hash(b0)) is None and len(pool) == 0
+    gone = pool.dropped(tx_hash(b0))
+    assert gone.height == 1 and gone.result.code == TxCode.BAD_NONCE
+    assert "wrong nonce: expected 1, got 0" in gone.result.log
+    assert pool.dropped(tx_hash(b1)).result.code == TxCode.INSUFFICIENT_FUNDS
+
+    # Funds arrive: b1 applies again, enters the pool and is no longer "dropped".
+    later = Chain(state)
+    block = later.block([later.tx(ALICE, **transfer(BOB, 5_000 * STOS))])
+    state, _, _ = apply_block(state, block)
+    pool.update(state, block)
+    pool.add(b1)
+    assert pool.dropped(tx_hash(b1)) is None and pool.get(tx_hash(b1)) == b1
+
+
+def test_the_memory_of_dropped_txs_is_bounded(monkeypatch) -> None:
+    import stratos.consensus.mempool as mp
+
+    monkeypatch.setattr(mp, "DROPPED_REMEMBERED", 2)
+    c = Chain(genesis(alice=10 * STOS, bob=10 * STOS, carol=10 * STOS).initial_state())
+    pool = Mempool(c.state)
+    mine = [c.tx(who, nonce=0, **transfer(VAL, 1)) for who in (ALICE, BOB, CAROL)]
+    for raw in mine:
+        pool.add(raw)
+    block = c.block([c.tx(who, nonce=0, **transfer(VAL, 2)) for who in (ALICE, BOB, CAROL)])
+    state, _, _ = apply_block(c.state, block)
+    assert len(pool.update(state, block)) == 3
+    assert [pool.dropped(tx_hash(raw)) is not None for raw in mine] == [False, True, True]

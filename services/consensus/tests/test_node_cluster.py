@@ -112,7 +112,8 @@ async def test_crashes_one_of_four_keeps_going_two_of_four_halts_without_fork(
     await cluster.wait_heights(h + 1, nodes=[0, 1, 2, 3], timeout_s=40)
     await cluster.assert_same_chain()
 
-    # 2 of 4 killed: no quorum, so nothing commits, and a waiting submit says why in time.
+    # 2 of 4 killed: no quorum, so nothing commits, and a waiting submit says why in time —
+    # and that the tx is pending, not failed.
     cluster.kill(2)
     cluster.kill(3)
     stalled = max((await cluster.heights([0, 1])).values())
@@ -121,7 +122,8 @@ async def test_crashes_one_of_four_keeps_going_two_of_four_halts_without_fork(
         await submit(cluster, 0, tx, wait=True, timeout_ms=3000)
     assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert err.value.details() == (
-        "not committed within 3 s: no block has committed (are enough validators up?)"
+        f"the tx {tx_hash(tx)} is in the mempool but not committed within 3 s: no block has "
+        "committed (are enough validators up?); it may still commit (follow it with GetTx)"
     )
     # Two may finish the height they were deciding at the moment of the kill, no more.
     assert max((await cluster.heights([0, 1])).values()) <= stalled + 1

@@ -16,7 +16,7 @@ from stratos.common.errors import FailedPrecondition
 from stratos.consensus.ledger import apply_block
 from stratos.consensus.ledger_block import block_hash
 from stratos.consensus.store import SignedState, Store
-from stratos.consensus.tx import tx_hash
+from stratos.consensus.tx import TxCode, tx_hash
 from stratos.v1 import ledger_pb2 as pb
 
 
@@ -109,3 +109,42 @@ def test_signed_state_survives_sigkill_right_after_save(tmp_path: Path) -> None:
     assert proc.returncode == -signal.SIGKILL
     with Store(path) as store:
         assert store.load_signed_state() == SignedState(7, 3, 2, b"precommit-bytes", b"lock-bytes")
+
+
+def test_the_tx_index_answers_height_position_and_result_after_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "chain.db"
+    c = Chain()
+    with Store(path) as store:
+        store.save_genesis(c.state)
+        a0 = c.tx(ALICE, **transfer(BOB, STOS))
+        b0 = c.tx(BOB, **transfer(ALICE, 2 * STOS))
+        block = c.block([a0, b0])
+        new, results, _ = apply_block(c.state, block)
+        store.commit_block(block, b"c1", results, new)
+    with Store(path) as store:
+        found = store.committed_tx(tx_hash(b0))
+        assert (found.height, found.index, found.raw) == (1, 1, b0)
+        assert found.result.code == 0 and found.result.log.startswith("sent 2 STOS")
+        assert store.committed_tx(tx_hash(a0)).index == 0
+        assert store.committed_tx("00" * 32) is None
+
+
+def test_the_tx_index_keeps_the_inclusion_that_took_effect(tmp_path: Path) -> None:
+    """A faulty proposer may include a tx too early (it fails before its fee: nothing happens)
+    and it applies in a later block; or include an applied tx again (it fails the same way).
+    Either way the index points at the block where it took effect."""
+    c = Chain()
+    n0 = c.tx(ALICE, nonce=0, **transfer(BOB, STOS))
+    n1 = c.tx(ALICE, nonce=1, **transfer(BOB, STOS))
+    with Store(tmp_path / "chain.db") as store:
+        store.save_genesis(c.state)
+        for txs in ([n1, n0], [n1], [n0]):
+            block = c.block(txs)
+            new, results, _ = apply_block(c.state, block)
+            store.commit_block(block, b"", results, new)
+            c.state = new
+        assert [r.code for r in store.get_results(1).results] == [TxCode.BAD_NONCE, 0]
+        assert [r.code for r in store.get_results(3).results] == [TxCode.BAD_NONCE]
+        first, second = store.committed_tx(tx_hash(n0)), store.committed_tx(tx_hash(n1))
+        assert (first.height, first.index, first.result.code) == (1, 1, 0)
+        assert (second.height, second.index, second.result.code) == (2, 0, 0)

@@ -1,12 +1,26 @@
 from stratos.v1 import bft_pb2 as _bft_pb2
 from stratos.v1 import ledger_pb2 as _ledger_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class TxState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TX_STATE_UNSPECIFIED: _ClassVar[TxState]
+    TX_STATE_UNKNOWN: _ClassVar[TxState]
+    TX_STATE_PENDING: _ClassVar[TxState]
+    TX_STATE_COMMITTED: _ClassVar[TxState]
+    TX_STATE_DROPPED: _ClassVar[TxState]
+TX_STATE_UNSPECIFIED: TxState
+TX_STATE_UNKNOWN: TxState
+TX_STATE_PENDING: TxState
+TX_STATE_COMMITTED: TxState
+TX_STATE_DROPPED: TxState
 
 class SubmitTxRequest(_message.Message):
     __slots__ = ("tx", "wait_for_commit", "timeout_ms")
@@ -51,12 +65,40 @@ class GetAccountRequest(_message.Message):
     def __init__(self, address: _Optional[str] = ...) -> None: ...
 
 class GetAccountResponse(_message.Message):
-    __slots__ = ("account", "height")
+    __slots__ = ("account", "height", "pending_nonce")
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_NONCE_FIELD_NUMBER: _ClassVar[int]
     account: _ledger_pb2.Account
     height: int
-    def __init__(self, account: _Optional[_Union[_ledger_pb2.Account, _Mapping]] = ..., height: _Optional[int] = ...) -> None: ...
+    pending_nonce: int
+    def __init__(self, account: _Optional[_Union[_ledger_pb2.Account, _Mapping]] = ..., height: _Optional[int] = ..., pending_nonce: _Optional[int] = ...) -> None: ...
+
+class GetTxRequest(_message.Message):
+    __slots__ = ("tx_hash", "wait_ms")
+    TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    tx_hash: str
+    wait_ms: int
+    def __init__(self, tx_hash: _Optional[str] = ..., wait_ms: _Optional[int] = ...) -> None: ...
+
+class GetTxResponse(_message.Message):
+    __slots__ = ("tx_hash", "state", "height", "index", "result", "tx", "latest_height")
+    TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    TX_FIELD_NUMBER: _ClassVar[int]
+    LATEST_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    tx_hash: str
+    state: TxState
+    height: int
+    index: int
+    result: _ledger_pb2.TxResult
+    tx: bytes
+    latest_height: int
+    def __init__(self, tx_hash: _Optional[str] = ..., state: _Optional[_Union[TxState, str]] = ..., height: _Optional[int] = ..., index: _Optional[int] = ..., result: _Optional[_Union[_ledger_pb2.TxResult, _Mapping]] = ..., tx: _Optional[bytes] = ..., latest_height: _Optional[int] = ...) -> None: ...
 
 class GetBlockRequest(_message.Message):
     __slots__ = ("height",)

@@ -50,6 +50,11 @@ class ConsensusServiceStub:
                 request_serializer=stratos_dot_v1_dot_consensus__pb2.GetAccountRequest.SerializeToString,
                 response_deserializer=stratos_dot_v1_dot_consensus__pb2.GetAccountResponse.FromString,
                 _registered_method=True)
+        self.GetTx = channel.unary_unary(
+                '/stratos.v1.ConsensusService/GetTx',
+                request_serializer=stratos_dot_v1_dot_consensus__pb2.GetTxRequest.SerializeToString,
+                response_deserializer=stratos_dot_v1_dot_consensus__pb2.GetTxResponse.FromString,
+                _registered_method=True)
         self.GetBlock = channel.unary_unary(
                 '/stratos.v1.ConsensusService/GetBlock',
                 request_serializer=stratos_dot_v1_dot_consensus__pb2.GetBlockRequest.SerializeToString,
@@ -74,7 +79,8 @@ class ConsensusServiceServicer:
         """Checks the tx against the latest committed state and the mempool; a refused tx is
         INVALID_ARGUMENT (or RESOURCE_EXHAUSTED when the mempool is full) with one sentence, and never
         reaches a block. With wait_for_commit the call returns once the tx is in a committed block,
-        or DEADLINE_EXCEEDED ("not committed within Ns: …") when no block commits in time.
+        or DEADLINE_EXCEEDED ("the tx … is in the mempool but not committed within Ns: …") when no
+        block commits it in time: the tx stays pending and may still commit; follow it with GetTx.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -91,6 +97,16 @@ class ConsensusServiceServicer:
 
     def GetAccount(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTx(self, request, context):
+        """Where a tx is, as this validator knows it: committed (height, index and result, from its
+        store), pending in its mempool, dropped from its mempool (it no longer applies), or unknown.
+        One validator's view: a client asks several (relay between mempools is asynchronous).
+        A hash that is not 64 lowercase hex characters is INVALID_ARGUMENT.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -131,6 +147,11 @@ def add_ConsensusServiceServicer_to_server(servicer, server):
                     servicer.GetAccount,
                     request_deserializer=stratos_dot_v1_dot_consensus__pb2.GetAccountRequest.FromString,
                     response_serializer=stratos_dot_v1_dot_consensus__pb2.GetAccountResponse.SerializeToString,
+            ),
+            'GetTx': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTx,
+                    request_deserializer=stratos_dot_v1_dot_consensus__pb2.GetTxRequest.FromString,
+                    response_serializer=stratos_dot_v1_dot_consensus__pb2.GetTxResponse.SerializeToString,
             ),
             'GetBlock': grpc.unary_unary_rpc_method_handler(
                     servicer.GetBlock,
@@ -229,6 +250,33 @@ class ConsensusService:
             '/stratos.v1.ConsensusService/GetAccount',
             stratos_dot_v1_dot_consensus__pb2.GetAccountRequest.SerializeToString,
             stratos_dot_v1_dot_consensus__pb2.GetAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTx(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stratos.v1.ConsensusService/GetTx',
+            stratos_dot_v1_dot_consensus__pb2.GetTxRequest.SerializeToString,
+            stratos_dot_v1_dot_consensus__pb2.GetTxResponse.FromString,
             options,
             channel_credentials,
             insecure,

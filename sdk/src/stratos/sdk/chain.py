@@ -1,22 +1,29 @@
 """ChainClient: the SDK's side of the STOS ledger (ConsensusService in
-proto/stratos/v1/consensus.proto) — read accounts, blocks and status, and send STOS.
+proto/stratos/v1/consensus.proto) — read accounts, blocks and status, send STOS and follow txs.
 
 Any validator answers the public API, so the client takes a list of addresses and fails over to
 the next one when a validator is UNAVAILABLE (down, restarting). Every other failure is the
-server's sentence, through `stratos.common.errors.from_grpc`.
+server's sentence, through `stratos.common.errors.from_grpc`. What concerns one tx — its nonce,
+its state — is asked of every validator at once, because each knows only its own mempool
+(`txstatus` holds those rules).
+
+`send` tells the truth about its tx: it returns once the tx committed; it raises the refusal
+when no validator admitted it (then nothing happened); and it raises `TxPending` when the tx was
+admitted but is not committed yet — it may still commit, and `tx(hash)` / `wait_tx` follow it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
 from stratos.common.errors import (
-    DeadlineExceeded,
+    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     StratosError,
@@ -25,12 +32,30 @@ from stratos.common.errors import (
 )
 from stratos.common.identity import Identity, address_of
 from stratos.common.stos import format_stos, tx_hash
+from stratos.sdk.txstatus import (
+    COMMITTED,
+    DROPPED,
+    PENDING,
+    UNKNOWN,
+    NonceView,
+    TxPending,
+    TxStatus,
+    check_tx_hash,
+    decode_tx,
+    next_nonce,
+    pending_sentence,
+    submit_order,
+    summarize,
+)
 from stratos.sdk.wallet import DEFAULT_FEE_NSTOS, check_address, transfer_tx
-from stratos.v1 import consensus_pb2, consensus_pb2_grpc, ledger_pb2
+from stratos.v1 import consensus_pb2, consensus_pb2_grpc
+
+__all__ = ["ChainClient", "TxPending", "TxStatus", "decode_tx"]
 
 COMMIT_TIMEOUT_S = 15.0  # how long `send` waits for its tx to be committed
 CALL_TIMEOUT_S = 5.0  # every other call
-_SLACK_S = 3.0  # the client deadline beyond the server's own commit timeout
+POLL_S = 1.0  # while waiting for a commit: each validator holds a GetTx this long, at most
+MAX_WAIT_S = 24 * 3600.0  # the longest wait a caller may ask for
 
 
 @dataclass(frozen=True)
@@ -40,6 +65,7 @@ class AccountInfo:
     nonce: int
     ozone: int
     height: int  # the committed height this answer reflects
+    pending_nonce: int = 0  # the next nonce, counting txs pending in the answering mempool
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +73,7 @@ class AccountInfo:
             "balance": format_stos(self.balance_nstos),
             "balance_nstos": self.balance_nstos,
             "nonce": self.nonce,
+            "pending_nonce": max(self.nonce, self.pending_nonce),
             "ozone": self.ozone,
             "height": self.height,
         }
@@ -55,16 +82,18 @@ class AccountInfo:
 @dataclass(frozen=True)
 class SendResult:
     tx_hash: str
-    height: int
+    height: int | None  # None while not committed
     sender: str
     to: str
     amount_nstos: int
     fee_nstos: int
     nonce: int
+    state: str = COMMITTED
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "tx_hash": self.tx_hash,
+            "state": self.state,
             "height": self.height,
             "from": self.sender,
             "to": self.to,
@@ -75,10 +104,20 @@ class SendResult:
         }
 
 
+class NoValidatorReached(Unavailable):
+    """No validator could be connected to: a request never reached any of them."""
+
+
+def _account(address: str, resp: consensus_pb2.GetAccountResponse) -> AccountInfo:
+    acc = resp.account
+    return AccountInfo(address, acc.balance, acc.nonce, acc.ozone, resp.height, resp.pending_nonce)
+
+
 class ChainClient:
     """A client of the ledger, reached through any of `addresses` (host:port of validators)."""
 
-    def __init__(self, addresses: Sequence[str]) -> None:
+    def __init__(self, addresses: Sequence[str], names: Mapping[str, str] | None = None) -> None:
+        """`names`: what the user calls each address (e.g. validator-3), for sentences."""
         if not addresses:
             raise FailedPrecondition(
                 "no validator address is known; set STRATOS_CONSENSUS_ADDRESS "
@@ -87,6 +126,14 @@ class ChainClient:
         self._addresses = list(addresses)
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._first = 0  # the validator that answered last is asked first
+        self._names = dict(names or {})
+
+    def name(self, address: str) -> str:
+        return self._names.get(address, address)
+
+    @property
+    def addresses(self) -> list[str]:
+        return list(self._addresses)
 
     async def __aenter__(self) -> ChainClient:
         return self
@@ -107,13 +154,35 @@ class ChainClient:
             ch = self._channels[address] = channel(address)
         return consensus_pb2_grpc.ConsensusServiceStub(ch)
 
-    async def call(self, method: str, request: Any, *, timeout_s: float = CALL_TIMEOUT_S) -> Any:
-        """`method` on the first validator that is reachable; UNAVAILABLE moves to the next."""
+    def _unreachable(self, server_said: StratosError | None = None) -> StratosError:
+        """Why no validator answered: a server's own UNAVAILABLE sentence, else which were tried."""
+        if server_said is not None:
+            return server_said
         n = len(self._addresses)
+        if n == 1:
+            return NoValidatorReached(
+                f"cannot reach the validator at {self._addresses[0]}; is it running?"
+            )
+        return NoValidatorReached(
+            f"cannot reach any of the {n} validators ({', '.join(self._addresses)}); "
+            "are they running?"
+        )
+
+    async def call(
+        self,
+        method: str,
+        request: Any,
+        *,
+        timeout_s: float = CALL_TIMEOUT_S,
+        prefer: Sequence[str] = (),
+    ) -> Any:
+        """`method` on the first validator that is reachable (those in `prefer` first, in that
+        order); UNAVAILABLE moves to the next."""
+        n = len(self._addresses)
+        rotation = [self._addresses[(self._first + k) % n] for k in range(n)]
+        order = [a for a in prefer if a in rotation] + [a for a in rotation if a not in prefer]
         unreachable: StratosError | None = None  # a server's own UNAVAILABLE sentence, if any
-        for k in range(n):
-            i = (self._first + k) % n
-            address = self._addresses[i]
+        for address in order:
             try:
                 resp = await getattr(self._stub(address), method)(request, timeout=timeout_s)
             except grpc.RpcError as err:
@@ -123,16 +192,51 @@ class ChainClient:
                         unreachable = from_grpc(err, peer=address)
                     continue
                 raise from_grpc(err, peer=address) from None
-            self._first = i
+            self._first = self._addresses.index(address)
             return resp
-        if unreachable is not None:
-            raise unreachable
-        if n == 1:
-            raise Unavailable(f"cannot reach the validator at {self._addresses[0]}; is it running?")
-        raise Unavailable(
-            f"cannot reach any of the {n} validators ({', '.join(self._addresses)}); "
-            "are they running?"
-        )
+        raise self._unreachable(unreachable)
+
+    async def call_each(
+        self,
+        method: str,
+        request: Any,
+        *,
+        timeout_s: float = CALL_TIMEOUT_S,
+        enough: Callable[[Any], bool] | None = None,
+    ) -> list[tuple[str, Any | None]]:
+        """`method` on every validator at once: (address, answer, or None when it gave none).
+        A request a validator calls invalid is raised: every other would say the same; so is
+        the failure when none answers. With `enough`, an answer it accepts ends the round: the
+        others count as not answered (so a hung validator does not hold up what another
+        already said)."""
+
+        async def one(address: str) -> tuple[str, Any]:
+            try:
+                resp = await getattr(self._stub(address), method)(request, timeout=timeout_s)
+            except grpc.RpcError as err:
+                return address, from_grpc(err, peer=address)
+            return address, resp
+
+        tasks = [asyncio.ensure_future(one(a)) for a in self._addresses]
+        answers: dict[str, Any] = {}
+        server_said: StratosError | None = None  # a failure other than "cannot connect"
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                address, answer = await next_done
+                if isinstance(answer, InvalidArgument):
+                    raise answer
+                if not isinstance(answer, StratosError):
+                    answers[address] = answer
+                    if enough is not None and enough(answer):
+                        break
+                elif not answer.message.startswith("cannot reach"):
+                    server_said = server_said or answer
+        finally:
+            for t in tasks:
+                t.cancel()
+        if not answers:
+            raise self._unreachable(server_said)
+        return [(a, answers.get(a)) for a in self._addresses]
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -142,8 +246,7 @@ class ChainClient:
     async def account(self, address: str) -> AccountInfo:
         check_address(address)
         resp = await self.call("GetAccount", consensus_pb2.GetAccountRequest(address=address))
-        acc = resp.account
-        return AccountInfo(address, acc.balance, acc.nonce, acc.ozone, resp.height)
+        return _account(address, resp)
 
     async def block(self, height: int = 0) -> consensus_pb2.GetBlockResponse:
         """The committed block at `height` (0 = the latest)."""
@@ -151,7 +254,97 @@ class ChainClient:
             raise InvalidArgument(f"a block height is 1 or more, not {height}")
         return await self.call("GetBlock", consensus_pb2.GetBlockRequest(height=height))
 
+    async def nonce_views(self, address: str) -> list[NonceView]:
+        """Every answering validator's committed and pending nonce of `address`."""
+        check_address(address)
+        answers = await self.call_each(
+            "GetAccount", consensus_pb2.GetAccountRequest(address=address)
+        )
+        return [
+            NonceView(a, r.account.nonce, r.pending_nonce, r.height)
+            for a, r in answers
+            if r is not None
+        ]
+
+    # -- following a tx ----------------------------------------------------------------------
+
+    async def tx(self, hash_hex: str, *, wait_s: float = 0) -> TxStatus:
+        """Where the tx is, asking every validator; with `wait_s`, each holds its answer until
+        the tx commits there (or is dropped), or `wait_s` passes."""
+        h = check_tx_hash(hash_hex)
+        wait_ms = int(min(max(wait_s, 0), 600) * 1000)
+        answers = await self.call_each(
+            "GetTx",
+            consensus_pb2.GetTxRequest(tx_hash=h, wait_ms=wait_ms),
+            timeout_s=CALL_TIMEOUT_S + wait_ms / 1000,
+            enough=lambda r: r.state == consensus_pb2.TX_STATE_COMMITTED,
+        )
+        return summarize(h, answers)
+
+    async def wait_tx(
+        self,
+        hash_hex: str,
+        timeout_s: float,
+        *,
+        on_progress: Callable[[TxStatus, float], None] | None = None,
+    ) -> TxStatus:
+        """Wait up to `timeout_s` for the tx to commit; returns its last known status, which is
+        still PENDING (or UNKNOWN while the validators that held it do not answer) when the
+        time ran out. A tx dropped everywhere, or unknown to every validator from the start,
+        is answered at once: it will not commit by waiting."""
+        if not 0 <= timeout_s <= MAX_WAIT_S:
+            raise InvalidArgument(
+                f"a wait is between 0 and {MAX_WAIT_S:g} seconds, not {timeout_s:g}"
+            )
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        status = await self.tx(hash_hex)
+        seen = status.state == PENDING
+        while True:
+            left = start + timeout_s - loop.time()
+            waiting = status.state == PENDING or (
+                status.state == UNKNOWN and seen and status.unreachable
+            )
+            if not waiting or left <= 0:
+                return status
+            if on_progress is not None:
+                on_progress(status, loop.time() - start)
+            began, step = loop.time(), min(POLL_S, left)
+            status = await self.tx(hash_hex, wait_s=step)
+            seen = seen or status.state == PENDING
+            # Validators answer an unknown tx at once: do not spin on them.
+            rest = step - (loop.time() - began)
+            if status.state != COMMITTED and rest > 0:
+                await asyncio.sleep(rest)
+
     # -- send --------------------------------------------------------------------------------
+
+    async def submit(self, raw: bytes, *, prefer: Sequence[str] = ()) -> str:
+        """Hand a signed tx to a validator (those in `prefer` first); returns its hash once a
+        validator admitted it (or had it already). A refusal is raised as the validator's
+        sentence, and then no validator holds the tx."""
+        h = tx_hash(raw)
+        request = consensus_pb2.SubmitTxRequest(tx=raw)
+        try:
+            await self.call("SubmitTx", request, prefer=prefer)
+        except AlreadyExists:
+            pass  # relayed there already: it is pending
+        except (InvalidArgument, FailedPrecondition, NoValidatorReached):
+            raise  # refused, or never reached a validator: not admitted
+        except StratosError as err:
+            if err.grpc_code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise  # the mempool is full: not admitted
+            # The answer was lost (a deadline, a dropped connection): was it admitted?
+            try:
+                status = await self.tx(h)
+            except StratosError:
+                status = None
+            if status is None or status.state not in (PENDING, COMMITTED):
+                raise type(err)(
+                    f"{err}; no validator that answered holds the tx {h}, so it was most "
+                    f"likely not sent (check 'stratos tx {h}' before sending again)"
+                ) from None
+        return h
 
     async def send(
         self,
@@ -161,47 +354,67 @@ class ChainClient:
         fee: int = DEFAULT_FEE_NSTOS,
         *,
         timeout_s: float = COMMIT_TIMEOUT_S,
+        on_progress: Callable[[TxStatus, float], None] | None = None,
     ) -> SendResult:
-        """Sign and submit a transfer, and return once it is committed in a block."""
+        """Sign and submit a transfer with the account's next nonce (counting its pending txs),
+        and wait up to `timeout_s` for it to commit (0 = do not wait).
+
+        Returns once it committed and applied. Raises the refusal when it was not admitted or
+        did not apply (nothing was transferred), and `TxPending` when it was admitted but is not
+        committed yet: it may still commit; never send again on that error without checking
+        `tx(err.tx_hash)`."""
         check_address(to_address)
+        if not 0 <= timeout_s <= MAX_WAIT_S:
+            raise InvalidArgument(
+                f"a wait is between 0 and {MAX_WAIT_S:g} seconds, not {timeout_s:g}"
+            )
         sender = address_of(identity.public_bytes)
-        status = await self.status()
-        account = await self.account(sender)
+        chain, views = await asyncio.gather(self.status(), self.nonce_views(sender))
+        nonce = next_nonce(views)
         raw = transfer_tx(
             identity,
-            chain_id=status.chain_id,
-            nonce=account.nonce,
+            chain_id=chain.chain_id,
+            nonce=nonce,
             fee=fee,
             to=to_address,
             amount=amount_nstos,
         )
-        digest = tx_hash(raw)
-        request = consensus_pb2.SubmitTxRequest(
-            tx=raw, wait_for_commit=True, timeout_ms=int(timeout_s * 1000)
-        )
-        try:
-            resp = await self.call("SubmitTx", request, timeout_s=timeout_s + _SLACK_S)
-        except DeadlineExceeded as err:
-            if "not committed" in str(err):
-                raise
-            raise DeadlineExceeded(
-                f"the transfer {digest[:16]}… was not committed within {timeout_s:.0f}s; "
-                "are enough validators running? (check 'stratos chain status')"
-            ) from None
-        result = resp.result
-        if result.code != 0:
-            raise FailedPrecondition(
-                f"the transfer {digest[:16]}… was refused at height {resp.height}: {result.log}"
-            )
-        return SendResult(
-            tx_hash=resp.tx_hash or digest,
-            height=resp.height,
+        h = await self.submit(raw, prefer=submit_order(views))
+        sent = SendResult(
+            tx_hash=h,
+            height=None,
             sender=sender,
             to=to_address,
             amount_nstos=amount_nstos,
             fee_nstos=fee,
-            nonce=account.nonce,
+            nonce=nonce,
+            state=PENDING,
         )
+        try:
+            final = await self.wait_tx(h, timeout_s, on_progress=on_progress)
+        except StratosError as err:  # admitted, then lost sight of: never "nothing happened"
+            lost = TxStatus(h, UNKNOWN, unreachable=tuple(self._addresses))
+            raise TxPending(
+                f"submitted as tx {h}, but could not follow it: {err} — it may still commit; "
+                f"check 'stratos tx {h}' before sending again",
+                lost,
+                {**sent.to_dict(), "state": UNKNOWN},
+            ) from None
+        if final.state == COMMITTED:
+            if final.code != 0:
+                raise FailedPrecondition(
+                    f"the transfer {h[:16]}… was refused at height {final.height}: {final.log}"
+                )
+            return dataclasses.replace(sent, height=final.height, state=COMMITTED)
+        if final.state == DROPPED:
+            raise FailedPrecondition(
+                f"the transfer {h[:16]}… was dropped after block {final.height} and will not "
+                f"commit: {final.log}; nothing was transferred"
+            )
+        from_height = max(v.height for v in views)
+        sentence = pending_sentence(final, timeout_s, from_height=from_height, name=self.name)
+        detail = {**sent.to_dict(), **final.to_dict(self.name), "state": final.state}
+        raise TxPending(sentence, final, detail)
 
 
 @dataclass(frozen=True)
@@ -231,39 +444,6 @@ async def probe(
         return ValidatorProbe(name, endpoint, resp, None, resp.node_address)
 
     return list(await asyncio.gather(*(one(n, e) for n, e in targets)))
-
-
-def decode_tx(raw: bytes) -> dict[str, Any]:
-    """What a block's tx says, for display; a tx that does not decode shows as such."""
-    from google.protobuf.message import DecodeError
-
-    out: dict[str, Any] = {"hash": tx_hash(raw), "bytes": len(raw)}
-    tx, body = ledger_pb2.Tx(), ledger_pb2.TxBody()
-    try:
-        tx.ParseFromString(raw)
-        body.ParseFromString(tx.body)
-    except DecodeError:
-        out["kind"] = "malformed"
-        return out
-    kind = body.WhichOneof("msg") or "none"
-    out.update(
-        sender=address_of(tx.public_key) if tx.public_key else "",
-        nonce=body.nonce,
-        fee=format_stos(body.fee),
-        kind=kind,
-    )
-    if kind == "transfer":
-        out.update(to=body.transfer.to, amount=format_stos(body.transfer.amount))
-    elif kind == "register_node":
-        out.update(
-            role=ledger_pb2.NodeRole.Name(body.register_node.role)
-            .removeprefix("NODE_ROLE_")
-            .lower(),
-            deposit=format_stos(body.register_node.deposit),
-        )
-    elif kind == "prepay_ozone":
-        out.update(amount=format_stos(body.prepay_ozone.amount))
-    return out
 
 
 def block_dict(resp: consensus_pb2.GetBlockResponse) -> dict[str, Any]:

@@ -1,7 +1,10 @@
-"""`stratos wallet …`, `stratos balance`, `stratos send` and `stratos chain …`: the STOS ledger
-from the command line. Thin commands over `wallet` (keys, amounts, signing), `chain` (the client
-of the validators) and `render` (the tables). Every argument is checked before anything is
-contacted, and errors reach `cli.run`, which prints them as one sentence.
+"""`stratos wallet …`, `stratos balance`, `stratos send`, `stratos tx` and `stratos chain …`: the
+STOS ledger from the command line. Thin commands over `wallet` (keys, amounts, signing), `chain`
+(the client of the validators) and `render` (the tables). Every argument is checked before
+anything is contacted, and errors reach `cli.run`, which prints them as one sentence.
+
+A tx that was submitted but is not committed is not an error: `send` and `tx` say so and exit
+with EXIT_PENDING (3), so a script can tell "nothing happened" (1) from "may still happen" (3).
 
 Validators are found through STRATOS_CONSENSUS_ADDRESS (comma-separated host:port) or, without
 it, the local mesh's validator processes in STRATOS_HOME/run/mesh.json."""
@@ -11,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import math
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,7 +24,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stratos.common.errors import FailedPrecondition, InvalidArgument
+from stratos.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from stratos.common.stos import format_stos, parse_stos
 from stratos.sdk import render
 from stratos.sdk.home import Home
@@ -39,6 +44,9 @@ chain_app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True)
+
+EXIT_PENDING = 3  # submitted, not committed (yet): it may still commit
+MAX_WAIT_S = 86_400
 
 
 def print_json(value: Any) -> None:
@@ -75,10 +83,12 @@ def with_chain(home: Home, work: Callable[[Any], Awaitable[Any]]) -> Any:
     from stratos.sdk.cli import quiet_logging
 
     quiet_logging()
-    addresses = [addr for _, addr in validator_targets(home)]
+    targets = validator_targets(home)
+    addresses = [addr for _, addr in targets]
+    names = {addr: name for name, addr in targets}
 
     async def go() -> Any:
-        async with ChainClient(addresses) as client:
+        async with ChainClient(addresses, names) as client:
             return await work(client)
 
     return asyncio.run(go())
@@ -168,6 +178,26 @@ def balance(
     )
 
 
+def wait_seconds(value: float, flag: str) -> float:
+    """A wait in seconds from the command line: finite, from 0 to a day."""
+    if not math.isfinite(value) or not 0 <= value <= MAX_WAIT_S:
+        raise InvalidArgument(f"{flag} is a number of seconds from 0 to {MAX_WAIT_S}, not {value}")
+    return value
+
+
+def _progress(spinner: Any, verb: str, name: Callable[[str], str]) -> Callable[[Any, float], None]:
+    """Keep the spinner's line saying where the tx is while waiting for its commit."""
+
+    def show(status: Any, elapsed: float) -> None:
+        where = ", ".join(name(a) for a in status.pending_on) or "no validator that answers"
+        spinner.update(
+            f"{verb} tx {status.tx_hash[:16]}… — pending on {where}; "
+            f"chain at height {status.latest_height}; {elapsed:.0f} s"
+        )
+
+    return show
+
+
 def send(
     address: str = typer.Argument(..., metavar="ADDRESS", help="Who receives the STOS."),
     amount: str = typer.Argument(..., metavar="AMOUNT", help="STOS to send, e.g. 12.5"),
@@ -175,23 +205,113 @@ def send(
     fee: str = typer.Option(
         format_stos(DEFAULT_FEE_NSTOS), "--fee", help="The fee in STOS (at least the chain's)."
     ),
+    timeout: float = typer.Option(
+        15.0,
+        "--timeout",
+        metavar="SECONDS",
+        help="How long to wait for the commit (0 = submit and return at once).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Send STOS and wait until the transfer is committed; prints its height and tx hash."""
+    """Send STOS and wait until the transfer is committed; prints its height and tx hash.
+
+    The nonce counts your transfers still pending, so sends may follow each other at once.
+
+    Exit codes: 0 committed; 1 refused or failed, and nothing was transferred; 3 submitted as
+    a tx but not committed yet: it may still commit, so follow it with 'stratos tx HASH --wait'
+    rather than sending again (with --json, "state" is "pending").
+    """
+    from stratos.sdk.chain import TxPending
+
     to = check_address(address.strip())
     nstos = parse_stos(amount)
     if nstos == 0:
         raise InvalidArgument("the amount to send must be more than 0 STOS")
     fee_nstos = parse_stos(fee, what="fee")
+    wait_s = wait_seconds(timeout, "--timeout")
     home = Home.from_env()
     identity = wallets(home).identity(from_name)
-    with err.status(f"sending {format_stos(nstos)} STOS and waiting for the commit…"):
-        res = with_chain(home, lambda c: c.send(identity, to, nstos, fee_nstos))
+    with err.status(f"sending {format_stos(nstos)} STOS and waiting for the commit…") as spin:
+
+        async def work(c: Any) -> Any:
+            show = _progress(spin, "waiting for the commit of", c.name)
+            try:
+                return await c.send(
+                    identity, to, nstos, fee_nstos, timeout_s=wait_s, on_progress=show
+                )
+            except TxPending as pending:
+                return pending
+
+        res = with_chain(home, work)
+    if isinstance(res, TxPending):
+        if as_json:
+            print_json(res.detail)
+        else:
+            print(res.message, file=sys.stderr)
+            print(f"tx {res.tx_hash}")
+        raise typer.Exit(EXIT_PENDING)
     if as_json:
         print_json(res.to_dict())
         return
     print(f"sent {format_stos(nstos)} STOS to {to}; committed at height {res.height}")
     print(f"tx {res.tx_hash}")
+
+
+def tx(
+    tx_hash: str = typer.Argument(
+        ..., metavar="HASH", help="A tx hash (64 hex characters), as 'stratos send' prints it."
+    ),
+    wait: bool = typer.Option(False, "--wait", help="Wait until the tx commits."),
+    timeout: float = typer.Option(
+        60.0, "--timeout", metavar="SECONDS", help="With --wait: how long to wait at most."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Where a tx is: committed at a height with its result, pending in which validators'
+    mempools, dropped (it no longer applies), or unknown.
+
+    Exit codes: 0 committed and applied; 1 unknown, dropped, refused in its block, or an
+    error; 3 pending: not committed yet (with --wait: not within --timeout).
+    """
+    from stratos.sdk.txstatus import PENDING, UNKNOWN, check_tx_hash
+
+    h = check_tx_hash(tx_hash)
+    wait_s = wait_seconds(timeout, "--timeout") if wait else 0.0
+    home = Home.from_env()
+
+    def follow(spin: Any) -> Any:
+        async def work(c: Any) -> Any:
+            if spin is None:
+                status = await c.tx(h)
+            else:
+                show = _progress(spin, "waiting for", c.name)
+                status = await c.wait_tx(h, wait_s, on_progress=show)
+            return status, status.to_dict(c.name)
+
+        return with_chain(home, work)
+
+    if wait:
+        with err.status(f"waiting for tx {h[:16]}…") as spin:
+            status, doc = follow(spin)
+    else:
+        status, doc = follow(None)
+    if as_json:
+        print_json(doc)
+    elif status.state == UNKNOWN:
+        silent = len(status.unreachable)
+        raise NotFound(
+            f"no validator knows the tx {h}: it was never submitted, or it left the mempools "
+            "without committing (a restarted validator forgets its mempool)"
+            + (
+                f"; {silent} of {silent + len(status.answered)} validators did not answer"
+                if silent
+                else ""
+            )
+        )
+    else:
+        out.print(render.tx_view(doc), highlight=False)
+    if not status.applied:
+        raise typer.Exit(EXIT_PENDING if status.state == PENDING else 1)
 
 
 # -- chain --------------------------------------------------------------------------------------
@@ -240,4 +360,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(wallet_app, name="wallet")
     app.command("balance")(balance)
     app.command("send")(send)
+    app.command("tx")(tx)
     app.add_typer(chain_app, name="chain")

@@ -444,3 +444,57 @@ def shown_name(name: str) -> str:
     return "".join(
         ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in name
     )
+
+
+_TX_STATE_STYLE = {"committed": "green", "pending": "yellow", "dropped": "red", "unknown": "dim"}
+
+
+def tx_state_text(doc: Mapping[str, Any]) -> Text:
+    """One line saying where a tx is (`doc` is `TxStatus.to_dict`)."""
+    state = doc["state"]
+    if state == "committed":
+        line = f"committed at height {doc['height']} (index {doc['index']} in the block)"
+    elif state == "pending":
+        where = ", ".join(doc["pending_on"])
+        line = f"pending in the mempool of {where}; not committed yet"
+    elif state == "dropped":
+        line = f"dropped after block {doc['height']}: it no longer applies and will not commit"
+    else:
+        line = "unknown to every validator that answered"
+    return Text(line, style=_TX_STATE_STYLE.get(state, ""))
+
+
+def tx_view(doc: Mapping[str, Any]) -> Table:
+    """`stratos tx`: the tx's state, its result, and what it says (`TxStatus.to_dict`)."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    grid.add_row("tx", Text(doc["tx_hash"], no_wrap=True))
+    grid.add_row("state", tx_state_text(doc))
+    if doc["state"] == "committed":
+        ok = doc["code"] == 0
+        grid.add_row(
+            "result",
+            Text(
+                f"ok: {doc['log']}" if ok else f"refused (code {doc['code']}): {doc['log']}",
+                style="green" if ok else "red",
+            ),
+        )
+    elif doc["state"] == "dropped":
+        grid.add_row("why", Text(doc["log"], style="red"))
+    if doc["unreachable"] and doc["state"] != "committed":
+        grid.add_row("not answering", ", ".join(doc["unreachable"]))
+    grid.add_row("chain height", str(doc["latest_height"]))
+    tx = doc.get("tx") or {}
+    for key, label in (
+        ("kind", "kind"),
+        ("sender", "from"),
+        ("to", "to"),
+        ("amount", "amount"),
+        ("fee", "fee"),
+        ("nonce", "nonce"),
+    ):
+        if tx.get(key) not in (None, ""):
+            value = str(tx[key]) + (" STOS" if key in ("amount", "fee") else "")
+            grid.add_row(label, Text(value, no_wrap=key in ("sender", "to")))
+    return grid

@@ -9,7 +9,7 @@ and the two sides must never drift apart.
   (`stratos.common.identity.address_of`).
 - A tx is `Tx{body, public_key, signature}` (proto/stratos/v1/ledger.proto): `body` a serialized
   `TxBody`, the signature ed25519 over b"stratos.tx.v1\\x00" + body; its hash is BLAKE3 of the
-  Tx bytes.
+  Tx bytes, written as 64 lowercase hex characters.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ MAX_NSTOS = 2**64 - 1  # amounts travel as uint64
 # thousands separators, so a typo is refused rather than read as something else.
 _AMOUNT_RE = re.compile(r"^([0-9]+)(?:\.([0-9]*))?$|^\.([0-9]+)$", re.ASCII)
 ADDRESS_RE = re.compile(r"^[0-9a-f]{40}$")
+TX_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 SIGN_DOMAIN = b"stratos.tx.v1\x00"  # a tx signature is never valid as anything else
 
 
@@ -68,6 +69,11 @@ def format_stos(nstos: int) -> str:
 
 def is_address(value: str) -> bool:
     return isinstance(value, str) and bool(ADDRESS_RE.match(value))
+
+
+def is_tx_hash(value: str) -> bool:
+    """64 lowercase hex characters: what `tx_hash` returns."""
+    return isinstance(value, str) and bool(TX_HASH_RE.match(value))
 
 
 def tx_hash(tx_bytes: bytes) -> str:

@@ -5,11 +5,15 @@ pending (so a sender can queue nonces n, n+1, n+2 and each is checked for funds 
 before it). Pending txs are kept in arrival order, which is nonce order per sender because a tx
 with a gap in its nonce is refused. After each committed block the included txs leave and the
 rest are re-checked against the new state (signatures are not re-verified: they cannot change).
+
+A tx that fails that re-check is dropped, and the pool remembers why (bounded, newest kept), so
+whoever follows the tx learns it will never commit instead of finding it simply gone.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from stratos.common.errors import AlreadyExists, InvalidArgument, ResourceExhausted
@@ -35,6 +39,17 @@ class _Entry:
     sender: str
 
 
+@dataclass(frozen=True)
+class Dropped:
+    """A pending tx that stopped applying after the block at `height`; `result` says why."""
+
+    height: int
+    result: pb.TxResult
+
+
+DROPPED_REMEMBERED = 4_096  # hashes of dropped txs kept (about 1 MiB), oldest forgotten first
+
+
 class Mempool:
     """Pending txs over a committed `state`; safe to call from several threads."""
 
@@ -52,6 +67,7 @@ class Mempool:
         self._lock = threading.Lock()
         self._txs: dict[str, _Entry] = {}  # tx hash → entry, in arrival order
         self._bytes = 0
+        self._dropped: OrderedDict[str, Dropped] = OrderedDict()
         self._reset(state)
 
     def _reset(self, state: LedgerState) -> None:
@@ -68,6 +84,24 @@ class Mempool:
     @property
     def size_bytes(self) -> int:
         return self._bytes
+
+    def get(self, hash_hex: str) -> bytes | None:
+        """The pending tx with this hash."""
+        with self._lock:
+            entry = self._txs.get(hash_hex)
+        return None if entry is None else entry.raw
+
+    def dropped(self, hash_hex: str) -> Dropped | None:
+        """Why the tx with this hash left the pool without committing, if it did lately."""
+        with self._lock:
+            return self._dropped.get(hash_hex)
+
+    def next_nonce(self, address: str) -> int:
+        """The nonce `address`'s next tx must carry to enter this pool: its committed nonce
+        plus its txs pending here (the pool admits a sender's txs only without gaps)."""
+        with self._lock:
+            acct = self._check.account(address)
+            return 0 if acct is None else acct.nonce
 
     def add(self, raw: bytes) -> str:
         """Admit a tx; returns its hash. Raises AlreadyExists (a duplicate), ResourceExhausted
@@ -86,6 +120,7 @@ class Mempool:
                 raise TxRefused(result.code, result.log)
             self._txs[h] = _Entry(raw, d.sender)
             self._bytes += len(raw)
+            self._dropped.pop(h, None)  # it applies again (funds arrived): no longer dropped
             return h
 
     def reap(self, max_txs: int | None = None, max_bytes: int | None = None) -> list[bytes]:
@@ -123,4 +158,7 @@ class Mempool:
                     del self._txs[h]
                     self._bytes -= len(entry.raw)
                     dropped.append(h)
+                    self._dropped[h] = Dropped(state.height, result)
+            while len(self._dropped) > DROPPED_REMEMBERED:
+                self._dropped.popitem(last=False)
             return dropped

@@ -15,17 +15,15 @@ from blake3 import blake3
 
 from stratos.common.errors import StratosError
 from stratos.common.logging import get_logger
-from stratos.consensus.mempool import TxRefused
 from stratos.consensus.messages import Evidence
 from stratos.consensus.node_codec import evidence_to_bytes
-from stratos.consensus.tx import TxCode, build_tx
+from stratos.consensus.tx import build_tx
 from stratos.v1 import ledger_pb2
 
 if TYPE_CHECKING:
     from stratos.consensus.node import Node
 
 log = get_logger(__name__)
-_NONCE_SEARCH = 64  # this node's own txs pending in its mempool, at most
 
 
 def report_evidence(node: Node, ev: Evidence) -> None:
@@ -49,25 +47,20 @@ def report_evidence(node: Node, ev: Evidence) -> None:
             reason=f"this node's account {node.address} holds no STOS to pay the slash fee",
         )
         return
-    for nonce in range(account.nonce, account.nonce + _NONCE_SEARCH):
-        tx = build_tx(
-            node.identity,
-            chain_id=node.state.chain_id,
-            nonce=nonce,
-            fee=node.state.params.min_fee,
-            slash=ledger_pb2.Slash(evidence=raw),
-        )
-        try:
-            node.mempool.add(tx)
-        except TxRefused as err:
-            if err.code == TxCode.BAD_NONCE:
-                continue  # our own earlier txs are pending: try the next nonce
-            log.warning("evidence_not_submitted", reason=str(err))
-            return
-        except StratosError as err:
-            log.warning("evidence_not_submitted", reason=str(err))
-            return
-        log.info("evidence_submitted", offender=a.validator, nonce=nonce)
-        node.relay_tx(tx)
-        node.on_tx_added()
+    # The next nonce after this node's own txs already pending (earlier reports, say).
+    nonce = node.mempool.next_nonce(node.address)
+    tx = build_tx(
+        node.identity,
+        chain_id=node.state.chain_id,
+        nonce=nonce,
+        fee=node.state.params.min_fee,
+        slash=ledger_pb2.Slash(evidence=raw),
+    )
+    try:
+        node.mempool.add(tx)
+    except StratosError as err:
+        log.warning("evidence_not_submitted", reason=str(err))
         return
+    log.info("evidence_submitted", offender=a.validator, nonce=nonce)
+    node.relay_tx(tx)
+    node.on_tx_added()

@@ -18,6 +18,7 @@ from stratos.common.errors import (
 )
 from stratos.common.grpcutil import rpc_edge
 from stratos.common.logging import get_logger
+from stratos.common.stos import is_tx_hash
 from stratos.consensus.bft_wire import from_proto
 from stratos.consensus.blocksync import serve_blocks
 from stratos.consensus.messages import InvalidMessage
@@ -25,6 +26,7 @@ from stratos.consensus.node import Node
 from stratos.consensus.peers import RELAYED_METADATA
 from stratos.consensus.state import LedgerState
 from stratos.consensus.tx import is_address, tx_hash
+from stratos.consensus.tx_lookup import TxState, lookup_tx
 from stratos.v1 import bft_pb2, consensus_pb2, consensus_pb2_grpc, ledger_pb2
 
 log = get_logger(__name__)
@@ -112,9 +114,13 @@ class ConsensusServicer(consensus_pb2_grpc.ConsensusServiceServicer):
             why = (
                 "no block has committed (are enough validators up?)"
                 if node.height == start_height
-                else f"blocks committed up to height {node.height} but the tx is still pending"
+                else f"blocks committed up to height {node.height} without it"
             )
-            raise DeadlineExceeded(f"not committed within {wait_ms / 1000:g} s: {why}") from None
+            # The tx stays pending and may still commit: say so, so no caller reads "failed".
+            raise DeadlineExceeded(
+                f"the tx {h} is in the mempool but not committed within {wait_ms / 1000:g} s: "
+                f"{why}; it may still commit (follow it with GetTx)"
+            ) from None
         finally:
             node.waiters.forget(h, fut)
         return consensus_pb2.SubmitTxResponse(tx_hash=h, height=height, result=result)
@@ -155,7 +161,29 @@ class ConsensusServicer(consensus_pb2_grpc.ConsensusServiceServicer):
         msg = ledger_pb2.Account(address=request.address)
         if acct is not None:
             msg.balance, msg.nonce, msg.ozone = acct.balance, acct.nonce, acct.ozone
-        return consensus_pb2.GetAccountResponse(account=msg, height=state.height)
+        return consensus_pb2.GetAccountResponse(
+            account=msg,
+            height=state.height,
+            pending_nonce=self.node.mempool.next_nonce(request.address),
+        )
+
+    @rpc_edge
+    async def GetTx(self, request, context):
+        h, node = request.tx_hash, self.node
+        if not is_tx_hash(h):
+            raise InvalidArgument(f"{h!r} is not a tx hash (64 lowercase hex characters)")
+        resp = lookup_tx(node.store, node.mempool, h, node.height)
+        if resp.state != TxState.TX_STATE_PENDING or not request.wait_ms:
+            return resp
+        # Nothing awaited since the lookup: the tx cannot have committed in between.
+        fut = node.waiters.watch(h)
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), min(request.wait_ms, MAX_WAIT_MS) / 1000)
+        except (TimeoutError, StratosError):
+            pass  # still pending, or dropped: the lookup below says which
+        finally:
+            node.waiters.forget(h, fut)
+        return lookup_tx(node.store, node.mempool, h, node.height)
 
     @rpc_edge
     async def GetBlock(self, request, context):

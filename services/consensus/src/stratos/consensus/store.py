@@ -4,6 +4,10 @@
 - The state: one canonical snapshot of the *latest* committed height, written in the same SQLite
   transaction as its block, so a restart never replays. Older states are not kept; replaying
   the stored blocks from genesis reproduces any of them (each header carries the app hash).
+- A tx index: hash → (height, position) of the block that holds it, written in the block's own
+  transaction, so `committed_tx` answers "was it committed, where, with what result" after any
+  restart. A tx included twice (a faulty proposer may re-include one that changed nothing)
+  keeps the inclusion that took effect.
 - The validator's last signed vote and lock (opaque bytes from the engine, with their
   height/round/step). `save_signed_state` returns only once the row is fsync'd, so the engine
   writes it *before* a vote leaves the process: after a crash it can never sign a conflicting one.
@@ -20,7 +24,7 @@ from stratos.common.errors import DataLoss, FailedPrecondition
 from stratos.consensus.apphash import decode_state, encode_state
 from stratos.consensus.ledger_block import block_hash
 from stratos.consensus.state import LedgerState
-from stratos.consensus.tx import tx_hash
+from stratos.consensus.tx import UNCHARGED, tx_hash
 from stratos.v1 import ledger_pb2 as pb
 
 _SCHEMA = """
@@ -51,6 +55,16 @@ class SignedState:
     @property
     def hrs(self) -> tuple[int, int, int]:
         return (self.height, self.round, self.step)
+
+
+@dataclass(frozen=True)
+class CommittedTx:
+    """Where a committed tx is: its block's height, its position there, its result, its bytes."""
+
+    height: int
+    index: int
+    result: pb.TxResult
+    raw: bytes
 
 
 class Store:
@@ -159,12 +173,14 @@ class Store:
             ),
             self._state_row(state),
         ]
+        # An inclusion that took effect replaces one that changed nothing; the reverse never.
         rows += [
             (
-                "INSERT OR IGNORE INTO txs (hash, height, idx) VALUES (?, ?, ?)",
+                f"INSERT OR {'IGNORE' if result.code in UNCHARGED else 'REPLACE'} "
+                "INTO txs (hash, height, idx) VALUES (?, ?, ?)",
                 (tx_hash(raw), height, i),
             )
-            for i, raw in enumerate(block.txs)
+            for i, (raw, result) in enumerate(zip(block.txs, results, strict=True))
         ]
         self._write(rows, at_height=height - 1)
 
@@ -188,6 +204,20 @@ class Store:
         """(height, index in block) of a committed tx."""
         row = self._one("SELECT height, idx FROM txs WHERE hash = ?", (hash_hex,))
         return None if row is None else (row[0], row[1])
+
+    def committed_tx(self, hash_hex: str) -> CommittedTx | None:
+        """The committed tx with this hash, with its result (one read: the index and the block
+        are written together)."""
+        row = self._one(
+            "SELECT t.height, t.idx, b.block, b.results FROM txs t "
+            "JOIN blocks b ON b.height = t.height WHERE t.hash = ?",
+            (hash_hex,),
+        )
+        if row is None:
+            return None
+        height, idx = row[0], row[1]
+        block, results = pb.Block.FromString(row[2]), pb.BlockResults.FromString(row[3])
+        return CommittedTx(height, idx, results.results[idx], block.txs[idx])
 
     # Signed votes --------------------------------------------------------------------------
     def save_signed_state(self, signed: SignedState) -> None:

@@ -47,6 +47,22 @@ class TxCode(IntEnum):
     NOT_ENABLED = 10
 
 
+# Refused before its fee and nonce were charged (the ante step): such a tx changed nothing, so the
+# same bytes may still apply in a later block. Every other failure consumed the nonce.
+UNCHARGED = frozenset(
+    {
+        TxCode.MALFORMED,
+        TxCode.OVERSIZED,
+        TxCode.BAD_SIGNATURE,
+        TxCode.WRONG_CHAIN,
+        TxCode.UNKNOWN_ACCOUNT,
+        TxCode.BAD_NONCE,
+        TxCode.FEE_TOO_LOW,
+        TxCode.INSUFFICIENT_FUNDS,
+    }
+)
+
+
 class TxRejected(Exception):
     """A transaction refused for `code`, with the sentence a user reads."""
 
