@@ -35,14 +35,17 @@ def varz(monitor_address: str) -> dict:
 
 
 async def streams_once_all_exist(url: str) -> list:
-    """stream info of every stream on the servers, once the expected ones all exist."""
+    """stream info of every stream on the servers, once the expected ones all exist and each
+    is held by as many servers as its config asks."""
     nc = await connect(url, name="durability-check")
     try:
         js = nc.jetstream()
 
         async def every_stream():
             infos = await js.streams_info()
-            return infos if {i.config.name for i in infos} >= STREAMS else None
+            if {i.config.name for i in infos} >= STREAMS and all(map(settled, infos)):
+                return infos
+            return None
 
         return await async_wait_until(
             every_stream, timeout_s=60, interval_s=0.5, what=f"the streams {sorted(STREAMS)}"
@@ -51,14 +54,26 @@ async def streams_once_all_exist(url: str) -> list:
         await nc.close()
 
 
+def held_by(info) -> int:
+    """Servers holding the stream now: its leader and its current followers."""
+    cluster = info.cluster
+    if not (cluster and cluster.leader):
+        return 1 if info.config.num_replicas in (None, 1) else 0
+    return 1 + sum(1 for r in cluster.replicas or [] if r.current)
+
+
+def settled(info) -> bool:
+    """A stream just created elects a leader and catches its followers up first."""
+    return held_by(info) == (info.config.num_replicas or 1)
+
+
 def assert_kept(info, copies: int) -> None:
     name = info.config.name
     assert info.config.storage == StorageType.FILE, name
     assert info.config.num_replicas == copies, name
     # an async persist mode acknowledges before the write is on disk, whatever the server says
     assert info.config.persist_mode in (None, PersistMode.DEFAULT), name
-    held_by = 1 + len(info.cluster.replicas or []) if info.cluster and info.cluster.leader else 1
-    assert held_by == copies, f"{name} is held by {info.cluster}"
+    assert held_by(info) == copies, f"{name} is held by {info.cluster}"
 
 
 async def test_the_local_mesh_syncs_every_write_and_keeps_each_stream_on_file(mesh_factory):

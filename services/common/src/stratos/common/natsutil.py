@@ -10,6 +10,7 @@ import time
 from urllib.parse import urlsplit
 
 import nats
+import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
@@ -127,6 +128,7 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     except NotFoundError:
         try:
             await js.add_stream(config)
+            await _settled(js, config.name, config.num_replicas or 1)
             return
         except BadRequestError:
             was = config.num_replicas  # another replica created it at the same moment
@@ -179,11 +181,13 @@ async def ensure_kv(js: JetStreamContext, bucket: str, *, replicas: int, history
         kv = await js.key_value(bucket)
     except BucketNotFoundError:
         try:
-            return await js.create_key_value(
+            kv = await js.create_key_value(
                 KeyValueConfig(
                     bucket=bucket, history=history, storage=StorageType.FILE, replicas=replicas
                 )
             )
+            await _settled(js, kv._stream, replicas)
+            return kv
         except BadRequestError:
             kv = await js.key_value(bucket)  # another replica created it at the same moment
     config = (await js.stream_info(kv._stream)).config
@@ -197,13 +201,18 @@ async def ensure_kv(js: JetStreamContext, bucket: str, *, replicas: int, history
 async def _settled(
     js: JetStreamContext, stream: str, replicas: int, timeout_s: float = REPLICAS_SETTLE_S
 ) -> None:
-    """Wait (bounded) until a stream whose replica count changed has a leader and every
+    """Wait (bounded) until a replicated stream just created or re-sized has a leader and every
     follower is current: until then writes to it time out (for about 5 s on loopback)."""
+    if replicas == 1:
+        return
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        cluster = (await js.stream_info(stream)).cluster
+        try:
+            cluster = (await js.stream_info(stream)).cluster
+        except (nats.errors.Error, TimeoutError):  # no leader to answer yet
+            cluster = None
         followers = [r for r in (cluster.replicas or []) if r.current] if cluster else []
-        if replicas == 1 or (cluster and cluster.leader and len(followers) == replicas - 1):
+        if cluster and cluster.leader and len(followers) == replicas - 1:
             log.info("stream_replicas_settled", stream=stream, replicas=replicas)
             return
         await asyncio.sleep(0.25)
