@@ -23,7 +23,12 @@ MiB = 1 << 20
 
 
 def storage_figures(
-    home: Home, work: Path, disk_mb_s: float, grpc_mb_s: float, grpc_tuned_mb_s: float
+    home: Home,
+    work: Path,
+    disk_mb_s: float,
+    grpc_mb_s: float,
+    grpc_tuned_mb_s: float,
+    disk_syncs_s: float,
 ) -> list[Figure]:
     """The storage figures, on a local mesh of 3 storage nodes and no validators."""
     figures: list[Figure] = []
@@ -49,6 +54,10 @@ def storage_figures(
         figures.append(
             Figure.against("storage.get_256MiB_to_disk", speed.get_to_disk, "MB/s", disk_mb_s, "")
         )
+        # no target: what syncing every JetStream write costs a small file, against how many
+        # small writes a second the disk can fsync at all
+        small = storage.small_put_rate(home, work)
+        figures.append(Figure.against("storage.put_64KiB_ops_s", small, "puts/s", disk_syncs_s, ""))
         rss = storage.cli_put_peak_rss_mb(home, work)
         figures.append(Figure.against("storage.cli_peak_rss_1GiB_put", rss, "MB", 200, "<= 200"))
         node_rss = storage.storage_nodes_peak_rss_mb(home)
@@ -65,17 +74,22 @@ def main() -> None:
     home = Home(work / "home")
     try:
         disk_mb_s = disk.fsync_write_bandwidth(work / "disk")
+        disk_syncs_s = disk.fsync_small_write_rate(work / "disk")
         grpc_mb_s = grpc_loopback.streaming_throughput()
         grpc_tuned_mb_s = grpc_loopback.streaming_throughput(tuned=True)
         print(
             f"bounds: disk fsync write {disk_mb_s:.0f} MB/s, loopback gRPC {grpc_mb_s:.0f} MB/s "
-            f"(with Stratos' allocator settings {grpc_tuned_mb_s:.0f} MB/s)"
+            f"(with Stratos' allocator settings {grpc_tuned_mb_s:.0f} MB/s), "
+            f"fsync'd 64 KiB writes {disk_syncs_s:.0f}/s"
         )
-        figures += storage_figures(home, work, disk_mb_s, grpc_mb_s, grpc_tuned_mb_s)
+        figures += storage_figures(home, work, disk_mb_s, grpc_mb_s, grpc_tuned_mb_s, disk_syncs_s)
         figures += healing.measure(work, disk_mb_s)
         figures += consensus.measure(work / "consensus")
         figures += operator_bench.measure(work / "operator")
         figures.append(Figure("bound.disk_fsync_write", round(disk_mb_s, 1), "MB/s", None, None))
+        figures.append(
+            Figure("bound.disk_fsync_64KiB_writes", round(disk_syncs_s, 1), "writes/s", None, None)
+        )
         figures.append(
             Figure("bound.grpc_loopback_stream", round(grpc_mb_s, 1), "MB/s", None, None)
         )

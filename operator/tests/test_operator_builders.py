@@ -4,10 +4,14 @@ counts, owner references, labels and selectors that match, probes, PDB math, the
 from __future__ import annotations
 
 import base64
+import os
+import re
+import subprocess
 
 import pytest
 from operator_support import cluster_body
 
+from stratos.common.procs import nats_server_binary
 from stratos.consensus.ledger_genesis import Genesis
 from stratos.operator.builders import DefaultImages, build_all, pdb, prunable
 from stratos.operator.builders.immutable import claims_to_expand, keep_claim_templates
@@ -201,6 +205,41 @@ def test_nats_runs_jetstream_clustered_with_a_route_per_server():
     for i in range(3):
         assert f"nats://demo-nats-{i}.demo-nats-headless.mesh.svc:6222" in conf
     assert kids[("Service", "demo-nats-headless")]["spec"]["publishNotReadyAddresses"] is True
+
+
+@pytest.mark.parametrize("servers", [1, 3, 5])
+def test_every_nats_server_fsyncs_each_write_before_acknowledging_it(servers):
+    _, kids = _children({"nats": {"replicas": servers}})
+    conf = kids[("ConfigMap", "demo-nats-config")]["data"]["nats.conf"]
+    block = re.search(r"^jetstream \{\n(.*?)^\}", conf, re.S | re.M)
+    assert block and re.search(r"^\s*sync_interval: always$", block.group(1), re.M), conf
+
+
+@pytest.mark.parametrize("servers", [1, 3])
+def test_the_nats_server_accepts_the_rendered_config(servers, tmp_path):
+    """`nats-server -t` parses the whole file (a misspelt value such as `sync_interval: alwys`
+    is refused), the way the pods will read it."""
+    _, kids = _children({"nats": {"replicas": servers}})
+    conf = tmp_path / "nats.conf"
+    conf.write_text(kids[("ConfigMap", "demo-nats-config")]["data"]["nats.conf"])
+    checked = subprocess.run(
+        [nats_server_binary(), "-c", str(conf), "-t"],
+        env={**os.environ, "POD_NAME": "demo-nats-0"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert checked.returncode == 0, checked.stderr
+
+
+@pytest.mark.parametrize(("servers", "copies"), [(1, 1), (3, 3), (5, 3), (9, 3)])
+def test_index_and_storage_keep_one_copy_of_each_stream_per_nats_server_up_to_three(
+    servers, copies
+):
+    _, kids = _children({"nats": {"replicas": servers}})
+    for kind, name in (("Deployment", "demo-index"), ("StatefulSet", "demo-storage")):
+        (container,) = kids[(kind, name)]["spec"]["template"]["spec"]["containers"]
+        assert _env(container)["STRATOS_NATS_REPLICAS"] == str(copies), name
 
 
 def test_a_single_nats_server_has_no_cluster_block_and_no_budget():

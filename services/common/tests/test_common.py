@@ -76,8 +76,8 @@ async def test_kv_bucket_and_heartbeat_stream_are_idempotent_on_a_real_server():
         try:
             js = nc.jetstream()
             for _ in range(2):
-                await natsutil.ensure_heartbeat_stream(js)
-                kv = await natsutil.ensure_kv(js, natsutil.MANIFEST_BUCKET)
+                await natsutil.ensure_heartbeat_stream(js, replicas=1)
+                kv = await natsutil.ensure_kv(js, natsutil.MANIFEST_BUCKET, replicas=1)
             await kv.put("k", b"v")
             assert (await kv.get("k")).value == b"v"
             await natsutil.publish(nc, "stratos.node.heartbeat.n1", b"a")

@@ -16,7 +16,7 @@ async def test_every_key_just_written_is_listed_every_time() -> None:
     with nats_server() as ns:
         nc = await connect(ns.url, name="kv-keys-test")
         try:
-            kv = await ensure_kv(nc.jetstream(), "KVKEYS_TEST")
+            kv = await ensure_kv(nc.jetstream(), "KVKEYS_TEST", replicas=1)
             assert await kv_keys(kv) == []
             written: list[str] = []
             for i in range(60):  # list right after each write, as `stratos ls` after a put does

@@ -56,9 +56,9 @@ async def running_index(
     feed = None
     server = None
     try:
-        store = await ManifestStore.open(nc.jetstream(), clock)
+        store = await ManifestStore.open(nc.jetstream(), clock, replicas=1)
         registry = Registry(settings.suspect_after_s, settings.lost_after_s)
-        feed = HeartbeatFeed(nc, registry, watch_interval_s=stream_watch_s)
+        feed = HeartbeatFeed(nc, registry, watch_interval_s=stream_watch_s, replicas=1)
         await feed.start()
         drains = await DrainRegistry.open(nc.jetstream()) if with_drains else None
         service = IndexService(settings, registry, store, nc, clock, drains=drains)

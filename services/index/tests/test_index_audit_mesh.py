@@ -96,7 +96,7 @@ class Mesh:
                 )
             ],
         )
-        store = await ManifestStore.open(self.loop._js)
+        store = await ManifestStore.open(self.loop._js, replicas=1)
         await store.commit(sign(Identity.generate(), m))
         self.sizes[cid] = len(data)
         await self.loop.run_once()
@@ -160,7 +160,7 @@ async def mesh(
         await loop.start(run=False)
         auditor = Auditor(nc, settings, lambda: loop.snapshot, rng=random.Random(1))
         await auditor.start(run=False)
-        m = Mesh(nodes, loop, auditor, await LocationStore.open(nc.jetstream()))
+        m = Mesh(nodes, loop, auditor, await LocationStore.open(nc.jetstream(), replicas=1))
 
         async def collect(msg) -> None:
             m.published.append(events_pb2.AuditResult.FromString(msg.data))

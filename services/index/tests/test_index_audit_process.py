@@ -145,7 +145,7 @@ async def test_a_chunk_altered_on_disk_is_caught_by_an_audit_and_repaired(nats, 
                     )
                 ],
             )
-            await (await ManifestStore.open(nc.jetstream())).commit(
+            await (await ManifestStore.open(nc.jetstream(), replicas=1)).commit(
                 sign(Identity.generate(), manifest)
             )
             index_env = env_with(
@@ -175,7 +175,7 @@ async def test_a_chunk_altered_on_disk_is_caught_by_an_audit_and_repaired(nats, 
                 assert failed.reason == CHUNK_CORRUPT and failed.chunk_id == cid
                 assert list((nodes[first].data_dir / "quarantine").iterdir())
 
-                store = await LocationStore.open(nc.jetstream())
+                store = await LocationStore.open(nc.jetstream(), replicas=1)
 
                 async def repaired() -> bool:
                     where = holders(manifest, await store.get(manifest.file_id))[cid]

@@ -46,8 +46,8 @@ async def test_results_apply_with_compare_and_set_from_two_replicas_at_once(nats
     a = await natsutil.connect(nats.url, name="replica-a")
     b = await natsutil.connect(nats.url, name="replica-b")
     try:
-        store_a = await LocationStore.open(a.jetstream())
-        store_b = await LocationStore.open(b.jetstream())
+        store_a = await LocationStore.open(a.jetstream(), replicas=1)
+        store_b = await LocationStore.open(b.jetstream(), replicas=1)
         fid = new_file_id()
         m = build_manifest(fid, nodes=("n1", "n2"))
         chunk = m.segments[0].chunk_id
@@ -85,12 +85,12 @@ async def test_get_manifest_returns_locations_and_the_new_holders_address(nats) 
             idx.registry.observe(heartbeat(node))
         fid = new_file_id()
         m = build_manifest(fid, nodes=("n1", "n2"))
-        await (await ManifestStore.open(idx.nc.jetstream())).commit(sign(owner, m))
+        await (await ManifestStore.open(idx.nc.jetstream(), replicas=1)).commit(sign(owner, m))
         resp = await idx.stub.GetManifest(index_pb2.GetManifestRequest(file_id=fid))
         assert resp.locations == types_pb2.FileLocations(file_id=fid)
         assert [n.node_id for n in resp.nodes] == ["n1", "n2"]
 
-        store = await LocationStore.open(idx.nc.jetstream())
+        store = await LocationStore.open(idx.nc.jetstream(), replicas=1)
         chunk = m.segments[0].chunk_id
         await store.apply(result(fid, chunk, "n9"), manifest_holders(m))
         resp = await idx.stub.GetManifest(index_pb2.GetManifestRequest(file_id=fid))

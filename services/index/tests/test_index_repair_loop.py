@@ -64,7 +64,7 @@ async def repair_loop(
 
 
 async def commit(nc, *manifests: types_pb2.Manifest) -> None:
-    store = await ManifestStore.open(nc.jetstream())
+    store = await ManifestStore.open(nc.jetstream(), replicas=1)
     owner = Identity.generate()
     for m in manifests:
         await store.commit(sign(owner, m))
@@ -137,7 +137,7 @@ async def test_a_lost_node_puts_jobs_on_the_queue_and_results_heal_the_locations
                 jobs.append(job)
         for job in jobs:
             await send_result(nc, job)
-        store = await LocationStore.open(js)
+        store = await LocationStore.open(js, replicas=1)
 
         async def healed() -> bool:
             locs = await store.all()
@@ -211,13 +211,13 @@ async def test_the_rate_limit_spreads_copies_over_rounds_and_deletes_follow_file
         assert sum(j.size for j in loop.outstanding.jobs()) <= 64 * 1024
 
         # Locations of a file that no longer exists are removed by the next round.
-        store = await LocationStore.open(loop._nc.jetstream())
+        store = await LocationStore.open(loop._nc.jetstream(), replicas=1)
         job = loop.outstanding.jobs()[0]
         await send_result(loop._nc, job)
         await async_wait_until(
             lambda: _has_locations(store, big.file_id), timeout_s=5, what="locations"
         )
-        kv = await natsutil.ensure_kv(loop._nc.jetstream(), natsutil.MANIFEST_BUCKET)
+        kv = await natsutil.ensure_kv(loop._nc.jetstream(), natsutil.MANIFEST_BUCKET, replicas=1)
         await kv.delete(big.file_id)
         await loop.run_once()
         assert await store.all() == {}

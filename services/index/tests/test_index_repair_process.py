@@ -60,7 +60,7 @@ async def test_an_index_killed_mid_repair_resumes_without_storing_a_job_twice(
     nc = await natsutil.connect(nats.url, name="test-storage-nodes")
     js = nc.jetstream()
     try:
-        await natsutil.ensure_heartbeat_stream(js)
+        await natsutil.ensure_heartbeat_stream(js, replicas=1)
         for n in NODES:
             sent = now_ms() - 60_000 if n == "n4" else now_ms()
             await publish_heartbeat(nc, heartbeat(n, capacity=CAPACITY, sent_unix_ms=sent))
@@ -92,7 +92,7 @@ async def test_an_index_killed_mid_repair_resumes_without_storing_a_job_twice(
                 subject = natsutil.REPAIR_JOB_SUBJECT.format(node_id=node)
                 for msg in await take_jobs(js, node, first.get(subject, 0)):
                     await send_result(nc, repair_pb2.RepairJob.FromString(msg.data))
-            store = await LocationStore.open(js)
+            store = await LocationStore.open(js, replicas=1)
 
             async def healed() -> bool:
                 locs = await store.all()

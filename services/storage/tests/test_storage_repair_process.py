@@ -134,7 +134,7 @@ class Bus:
     @classmethod
     async def open(cls, url: str) -> Bus:
         bus = cls(await nats.connect(url))
-        await ensure_repair_stream(bus.nc.jetstream())
+        await ensure_repair_stream(bus.nc.jetstream(), replicas=1)
 
         async def collect(msg) -> None:
             bus.results.append(repair_pb2.RepairResult.FromString(msg.data))

@@ -103,7 +103,7 @@ async def mesh(tmp_path: Path, n_sources: int = 2, **settings) -> AsyncIterator[
     """nats-server, `n_sources` storage nodes and a target node whose repair worker runs."""
     with nats_server() as ns:
         nc = await nats.connect(ns.url)
-        await ensure_repair_stream(nc.jetstream())
+        await ensure_repair_stream(nc.jetstream(), replicas=1)
         nodes = [await start_node(tmp_path, f"src-{i}") for i in range(n_sources)]
         target = await start_node(tmp_path, TARGET)
         m = Mesh(nc, target, nodes, ns)
@@ -345,7 +345,7 @@ class GatedExecutor:
 async def test_worker_runs_at_most_its_concurrency_and_hands_jobs_back_on_stop() -> None:
     with nats_server() as ns:
         nc = await nats.connect(ns.url)
-        await ensure_repair_stream(nc.jetstream())
+        await ensure_repair_stream(nc.jetstream(), replicas=1)
         results: list[repair_pb2.RepairResult] = []
 
         async def collect(msg) -> None:

@@ -128,6 +128,21 @@ def nats_url(cluster: Cluster) -> str:
     return f"nats://{child_name(cluster, 'nats')}.{cluster.namespace}.svc:{PORT_NATS_CLIENT}"
 
 
+def jetstream_replicas(cluster: Cluster) -> int:
+    """Copies of every stream and KV bucket: one per server up to 3, so a clustered NATS
+    keeps an acknowledged manifest on a majority of three disks (more copies only slow
+    writes; JetStream's RAFT needs a majority of the stream's replicas, not of the servers)."""
+    return min(3, cluster.spec.nats.replicas)
+
+
+def jetstream_env(cluster: Cluster) -> list[dict[str, Any]]:
+    """Where NATS is and how many copies the streams and buckets a service creates keep."""
+    return [
+        {"name": "STRATOS_NATS_URL", "value": nats_url(cluster)},
+        {"name": "STRATOS_NATS_REPLICAS", "value": str(jetstream_replicas(cluster))},
+    ]
+
+
 def common_env(cluster: Cluster, service: str) -> list[dict[str, Any]]:
     env = [
         {"name": "STRATOS_LOG_LEVEL", "value": cluster.spec.log_level},

@@ -1,8 +1,10 @@
 """NATS with JetStream: the config, a headless Service for the cluster routes, a client Service
 and a StatefulSet with one volume per server (JetStream's file store).
 
-With 3 or more servers JetStream runs clustered (a RAFT group per stream), so the index keeps no
-single point of failure; 1 server is for development.
+With 3 or more servers JetStream runs clustered (a RAFT group per stream) and the index and the
+storage nodes create every stream and bucket with min(3, servers) replicas (STRATOS_NATS_REPLICAS,
+`meta.jetstream_replicas`), so the index keeps no single point of failure; 1 server is for
+development. Every server fsyncs each write before acknowledging it (`sync_interval: always`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ def config_text(cluster: Cluster) -> str:
         "jetstream {",
         "  store_dir: /data",
         f"  max_file_store: {max_file}",
+        # fsync each write before acknowledging it; JetStream's default (every two minutes)
+        # lets a power cut take manifests whose put had already succeeded
+        "  sync_interval: always",
         "}",
     ]
     if nats.replicas > 1:

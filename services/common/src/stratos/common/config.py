@@ -22,6 +22,14 @@ class ServiceSettings(BaseSettings):
     nats_url: str = Field(
         "nats://127.0.0.1:4222", description="NATS server URL(s), comma-separated."
     )
+    nats_replicas: int = Field(
+        1,
+        ge=1,
+        le=5,
+        description="copies JetStream keeps of every stream and KV bucket this service creates: "
+        "1 for one NATS server, min(3, servers) for a cluster (the operator sets it); at most 5, "
+        "JetStream's limit.",
+    )
     grpc_address: str = Field(
         "127.0.0.1:0", description="host:port the gRPC server listens on (port 0 = any free port)."
     )

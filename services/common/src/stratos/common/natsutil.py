@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from urllib.parse import urlsplit
 
 import nats
+import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
@@ -34,6 +36,7 @@ REPAIR_JOB_WILDCARD = "stratos.repair.job.>"
 REPAIR_RESULT_SUBJECT = "stratos.repair.result"  # RepairResult, plain NATS
 AUDIT_RESULT_SUBJECT = "stratos.audit.results"  # AuditResult, plain NATS
 REPAIR_DEDUP_WINDOW_S = 120.0  # a job published twice within this window is stored once
+REPLICAS_SETTLE_S = 30.0  # how long a stream whose replica count changed may take to elect
 
 
 def server_endpoints(url: str) -> list[tuple[str, int]]:
@@ -118,20 +121,29 @@ async def _on_reconnect() -> None:
 
 
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
-    """Create the stream, or bring an existing one to this config."""
+    """Create the stream, or bring an existing one to this config (replicas included: a
+    stream created on one server is scaled to the cluster's replica count on the next start)."""
     try:
-        await js.stream_info(config.name)
+        was = (await js.stream_info(config.name)).config.num_replicas
     except NotFoundError:
         try:
             await js.add_stream(config)
+            await _settled(js, config.name, config.num_replicas or 1)
             return
         except BadRequestError:
-            pass  # another replica created it at the same moment
+            was = config.num_replicas  # another replica created it at the same moment
     await js.update_stream(config)
+    if was != config.num_replicas:
+        log.info("stream_replicas_changing", stream=config.name, was=was, now=config.num_replicas)
+        await _settled(js, config.name, config.num_replicas or 1)
 
 
-async def ensure_heartbeat_stream(js: JetStreamContext) -> None:
-    """Keeps the latest heartbeat per node, so a (re)started index knows every node at once."""
+async def ensure_heartbeat_stream(js: JetStreamContext, *, replicas: int) -> None:
+    """Keeps the latest heartbeat per node, so a (re)started index knows every node at once.
+
+    Soft state (each node replaces its entry every few seconds), but it is synced and
+    replicated like the rest: JetStream syncs per server, not per stream, and an index that
+    starts while the only server holding this stream is down would see an empty mesh."""
     await ensure_stream(
         js,
         StreamConfig(
@@ -139,11 +151,12 @@ async def ensure_heartbeat_stream(js: JetStreamContext) -> None:
             subjects=[HEARTBEAT_WILDCARD],
             max_msgs_per_subject=1,
             storage=StorageType.FILE,
+            num_replicas=replicas,
         ),
     )
 
 
-async def ensure_repair_stream(js: JetStreamContext) -> None:
+async def ensure_repair_stream(js: JetStreamContext, *, replicas: int) -> None:
     """The repair work queue: a job stays until the node it targets acknowledges it, and is
     redelivered if that node dies first; the same job_id (Nats-Msg-Id) published twice by two
     index replicas is stored once."""
@@ -155,21 +168,55 @@ async def ensure_repair_stream(js: JetStreamContext) -> None:
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,
             duplicate_window=REPAIR_DEDUP_WINDOW_S,
+            num_replicas=replicas,
         ),
     )
 
 
-async def ensure_kv(js: JetStreamContext, bucket: str, *, history: int = 1):
-    """The KV bucket, created on first use (file storage, so it survives a NATS restart)."""
+async def ensure_kv(js: JetStreamContext, bucket: str, *, replicas: int, history: int = 1):
+    """The KV bucket, created on first use in file storage with `replicas` copies; an existing
+    bucket with another replica count is brought to it (a mesh that grew from one NATS server
+    to a cluster gets its buckets replicated, not left on one server)."""
     try:
-        return await js.key_value(bucket)
+        kv = await js.key_value(bucket)
     except BucketNotFoundError:
         try:
-            return await js.create_key_value(
-                KeyValueConfig(bucket=bucket, history=history, storage=StorageType.FILE)
+            kv = await js.create_key_value(
+                KeyValueConfig(
+                    bucket=bucket, history=history, storage=StorageType.FILE, replicas=replicas
+                )
             )
+            await _settled(js, kv._stream, replicas)
+            return kv
         except BadRequestError:
-            return await js.key_value(bucket)
+            kv = await js.key_value(bucket)  # another replica created it at the same moment
+    config = (await js.stream_info(kv._stream)).config
+    if config.num_replicas != replicas:
+        log.info("kv_replicas_changing", bucket=bucket, was=config.num_replicas, now=replicas)
+        await js.update_stream(dataclasses.replace(config, num_replicas=replicas))
+        await _settled(js, kv._stream, replicas)
+    return kv
+
+
+async def _settled(
+    js: JetStreamContext, stream: str, replicas: int, timeout_s: float = REPLICAS_SETTLE_S
+) -> None:
+    """Wait (bounded) until a replicated stream just created or re-sized has a leader and every
+    follower is current: until then writes to it time out (for about 5 s on loopback)."""
+    if replicas == 1:
+        return
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            cluster = (await js.stream_info(stream)).cluster
+        except (nats.errors.Error, TimeoutError):  # no leader to answer yet
+            cluster = None
+        followers = [r for r in (cluster.replicas or []) if r.current] if cluster else []
+        if cluster and cluster.leader and len(followers) == replicas - 1:
+            log.info("stream_replicas_settled", stream=stream, replicas=replicas)
+            return
+        await asyncio.sleep(0.25)
+    log.warning("stream_replicas_not_settled", stream=stream, replicas=replicas, waited_s=timeout_s)
 
 
 async def kv_keys(kv) -> list[str]:

@@ -81,12 +81,19 @@ async def async_wait_until(
 def nats_config(
     port: int, monitor_port: int, store_dir: Path, *, max_payload: int = 8 << 20
 ) -> str:
-    """A nats-server config with JetStream; max_payload raised so large manifests fit."""
+    """A nats-server config with JetStream; max_payload raised so large manifests fit.
+
+    `sync_interval: always` makes the server fsync each write before it acknowledges it: by
+    default JetStream syncs every two minutes, and a power cut loses whatever it had
+    acknowledged since (manifests of files whose put had succeeded)."""
     return (
         f'listen: "127.0.0.1:{port}"\n'
         f'http: "127.0.0.1:{monitor_port}"\n'
         f"max_payload: {max_payload}\n"
-        f'jetstream {{ store_dir: "{store_dir}" }}\n'
+        "jetstream {\n"
+        f'  store_dir: "{store_dir}"\n'
+        "  sync_interval: always\n"
+        "}\n"
     )
 
 

@@ -74,8 +74,9 @@ class Auditor:
 
     async def start(self, *, run: bool = True) -> None:
         """Open the buckets; with `run` (and audits enabled), audit periodically."""
-        self._locations = await LocationStore.open(self._nc.jetstream())
-        self._manifest_kv = await ensure_kv(self._nc.jetstream(), MANIFEST_BUCKET)
+        js, replicas = self._nc.jetstream(), self._settings.nats_replicas
+        self._locations = await LocationStore.open(js, replicas=replicas)
+        self._manifest_kv = await ensure_kv(js, MANIFEST_BUCKET, replicas=replicas)
         if run and self._settings.audits_per_round > 0:
             self._task = asyncio.create_task(self._run())
         log.info(

@@ -72,10 +72,11 @@ class Cleanup:
 
     async def start(self, *, run: bool = True) -> None:
         """Open the stream and buckets; with `run`, sweep expired files and collect garbage."""
-        await ensure_repair_stream(self._js)
-        self._manifest_kv = await ensure_kv(self._js, MANIFEST_BUCKET)
-        self._locations = await LocationStore.open(self._js)
-        self.reservations = await ReservationStore.open(self._js)
+        replicas = self._settings.nats_replicas
+        await ensure_repair_stream(self._js, replicas=replicas)
+        self._manifest_kv = await ensure_kv(self._js, MANIFEST_BUCKET, replicas=replicas)
+        self._locations = await LocationStore.open(self._js, replicas=replicas)
+        self.reservations = await ReservationStore.open(self._js, replicas=replicas)
         if run:
             self._tasks = [
                 asyncio.create_task(

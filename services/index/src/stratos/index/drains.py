@@ -32,8 +32,8 @@ class DrainRegistry:
         self._task: asyncio.Task | None = None
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> DrainRegistry:
-        reg = cls(await ensure_kv(js, DRAIN_BUCKET))
+    async def open(cls, js: JetStreamContext, *, replicas: int) -> DrainRegistry:
+        reg = cls(await ensure_kv(js, DRAIN_BUCKET, replicas=replicas))
         await reg.refresh()
         return reg
 

@@ -36,9 +36,15 @@ STREAM_WATCH_INTERVAL_S = 5.0
 
 class HeartbeatFeed:
     def __init__(
-        self, nc: NATS, registry: Registry, watch_interval_s: float = STREAM_WATCH_INTERVAL_S
+        self,
+        nc: NATS,
+        registry: Registry,
+        watch_interval_s: float = STREAM_WATCH_INTERVAL_S,
+        *,
+        replicas: int,
     ) -> None:
         self._nc = nc
+        self._replicas = replicas
         self._js = nc.jetstream()
         self._registry = registry
         self._watch_interval_s = watch_interval_s
@@ -65,7 +71,7 @@ class HeartbeatFeed:
         return caught_up
 
     async def _subscribe(self) -> None:
-        await ensure_heartbeat_stream(self._js)
+        await ensure_heartbeat_stream(self._js, replicas=self._replicas)
         self._target_seq = (await self._js.stream_info(HEARTBEAT_STREAM)).state.last_seq
         self._seen_seq = 0
         self.ready = self._target_seq == 0

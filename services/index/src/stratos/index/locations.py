@@ -88,9 +88,9 @@ class LocationStore:
         self._kv = kv
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> LocationStore:
+    async def open(cls, js: JetStreamContext, *, replicas: int) -> LocationStore:
         try:
-            return cls(await ensure_kv(js, LOCATIONS_BUCKET))
+            return cls(await ensure_kv(js, LOCATIONS_BUCKET, replicas=replicas))
         except (nats.errors.Error, TimeoutError) as exc:
             raise Unavailable(
                 f"cannot open the JetStream KV bucket {LOCATIONS_BUCKET} "
@@ -171,10 +171,10 @@ class LocationStore:
 _shared: weakref.WeakKeyDictionary[NATS, LocationStore] = weakref.WeakKeyDictionary()
 
 
-async def for_connection(nc: NATS) -> LocationStore:
+async def for_connection(nc: NATS, *, replicas: int) -> LocationStore:
     """One LocationStore per NATS connection, opened on first use (for the gRPC edge)."""
     store = _shared.get(nc)
     if store is None:
-        store = await LocationStore.open(nc.jetstream())
+        store = await LocationStore.open(nc.jetstream(), replicas=replicas)
         _shared[nc] = store
     return store

@@ -82,15 +82,15 @@ async def serve(stop: asyncio.Event) -> None:
         log.info("stopped_before_connecting")
         return
     try:
-        store = await ManifestStore.open(nc.jetstream())
+        store = await ManifestStore.open(nc.jetstream(), replicas=settings.nats_replicas)
         registry = Registry(settings.suspect_after_s, settings.lost_after_s)
-        feed = HeartbeatFeed(nc, registry)
+        feed = HeartbeatFeed(nc, registry, replicas=settings.nats_replicas)
         # Serve (and report healthy) only after the stored heartbeats are read, so the first
         # PlanWrite after a restart does not see an empty mesh.
         async with _jetstream_holds(settings, "the heartbeat stream"):
             await feed.start()
         async with _jetstream_holds(settings, "the drain bucket"):
-            drains = await DrainRegistry.open(nc.jetstream())
+            drains = await DrainRegistry.open(nc.jetstream(), replicas=settings.nats_replicas)
             drains.start()
         repair = RepairLoop(
             nc, registry, settings, ready=lambda: feed.ready, draining=drains.draining

@@ -75,9 +75,11 @@ class ManifestStore:
         self._clock = clock
 
     @classmethod
-    async def open(cls, js: JetStreamContext, clock: Callable[[], int] = now_ms) -> ManifestStore:
+    async def open(
+        cls, js: JetStreamContext, clock: Callable[[], int] = now_ms, *, replicas: int
+    ) -> ManifestStore:
         try:
-            kv = await ensure_kv(js, MANIFEST_BUCKET)
+            kv = await ensure_kv(js, MANIFEST_BUCKET, replicas=replicas)
         except (nats.errors.Error, TimeoutError) as exc:
             raise Unavailable(
                 f"cannot open the JetStream KV bucket {MANIFEST_BUCKET} "

@@ -151,9 +151,10 @@ class RepairLoop:
 
     async def start(self, *, run: bool = True) -> None:
         """Open the stream and buckets and listen for results; with `run`, plan periodically."""
-        await ensure_repair_stream(self._js)
-        self._manifest_kv = await ensure_kv(self._js, MANIFEST_BUCKET)
-        self._locations = await LocationStore.open(self._js)
+        replicas = self._settings.nats_replicas
+        await ensure_repair_stream(self._js, replicas=replicas)
+        self._manifest_kv = await ensure_kv(self._js, MANIFEST_BUCKET, replicas=replicas)
+        self._locations = await LocationStore.open(self._js, replicas=replicas)
         self._sub = await self._nc.subscribe(REPAIR_RESULT_SUBJECT, cb=self._on_result)
         if run:
             self._task = asyncio.create_task(self._run())
@@ -178,7 +179,7 @@ class RepairLoop:
             except nats.js.errors.NoStreamResponseError:
                 log.warning("repair_stream_missing")  # NATS came back without its store
                 with contextlib.suppress(Exception):
-                    await ensure_repair_stream(self._js)
+                    await ensure_repair_stream(self._js, replicas=self._settings.nats_replicas)
             except Exception as exc:  # NATS away or slow: the next round tries again
                 log.warning("repair_round_failed", error=str(exc) or repr(exc))
             # the next round at the interval, or at once when the last outstanding job is

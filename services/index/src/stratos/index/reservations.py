@@ -37,9 +37,9 @@ class ReservationStore:
         self._kv = kv
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> ReservationStore:
+    async def open(cls, js: JetStreamContext, *, replicas: int) -> ReservationStore:
         try:
-            return cls(await ensure_kv(js, RESERVATIONS_BUCKET))
+            return cls(await ensure_kv(js, RESERVATIONS_BUCKET, replicas=replicas))
         except (nats.errors.Error, TimeoutError) as exc:
             raise Unavailable(
                 f"cannot open the JetStream KV bucket {RESERVATIONS_BUCKET} "

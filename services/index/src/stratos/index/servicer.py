@@ -162,7 +162,9 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
         if is_expired(manifest.expires_unix_ms, self._clock()):
             # Hidden at once; the expiry sweep removes it and collects its chunks soon after.
             raise NotFound(expired_message(request.file_id, manifest.expires_unix_ms))
-        locations = await (await for_connection(self._nc)).get(request.file_id)
+        locations = await (
+            await for_connection(self._nc, replicas=self._settings.nats_replicas)
+        ).get(request.file_id)
         held = [*manifest_holders(manifest).values(), *holders(manifest, locations).values()]
         named = sorted({n for ids in held for n in ids})
         nodes = []

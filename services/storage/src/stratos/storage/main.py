@@ -70,6 +70,7 @@ def build_repair_worker(
             ack_wait_s=settings.repair_ack_wait_s,
             max_deliver=settings.repair_max_deliver,
             stop_grace_s=settings.shutdown_grace_s,
+            nats_replicas=settings.nats_replicas,
         ),
     )
 
@@ -132,7 +133,11 @@ async def serve(stop: asyncio.Event, settings: StorageSettings | None = None) ->
         public_key=ident.public_bytes,
         version=__version__,
     )
-    link = NatsLink(settings.nats_url, name=f"stratos-storage-{settings.node_id}")
+    link = NatsLink(
+        settings.nats_url,
+        name=f"stratos-storage-{settings.node_id}",
+        replicas=settings.nats_replicas,
+    )
     heartbeats = Heartbeater(node, store.stat, link.publish, settings.heartbeat_interval_s)
     nats_ready = asyncio.Event()
 

@@ -24,9 +24,10 @@ DRAIN_TIMEOUT_S = 5.0
 
 
 class NatsLink:
-    def __init__(self, url: str, *, name: str) -> None:
+    def __init__(self, url: str, *, name: str, replicas: int) -> None:
         self.url = url
         self.name = name
+        self.replicas = replicas
         self.nc: NATS | None = None
         self._stream_ready = False
 
@@ -56,7 +57,7 @@ class NatsLink:
         if self._stream_ready or self.nc is None:
             return
         try:
-            await natsutil.ensure_heartbeat_stream(self.nc.jetstream())
+            await natsutil.ensure_heartbeat_stream(self.nc.jetstream(), replicas=self.replicas)
         except Exception as exc:  # JetStream may be off or still starting; heartbeats still go
             log.warning("heartbeat_stream_unavailable", error=str(exc) or type(exc).__name__)
             return

@@ -46,6 +46,7 @@ class WorkerSettings:
     retry_base_delay_s: float = 2.0  # first nak delay; doubles per attempt, at most 60 s
     fetch_wait_s: float = 1.0  # how long one pull waits for a job (also the stop latency)
     stop_grace_s: float = 5.0  # running jobs get this long to finish on stop, then are nak'd
+    nats_replicas: int = 1  # copies of the repair stream if this worker creates it
 
 
 def durable_name(node_id: str) -> str:
@@ -126,7 +127,7 @@ class RepairWorker:
         failing = False
         while not stop.is_set():
             try:
-                await natsutil.ensure_repair_stream(js)
+                await natsutil.ensure_repair_stream(js, replicas=self.settings.nats_replicas)
                 await js.add_consumer(REPAIR_STREAM, consumer_config(self.node_id, self.settings))
                 sub = await js.pull_subscribe_bind(
                     durable=durable_name(self.node_id), stream=REPAIR_STREAM
