@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import nats as nats_py
 import pytest
 from index_support import delete_request, new_file_id, sign
 
 from stratos.common.grpcutil import channel, check_health
 from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
+from stratos.common.natsutil import MANIFEST_BUCKET, ensure_kv
 from stratos.common.procs import async_wait_until, env_with, free_port
 from stratos.index.manifests import now_ms
 from stratos.v1 import index_pb2, index_pb2_grpc, storage_pb2, storage_pb2_grpc, types_pb2
@@ -322,3 +324,30 @@ async def test_a_late_commit_is_accepted_when_every_copy_is_still_there(nats, tm
         m = manifest_of(segments)
         await commit(mesh, m)
         assert m.file_id in await listed(mesh)
+
+
+async def test_chunks_older_than_a_lost_manifest_store_are_never_collected(nats, tmp_path) -> None:
+    """NATS restarted without its disk: the manifest bucket is empty and re-created. Chunks
+    stored before that are not orphans GC can judge — their manifests may be what was lost —
+    so they stay; an orphan stored after the re-creation is still collected."""
+    async with running_mesh(nats.url, tmp_path) as mesh:
+        segments = await upload(mesh, [piece()])
+        await commit(mesh, manifest_of(segments))
+        old_orphan = await put_chunk(mesh.nodes["c3"].address, piece())
+        nc = await nats_py.connect(nats.url)
+        try:
+            js = nc.jetstream()
+            await js.delete_stream(f"KV_{MANIFEST_BUCKET}")  # the store is lost
+            await ensure_kv(js, MANIFEST_BUCKET, replicas=1)  # and re-created empty
+        finally:
+            await nc.close()
+        await asyncio.sleep(0.01)  # a chunk stored now is younger than the new bucket
+        new_orphan = await put_chunk(mesh.nodes["c3"].address, piece())
+        await async_wait_until(
+            on_disk(lambda: not mesh.nodes["c3"].has(new_orphan)),
+            timeout_s=GRACE_S + 30,
+            what="the orphan stored after the re-creation to be collected",
+        )
+        assert mesh.nodes["c3"].has(old_orphan)
+        for s in segments:
+            assert mesh.holding(s.chunk_id) == set(s.node_ids)

@@ -54,6 +54,13 @@ def test_an_orphan_is_unreferenced_unreserved_and_older_than_the_grace() -> None
     assert [c.chunk_id for c in got] == ["a" * 64]
 
 
+def test_a_chunk_stored_before_the_manifest_store_existed_is_never_an_orphan() -> None:
+    listed = [copy("a" * 64, GRACE + 10), copy("b" * 64, GRACE + 1)]
+    since = NOW - (GRACE + 5)  # the bucket was (re)created between the two stores
+    got = rules.orphans(listed, set(), set(), now_ms=NOW, grace_ms=GRACE, metadata_since_ms=since)
+    assert [c.chunk_id for c in got] == ["b" * 64]
+
+
 def test_only_unexpired_reservations_hold() -> None:
     assert rules.reserved({"a": NOW + 1, "b": NOW, "c": NOW - 5}, NOW) == {"a"}
 

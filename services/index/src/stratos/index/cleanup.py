@@ -213,6 +213,7 @@ class Cleanup:
         if not self._ready():
             return []
         named = rules.referenced((await self._manifests()).values())
+        since = await self._metadata_since_ms()
         nodes = sorted(
             (s.info.node_id, s.info.address)
             for s in self._registry.statuses(self._clock())
@@ -221,14 +222,22 @@ class Cleanup:
         jobs: list[repair_pb2.RepairJob] = []
         for node_id, address in nodes:
             try:
-                jobs += await self._collect_node(node_id, address, named)
+                jobs += await self._collect_node(node_id, address, named, since)
             except grpc.RpcError as err:
                 log.warning("gc_node_unlisted", node=node_id, error=err.details() or str(err))
         await self._purge_reservations(named)
         return jobs
 
+    async def _metadata_since_ms(self) -> int:
+        """When the manifest bucket's stream was created: chunks stored before it are never
+        collected as orphans (see `cleanup_rules.orphans`)."""
+        async with _nats_call():
+            info = await self._js.stream_info(f"KV_{MANIFEST_BUCKET}")
+        created = info.created
+        return int(created.timestamp() * 1000) if created is not None else 0
+
     async def _collect_node(
-        self, node_id: str, address: str, named: set[str]
+        self, node_id: str, address: str, named: set[str], since_ms: int
     ) -> list[repair_pb2.RepairJob]:
         with _tracer.start_as_current_span(
             "collect_garbage", attributes={"stratos.node_id": node_id}
@@ -253,7 +262,22 @@ class Cleanup:
                 named = named | rules.referenced((await self._manifests()).values())
             now = self._clock()
             held = rules.reserved(await self.reservations.get(c.chunk_id for c in candidates), now)
-            garbage = rules.orphans(candidates, named, held, now_ms=now, grace_ms=self._grace_ms)
+            garbage = rules.orphans(
+                candidates,
+                named,
+                held,
+                now_ms=now,
+                grace_ms=self._grace_ms,
+                metadata_since_ms=since_ms,
+            )
+            spared = sum(1 for c in candidates if c.stored_unix_ms < since_ms)
+            if spared:
+                log.warning(
+                    "gc_spared_chunks_older_than_the_manifest_store",
+                    node=node_id,
+                    chunks=spared,
+                    manifest_store_created_unix_ms=since_ms,
+                )
             jobs = [
                 rules.delete_job(c.chunk_id, node_id, c.size, reason="orphan chunk", now_ms=now)
                 for c in garbage

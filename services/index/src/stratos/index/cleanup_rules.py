@@ -125,15 +125,20 @@ def orphans(
     *,
     now_ms: int,
     grace_ms: int,
+    metadata_since_ms: int = 0,
 ) -> list[ChunkCopy]:
     """The chunks of one node's listing GC may delete: named by no manifest, not reserved, and
-    stored more than the grace ago (a younger chunk may belong to an upload in flight)."""
+    stored more than the grace ago (a younger chunk may belong to an upload in flight) — and
+    not before the manifest store itself was created (`metadata_since_ms`): a chunk older than
+    the store that should name it may belong to a manifest the store lost (NATS restarted
+    without its disk), and deleting it would turn lost metadata into lost data."""
     return [
         c
         for c in listed
         if c.chunk_id not in referenced_ids
         and c.chunk_id not in reserved_ids
         and now_ms - c.stored_unix_ms > grace_ms
+        and c.stored_unix_ms >= metadata_since_ms
     ]
 
 
