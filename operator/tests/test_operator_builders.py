@@ -8,6 +8,7 @@ import base64
 import pytest
 from operator_support import cluster_body
 
+from stratos.common.limits import MAX_MANIFEST_BYTES, NATS_MAX_PAYLOAD_BYTES
 from stratos.consensus.ledger_genesis import Genesis
 from stratos.operator.builders import DefaultImages, build_all, pdb, prunable
 from stratos.operator.builders.immutable import claims_to_expand, keep_claim_templates
@@ -201,6 +202,15 @@ def test_nats_runs_jetstream_clustered_with_a_route_per_server():
     for i in range(3):
         assert f"nats://demo-nats-{i}.demo-nats-headless.mesh.svc:6222" in conf
     assert kids[("Service", "demo-nats-headless")]["spec"]["publishNotReadyAddresses"] is True
+
+
+def test_nats_accepts_messages_as_large_as_the_manifests_the_index_stores():
+    """The index keeps a manifest as one KV message of up to MAX_MANIFEST_BYTES; nats-server's
+    own default max_payload (1 MiB) would refuse a large file's manifest after its upload."""
+    _, kids = _children({"nats": {"replicas": 3}})
+    conf = kids[("ConfigMap", "demo-nats-config")]["data"]["nats.conf"]
+    assert f"max_payload: {NATS_MAX_PAYLOAD_BYTES}\n" in conf
+    assert NATS_MAX_PAYLOAD_BYTES >= 2 * MAX_MANIFEST_BYTES
 
 
 def test_a_single_nats_server_has_no_cluster_block_and_no_budget():

@@ -163,9 +163,9 @@ def test_a_node_killed_just_before_a_put_gets_no_share(mesh, tmp_path):
     victim = sorted(live_storage(mesh))[0]
     mesh.run("dev", "kill", victim)
     src = tmp_path / "f.bin"
-    data = os.urandom(8 * 4096 + 1)
+    data = os.urandom(8 * 65536 + 1)
     src.write_bytes(data)
-    put = mesh.json("put", str(src), "--ec", "2+1", "--segment-size", "4096")
+    put = mesh.json("put", str(src), "--ec", "2+1", "--segment-size", "64KiB")
     for seg in mesh.json("stat", put["id"])["segments"]:
         holders = [n for share in seg["shares"] for n in share["nodes"]]
         assert len(set(holders)) == 3 and victim not in holders

@@ -191,6 +191,10 @@ def put(
         raise InvalidArgument(f"replicas must be at least 1, not {replicas}")
     code = parse_code(ec, replicas)
     seg = render.parse_size(segment_size, what="segment size") if segment_size else None
+    if seg is not None:  # refused here, with or without a mesh to talk to
+        from stratos.common.segment_limits import check_segment_count, check_segment_size
+
+        check_segment_count(size, check_segment_size(seg), 1 if code else replicas, code)
     home = Home.from_env()
 
     async def work(client: Any) -> Any:

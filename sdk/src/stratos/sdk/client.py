@@ -37,6 +37,11 @@ from stratos.common.errors import (
 from stratos.common.files import fsync_dir
 from stratos.common.hashing import chunk_id as hash_chunk
 from stratos.common.identity import Identity
+from stratos.common.segment_limits import (
+    check_segment_count,
+    check_segment_size,
+    fitting_segment_size,
+)
 from stratos.sdk import ec_layout, transfer
 from stratos.sdk.capability import format_capability, is_file_id, parse_capability
 from stratos.sdk.crypto import decrypt_segment, encrypt_segment, new_file_key
@@ -158,9 +163,14 @@ class MeshClient:
             if replicas < 1:
                 raise InvalidArgument(f"replicas must be at least 1, not {replicas}")
             if segment_size is not None:
-                segment_layout(0, segment_size)  # range check before contacting anything
+                # a size the user chose is refused before contacting anything
+                check_segment_size(segment_size)
+                check_segment_count(size, segment_size, replicas, erasure)
             plan = await self._plan(replicas, size, erasure)
-            seg_size = segment_size or plan.segment_size or DEFAULT_SEGMENT_SIZE
+            # the mesh's suggestion grows until the file's segments fit one manifest
+            seg_size = segment_size or fitting_segment_size(
+                size, plan.segment_size or DEFAULT_SEGMENT_SIZE, replicas, erasure
+            )
             layout = segment_layout(size, seg_size)
             file_id = secrets.token_hex(16)
             key = new_file_key()
