@@ -150,10 +150,10 @@ def test_mesh_table_shows_a_draining_node_and_its_repair_jobs():
     assert "LIVE draining +3 jobs" in " ".join(line.split())
 
 
-def test_next_steps_panel_names_the_capability_and_the_commands():
-    text = rendered(render.next_steps_panel("stratos://x#y", FILE_ID))
+def test_next_steps_panel_names_the_file_and_the_commands():
+    text = rendered(render.next_steps_panel(FILE_ID))
     for cmd in (
-        "stratos get stratos://x#y -o out",
+        f"stratos get {FILE_ID}",
         f"stratos stat {FILE_ID}",
         "dev kill storage-2",
     ):

@@ -28,6 +28,7 @@ from stratos.common.errors import FailedPrecondition, InvalidArgument, NotFound,
 from stratos.common.memory import keep_buffers_in_heap
 from stratos.sdk import chaincli, devcli, localmesh, meshcli, render
 from stratos.sdk.home import Home
+from stratos.sdk.names import shown
 
 app = typer.Typer(
     name="stratos",
@@ -225,7 +226,7 @@ def put(
             }
         )
         return
-    out.print(render.put_line(res.name, res.size, res.file_id), highlight=False)
+    out.print(render.put_line(res.name, res.size, res.file_id), soft_wrap=True)
     if res.expires_unix_ms:
         err.print(f"expires {render.format_time(res.expires_unix_ms)} UTC", highlight=False)
     print(res.capability)
@@ -252,7 +253,7 @@ def get(
     if as_json:
         print_json({"id": res.file_id, "name": res.name, "size": res.size, "path": str(res.path)})
     else:
-        out.print(render.get_line(res.name, res.size, str(res.path)), highlight=False)
+        out.print(render.get_line(res.name, res.size, str(res.path)), soft_wrap=True)
 
 
 @app.command("ls")
@@ -264,7 +265,7 @@ def ls(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> Non
     elif not files:
         err.print("no files yet; store one with 'stratos put FILE'")
     else:
-        out.print(render.files_table(files))
+        out.print(render.files_table(files, width=out.width))
 
 
 @app.command("stat")
@@ -330,13 +331,15 @@ def run(argv: list[str] | None = None) -> int:
     except StratosError as exc:
         if debug:
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        # escaped: a sentence may quote what a stranger's node or index sent
+        print(f"error: {shown(str(exc))}", file=sys.stderr)
         return 1
     except Exception as exc:
         if debug:
             traceback.print_exc()
         print(
-            f"error: internal error: {type(exc).__name__}: {exc} (set STRATOS_DEBUG=1 for details)",
+            f"error: internal error: {type(exc).__name__}: {shown(str(exc))} "
+            "(set STRATOS_DEBUG=1 for details)",
             file=sys.stderr,
         )
         return 1

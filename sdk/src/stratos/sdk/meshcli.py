@@ -102,11 +102,13 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     nodes = Table(title="storage nodes")
     for col in ("node", "state", "chunks", "stored", "draining", "repair jobs"):
         nodes.add_column(
-            col, justify="right" if col in ("chunks", "stored", "repair jobs") else "left"
+            col,
+            justify="right" if col in ("chunks", "stored", "repair jobs") else "left",
+            overflow="fold",  # a node ID is copied into `node drain`: never cut
         )
     for n in doc["nodes"]:
         nodes.add_row(
-            n["node_id"],
+            render.literal(n["node_id"]),
             n["state"],
             str(n["chunks"]),
             render.human_size(n["bytes"]),
