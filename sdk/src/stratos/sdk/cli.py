@@ -237,23 +237,36 @@ def get(
     cap_or_id: str = typer.Argument(
         ..., metavar="CAP_OR_ID", help="A stratos:// capability, or a file ID in your keyring."
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Where to write the file."),
+    output: str | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Where to write: a file, a folder (the file's name inside it), a FIFO or device, "
+        "or - for standard output (default: the file's name in the current folder).",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing file of the same name in the folder."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Fetch, verify and decrypt a file."""
+    to_stdout = output == "-"
+    if to_stdout and as_json:
+        raise InvalidArgument("-o - writes the file to standard output, so --json cannot; use one")
     home = Home.from_env()
     cap = capability_of(home, cap_or_id)
 
     async def work(client: Any) -> Any:
         # The size is only known from the manifest, so the bar has no total.
         with transfer_progress("get", None) as advance:
-            return await client.get(cap, output, on_progress=advance)
+            return await client.get(cap, output, force=force, on_progress=advance)
 
     res = with_client(home, work)
+    path = "standard output" if res.path is None else str(res.path)
     if as_json:
-        print_json({"id": res.file_id, "name": res.name, "size": res.size, "path": str(res.path)})
-    else:
-        out.print(render.get_line(res.name, res.size, str(res.path)), soft_wrap=True)
+        print_json({"id": res.file_id, "name": res.name, "size": res.size, "path": path})
+    else:  # on stderr when stdout carries the file itself
+        (err if to_stdout else out).print(render.get_line(res.name, res.size, path), soft_wrap=True)
 
 
 @app.command("ls")
