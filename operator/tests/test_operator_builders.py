@@ -11,6 +11,7 @@ import subprocess
 import pytest
 from operator_support import cluster_body
 
+from stratos.common.limits import MAX_MANIFEST_BYTES, NATS_MAX_PAYLOAD_BYTES
 from stratos.common.procs import nats_server_binary
 from stratos.consensus.ledger_genesis import Genesis
 from stratos.operator.builders import DefaultImages, build_all, pdb, prunable
@@ -240,6 +241,15 @@ def test_index_and_storage_keep_one_copy_of_each_stream_per_nats_server_up_to_th
     for kind, name in (("Deployment", "demo-index"), ("StatefulSet", "demo-storage")):
         (container,) = kids[(kind, name)]["spec"]["template"]["spec"]["containers"]
         assert _env(container)["STRATOS_NATS_REPLICAS"] == str(copies), name
+
+
+def test_nats_accepts_messages_as_large_as_the_manifests_the_index_stores():
+    """The index keeps a manifest as one KV message of up to MAX_MANIFEST_BYTES; nats-server's
+    own default max_payload (1 MiB) would refuse a large file's manifest after its upload."""
+    _, kids = _children({"nats": {"replicas": 3}})
+    conf = kids[("ConfigMap", "demo-nats-config")]["data"]["nats.conf"]
+    assert f"max_payload: {NATS_MAX_PAYLOAD_BYTES}\n" in conf
+    assert NATS_MAX_PAYLOAD_BYTES >= 2 * MAX_MANIFEST_BYTES
 
 
 def test_a_single_nats_server_has_no_cluster_block_and_no_budget():

@@ -153,10 +153,10 @@ def test_mesh_table_shows_a_draining_node_and_its_repair_jobs():
     assert "LIVE draining +3 jobs" in " ".join(line.split())
 
 
-def test_next_steps_panel_names_the_capability_and_the_commands():
-    text = rendered(render.next_steps_panel("stratos://x#y", FILE_ID))
+def test_next_steps_panel_names_the_file_and_the_commands():
+    text = rendered(render.next_steps_panel(FILE_ID))
     for cmd in (
-        "stratos get stratos://x#y -o out",
+        f"stratos get {FILE_ID}",
         f"stratos stat {FILE_ID}",
         "dev kill storage-2",
     ):
@@ -262,6 +262,44 @@ def test_put_with_a_bad_segment_size_is_one_sentence(home, capsys, tmp_path):
     src.write_bytes(b"x")
     code, _out, err = run_cli(capsys, "put", str(src), "--segment-size", "lots")
     assert_one_sentence(code, err, "'lots' is not a size")
+
+
+def sparse(path: Path, size: int) -> Path:
+    path.write_bytes(b"")
+    os.truncate(path, size)  # no blocks: a large file that costs nothing
+    return path
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"), [("1", "1 byte"), ("4KiB", "4 KiB"), ("128MiB", "128 MiB")]
+)
+def test_a_segment_size_out_of_bounds_is_refused_before_any_byte_moves(
+    home, capsys, tmp_path, given, shown
+):
+    """`--segment-size 1` on a 50 MiB file ran for minutes with no output; now it is one
+    sentence naming the bounds, with no mesh needed to say it."""
+    src = sparse(tmp_path / "a.bin", 50 << 20)
+    code, _out, err = run_cli(capsys, "put", str(src), "--segment-size", given)
+    assert_one_sentence(
+        code, err, f"the segment size must be between 64 KiB and 64 MiB, not {shown}"
+    )
+
+
+def test_more_segments_than_a_manifest_names_is_refused_naming_the_limit(home, capsys, tmp_path):
+    src = sparse(tmp_path / "big.bin", 100 << 30)
+    code, _out, err = run_cli(capsys, "put", str(src), "--segment-size", "64KiB")
+    assert_one_sentence(
+        code,
+        err,
+        "a 100 GiB file in 64 KiB segments needs 1638400 segments, but a manifest names at "
+        "most 14816 segments with 3 copies (it is stored as one message of at most 4 MiB); "
+        "use a segment size of at least 8 MiB",
+    )
+    huge = sparse(tmp_path / "huge.bin", 2 << 40)
+    code, _out, err = run_cli(capsys, "put", str(huge), "--ec", "4+2", "--segment-size", "64MiB")
+    assert_one_sentence(
+        code, err, "a 2 TiB file is too large for one manifest", "with erasure code 4+2"
+    )
 
 
 def test_get_of_a_malformed_capability_fails_before_contacting_anything(home, capsys, tmp_path):

@@ -182,7 +182,7 @@ def _write(path: Path, size: int) -> bytes:
         (SEG - 1, SEG),
         (SEG, SEG),
         (SEG + 1, SEG),
-        (100_003, 4096),  # 25 segments, the last short
+        (25 * SEG - 100, SEG),  # 25 segments, the last short
     ],
 )
 async def test_put_get_round_trip_is_byte_identical(
@@ -205,7 +205,7 @@ async def test_put_get_round_trip_is_byte_identical(
         got = await client.get(put.capability, out, on_progress=get_progress.append)
         assert (got.file_id, got.name, got.size, got.path) == (put.file_id, "in.bin", size, out)
         assert out.read_bytes() == data
-        assert not (tmp_path / "out.bin.part").exists()
+        assert [p.name for p in tmp_path.iterdir()] == ["in.bin", "out.bin"]  # no part file
 
         st = await client.stat(put.file_id)
         assert st.summary.size == size and st.summary.owner_public_key == identity.public_bytes
@@ -263,9 +263,9 @@ async def test_a_corrupt_replica_is_skipped_and_all_corrupt_is_data_loss(
     mesh: Mesh, identity: Identity, tmp_path: Path
 ) -> None:
     src = tmp_path / "f"
-    data = _write(src, 3 * 4096 + 17)
+    data = _write(src, 3 * SEG + 17)
     async with MeshClient([mesh.index_address], identity) as client:
-        put = await client.put(src, replicas=3, segment_size=4096)
+        put = await client.put(src, replicas=3, segment_size=SEG)
         st = await client.stat(put.file_id)
         seg = st.manifest.segments[1]
         holders = [mesh.nodes[n] for n in seg.node_ids]
@@ -291,7 +291,7 @@ async def test_a_corrupt_replica_is_skipped_and_all_corrupt_is_data_loss(
             match=f"segment 1 of file {put.file_id} could not be read from any of its 3 nodes",
         ):
             await client.get(put.capability, out)
-        assert not out.exists() and not (tmp_path / "three.part").exists()
+        assert not out.exists() and not list(tmp_path.glob(".*.part"))
 
 
 async def test_bad_paths_are_refused_without_contacting_the_mesh(
@@ -312,6 +312,12 @@ async def test_bad_paths_are_refused_without_contacting_the_mesh(
         (tmp_path / "ok").write_bytes(b"x")
         with pytest.raises(InvalidArgument, match="replicas must be at least 1"):
             await client.put(tmp_path / "ok", replicas=0)
+        with pytest.raises(InvalidArgument, match=r"between 64 KiB and 64 MiB, not 1 byte$"):
+            await client.put(tmp_path / "ok", segment_size=1)
+        (tmp_path / "sparse").write_bytes(b"")
+        os.truncate(tmp_path / "sparse", 100 << 30)  # 100 GiB, no blocks
+        with pytest.raises(InvalidArgument, match="needs 1638400 segments, but a manifest"):
+            await client.put(tmp_path / "sparse", segment_size=SEG)
 
 
 async def test_unknown_id_wrong_key_and_delete(
@@ -327,7 +333,7 @@ async def test_unknown_id_wrong_key_and_delete(
         with pytest.raises(NotFound, match="no file with ID"):
             await client.stat(unknown)
 
-        put = await client.put(src, replicas=2, segment_size=4096)
+        put = await client.put(src, replicas=2, segment_size=SEG)
         wrong = put.capability.split("#")[0] + "#" + "A" * 43
         with pytest.raises(DataLoss, match="does not decrypt"):
             await client.get(wrong, tmp_path / "x")
@@ -349,7 +355,7 @@ async def test_a_node_killed_mid_put_leaves_a_complete_file_or_nothing(
     identity: Identity, tmp_path: Path
 ) -> None:
     src = tmp_path / "f"
-    data = _write(src, 48 * 16384)
+    data = _write(src, 48 * SEG)
     with running_mesh(4) as m:
         victim = "storage-1"
         killed: list[int] = []
@@ -361,7 +367,7 @@ async def test_a_node_killed_mid_put_leaves_a_complete_file_or_nothing(
 
         async with MeshClient([m.index_address], identity, parallelism=2) as client:
             try:
-                put = await client.put(src, replicas=3, segment_size=16384, on_progress=progress)
+                put = await client.put(src, replicas=3, segment_size=SEG, on_progress=progress)
             except StratosError as err:
                 assert "Traceback" not in str(err)
                 assert await client.list_files() == []

@@ -5,6 +5,7 @@ and a process that cannot start being named with its log."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -83,8 +84,14 @@ def test_add_storage_joins_a_running_mesh_live(dev):
 
 def test_down_keeps_files_and_ports_and_purge_deletes_everything(dev, tmp_path):
     dev.run("dev", "up", "--storage-nodes", "3", timeout=180)
+    dev.env["COLUMNS"] = "80"
     demo = dev.run("dev", "demo", timeout=180)
     assert "byte-identical" in demo.stdout and "Next:" in demo.stdout
+    # the capability is a line of its own, whole, and nowhere broken across lines
+    (cap,) = [line for line in demo.stdout.splitlines() if line.startswith("stratos://")]
+    assert re.fullmatch(r"stratos://[0-9a-f]{32}#[A-Za-z0-9_-]{43}", cap)
+    assert all(cap in line for line in demo.stdout.splitlines() if "stratos://" in line)
+    assert all(len(line) <= 80 for line in demo.stdout.splitlines() if "│" in line)
     src = tmp_path / "hello.txt"
     src.write_bytes(b"hello mesh\n" * 1000)
     put = json.loads(dev.run("put", str(src), "--json").stdout)

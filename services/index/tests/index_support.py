@@ -15,6 +15,7 @@ from stratos.common import natsutil
 from stratos.common.grpcutil import RunningServer, start_server
 from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
+from stratos.common.limits import MIN_SEGMENT_BYTES
 from stratos.index.config import IndexSettings
 from stratos.index.drains import DrainRegistry
 from stratos.index.heartbeats import HeartbeatFeed
@@ -108,6 +109,9 @@ async def publish_heartbeat(nc: NATS, hb: events_pb2.Heartbeat) -> None:
     await nc.jetstream().publish(subject, hb.SerializeToString())
 
 
+SEGMENT = MIN_SEGMENT_BYTES  # the smallest segments the index accepts keep test files small
+
+
 def new_file_id() -> str:
     return os.urandom(16).hex()
 
@@ -116,8 +120,8 @@ def build_manifest(
     file_id: str,
     *,
     name: str = "report.pdf",
-    size: int = 10_000,
-    segment_size: int = 4096,
+    size: int = 2 * SEGMENT + 1808,
+    segment_size: int = SEGMENT,
     replicas: int = 2,
     nodes: tuple[str, ...] = ("n1", "n2"),
 ) -> types_pb2.Manifest:

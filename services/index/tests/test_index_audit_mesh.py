@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from index_support import new_file_id, sign
+from index_support import SEGMENT, new_file_id, sign
 
 from stratos.common import natsutil
 from stratos.common.grpcutil import RunningServer
@@ -86,7 +86,7 @@ class Mesh:
             file_id=file_id,
             name="audited.bin",
             size=plain,
-            segment_size=plain,
+            segment_size=max(plain, SEGMENT),  # one segment, maybe shorter than a full one
             replicas=len(on),
             cipher=types_pb2.CIPHER_AES_256_GCM,
             created_unix_ms=now_ms(),

@@ -19,7 +19,7 @@ from pathlib import Path
 import grpc
 import nats as nats_py
 import pytest
-from index_support import delete_request, new_file_id, sign
+from index_support import SEGMENT, delete_request, new_file_id, sign
 
 from stratos.common.grpcutil import channel, check_health
 from stratos.common.hashing import chunk_id
@@ -188,7 +188,8 @@ def on_disk(check):
     return predicate
 
 
-def piece(n: int = 1000) -> bytes:
+def piece(n: int = SEGMENT + 16) -> bytes:
+    """The stored bytes of one full segment of the smallest size the index accepts."""
     return os.urandom(n)
 
 

@@ -66,7 +66,7 @@ def test_only_unexpired_reservations_hold() -> None:
 
 
 def test_a_removed_files_chunks_are_deleted_on_every_holder_except_shared_ones() -> None:
-    m = build_manifest(new_file_id(), size=3 * 4096, nodes=("n1", "n2"))
+    m = build_manifest(new_file_id(), size=3 * 4096, segment_size=4096, nodes=("n1", "n2"))
     shared = m.segments[1].chunk_id
     moved = types_pb2.FileLocations(
         file_id=m.file_id,

@@ -5,7 +5,7 @@ and the placement an erasure-coded writer relies on (one ranking, k + m distinct
 from __future__ import annotations
 
 import pytest
-from index_support import build_manifest, new_file_id, sign
+from index_support import SEGMENT, build_manifest, new_file_id, sign
 
 from stratos.common.erasure import share_size
 from stratos.common.errors import FailedPrecondition, InvalidArgument
@@ -20,9 +20,9 @@ OWNER = Identity.generate()
 MIB = 1 << 20
 
 
-def ec_manifest(k: int = 4, m: int = 2, size: int = 10_000) -> types_pb2.Manifest:
+def ec_manifest(k: int = 4, m: int = 2, size: int = 3 * SEGMENT - 100) -> types_pb2.Manifest:
     """A valid k+m manifest: every segment's shares on nodes n0 … n(k+m-1)."""
-    man = build_manifest(new_file_id(), size=size, segment_size=4096, replicas=1)
+    man = build_manifest(new_file_id(), size=size, replicas=1)
     man.erasure.data_shares, man.erasure.parity_shares = k, m
     for seg in man.segments:
         seg.chunk_id = ""
@@ -55,7 +55,7 @@ def test_an_empty_erasure_coded_file_is_accepted() -> None:
         (lambda m: m.segments[0].shares.pop(), "has 5 shares; the 4\\+2 code needs 6"),
         (lambda m: setattr(m.segments[0].shares[2], "index", 3), "numbered 0..5 in order"),
         (lambda m: setattr(m.segments[1].shares[0], "chunk_id", "xyz"), "share 0 of segment 1"),
-        (lambda m: setattr(m.segments[0].shares[4], "size", 1), "make 1028-byte shares"),
+        (lambda m: setattr(m.segments[0].shares[4], "size", 1), "make 16388-byte shares"),
         (lambda m: m.segments[0].shares[5].ClearField("node_ids"), "names no storage node"),
         (lambda m: m.segments[0].shares[5].node_ids.append("n0"), "two of its shares on n0"),
         (lambda m: m.segments[0].shares[1].node_ids.__setitem__(0, "n0"), "two of its shares"),

@@ -8,6 +8,7 @@ import grpc
 import pytest
 from index_support import (
     GIB,
+    SEGMENT,
     build_manifest,
     delete_request,
     heartbeat,
@@ -100,7 +101,7 @@ async def test_commit_get_list_delete_round_trip(nats) -> None:
         events = await idx.nc.subscribe("stratos.file.*")
 
         fid = new_file_id()
-        signed = sign(owner, build_manifest(fid, name="photo.jpg", size=9000))
+        signed = sign(owner, build_manifest(fid, name="photo.jpg", size=2 * SEGMENT + 9))
         resp = await idx.stub.CommitManifest(index_pb2.CommitManifestRequest(signed=signed))
         assert (resp.summary.file_id, resp.summary.name, resp.summary.segments) == (
             fid,
@@ -109,7 +110,7 @@ async def test_commit_get_list_delete_round_trip(nats) -> None:
         )
         assert resp.summary.owner_public_key == owner.public_bytes
         event = events_pb2.FileEvent.FromString((await events.next_msg(timeout=5)).data)
-        assert event.file_id == fid and event.summary.size == 9000
+        assert event.file_id == fid and event.summary.size == 2 * SEGMENT + 9
 
         # Committing the same bytes again is harmless.
         again = await idx.stub.CommitManifest(index_pb2.CommitManifestRequest(signed=signed))

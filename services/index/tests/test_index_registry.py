@@ -43,3 +43,14 @@ def test_a_new_heartbeat_brings_a_lost_node_back() -> None:
     assert reg.statuses(T0 + 40_000)[0].state == LOST
     reg.observe(heartbeat("n1", sent_unix_ms=T0 + 39_000))
     assert reg.statuses(T0 + 40_000)[0].state == LIVE
+
+
+def test_a_node_id_our_storage_nodes_could_not_have_is_never_registered() -> None:
+    """Node IDs are printed by the CLI and named in manifests, whose size bound allows 64
+    characters per node: a stranger's escape sequence or overlong ID is not a node."""
+    reg = Registry(6, 30)
+    for bad in ("", "evil\x1b[31m", "[red]x", "a.b", "n" * 65):
+        assert not reg.observe(heartbeat(bad, sent_unix_ms=T0))
+        assert reg.get(bad) is None
+    assert reg.observe(heartbeat("n" * 64, sent_unix_ms=T0))
+    assert len(reg) == 1

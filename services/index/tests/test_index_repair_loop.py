@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from index_support import build_manifest, heartbeat, new_file_id, sign
+from index_support import SEGMENT, build_manifest, heartbeat, new_file_id, sign
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from stratos.common import natsutil
@@ -31,7 +31,7 @@ NODES = ("n1", "n2", "n3", "n4")
 CAPACITY = 10 << 30
 
 
-def settled(file_id: str, replicas: int = 2, size: int = 20_000) -> types_pb2.Manifest:
+def settled(file_id: str, replicas: int = 2, size: int = 5 * SEGMENT) -> types_pb2.Manifest:
     """A manifest whose chunks sit where the planner ranks them, so a healthy mesh plans nothing."""
     m = build_manifest(file_id, size=size, replicas=replicas)
     cands = [Candidate(n, "", "z1", CAPACITY) for n in NODES]
@@ -200,15 +200,15 @@ async def test_a_failed_job_is_planned_again_on_another_node(nats) -> None:
 
 async def test_the_rate_limit_spreads_copies_over_rounds_and_deletes_follow_files(nats) -> None:
     async with repair_loop(
-        nats.url, registry_with(), repair_plan_rate_bytes_s=64 * 1024, repair_interval_s=1.0
+        nats.url, registry_with(), repair_plan_rate_bytes_s=4 * SEGMENT, repair_interval_s=1.0
     ) as loop:
-        big = settled(new_file_id(), size=200_000)  # 49 chunks of ~4 KiB
+        big = settled(new_file_id(), size=49 * SEGMENT)  # 49 chunks
         await commit(loop._nc, big)
         loop._registry = registry_with(lost=("n3",))
         first = await loop.run_once()
         published = len(loop.outstanding)
         assert 0 < published < len(first.jobs)
-        assert sum(j.size for j in loop.outstanding.jobs()) <= 64 * 1024
+        assert sum(j.size for j in loop.outstanding.jobs()) <= 4 * SEGMENT
 
         # Locations of a file that no longer exists are removed by the next round.
         store = await LocationStore.open(loop._nc.jetstream(), replicas=1)

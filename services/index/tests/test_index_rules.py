@@ -4,11 +4,13 @@ acceptable, whether a write can be placed, and which settings the service can ru
 from __future__ import annotations
 
 import pytest
-from index_support import build_manifest, new_file_id, sign
+from index_support import SEGMENT, build_manifest, new_file_id, sign
 
 from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError, FailedPrecondition, InvalidArgument, PermissionDenied
 from stratos.common.identity import Identity
+from stratos.common.limits import MAX_MANIFEST_BYTES, MAX_SEGMENT_BYTES
+from stratos.common.segment_limits import max_segments
 from stratos.index.config import IndexSettings
 from stratos.index.manifest_rules import (
     check_file_id,
@@ -30,7 +32,7 @@ def live(n: int, free: int = 100 * MIB) -> list[Candidate]:
 
 
 def test_a_correctly_signed_manifest_is_accepted() -> None:
-    m = build_manifest(new_file_id(), size=10_000, segment_size=4096)
+    m = build_manifest(new_file_id())
     assert verify_signed(sign(OWNER, m)) == m
 
 
@@ -64,10 +66,36 @@ def empty_last_segment(m) -> None:
     ],
 )
 def test_a_malformed_manifest_is_refused_with_a_sentence(breakage, message) -> None:
-    m = build_manifest(new_file_id(), size=10_000, segment_size=4096)
+    m = build_manifest(new_file_id())
     breakage(m)
     with pytest.raises(InvalidArgument, match=message):
         validate_manifest(m)
+
+
+@pytest.mark.parametrize(
+    ("size", "segment_size"), [(2, 1), (2 * 4096, 4096), (100, MAX_SEGMENT_BYTES + 1)]
+)
+def test_a_segment_size_outside_the_bounds_is_refused_naming_them(size, segment_size) -> None:
+    """The bounds the SDK checks before a put; a client that skips them must not get past."""
+    m = build_manifest(new_file_id(), size=size, segment_size=segment_size)
+    with pytest.raises(InvalidArgument, match="between 64 KiB and 64 MiB"):
+        validate_manifest(m)
+
+
+def test_more_segments_than_one_manifest_names_is_refused_naming_the_limit() -> None:
+    n = max_segments(2) + 1
+    m = build_manifest(new_file_id(), size=n * SEGMENT, segment_size=SEGMENT)
+    with pytest.raises(InvalidArgument, match=f"at most {n - 1} segments with 2 copies"):
+        validate_manifest(m)
+
+
+def test_a_signed_manifest_larger_than_one_message_is_refused_before_anything_else() -> None:
+    """Within the segment bound but padded (e.g. overlong node IDs): the bytes are the limit."""
+    m = build_manifest(new_file_id(), nodes=("n" * (MAX_MANIFEST_BYTES // 2), "n2"))
+    signed = sign(OWNER, m)
+    signed.signature = bytes(64)  # refused for its size, so the signature is never looked at
+    with pytest.raises(InvalidArgument, match="at most 4 MiB"):
+        verify_signed(signed)
 
 
 def test_an_empty_file_has_no_segments_and_is_valid() -> None:

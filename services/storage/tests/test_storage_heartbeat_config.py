@@ -9,6 +9,7 @@ import pytest
 
 from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError
+from stratos.common.limits import GCM_TAG_BYTES, MAX_SEGMENT_BYTES
 from stratos.common.natsutil import server_endpoints
 from stratos.storage.chunkstore import StoreStat
 from stratos.storage.config import StorageSettings, default_node_id
@@ -102,9 +103,19 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(f"STRATOS_{var}", raising=False)
     s = load_settings(StorageSettings)
     assert s.capacity_bytes == 10 * 1024**3
-    assert s.max_chunk_bytes == 64 * 1024**2
+    assert s.max_chunk_bytes == 64 * 1024**2 + 16
     assert (s.zone, s.heartbeat_interval_s, str(s.data_dir)) == ("zone-a", 2.0, "stratos-data")
     assert s.node_id == default_node_id()
+
+
+def test_the_default_chunk_limit_holds_the_largest_segment_a_client_stores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client's largest segment (MAX_SEGMENT_BYTES) is stored with its GCM tag: a node that
+    accepted only MAX_SEGMENT_BYTES refused every full 64 MiB segment mid-put."""
+    monkeypatch.delenv("STRATOS_MAX_CHUNK_BYTES", raising=False)
+    s = load_settings(StorageSettings)
+    assert s.max_chunk_bytes >= MAX_SEGMENT_BYTES + GCM_TAG_BYTES
 
 
 def test_default_node_id_is_a_valid_subject_token(monkeypatch: pytest.MonkeyPatch) -> None:

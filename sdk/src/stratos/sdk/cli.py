@@ -28,6 +28,7 @@ from stratos.common.errors import FailedPrecondition, InvalidArgument, NotFound,
 from stratos.common.memory import keep_buffers_in_heap
 from stratos.sdk import chaincli, devcli, localmesh, meshcli, render
 from stratos.sdk.home import Home
+from stratos.sdk.names import shown
 
 app = typer.Typer(
     name="stratos",
@@ -191,6 +192,10 @@ def put(
         raise InvalidArgument(f"replicas must be at least 1, not {replicas}")
     code = parse_code(ec, replicas)
     seg = render.parse_size(segment_size, what="segment size") if segment_size else None
+    if seg is not None:  # refused here, with or without a mesh to talk to
+        from stratos.common.segment_limits import check_segment_count, check_segment_size
+
+        check_segment_count(size, check_segment_size(seg), 1 if code else replicas, code)
     home = Home.from_env()
 
     async def work(client: Any) -> Any:
@@ -221,7 +226,7 @@ def put(
             }
         )
         return
-    out.print(render.put_line(res.name, res.size, res.file_id), highlight=False)
+    out.print(render.put_line(res.name, res.size, res.file_id), soft_wrap=True)
     if res.expires_unix_ms:
         err.print(f"expires {render.format_time(res.expires_unix_ms)} UTC", highlight=False)
     print(res.capability)
@@ -232,23 +237,36 @@ def get(
     cap_or_id: str = typer.Argument(
         ..., metavar="CAP_OR_ID", help="A stratos:// capability, or a file ID in your keyring."
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Where to write the file."),
+    output: str | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Where to write: a file, a folder (the file's name inside it), a FIFO or device, "
+        "or - for standard output (default: the file's name in the current folder).",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing file of the same name in the folder."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Fetch, verify and decrypt a file."""
+    to_stdout = output == "-"
+    if to_stdout and as_json:
+        raise InvalidArgument("-o - writes the file to standard output, so --json cannot; use one")
     home = Home.from_env()
     cap = capability_of(home, cap_or_id)
 
     async def work(client: Any) -> Any:
         # The size is only known from the manifest, so the bar has no total.
         with transfer_progress("get", None) as advance:
-            return await client.get(cap, output, on_progress=advance)
+            return await client.get(cap, output, force=force, on_progress=advance)
 
     res = with_client(home, work)
+    path = "standard output" if res.path is None else str(res.path)
     if as_json:
-        print_json({"id": res.file_id, "name": res.name, "size": res.size, "path": str(res.path)})
-    else:
-        out.print(render.get_line(res.name, res.size, str(res.path)), highlight=False)
+        print_json({"id": res.file_id, "name": res.name, "size": res.size, "path": path})
+    else:  # on stderr when stdout carries the file itself
+        (err if to_stdout else out).print(render.get_line(res.name, res.size, path), soft_wrap=True)
 
 
 @app.command("ls")
@@ -273,7 +291,7 @@ def ls(
             "('stratos ls --all' lists every owner's)"
         )
     else:
-        out.print(render.files_table(files))
+        out.print(render.files_table(files, width=out.width))
 
 
 @app.command("stat")
@@ -339,13 +357,15 @@ def run(argv: list[str] | None = None) -> int:
     except StratosError as exc:
         if debug:
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        # escaped: a sentence may quote what a stranger's node or index sent
+        print(f"error: {shown(str(exc))}", file=sys.stderr)
         return 1
     except Exception as exc:
         if debug:
             traceback.print_exc()
         print(
-            f"error: internal error: {type(exc).__name__}: {exc} (set STRATOS_DEBUG=1 for details)",
+            f"error: internal error: {type(exc).__name__}: {shown(str(exc))} "
+            "(set STRATOS_DEBUG=1 for details)",
             file=sys.stderr,
         )
         return 1

@@ -5,7 +5,8 @@ and stores R copies in parallel, falling back to other nodes when one fails. At 
 `parallelism` segments are in memory at once whatever the file size. Only when every segment has
 R acknowledged copies is the signed manifest committed, so the index never lists a half-written
 file. A get verifies the manifest, fetches segments in a bounded window, skips replicas that are
-missing, corrupt or unreachable, and only renames the output into place once it is complete.
+missing, corrupt or unreachable, and writes through `sinks`: a file is put in place only once it
+is complete (and only over a regular file), a stream gets each segment once it has verified.
 An erasure-coded file (`put(..., erasure=(k, m))`) keeps each encrypted segment as k + m shares
 on distinct nodes instead; `ec_transfer` moves them and a get decodes any k. Both reads ask the
 nodes the index says hold a chunk now, before the ones the signed manifest named.
@@ -34,10 +35,14 @@ from stratos.common.errors import (
     StratosError,
     Unavailable,
 )
-from stratos.common.files import fsync_dir
 from stratos.common.hashing import chunk_id as hash_chunk
 from stratos.common.identity import Identity
-from stratos.sdk import ec_layout, holdings, transfer
+from stratos.common.segment_limits import (
+    check_segment_count,
+    check_segment_size,
+    fitting_segment_size,
+)
+from stratos.sdk import ec_layout, holdings, sinks, transfer
 from stratos.sdk.capability import format_capability, is_file_id, parse_capability
 from stratos.sdk.crypto import decrypt_segment, encrypt_segment, new_file_key
 from stratos.sdk.ec_transfer import EcUpload, plan_ec, read_shares
@@ -84,7 +89,7 @@ class GetResult:
     file_id: str
     name: str
     size: int
-    path: Path
+    path: Path | None  # None: written to standard output
 
 
 @dataclass(frozen=True)
@@ -159,9 +164,14 @@ class MeshClient:
             if replicas < 1:
                 raise InvalidArgument(f"replicas must be at least 1, not {replicas}")
             if segment_size is not None:
-                segment_layout(0, segment_size)  # range check before contacting anything
+                # a size the user chose is refused before contacting anything
+                check_segment_size(segment_size)
+                check_segment_count(size, segment_size, replicas, erasure)
             plan = await self._plan(replicas, size, erasure)
-            seg_size = segment_size or plan.segment_size or DEFAULT_SEGMENT_SIZE
+            # the mesh's suggestion grows until the file's segments fit one manifest
+            seg_size = segment_size or fitting_segment_size(
+                size, plan.segment_size or DEFAULT_SEGMENT_SIZE, replicas, erasure
+            )
             layout = segment_layout(size, seg_size)
             file_id = secrets.token_hex(16)
             key = new_file_key()
@@ -252,42 +262,44 @@ class MeshClient:
 
     # -- get ---------------------------------------------------------------------------------
 
-    async def get(self, capability: str, out: Path, *, on_progress: Progress = None) -> GetResult:
-        """Fetch and decrypt the file behind `capability` into `out`."""
+    async def get(
+        self,
+        capability: str,
+        out: Path | str | None = None,
+        *,
+        force: bool = False,
+        on_progress: Progress = None,
+    ) -> GetResult:
+        """Fetch and decrypt the file behind `capability` into `out`: a file (replaced only if
+        it is a regular file), a folder (the file's sanitised name inside it), a FIFO or
+        character device (written through), "-" (standard output) or None (its sanitised name
+        in the current folder). A name the user did not choose replaces nothing unless
+        `force`. See `sinks` for why."""
         file_id, key = parse_capability(capability)
-        out = Path(out)
-        _check_writable_target(out)
+        sinks.check_output(out)
         found = await self._manifest(file_id)
         manifest, locations = found.manifest, found.locations
+        target = sinks.choose_target(out, manifest.name, file_id, force=force)
         code = ec_layout.code_of(manifest)
         live, known = await self._node_view()
         addresses = {**known, **found.addresses}
-        part = out.with_name(out.name + ".part")
+        sink = await sinks.open_sink(target)
         try:
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        except OSError as err:
-            raise InvalidArgument(f"cannot write {part}: {_reason(err)}") from None
-        try:
-            try:
-                os.ftruncate(fd, manifest.size)
-            except OSError as err:
-                raise StratosError(f"cannot write {part}: {_reason(err)}") from None
+            sink.reserve(manifest.size)
 
             async def fetch(seg: types_pb2.Segment) -> None:
                 if code is None:
                     data = await self._read_segment(file_id, seg, addresses, live, locations)
-                    write = functools.partial(_decrypt_and_write, data=data)
+                    produce = functools.partial(decrypt_segment, key, file_id, seg.index, data)
                 else:
                     shares = await read_shares(
                         self._channels, file_id, seg, code[0], addresses, live, locations
                     )
-                    write = functools.partial(_decode_and_write, shares=shares, code=code)
-                try:
-                    # off the event loop: pwrite and AES-GCM release the GIL, so writing one
-                    # segment overlaps with receiving the next (pwrite was half of a get's time)
-                    await asyncio.to_thread(write, fd, key, file_id, seg, manifest.segment_size)
-                except OSError as err:
-                    raise StratosError(f"cannot write {part}: {_reason(err)}") from None
+                    produce = functools.partial(
+                        _decode_and_decrypt, key, file_id, seg, shares=shares, code=code
+                    )
+                # decrypting verifies the GCM tag: nothing unverified is ever written
+                await sink.write(seg.index, seg.index * manifest.segment_size, produce)
                 if on_progress:
                     on_progress(seg.plain_size)
                 unsynced[0] += seg.plain_size
@@ -295,22 +307,16 @@ class MeshClient:
                     # flush while later segments are still arriving, so the final fsync
                     # (serial, at the end) has little left to write
                     unsynced[0] = 0
-                    await asyncio.to_thread(os.fdatasync, fd)
+                    await sink.flush()
 
             unsynced = [0]
             await _bounded(manifest.segments, fetch, self._parallelism)
-            os.fsync(fd)
+            sink.finish(manifest.size, file_id)
         except BaseException:
-            os.close(fd)
-            part.unlink(missing_ok=True)
+            sink.abort()
             raise
-        os.close(fd)
-        if os.stat(part).st_size != manifest.size:
-            part.unlink(missing_ok=True)
-            raise DataLoss(f"file {file_id} did not rebuild to its {manifest.size} bytes")
-        os.replace(part, out)
-        fsync_dir(out.parent)
-        return GetResult(file_id=file_id, name=manifest.name, size=manifest.size, path=out)
+        path = None if target.stream and str(target.path) == sinks.STDOUT else target.path
+        return GetResult(file_id=file_id, name=manifest.name, size=manifest.size, path=path)
 
     async def _read_segment(
         self,
@@ -508,22 +514,12 @@ def _short_of_copies(
 # -- pure-ish helpers: files and bounded concurrency -----------------------------------------
 
 
-def _reason(err: OSError) -> str:
-    if isinstance(err, FileNotFoundError | NotADirectoryError):
-        return "no such file"
-    if isinstance(err, IsADirectoryError):
-        return "is a directory"
-    if isinstance(err, PermissionError):
-        return "permission denied"
-    return (err.strerror or str(err)).lower()
-
-
 def _open_for_read(path: Path) -> tuple[int, int]:
     """An open descriptor and the size of the regular file at `path`, or a sentence why not."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as err:
-        raise InvalidArgument(f"cannot read {path}: {_reason(err)}") from None
+        raise InvalidArgument(f"cannot read {path}: {sinks.reason(err)}") from None
     st = os.fstat(fd)
     if not statmod.S_ISREG(st.st_mode):
         os.close(fd)
@@ -541,7 +537,7 @@ def _read_and_encrypt(
         try:
             piece = os.pread(fd, span.length - got, span.offset + got)
         except OSError as err:
-            raise InvalidArgument(f"cannot read {path}: {_reason(err)}") from None
+            raise InvalidArgument(f"cannot read {path}: {sinks.reason(err)}") from None
         if not piece:
             raise InvalidArgument(f"cannot read {path}: it shrank while it was being stored")
         parts.append(piece)
@@ -552,45 +548,17 @@ def _read_and_encrypt(
     return hash_chunk(stored), stored
 
 
-def _decode_and_write(
-    fd: int,
+def _decode_and_decrypt(
     key: bytes,
     file_id: str,
     seg: types_pb2.Segment,
-    segment_size: int,
     *,
     shares: dict[int, bytearray],
     code: tuple[int, int],
-) -> None:
+) -> bytes:
     data = ec.decode(shares, code[0], code[1], seg.stored_size)
     shares.clear()  # the decoded bytes replace them: keep one copy of the segment, not two
-    _decrypt_and_write(fd, key, file_id, seg, segment_size, data=data)
-
-
-def _decrypt_and_write(
-    fd: int,
-    key: bytes,
-    file_id: str,
-    seg: types_pb2.Segment,
-    segment_size: int,
-    *,
-    data: bytes | bytearray,
-) -> None:
-    plain = decrypt_segment(key, file_id, seg.index, data)
-    offset = seg.index * segment_size
-    view = memoryview(plain)
-    while view:
-        n = os.pwrite(fd, view, offset)
-        view = view[n:]
-        offset += n
-
-
-def _check_writable_target(out: Path) -> None:
-    if out.is_dir():
-        raise InvalidArgument(f"cannot write {out}: is a directory")
-    parent = out.parent
-    if not parent.is_dir():
-        raise InvalidArgument(f"cannot write {out}: the folder {parent} does not exist")
+    return decrypt_segment(key, file_id, seg.index, data)
 
 
 MAX_TTL_S = 100 * 365 * 86400

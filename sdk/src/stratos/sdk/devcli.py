@@ -156,9 +156,11 @@ def demo() -> None:
     put = asyncio.run(roundtrip())
     if not filecmp.cmp(sample, back, shallow=False):
         raise DataLoss(f"the file read back from the mesh differs from {sample}")
+    # soft_wrap: the terminal wraps a long line, rich does not cut it with newlines
     out.print(
         f"[green]✓[/] stored {render.human_size(DEMO_BYTES)} as {put.file_id} on "
-        f"{put.replicas} nodes and read it back byte-identical to {Path(back)}"
+        f"{put.replicas} nodes and read it back byte-identical to {Path(back)}",
+        soft_wrap=True,
     )
-    print(put.capability)  # on its own line, so it copies cleanly
-    out.print(render.next_steps_panel(put.capability, put.file_id))
+    print(put.capability)  # on a line of its own, never wrapped, so it copies cleanly
+    out.print(render.next_steps_panel(put.file_id))

@@ -18,11 +18,12 @@ from stratos.common.erasure import MAX_SHARES, share_size
 from stratos.common.errors import DataLoss, InvalidArgument, PermissionDenied
 from stratos.common.hashing import is_chunk_id
 from stratos.common.identity import Identity, verify
+from stratos.common.limits import MAX_SEGMENT_BYTES
 from stratos.common.manifests import delete_message, file_summary, manifest_message
 from stratos.sdk.crypto import stored_size
 from stratos.v1 import index_pb2, types_pb2
 
-MAX_SEGMENT_SIZE = 64 * 1024 * 1024  # keeps `parallelism` segments in flight well inside RAM
+MAX_SEGMENT_SIZE = MAX_SEGMENT_BYTES  # why: stratos.common.limits
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,9 @@ class SegmentSpan:
 
 
 def segment_layout(size: int, segment_size: int) -> list[SegmentSpan]:
-    """The segments of a `size`-byte file; an empty file has none."""
+    """The segments of a `size`-byte file; an empty file has none. Only arithmetic: what a
+    writer may choose is `segment_limits.check_segment_size` (a reader accepts any size up to
+    the largest, so files stored with smaller segments stay readable)."""
     if segment_size <= 0 or segment_size > MAX_SEGMENT_SIZE:
         raise InvalidArgument(
             f"the segment size must be between 1 and {MAX_SEGMENT_SIZE} bytes, not {segment_size}"

@@ -16,6 +16,7 @@ from rich.table import Table
 from stratos.common.errors import DeadlineExceeded
 from stratos.sdk import render
 from stratos.sdk.home import Home
+from stratos.sdk.names import shown
 
 node_app = typer.Typer(
     name="node",
@@ -128,18 +129,20 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         out.print(f"unrecoverable: {doc['unrecoverable']} files cannot be read:", highlight=False)
         for f in doc["lost_files"]:
             out.print(
-                f"  {f['file_id']}  {render.shown_name(f['name'])}  {f['reason']}",
+                f"  {f['file_id']}  {shown(f['name'])}  {f['reason']}",
                 highlight=False,
                 markup=False,
             )
     nodes = Table(title="storage nodes")
     for col in ("node", "state", "chunks", "stored", "draining", "repair jobs"):
         nodes.add_column(
-            col, justify="right" if col in ("chunks", "stored", "repair jobs") else "left"
+            col,
+            justify="right" if col in ("chunks", "stored", "repair jobs") else "left",
+            overflow="fold",  # a node ID is copied into `node drain`: never cut
         )
     for n in doc["nodes"]:
         nodes.add_row(
-            n["node_id"],
+            render.literal(n["node_id"]),
             n["state"],
             str(n["chunks"]),
             render.human_size(n["bytes"]),

@@ -1,6 +1,11 @@
 """Pure presentation for the `stratos` CLI: sizes in and out, and rich tables built from plain
 data. Nothing here touches the network, the disk or the clock, so every function is unit-tested
-directly and the commands in `cli.py` / `devcli.py` stay thin."""
+directly and the commands in `cli.py` / `devcli.py` stay thin.
+
+Two rules for what comes from others (file names, node IDs, anything an index or node said):
+it goes into a `Text` through `names.shown` — never into a markup string, where `[red]` would be
+a style and `\x1b[…` would reach the terminal; and what a user copies (file IDs, names, node
+IDs) folds onto the next line when a table is narrow, never cut with "…"."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from stratos.common.errors import InvalidArgument
+from stratos.sdk.names import shown
 
 if TYPE_CHECKING:  # only for annotations: rendering never needs the protobuf modules loaded
     from stratos.sdk import holdings
@@ -115,8 +121,13 @@ def usage(used: int | None, capacity: int | None) -> Text:
     return text
 
 
-def put_line(name: str, size: int, file_id: str) -> str:
-    return f"stored {name} ({human_size(size)}) as {file_id}"
+def literal(text: str) -> Text:
+    """What a stranger chose (a name, a node ID), as a table cell or line: escaped, no markup."""
+    return Text(shown(text))
+
+
+def put_line(name: str, size: int, file_id: str) -> Text:
+    return Text(f"stored {shown(name)} ({human_size(size)}) as {shown(file_id)}")
 
 
 def _table(title: str | None = None) -> Table:
@@ -130,8 +141,8 @@ def _table(title: str | None = None) -> Table:
     )
 
 
-def get_line(name: str, size: int, path: str) -> str:
-    return f"fetched {name} ({human_size(size)}) to {path}"
+def get_line(name: str, size: int, path: str) -> Text:
+    return Text(f"fetched {shown(name)} ({human_size(size)}) to {shown(path)}")
 
 
 def code_text(code: tuple[int, int] | None) -> str | None:
@@ -151,30 +162,46 @@ def redundancy(f: Any) -> str:
     return code_text(erasure_code(f)) or str(f.replicas)
 
 
-def files_table(files: Iterable[Any]) -> Table:
-    """`stratos ls`: one row per FileSummary; an expiry column when some file expires."""
+_ID_CHARS = 32
+_TIME_CHARS = 16  # "2023-11-14 22:13"; 10 when it wraps to date / time
+
+
+def files_table(files: Iterable[Any], width: int | None = None) -> Table:
+    """`stratos ls`: one row per FileSummary; an expiry column when some file expires.
+
+    A file ID is never cut or folded (it is what a user copies). When `width` (the terminal's)
+    cannot hold a name column beside it, the name goes on the line under the ID and folds there,
+    and the times wrap to date / time — so at 80 columns nothing is cut."""
     files = list(files)
     expiring = any(f.expires_unix_ms for f in files)
+    times = 2 if expiring else 1
+    # ID, a name of 16, size, replicas and the times, with two spaces between columns
+    wide = _ID_CHARS + 16 + 10 + 8 + times * _TIME_CHARS + 2 * (3 + times)
+    stacked = width is not None and width < wide
     table = _table("files")
-    table.add_column("ID", style="cyan", no_wrap=True)
-    table.add_column("name", overflow="fold")
+    table.pad_edge = False
+    if stacked:
+        table.add_column("ID / name", min_width=_ID_CHARS, overflow="fold")
+    else:
+        table.add_column("ID", style="cyan", no_wrap=True, min_width=_ID_CHARS)
+        table.add_column("name", overflow="fold", min_width=16)
     table.add_column("size", justify="right", no_wrap=True)
-    table.add_column("replicas", justify="right")
-    table.add_column("created (UTC)", no_wrap=True)
+    table.add_column("replicas", justify="right", no_wrap=True)
+    # two time columns do not fit beside a stacked ID at 80 columns: date and time on two lines
+    split = "\n" if stacked and expiring else " "
+    table.add_column(f"created{split}(UTC)", no_wrap=True)
     if expiring:
-        table.add_column("expires (UTC)", no_wrap=True)
+        table.add_column(f"expires{split}(UTC)", no_wrap=True)
+
+    def when(unix_ms: int) -> str:
+        return format_time(unix_ms, seconds=False).replace(" ", split)
+
     for f in files:
-        row = [
-            f.file_id,
-            f.name,
-            human_size(f.size),
-            redundancy(f),
-            format_time(f.created_unix_ms, seconds=False),
-        ]
+        file_id, name = Text(shown(f.file_id), style="cyan"), Text(shown(f.name))
+        row: list[Any] = [Text.assemble(file_id, "\n", name)] if stacked else [file_id, name]
+        row += [human_size(f.size), redundancy(f), when(f.created_unix_ms)]
         if expiring:
-            row.append(
-                format_time(f.expires_unix_ms, seconds=False) if f.expires_unix_ms else "never"
-            )
+            row.append(when(f.expires_unix_ms) if f.expires_unix_ms else "never")
         table.add_row(*row)
     return table
 
@@ -229,10 +256,10 @@ def stat_dict(
 def stat_summary(summary: Any, manifest: Any) -> Table:
     """`stratos stat`: the file's facts as a two-column grid."""
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    grid.add_row("id", summary.file_id)
-    grid.add_row("name", summary.name)
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row("id", Text(shown(summary.file_id)))
+    grid.add_row("name", Text(shown(summary.name)))
     grid.add_row("size", f"{human_size(summary.size)} ({summary.size} bytes)")
     code = erasure_code(manifest)
     if code:
@@ -254,10 +281,10 @@ def segments_table(segments: Sequence[holdings.SegmentView]) -> Table:
     missing but the segment can still be read, red when it cannot."""
     table = _table("segments")
     table.add_column("#", justify="right")
-    table.add_column("chunk", style="cyan", no_wrap=True)
-    table.add_column("size", justify="right")
+    table.add_column("chunk", style="cyan", no_wrap=True, min_width=17)
+    table.add_column("size", justify="right", no_wrap=True)
     table.add_column("live", justify="right")
-    table.add_column("nodes")
+    table.add_column("nodes", overflow="fold")
     for s in segments:
         cells = Text()
         held = [
@@ -266,7 +293,7 @@ def segments_table(segments: Sequence[holdings.SegmentView]) -> Table:
         for i, (label, holder) in enumerate(held):
             if i:
                 cells.append(", ")
-            cells.append(f"{label}{holder.node_id} ", style="bold")
+            cells.append(f"{label}{shown(holder.node_id)} ", style="bold")
             cells.append(holder.state, style=_STATE_STYLE.get(holder.state, "dim"))
         chunk = f"{len(s.pieces)} shares" if s.coded else s.chunk_id[:16] + "…"
         short = "green" if s.live >= s.target else "yellow" if s.reachable >= s.needed else "red"
@@ -317,15 +344,18 @@ def mesh_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     return table
 
 
-def next_steps_panel(capability: str, file_id: str) -> Panel:
-    """What `stratos dev demo` suggests trying next."""
+def next_steps_panel(file_id: str) -> Panel:
+    """What `stratos dev demo` suggests trying next. It fits 80 columns, so no line wraps; the
+    capability is not in it (it is longer than a panel line at 80 columns, and a wrapped one
+    breaks copy-paste): the demo prints it on a line of its own, and `get` by ID finds it in
+    the keyring."""
     lines = [
-        "# from the repository: 'source .venv/bin/activate' puts stratos on your PATH",
+        "# in the repository, 'source .venv/bin/activate' puts stratos on your PATH",
         "# (or prefix each command with 'uv run')",
         "stratos put FILE",
         "stratos ls",
-        f"stratos get {capability} -o out",
         f"stratos stat {file_id}",
+        f"stratos get {file_id}   # saved here under its name",
         "stratos balance          # the default wallet holds 1,000,000 STOS",
         "stratos wallet new bob   # then: stratos send <bob's address> 12.5",
         "stratos chain status",
@@ -333,7 +363,7 @@ def next_steps_panel(capability: str, file_id: str) -> Panel:
         "stratos dev kill storage-2",
         "stratos dev down          # or: make stop",
     ]
-    return Panel("\n".join(lines), title="Next:", title_align="left", expand=False)
+    return Panel(Text("\n".join(lines)), title="Next:", title_align="left", expand=False)
 
 
 # -- the ledger ---------------------------------------------------------------------------------
@@ -436,14 +466,6 @@ def wallets_table(wallets: Iterable[Mapping[str, str]]) -> Table:
     for w in wallets:
         table.add_row(w["name"], w["address"])
     return table
-
-
-def shown_name(name: str) -> str:
-    """A stored file name as printed: control characters escaped (\\n, \\x1b), so a name
-    cannot move the cursor or colour the terminal of whoever lists it."""
-    return "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in name
-    )
 
 
 _TX_STATE_STYLE = {"committed": "green", "pending": "yellow", "dropped": "red", "unknown": "dim"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stratos.common.limits import NATS_MAX_PAYLOAD_BYTES
 from stratos.operator.builders.meta import (
     CLAIM_RETENTION,
     PORT_NATS_CLIENT,
@@ -46,6 +47,8 @@ def config_text(cluster: Cluster) -> str:
         f"listen: 0.0.0.0:{PORT_NATS_CLIENT}",
         f"http: 0.0.0.0:{PORT_NATS_MONITOR}",
         "lame_duck_duration: 30s",
+        # the index stores each manifest as one message; the server's default is only 1 MiB
+        f"max_payload: {NATS_MAX_PAYLOAD_BYTES}",
         "jetstream {",
         "  store_dir: /data",
         f"  max_file_store: {max_file}",

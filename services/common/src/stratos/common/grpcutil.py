@@ -12,6 +12,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from stratos.common.errors import StratosError
+from stratos.common.limits import GRPC_MAX_MESSAGE_BYTES
 from stratos.common.logging import get_logger
 from stratos.common.tracing import (
     grpc_client_interceptors,
@@ -21,7 +22,7 @@ from stratos.common.tracing import (
 
 log = get_logger(__name__)
 
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+MAX_MESSAGE_BYTES = GRPC_MAX_MESSAGE_BYTES
 CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

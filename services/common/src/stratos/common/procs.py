@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from stratos.common.errors import FailedPrecondition
+from stratos.common.limits import NATS_MAX_PAYLOAD_BYTES
 
 
 def nats_server_binary() -> str:
@@ -79,7 +80,7 @@ async def async_wait_until(
 
 
 def nats_config(
-    port: int, monitor_port: int, store_dir: Path, *, max_payload: int = 8 << 20
+    port: int, monitor_port: int, store_dir: Path, *, max_payload: int = NATS_MAX_PAYLOAD_BYTES
 ) -> str:
     """A nats-server config with JetStream; max_payload raised so large manifests fit.
 

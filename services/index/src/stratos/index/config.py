@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field, ValidationInfo, field_validator
 
 from stratos.common.config import ServiceSettings
+from stratos.common.limits import MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -31,8 +32,8 @@ class IndexSettings(ServiceSettings):
     )
     segment_size_bytes: int = Field(
         4 * MIB,
-        ge=64 * KIB,
-        le=64 * MIB,
+        ge=MIN_SEGMENT_BYTES,
+        le=MAX_SEGMENT_BYTES,
         description="Plaintext bytes per segment the index suggests to writers (64 KiB to 64 MiB).",
     )
     nats_connect_timeout_s: float = Field(

@@ -14,11 +14,16 @@ from stratos.common.erasure import MAX_SHARES, share_size
 from stratos.common.errors import InvalidArgument, PermissionDenied
 from stratos.common.hashing import is_chunk_id
 from stratos.common.identity import verify
+from stratos.common.limits import GCM_TAG_BYTES, MAX_NAME_CHARS
 from stratos.common.manifests import delete_message, manifest_message
+from stratos.common.segment_limits import (
+    check_manifest_bytes,
+    check_segment_count,
+    check_segment_size,
+)
 from stratos.v1 import types_pb2
 
-GCM_TAG_BYTES = 16
-MAX_NAME_CHARS = 255
+__all__ = ["GCM_TAG_BYTES", "MAX_NAME_CHARS"]
 DELETE_CLOCK_SKEW_MS = 5 * 60 * 1000
 FILE_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
@@ -44,6 +49,8 @@ def check_owner_key(public_key: bytes) -> None:
 
 def verify_signed(signed: types_pb2.SignedManifest) -> types_pb2.Manifest:
     """Check the owner's signature, then parse and validate the manifest it covers."""
+    # first: a manifest larger than one NATS message could never be stored anyway
+    check_manifest_bytes(signed.ByteSize())
     _check_key(signed.owner_public_key)
     if not verify(signed.owner_public_key, signed.signature, manifest_message(signed.manifest)):
         raise PermissionDenied("the manifest signature does not match the owner public key")
@@ -66,8 +73,11 @@ def validate_manifest(m: types_pb2.Manifest) -> None:
     coded = m.HasField("erasure")
     if coded:
         _check_code(m)
-    if m.size and m.segment_size < 1:
-        raise InvalidArgument("the manifest's segment_size must be at least 1 byte")
+    if m.size:
+        # the bounds our SDK checks before a put; a client that skipped them is refused here
+        check_segment_size(m.segment_size)
+        code = (m.erasure.data_shares, m.erasure.parity_shares) if coded else None
+        check_segment_count(m.size, m.segment_size, m.replicas, code)
     if m.cipher != types_pb2.CIPHER_AES_256_GCM:
         # The only cipher readers can decrypt; the stored_size rule below assumes its tag.
         raise InvalidArgument(f"the manifest's cipher must be AES-256-GCM, got {m.cipher}")

@@ -7,9 +7,13 @@ A node's age is measured from the `sent_unix_ms` its own heartbeat carries, so a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from stratos.common.limits import NODE_ID_PATTERN
 from stratos.v1 import events_pb2, types_pb2
+
+_NODE_ID = re.compile(NODE_ID_PATTERN)
 
 NodeState = types_pb2.NodeState
 LIVE = types_pb2.NODE_STATE_LIVE
@@ -67,9 +71,12 @@ class Registry:
         self._nodes: dict[str, NodeRecord] = {}
 
     def observe(self, hb: events_pb2.Heartbeat) -> bool:
-        """Record a heartbeat; True when it was newer than what we had (and so was kept)."""
+        """Record a heartbeat; True when it was newer than what we had (and so was kept).
+
+        A node ID our storage nodes could not have (a stranger's, with control characters or
+        longer than manifests allow for) is never registered, so nothing is placed on it."""
         node_id = hb.node.node_id
-        if not node_id:
+        if not _NODE_ID.fullmatch(node_id):
             return False
         known = self._nodes.get(node_id)
         if known is not None and hb.sent_unix_ms <= known.last_ms:

@@ -10,12 +10,10 @@ from pathlib import Path
 from pydantic import Field
 
 from stratos.common.config import ServiceSettings
+from stratos.common.limits import MAX_CHUNK_BYTES, NODE_ID_PATTERN
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
-
-# The node ID is a NATS subject token (stratos.node.heartbeat.<node_id>): no dots, no wildcards.
-NODE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 def default_node_id() -> str:
@@ -52,10 +50,11 @@ class StorageSettings(ServiceSettings):
         2.0, ge=0.1, le=60, description="Seconds between heartbeats, 0.1 to 60."
     )
     max_chunk_bytes: int = Field(
-        64 * MIB,
+        MAX_CHUNK_BYTES,
         ge=1,
         le=4 * GIB,
-        description="Largest chunk accepted by PutChunk, in bytes (default 64 MiB).",
+        description="Largest chunk accepted by PutChunk, in bytes (default: a whole 64 MiB "
+        "segment with its 16-byte tag, the largest chunk a client makes).",
     )
     max_active_puts: int = Field(
         4,
