@@ -8,7 +8,6 @@ it, the local mesh's validator processes in STRATOS_HOME/run/mesh.json."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import os
@@ -16,29 +15,32 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from stratos.common.errors import FailedPrecondition, InvalidArgument
 from stratos.common.stos import format_stos, parse_stos
-from stratos.sdk import render
+from stratos.sdk import lazy
 from stratos.sdk.home import Home
 from stratos.sdk.wallet import DEFAULT_FEE_NSTOS, DEFAULT_WALLET, Wallets, check_address
+
+asyncio = lazy.module("asyncio")
+render = lazy.module("stratos.sdk.render")
 
 wallet_app = typer.Typer(
     name="wallet",
     help="Your keys (wallets) under STRATOS_HOME/keys.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 chain_app = typer.Typer(
     name="chain",
     help="The STOS ledger: its validators and blocks.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-out = Console()
-err = Console(stderr=True)
+out = lazy.LazyConsole()
+err = lazy.LazyConsole(stderr=True)
 
 
 def print_json(value: Any) -> None:
@@ -136,6 +138,8 @@ def wallet_show(
     if as_json:
         print_json(info.to_dict())
         return
+    from rich.table import Table
+
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()

@@ -5,26 +5,30 @@ read its log, or run a put/get demo. Thin commands over
 
 from __future__ import annotations
 
-import asyncio
 import filecmp
 import json
 import os
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from stratos.sdk import localmesh, render
+from stratos.sdk import lazy
 from stratos.sdk.home import Home
+from stratos.sdk.meshplan import DEFAULT_VALIDATORS
+
+asyncio = lazy.module("asyncio")
+localmesh = lazy.module("stratos.sdk.localmesh")
+render = lazy.module("stratos.sdk.render")
 
 app = typer.Typer(
     name="dev",
     help="Run a local mesh on this machine (nats-server, index, storage nodes, validators).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-out = Console()
-err = Console(stderr=True)
+out = lazy.LazyConsole()
+err = lazy.LazyConsole(stderr=True)
 
 DEMO_BYTES = 12 << 20
 
@@ -35,7 +39,7 @@ def up(
     capacity: str = typer.Option("10GiB", help="Capacity of each new storage node."),
     wait: float = typer.Option(60.0, help="Seconds to wait for every process to be healthy."),
     validators: int = typer.Option(
-        localmesh.DEFAULT_VALIDATORS,
+        DEFAULT_VALIDATORS,
         "--validators",
         help="STOS ledger validators to run: 0, 1 or at least 4 (kept once the chain exists).",
     ),

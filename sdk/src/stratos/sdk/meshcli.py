@@ -4,27 +4,28 @@ GetHealth / DrainNode / GetDrainStatus; errors reach `cli.run`, which prints one
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from stratos.common.errors import DeadlineExceeded
-from stratos.sdk import render
+from stratos.sdk import lazy
 from stratos.sdk.home import Home
+
+asyncio = lazy.module("asyncio")
+render = lazy.module("stratos.sdk.render")
 
 node_app = typer.Typer(
     name="node",
     help="Storage nodes of the mesh: drain one before it leaves.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-out = Console()
-err = Console(stderr=True)
+out = lazy.LazyConsole()
+err = lazy.LazyConsole(stderr=True)
 POLL_S = 1.0
 
 
@@ -45,6 +46,7 @@ async def _call(home: Home, method: str, request: Any) -> Any:
 
 
 def _index(method: str, request: Any) -> Any:
+    from stratos.sdk import transfer  # noqa: F401  (before quiet_logging: see its docstring)
     from stratos.sdk.cli import quiet_logging
 
     quiet_logging()
@@ -85,6 +87,8 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     if as_json:
         print(json.dumps(doc, indent=1))
         return
+    from rich.table import Table
+
     summary = Table(title="mesh health", show_header=True)
     for col in ("files", "healthy", "degraded", "repairing", "unrecoverable", "to repair", "ETA"):
         summary.add_column(col, justify="right")
@@ -160,7 +164,7 @@ def _follow(name: str, status: Any, timeout: float) -> Any:
         BarColumn(),
         DownloadColumn(binary_units=True),
         TimeRemainingColumn(),
-        console=err,
+        console=err.console,
         transient=True,
         disable=not err.is_terminal,
     )
