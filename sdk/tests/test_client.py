@@ -307,8 +307,9 @@ async def test_bad_paths_are_refused_without_contacting_the_mesh(
             with pytest.raises(InvalidArgument, match="permission denied"):
                 await client.put(locked)
         (tmp_path / "ok").write_bytes(b"x")
-        with pytest.raises(InvalidArgument, match="replicas must be at least 1"):
-            await client.put(tmp_path / "ok", replicas=0)
+        for replicas in (0, -1, 65, 2**64):
+            with pytest.raises(InvalidArgument, match="replicas must be between 1 and 64"):
+                await client.put(tmp_path / "ok", replicas=replicas)
 
 
 async def test_unknown_id_wrong_key_and_delete(

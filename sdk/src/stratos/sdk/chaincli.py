@@ -19,6 +19,7 @@ import typer
 from stratos.common.errors import FailedPrecondition, InvalidArgument
 from stratos.common.stos import format_stos, parse_stos
 from stratos.sdk import lazy
+from stratos.sdk.cliparams import MAX_UINT64, within
 from stratos.sdk.home import Home
 from stratos.sdk.wallet import DEFAULT_FEE_NSTOS, DEFAULT_WALLET, Wallets, check_address
 
@@ -224,14 +225,14 @@ def chain_status(as_json: bool = typer.Option(False, "--json", help="Print JSON.
 
 @chain_app.command("block")
 def chain_block(
-    height: int = typer.Argument(..., help="The block height (0 = the latest)."),
+    height: int = typer.Argument(
+        ..., callback=within(0, MAX_UINT64), help="The block height (0 = the latest)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """One committed block: header, txs and their results."""
     from stratos.sdk.chain import block_dict
 
-    if height < 0:
-        raise InvalidArgument(f"a block height is 0 (the latest) or more, not {height}")
     doc = block_dict(with_chain(Home.from_env(), lambda c: c.block(height)))
     if as_json:
         print_json(doc)

@@ -27,6 +27,7 @@ import typer
 from stratos.common.errors import FailedPrecondition, InvalidArgument, NotFound, StratosError
 from stratos.common.memory import keep_buffers_in_heap
 from stratos.sdk import chaincli, devcli, lazy, meshcli
+from stratos.sdk.cliparams import MAX_REPLICAS, within
 from stratos.sdk.home import Home
 
 asyncio = lazy.module("asyncio")
@@ -188,7 +189,9 @@ def print_json(value: Any) -> None:
 @app.command()
 def put(
     path: Path = typer.Argument(..., help="The file to store."),
-    replicas: int = typer.Option(3, "--replicas", "-r", help="Copies of every segment."),
+    replicas: int = typer.Option(
+        3, "--replicas", "-r", callback=within(1, MAX_REPLICAS), help="Copies of every segment."
+    ),
     ec: str | None = typer.Option(
         None,
         "--ec",
@@ -211,8 +214,6 @@ def put(
     """Encrypt and store a file; prints its ID and the capability that reads it."""
     ttl_s = render.parse_duration(ttl, what="--ttl") if ttl is not None else None
     size = readable_file(path)
-    if replicas < 1:
-        raise InvalidArgument(f"replicas must be at least 1, not {replicas}")
     code = parse_code(ec, replicas)
     seg = render.parse_size(segment_size, what="segment size") if segment_size else None
     home = Home.from_env()

@@ -12,6 +12,7 @@ import typer
 
 from stratos.common.errors import DeadlineExceeded
 from stratos.sdk import lazy
+from stratos.sdk.cliparams import MAX_WAIT_S, within
 from stratos.sdk.home import Home
 
 asyncio = lazy.module("asyncio")
@@ -138,7 +139,11 @@ def drain(
     name: str = typer.Argument(..., help="The storage node, e.g. storage-3."),
     cancel: bool = typer.Option(False, "--cancel", help="Stop draining it (moved chunks stay)."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the drain until it is done."),
-    timeout: float = typer.Option(3600.0, help="Seconds to follow the drain before giving up."),
+    timeout: float = typer.Option(
+        3600.0,
+        callback=within(0.0, 7 * MAX_WAIT_S),
+        help="Seconds to follow the drain before giving up.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the final status as JSON."),
 ) -> None:
     """Move every chunk off a storage node; it then reports 'drained' and can be stopped with no
