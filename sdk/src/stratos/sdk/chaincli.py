@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import typer
 
+from stratos.common import env
 from stratos.common.errors import FailedPrecondition, InvalidArgument
 from stratos.common.stos import format_stos, parse_stos
 from stratos.sdk import lazy
@@ -58,8 +58,8 @@ def wallets(home: Home) -> Wallets:
 def validator_targets(home: Home) -> list[tuple[str, str]]:
     """(name, host:port) of every validator to ask: STRATOS_CONSENSUS_ADDRESS, else the local
     mesh's validators — a local chain whose validators are all stopped is an error saying so."""
-    if os.environ.get("STRATOS_CONSENSUS_ADDRESS", "").strip():
-        return [(a, a) for a in home.consensus_addresses()]
+    if given := env.addresses("STRATOS_CONSENSUS_ADDRESS"):
+        return [(a, a) for a in given]
     targets = home.validator_processes()
     from stratos.sdk import localmesh
 
@@ -92,7 +92,7 @@ def _validator_address(home: Home, name: str) -> str:
     from stratos.common.identity import address_of, load_or_create
 
     key = home.run_dir / name / "validator.pem"
-    if os.environ.get("STRATOS_CONSENSUS_ADDRESS", "").strip() or not key.exists():
+    if env.addresses("STRATOS_CONSENSUS_ADDRESS") or not key.exists():
         return ""
     try:
         return address_of(load_or_create(key).public_bytes)

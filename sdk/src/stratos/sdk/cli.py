@@ -24,7 +24,14 @@ from typing import Any
 
 import typer
 
-from stratos.common.errors import FailedPrecondition, InvalidArgument, NotFound, StratosError
+from stratos.common import env
+from stratos.common.errors import (
+    ConfigError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    StratosError,
+)
 from stratos.common.memory import keep_buffers_in_heap
 from stratos.sdk import chaincli, devcli, lazy, meshcli
 from stratos.sdk.cliparams import MAX_REPLICAS, within
@@ -99,9 +106,7 @@ def transfer_progress(verb: str, total: int | None) -> Iterator[Callable[[int], 
 
 def index_addresses(home: Home) -> list[str]:
     """The index to talk to; a local mesh that was stopped is "not running", not a dead address."""
-    if not os.environ.get("STRATOS_INDEX_ADDRESS", "").strip() and (
-        localmesh.index_running(home) is False
-    ):
+    if env.addresses("STRATOS_INDEX_ADDRESS") is None and localmesh.index_running(home) is False:
         raise FailedPrecondition(
             f"no mesh is running under {home.root}; start one with 'stratos dev up' "
             "or set STRATOS_INDEX_ADDRESS"
@@ -322,12 +327,18 @@ chaincli.register(app)  # wallet, balance, send, chain: after the file commands 
 # -- the entry point ----------------------------------------------------------------------------
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
 def quiet_logging() -> None:
     """Library logs go to stderr at warning level, so stdout stays clean for --json. Called
     where the client runs, after its modules are imported: structlog is configured only if one
     of them imported it, since importing it (with rich's tracebacks and pygments) costs ~0.1 s
     of CPU and the client's own modules never log through it."""
-    level = getattr(logging, os.environ.get("STRATOS_LOG_LEVEL", "warning").upper(), 30)
+    name = (env.value("STRATOS_LOG_LEVEL") or "warning").strip().lower()
+    if name not in LOG_LEVELS:
+        raise ConfigError(f"STRATOS_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {name!r}")
+    level = getattr(logging, name.upper())
     logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
     if "structlog" not in sys.modules:
         return

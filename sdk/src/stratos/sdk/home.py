@@ -14,10 +14,10 @@ Layout:
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from stratos.common import env
 from stratos.common.errors import FailedPrecondition
 from stratos.common.files import write_atomic
 from stratos.common.identity import Identity, load_or_create
@@ -29,7 +29,8 @@ class Home:
 
     @classmethod
     def from_env(cls) -> Home:
-        return cls(Path(os.environ.get("STRATOS_HOME", "~/.stratos")).expanduser().resolve())
+        """STRATOS_HOME, or ~/.stratos when it is unset or empty (never the current directory)."""
+        return cls(Path(env.value("STRATOS_HOME") or "~/.stratos").expanduser().resolve())
 
     @property
     def run_dir(self) -> Path:
@@ -81,16 +82,16 @@ class Home:
     def consensus_addresses(self) -> list[str]:
         """Where the validators are: STRATOS_CONSENSUS_ADDRESS (comma-separated) or the local
         mesh's validator processes."""
-        env = os.environ.get("STRATOS_CONSENSUS_ADDRESS", "").strip()
-        if env:
-            return [a.strip() for a in env.split(",") if a.strip()]
+        given = env.addresses("STRATOS_CONSENSUS_ADDRESS")
+        if given is not None:
+            return given
         return [addr for _, addr in self.validator_processes()]
 
     def index_addresses(self) -> list[str]:
         """Where the index is: STRATOS_INDEX_ADDRESS (comma-separated) or the local mesh."""
-        env = os.environ.get("STRATOS_INDEX_ADDRESS", "").strip()
-        if env:
-            return [a.strip() for a in env.split(",") if a.strip()]
+        given = env.addresses("STRATOS_INDEX_ADDRESS")
+        if given is not None:
+            return given
         if not self.mesh_file.exists():
             raise FailedPrecondition(
                 f"no mesh is running under {self.root}; start one with 'stratos dev up' "
