@@ -104,8 +104,10 @@ def test_down_keeps_files_and_ports_and_purge_deletes_everything(dev, tmp_path):
 
 
 def test_a_process_that_cannot_start_is_named_with_its_log(dev):
-    # 1 KiB is below the storage node's minimum capacity, so every storage node refuses to boot.
-    proc = dev.run("dev", "up", "--storage-nodes", "1", "--capacity", "1KiB", check=False)
+    # Every storage node refuses this setting at boot (the index and NATS do not read it). A
+    # capacity below the minimum no longer gets that far: the launcher refuses it first.
+    dev.env["STRATOS_MAX_ACTIVE_PUTS"] = "0"
+    proc = dev.run("dev", "up", "--storage-nodes", "1", check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     err = proc.stderr.strip().splitlines()[-1]
     assert err.startswith("error: storage-1 exited while starting")
