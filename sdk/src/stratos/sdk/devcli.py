@@ -168,6 +168,7 @@ def logs(
 def demo() -> None:
     """Start the mesh if needed, put a 12 MiB random file, get it back and compare."""
     from stratos.common.errors import DataLoss
+    from stratos.common.files import private_dir
     from stratos.sdk.cli import quiet_logging, transfer_progress
     from stratos.sdk.client import MeshClient
 
@@ -175,10 +176,9 @@ def demo() -> None:
     home = Home.from_env()
     with err.status("making sure the local mesh is up…"):
         localmesh.up(home)
-    demo_dir = home.run_dir / "demo"
-    demo_dir.mkdir(parents=True, exist_ok=True)
+    demo_dir = private_dir(home.run_dir / "demo")
     sample, back = demo_dir / "sample.bin", demo_dir / "sample.out"
-    with open(sample, "wb") as f:
+    with open(os.open(sample, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
         f.write(os.urandom(DEMO_BYTES))
 
     async def roundtrip():

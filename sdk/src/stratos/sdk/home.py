@@ -1,6 +1,9 @@
 """STRATOS_HOME (default ~/.stratos): the user's keys, the keyring of files they stored, and the
 local mesh's run directory. Every command finds the mesh through it.
 
+All of it is the user's alone: keys/ and run/ are 0700, key files and the keyring 0600, and the
+mesh's processes run with umask 077 (`stratos.common.files`).
+
 Layout:
     keys/default.pem      the user's ed25519 identity (0600); signs manifests and deletes, and
                           is the default wallet (other wallets: keys/<name>.pem, see wallet.py)
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from stratos.common import env
 from stratos.common.errors import FailedPrecondition
-from stratos.common.files import write_atomic
+from stratos.common.files import tighten, write_atomic
 from stratos.common.identity import Identity, load_or_create
 
 
@@ -29,8 +32,22 @@ class Home:
 
     @classmethod
     def from_env(cls) -> Home:
-        """STRATOS_HOME, or ~/.stratos when it is unset or empty (never the current directory)."""
-        return cls(Path(env.value("STRATOS_HOME") or "~/.stratos").expanduser().resolve())
+        """STRATOS_HOME, or ~/.stratos when it is unset or empty (never the current directory),
+        with what an older version left readable by others made private."""
+        home = cls(Path(env.value("STRATOS_HOME") or "~/.stratos").expanduser().resolve())
+        home.make_private()
+        return home
+
+    def make_private(self) -> None:
+        """keys/ and run/ 0700, key files and the keyring 0600, where they exist. Everything else
+        lives inside those two directories. The home itself is created 0700 but never changed:
+        STRATOS_HOME may name a directory the user shares on purpose."""
+        tighten(self.keys_dir, 0o700)
+        if self.keys_dir.is_dir():
+            for key in self.keys_dir.glob("*.pem"):
+                tighten(key, 0o600)
+        tighten(self.keyring_file, 0o600)
+        tighten(self.run_dir, 0o700)
 
     @property
     def run_dir(self) -> Path:
