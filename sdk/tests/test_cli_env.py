@@ -73,3 +73,12 @@ def test_the_log_level_variable_is_checked(home, capsys, monkeypatch):
     monkeypatch.setenv("STRATOS_LOG_LEVEL", "")
     code, _out, err = run_cli(capsys, "ls")
     assert_one_sentence(code, err, "no mesh is running")  # empty: the default level
+
+
+def test_the_debug_variable_empty_is_off_and_blanks_are_refused(home, capsys, monkeypatch):
+    monkeypatch.setenv("STRATOS_DEBUG", "")
+    code, _out, err = run_cli(capsys, "stat", "zz")
+    assert_one_sentence(code, err, "not a file ID")  # no traceback: debugging is off
+    monkeypatch.setenv("STRATOS_DEBUG", " ")
+    code, _out, err = run_cli(capsys, "stat", "zz")
+    assert_one_sentence(code, err, "STRATOS_DEBUG is set to blanks")

@@ -6,8 +6,8 @@ user never sees a traceback (unless STRATOS_DEBUG=1).
 
 The client is imported inside the commands, so `stratos --help` and `stratos dev …` keep working
 even while the client module is broken. Everything heavy is imported where it is used (`lazy`),
-so a command starts in a fraction of a second; help is click's plain text, as typer's rich help
-alone took 0.5 s to import and draw."""
+so a command starts in a fraction of a second; help is click's plain text, since typer's rich help
+costs another 0.15 s of CPU to import and draw."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def options(
         False, "--version", callback=print_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    pass
+    """The options of `stratos` itself, before any command."""
 
 
 app.add_typer(devcli.app, name="dev")
@@ -352,7 +352,11 @@ def quiet_logging() -> None:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 ok, 1 error, 2 usage, 130 interrupted."""
-    debug = os.environ.get("STRATOS_DEBUG", "") not in ("", "0")
+    try:
+        debug = env.value("STRATOS_DEBUG") not in (None, "0")
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         app(args=argv, prog_name="stratos")
     except SystemExit as exc:
