@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench import consensus, disk, grpc_loopback, healing, results, storage
+from bench import cli, consensus, disk, grpc_loopback, healing, results, storage
 from bench import operator as operator_bench
 from bench.results import Figure
 from stratos.common.memory import keep_buffers_in_heap
@@ -30,7 +30,8 @@ def storage_figures(
     grpc_tuned_mb_s: float,
     disk_syncs_s: float,
 ) -> list[Figure]:
-    """The storage figures, on a local mesh of 3 storage nodes and no validators."""
+    """The storage figures, on a local mesh of 3 storage nodes and no validators, and the CLI's
+    start-up times against that mesh."""
     figures: list[Figure] = []
     localmesh.up(home, storage_nodes=3, capacity_bytes=64 << 30, validators=0)
     try:
@@ -62,6 +63,7 @@ def storage_figures(
         figures.append(Figure.against("storage.cli_peak_rss_1GiB_put", rss, "MB", 200, "<= 200"))
         node_rss = storage.storage_nodes_peak_rss_mb(home)
         figures.append(Figure.against("storage.node_peak_rss", node_rss, "MB", 150, "<= 150"))
+        figures += cli.measure(home)  # `stratos ls` lists the files stored above
     finally:
         localmesh.down(home)
     return figures

@@ -51,6 +51,17 @@ def test_default_images_come_from_the_environment(monkeypatch):
     )
 
 
+def test_an_empty_variable_is_unset_and_blanks_are_refused(monkeypatch):
+    monkeypatch.setenv("STRATOS_IMAGE_STORAGE", "")
+    monkeypatch.setenv("STRATOS_HEAL_INTERVAL_S", "")
+    settings = load_settings(OperatorSettings)
+    assert settings.default_images.storage == OperatorSettings().default_images.storage
+    assert settings.heal_interval_s == 10.0
+    monkeypatch.setenv("STRATOS_INDEX_ADDRESS", "   ")
+    with pytest.raises(ConfigError, match=r"STRATOS_INDEX_ADDRESS: .*blanks"):
+        load_settings(OperatorSettings)
+
+
 def _handler(registry, reason):
     return next(
         h.fn

@@ -310,8 +310,9 @@ async def test_bad_paths_are_refused_without_contacting_the_mesh(
             with pytest.raises(InvalidArgument, match="permission denied"):
                 await client.put(locked)
         (tmp_path / "ok").write_bytes(b"x")
-        with pytest.raises(InvalidArgument, match="replicas must be at least 1"):
-            await client.put(tmp_path / "ok", replicas=0)
+        for replicas in (0, -1, 65, 2**64):
+            with pytest.raises(InvalidArgument, match="replicas must be between 1 and 64"):
+                await client.put(tmp_path / "ok", replicas=replicas)
         with pytest.raises(InvalidArgument, match=r"between 64 KiB and 64 MiB, not 1 byte$"):
             await client.put(tmp_path / "ok", segment_size=1)
         (tmp_path / "sparse").write_bytes(b"")

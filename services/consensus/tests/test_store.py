@@ -26,6 +26,29 @@ def test_wal_mode_is_on(tmp_path: Path) -> None:
         assert store._one("PRAGMA synchronous")[0] == 2  # FULL
 
 
+def test_the_store_and_its_wal_are_private_even_if_an_older_version_left_them_open(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "chain.sqlite"
+    with Store(path):
+        pass
+    wal, shm = path.with_name("chain.sqlite-wal"), path.with_name("chain.sqlite-shm")
+    for part in (path, wal, shm):
+        part.touch()
+        part.chmod(0o644)
+    with Store(path) as store:
+        store.get_block(1)  # a read, with the WAL in use
+        assert {p.name: p.stat().st_mode & 0o777 for p in (path, wal, shm)} == {
+            "chain.sqlite": 0o600,
+            "chain.sqlite-wal": 0o600,
+            "chain.sqlite-shm": 0o600,
+        }
+    fresh = tmp_path / "new" / "chain.sqlite"
+    with Store(fresh):
+        pass
+    assert fresh.stat().st_mode & 0o777 == 0o600 and fresh.parent.stat().st_mode & 0o777 == 0o700
+
+
 def test_blocks_and_state_round_trip_across_a_reopen(tmp_path: Path) -> None:
     path = tmp_path / "chain.db"
     c = Chain()

@@ -63,6 +63,10 @@ def empty_last_segment(m) -> None:
         (lambda m: m.segments[2].ClearField("node_ids"), "names no storage node"),
         (lambda m: setattr(m, "cipher", 0), "AES-256-GCM"),
         (empty_last_segment, "the last segment must hold 1 to"),
+        (lambda m: setattr(m, "created_unix_ms", 2**63 - 1), "created_unix_ms must be between"),
+        (lambda m: setattr(m, "created_unix_ms", -1), "created_unix_ms must be between 0 and"),
+        (lambda m: setattr(m, "expires_unix_ms", -(2**63)), "expires_unix_ms must be between"),
+        (lambda m: setattr(m, "expires_unix_ms", 2**63 - 1), "expires_unix_ms must be between"),
     ],
 )
 def test_a_malformed_manifest_is_refused_with_a_sentence(breakage, message) -> None:

@@ -4,17 +4,16 @@ value stops the operator with the variable's name (the chart sets them from its 
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stratos.common.config import StratosSettings
 from stratos.operator.builders.meta import DefaultImages
 
 _IMAGES = DefaultImages()
 
 
-class OperatorSettings(BaseSettings):
-    """Knobs of the operator process (variable = STRATOS_ + field name, upper case)."""
-
-    model_config = SettingsConfigDict(env_prefix="STRATOS_", extra="ignore", frozen=True)
+class OperatorSettings(StratosSettings):
+    """Knobs of the operator process (variable = STRATOS_ + field name, upper case); an empty
+    variable counts as unset."""
 
     watch_namespace: str = Field(
         "", description="Namespace whose StratosClusters to manage; empty = every namespace."

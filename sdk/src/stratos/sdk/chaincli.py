@@ -11,39 +11,41 @@ it, the local mesh's validator processes in STRATOS_HOME/run/mesh.json."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
-import math
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from stratos.common import env
 from stratos.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from stratos.common.stos import format_stos, parse_stos
-from stratos.sdk import render
+from stratos.sdk import lazy
+from stratos.sdk.cliparams import MAX_UINT64, within
 from stratos.sdk.home import Home
 from stratos.sdk.wallet import DEFAULT_FEE_NSTOS, DEFAULT_WALLET, Wallets, check_address
+
+asyncio = lazy.module("asyncio")
+render = lazy.module("stratos.sdk.render")
 
 wallet_app = typer.Typer(
     name="wallet",
     help="Your keys (wallets) under STRATOS_HOME/keys.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 chain_app = typer.Typer(
     name="chain",
     help="The STOS ledger: its validators and blocks.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-out = Console()
-err = Console(stderr=True)
+out = lazy.LazyConsole()
+err = lazy.LazyConsole(stderr=True)
 
 EXIT_PENDING = 3  # submitted, not committed (yet): it may still commit
 MAX_WAIT_S = 86_400
@@ -63,8 +65,8 @@ def wallets(home: Home) -> Wallets:
 def validator_targets(home: Home) -> list[tuple[str, str]]:
     """(name, host:port) of every validator to ask: STRATOS_CONSENSUS_ADDRESS, else the local
     mesh's validators — a local chain whose validators are all stopped is an error saying so."""
-    if os.environ.get("STRATOS_CONSENSUS_ADDRESS", "").strip():
-        return [(a, a) for a in home.consensus_addresses()]
+    if given := env.addresses("STRATOS_CONSENSUS_ADDRESS"):
+        return [(a, a) for a in given]
     targets = home.validator_processes()
     from stratos.sdk import localmesh
 
@@ -99,7 +101,7 @@ def _validator_address(home: Home, name: str) -> str:
     from stratos.common.identity import address_of, load_or_create
 
     key = home.run_dir / name / "validator.pem"
-    if os.environ.get("STRATOS_CONSENSUS_ADDRESS", "").strip() or not key.exists():
+    if env.addresses("STRATOS_CONSENSUS_ADDRESS") or not key.exists():
         return ""
     try:
         return address_of(load_or_create(key).public_bytes)
@@ -146,6 +148,8 @@ def wallet_show(
     if as_json:
         print_json(info.to_dict())
         return
+    from rich.table import Table
+
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -178,13 +182,6 @@ def balance(
     )
 
 
-def wait_seconds(value: float, flag: str) -> float:
-    """A wait in seconds from the command line: finite, from 0 to a day."""
-    if not math.isfinite(value) or not 0 <= value <= MAX_WAIT_S:
-        raise InvalidArgument(f"{flag} is a number of seconds from 0 to {MAX_WAIT_S}, not {value}")
-    return value
-
-
 def _progress(spinner: Any, verb: str, name: Callable[[str], str]) -> Callable[[Any, float], None]:
     """Keep the spinner's line saying where the tx is while waiting for its commit."""
 
@@ -209,6 +206,7 @@ def send(
         15.0,
         "--timeout",
         metavar="SECONDS",
+        callback=within(0.0, MAX_WAIT_S),
         help="How long to wait for the commit (0 = submit and return at once).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -228,7 +226,7 @@ def send(
     if nstos == 0:
         raise InvalidArgument("the amount to send must be more than 0 STOS")
     fee_nstos = parse_stos(fee, what="fee")
-    wait_s = wait_seconds(timeout, "--timeout")
+    wait_s = timeout
     home = Home.from_env()
     identity = wallets(home).identity(from_name)
     with err.status(f"sending {format_stos(nstos)} STOS and waiting for the commit…") as spin:
@@ -263,7 +261,11 @@ def tx(
     ),
     wait: bool = typer.Option(False, "--wait", help="Wait until the tx commits."),
     timeout: float = typer.Option(
-        60.0, "--timeout", metavar="SECONDS", help="With --wait: how long to wait at most."
+        60.0,
+        "--timeout",
+        metavar="SECONDS",
+        callback=within(0.0, MAX_WAIT_S),
+        help="With --wait: how long to wait at most.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -276,7 +278,7 @@ def tx(
     from stratos.sdk.txstatus import PENDING, UNKNOWN, check_tx_hash
 
     h = check_tx_hash(tx_hash)
-    wait_s = wait_seconds(timeout, "--timeout") if wait else 0.0
+    wait_s = timeout if wait else 0.0
     home = Home.from_env()
 
     def follow(spin: Any) -> Any:
@@ -340,14 +342,14 @@ def chain_status(as_json: bool = typer.Option(False, "--json", help="Print JSON.
 
 @chain_app.command("block")
 def chain_block(
-    height: int = typer.Argument(..., help="The block height (0 = the latest)."),
+    height: int = typer.Argument(
+        ..., callback=within(0, MAX_UINT64), help="The block height (0 = the latest)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """One committed block: header, txs and their results."""
     from stratos.sdk.chain import block_dict
 
-    if height < 0:
-        raise InvalidArgument(f"a block height is 0 (the latest) or more, not {height}")
     doc = block_dict(with_chain(Home.from_env(), lambda c: c.block(height)))
     if as_json:
         print_json(doc)

@@ -59,6 +59,7 @@ from stratos.sdk.manifest import (
 from stratos.v1 import index_pb2, types_pb2
 
 DEFAULT_SEGMENT_SIZE = 4 * 1024 * 1024
+MAX_REPLICAS = 64  # the most any index accepts (its STRATOS_MAX_REPLICAS is at most this)
 FALLBACK_CANDIDATES = 2  # PlaceChunks `extra`
 MAX_REPLACEMENTS = 2  # times one segment may ask the index for fresh targets
 LIST_PAGE = 1000
@@ -161,8 +162,10 @@ class MeshClient:
                     )
                 replicas = 1
             replicas = 3 if replicas is None else replicas
-            if replicas < 1:
-                raise InvalidArgument(f"replicas must be at least 1, not {replicas}")
+            if not 1 <= replicas <= MAX_REPLICAS:
+                raise InvalidArgument(
+                    f"replicas must be between 1 and {MAX_REPLICAS}, not {replicas}"
+                )
             if segment_size is not None:
                 # a size the user chose is refused before contacting anything
                 check_segment_size(segment_size)

@@ -5,38 +5,59 @@ read its log, or run a put/get demo. Thin commands over
 
 from __future__ import annotations
 
-import asyncio
 import filecmp
 import json
 import os
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from stratos.sdk import localmesh, render
+from stratos.sdk import lazy
+from stratos.sdk.cliparams import MAX_LOG_LINES, MAX_WAIT_S, within
 from stratos.sdk.home import Home
+from stratos.sdk.meshplan import (
+    DEFAULT_VALIDATORS,
+    MAX_STORAGE_ADDED,
+    MAX_STORAGE_NODES,
+    MAX_VALIDATORS,
+)
+
+asyncio = lazy.module("asyncio")
+localmesh = lazy.module("stratos.sdk.localmesh")
+render = lazy.module("stratos.sdk.render")
 
 app = typer.Typer(
     name="dev",
     help="Run a local mesh on this machine (nats-server, index, storage nodes, validators).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-out = Console()
-err = Console(stderr=True)
+out = lazy.LazyConsole()
+err = lazy.LazyConsole(stderr=True)
 
 DEMO_BYTES = 12 << 20
 
 
 @app.command()
 def up(
-    storage_nodes: int = typer.Option(3, "--storage-nodes", "-n", help="Storage nodes to run."),
+    storage_nodes: int = typer.Option(
+        3,
+        "--storage-nodes",
+        "-n",
+        callback=within(1, MAX_STORAGE_NODES),
+        help="Storage nodes to run.",
+    ),
     capacity: str = typer.Option("10GiB", help="Capacity of each new storage node."),
-    wait: float = typer.Option(60.0, help="Seconds to wait for every process to be healthy."),
+    wait: float = typer.Option(
+        60.0,
+        callback=within(0.0, MAX_WAIT_S),
+        help="Seconds to wait for every process to be healthy.",
+    ),
     validators: int = typer.Option(
-        localmesh.DEFAULT_VALIDATORS,
+        DEFAULT_VALIDATORS,
         "--validators",
+        callback=within(0, MAX_VALIDATORS),
         help="STOS ledger validators to run: 0, 1 or at least 4 (kept once the chain exists).",
     ),
 ) -> None:
@@ -58,11 +79,19 @@ def up(
 
 @app.command("add-storage")
 def add_storage(
-    count: int = typer.Option(1, "--count", "-n", help="How many storage nodes to add."),
+    count: int = typer.Option(
+        1,
+        "--count",
+        "-n",
+        callback=within(1, MAX_STORAGE_ADDED),
+        help="How many storage nodes to add.",
+    ),
     capacity: str = typer.Option(
         None, help="Capacity of each new node (default: that of the last storage node)."
     ),
-    wait: float = typer.Option(60.0, help="Seconds to wait for them to be LIVE."),
+    wait: float = typer.Option(
+        60.0, callback=within(0.0, MAX_WAIT_S), help="Seconds to wait for them to be LIVE."
+    ),
 ) -> None:
     """Add storage nodes to the running mesh; the mesh moves onto them only the chunks that
     now rank there."""
@@ -107,7 +136,9 @@ def kill(name: str = typer.Argument(..., help="Process name, e.g. storage-2.")) 
 @app.command()
 def start(
     name: str = typer.Argument(..., help="Process name, e.g. storage-2."),
-    wait: float = typer.Option(30.0, help="Seconds to wait for it to be healthy."),
+    wait: float = typer.Option(
+        30.0, callback=within(0.0, MAX_WAIT_S), help="Seconds to wait for it to be healthy."
+    ),
 ) -> None:
     """Start one stopped process again, with the same port and data."""
     if localmesh.start(Home.from_env(), name, wait_s=wait):
@@ -119,7 +150,13 @@ def start(
 @app.command()
 def logs(
     name: str = typer.Argument(..., help="Process name, e.g. index."),
-    lines: int = typer.Option(50, "-n", "--lines", help="How many lines from the end."),
+    lines: int = typer.Option(
+        50,
+        "-n",
+        "--lines",
+        callback=within(1, MAX_LOG_LINES),
+        help="How many lines from the end.",
+    ),
 ) -> None:
     """Print the end of one process's log."""
     path = localmesh.log_file(Home.from_env(), name)
@@ -131,6 +168,7 @@ def logs(
 def demo() -> None:
     """Start the mesh if needed, put a 12 MiB random file, get it back and compare."""
     from stratos.common.errors import DataLoss
+    from stratos.common.files import private_dir
     from stratos.sdk.cli import quiet_logging, transfer_progress
     from stratos.sdk.client import MeshClient
 
@@ -138,10 +176,9 @@ def demo() -> None:
     home = Home.from_env()
     with err.status("making sure the local mesh is up…"):
         localmesh.up(home)
-    demo_dir = home.run_dir / "demo"
-    demo_dir.mkdir(parents=True, exist_ok=True)
+    demo_dir = private_dir(home.run_dir / "demo")
     sample, back = demo_dir / "sample.bin", demo_dir / "sample.out"
-    with open(sample, "wb") as f:
+    with open(os.open(sample, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
         f.write(os.urandom(DEMO_BYTES))
 
     async def roundtrip():

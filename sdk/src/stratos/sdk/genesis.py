@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from stratos.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument
-from stratos.common.files import fsync_dir
+from stratos.common.files import create_private_dirs, fsync_dir
 from stratos.common.stos import NSTOS_PER_STOS, format_stos, is_address
 
 LOCAL_CHAIN_ID = "stratos-local"
@@ -100,9 +100,9 @@ def genesis_json(doc: Mapping[str, Any]) -> str:
 
 def write_genesis(path: Path, doc: Mapping[str, Any]) -> None:
     """Create `path` with `doc`; an existing file is never replaced (AlreadyExists)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    create_private_dirs(path.parent)
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(genesis_json(doc))
         f.flush()

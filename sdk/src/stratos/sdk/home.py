@@ -1,6 +1,9 @@
 """STRATOS_HOME (default ~/.stratos): the user's keys, the keyring of files they stored, and the
 local mesh's run directory. Every command finds the mesh through it.
 
+All of it is the user's alone: keys/ and run/ are 0700, key files and the keyring 0600, and the
+mesh's processes run with umask 077 (`stratos.common.files`).
+
 Layout:
     keys/default.pem      the user's ed25519 identity (0600); signs manifests and deletes, and
                           is the default wallet (other wallets: keys/<name>.pem, see wallet.py)
@@ -14,12 +17,12 @@ Layout:
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from stratos.common import env
 from stratos.common.errors import FailedPrecondition
-from stratos.common.files import write_atomic
+from stratos.common.files import tighten, write_atomic
 from stratos.common.identity import Identity, load_or_create
 
 
@@ -29,7 +32,22 @@ class Home:
 
     @classmethod
     def from_env(cls) -> Home:
-        return cls(Path(os.environ.get("STRATOS_HOME", "~/.stratos")).expanduser().resolve())
+        """STRATOS_HOME, or ~/.stratos when it is unset or empty (never the current directory),
+        with what an older version left readable by others made private."""
+        home = cls(Path(env.value("STRATOS_HOME") or "~/.stratos").expanduser().resolve())
+        home.make_private()
+        return home
+
+    def make_private(self) -> None:
+        """keys/ and run/ 0700, key files and the keyring 0600, where they exist. Everything else
+        lives inside those two directories. The home itself is created 0700 but never changed:
+        STRATOS_HOME may name a directory the user shares on purpose."""
+        tighten(self.keys_dir, 0o700)
+        if self.keys_dir.is_dir():
+            for key in self.keys_dir.glob("*.pem"):
+                tighten(key, 0o600)
+        tighten(self.keyring_file, 0o600)
+        tighten(self.run_dir, 0o700)
 
     @property
     def run_dir(self) -> Path:
@@ -81,16 +99,16 @@ class Home:
     def consensus_addresses(self) -> list[str]:
         """Where the validators are: STRATOS_CONSENSUS_ADDRESS (comma-separated) or the local
         mesh's validator processes."""
-        env = os.environ.get("STRATOS_CONSENSUS_ADDRESS", "").strip()
-        if env:
-            return [a.strip() for a in env.split(",") if a.strip()]
+        given = env.addresses("STRATOS_CONSENSUS_ADDRESS")
+        if given is not None:
+            return given
         return [addr for _, addr in self.validator_processes()]
 
     def index_addresses(self) -> list[str]:
         """Where the index is: STRATOS_INDEX_ADDRESS (comma-separated) or the local mesh."""
-        env = os.environ.get("STRATOS_INDEX_ADDRESS", "").strip()
-        if env:
-            return [a.strip() for a in env.split(",") if a.strip()]
+        given = env.addresses("STRATOS_INDEX_ADDRESS")
+        if given is not None:
+            return given
         if not self.mesh_file.exists():
             raise FailedPrecondition(
                 f"no mesh is running under {self.root}; start one with 'stratos dev up' "

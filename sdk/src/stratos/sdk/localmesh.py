@@ -28,7 +28,11 @@ from stratos.sdk.meshfile import find, load, locked, require, save
 from stratos.sdk.meshplan import (
     DEFAULT_VALIDATORS,
     INDEX,
+    MAX_CAPACITY_BYTES,
+    MAX_STORAGE_ADDED,
+    MAX_STORAGE_NODES,
     MESH_VERSION,
+    MIN_CAPACITY_BYTES,
     NATS,
     STORAGE,
     VALIDATOR,
@@ -171,10 +175,11 @@ def up(
     storage node is LIVE in the index. Idempotent; adds storage nodes but never removes any.
     `validators` (0, 1 or ≥ 4) adds that many ledger validators to a mesh that has none; the
     validators of a mesh that has some are kept as they are."""
-    if not 1 <= storage_nodes <= 64:
-        raise InvalidArgument(f"storage nodes must be between 1 and 64, not {storage_nodes}")
-    if capacity_bytes <= 0:
-        raise InvalidArgument("the storage capacity must be greater than zero")
+    if not 1 <= storage_nodes <= MAX_STORAGE_NODES:
+        raise InvalidArgument(
+            f"storage nodes must be between 1 and {MAX_STORAGE_NODES}, not {storage_nodes}"
+        )
+    _check_capacity(capacity_bytes)
     check_validator_count(validators)
     deadline = time.monotonic() + wait_s
     report = UpReport()
@@ -214,10 +219,10 @@ def add_storage(
     running mesh and return their names once each is LIVE in the index. Their capacity is
     `capacity_bytes`, or that of the last storage node when not given. The mesh rebalances
     onto them by itself (the index's repair loop)."""
-    if not 1 <= count <= 16:
-        raise InvalidArgument(f"add 1 to 16 storage nodes at a time, not {count}")
-    if capacity_bytes is not None and capacity_bytes <= 0:
-        raise InvalidArgument("the storage capacity must be greater than zero")
+    if not 1 <= count <= MAX_STORAGE_ADDED:
+        raise InvalidArgument(f"add 1 to {MAX_STORAGE_ADDED} storage nodes at a time, not {count}")
+    if capacity_bytes is not None:
+        _check_capacity(capacity_bytes)
     deadline = time.monotonic() + wait_s
     with locked(home):
         records = require(home)
@@ -227,8 +232,10 @@ def add_storage(
                 "the index is not running; start the mesh with 'stratos dev up'"
             )
         have = [r for r in records if r.kind == STORAGE]
-        if len(have) + count > 64:
-            raise InvalidArgument(f"a local mesh runs at most 64 storage nodes; it has {len(have)}")
+        if len(have) + count > MAX_STORAGE_NODES:
+            raise InvalidArgument(
+                f"a local mesh runs at most {MAX_STORAGE_NODES} storage nodes; it has {len(have)}"
+            )
         if capacity_bytes is None:
             capacity_bytes = int(have[-1].env["STRATOS_CAPACITY_BYTES"]) if have else 10 * GiB
         before = {r.name for r in records}
@@ -248,6 +255,14 @@ def add_storage(
             save(home, records)
         _wait_ready(records, {r.name for r in added}, deadline, wait_s)
     return [r.name for r in added]
+
+
+def _check_capacity(capacity_bytes: int) -> None:
+    """Refused here, before a node is spawned that would refuse it at boot."""
+    if not MIN_CAPACITY_BYTES <= capacity_bytes <= MAX_CAPACITY_BYTES:
+        raise InvalidArgument(
+            f"the storage capacity must be between 1 MiB and 1 EiB, not {capacity_bytes} bytes"
+        )
 
 
 def _highest_storage_number(storage: list[ProcessRecord]) -> int:

@@ -4,28 +4,30 @@ GetHealth / DrainNode / GetDrainStatus; errors reach `cli.run`, which prints one
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from stratos.common.errors import DeadlineExceeded
-from stratos.sdk import render
+from stratos.sdk import lazy
+from stratos.sdk.cliparams import MAX_WAIT_S, within
 from stratos.sdk.home import Home
 from stratos.sdk.names import shown
+
+asyncio = lazy.module("asyncio")
+render = lazy.module("stratos.sdk.render")
 
 node_app = typer.Typer(
     name="node",
     help="Storage nodes of the mesh: drain one before it leaves.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-out = Console()
-err = Console(stderr=True)
+out = lazy.LazyConsole()
+err = lazy.LazyConsole(stderr=True)
 POLL_S = 1.0
 
 
@@ -46,6 +48,7 @@ async def _call(home: Home, method: str, request: Any) -> Any:
 
 
 def _index(method: str, request: Any) -> Any:
+    from stratos.sdk import transfer  # noqa: F401  (before quiet_logging: see its docstring)
     from stratos.sdk.cli import quiet_logging
 
     quiet_logging()
@@ -105,6 +108,8 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     if as_json:
         print(json.dumps(doc, indent=1))
         return
+    from rich.table import Table
+
     summary = Table(title="mesh health", show_header=True)
     cols = ("files", "healthy", "degraded", "repairing", "unrecoverable", "to repair", "stuck")
     for col in (*cols, "lost", "ETA"):
@@ -170,7 +175,11 @@ def drain(
     name: str = typer.Argument(..., help="The storage node, e.g. storage-3."),
     cancel: bool = typer.Option(False, "--cancel", help="Stop draining it (moved chunks stay)."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the drain until it is done."),
-    timeout: float = typer.Option(3600.0, help="Seconds to follow the drain before giving up."),
+    timeout: float = typer.Option(
+        3600.0,
+        callback=within(0.0, 7 * MAX_WAIT_S),
+        help="Seconds to follow the drain before giving up.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the final status as JSON."),
 ) -> None:
     """Move every chunk off a storage node; it then reports 'drained' and can be stopped with no
@@ -196,7 +205,7 @@ def _follow(name: str, status: Any, timeout: float) -> Any:
         BarColumn(),
         DownloadColumn(binary_units=True),
         TimeRemainingColumn(),
-        console=err,
+        console=err.console,
         transient=True,
         disable=not err.is_terminal,
     )

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 
 from stratos.common.errors import FailedPrecondition, NotFound
-from stratos.common.files import write_atomic
+from stratos.common.files import private_dir, write_atomic
 from stratos.sdk.home import Home
 from stratos.sdk.meshplan import MESH_VERSION, ProcessRecord, sort_records
 
@@ -42,19 +43,22 @@ def load(home: Home) -> list[ProcessRecord] | None:
 def save(home: Home, records: list[ProcessRecord]) -> None:
     """Write mesh.json atomically (write, fsync, rename)."""
     doc = {"version": MESH_VERSION, "processes": [asdict(r) for r in sort_records(records)]}
-    write_atomic(home.mesh_file, json.dumps(doc, indent=1).encode(), mode=0o644)
+    write_atomic(home.mesh_file, json.dumps(doc, indent=1).encode(), mode=0o600)
 
 
 @contextmanager
 def locked(home: Home) -> Iterator[None]:
     """One launcher at a time per home (two `up`s must not start two meshes)."""
-    home.run_dir.mkdir(parents=True, exist_ok=True)
-    with open(home.run_dir / ".lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+    private_dir(home.run_dir)
+    fd = os.open(home.run_dir / ".lock", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def require(home: Home) -> list[ProcessRecord]:

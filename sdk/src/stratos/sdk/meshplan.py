@@ -19,6 +19,9 @@ _KIND_ORDER = {NATS: 0, INDEX: 1, STORAGE: 2, VALIDATOR: 3}
 # faulty validator.
 DEFAULT_VALIDATORS = 4
 MAX_VALIDATORS = 64
+MAX_STORAGE_NODES = 64
+MIN_CAPACITY_BYTES, MAX_CAPACITY_BYTES = 1 << 20, 1 << 60  # what a storage node accepts
+MAX_STORAGE_ADDED = 16  # by one `stratos dev add-storage`
 
 
 @dataclass

@@ -16,6 +16,7 @@ import grpc
 import psutil
 
 from stratos.common.errors import FailedPrecondition
+from stratos.common.files import PRIVATE_UMASK, private_dir, tighten, write_atomic
 from stratos.common.procs import nats_config, port_open
 from stratos.sdk.meshplan import NATS, ProcessRecord
 
@@ -62,19 +63,21 @@ def wait_gone(procs: list[tuple[ProcessRecord, psutil.Process]], timeout_s: floa
 
 def spawn(rec: ProcessRecord) -> None:
     """Start `rec` detached from this terminal, logging to its log file (appended)."""
+    if rec.data_dir:
+        private_dir(Path(rec.data_dir))
     if rec.kind == NATS:
         assert rec.data_dir and rec.monitor_address
         nats_dir = Path(rec.data_dir)
-        nats_dir.mkdir(parents=True, exist_ok=True)
         port = int(rec.address.rsplit(":", 1)[1])
         monitor = int(rec.monitor_address.rsplit(":", 1)[1])
-        (nats_dir / "nats.conf").write_text(nats_config(port, monitor, nats_dir / "js"))
-    elif rec.data_dir:
-        Path(rec.data_dir).mkdir(parents=True, exist_ok=True)
+        conf = nats_config(port, monitor, nats_dir / "js").encode()
+        write_atomic(nats_dir / "nats.conf", conf, mode=0o600)
     log_path = Path(rec.log)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(log_path.parent)
+    tighten(log_path, 0o600)  # a log an older version left readable (logs name files)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **rec.env}
-    with open(log_path, "ab") as log:
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with open(fd, "ab") as log:
         log.write(f"--- stratos dev: starting {rec.name} at {time.ctime()} ---\n".encode())
         log.flush()
         try:
@@ -87,6 +90,7 @@ def spawn(rec: ProcessRecord) -> None:
                 cwd=log_path.parent.parent,
                 start_new_session=True,
                 close_fds=True,
+                umask=PRIVATE_UMASK,  # what each process writes is this user's alone
             )
         except OSError as exc:
             raise FailedPrecondition(f"cannot start {rec.name}: {exc.strerror or exc}") from None

@@ -97,7 +97,10 @@ def format_time(unix_ms: int, *, seconds: bool = True) -> str:
     if not unix_ms:
         return "-"
     fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
-    return datetime.fromtimestamp(unix_ms / 1000, UTC).strftime(fmt)
+    try:
+        return datetime.fromtimestamp(unix_ms / 1000, UTC).strftime(fmt)
+    except (ValueError, OverflowError, OSError):  # no calendar date: shown as it came
+        return f"unix_ms {unix_ms}"
 
 
 def state_name(value: int | str | None) -> str:

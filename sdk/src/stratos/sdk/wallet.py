@@ -20,7 +20,6 @@ from pathlib import Path
 from stratos.common.errors import AlreadyExists, InvalidArgument, NotFound
 from stratos.common.identity import Identity, address_of, load_or_create
 from stratos.common.stos import MAX_NSTOS, is_address, sign_tx
-from stratos.v1 import ledger_pb2
 
 DEFAULT_WALLET = "default"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -50,6 +49,8 @@ def transfer_tx(
         raise InvalidArgument("the amount to send must be more than 0 STOS")
     if not 0 <= fee <= MAX_NSTOS:
         raise InvalidArgument("the fee must be a non-negative amount of STOS")
+    from stratos.v1 import ledger_pb2  # here, not at the top: protobuf slows every command's start
+
     body = ledger_pb2.TxBody(
         chain_id=chain_id,
         nonce=nonce,

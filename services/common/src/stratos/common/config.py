@@ -2,22 +2,41 @@
 
 Each service subclasses `ServiceSettings`; every field has a default, a unit in its name or
 description, and limits. `load_settings` turns a bad value into one sentence naming the variable.
+A variable set to the empty string counts as unset (its default applies), and one set to blanks
+is refused, like everywhere else (`stratos.common.env`).
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stratos.common.env import host_port_problem
 from stratos.common.errors import ConfigError
 
+NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 
-class ServiceSettings(BaseSettings):
+
+class StratosSettings(BaseSettings):
+    """How every Stratos process reads `STRATOS_*` variables: empty = unset, blanks refused."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STRATOS_", extra="ignore", frozen=True, env_ignore_empty=True
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_blank(cls, value: Any) -> Any:
+        if isinstance(value, str) and value and not value.strip():
+            raise ValueError("is set to blanks; unset it, or give it a value")
+        return value
+
+
+class ServiceSettings(StratosSettings):
     """Settings every service shares."""
-
-    model_config = SettingsConfigDict(env_prefix="STRATOS_", extra="ignore", frozen=True)
 
     nats_url: str = Field(
         "nats://127.0.0.1:4222", description="NATS server URL(s), comma-separated."
@@ -38,6 +57,34 @@ class ServiceSettings(BaseSettings):
     )
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
     shutdown_grace_s: float = Field(5.0, ge=0, le=300, description="gRPC stop grace, seconds.")
+
+    @field_validator("grpc_address")
+    @classmethod
+    def _listen_address(cls, value: str) -> str:
+        if problem := host_port_problem(value, allow_port_zero=True):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("advertise_address")
+    @classmethod
+    def _advertised_address(cls, value: str) -> str:
+        if value and (problem := host_port_problem(value)):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("nats_url", check_fields=False)
+    @classmethod
+    def _nats_urls(cls, value: str) -> str:
+        """Comma-separated nats:// (tls://, ws://, wss://) URLs; "" where a service allows it."""
+        for url in (u.strip() for u in value.split(",")) if value else ():
+            parts = urlsplit(url)
+            try:
+                port = parts.port
+            except ValueError:
+                port = -1
+            if parts.scheme not in NATS_SCHEMES or not parts.hostname or port == -1:
+                raise ValueError(f"{url!r} is not a NATS URL such as nats://127.0.0.1:4222")
+        return value
 
 
 S = TypeVar("S", bound=BaseSettings)

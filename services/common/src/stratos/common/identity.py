@@ -1,18 +1,22 @@
 """ed25519 identities: created on first start, kept in a 0600 PEM file, used to sign manifests,
-deletes and (later) votes and receipts."""
+deletes and (later) votes and receipts.
+
+`cryptography` is imported where a key is used, not here: it costs ~0.1 s, and the CLI imports
+this module (for addresses) in commands that never touch a key."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from blake3 import blake3
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from stratos.common.errors import ConfigError
 from stratos.common.files import write_atomic
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,8 @@ class Identity:
 
     @property
     def public_bytes(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
         return self.private_key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
@@ -30,6 +36,8 @@ class Identity:
 
     @classmethod
     def generate(cls) -> Identity:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         return cls(Ed25519PrivateKey.generate())
 
 
@@ -41,6 +49,9 @@ def address_of(public_key: bytes) -> str:
 
 def verify(public_key: bytes, signature: bytes, message: bytes) -> bool:
     """True when `signature` is a valid ed25519 signature of `message` by `public_key`."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
     except (InvalidSignature, ValueError):
@@ -50,6 +61,9 @@ def verify(public_key: bytes, signature: bytes, message: bytes) -> bool:
 
 def load_or_create(path: Path) -> Identity:
     """Load the identity at `path`, creating it (mode 0600) on first start."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     if path.exists():
         try:
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)

@@ -15,12 +15,15 @@ and the two sides must never drift apart.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from blake3 import blake3
 
 from stratos.common.errors import InvalidArgument
-from stratos.common.identity import Identity
-from stratos.v1 import ledger_pb2
+
+if TYPE_CHECKING:  # both are imported by the callers that sign; the CLI's start-up skips them
+    from stratos.common.identity import Identity
+    from stratos.v1 import ledger_pb2
 
 NSTOS_PER_STOS = 10**9
 DECIMALS = 9
@@ -82,6 +85,8 @@ def tx_hash(tx_bytes: bytes) -> str:
 
 def sign_tx(identity: Identity, body: ledger_pb2.TxBody) -> bytes:
     """Serialize and sign `body`; returns the Tx bytes ready to submit."""
+    from stratos.v1 import ledger_pb2
+
     body_bytes = body.SerializeToString(deterministic=True)
     return ledger_pb2.Tx(
         body=body_bytes,

@@ -15,12 +15,14 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from stratos.common.errors import DataLoss, FailedPrecondition
+from stratos.common.files import create_private_dirs, tighten
 from stratos.consensus.apphash import decode_state, encode_state
 from stratos.consensus.ledger_block import block_hash
 from stratos.consensus.state import LedgerState
@@ -71,7 +73,12 @@ class Store:
     """One SQLite file per validator. Thread-safe; every write is one durable transaction."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_dirs(path.parent)
+        # Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the mode
+        # of the database file. A store an older version left readable is made private.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            tighten(part, 0o600)
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

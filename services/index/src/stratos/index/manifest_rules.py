@@ -10,6 +10,7 @@ import re
 
 from google.protobuf.message import DecodeError
 
+from stratos.common.bounds import MAX_UNIX_MS, check_range
 from stratos.common.erasure import MAX_SHARES, share_size
 from stratos.common.errors import InvalidArgument, PermissionDenied
 from stratos.common.hashing import is_chunk_id
@@ -70,6 +71,9 @@ def validate_manifest(m: types_pb2.Manifest) -> None:
         raise InvalidArgument(f"the file name must be 1 to {MAX_NAME_CHARS} characters")
     if m.replicas < 1:
         raise InvalidArgument("the manifest must ask for at least 1 replica")
+    # Readers show these dates; one no calendar holds would break every listing of the mesh.
+    check_range("the manifest's created_unix_ms", m.created_unix_ms, 0, MAX_UNIX_MS)
+    check_range("the manifest's expires_unix_ms", m.expires_unix_ms, 0, MAX_UNIX_MS)
     coded = m.HasField("erasure")
     if coded:
         _check_code(m)

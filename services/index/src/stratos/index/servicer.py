@@ -21,7 +21,7 @@ from stratos.index.locations import for_connection
 from stratos.index.manifest_rules import check_not_expired, verify_signed
 from stratos.index.manifests import ManifestStore, now_ms
 from stratos.index.pieces import holders, manifest_holders
-from stratos.index.planning import place_chunks, plan_write
+from stratos.index.planning import check_replicas, place_chunks, plan_write
 from stratos.index.registry import Candidate, Registry
 from stratos.index.repair_loop import RepairLoop
 from stratos.v1 import events_pb2, index_pb2, index_pb2_grpc, types_pb2
@@ -138,6 +138,8 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
     async def CommitManifest(self, request, context):
         with _tracer.start_as_current_span("commit_manifest") as span:
             manifest = verify_signed(request.signed)
+            # The repair loop keeps `replicas` copies: no more than a write may ask for.
+            check_replicas(manifest.replicas, self._settings.max_replicas)
             check_not_expired(manifest, self._clock())
             if self._cleanup is not None:
                 await self._cleanup.check_commit(manifest)

@@ -14,6 +14,7 @@ from stratos.common.limits import MAX_CHUNK_BYTES, NODE_ID_PATTERN
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
+EIB = 1 << 60
 
 
 def default_node_id() -> str:
@@ -38,7 +39,8 @@ class StorageSettings(ServiceSettings):
     capacity_bytes: int = Field(
         10 * GIB,
         ge=MIB,
-        description="Bytes of chunk data this node accepts, at least 1 MiB (default 10 GiB).",
+        le=EIB,  # heartbeats carry it as uint64; no disk comes near
+        description="Bytes of chunk data this node accepts, 1 MiB to 1 EiB (default 10 GiB).",
     )
     zone: str = Field(
         "zone-a",
@@ -66,6 +68,7 @@ class StorageSettings(ServiceSettings):
     repair_rate_bytes_s: int = Field(
         0,
         ge=0,
+        le=1 << 40,
         description="Bytes per second all repair transfers of this node share while no client "
         "is uploading or reading here (a token bucket), 0 = unlimited: an idle node repairs as "
         "fast as its disk goes.",
@@ -73,6 +76,7 @@ class StorageSettings(ServiceSettings):
     repair_busy_rate_bytes_s: int = Field(
         8 * MIB,
         ge=64 * 1024,
+        le=1 << 40,
         description="Bytes per second repair may use while clients upload or read on this node "
         "(at least 64 KiB/s), so foreground traffic keeps most of the disk and network.",
     )
