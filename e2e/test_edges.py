@@ -124,7 +124,7 @@ async def commit(
             "file_id": secrets.token_hex(16),
             "name": "stranger",
             "size": 1000,
-            "segment_size": 1000,
+            "segment_size": 64 * 1024,  # the smallest a manifest may declare
             "replicas": 1,
             "segments": [segment_record(0, chunk_id, 1000, ["storage-1"])],
             **fields,

@@ -1,7 +1,7 @@
 """The README, followed literally: every `stratos` line of its "Using the local mesh" block runs,
 in order, against what `make run` starts (the default mesh), and exits 0. The commands are read
 from README.md itself, so the README cannot drift from what works; only its placeholders
-(<id>, <key>, <address>, the sample files) are filled in."""
+(<id>, <key>, <address>, <hash>, the sample files) are filled in."""
 
 from __future__ import annotations
 
@@ -61,7 +61,8 @@ def test_every_readme_command_works_as_written_on_the_default_mesh() -> None:
         try:
             random_file(work / "video.mp4", 3 * MiB + 5, seed=1)
             random_file(work / "big.iso", 9 * MiB + 7, seed=2)
-            last: dict = {}
+            last: dict = {}  # the last put's --json
+            sent: dict = {}  # the last send's --json
             for line in readme_commands():
                 if line == "make stop":
                     continue  # the teardown below, as `make stop` runs it
@@ -70,9 +71,12 @@ def test_every_readme_command_works_as_written_on_the_default_mesh() -> None:
                     line = line.replace("<address>", bob["address"])
                 line = line.replace("stratos://<id>#<key>", last.get("cap", "?"))
                 line = line.replace("<id>", last.get("id", "?"))
+                line = line.replace("<hash>", sent.get("tx_hash", "?"))
                 args = line.split()[1:]
                 if args[0] == "put":
                     last = json.loads(run(*args, "--json").stdout)
+                elif args[0] == "send":
+                    sent = json.loads(run(*args, "--json").stdout)
                 else:
                     run(*args)
             assert same_bytes(work / "video.mp4", work / "out.mp4")

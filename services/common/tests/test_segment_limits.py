@@ -140,3 +140,15 @@ def test_sizes_read_as_a_person_writes_them() -> None:
         "2 GiB",
         "5 TiB",
     ]
+
+
+def test_a_strangers_redundancy_is_sized_by_counting_not_by_building_a_list() -> None:
+    """replicas and k+m come from manifests anyone can sign: 2**32-1 copies must not allocate
+    four billion node IDs (it once did, and CommitManifest answered INTERNAL)."""
+    from stratos.common.segment_limits import max_segments, segment_entry_bytes
+
+    assert max_segments(2**32 - 1) == 0
+    assert max_segments(1, (2**32 - 1, 2**32 - 1)) == 0
+    assert segment_entry_bytes(4) - segment_entry_bytes(3) == segment_entry_bytes(3) - (
+        segment_entry_bytes(2)
+    )

@@ -61,7 +61,7 @@ async def running_index(
         registry = Registry(settings.suspect_after_s, settings.lost_after_s)
         feed = HeartbeatFeed(nc, registry, watch_interval_s=stream_watch_s, replicas=1)
         await feed.start()
-        drains = await DrainRegistry.open(nc.jetstream()) if with_drains else None
+        drains = await DrainRegistry.open(nc.jetstream(), replicas=1) if with_drains else None
         service = IndexService(settings, registry, store, nc, clock, drains=drains)
         server = await start_server(
             "127.0.0.1:0",

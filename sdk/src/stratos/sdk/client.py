@@ -37,6 +37,7 @@ from stratos.common.errors import (
 )
 from stratos.common.hashing import chunk_id as hash_chunk
 from stratos.common.identity import Identity
+from stratos.common.limits import MAX_REPLICAS
 from stratos.common.segment_limits import (
     check_segment_count,
     check_segment_size,
@@ -59,7 +60,6 @@ from stratos.sdk.manifest import (
 from stratos.v1 import index_pb2, types_pb2
 
 DEFAULT_SEGMENT_SIZE = 4 * 1024 * 1024
-MAX_REPLICAS = 64  # the most any index accepts (its STRATOS_MAX_REPLICAS is at most this)
 FALLBACK_CANDIDATES = 2  # PlaceChunks `extra`
 MAX_REPLACEMENTS = 2  # times one segment may ask the index for fresh targets
 LIST_PAGE = 1000

@@ -17,11 +17,11 @@ from typing import TypeVar
 import typer
 
 from stratos.common.errors import InvalidArgument
+from stratos.common.limits import MAX_REPLICAS  # noqa: F401 (re-exported for the commands)
 
 N = TypeVar("N", int, float)
 
 MAX_UINT64 = 2**64 - 1  # a block height travels as uint64
-MAX_REPLICAS = 64  # client.MAX_REPLICAS, not imported from there: that would load grpc
 MAX_WAIT_S = 86_400.0  # a day: anything longer is a mistake, not a plan
 MAX_LOG_LINES = 100_000
 

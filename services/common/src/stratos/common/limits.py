@@ -53,3 +53,8 @@ wildcards) of at most MAX_NODE_ID_CHARS letters, digits, '_' and '-'."""
 
 MAX_NAME_CHARS = 255
 """A file's display name, in characters."""
+
+MAX_REPLICAS = 64
+"""The most copies per chunk anything in the mesh accepts: the CLI's --replicas, the SDK, and the
+index (its STRATOS_MAX_REPLICAS setting may only lower it). A manifest asking for more is
+refused before anything sizes a list by it."""

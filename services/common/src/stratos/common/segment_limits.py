@@ -62,27 +62,40 @@ def _field_len(body: int) -> int:
 @functools.cache
 def segment_entry_bytes(replicas: int, code: tuple[int, int] | None = None) -> int:
     """The most bytes one segment adds to a manifest: every integer at its widest, a full
-    chunk ID, and the longest node ID on each copy (or on each of the k + m shares)."""
+    chunk ID, and the longest node ID on each copy (or on each of the k + m shares). Counted,
+    not built: `replicas` and `code` may come from a stranger's manifest, and a list of four
+    billion node IDs must not be the way we learn that it does not fit."""
+    copies = replicas if code is None else code[0] + code[1]
     if code is None:
-        seg = types_pb2.Segment(
-            index=_U32,
-            chunk_id=_CHUNK_ID,
-            plain_size=MAX_SEGMENT_BYTES,
-            stored_size=MAX_CHUNK_BYTES,
-            node_ids=[_NODE_ID] * replicas,
-        )
+        base, item = _segment_sizes()
     else:
-        k, m = code
-        share = types_pb2.Share(
-            index=_U32, chunk_id=_CHUNK_ID, size=MAX_CHUNK_BYTES, node_ids=[_NODE_ID]
-        )
-        seg = types_pb2.Segment(
-            index=_U32,
-            plain_size=MAX_SEGMENT_BYTES,
-            stored_size=MAX_CHUNK_BYTES,
-            shares=[share] * (k + m),
-        )
-    return _field_len(seg.ByteSize())
+        base, item = _coded_segment_sizes()
+    return _field_len(base + max(0, copies) * item)
+
+
+@functools.cache
+def _segment_sizes() -> tuple[int, int]:
+    """(bytes of a widest replicated segment without node IDs, bytes each node ID adds)."""
+    seg = types_pb2.Segment(
+        index=_U32, chunk_id=_CHUNK_ID, plain_size=MAX_SEGMENT_BYTES, stored_size=MAX_CHUNK_BYTES
+    )
+    one = types_pb2.Segment()
+    one.CopyFrom(seg)
+    one.node_ids.append(_NODE_ID)
+    return seg.ByteSize(), one.ByteSize() - seg.ByteSize()
+
+
+@functools.cache
+def _coded_segment_sizes() -> tuple[int, int]:
+    """(bytes of a widest coded segment without shares, bytes each widest share adds)."""
+    seg = types_pb2.Segment(index=_U32, plain_size=MAX_SEGMENT_BYTES, stored_size=MAX_CHUNK_BYTES)
+    share = types_pb2.Share(
+        index=_U32, chunk_id=_CHUNK_ID, size=MAX_CHUNK_BYTES, node_ids=[_NODE_ID]
+    )
+    one = types_pb2.Segment()
+    one.CopyFrom(seg)
+    one.shares.append(share)
+    return seg.ByteSize(), one.ByteSize() - seg.ByteSize()
 
 
 @functools.cache

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import Field, ValidationInfo, field_validator
 
 from stratos.common.config import ServiceSettings
-from stratos.common.limits import MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES
+from stratos.common.limits import MAX_REPLICAS, MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -43,7 +43,10 @@ class IndexSettings(ServiceSettings):
         description="Seconds to keep trying the first NATS connection before exiting.",
     )
     max_replicas: int = Field(
-        16, ge=1, le=64, description="Largest redundancy (copies per chunk) a write may ask for."
+        16,
+        ge=1,
+        le=MAX_REPLICAS,
+        description="Largest redundancy (copies per chunk) a write may ask for.",
     )
     repair_interval_s: float = Field(
         1.0,

@@ -15,7 +15,7 @@ from stratos.common.erasure import MAX_SHARES, share_size
 from stratos.common.errors import InvalidArgument, PermissionDenied
 from stratos.common.hashing import is_chunk_id
 from stratos.common.identity import verify
-from stratos.common.limits import GCM_TAG_BYTES, MAX_NAME_CHARS
+from stratos.common.limits import GCM_TAG_BYTES, MAX_NAME_CHARS, MAX_REPLICAS
 from stratos.common.manifests import delete_message, manifest_message
 from stratos.common.segment_limits import (
     check_manifest_bytes,
@@ -69,8 +69,7 @@ def validate_manifest(m: types_pb2.Manifest) -> None:
     check_file_id(m.file_id)
     if not m.name or len(m.name) > MAX_NAME_CHARS:
         raise InvalidArgument(f"the file name must be 1 to {MAX_NAME_CHARS} characters")
-    if m.replicas < 1:
-        raise InvalidArgument("the manifest must ask for at least 1 replica")
+    check_range("the manifest's replicas", m.replicas, 1, MAX_REPLICAS)
     # Readers show these dates; one no calendar holds would break every listing of the mesh.
     check_range("the manifest's created_unix_ms", m.created_unix_ms, 0, MAX_UNIX_MS)
     check_range("the manifest's expires_unix_ms", m.expires_unix_ms, 0, MAX_UNIX_MS)
