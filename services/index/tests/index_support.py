@@ -3,6 +3,8 @@ storage-node heartbeats and owner-signed manifests built the way a client builds
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,6 +17,7 @@ from stratos.common import natsutil
 from stratos.common.grpcutil import RunningServer, start_server
 from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
+from stratos.common.lifecycle import cancel_and_wait
 from stratos.common.limits import MIN_SEGMENT_BYTES
 from stratos.index.config import IndexSettings
 from stratos.index.drains import DrainRegistry
@@ -110,6 +113,36 @@ async def publish_heartbeat(nc: NATS, hb: events_pb2.Heartbeat) -> None:
 
 
 SEGMENT = MIN_SEGMENT_BYTES  # the smallest segments the index accepts keep test files small
+
+
+@asynccontextmanager
+async def beating(
+    nc: NATS, *beats: events_pb2.Heartbeat, interval_s: float = 0.5
+) -> AsyncIterator[None]:
+    """Storage nodes that stay alive, as running ones do: each heartbeat is published now and
+    again every `interval_s` with a fresh time, until the block ends. A node that beat once is
+    SUSPECT 6 s later (STRATOS_SUSPECT_AFTER_S) and takes no new chunks nor repair copies, and a
+    test on a busy machine can take longer than that to reach its next step."""
+
+    async def beat() -> None:
+        for hb in beats:
+            fresh = events_pb2.Heartbeat()
+            fresh.CopyFrom(hb)
+            fresh.sent_unix_ms = now_ms()
+            await publish_heartbeat(nc, fresh)
+
+    async def keep_beating() -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            with contextlib.suppress(Exception):  # NATS away for a moment: the next beat goes
+                await beat()
+
+    await beat()
+    task = asyncio.create_task(keep_beating())
+    try:
+        yield
+    finally:
+        await cancel_and_wait(task)
 
 
 def new_file_id() -> str:

@@ -161,11 +161,10 @@ async def test_a_chunk_altered_on_disk_is_caught_by_an_audit_and_repaired(nats, 
                     timeout_s=30,
                     what=f"an audit of {first} to pass",
                 )
-                # One bit flipped behind the node's back, as a failing disk would.
-                path = nodes[first].chunk_path(cid)
-                raw = bytearray(path.read_bytes())
-                raw[len(raw) // 3] ^= 0x01
-                path.write_bytes(bytes(raw))
+                # One bit flipped in place behind the node's back, as a failing disk would.
+                # (Rewriting the file truncates it first: an audit reading it then sees a chunk
+                # that shrank, and fails without quarantining anything.)
+                flip_bit(nodes[first].chunk_path(cid))
 
                 failed = await async_wait_until(
                     lambda: _any(results, lambda r: not r.passed and r.node_id == first),
@@ -194,6 +193,15 @@ async def test_a_chunk_altered_on_disk_is_caught_by_an_audit_and_repaired(nats, 
                 )
     finally:
         await nc.close()
+
+
+def flip_bit(path: Path) -> None:
+    with path.open("r+b") as f:
+        at = path.stat().st_size // 3
+        f.seek(at)
+        byte = f.read(1)[0]
+        f.seek(at)
+        f.write(bytes([byte ^ 0x01]))
 
 
 async def _any(results: list[events_pb2.AuditResult], pred) -> events_pb2.AuditResult | None:

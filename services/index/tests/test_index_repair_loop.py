@@ -29,6 +29,15 @@ pytestmark = pytest.mark.integration
 
 NODES = ("n1", "n2", "n3", "n4")
 CAPACITY = 10 << 30
+# The loops here plan from registries the test builds (registry_with), not from a heartbeat
+# feed, so their clock stands still at the instant those heartbeats were sent: a live node
+# stays live however long the test takes on a busy machine (on a running clock it would be
+# SUSPECT after 6 s and take no repair copies, and every node LOST after 30 s).
+NOW_MS = now_ms()
+
+
+def clock() -> int:
+    return NOW_MS
 
 
 def settled(file_id: str, replicas: int = 2, size: int = 5 * SEGMENT) -> types_pb2.Manifest:
@@ -43,7 +52,7 @@ def settled(file_id: str, replicas: int = 2, size: int = 5 * SEGMENT) -> types_p
 def registry_with(lost: tuple[str, ...] = ()) -> Registry:
     reg = Registry(6.0, 30.0)
     for n in NODES:
-        sent = now_ms() - 60_000 if n in lost else now_ms()
+        sent = NOW_MS - 60_000 if n in lost else NOW_MS
         reg.observe(heartbeat(n, capacity=CAPACITY, sent_unix_ms=sent))
     return reg
 
@@ -52,9 +61,10 @@ def registry_with(lost: tuple[str, ...] = ()) -> Registry:
 async def repair_loop(
     url: str, registry: Registry, run: bool = False, **overrides
 ) -> AsyncIterator[RepairLoop]:
-    """A loop on its own connection; unless `run`, the test runs its rounds (run_once)."""
+    """A loop on its own connection, on the test's clock; unless `run`, the test runs its
+    rounds (run_once)."""
     nc = await natsutil.connect(url, name="test-repair", connect_deadline_s=10)
-    loop = RepairLoop(nc, registry, IndexSettings(nats_url=url, **overrides))
+    loop = RepairLoop(nc, registry, IndexSettings(nats_url=url, **overrides), clock=clock)
     try:
         await loop.start(run=run)
         yield loop
@@ -154,9 +164,10 @@ async def test_a_lost_node_puts_jobs_on_the_queue_and_results_heal_the_locations
 
 
 async def test_a_restarted_index_stores_no_job_twice_and_reissues_executed_ones(nats) -> None:
-    lost = registry_with(lost=("n1",))
+    m = settled(new_file_id())
+    # a node holding the file (placement follows the random file ID: a fixed one may hold none)
+    lost = registry_with(lost=(m.segments[0].node_ids[0],))
     async with repair_loop(nats.url, registry_with()) as first:
-        m = settled(new_file_id())
         await commit(first._nc, m)
         first._registry = lost
         planned = (await first.run_once()).jobs

@@ -13,8 +13,11 @@ from collections.abc import Awaitable, Callable
 
 from stratos.common.errors import StratosError
 from stratos.common.files import PRIVATE_UMASK
+from stratos.common.logging import get_logger
 from stratos.common.memory import keep_buffers_in_heap
 from stratos.common.tracing import shutdown_tracing
+
+log = get_logger(__name__)
 
 
 def run_service(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
@@ -40,11 +43,28 @@ def run_service(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
     return 0
 
 
+# How long a cancelled task may take to end before it is cancelled again.
+CANCEL_AGAIN_S = 1.0
+
+
 async def cancel_and_wait(*tasks: asyncio.Task | None) -> None:
-    """Cancel background tasks and wait until each has finished (None entries are skipped)."""
+    """Cancel background tasks and wait until each has finished (None entries are skipped); a
+    task that ended with an error raises it here.
+
+    One cancel() is not always enough. On Python 3.11 `asyncio.wait_for`, which nats-py awaits
+    for every request, returns the reply and drops the cancellation when both land in the same
+    loop iteration (https://github.com/python/cpython/issues/86296), and nats-py's own flush
+    swallows CancelledError; a loop around such a call then runs on, and a stop() that awaited
+    it once hung forever (seen on a loaded machine). So a task still running is cancelled again
+    every CANCEL_AGAIN_S until it ends."""
     live = [t for t in tasks if t is not None]
-    for task in live:
-        task.cancel()
+    pending = {t for t in live if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=CANCEL_AGAIN_S)
+        for task in pending:
+            log.warning("task_ignored_cancel", task=task.get_name())
     for task in live:
         with contextlib.suppress(asyncio.CancelledError):
-            await task
+            task.result()

@@ -20,6 +20,7 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from stratos.common.lifecycle import cancel_and_wait
 from stratos.common.logging import get_logger
 from stratos.common.natsutil import HEARTBEAT_STREAM, HEARTBEAT_WILDCARD, ensure_heartbeat_stream
 from stratos.index.registry import Registry
@@ -138,9 +139,6 @@ class HeartbeatFeed:
                 await sub.unsubscribe()
 
     async def stop(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
-            self._watch = None
+        await cancel_and_wait(self._watch)
+        self._watch = None
         await self._unsubscribe()
