@@ -37,6 +37,19 @@ def test_only_live_nodes_are_placement_candidates_but_all_are_listed() -> None:
     assert states == {"fresh": LIVE, "quiet": SUSPECT, "gone": LOST}
 
 
+def test_a_restarted_index_calls_a_node_lost_only_after_watching_it_for_the_whole_grace():
+    """Heartbeats replayed at start may be older than the grace while the node is alive (its
+    newest beat is not read yet): SUSPECT — no placements, no repair — not LOST, until the
+    index itself has watched the grace go by."""
+    reg = Registry(6, 30, watching_since_ms=T0)
+    reg.observe(heartbeat("old", sent_unix_ms=T0 - 60_000))
+    assert reg.statuses(T0)[0].state == SUSPECT
+    assert reg.statuses(T0 + 29_000)[0].state == SUSPECT
+    assert reg.statuses(T0 + 30_000)[0].state == LOST
+    reg.observe(heartbeat("old", sent_unix_ms=T0 + 1_000))  # it was alive after all
+    assert reg.statuses(T0 + 2_000)[0].state == LIVE
+
+
 def test_a_new_heartbeat_brings_a_lost_node_back() -> None:
     reg = Registry(6, 30)
     reg.observe(heartbeat("n1", sent_unix_ms=T0))

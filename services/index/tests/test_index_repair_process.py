@@ -42,6 +42,8 @@ def index_process(nats_url: str, log: Path) -> Iterator[subprocess.Popen]:
                 STRATOS_NATS_URL=nats_url,
                 STRATOS_GRPC_ADDRESS=f"127.0.0.1:{free_port()}",
                 STRATOS_REPAIR_INTERVAL_S="0.2",
+                # an index calls a node LOST only after watching it silent this long itself
+                STRATOS_LOST_AFTER_S="8",
             ),
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -82,13 +84,13 @@ async def test_an_index_killed_mid_repair_resumes_without_storing_a_job_twice(
         alive = [heartbeat(n, capacity=CAPACITY) for n in NODES if n != victim]
         async with beating(nc, *alive):
             with index_process(nats.url, log) as proc:
-                first = await async_wait_until(all_queued, timeout_s=30, what="repair jobs queued")
+                first = await async_wait_until(all_queued, timeout_s=60, what="repair jobs queued")
                 proc.kill()  # SIGKILL, before any storage node ran a job
             with index_process(nats.url, log) as proc:
                 # It plans the same jobs again; none is stored twice, and it keeps running.
                 await async_wait_until(
                     lambda: _log_has(log, "repair_job_already_queued", wanted),
-                    timeout_s=30,
+                    timeout_s=60,
                     what="the restarted index to plan",
                 )
                 assert await queued(js) == first and proc.poll() is None

@@ -23,7 +23,7 @@ from stratos.index.cleanup import Cleanup
 from stratos.index.config import IndexSettings
 from stratos.index.drains import DrainRegistry
 from stratos.index.heartbeats import HeartbeatFeed
-from stratos.index.manifests import ManifestStore
+from stratos.index.manifests import ManifestStore, now_ms
 from stratos.index.registry import Registry
 from stratos.index.repair_loop import RepairLoop
 from stratos.index.servicer import SERVICE_NAME, IndexService
@@ -83,7 +83,9 @@ async def serve(stop: asyncio.Event) -> None:
         return
     try:
         store = await ManifestStore.open(nc.jetstream(), replicas=settings.nats_replicas)
-        registry = Registry(settings.suspect_after_s, settings.lost_after_s)
+        registry = Registry(
+            settings.suspect_after_s, settings.lost_after_s, watching_since_ms=now_ms()
+        )
         feed = HeartbeatFeed(nc, registry, replicas=settings.nats_replicas)
         # Serve (and report healthy) only after the stored heartbeats are read, so the first
         # PlanWrite after a restart does not see an empty mesh.

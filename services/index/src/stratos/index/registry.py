@@ -65,9 +65,16 @@ class Registry:
     """Latest heartbeat per node; older or equal-time heartbeats never overwrite newer ones
     (JetStream may redeliver, and two nodes' clocks are not ours to trust for ordering)."""
 
-    def __init__(self, suspect_after_s: float, lost_after_s: float) -> None:
+    def __init__(
+        self, suspect_after_s: float, lost_after_s: float, watching_since_ms: int = 0
+    ) -> None:
         self.suspect_after_s = suspect_after_s
         self.lost_after_s = lost_after_s
+        # When this index began to listen: a node is judged LOST only by silence the index
+        # itself watched for the whole grace. A restarted index replays heartbeats older than
+        # the grace (the node beat on while the index was away, but its newest beat is not
+        # read yet); calling it LOST then would repair copies of a node that is alive.
+        self.watching_since_ms = watching_since_ms
         self._nodes: dict[str, NodeRecord] = {}
 
     def observe(self, hb: events_pb2.Heartbeat) -> bool:
@@ -93,7 +100,10 @@ class Registry:
         return self._nodes.get(node_id)
 
     def state_of(self, record: NodeRecord, now_ms: int) -> types_pb2.NodeState.ValueType:
-        return node_state(record.last_ms, now_ms, self.suspect_after_s, self.lost_after_s)
+        state = node_state(record.last_ms, now_ms, self.suspect_after_s, self.lost_after_s)
+        if state == LOST and now_ms - self.watching_since_ms < self.lost_after_s * 1000:
+            return SUSPECT  # silent, but not for a whole grace that this index watched
+        return state
 
     def statuses(self, now_ms: int) -> list[types_pb2.NodeStatus]:
         """Every known node with its state, sorted by node ID."""
