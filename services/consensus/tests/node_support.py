@@ -4,6 +4,7 @@ genesis written here, and the checks every test ends with (no fork anywhere)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from stratos.common.identity import Identity, address_of
-from stratos.common.procs import env_with, free_port
+from stratos.common.procs import async_wait_until, env_with, free_port
 from stratos.consensus.ledger_genesis import Genesis, GenesisValidator
 from stratos.consensus.state import Params
 from stratos.consensus.store import Store
@@ -170,6 +171,18 @@ class Cluster:
         for i in range(self.n):
             self.start(i)
 
+    async def block(self, blocked: dict[int, list[str]], timeout_s: float = 30) -> None:
+        """Give validators their blocked peers (the STRATOS_TEST_BLOCKED_PEERS_FILE hook) and
+        wait until each has applied them: the hook re-reads its file at most once a second,
+        and only when a link is used, which a busy machine can delay."""
+        for j, peers in blocked.items():
+            self.nodes[j].blocked_file.write_text("".join(f"{p}\n" for p in peers))
+
+        async def applied() -> bool:
+            return all(blocked_now(self.nodes[j]) == sorted(p) for j, p in blocked.items())
+
+        await async_wait_until(applied, timeout_s=timeout_s, what="every hook to apply the cut")
+
     def kill(self, i: int) -> None:
         """SIGKILL: no chance to flush or say goodbye."""
         v = self.nodes[i]
@@ -277,3 +290,12 @@ class Cluster:
             )
             out.update(tx_hash(raw) for raw in resp.block.txs)
         return out
+
+
+def blocked_now(v: Validator) -> list[str] | None:
+    """The blocked set the validator last logged applying (None before any)."""
+    last = None
+    for line in (v.data_dir / "stdout.log").read_text().splitlines():
+        if '"test_blocked_peers"' in line and line.endswith("}"):  # a whole line only
+            last = json.loads(line)["peers"]
+    return last

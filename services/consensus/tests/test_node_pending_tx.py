@@ -85,7 +85,7 @@ async def test_a_send_without_quorum_is_pending_then_commits_and_the_next_nonce_
     # Two of four down: no quorum. The relay from validator 2 to validator 3 is cut.
     cluster.kill(0)
     cluster.kill(1)
-    cluster.nodes[2].blocked_file.write_text(v[3] + "\n")
+    await cluster.block({2: [v[3]]})
     stalled = max((await cluster.heights([2, 3])).values())
 
     first = await cli.run(v, "send", bob, "1", "--timeout", "2")

@@ -11,7 +11,7 @@ from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError, InvalidArgument, StratosError
 from stratos.common.grpcutil import start_server
 from stratos.common.identity import load_or_create
-from stratos.common.lifecycle import run_service
+from stratos.common.lifecycle import cancel_and_wait, run_service
 from stratos.common.logging import configure_logging, get_logger
 from stratos.common.natsutil import connect, publish
 from stratos.common.tracing import setup_tracing
@@ -84,10 +84,8 @@ class NatsPublisher:
                 log.warning("nats_publish_failed", height=height, error=str(err))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        with contextlib.suppress(Exception):  # its last error was logged where it happened
+            await cancel_and_wait(self._task)
         if self.nc is not None:
             with contextlib.suppress(Exception):
                 await (self.nc.drain() if self.nc.is_connected else self.nc.close())

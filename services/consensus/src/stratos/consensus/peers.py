@@ -22,6 +22,7 @@ from pathlib import Path
 import grpc
 
 from stratos.common.grpcutil import CHANNEL_OPTIONS
+from stratos.common.lifecycle import cancel_and_wait
 from stratos.common.logging import get_logger
 from stratos.consensus.bft_wire import to_proto
 from stratos.consensus.messages import Message
@@ -179,10 +180,7 @@ class Peers:
         return sum(1 for link in self.links if link.connected and not link.blocked)
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        with contextlib.suppress(Exception):  # a link's last error was logged where it happened
+            await cancel_and_wait(*self._tasks)
         for link in self.links:
             await link.channel.close()

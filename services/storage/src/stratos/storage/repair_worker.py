@@ -24,6 +24,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from stratos.common import natsutil
+from stratos.common.lifecycle import cancel_and_wait
 from stratos.common.logging import get_logger
 from stratos.common.natsutil import REPAIR_JOB_SUBJECT, REPAIR_RESULT_SUBJECT, REPAIR_STREAM
 from stratos.common.tracing import extract_context, tracer
@@ -146,9 +147,8 @@ class RepairWorker:
         if not self._tasks:
             return
         _, pending = await asyncio.wait(self._tasks, timeout=self.settings.stop_grace_s)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        with contextlib.suppress(Exception):  # each job reports its own failure
+            await cancel_and_wait(*pending)
 
     async def _handle(self, msg: Msg) -> None:
         try:
