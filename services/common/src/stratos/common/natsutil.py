@@ -14,7 +14,12 @@ import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
+from nats.js.errors import (
+    BadRequestError,
+    BucketNotFoundError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 
 from stratos.common.errors import Unavailable
 from stratos.common.logging import get_logger
@@ -37,6 +42,7 @@ REPAIR_RESULT_SUBJECT = "stratos.repair.result"  # RepairResult, plain NATS
 AUDIT_RESULT_SUBJECT = "stratos.audit.results"  # AuditResult, plain NATS
 REPAIR_DEDUP_WINDOW_S = 120.0  # a job published twice within this window is stored once
 REPLICAS_SETTLE_S = 30.0  # how long a stream whose replica count changed may take to elect
+JETSTREAM_READY_S = 30.0  # how long a cluster that is electing or catching up may take to answer
 
 
 def server_endpoints(url: str) -> list[tuple[str, int]]:
@@ -120,9 +126,33 @@ async def _on_reconnect() -> None:
     log.info("nats_reconnected")
 
 
+# A JetStream API request can time out or find no leader while a cluster elects one (NATS pods
+# rolling, a server catching up after a restart, a busy machine); that passes within seconds.
+_TRANSIENT = (nats.errors.TimeoutError, nats.errors.NoRespondersError, ServiceUnavailableError)
+
+
+async def _until_jetstream_answers(what: str, attempt, ready_s: float = JETSTREAM_READY_S):
+    """Run `attempt()` (idempotent) again while JetStream's answer is only "not now", for at
+    most `ready_s`; the last transient error is raised after that."""
+    deadline = time.monotonic() + ready_s
+    while True:
+        try:
+            return await attempt()
+        except _TRANSIENT as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("jetstream_not_answering", what=what, error=str(exc) or type(exc).__name__)
+            await asyncio.sleep(0.5)
+
+
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     """Create the stream, or bring an existing one to this config (replicas included: a
-    stream created on one server is scaled to the cluster's replica count on the next start)."""
+    stream created on one server is scaled to the cluster's replica count on the next start).
+    Retried while a cluster cannot answer yet (see `_until_jetstream_answers`)."""
+    await _until_jetstream_answers(config.name, lambda: _ensure_stream_once(js, config))
+
+
+async def _ensure_stream_once(js: JetStreamContext, config: StreamConfig) -> None:
     try:
         was = (await js.stream_info(config.name)).config.num_replicas
     except NotFoundError:
@@ -176,7 +206,14 @@ async def ensure_repair_stream(js: JetStreamContext, *, replicas: int) -> None:
 async def ensure_kv(js: JetStreamContext, bucket: str, *, replicas: int, history: int = 1):
     """The KV bucket, created on first use in file storage with `replicas` copies; an existing
     bucket with another replica count is brought to it (a mesh that grew from one NATS server
-    to a cluster gets its buckets replicated, not left on one server)."""
+    to a cluster gets its buckets replicated, not left on one server). Retried while a cluster
+    cannot answer yet."""
+    return await _until_jetstream_answers(
+        bucket, lambda: _ensure_kv_once(js, bucket, replicas=replicas, history=history)
+    )
+
+
+async def _ensure_kv_once(js: JetStreamContext, bucket: str, *, replicas: int, history: int):
     try:
         kv = await js.key_value(bucket)
     except BucketNotFoundError:
