@@ -24,21 +24,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from stratos.common.identity import Identity
-from stratos.consensus.bft_wire import decode, encode
-from stratos.consensus.engine import Engine
-from stratos.consensus.engine_types import (
-    Action,
-    Broadcast,
-    Decide,
-    Persist,
-    Rejected,
-    ReportEvidence,
-    ScheduleTimeout,
-    SignedState,
-    Step,
-    TimeoutConfig,
-)
-from stratos.consensus.messages import (
+from stratos.consensus.bft.engine import Engine
+from stratos.consensus.bft.messages import (
     NIL,
     CommittedBlock,
     Evidence,
@@ -51,7 +38,20 @@ from stratos.consensus.messages import (
     sign_proposal,
     sign_vote,
 )
-from stratos.consensus.validators import Validator, ValidatorSet
+from stratos.consensus.bft.types import (
+    Action,
+    Broadcast,
+    Decide,
+    Persist,
+    Rejected,
+    ReportEvidence,
+    ScheduleTimeout,
+    SignedState,
+    Step,
+    TimeoutConfig,
+)
+from stratos.consensus.bft.validators import Validator, ValidatorSet
+from stratos.consensus.bft.wire import decode, encode
 
 CHAIN_ID = "stratos-sim"
 SYNC_BATCH = 8

@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from stratos.common.identity import Identity, address_of
 from stratos.common.procs import async_wait_until, env_with, free_port
-from stratos.consensus.ledger_genesis import Genesis, GenesisValidator
-from stratos.consensus.state import Params
-from stratos.consensus.store import Store
-from stratos.consensus.tx import build_tx
+from stratos.consensus.ledger.genesis import Genesis, GenesisValidator
+from stratos.consensus.ledger.state import Params
+from stratos.consensus.ledger.tx import build_tx
+from stratos.consensus.node.store import Store
 from stratos.v1 import consensus_pb2, consensus_pb2_grpc, ledger_pb2
 
 STOS = 10**9
@@ -280,7 +280,7 @@ class Cluster:
         return resp.account.balance
 
     async def committed_tx_hashes(self, i: int) -> set[str]:
-        from stratos.consensus.tx import tx_hash
+        from stratos.consensus.ledger.tx import tx_hash
 
         st = await self.status(i)
         out: set[str] = set()

@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 from bft_sim import CHAIN_ID, Sim, SimConfig
 
-from stratos.consensus.evidence import verify_evidence
+from stratos.consensus.bft.evidence import verify_evidence
 
 SEEDS = range(4)
 

@@ -11,8 +11,8 @@ import time
 import pytest
 from node_support import STOS, Cluster, addr
 
-from stratos.consensus.node_byzantine import EQUIVOCATE_ENV
-from stratos.consensus.state import Params
+from stratos.consensus.ledger.state import Params
+from stratos.consensus.node.byzantine import EQUIVOCATE_ENV
 from stratos.v1 import bft_pb2, consensus_pb2, ledger_pb2
 
 pytestmark = pytest.mark.integration
