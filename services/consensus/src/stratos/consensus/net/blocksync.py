@@ -42,8 +42,6 @@ class BlockSync:
                 log.debug("block_sync_failed", code=err.code().name, details=err.details())
 
     async def _peer_height(self, link: PeerLink) -> int:
-        if link.blocked:
-            return -1
         try:
             st = await link.consensus.Status(consensus_pb2.StatusRequest(), timeout=1.0)
         except grpc.aio.AioRpcError:
@@ -52,7 +50,8 @@ class BlockSync:
 
     async def sync_once(self) -> None:
         """Catch up with the highest peer, if any peer is ahead."""
-        links = self.peers.links
+        # The peers the node's Network offers: a link it does not use is not synced from either.
+        links = [self.peers.link(p) for p in self.node.network.peers()]
         if not links:
             return
         heights = await asyncio.gather(*(self._peer_height(link) for link in links))
@@ -81,7 +80,7 @@ class BlockSync:
                 break
             if msg.commit.height != node.height + 1:
                 break
-            node.dispatch(node.engine.on_committed_block(msg))
+            node.on_committed_block(msg)
             if node.height != msg.commit.height:
                 log.warning("block_sync_refused", peer=link.address, height=msg.commit.height)
                 break

@@ -1,22 +1,28 @@
 """Process entry point of a validator node: settings, logging, tracing, the validator key, the
 genesis and the block store, the gRPC server, the peer links, block sync, NATS publishing
-(optional) and the engine — and a clean stop on SIGTERM."""
+(optional) and the node with its ports — and a clean stop on SIGTERM.
+
+`serve(stop, network=...)` lets a caller wrap the peer links before the node gets them; only
+tests do (their entry point makes a validator equivocate or cuts it off)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError, InvalidArgument, StratosError
 from stratos.common.grpcutil import start_server
-from stratos.common.identity import load_or_create
+from stratos.common.identity import Identity, load_or_create
 from stratos.common.lifecycle import cancel_and_wait, run_service
 from stratos.common.logging import configure_logging, get_logger
 from stratos.common.natsutil import connect, publish
 from stratos.common.tracing import setup_tracing
+from stratos.consensus.bft.types import TimeoutConfig
 from stratos.consensus.config import ConsensusSettings
 from stratos.consensus.ledger.genesis import Genesis
+from stratos.consensus.ledger.state import LedgerState
 from stratos.consensus.net.blocksync import BlockSync
 from stratos.consensus.net.peers import Peers
 from stratos.consensus.net.servicer import (
@@ -27,13 +33,37 @@ from stratos.consensus.net.servicer import (
     ValidatorServicer,
     block_response,
 )
-from stratos.consensus.node.runtime import Node
+from stratos.consensus.node.evidence import SlashReporter
+from stratos.consensus.node.ports import LoopTimers, Network
+from stratos.consensus.node.runtime import Node, NodeConfig
 from stratos.consensus.node.store import Store
 from stratos.v1 import consensus_pb2_grpc
 
 SERVICE = "stratos-consensus"
 BLOCK_SUBJECT = "stratos.chain.block"
 log = get_logger(__name__)
+
+# Given the peer links, this node's key and its genesis-or-later state: the Network the node uses.
+NetworkFactory = Callable[[Peers, Identity, LedgerState], Network]
+
+
+def _peer_links(peers: Peers, _identity: Identity, _state: LedgerState) -> Network:
+    return peers
+
+
+def node_config(settings: ConsensusSettings) -> NodeConfig:
+    return NodeConfig(
+        timeouts=TimeoutConfig(
+            propose=settings.timeout_propose_s,
+            prevote=settings.timeout_prevote_s,
+            precommit=settings.timeout_precommit_s,
+            delta=settings.timeout_delta_s,
+        ),
+        propose_delay_s=settings.propose_delay_s,
+        create_empty_blocks_interval_s=settings.create_empty_blocks_interval_s,
+        max_block_txs=settings.max_block_txs,
+        mempool_max_txs=settings.mempool_max_txs,
+    )
 
 
 def open_store(settings: ConsensusSettings) -> Store:
@@ -59,9 +89,10 @@ class NatsPublisher:
     effort: consensus never waits for NATS, and a block committed while NATS is away is not
     re-sent (readers catch up with StreamBlocks)."""
 
-    def __init__(self, url: str, node: Node) -> None:
-        self.url, self.node, self.nc = url, node, None
+    def __init__(self, url: str, store: Store) -> None:
+        self.url, self.store, self.nc = url, store, None
         self._task: asyncio.Task | None = None
+        self._publishing: set[asyncio.Task] = set()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._connect())
@@ -73,10 +104,16 @@ class NatsPublisher:
         except StratosError as err:
             log.warning("nats_unavailable", error=str(err))
 
+    def committed(self, height: int) -> None:
+        """The node's `on_commit`: publish in the background, never holding consensus up."""
+        task = asyncio.get_running_loop().create_task(self(height))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
     async def __call__(self, height: int) -> None:
         if self.nc is None or not self.nc.is_connected:
             return
-        resp = block_response(self.node, height)
+        resp = block_response(self.store, height)
         if resp is not None:
             try:
                 await publish(self.nc, BLOCK_SUBJECT, resp.SerializeToString())
@@ -97,32 +134,35 @@ async def _every(interval_s: float, fn) -> None:
         fn()
 
 
-async def serve(stop: asyncio.Event) -> None:
+async def serve(stop: asyncio.Event, network: NetworkFactory = _peer_links) -> None:
     settings = load_settings(ConsensusSettings)
     configure_logging(SERVICE, settings.log_level)
     setup_tracing(SERVICE)
     identity = load_or_create(settings.key_path)
     store = open_store(settings)
     try:
-        await _run(settings, identity, store, stop)
+        await _run(settings, identity, store, stop, network)
     finally:
         store.close()
     log.info("stopped")
 
 
-async def _run(settings, identity, store: Store, stop: asyncio.Event) -> None:
-    node = Node(settings, identity, store)
+async def _run(
+    settings, identity, store: Store, stop: asyncio.Event, network: NetworkFactory
+) -> None:
     own = {settings.grpc_address, settings.advertise_address}
     peers = Peers(tuple(p for p in settings.peer_list if p not in own), settings.peer_queue_size)
-    node.broadcast, node.relay_tx, node.peers_connected = (
-        peers.broadcast,
-        peers.relay_tx,
-        peers.connected,
+    publisher = NatsPublisher(settings.nats_url, store) if settings.nats_url else None
+    node = Node(
+        node_config(settings),
+        identity,
+        store,
+        network=network(peers, identity, store.load_state()),
+        timers=LoopTimers(),
+        evidence=SlashReporter(identity),
+        on_commit=publisher.committed if publisher is not None else None,
     )
-    node.peer_links = peers.links
-    publisher = NatsPublisher(settings.nats_url, node) if settings.nats_url else None
     if publisher is not None:
-        node.publish = publisher
         publisher.start()
 
     calls = LongCalls()

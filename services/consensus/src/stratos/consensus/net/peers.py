@@ -4,20 +4,15 @@ Each link owns a bounded queue; when a peer is slow or away the oldest messages 
 (the engine's periodic gossip re-sends what still matters), so a dead peer never holds memory
 or blocks consensus. A broken stream is re-opened with a capped exponential backoff.
 
-Test hook: when `STRATOS_TEST_BLOCKED_PEERS_FILE` names a file, the peer addresses listed in it
-(one per line, re-read every second) are treated as unreachable — no pushes, no block sync and
-no tx relay towards them. The partition tests cut a validator off this way; it is not meant for
-production use.
+`Peers` is the node's `Network` port (`node.ports`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections import deque
-from pathlib import Path
 
 import grpc
 
@@ -30,7 +25,6 @@ from stratos.v1 import bft_pb2, consensus_pb2, consensus_pb2_grpc
 
 log = get_logger(__name__)
 
-BLOCKED_PEERS_ENV = "STRATOS_TEST_BLOCKED_PEERS_FILE"
 RELAYED_METADATA = ("stratos-relayed", "1")
 # Reconnect quickly to a restarted peer (gRPC's own default backoff grows to 120 s).
 PEER_CHANNEL_OPTIONS = [
@@ -47,49 +41,18 @@ RELAY_MAX_BATCH = 1000
 RELAY_MAX_PENDING = 20_000  # per peer; the oldest drop first (relay is best effort)
 
 
-class BlockedPeers:
-    """The test hook's view of `STRATOS_TEST_BLOCKED_PEERS_FILE` (empty when unset)."""
-
-    def __init__(self, path: str | None = None) -> None:
-        path = path if path is not None else os.environ.get(BLOCKED_PEERS_ENV, "")
-        self._path = Path(path) if path else None
-        self._blocked: frozenset[str] = frozenset()
-        self._read_at = float("-inf")
-
-    def __call__(self, address: str) -> bool:
-        if self._path is None:
-            return False
-        now = time.monotonic()
-        if now - self._read_at >= 1.0:
-            self._read_at = now
-            try:
-                lines = self._path.read_text().split()
-            except OSError:
-                lines = []
-            blocked = frozenset(line.strip() for line in lines if line.strip())
-            if blocked != self._blocked:
-                log.info("test_blocked_peers", peers=sorted(blocked))
-            self._blocked = blocked
-        return address in self._blocked
-
-
 class PeerLink:
-    def __init__(self, address: str, queue_size: int, blocked: BlockedPeers) -> None:
+    def __init__(self, address: str, queue_size: int) -> None:
         self.address = address
         self.channel = grpc.aio.insecure_channel(address, options=PEER_CHANNEL_OPTIONS)
         self.validator = consensus_pb2_grpc.ValidatorServiceStub(self.channel)
         self.consensus = consensus_pb2_grpc.ConsensusServiceStub(self.channel)
         self.connected = False
         self.dropped = 0
-        self._blocked = blocked
         self._queue: deque[bft_pb2.ConsensusMessage] = deque(maxlen=queue_size)
         self._wake = asyncio.Event()
         self._relay: deque[bytes] = deque(maxlen=RELAY_MAX_PENDING)
         self._relay_wake = asyncio.Event()
-
-    @property
-    def blocked(self) -> bool:
-        return self._blocked(self.address)
 
     def send(self, m: bft_pb2.ConsensusMessage) -> None:
         if len(self._queue) == self._queue.maxlen:
@@ -102,9 +65,7 @@ class PeerLink:
             while not self._queue:
                 self._wake.clear()
                 await self._wake.wait()
-            m = self._queue.popleft()
-            if not self.blocked:
-                yield m
+            yield self._queue.popleft()
 
     async def run(self) -> None:
         backoff = 0.1
@@ -140,18 +101,18 @@ class PeerLink:
                 await self._relay_wake.wait()
             await asyncio.sleep(RELAY_DELAY_S)
             batch = [self._relay.popleft() for _ in range(min(len(self._relay), RELAY_MAX_BATCH))]
-            if not self.connected or self.blocked:
+            if not self.connected:
                 continue
             with contextlib.suppress(grpc.aio.AioRpcError):
                 await self.validator.RelayTxs(consensus_pb2.RelayTxsRequest(txs=batch), timeout=2)
 
 
 class Peers:
-    """Every peer link, with broadcast and tx relay across them."""
+    """Every peer link: the node's `Network`."""
 
     def __init__(self, addresses: tuple[str, ...], queue_size: int) -> None:
-        self.blocked = BlockedPeers()
-        self.links = [PeerLink(a, queue_size, self.blocked) for a in addresses]
+        self.links = [PeerLink(a, queue_size) for a in addresses]
+        self._by_address = {link.address: link for link in self.links}
         self._tasks: set[asyncio.Task] = set()
 
     def start(self) -> None:
@@ -164,20 +125,27 @@ class Peers:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def link(self, peer: str) -> PeerLink:
+        return self._by_address[peer]
+
+    # ---- Network ------------------------------------------------------------------------
+
+    def peers(self) -> tuple[str, ...]:
+        return tuple(self._by_address)
+
+    def is_connected(self, peer: str) -> bool:
+        return self._by_address[peer].connected
+
+    def send(self, peer: str, msg: Message) -> None:
+        self._by_address[peer].send(to_proto(msg))
+
     def broadcast(self, msg: Message) -> None:
-        m = to_proto(msg)
+        m = to_proto(msg)  # encoded once for every link
         for link in self.links:
             link.send(m)
 
-    def relay_tx(self, raw: bytes) -> None:
-        """Offer a tx this node admitted to the other mempools, so whoever proposes next
-        includes it (best effort: a peer that misses it gets it from this node's proposal)."""
-        for link in self.links:
-            if link.connected and not link.blocked:
-                link.relay_tx(raw)
-
-    def connected(self) -> int:
-        return sum(1 for link in self.links if link.connected and not link.blocked)
+    def relay_tx(self, peer: str, raw: bytes) -> None:
+        self._by_address[peer].relay_tx(raw)
 
     async def stop(self) -> None:
         with contextlib.suppress(Exception):  # a link's last error was logged where it happened

@@ -27,6 +27,7 @@ from stratos.consensus.ledger.tx import is_address, tx_hash
 from stratos.consensus.net.blocksync import serve_blocks
 from stratos.consensus.net.peers import RELAYED_METADATA
 from stratos.consensus.node.runtime import Node
+from stratos.consensus.node.store import Store
 from stratos.consensus.node.tx_lookup import TxState, lookup_tx
 from stratos.v1 import bft_pb2, consensus_pb2, consensus_pb2_grpc, ledger_pb2
 
@@ -38,8 +39,7 @@ DEFAULT_WAIT_MS = 10_000
 MAX_WAIT_MS = 600_000
 
 
-def block_response(node: Node, height: int) -> consensus_pb2.GetBlockResponse | None:
-    store = node.store
+def block_response(store: Store, height: int) -> consensus_pb2.GetBlockResponse | None:
     block = store.get_block(height)
     if block is None:
         return None
@@ -100,7 +100,7 @@ class ConsensusServicer(consensus_pb2_grpc.ConsensusServiceServicer):
             )
         relayed = RELAYED_METADATA in tuple(context.invocation_metadata() or ())
         try:
-            self._admit(raw, relay=not relayed)
+            node.admit_tx(raw, relay=not relayed)
         except AlreadyExists:
             if not request.wait_for_commit:
                 raise
@@ -133,7 +133,7 @@ class ConsensusServicer(consensus_pb2_grpc.ConsensusServiceServicer):
             h = tx_hash(raw)
             try:
                 if self.node.store.find_tx(h) is None:
-                    self._admit(raw, relay=True)
+                    self.node.admit_tx(raw, relay=True)
             except StratosError as err:
                 yield consensus_pb2.SubmitTxsResponse(
                     tx_hash=h, code=err.grpc_code.value[0], error=err.message
@@ -143,13 +143,6 @@ class ConsensusServicer(consensus_pb2_grpc.ConsensusServiceServicer):
                 log.exception("rpc_failed", method="SubmitTxs")
                 await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {exc}")
             yield consensus_pb2.SubmitTxsResponse(tx_hash=h)
-
-    def _admit(self, raw: bytes, *, relay: bool) -> None:
-        """Into the mempool (raises the refusal), then on to the peers."""
-        self.node.mempool.add(raw)
-        self.node.on_tx_added()
-        if relay:
-            self.node.relay_tx(raw)
 
     @rpc_edge
     async def GetAccount(self, request, context):
@@ -194,7 +187,7 @@ class ConsensusServicer(consensus_pb2_grpc.ConsensusServiceServicer):
             raise NotFound("no block has committed yet")
         if height > latest:
             raise NotFound(f"block {height} is not committed yet; the latest is {latest}")
-        resp = block_response(self.node, height)
+        resp = block_response(self.node.store, height)
         if resp is None:
             raise NotFound(f"block {height} is not in this node's store")
         return resp
@@ -228,7 +221,7 @@ class ConsensusServicer(consensus_pb2_grpc.ConsensusServiceServicer):
             while True:
                 while h > node.height:
                     await node.new_block.wait()
-                resp = block_response(node, h)
+                resp = block_response(node.store, h)
                 if resp is None:
                     await context.abort(grpc.StatusCode.NOT_FOUND, f"block {h} is not stored")
                 yield resp
@@ -253,15 +246,7 @@ class ValidatorServicer(consensus_pb2_grpc.ValidatorServiceServicer):
     async def RelayTxs(self, request, context):
         """Txs a peer admitted: each enters this mempool if it can (no relay onwards: the
         sender relays to every validator itself)."""
-        node, added = self.node, False
-        for raw in request.txs:
-            try:
-                node.mempool.add(raw)
-            except StratosError:
-                continue  # already here, the pool is full, or it no longer applies
-            added = True
-        if added:
-            node.on_tx_added()
+        self.node.admit_relayed(request.txs)
         return consensus_pb2.RelayTxsResponse()
 
     async def SyncBlocks(self, request, context):
