@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from bft_sim import CHAIN_ID, Sim, SimConfig
+from bft_sim import CHAIN_ID, STOS, Sim, SimConfig
 
 from stratos.consensus.bft.evidence import verify_evidence
 from stratos.v1 import ledger_pb2
@@ -173,6 +173,10 @@ def test_one_equivocator_of_four_cannot_fork_and_is_caught(new_sim, seed: int) -
     honest_reporters = {i for i, _ in sim.evidence} - {byz}
     assert honest_reporters
     assert {ev.a.validator for _, ev in sim.evidence} == {sim.nodes[byz].address}
+    # The reports went into Slash txs that committed: only the equivocator's deposit is cut.
+    deposits = {a: v.deposit for a, v in sim.nodes[(byz + 1) % 4].node.state.validators.items()}
+    assert deposits.pop(sim.nodes[byz].address) < 100 * STOS
+    assert set(deposits.values()) == {100 * STOS}
 
 
 @pytest.mark.parametrize("seed", SEEDS)
