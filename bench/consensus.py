@@ -38,9 +38,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bench.results import Figure
 from stratos.common.identity import Identity, address_of
 from stratos.common.procs import env_with, free_port
-from stratos.consensus.ledger_genesis import Genesis, GenesisValidator
-from stratos.consensus.state import Params
-from stratos.consensus.tx import SIGN_DOMAIN, build_tx
+from stratos.consensus.ledger.genesis import Genesis, GenesisValidator
+from stratos.consensus.ledger.state import Params
+from stratos.consensus.ledger.tx import SIGN_DOMAIN, build_tx
 from stratos.v1 import consensus_pb2, consensus_pb2_grpc, ledger_pb2
 
 VALIDATORS = 4

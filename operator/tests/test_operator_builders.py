@@ -13,7 +13,7 @@ from operator_support import cluster_body
 
 from stratos.common.limits import MAX_MANIFEST_BYTES, NATS_MAX_PAYLOAD_BYTES
 from stratos.common.procs import nats_server_binary
-from stratos.consensus.ledger_genesis import Genesis
+from stratos.consensus.ledger.genesis import Genesis
 from stratos.operator.builders import DefaultImages, build_all, pdb, prunable
 from stratos.operator.builders.immutable import claims_to_expand, keep_claim_templates
 from stratos.operator.builders.spec import parse_cluster

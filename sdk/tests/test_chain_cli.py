@@ -18,12 +18,13 @@ from devharness import assert_one_sentence, run_cli
 
 from stratos.common.errors import AlreadyExists, FailedPrecondition, StratosError
 from stratos.common.identity import Identity, address_of, load_or_create
-from stratos.consensus.ledger import apply_block
-from stratos.consensus.ledger_block import block_hash, make_block
-from stratos.consensus.ledger_genesis import Genesis
-from stratos.consensus.mempool import Mempool
-from stratos.consensus.state import Params
-from stratos.consensus.tx import tx_hash
+from stratos.consensus.ledger.apphash import app_hash
+from stratos.consensus.ledger.apply import apply_block
+from stratos.consensus.ledger.block import block_hash, make_block
+from stratos.consensus.ledger.genesis import Genesis
+from stratos.consensus.ledger.mempool import Mempool
+from stratos.consensus.ledger.state import Params
+from stratos.consensus.ledger.tx import tx_hash
 from stratos.sdk import genesis, localmesh, meshfile, meshplan
 from stratos.sdk.home import Home
 from stratos.v1 import consensus_pb2, consensus_pb2_grpc
@@ -363,7 +364,7 @@ class FakeConsensus(consensus_pb2_grpc.ConsensusServiceServicer):
 
     def GetTx(self, request, context):
         with self.lock:
-            from stratos.consensus.tx_lookup import TxState
+            from stratos.consensus.node.tx_lookup import TxState
 
             resp = consensus_pb2.GetTxResponse(
                 tx_hash=request.tx_hash,
@@ -396,7 +397,7 @@ class FakeConsensus(consensus_pb2_grpc.ConsensusServiceServicer):
             chain_id=s.chain_id,
             node_address=self.address,
             height=s.height,
-            app_hash=s.app_hash,
+            app_hash=app_hash(s),
             last_block_hash=s.last_block_hash,
             last_block_time_unix_ms=s.time_unix_ms,
             validators=[

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from stratos.common.errors import AlreadyExists, InvalidArgument, NotFound
 from stratos.common.identity import Identity, address_of
 from stratos.common.stos import MAX_NSTOS, NSTOS_PER_STOS, format_stos, parse_stos, tx_hash
-from stratos.consensus.ledger import check_tx
-from stratos.consensus.ledger_genesis import Genesis, GenesisValidator
-from stratos.consensus.tx import TxCode, decode_tx
-from stratos.consensus.tx import tx_hash as ledger_tx_hash
+from stratos.consensus.ledger.apply import check_tx
+from stratos.consensus.ledger.genesis import Genesis, GenesisValidator
+from stratos.consensus.ledger.tx import TxCode, decode_tx
+from stratos.consensus.ledger.tx import tx_hash as ledger_tx_hash
 from stratos.sdk.wallet import Wallets, check_address, transfer_tx
 from stratos.v1 import ledger_pb2
 

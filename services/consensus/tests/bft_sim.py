@@ -1,59 +1,61 @@
-"""A deterministic discrete-event simulator that runs N consensus engines on one thread.
+"""A deterministic discrete-event simulator that runs N real validator nodes on one thread.
 
-Everything that is random (keys, delays, drops, blocks) comes from one seeded RNG and time is a
-simulated clock driven by a priority queue of deliveries, timeouts, gossip ticks and faults, so
-a failing seed replays exactly. The simulated node does what the real node will: carries out
-the engine's actions in order (Persist before Broadcast), restarts a crashed validator from its
-persisted `SignedState` and its stored blocks, re-sends the engine's gossip set periodically,
-and catches up laggards by block sync (a status message answered with committed blocks).
+Each simulated validator is the `Node` that ships (`stratos.consensus.node`): the real engine,
+ledger, mempool and block store (SQLite under a directory the caller gives), driven through
+simulated ports — a `SimNetwork` that delivers encoded messages after a random delay, and
+`SimTimers` on a simulated clock. Everything random (keys, delays, drops, an equivocator's
+twins) comes from one seeded RNG and time is a priority queue of deliveries, timer calls,
+gossip ticks and faults, so a failing seed replays exactly.
+
+What the process does around the node, the simulator does too: it calls `Node.gossip` every
+`gossip_interval`, and catches laggards up by block sync (a status message answered with
+committed blocks read from the store, handed to `Node.on_committed_block`). A crashed
+validator neither sends nor receives and its timers die; a restart builds a new `Node` on the
+same store, as the process does after SIGKILL.
 
 Faults: message delay and jitter, random drops, partitions (links between groups cut for a time
-window; checked when a message arrives), crashes (the node neither sends nor receives; its
-timers die) and restarts, and Byzantine equivocators that sign two different versions of each
-of their proposals and votes and send each version to half of the others.
+window; checked when a message arrives), crashes and restarts, and Byzantine equivocators —
+the same `byzantine.Equivocating` network wrapper the process tests use, here signing two
+versions of each of their proposals and votes and sending each version to half of the others.
+Their evidence goes through the real `SlashReporter`, so Slash txs commit and cut deposits.
 """
 
 from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from byzantine import Equivocating
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from stratos.common.identity import Identity
-from stratos.consensus.bft_wire import decode, encode
-from stratos.consensus.engine import Engine
-from stratos.consensus.engine_types import (
-    Action,
-    Broadcast,
-    Decide,
-    Persist,
-    Rejected,
-    ReportEvidence,
-    ScheduleTimeout,
-    SignedState,
-    Step,
-    TimeoutConfig,
-)
-from stratos.consensus.messages import (
-    NIL,
+from stratos.consensus.bft.messages import (
     CommittedBlock,
     Evidence,
     Message,
-    Proposal,
     Vote,
     VoteType,
     address_of,
-    hash_block,
-    sign_proposal,
-    sign_vote,
 )
-from stratos.consensus.validators import Validator, ValidatorSet
+from stratos.consensus.bft.types import Step, TimeoutConfig
+from stratos.consensus.bft.validators import Validator, ValidatorSet
+from stratos.consensus.bft.wire import decode, encode
+from stratos.consensus.ledger.genesis import Genesis, GenesisValidator
+from stratos.consensus.ledger.state import LedgerState, Params
+from stratos.consensus.node import Node
+from stratos.consensus.node.codec import commit_from_bytes
+from stratos.consensus.node.evidence import SlashReporter
+from stratos.consensus.node.ports import EvidenceReporter, Network
+from stratos.consensus.node.runtime import NodeConfig
+from stratos.consensus.node.store import Store
 
 CHAIN_ID = "stratos-sim"
+GENESIS_MS = 1_700_000_000_000
+STOS = 10**9
 SYNC_BATCH = 8
 # Short timeouts against 5-50 ms links: a round either decides or times out within a second.
 SIM_TIMEOUTS = TimeoutConfig(propose=0.3, prevote=0.2, precommit=0.2, delta=0.1)
@@ -72,6 +74,21 @@ def make_validator_set(keys: list[Identity], powers: Iterable[int] | None = None
     )
 
 
+def make_genesis(keys: list[Identity], powers: Iterable[int] | None = None) -> LedgerState:
+    """Every validator funded (so it can pay for the Slash txs it submits) and bonded."""
+    powers = list(powers) if powers is not None else [1] * len(keys)
+    return Genesis(
+        chain_id=CHAIN_ID,
+        genesis_time_unix_ms=GENESIS_MS,
+        accounts=tuple((address_of(k.public_bytes), 10 * STOS) for k in keys),
+        validators=tuple(
+            GenesisValidator(k.public_bytes, power=p, deposit=100 * STOS)
+            for k, p in zip(keys, powers, strict=True)
+        ),
+        params=Params(min_fee=1_000),
+    ).initial_state()
+
+
 @dataclass(frozen=True)
 class SimConfig:
     n: int = 4
@@ -87,31 +104,138 @@ class SimConfig:
     max_steps: int = 400_000
 
 
-@dataclass
 class SimNode:
-    index: int
-    identity: Identity
-    address: str
-    alive: bool = True
-    incarnation: int = 0  # bumped on crash/restart; timers of an old incarnation are void
-    engine: Engine | None = None
-    persisted: SignedState | None = None  # "on disk": survives crashes
-    blocks: dict[int, CommittedBlock] = field(default_factory=dict)  # "on disk"
-    proposals_made: int = 0
-    rejected: list[str] = field(default_factory=list)
+    """One validator: its key, its store (the "disk", which survives crashes) and, while it
+    runs, its `Node`."""
+
+    def __init__(self, index: int, identity: Identity, store: Store) -> None:
+        self.index, self.identity, self.store = index, identity, store
+        self.address = address_of(identity.public_bytes)
+        self.node: Node | None = None
+        self.incarnation = 0  # bumped on crash/restart; timers of an old incarnation are void
+
+    @property
+    def alive(self) -> bool:
+        return self.node is not None
 
     @property
     def height(self) -> int:
-        return max(self.blocks, default=0)
+        """The committed height (the running node's state is the store's latest)."""
+        return self.node.height if self.node is not None else self.store.latest_height()
+
+    @property
+    def blocks(self) -> dict[int, CommittedBlock]:
+        """Every committed block, as the store holds it."""
+        return {h: committed_block(self.store, h) for h in range(1, self.height + 1)}
+
+
+def committed_block(store: Store, height: int) -> CommittedBlock:
+    block, commit = store.get_block(height), store.get_commit(height)
+    assert block is not None and commit is not None, f"block {height} is not stored"
+    return CommittedBlock(block.SerializeToString(deterministic=True), commit_from_bytes(commit))
+
+
+class SimNetwork:
+    """The `Network` of node `index`: peers are the other nodes' indexes, as strings."""
+
+    def __init__(self, sim: Sim, index: int) -> None:
+        self.sim, self.index = sim, index
+        self._peers = [str(j) for j in range(sim.cfg.n) if j != index]
+
+    def peers(self) -> Sequence[str]:
+        return self._peers
+
+    def is_connected(self, peer: str) -> bool:
+        j = int(peer)
+        return self.sim.nodes[j].alive and not self.sim.cut(self.index, j)
+
+    def send(self, peer: str, msg: Message) -> None:
+        self.sim.transmit(self.index, int(peer), ("msg", encode(msg)))
+
+    def broadcast(self, msg: Message) -> None:
+        raw = encode(msg)
+        for peer in self._peers:
+            self.sim.transmit(self.index, int(peer), ("msg", raw))
+
+    def relay_tx(self, peer: str, raw: bytes) -> None:
+        self.sim.transmit(self.index, int(peer), ("tx", raw))
+
+
+class PersistedFirst:
+    """Checks, in front of the network, that the node's own vote never leaves before a signed
+    state covering it is in its store (a Byzantine wrapper's twins come after this check)."""
+
+    def __init__(self, inner: Network, nd: SimNode) -> None:
+        self.inner, self.nd = inner, nd
+
+    def peers(self) -> Sequence[str]:
+        return self.inner.peers()
+
+    def is_connected(self, peer: str) -> bool:
+        return self.inner.is_connected(peer)
+
+    def send(self, peer: str, msg: Message) -> None:
+        self._check(msg)
+        self.inner.send(peer, msg)
+
+    def broadcast(self, msg: Message) -> None:
+        self._check(msg)
+        self.inner.broadcast(msg)
+
+    def relay_tx(self, peer: str, raw: bytes) -> None:
+        self.inner.relay_tx(peer, raw)
+
+    def _check(self, msg: Message) -> None:
+        if isinstance(msg, Vote) and msg.validator == self.nd.address:
+            st = self.nd.store.load_signed_state()
+            step = Step.PREVOTE if msg.type == VoteType.PREVOTE else Step.PRECOMMIT
+            assert st is not None and st.hrs >= (msg.height, msg.round, step), (
+                "a vote was broadcast before its signed state was persisted"
+            )
+
+
+class SimTimers:
+    """The `Timers` of one incarnation of a node: simulated time; its calls die with it."""
+
+    def __init__(self, sim: Sim, nd: SimNode) -> None:
+        self.sim, self.index, self.incarnation = sim, nd.index, nd.incarnation
+
+    def now(self) -> float:
+        return self.sim.now
+
+    def wall_ms(self) -> int:
+        return GENESIS_MS + round(self.sim.now * 1000)
+
+    def call_later(self, delay_s: float, fn: Callable[..., object], *args: object) -> None:
+        self.sim.push(self.sim.now + delay_s, ("call", self.index, self.incarnation, fn, args))
+
+
+class RecordingReporter:
+    """The real `SlashReporter`, with every report noted in `sim.evidence`."""
+
+    def __init__(self, sim: Sim, index: int, inner: EvidenceReporter) -> None:
+        self.sim, self.index, self.inner = sim, index, inner
+
+    def report(self, evidence: Evidence, state: LedgerState, nonce: int) -> bytes | None:
+        self.sim.evidence.append((self.index, evidence))
+        return self.inner.report(evidence, state, nonce)
 
 
 class Sim:
-    def __init__(self, cfg: SimConfig) -> None:
+    def __init__(self, cfg: SimConfig, root: Path) -> None:
         self.cfg = cfg
         self.rng = random.Random(cfg.seed)
         keys = make_keys(cfg.n, cfg.seed)
-        self.nodes = [SimNode(i, k, address_of(k.public_bytes)) for i, k in enumerate(keys)]
         self.validators = make_validator_set(keys, cfg.powers)
+        genesis = make_genesis(keys, cfg.powers)
+        self.nodes: list[SimNode] = []
+        for i, k in enumerate(keys):
+            store = Store(root / f"validator-{i}" / "chain.sqlite")
+            store.save_genesis(genesis)
+            self.nodes.append(SimNode(i, k, store))
+        self.node_config = NodeConfig(
+            timeouts=cfg.timeouts, propose_delay_s=0.0, create_empty_blocks_interval_s=0.0
+        )
         self.now = 0.0
         self.steps = 0
         self._queue: list[tuple[float, int, tuple[Any, ...]]] = []
@@ -120,20 +244,23 @@ class Sim:
         self.evidence: list[tuple[int, Evidence]] = []
         self.decisions: list[tuple[float, int, int, bytes]] = []  # time, node, height, hash
         self.forks: list[str] = []
-        self._twins: dict[bytes, bytes] = {}  # an equivocator's two proposals, both ways
+        self._decided: dict[int, tuple[int, bytes]] = {}  # height → (first node, block hash)
         for nd in self.nodes:
-            if nd.index in cfg.down:
-                nd.alive = False
-            else:
-                self._push(0.0, ("boot", nd.index))
+            if nd.index not in cfg.down:
+                self.push(0.0, ("boot", nd.index))
+
+    def close(self) -> None:
+        for nd in self.nodes:
+            nd.node = None
+            nd.store.close()
 
     # ---- scenario controls --------------------------------------------------------------
 
     def crash_at(self, index: int, t: float) -> None:
-        self._push(t, ("crash", index))
+        self.push(t, ("crash", index))
 
     def restart_at(self, index: int, t: float) -> None:
-        self._push(t, ("restart", index))
+        self.push(t, ("restart", index))
 
     def partition(self, groups: Iterable[Iterable[int]], start: float, end: float) -> None:
         """Cut every link between different groups during [start, end)."""
@@ -170,8 +297,11 @@ class Sim:
         return [d for d in self.decisions if start <= d[0] < end]
 
     def assert_no_fork(self) -> None:
-        """Every node that decided a height decided the same block there."""
+        """Every node that decided a height decided the same block there (and none had to stop
+        because a decided block would not apply)."""
         assert not self.forks, self.forks
+        failed = {nd.index: nd.node.failed for nd in self.nodes if nd.node and nd.node.failed}
+        assert not failed, failed
         by_height: dict[int, set[bytes]] = {}
         for nd in self.nodes:
             for h, cb in nd.blocks.items():
@@ -181,11 +311,11 @@ class Sim:
 
     # ---- machinery ----------------------------------------------------------------------
 
-    def _push(self, t: float, event: tuple[Any, ...]) -> None:
+    def push(self, t: float, event: tuple[Any, ...]) -> None:
         self._seq += 1
         heapq.heappush(self._queue, (t, self._seq, event))
 
-    def _cut(self, a: int, b: int) -> bool:
+    def cut(self, a: int, b: int) -> bool:
         for start, end, groups in self._cuts:
             if start <= self.now < end:
                 ga = next((g for g in groups if a in g), None)
@@ -194,155 +324,82 @@ class Sim:
                     return True
         return False
 
+    def transmit(self, src: int, dst: int, payload: tuple[Any, ...]) -> None:
+        if self.rng.random() < self.cfg.drop:
+            return
+        delay = self.rng.uniform(self.cfg.min_delay, self.cfg.max_delay)
+        self.push(self.now + delay, ("deliver", dst, src, payload))
+
     def _handle(self, event: tuple[Any, ...]) -> None:
         kind, idx = event[0], event[1]
         nd = self.nodes[idx]
         if kind in ("boot", "restart"):
             self._boot(nd)
         elif kind == "crash":
-            nd.alive, nd.engine = False, None
+            nd.node = None
             nd.incarnation += 1
-        elif not nd.alive or (kind != "deliver" and event[2] != nd.incarnation):
+        elif nd.node is None or (kind != "deliver" and event[2] != nd.incarnation):
             return
         elif kind == "deliver":
-            if not self._cut(event[2], idx):
-                self._deliver(nd, event[2], event[3])
-        elif kind == "timeout":
-            _, _, _, tkind, h, r = event
-            self._apply(nd, nd.engine.on_timeout(tkind, h, r))
-        elif kind == "start":
-            self._apply(nd, nd.engine.start())
+            if not self.cut(event[2], idx):
+                self._deliver(nd, nd.node, event[2], event[3])
+        elif kind == "call":
+            _, _, _, fn, args = event
+            fn(*args)
         elif kind == "gossip":
-            for b in nd.engine.gossip():
-                self._send(nd, b.message)
+            nd.node.gossip()
             for peer in self.nodes:
                 if peer is not nd:
-                    self._transmit(nd.index, peer.index, ("status", nd.height))
-            self._push(self.now + self.cfg.gossip_interval, ("gossip", idx, nd.incarnation))
+                    self.transmit(nd.index, peer.index, ("status", nd.height))
+            self.push(self.now + self.cfg.gossip_interval, ("gossip", idx, nd.incarnation))
 
     def _boot(self, nd: SimNode) -> None:
-        nd.alive = True
         nd.incarnation += 1
-        counter = [0]
-
-        def get_value() -> bytes:
-            counter[0] += 1
-            h = nd.engine.height if nd.engine else 0
-            return f"blk|h={h}|by={nd.index}|n={counter[0]}|".encode() + self.rng.randbytes(8)
-
-        nd.engine = Engine(
-            self.validators,
+        network: Network = SimNetwork(self, nd.index)
+        if nd.index in self.cfg.byzantine:
+            network = Equivocating(
+                network,
+                nd.identity,
+                CHAIN_ID,
+                proposals=True,
+                random_hash=lambda: self.rng.randbytes(32),
+            )
+        nd.node = Node(
+            self.node_config,
             nd.identity,
-            CHAIN_ID,
-            nd.height + 1,
-            self.cfg.timeouts,
-            get_value,
-            lambda block: block.startswith(b"blk|"),
-            signed_state=nd.persisted,
+            nd.store,
+            network=PersistedFirst(network, nd),
+            timers=SimTimers(self, nd),
+            evidence=RecordingReporter(self, nd.index, SlashReporter(nd.identity)),
+            on_commit=lambda height, i=nd.index: self._record(i, height),
         )
-        self._apply(nd, nd.engine.start())
-        self._push(self.now + self.cfg.gossip_interval, ("gossip", nd.index, nd.incarnation))
+        nd.node.start()
+        self.push(self.now + self.cfg.gossip_interval, ("gossip", nd.index, nd.incarnation))
 
-    def _deliver(self, nd: SimNode, src: int, payload: Any) -> None:
+    def _deliver(self, nd: SimNode, node: Node, src: int, payload: Any) -> None:
         if payload[0] == "msg":
-            self._apply(nd, nd.engine.on_message(decode(payload[1])))
+            node.on_message(decode(payload[1]))
+        elif payload[0] == "tx":
+            node.admit_relayed([payload[1]])
         elif payload[0] == "status":
             # Block sync: a peer behind us gets the next committed blocks it lacks.
             their = payload[1]
-            batch = [
-                encode(nd.blocks[h])
-                for h in range(their + 1, their + 1 + SYNC_BATCH)
-                if h in nd.blocks
-            ]
+            top = min(nd.height, their + SYNC_BATCH)
+            batch = [encode(committed_block(nd.store, h)) for h in range(their + 1, top + 1)]
             if batch:
-                self._transmit(nd.index, src, ("sync", batch))
+                self.transmit(nd.index, src, ("sync", batch))
         elif payload[0] == "sync":
             for raw in payload[1]:
                 msg = decode(raw)
                 assert isinstance(msg, CommittedBlock)
-                self._apply(nd, nd.engine.on_committed_block(msg))
+                node.on_committed_block(msg)
 
-    def _apply(self, nd: SimNode, acts: list[Action]) -> None:
-        for a in acts:
-            if isinstance(a, Persist):
-                nd.persisted = a.state
-            elif isinstance(a, Broadcast):
-                self._check_persisted(nd, a.message)
-                self._send(nd, a.message)
-            elif isinstance(a, ScheduleTimeout):
-                self._push(
-                    self.now + a.duration_s,
-                    ("timeout", nd.index, nd.incarnation, a.kind, a.height, a.round),
-                )
-            elif isinstance(a, Decide):
-                self._record(nd, a)
-                self._push(self.now, ("start", nd.index, nd.incarnation))
-            elif isinstance(a, ReportEvidence):
-                self.evidence.append((nd.index, a.evidence))
-            elif isinstance(a, Rejected):
-                nd.rejected.append(a.reason)
-
-    @staticmethod
-    def _check_persisted(nd: SimNode, msg: Message) -> None:
-        """The node's own vote never leaves before a state covering it is on disk."""
-        if isinstance(msg, Vote) and msg.validator == nd.address:
-            st = nd.persisted
-            step = Step.PREVOTE if msg.type == VoteType.PREVOTE else Step.PRECOMMIT
-            assert st is not None and (st.height, st.round, st.step) >= (
-                msg.height,
-                msg.round,
-                step,
-            ), "a vote was broadcast before its signed state was persisted"
-
-    def _record(self, nd: SimNode, d: Decide) -> None:
-        assert d.height == nd.height + 1, "decisions must be in height order"
-        nd.blocks[d.height] = CommittedBlock(d.block, d.commit)
-        block_hash = d.commit.block_hash
-        self.decisions.append((self.now, nd.index, d.height, block_hash))
-        for other in self.nodes:
-            cb = other.blocks.get(d.height)
-            if cb is not None and cb.commit.block_hash != block_hash:
-                self.forks.append(f"height {d.height}: node {nd.index} vs node {other.index}")
-
-    def _send(self, nd: SimNode, msg: Message) -> None:
-        others = [p.index for p in self.nodes if p is not nd]
-        if nd.index in self.cfg.byzantine and self._own(nd, msg):
-            half = len(others) // 2
-            twin = self._twin(nd, msg)
-            for dst in others[:half]:
-                self._transmit(nd.index, dst, ("msg", encode(msg)))
-            for dst in others[half:]:
-                self._transmit(nd.index, dst, ("msg", encode(twin)))
-            return
-        raw = encode(msg)
-        for dst in others:
-            self._transmit(nd.index, dst, ("msg", raw))
-
-    @staticmethod
-    def _own(nd: SimNode, msg: Message) -> bool:
-        return (isinstance(msg, Vote) and msg.validator == nd.address) or (
-            isinstance(msg, Proposal) and msg.proposer == nd.address
-        )
-
-    def _twin(self, nd: SimNode, msg: Message) -> Message:
-        """The equivocator's second version of its own message (deterministic per message)."""
-        if isinstance(msg, Vote):
-            # A vote for a block goes out as a vote for its twin proposal (or nil); a nil vote
-            # as a vote for a block nobody has.
-            if msg.block_hash:
-                other = self._twins.get(msg.block_hash, NIL)
-            else:
-                other = hash_block(f"blk|evil|{msg.height}|{msg.round}".encode())
-            return sign_vote(nd.identity, CHAIN_ID, msg.type, msg.height, msg.round, other)
-        assert isinstance(msg, Proposal)
-        twin = sign_proposal(
-            nd.identity, CHAIN_ID, msg.height, msg.round, msg.pol_round, msg.block + b"|evil"
-        )
-        self._twins[msg.block_hash], self._twins[twin.block_hash] = twin.block_hash, msg.block_hash
-        return twin
-
-    def _transmit(self, src: int, dst: int, payload: tuple[Any, ...]) -> None:
-        if self.rng.random() < self.cfg.drop:
-            return
-        delay = self.rng.uniform(self.cfg.min_delay, self.cfg.max_delay)
-        self._push(self.now + delay, ("deliver", dst, src, payload))
+    def _record(self, index: int, height: int) -> None:
+        nd = self.nodes[index]
+        commit = nd.store.get_commit(height)
+        assert commit is not None
+        block_hash = commit_from_bytes(commit).block_hash
+        self.decisions.append((self.now, index, height, block_hash))
+        first = self._decided.setdefault(height, (index, block_hash))
+        if first[1] != block_hash:
+            self.forks.append(f"height {height}: node {index} vs node {first[0]}")

@@ -6,11 +6,11 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from stratos.common.identity import Identity
-from stratos.consensus.ledger import apply_block
-from stratos.consensus.ledger_block import make_block
-from stratos.consensus.ledger_genesis import Genesis, GenesisValidator
-from stratos.consensus.state import LedgerState, Params
-from stratos.consensus.tx import address_of, build_tx
+from stratos.consensus.ledger.apply import apply_block
+from stratos.consensus.ledger.block import make_block
+from stratos.consensus.ledger.genesis import Genesis, GenesisValidator
+from stratos.consensus.ledger.state import LedgerState, Params
+from stratos.consensus.ledger.tx import address_of, build_tx
 from stratos.v1 import ledger_pb2 as pb
 
 STOS = 10**9

@@ -1,5 +1,9 @@
 """Helpers for the node tests: a cluster of real validator processes on loopback, built from a
-genesis written here, and the checks every test ends with (no fork anywhere)."""
+genesis written here, and the checks every test ends with (no fork anywhere).
+
+A plain cluster runs `python -m stratos.consensus` as an operator does. With `faulty=True`
+every validator runs through `faulty_validator.py` instead — the same service with its peer
+links wrapped — so `block()` can cut links and `start(i, equivocate=...)` makes one Byzantine."""
 
 from __future__ import annotations
 
@@ -18,14 +22,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from stratos.common.identity import Identity, address_of
 from stratos.common.procs import async_wait_until, env_with, free_port
-from stratos.consensus.ledger_genesis import Genesis, GenesisValidator
-from stratos.consensus.state import Params
-from stratos.consensus.store import Store
-from stratos.consensus.tx import build_tx
+from stratos.consensus.ledger.genesis import Genesis, GenesisValidator
+from stratos.consensus.ledger.state import Params
+from stratos.consensus.ledger.tx import build_tx
+from stratos.consensus.node.store import Store
 from stratos.v1 import consensus_pb2, consensus_pb2_grpc, ledger_pb2
 
 STOS = 10**9
 CHAIN_ID = "node-test"
+FAULTY_VALIDATOR = Path(__file__).parent / "faulty_validator.py"
 FEE = 1_000
 # Short rounds so that faults cost seconds, not tens of seconds, on a loaded test machine.
 FAST_ENV = {
@@ -133,6 +138,7 @@ class Cluster:
     root: Path
     n: int
     env: dict[str, str] = field(default_factory=dict)
+    faulty: bool = False  # run validators through faulty_validator.py (block(), equivocate)
     nodes: list[Validator] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -145,20 +151,26 @@ class Cluster:
             blocked = self.root / f"blocked-{i}"
             self.nodes.append(Validator(i, k, free_port(), d, blocked))
 
-    def start(self, i: int) -> None:
+    def start(self, i: int, *, equivocate: str | None = None) -> None:
+        """Start validator i; `equivocate` ("all", "prevote", "precommit") makes it Byzantine."""
         v = self.nodes[i]
         assert not v.alive
+        if self.faulty:
+            argv = [str(FAULTY_VALIDATOR), "--blocked-peers-file", str(v.blocked_file)]
+            argv += ["--equivocate", equivocate] if equivocate else []
+        else:
+            assert equivocate is None, "a Byzantine validator needs Cluster(faulty=True)"
+            argv = ["-m", "stratos.consensus"]
         peers = ",".join(o.address for o in self.nodes if o is not v)
         log = (v.data_dir / "stdout.log").open("a")
         err = (v.data_dir / "stderr.log").open("a")
         v.proc = subprocess.Popen(
-            [sys.executable, "-m", "stratos.consensus"],
+            [sys.executable, *argv],
             env=env_with(
                 STRATOS_GENESIS_FILE=str(self.genesis_file),
                 STRATOS_DATA_DIR=str(v.data_dir),
                 STRATOS_GRPC_ADDRESS=v.address,
                 STRATOS_PEERS=peers,
-                STRATOS_TEST_BLOCKED_PEERS_FILE=str(v.blocked_file),
                 **{**FAST_ENV, **self.env},
             ),
             stdout=log,
@@ -172,9 +184,10 @@ class Cluster:
             self.start(i)
 
     async def block(self, blocked: dict[int, list[str]], timeout_s: float = 30) -> None:
-        """Give validators their blocked peers (the STRATOS_TEST_BLOCKED_PEERS_FILE hook) and
-        wait until each has applied them: the hook re-reads its file at most once a second,
-        and only when a link is used, which a busy machine can delay."""
+        """Give validators their blocked peers (`partition.BlockedPeersFile`) and wait until
+        each has applied them: it re-reads its file at most once a second, and only when the
+        node uses its network, which a busy machine can delay."""
+        assert self.faulty, "cutting links needs Cluster(faulty=True)"
         for j, peers in blocked.items():
             self.nodes[j].blocked_file.write_text("".join(f"{p}\n" for p in peers))
 
@@ -280,7 +293,7 @@ class Cluster:
         return resp.account.balance
 
     async def committed_tx_hashes(self, i: int) -> set[str]:
-        from stratos.consensus.tx import tx_hash
+        from stratos.consensus.ledger.tx import tx_hash
 
         st = await self.status(i)
         out: set[str] = set()

@@ -6,20 +6,9 @@ from __future__ import annotations
 import pytest
 from bft_sim import make_keys, make_validator_set
 
-from stratos.consensus.engine import Engine
-from stratos.consensus.engine_types import (
-    Action,
-    Broadcast,
-    Decide,
-    Persist,
-    Rejected,
-    ReportEvidence,
-    ScheduleTimeout,
-    Step,
-    TimeoutConfig,
-)
-from stratos.consensus.evidence import make_evidence
-from stratos.consensus.messages import (
+from stratos.consensus.bft.engine import Engine
+from stratos.consensus.bft.evidence import make_evidence
+from stratos.consensus.bft.messages import (
     NIL,
     Commit,
     CommittedBlock,
@@ -30,7 +19,18 @@ from stratos.consensus.messages import (
     sign_proposal,
     sign_vote,
 )
-from stratos.consensus.votes import verify_commit
+from stratos.consensus.bft.types import (
+    Action,
+    Broadcast,
+    Decide,
+    Persist,
+    Rejected,
+    ReportEvidence,
+    ScheduleTimeout,
+    Step,
+    TimeoutConfig,
+)
+from stratos.consensus.bft.votes import verify_commit
 
 CHAIN = "test-chain"
 KEYS = make_keys(4)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from test_bft_engine import CHAIN, COM, ME, PRE, VS, X, Y, Z, feed, make_engine, others, proposal
 from test_bft_engine import vote as sign
 
-from stratos.consensus.engine import Engine
-from stratos.consensus.engine_types import Broadcast, Decide, ReportEvidence
-from stratos.consensus.evidence import make_evidence, verify_evidence
+from stratos.consensus.bft.engine import Engine
+from stratos.consensus.bft.evidence import make_evidence, verify_evidence
+from stratos.consensus.bft.types import Broadcast, Decide, ReportEvidence
 
 
 def decide(e: Engine, block: bytes, height: int) -> list[int]:

@@ -9,9 +9,8 @@ from bft_sim import make_keys, make_validator_set
 from blake3 import blake3
 
 from stratos.common.identity import verify
-from stratos.consensus.bft_wire import decode, encode
-from stratos.consensus.evidence import make_evidence, verify_evidence
-from stratos.consensus.messages import (
+from stratos.consensus.bft.evidence import make_evidence, verify_evidence
+from stratos.consensus.bft.messages import (
     NIL,
     Commit,
     CommittedBlock,
@@ -22,6 +21,7 @@ from stratos.consensus.messages import (
     sign_proposal,
     sign_vote,
 )
+from stratos.consensus.bft.wire import decode, encode
 from stratos.v1 import bft_pb2
 
 CHAIN = "test-chain"

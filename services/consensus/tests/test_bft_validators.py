@@ -8,7 +8,7 @@ import pytest
 from bft_sim import make_keys, make_validator_set
 
 from stratos.common.errors import ConfigError
-from stratos.consensus.validators import Validator, ValidatorSet
+from stratos.consensus.bft.validators import Validator, ValidatorSet
 
 
 def test_proposer_frequency_follows_power() -> None:

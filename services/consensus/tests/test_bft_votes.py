@@ -7,9 +7,16 @@ import dataclasses
 import pytest
 from bft_sim import make_keys, make_validator_set
 
-from stratos.consensus.evidence import verify_evidence
-from stratos.consensus.messages import NIL, Commit, InvalidMessage, VoteType, hash_block, sign_vote
-from stratos.consensus.votes import HeightVoteSet, VoteSet, verify_commit
+from stratos.consensus.bft.evidence import verify_evidence
+from stratos.consensus.bft.messages import (
+    NIL,
+    Commit,
+    InvalidMessage,
+    VoteType,
+    hash_block,
+    sign_vote,
+)
+from stratos.consensus.bft.votes import HeightVoteSet, VoteSet, verify_commit
 
 CHAIN = "test-chain"
 KEYS = make_keys(4)

@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ledger_support import ALICE, BOB, CAROL, CHAIN_ID, PARAMS, STOS, Chain, addr, transfer
 
-from stratos.consensus.apphash import app_hash
-from stratos.consensus.ledger import check_tx
-from stratos.consensus.tx import SIGN_DOMAIN, TxCode, build_tx
+from stratos.consensus.ledger.apphash import app_hash
+from stratos.consensus.ledger.apply import check_tx
+from stratos.consensus.ledger.tx import SIGN_DOMAIN, TxCode, build_tx
 from stratos.v1 import ledger_pb2 as pb
 
 

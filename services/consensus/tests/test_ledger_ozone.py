@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from ledger_support import ALICE, BOB, PARAMS, STOS, Chain, addr
 
-from stratos.consensus.pricing import OzonePool, after_prepay, ozone_for_prepay, ozone_price
-from stratos.consensus.tx import TxCode
+from stratos.consensus.ledger.pricing import OzonePool, after_prepay, ozone_for_prepay, ozone_price
+from stratos.consensus.ledger.tx import TxCode
 from stratos.v1 import ledger_pb2 as pb
 
 amounts = st.integers(min_value=0, max_value=10**19)

@@ -7,9 +7,9 @@ import pytest
 from ledger_support import ALICE, BOB, CAROL, STOS, VAL, Chain, addr, genesis, transfer
 
 from stratos.common.errors import AlreadyExists, ResourceExhausted
-from stratos.consensus.ledger import apply_block
-from stratos.consensus.mempool import Mempool, TxRefused
-from stratos.consensus.tx import TxCode, tx_hash
+from stratos.consensus.ledger.apply import apply_block
+from stratos.consensus.ledger.mempool import Mempool, TxRefused
+from stratos.consensus.ledger.tx import TxCode, tx_hash
 
 
 def test_a_duplicate_is_refused() -> None:
@@ -159,7 +159,7 @@ def test_a_dropped_tx_is_remembered_with_its_reason_until_it_applies_again() -> 
 
 
 def test_the_memory_of_dropped_txs_is_bounded(monkeypatch) -> None:
-    import stratos.consensus.mempool as mp
+    import stratos.consensus.ledger.mempool as mp
 
     monkeypatch.setattr(mp, "DROPPED_REMEMBERED", 2)
     c = Chain(genesis(alice=10 * STOS, bob=10 * STOS, carol=10 * STOS).initial_state())

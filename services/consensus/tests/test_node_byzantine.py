@@ -1,5 +1,5 @@
-"""An equivocating validator (the node's test hook STRATOS_TEST_EQUIVOCATE: every vote it sends
-has a conflicting twin, which half of its peers get first) among four: the three honest keep
+"""An equivocating validator (`faulty_validator.py --equivocate all`: every vote it sends has a
+conflicting twin, which half of its peers get first) among four: the three honest keep
 committing on one chain, the evidence lands in a block as a Slash tx, and Status shows the
 offender's deposit cut by the slash fraction once per committed offence — the others untouched."""
 
@@ -11,8 +11,7 @@ import time
 import pytest
 from node_support import STOS, Cluster, addr
 
-from stratos.consensus.node_byzantine import EQUIVOCATE_ENV
-from stratos.consensus.state import Params
+from stratos.consensus.ledger.state import Params
 from stratos.v1 import bft_pb2, consensus_pb2, ledger_pb2
 
 pytestmark = pytest.mark.integration
@@ -42,14 +41,10 @@ def slashed(deposit: int, times: int) -> int:
     return deposit
 
 
-async def test_an_equivocator_is_slashed_and_honest_validators_never_fork(
-    tmp_path, monkeypatch
-) -> None:
-    c = Cluster(tmp_path, 4)
+async def test_an_equivocator_is_slashed_and_honest_validators_never_fork(tmp_path) -> None:
+    c = Cluster(tmp_path, 4, faulty=True)
     byz = addr(c.nodes[BYZANTINE].identity)
-    with monkeypatch.context() as m:
-        m.setenv(EQUIVOCATE_ENV, "1")
-        c.start(BYZANTINE)
+    c.start(BYZANTINE, equivocate="all")
     for i in HONEST:
         c.start(i)
     try:

@@ -9,7 +9,7 @@ import pytest
 from node_support import ALICE, BOB, STOS, Cluster, addr, transfer
 
 from stratos.common.identity import Identity
-from stratos.consensus.tx import tx_hash
+from stratos.consensus.ledger.tx import tx_hash
 from stratos.v1 import consensus_pb2, ledger_pb2
 
 pytestmark = pytest.mark.integration

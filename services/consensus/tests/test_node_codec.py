@@ -7,10 +7,10 @@ import pytest
 from node_support import key, write_genesis
 
 from stratos.common.errors import InvalidArgument
-from stratos.consensus.engine_types import SignedState, Step
-from stratos.consensus.evidence import make_evidence
-from stratos.consensus.messages import Commit, VoteType, address_of, hash_block, sign_vote
-from stratos.consensus.node_codec import (
+from stratos.consensus.bft.evidence import make_evidence
+from stratos.consensus.bft.messages import Commit, VoteType, address_of, hash_block, sign_vote
+from stratos.consensus.bft.types import SignedState, Step
+from stratos.consensus.node.codec import (
     commit_from_bytes,
     commit_to_bytes,
     evidence_to_bytes,
@@ -18,7 +18,7 @@ from stratos.consensus.node_codec import (
     signed_state_to_row,
     verify_evidence_bytes,
 )
-from stratos.consensus.store import Store
+from stratos.consensus.node.store import Store
 
 KEYS = [key(i + 1) for i in range(4)]
 

@@ -1,6 +1,6 @@
-"""A validator cut off from its peers (through the peers' test hook,
-STRATOS_TEST_BLOCKED_PEERS_FILE, on both sides of every link) stalls while the other three
-go on; once the links are back it catches up and stays on the same chain."""
+"""A validator cut off from its peers (`faulty_validator.py --blocked-peers-file`, on both sides
+of every link) stalls while the other three go on; once the links are back it catches up and
+stays on the same chain."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def heal(c: Cluster) -> None:
 
 
 async def test_a_minority_validator_cut_off_rejoins_and_converges(tmp_path) -> None:
-    c = Cluster(tmp_path, 4)
+    c = Cluster(tmp_path, 4, faulty=True)
     c.start_all()
     try:
         await c.wait_heights(2)

@@ -58,7 +58,7 @@ class Cli:
 @pytest.fixture
 async def cluster(tmp_path):
     (tmp_path / "chain").mkdir()
-    c = Cluster(tmp_path / "chain", 4)
+    c = Cluster(tmp_path / "chain", 4, faulty=True)
     c.start_all()
     try:
         yield c

@@ -13,10 +13,11 @@ import pytest
 from ledger_support import ALICE, BOB, STOS, Chain, genesis, transfer
 
 from stratos.common.errors import FailedPrecondition
-from stratos.consensus.ledger import apply_block
-from stratos.consensus.ledger_block import block_hash
-from stratos.consensus.store import SignedState, Store
-from stratos.consensus.tx import TxCode, tx_hash
+from stratos.consensus.ledger.apphash import app_hash
+from stratos.consensus.ledger.apply import apply_block
+from stratos.consensus.ledger.block import block_hash
+from stratos.consensus.ledger.tx import TxCode, tx_hash
+from stratos.consensus.node.store import SignedState, Store
 from stratos.v1 import ledger_pb2 as pb
 
 
@@ -69,13 +70,13 @@ def test_blocks_and_state_round_trip_across_a_reopen(tmp_path: Path) -> None:
     with Store(path) as store:
         assert store.latest_height() == 3
         state = store.load_state()
-        assert state.app_hash == c.state.app_hash
+        assert app_hash(state) == app_hash(c.state)
         assert state.accounts == c.state.accounts
         assert store.get_block(2) == blocks[1]
         assert store.get_block_hash(2) == block_hash(blocks[1].header)
         assert store.get_commit(3) == b"commit-3"
         results = store.get_results(3)
-        assert results.app_hash == c.state.app_hash and results.results[0].code == 0
+        assert results.app_hash == app_hash(c.state) and results.results[0].code == 0
         assert store.find_tx(tx_hash(blocks[0].txs[0])) == (1, 0)
         assert store.get_block(4) is None and store.find_tx("00" * 32) is None
 
@@ -107,7 +108,7 @@ def test_signed_state_never_moves_backwards(tmp_path: Path) -> None:
 _SAVER = """
 import sys, time
 from pathlib import Path
-from stratos.consensus.store import SignedState, Store
+from stratos.consensus.node.store import SignedState, Store
 store = Store(Path(sys.argv[1]))
 store.save_signed_state(SignedState(7, 3, 2, b"precommit-bytes", b"lock-bytes"))
 print("saved", flush=True)

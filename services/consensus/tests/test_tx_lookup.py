@@ -7,11 +7,11 @@ from pathlib import Path
 
 from ledger_support import ALICE, BOB, CAROL, STOS, Chain, transfer
 
-from stratos.consensus.ledger import apply_block
-from stratos.consensus.mempool import Mempool
-from stratos.consensus.store import Store
-from stratos.consensus.tx import TxCode, tx_hash
-from stratos.consensus.tx_lookup import TxState, lookup_tx
+from stratos.consensus.ledger.apply import apply_block
+from stratos.consensus.ledger.mempool import Mempool
+from stratos.consensus.ledger.tx import TxCode, tx_hash
+from stratos.consensus.node.store import Store
+from stratos.consensus.node.tx_lookup import TxState, lookup_tx
 
 
 def test_a_tx_is_committed_pending_dropped_or_unknown(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """`python -m stratos.consensus` runs a validator node."""
 
-from stratos.consensus.main import main
+from stratos.consensus.net.main import main
 
 raise SystemExit(main())

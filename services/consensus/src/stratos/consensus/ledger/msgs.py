@@ -1,0 +1,153 @@
+"""What each message does to the state, one handler per `TxBody.msg` kind.
+
+Handlers run after the ante step (signature, nonce, fee, and funds for `spend()` are already
+checked and the fee charged), inside their own overlay: raising TxRejected drops every effect of
+the message. Adding a message kind — the incentive service's reward tx — means one entry in
+`SPEND` and one in `HANDLERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from blake3 import blake3
+
+from stratos.common.errors import StratosError
+from stratos.common.stos import format_stos
+from stratos.consensus.ledger.overlay import Working
+from stratos.consensus.ledger.pricing import OzonePool, after_prepay
+from stratos.consensus.ledger.state import ROLE_NAMES, LedgerState, NodeRecord, Params
+from stratos.consensus.ledger.tx import TxCode, TxRejected
+from stratos.v1 import ledger_pb2 as pb
+
+EvidenceVerifier = Callable[[bytes, LedgerState], str]
+"""Checks opaque evidence against the state before the block; returns the offender's address or
+raises (InvalidArgument / ValueError) with the reason. Supplied by the consensus engine."""
+
+
+@dataclass(frozen=True)
+class Ctx:
+    height: int  # the block being applied (committed height + 1 when checking)
+    params: Params
+    verify_evidence: EvidenceVerifier | None = None
+
+
+def _reject(log: str) -> TxRejected:
+    return TxRejected(TxCode.REJECTED, log)
+
+
+def transfer(w: Working, ctx: Ctx, sender: str, m: pb.Transfer) -> str:
+    w.debit(sender, m.amount)
+    w.credit(m.to, m.amount)
+    return f"sent {format_stos(m.amount)} STOS to {m.to}"
+
+
+def register_node(w: Working, ctx: Ctx, sender: str, m: pb.RegisterNode) -> str:
+    role = ROLE_NAMES[m.role]
+    existing = w.node(sender)
+    if existing is not None:
+        raise _reject(f"{sender} is already registered as a {ROLE_NAMES[existing.role]} node")
+    least = ctx.params.min_deposit(m.role)
+    if m.deposit < least:
+        raise _reject(
+            f"a deposit of {format_stos(m.deposit)} STOS is below the minimum of "
+            f"{format_stos(least)} STOS for a {role} node"
+        )
+    w.debit(sender, m.deposit)
+    w.set_node(sender, NodeRecord(role=m.role, deposit=m.deposit))
+    if m.role == pb.NODE_ROLE_RESOURCE:
+        p = w.pool
+        w.set_pool(OzonePool(p.deposits + m.deposit, p.prepaid, p.limit))
+    return f"registered a {role} node with {format_stos(m.deposit)} STOS"
+
+
+def unbond(w: Working, ctx: Ctx, sender: str, m: pb.Unbond) -> str:
+    node = w.node(sender)
+    if node is None:
+        raise _reject(f"no node is registered at {sender}")
+    if not node.bonded:
+        raise _reject(
+            f"the node {sender} is already unbonding until height {node.unbonding_until_height}"
+        )
+    until = ctx.height + ctx.params.unbonding_blocks
+    w.set_node(sender, replace(node, unbonding_until_height=until))
+    if node.role == pb.NODE_ROLE_RESOURCE:  # an unbonding deposit no longer backs ozone
+        p = w.pool
+        w.set_pool(OzonePool(p.deposits - node.deposit, p.prepaid, p.limit))
+    return f"unbonding {format_stos(node.deposit)} STOS; released at height {until}"
+
+
+def prepay_ozone(w: Working, ctx: Ctx, sender: str, m: pb.PrepayOzone) -> str:
+    pool, bought = after_prepay(w.pool, m.amount)
+    if bought == 0:
+        raise _reject(
+            f"prepaying {format_stos(m.amount)} STOS buys no ozone at the current price; "
+            "prepay more"
+        )
+    w.debit(sender, m.amount)
+    acct = w.account(sender)
+    w.set_account(sender, replace(acct, ozone=acct.ozone + bought))
+    w.set_pool(pool)
+    return f"bought {bought} ozone for {format_stos(m.amount)} STOS"
+
+
+def epoch_report(w: Working, ctx: Ctx, sender: str, m: pb.EpochReport) -> str:
+    node = w.node(sender)
+    if node is None or node.role != pb.NODE_ROLE_META or not node.bonded:
+        raise _reject("only a bonded meta-service node can submit an epoch report")
+    # The slot exists so blocks, results and app hashes already know this kind; rewards from
+    # traffic (R = (S+P)·Y/(L+Y)) arrive with the incentive service.
+    raise TxRejected(TxCode.NOT_ENABLED, "epoch reports are not enabled yet on this chain")
+
+
+def slash(w: Working, ctx: Ctx, sender: str, m: pb.Slash) -> str:
+    if ctx.verify_evidence is None:
+        raise TxRejected(TxCode.NOT_ENABLED, "this node cannot verify evidence, so cannot slash")
+    digest = blake3(m.evidence).digest()
+    if w.has_evidence(digest):
+        raise _reject("this evidence was already committed")
+    try:
+        offender = ctx.verify_evidence(m.evidence, w.base)
+    except (StratosError, ValueError) as err:
+        raise _reject(f"the evidence is invalid: {err}") from None
+    bps = ctx.params.slash_fraction_bps
+    taken = 0
+    val = w.validator(offender)
+    if val is not None and val.deposit:
+        cut = val.deposit * bps // 10_000
+        w.set_validator(offender, replace(val, deposit=val.deposit - cut))
+        taken += cut
+    node = w.node(offender)
+    if node is not None and node.deposit:
+        cut = node.deposit * bps // 10_000
+        w.set_node(offender, replace(node, deposit=node.deposit - cut))
+        if node.role == pb.NODE_ROLE_RESOURCE and node.bonded:
+            p = w.pool
+            w.set_pool(OzonePool(p.deposits - cut, p.prepaid, p.limit))
+        taken += cut
+    w.add_evidence(digest)
+    # Slashed STOS goes to the fee pool (not burned) so the supply stays an invariant.
+    w.add_fees(taken)
+    return f"slashed {format_stos(taken)} STOS from {offender}"
+
+
+def spend(kind: str, msg: object) -> int:
+    """nstos the message takes from the sender's balance besides the fee."""
+    return SPEND.get(kind, lambda _m: 0)(msg)
+
+
+SPEND: dict[str, Callable[[object], int]] = {
+    "transfer": lambda m: m.amount,
+    "register_node": lambda m: m.deposit,
+    "prepay_ozone": lambda m: m.amount,
+}
+
+HANDLERS: dict[str, Callable[[Working, Ctx, str, object], str]] = {
+    "transfer": transfer,
+    "register_node": register_node,
+    "unbond": unbond,
+    "prepay_ozone": prepay_ozone,
+    "epoch_report": epoch_report,
+    "slash": slash,
+}

@@ -1,0 +1,110 @@
+"""The ledger state as plain immutable values.
+
+A `LedgerState` is the whole replicated state after some height: accounts, nodes, validators,
+the ozone pool and the fee pool. It is never mutated; `apply.apply_block` builds the next one.
+Keeping it a value (no I/O, no clocks) is what lets every validator, the mempool and the tests
+compute the same state and app hash (`apphash.app_hash`) from the same blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+
+from stratos.consensus.ledger.pricing import OzonePool
+from stratos.v1 import ledger_pb2 as pb
+
+_EMPTY_POOL = OzonePool(0, 0, 0)
+ROLE_NAMES = {pb.NODE_ROLE_RESOURCE: "resource", pb.NODE_ROLE_META: "meta"}
+
+
+@dataclass(frozen=True)
+class Params:
+    """Chain parameters, fixed at genesis. Amounts in nstos."""
+
+    min_fee: int = 1_000  # lowest fee a tx may carry
+    max_tx_bytes: int = 4_096  # a larger tx is refused
+    max_block_txs: int = 2_000  # txs per block
+    max_block_bytes: int = 2 * 1024 * 1024  # sum of tx sizes per block
+    unbonding_blocks: int = 100  # blocks between Unbond and the deposit's release
+    min_deposit_resource: int = 1_000 * 10**9  # least deposit of a resource node
+    min_deposit_meta: int = 1_000 * 10**9  # least deposit of a meta-service node
+    initial_ozone_limit: int = 10**15  # L at genesis, ozone units
+    slash_fraction_bps: int = 500  # share of a deposit taken per offence, in 1/10000
+
+    def min_deposit(self, role: int) -> int:
+        return self.min_deposit_resource if role == pb.NODE_ROLE_RESOURCE else self.min_deposit_meta
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+@dataclass(frozen=True)
+class Account:
+    balance: int = 0
+    nonce: int = 0
+    ozone: int = 0
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    role: int  # pb.NodeRole
+    deposit: int
+    unbonding_until_height: int = 0  # 0 while bonded
+
+    @property
+    def bonded(self) -> bool:
+        return self.unbonding_until_height == 0
+
+
+@dataclass(frozen=True)
+class Validator:
+    public_key: bytes
+    power: int
+    deposit: int = 0  # self-bond from genesis; what slashing takes from
+
+
+def _frozen(d: Mapping | None = None) -> Mapping:
+    return MappingProxyType(dict(d or {}))
+
+
+@dataclass(frozen=True, eq=False)
+class LedgerState:
+    """The replicated state after `height` (0 = genesis)."""
+
+    chain_id: str
+    params: Params
+    height: int = 0
+    time_unix_ms: int = 0  # time of the last block (genesis time at height 0)
+    last_block_hash: bytes = b""
+    accounts: Mapping[str, Account] = field(default_factory=_frozen)
+    nodes: Mapping[str, NodeRecord] = field(default_factory=_frozen)
+    validators: Mapping[str, Validator] = field(default_factory=_frozen)
+    pool: OzonePool = _EMPTY_POOL
+    fee_pool: int = 0
+    evidence: frozenset[bytes] = frozenset()  # hashes of evidence already committed
+
+    def __post_init__(self) -> None:
+        for name in ("accounts", "nodes", "validators"):
+            value = getattr(self, name)
+            if not isinstance(value, MappingProxyType):
+                object.__setattr__(self, name, _frozen(value))
+
+    def account(self, address: str) -> Account | None:
+        return self.accounts.get(address)
+
+    def total_supply(self) -> int:
+        """Every nstos in existence: balances, deposits, prepaid ozone and the fee pool."""
+        return (
+            sum(a.balance for a in self.accounts.values())
+            + sum(n.deposit for n in self.nodes.values())
+            + sum(v.deposit for v in self.validators.values())
+            + self.pool.prepaid
+            + self.fee_pool
+        )
+
+    def validator_set(self) -> list[tuple[str, bytes, int]]:
+        """(address, public key, power), sorted by address: the order every node agrees on."""
+        return [(a, v.public_key, v.power) for a, v in sorted(self.validators.items())]

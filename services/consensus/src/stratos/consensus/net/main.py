@@ -1,0 +1,220 @@
+"""Process entry point of a validator node: settings, logging, tracing, the validator key, the
+genesis and the block store, the gRPC server, the peer links, block sync, NATS publishing
+(optional) and the node with its ports — and a clean stop on SIGTERM.
+
+`serve(stop, network=...)` lets a caller wrap the peer links before the node gets them; only
+tests do (their entry point makes a validator equivocate or cuts it off)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from stratos.common.config import load_settings
+from stratos.common.errors import ConfigError, InvalidArgument, StratosError
+from stratos.common.grpcutil import start_server
+from stratos.common.identity import Identity, load_or_create
+from stratos.common.lifecycle import cancel_and_wait, run_service
+from stratos.common.logging import configure_logging, get_logger
+from stratos.common.natsutil import connect, publish
+from stratos.common.tracing import setup_tracing
+from stratos.consensus.bft.types import TimeoutConfig
+from stratos.consensus.config import ConsensusSettings
+from stratos.consensus.ledger.genesis import Genesis
+from stratos.consensus.ledger.state import LedgerState
+from stratos.consensus.net.blocksync import BlockSync
+from stratos.consensus.net.peers import Peers
+from stratos.consensus.net.servicer import (
+    CONSENSUS_SERVICE,
+    VALIDATOR_SERVICE,
+    ConsensusServicer,
+    LongCalls,
+    ValidatorServicer,
+    block_response,
+)
+from stratos.consensus.node.evidence import SlashReporter
+from stratos.consensus.node.ports import LoopTimers, Network
+from stratos.consensus.node.runtime import Node, NodeConfig
+from stratos.consensus.node.store import Store
+from stratos.v1 import consensus_pb2_grpc
+
+SERVICE = "stratos-consensus"
+BLOCK_SUBJECT = "stratos.chain.block"
+log = get_logger(__name__)
+
+# Given the peer links, this node's key and its genesis-or-later state: the Network the node uses.
+NetworkFactory = Callable[[Peers, Identity, LedgerState], Network]
+
+
+def _peer_links(peers: Peers, _identity: Identity, _state: LedgerState) -> Network:
+    return peers
+
+
+def node_config(settings: ConsensusSettings) -> NodeConfig:
+    return NodeConfig(
+        timeouts=TimeoutConfig(
+            propose=settings.timeout_propose_s,
+            prevote=settings.timeout_prevote_s,
+            precommit=settings.timeout_precommit_s,
+            delta=settings.timeout_delta_s,
+        ),
+        propose_delay_s=settings.propose_delay_s,
+        create_empty_blocks_interval_s=settings.create_empty_blocks_interval_s,
+        max_block_txs=settings.max_block_txs,
+        mempool_max_txs=settings.mempool_max_txs,
+    )
+
+
+def open_store(settings: ConsensusSettings) -> Store:
+    """The block store, holding this genesis (written on first start)."""
+    try:
+        genesis = Genesis.load(settings.genesis_file)
+    except InvalidArgument as err:
+        raise ConfigError(f"STRATOS_GENESIS_FILE: {err}") from None
+    try:
+        store = Store(settings.data_dir / "chain.sqlite")
+    except Exception as err:  # sqlite3 raises several types for an unusable path
+        raise ConfigError(f"STRATOS_DATA_DIR: cannot open {settings.data_dir}: {err}") from None
+    try:
+        store.save_genesis(genesis.initial_state())
+    except StratosError as err:
+        store.close()
+        raise ConfigError(f"STRATOS_DATA_DIR: {err}") from None
+    return store
+
+
+class NatsPublisher:
+    """Publishes each committed block (a GetBlockResponse) on `stratos.chain.block`, best
+    effort: consensus never waits for NATS, and a block committed while NATS is away is not
+    re-sent (readers catch up with StreamBlocks)."""
+
+    def __init__(self, url: str, store: Store) -> None:
+        self.url, self.store, self.nc = url, store, None
+        self._task: asyncio.Task | None = None
+        self._publishing: set[asyncio.Task] = set()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._connect())
+
+    async def _connect(self) -> None:
+        try:
+            self.nc = await connect(self.url, name=SERVICE, connect_deadline_s=3600)
+            log.info("nats_connected", url=self.url)
+        except StratosError as err:
+            log.warning("nats_unavailable", error=str(err))
+
+    def committed(self, height: int) -> None:
+        """The node's `on_commit`: publish in the background, never holding consensus up."""
+        task = asyncio.get_running_loop().create_task(self(height))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def __call__(self, height: int) -> None:
+        if self.nc is None or not self.nc.is_connected:
+            return
+        resp = block_response(self.store, height)
+        if resp is not None:
+            try:
+                await publish(self.nc, BLOCK_SUBJECT, resp.SerializeToString())
+            except Exception as err:  # nats raises several unrelated types
+                log.warning("nats_publish_failed", height=height, error=str(err))
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):  # its last error was logged where it happened
+            await cancel_and_wait(self._task)
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                await (self.nc.drain() if self.nc.is_connected else self.nc.close())
+
+
+async def _every(interval_s: float, fn) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        fn()
+
+
+async def serve(stop: asyncio.Event, network: NetworkFactory = _peer_links) -> None:
+    settings = load_settings(ConsensusSettings)
+    configure_logging(SERVICE, settings.log_level)
+    setup_tracing(SERVICE)
+    identity = load_or_create(settings.key_path)
+    store = open_store(settings)
+    try:
+        await _run(settings, identity, store, stop, network)
+    finally:
+        store.close()
+    log.info("stopped")
+
+
+async def _run(
+    settings, identity, store: Store, stop: asyncio.Event, network: NetworkFactory
+) -> None:
+    own = {settings.grpc_address, settings.advertise_address}
+    peers = Peers(tuple(p for p in settings.peer_list if p not in own), settings.peer_queue_size)
+    publisher = NatsPublisher(settings.nats_url, store) if settings.nats_url else None
+    node = Node(
+        node_config(settings),
+        identity,
+        store,
+        network=network(peers, identity, store.load_state()),
+        timers=LoopTimers(),
+        evidence=SlashReporter(identity),
+        on_commit=publisher.committed if publisher is not None else None,
+    )
+    if publisher is not None:
+        publisher.start()
+
+    calls = LongCalls()
+
+    def register(server) -> None:
+        consensus_pb2_grpc.add_ConsensusServiceServicer_to_server(
+            ConsensusServicer(node, calls), server
+        )
+        consensus_pb2_grpc.add_ValidatorServiceServicer_to_server(
+            ValidatorServicer(node, calls), server
+        )
+
+    server = await start_server(
+        settings.grpc_address, register, [CONSENSUS_SERVICE, VALIDATOR_SERVICE]
+    )
+    host = settings.grpc_address.rsplit(":", 1)[0]
+    log.info(
+        "grpc_listening",
+        port=server.port,
+        address=f"{host}:{server.port}",
+        peers=[link.address for link in peers.links],
+    )
+    peers.start()
+    sync = BlockSync(node, peers, settings.sync_interval_s)
+    tasks = [
+        asyncio.create_task(sync.run()),
+        asyncio.create_task(_every(settings.gossip_interval_s, node.gossip)),
+        asyncio.create_task(_watch_failure(node, stop)),
+    ]
+    node.start()
+    await stop.wait()
+    log.info("stopping", grace_s=settings.shutdown_grace_s, height=node.height)
+    for t in tasks:
+        t.cancel()
+    calls.close()
+    await server.stop(settings.shutdown_grace_s)
+    await peers.stop()
+    if publisher is not None:
+        await publisher.stop()
+    if node.failed is not None:
+        raise StratosError(node.failed)
+
+
+async def _watch_failure(node: Node, stop: asyncio.Event) -> None:
+    while node.failed is None:
+        await asyncio.sleep(0.5)
+    stop.set()
+
+
+def main() -> int:
+    return run_service(serve)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
