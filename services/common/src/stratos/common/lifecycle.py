@@ -30,6 +30,14 @@ The helpers here are what every service shares:
   (`cancel_and_wait`), or — given `stop` — told to end by `stop` and awaited.
 A resource that is opened by a function rather than a class is an `@asynccontextmanager`
 factory that releases it in `finally` (`grpcutil.serving`, the index's NATS connection).
+
+Adopting it in a service that starts tasks by hand: each `create_task(...)` cancelled at the
+end becomes `await stack.enter_async_context(background(coro, name=...))`; a class with
+`start()`/`stop()` subclasses `Component` (a synchronous `start` becomes `async def`); a stop
+list written out by hand goes away (the stack's reverse order is the stop order, so enter in
+start order); a task that polls for a failure to set `stop` goes too: the body waits with
+`await first_or_stop(failed.wait(), stop)` on an event the failure sets, and raises the failure's
+sentence after it.
 """
 
 from __future__ import annotations
