@@ -1,13 +1,15 @@
 """gRPC helpers: a server with the standard health service, reflection, OpenTelemetry and a
-graceful stop; client channels with matching limits; and the error mapping at the edge.
+graceful stop (`serving` holds it for the life of a service's `serve()` stack); client channels
+with matching limits; and the error mapping at the edge.
 
 The server side's imports (health, reflection, structlog) are made inside its functions: the
 `stratos` CLI opens client channels only and would otherwise pay ~0.5 s at every start."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -72,10 +74,29 @@ async def start_server(
         raise StratosError(
             f"cannot listen on {address} (STRATOS_GRPC_ADDRESS): the address is in use or not local"
         )
-    await server.start()
-    for name in ["", *names]:
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    try:
+        await server.start()
+        for name in ["", *names]:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the failed start is the error to report
+            await server.stop(None)
+        raise
     return RunningServer(server, port, health_servicer)
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    starting: Awaitable[RunningServer], *, grace_s: float
+) -> AsyncIterator[RunningServer]:
+    """The server `starting` brings up (`start_server`, or a service's wrapper of it), for the
+    life of the block — a service's gRPC server as one component of its `serve()` stack
+    (`stratos.common.lifecycle`); leaving stops it, giving running calls `grace_s`."""
+    server = await starting
+    try:
+        yield server
+    finally:
+        await server.stop(grace_s)
 
 
 def channel(address: str) -> grpc.aio.Channel:

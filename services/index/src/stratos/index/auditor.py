@@ -24,7 +24,7 @@ from nats.aio.client import Client as NATS
 
 from stratos.common import grpcutil
 from stratos.common.errors import StratosError, from_grpc
-from stratos.common.lifecycle import cancel_and_wait
+from stratos.common.lifecycle import Component, cancel_and_wait
 from stratos.common.logging import get_logger
 from stratos.common.natsutil import AUDIT_RESULT_SUBJECT, MANIFEST_BUCKET, ensure_kv, publish
 from stratos.common.tracing import tracer
@@ -53,7 +53,7 @@ _READ_RATE_BYTES_S = 1024 * 1024  # read deadlines allow at least this throughpu
 Snapshot = tuple[list[FileView], dict[str, NodeView]]
 
 
-class Auditor:
+class Auditor(Component):
     def __init__(
         self,
         nc: NATS,
@@ -86,6 +86,7 @@ class Auditor:
         )
 
     async def stop(self) -> None:
+        """Stop auditing and close the channels; safe after a start that failed halfway."""
         await cancel_and_wait(self._task)
         self._task = None
         channels, self._channels = list(self._channels.values()), {}

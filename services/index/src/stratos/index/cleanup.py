@@ -20,7 +20,7 @@ from nats.aio.client import Client as NATS
 
 from stratos.common import grpcutil
 from stratos.common.errors import FailedPrecondition
-from stratos.common.lifecycle import cancel_and_wait
+from stratos.common.lifecycle import Component, cancel_and_wait
 from stratos.common.logging import get_logger
 from stratos.common.manifests import file_summary
 from stratos.common.natsutil import (
@@ -49,7 +49,7 @@ _LIST_TIMEOUT_S = 600.0
 _HAS_TIMEOUT_S = 10.0
 
 
-class Cleanup:
+class Cleanup(Component):
     def __init__(
         self,
         nc: NATS,
@@ -92,6 +92,7 @@ class Cleanup:
         )
 
     async def stop(self) -> None:
+        """Stop both rounds and close the channels; safe after a start that failed halfway."""
         await cancel_and_wait(*self._tasks)
         self._tasks = []
         channels, self._channels = list(self._channels.values()), {}

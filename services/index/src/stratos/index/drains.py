@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 
 import nats.js.errors
 from nats.js import JetStreamContext
@@ -36,6 +37,19 @@ class DrainRegistry:
         reg = cls(await ensure_kv(js, DRAIN_BUCKET, replicas=replicas))
         await reg.refresh()
         return reg
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def refreshing(
+        cls, js: JetStreamContext, *, replicas: int
+    ) -> AsyncIterator[DrainRegistry]:
+        """The registry, opened and kept fresh in the background for the life of the block."""
+        reg = await cls.open(js, replicas=replicas)
+        reg.start()
+        try:
+            yield reg
+        finally:
+            await reg.stop()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())

@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from stratos.common.lifecycle import cancel_and_wait
+from stratos.common.lifecycle import Component, cancel_and_wait
 from stratos.common.logging import get_logger
 from stratos.common.natsutil import HEARTBEAT_STREAM, HEARTBEAT_WILDCARD, ensure_heartbeat_stream
 from stratos.index.registry import Registry
@@ -35,7 +35,7 @@ CONSUMER_IDLE_HEARTBEAT_S = 1.0
 STREAM_WATCH_INTERVAL_S = 5.0
 
 
-class HeartbeatFeed:
+class HeartbeatFeed(Component):
     def __init__(
         self,
         nc: NATS,
@@ -139,6 +139,7 @@ class HeartbeatFeed:
                 await sub.unsubscribe()
 
     async def stop(self) -> None:
+        """Stop watching and unsubscribe; safe after a start that failed halfway."""
         await cancel_and_wait(self._watch)
         self._watch = None
         await self._unsubscribe()

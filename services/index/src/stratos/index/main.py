@@ -1,20 +1,23 @@
-"""Process entry point of the index: settings, logging, tracing, NATS, the heartbeat feed, the
-manifest store, the repair loop, the auditor, cleanup and the gRPC server, and a clean stop on
-SIGTERM."""
+"""Process entry point of the index: settings, logging, tracing, then its components in start
+order — NATS, the manifest store, the heartbeat feed, the drain registry, the repair loop, the
+auditor, cleanup and the gRPC server — and a clean stop, in reverse order, on SIGTERM or when a
+component cannot start."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import TypeVar
 
 import nats.errors
 from nats.aio.client import Client as NATS
 
 from stratos.common.config import load_settings
 from stratos.common.errors import Unavailable
-from stratos.common.grpcutil import start_server
-from stratos.common.lifecycle import run_service
+from stratos.common.grpcutil import serving, start_server
+from stratos.common.lifecycle import first_or_stop, run_service
 from stratos.common.logging import configure_logging, get_logger
 from stratos.common.natsutil import connect
 from stratos.common.tracing import setup_tracing
@@ -31,35 +34,33 @@ from stratos.v1 import index_pb2_grpc
 
 SERVICE = "stratos-index"
 log = get_logger(__name__)
+C = TypeVar("C")
 
 
-async def _connect_or_stop(settings: IndexSettings, stop: asyncio.Event) -> NATS | None:
-    """Connect to NATS within the deadline; None when SIGTERM comes first.
+@contextlib.asynccontextmanager
+async def nats_connection(settings: IndexSettings) -> AsyncIterator[NATS]:
+    """The index's NATS connection, made within STRATOS_NATS_CONNECT_TIMEOUT_S, drained on exit.
 
     natsutil.connect asks nats-py for endless reconnects, which also makes the *first* connect
     retry forever (its own deadline is never reached), so the deadline is enforced here."""
     timeout_s = settings.nats_connect_timeout_s
     log.info("nats_connecting", url=settings.nats_url, timeout_s=timeout_s)
-    connecting = asyncio.ensure_future(
-        asyncio.wait_for(
+    try:
+        nc = await asyncio.wait_for(
             connect(settings.nats_url, name=SERVICE, connect_deadline_s=timeout_s), timeout_s
         )
-    )
-    stopping = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    stopping.cancel()
-    if not connecting.done():
-        connecting.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await connecting
-        return None
-    try:
-        return connecting.result()
     except TimeoutError:
         raise Unavailable(
             f"cannot connect to NATS at {settings.nats_url} within {timeout_s:g} s "
             "(STRATOS_NATS_URL); is it running?"
         ) from None
+    try:
+        yield nc
+    finally:
+        if nc.is_connected:
+            await nc.drain()
+        else:
+            await nc.close()
 
 
 @contextlib.asynccontextmanager
@@ -74,44 +75,57 @@ async def _jetstream_holds(settings: IndexSettings, what: str) -> AsyncIterator[
 
 
 async def serve(stop: asyncio.Event) -> None:
+    """Run the index until `stop` is set: one AsyncExitStack, each component entered in start
+    order and closed in reverse, also when a later one fails to start (common.lifecycle)."""
     settings = load_settings(IndexSettings)
     configure_logging(SERVICE, settings.log_level)
     setup_tracing(SERVICE)
-    nc = await _connect_or_stop(settings, stop)
-    if nc is None:
-        log.info("stopped_before_connecting")
-        return
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        nc = await first_or_stop(stack.enter_async_context(nats_connection(settings)), stop)
+        if nc is None:
+            log.info("stopped_before_connecting")
+            return
+
+        async def enter(component: AbstractAsyncContextManager[C], holds: str) -> C:
+            async with _jetstream_holds(settings, holds):
+                return await stack.enter_async_context(component)
+
         store = await ManifestStore.open(nc.jetstream(), replicas=settings.nats_replicas)
         registry = Registry(
             settings.suspect_after_s, settings.lost_after_s, watching_since_ms=now_ms()
         )
-        feed = HeartbeatFeed(nc, registry, replicas=settings.nats_replicas)
         # Serve (and report healthy) only after the stored heartbeats are read, so the first
         # PlanWrite after a restart does not see an empty mesh.
-        async with _jetstream_holds(settings, "the heartbeat stream"):
-            await feed.start()
-        async with _jetstream_holds(settings, "the drain bucket"):
-            drains = await DrainRegistry.open(nc.jetstream(), replicas=settings.nats_replicas)
-            drains.start()
-        repair = RepairLoop(
-            nc, registry, settings, ready=lambda: feed.ready, draining=drains.draining
+        feed = await enter(
+            HeartbeatFeed(nc, registry, replicas=settings.nats_replicas), "the heartbeat stream"
         )
-        async with _jetstream_holds(settings, "the repair stream and buckets"):
-            await repair.start()
-        auditor = Auditor(nc, settings, snapshot=lambda: repair.snapshot)
-        async with _jetstream_holds(settings, "the locations and manifest buckets"):
-            await auditor.start()
-        cleanup = Cleanup(nc, registry, settings, ready=lambda: feed.ready)
-        async with _jetstream_holds(settings, "the reservations bucket"):
-            await cleanup.start()
+        drains = await enter(
+            DrainRegistry.refreshing(nc.jetstream(), replicas=settings.nats_replicas),
+            "the drain bucket",
+        )
+        repair = await enter(
+            RepairLoop(nc, registry, settings, ready=lambda: feed.ready, draining=drains.draining),
+            "the repair stream and buckets",
+        )
+        await enter(
+            Auditor(nc, settings, snapshot=lambda: repair.snapshot),
+            "the locations and manifest buckets",
+        )
+        cleanup = await enter(
+            Cleanup(nc, registry, settings, ready=lambda: feed.ready), "the reservations bucket"
+        )
         service = IndexService(
             settings, registry, store, nc, repair=repair, drains=drains, cleanup=cleanup
         )
-        server = await start_server(
-            settings.grpc_address,
-            lambda s: index_pb2_grpc.add_IndexServiceServicer_to_server(service, s),
-            [SERVICE_NAME],
+        server = await stack.enter_async_context(
+            serving(
+                start_server(
+                    settings.grpc_address,
+                    lambda s: index_pb2_grpc.add_IndexServiceServicer_to_server(service, s),
+                    [SERVICE_NAME],
+                ),
+                grace_s=settings.shutdown_grace_s,
+            )
         )
         host = settings.grpc_address.rsplit(":", 1)[0]
         log.info(
@@ -122,17 +136,6 @@ async def serve(stop: asyncio.Event) -> None:
         )
         await stop.wait()
         log.info("stopping", grace_s=settings.shutdown_grace_s)
-        await server.stop(settings.shutdown_grace_s)
-        await cleanup.stop()
-        await auditor.stop()
-        await repair.stop()
-        await drains.stop()
-        await feed.stop()
-    finally:
-        if nc.is_connected:
-            await nc.drain()
-        else:
-            await nc.close()
     log.info("stopped")
 
 

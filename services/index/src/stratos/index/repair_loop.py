@@ -22,7 +22,7 @@ from google.protobuf.message import DecodeError
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from stratos.common.lifecycle import cancel_and_wait
+from stratos.common.lifecycle import Component, cancel_and_wait
 from stratos.common.logging import get_logger
 from stratos.common.natsutil import (
     MANIFEST_BUCKET,
@@ -113,7 +113,7 @@ def _traffic(job: repair_pb2.RepairJob) -> int:
     return job.size
 
 
-class RepairLoop:
+class RepairLoop(Component):
     def __init__(
         self,
         nc: NATS,
@@ -165,6 +165,7 @@ class RepairLoop:
         )
 
     async def stop(self) -> None:
+        """Stop planning and listening; safe after a start that failed halfway."""
         await cancel_and_wait(self._task)
         self._task = None
         if self._sub is not None:

@@ -1,5 +1,6 @@
-"""Entry point of `stratos-storage`: wires settings, the chunk store, the gRPC server, the
-heartbeats and the repair worker together, and takes them down in order on SIGTERM.
+"""Entry point of `stratos-storage`: wires settings, the chunk store, the gRPC server, the NATS
+link, the heartbeats and the repair worker together as one stack of components
+(`stratos.common.lifecycle`), and takes them down in reverse order on SIGTERM.
 
 gRPC comes up first and does not wait for NATS: a node can serve reads and writes while the
 bus is down, and starts heartbeating and taking repair jobs as soon as it is back.
@@ -15,7 +16,8 @@ from collections.abc import Callable
 from stratos.common import identity
 from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError
-from stratos.common.lifecycle import run_service
+from stratos.common.grpcutil import serving
+from stratos.common.lifecycle import background, first_or_stop, run_service
 from stratos.common.logging import configure_logging, get_logger
 from stratos.common.tracing import setup_tracing
 from stratos.storage import __version__
@@ -79,11 +81,7 @@ async def run_repairs(
     link: NatsLink, ready: asyncio.Event, worker: RepairWorker, stop: asyncio.Event
 ) -> None:
     """Start taking repair jobs once NATS is connected; return when `stop` is set."""
-    waiting = asyncio.create_task(ready.wait())
-    stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    waiting.cancel()
-    stopping.cancel()
+    await first_or_stop(ready.wait(), stop)
     if stop.is_set() or link.nc is None:
         return
     try:
@@ -122,49 +120,49 @@ async def serve(stop: asyncio.Event, settings: StorageSettings | None = None) ->
     store = await asyncio.to_thread(open_store, settings)
 
     service = StorageService(store, zone=settings.zone, max_active_puts=settings.max_active_puts)
-    running = await start_storage_server(settings.grpc_address, service)
-    address = advertise_address(settings, running.port)
-    log.info("grpc_listening", port=running.port, address=address, node_id=settings.node_id)
+    # One stack: entered in this order, closed in reverse (also when a later part fails to
+    # start) — running repair jobs finish (or are handed back) while NATS is still connected.
+    async with contextlib.AsyncExitStack() as stack:
+        running = await stack.enter_async_context(
+            serving(
+                start_storage_server(settings.grpc_address, service),
+                grace_s=settings.shutdown_grace_s,
+            )
+        )
+        address = advertise_address(settings, running.port)
+        log.info("grpc_listening", port=running.port, address=address, node_id=settings.node_id)
 
-    node = NodeDescriptor(
-        node_id=settings.node_id,
-        address=address,
-        zone=settings.zone,
-        public_key=ident.public_bytes,
-        version=__version__,
-    )
-    link = NatsLink(
-        settings.nats_url,
-        name=f"stratos-storage-{settings.node_id}",
-        replicas=settings.nats_replicas,
-    )
-    heartbeats = Heartbeater(node, store.stat, link.publish, settings.heartbeat_interval_s)
-    nats_ready = asyncio.Event()
+        node = NodeDescriptor(
+            node_id=settings.node_id,
+            address=address,
+            zone=settings.zone,
+            public_key=ident.public_bytes,
+            version=__version__,
+        )
+        link = NatsLink(
+            settings.nats_url,
+            name=f"stratos-storage-{settings.node_id}",
+            replicas=settings.nats_replicas,
+        )
+        heartbeats = Heartbeater(node, store.stat, link.publish, settings.heartbeat_interval_s)
+        nats_ready = asyncio.Event()
 
-    def on_nats_ready() -> None:
-        heartbeats.poke()
-        nats_ready.set()
+        def on_nats_ready() -> None:
+            heartbeats.poke()
+            nats_ready.set()
 
-    channels = Channels()
-    worker = build_repair_worker(settings, store, channels, busy=service.activity.busy)
-    beating = asyncio.create_task(heartbeats.run(stop))
-    connecting = asyncio.create_task(link.run(on_ready=on_nats_ready))
-    repairing = asyncio.create_task(run_repairs(link, nats_ready, worker, stop))
-    try:
+        await stack.enter_async_context(link.running(on_ready=on_nats_ready))
+        await stack.enter_async_context(
+            background(heartbeats.run(stop), name="heartbeats", stop=stop)
+        )
+        channels = await stack.enter_async_context(Channels())
+        worker = build_repair_worker(settings, store, channels, busy=service.activity.busy)
+        await stack.enter_async_context(
+            background(run_repairs(link, nats_ready, worker, stop), name="repairs", stop=stop)
+        )
         await stop.wait()
-    finally:
         log.info("stopping")
-        stop.set()
-        # Running repair jobs finish (or are handed back) while NATS is still connected.
-        await repairing
-        await channels.close()
-        await beating
-        connecting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await connecting
-        await link.close()
-        await running.stop(settings.shutdown_grace_s)
-        log.info("stopped")
+    log.info("stopped")
 
 
 def main() -> int:

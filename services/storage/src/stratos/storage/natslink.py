@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from nats.aio.client import Client as NATS
 
 from stratos.common import natsutil
 from stratos.common.errors import Unavailable
+from stratos.common.lifecycle import background
 from stratos.common.logging import get_logger
 
 log = get_logger(__name__)
@@ -30,6 +31,16 @@ class NatsLink:
         self.replicas = replicas
         self.nc: NATS | None = None
         self._stream_ready = False
+
+    @contextlib.asynccontextmanager
+    async def running(self, on_ready: Callable[[], None]) -> AsyncIterator[NatsLink]:
+        """Connect in the background (`run`) for the life of the block; leaving stops trying
+        and closes the connection."""
+        try:
+            async with background(self.run(on_ready), name="nats_link"):
+                yield self
+        finally:
+            await self.close()
 
     async def run(self, on_ready: Callable[[], None]) -> None:
         """Connect (retrying forever), make sure the heartbeat stream exists, call `on_ready`."""

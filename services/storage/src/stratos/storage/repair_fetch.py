@@ -33,11 +33,18 @@ class SourceError(Exception):
 
 
 class Channels:
-    """One gRPC channel per peer address, reused across jobs, closed together."""
+    """One gRPC channel per peer address, reused across jobs, closed together (when the
+    `async with Channels()` block is left, or by `close()`)."""
 
     def __init__(self) -> None:
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._closing: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> Channels:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     def get(self, address: str) -> grpc.aio.Channel:
         ch = self._channels.get(address)
