@@ -6,6 +6,7 @@ The server side's imports (health, reflection, structlog) are made inside its fu
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections.abc import Callable, Iterable
@@ -113,8 +114,11 @@ def rpc_edge(fn):
         @functools.wraps(fn)
         async def stream_wrapper(self, request, context: grpc.aio.ServicerContext):
             try:
-                async for response in fn(self, request, context):
-                    yield response
+                # aclosing: a client that goes away closes the method's generator at once, so
+                # what it holds (a file, a transfer slot) is released now, not at collection.
+                async with contextlib.aclosing(fn(self, request, context)) as responses:
+                    async for response in responses:
+                        yield response
             except Exception as exc:
                 await _abort(context, exc, fn.__name__)
 

@@ -11,6 +11,7 @@ an upload that goes silent is dropped so it cannot hold its slot forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
 
@@ -93,16 +94,15 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
     async def GetChunk(
         self, request: storage_pb2.GetChunkRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[storage_pb2.GetChunkResponse]:
-        if is_repair(context.invocation_metadata()):
-            async for msg in self._get(request, context):
-                yield msg
-            return
-        with self.activity.transfer():
-            async for msg in self._get(request, context):
-                yield msg
+        # A repair's own reads must not count as the client transfers that repair yields to.
+        repair = is_repair(context.invocation_metadata())
+        with contextlib.nullcontext() if repair else self.activity.transfer():
+            async with contextlib.aclosing(self._get(request)) as messages:
+                async for msg in messages:
+                    yield msg
 
     async def _get(
-        self, request: storage_pb2.GetChunkRequest, context: grpc.aio.ServicerContext
+        self, request: storage_pb2.GetChunkRequest
     ) -> AsyncIterator[storage_pb2.GetChunkResponse]:
         with _tracer.start_as_current_span("read_chunk") as span:
             span.set_attribute("stratos.chunk_id", request.chunk_id)
