@@ -476,6 +476,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# The Popen of every process started here: each is stopped by pid (`down`), never waited on
+# through its Popen, and a Popen dropped while its process runs is reported as a leak
+# (ResourceWarning) — this list says the process is meant to outlive the call that started it.
+_DETACHED: list[subprocess.Popen] = []
+
+
 def _spawn(argv: list[str], log: Path) -> tuple[int, float]:
     with open(log, "ab") as out:
         proc = subprocess.Popen(
@@ -485,6 +491,7 @@ def _spawn(argv: list[str], log: Path) -> tuple[int, float]:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # detached: outlives the command that started it
         )
+    _DETACHED.append(proc)
     return proc.pid, psutil.Process(proc.pid).create_time()
 
 

@@ -86,7 +86,11 @@ async def test_the_local_mesh_syncs_every_write_and_keeps_each_stream_on_file(me
 
 
 async def test_index_and_storage_keep_three_copies_of_every_stream_on_a_nats_cluster(tmp_path):
-    with nats_cluster(3) as servers:
+    with (
+        nats_cluster(3) as servers,
+        (tmp_path / "index.log").open("w") as index_log,
+        (tmp_path / "storage.log").open("w") as storage_log,
+    ):
         for s in servers:
             assert s.monitor("varz")["jetstream"]["config"].get("sync_always") is True
         url = ",".join(s.url for s in servers)
@@ -95,7 +99,7 @@ async def test_index_and_storage_keep_three_copies_of_every_stream_on_a_nats_clu
             subprocess.Popen(
                 [sys.executable, "-m", "stratos.index"],
                 env=env_with(**common, STRATOS_GRPC_ADDRESS=f"127.0.0.1:{free_port()}"),
-                stdout=(tmp_path / "index.log").open("w"),
+                stdout=index_log,
                 stderr=subprocess.STDOUT,
             ),
             subprocess.Popen(
@@ -106,7 +110,7 @@ async def test_index_and_storage_keep_three_copies_of_every_stream_on_a_nats_clu
                     STRATOS_NODE_ID="storage-1",
                     STRATOS_DATA_DIR=str(tmp_path / "storage-1"),
                 ),
-                stdout=(tmp_path / "storage.log").open("w"),
+                stdout=storage_log,
                 stderr=subprocess.STDOUT,
             ),
         ]

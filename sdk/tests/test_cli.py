@@ -3,6 +3,7 @@ every error a user can cause without a mesh answered as one sentence with no tra
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -21,7 +22,7 @@ FILE_ID = "ab" * 16
 
 
 def rendered(renderable) -> str:
-    console = Console(width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console = Console(width=200, record=True, file=io.StringIO())
     console.print(renderable)
     return console.export_text()
 

@@ -5,8 +5,8 @@ from that one view."""
 
 from __future__ import annotations
 
+import io
 import json
-import os
 
 from rich.console import Console
 
@@ -85,7 +85,7 @@ def held(view: holdings.SegmentView) -> list[dict[str, str]]:
 
 
 def text(renderable) -> str:
-    console = Console(width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console = Console(width=200, record=True, file=io.StringIO())
     console.print(renderable)
     return console.export_text()
 

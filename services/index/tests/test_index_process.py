@@ -44,6 +44,7 @@ async def test_the_index_process_serves_and_stops_cleanly_on_sigterm(nats, tmp_p
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+        proc.stderr.close()
         out.close()
 
 
@@ -96,3 +97,4 @@ def test_sigterm_while_waiting_for_nats_exits_0(tmp_path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+        proc.stderr.close()

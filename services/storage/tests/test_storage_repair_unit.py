@@ -15,16 +15,13 @@ from stratos.common.errors import InvalidArgument, NotFound, StratosError, Unava
 from stratos.common.hashing import chunk_id
 from stratos.storage.chunkstore import ChunkStore, ChunkWriter, PutResult
 from stratos.storage.ratelimit import RateLimiter, TokenBucket
+from stratos.storage.repair_errors import JobFailed, SourceError, no_source_left
 from stratos.storage.repair_exec import RepairExecutor
-from stratos.storage.repair_fetch import SourceError
 from stratos.storage.repair_jobs import (
     Action,
-    JobFailed,
     Outcome,
-    SourceFailure,
     build_result,
     decide,
-    no_source_left,
     retry_delay_s,
     validate_job,
 )
@@ -114,8 +111,8 @@ def test_result_carries_the_job_and_the_outcome() -> None:
 
 
 def test_no_source_left_is_retryable_only_if_some_source_may_answer_later() -> None:
-    corrupt = SourceFailure("a", "it sent corrupt bytes", False)
-    down = SourceFailure.of("b", Unavailable("cannot reach the service at b:1; is it running?"))
+    corrupt = SourceError("a", "it sent corrupt bytes", retryable=False)
+    down = SourceError.of("b", Unavailable("cannot reach the service at b:1; is it running?"))
     assert not no_source_left("chunk c", [corrupt, corrupt]).retryable
     err = no_source_left("chunk c", [corrupt, down])
     assert err.retryable
@@ -185,7 +182,7 @@ class FakePuller:
         elif cid not in peer:
             err = NotFound(f"chunk {cid} is not stored on {source.node_id}")
         if err is not None:
-            raise SourceError(SourceFailure.of(source.node_id, err))
+            raise SourceError.of(source.node_id, err)
         return peer[cid]  # type: ignore[index]
 
     async def copy_into(self, source, cid: str, size: int, writer: ChunkWriter) -> PutResult:
@@ -194,14 +191,12 @@ class FakePuller:
             writer.write(data)
             return writer.commit()
         except InvalidArgument:
-            raise SourceError(
-                SourceFailure(source.node_id, "it sent corrupt bytes", False)
-            ) from None
+            raise SourceError(source.node_id, "it sent corrupt bytes", retryable=False) from None
 
     async def fetch(self, source, cid: str, size: int) -> bytearray:
         data = self._data(source, cid)
         if chunk_id(data) != cid:
-            raise SourceError(SourceFailure(source.node_id, "it sent corrupt bytes", False))
+            raise SourceError(source.node_id, "it sent corrupt bytes", retryable=False)
         return bytearray(data)
 
 

@@ -39,12 +39,14 @@ COMPONENT = "storage"
 VOLUME = "data"
 
 # Picks this ordinal's zone from the space-separated STRATOS_ZONES, then becomes the node.
+# STRATOS_ZONES is the script's alone: the node refuses a STRATOS_* variable it does not read.
 ZONE_SCRIPT = """\
 set -eu
 ordinal="${POD_NAME##*-}"
 set -- $STRATOS_ZONES
 shift $(( ordinal % $# ))
 export STRATOS_ZONE="$1"
+unset STRATOS_ZONES
 exec stratos-storage
 """
 

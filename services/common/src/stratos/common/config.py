@@ -1,9 +1,11 @@
 """Typed configuration from `STRATOS_*` environment variables, validated at boot.
 
 Each service subclasses `ServiceSettings`; every field has a default, a unit in its name or
-description, and limits. `load_settings` turns a bad value into one sentence naming the variable.
-A variable set to the empty string counts as unset (its default applies), and one set to blanks
-is refused, like everywhere else (`stratos.common.env`).
+description, and limits. `load_settings` turns a bad value into one sentence naming the variable,
+and refuses to start while a `STRATOS_*` variable is set that no setting in the project reads
+(`stratos.common.variables`, where a new field's variable must be listed too). A variable set to
+the empty string counts as unset (its default applies), and one set to blanks is refused, like
+everywhere else (`stratos.common.env`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stratos.common import variables
 from stratos.common.env import host_port_problem
 from stratos.common.errors import ConfigError
 
@@ -90,15 +93,29 @@ class ServiceSettings(StratosSettings):
 S = TypeVar("S", bound=BaseSettings)
 
 
+def env_names(cls: type[BaseSettings]) -> set[str]:
+    """The environment variables `cls` reads, one per field."""
+    prefix = cls.model_config.get("env_prefix", "")
+    return {f"{prefix}{name}".upper() for name in cls.model_fields}
+
+
 def load_settings(cls: type[S], **overrides: object) -> S:
-    """Build settings from the environment; a bad value raises ConfigError naming the variable."""
+    """Build settings from the environment; a bad value, or a `STRATOS_*` variable nothing
+    reads, raises ConfigError naming the variables."""
+    variables.refuse_unknown(also=env_names(cls))
     try:
         return cls(**overrides)
     except ValidationError as exc:
         prefix = cls.model_config.get("env_prefix", "")
-        problems = []
+        problems, names = [], []
         for e in exc.errors():
             field = ".".join(str(p) for p in e["loc"])
             # a model-level check has no field: its message must name the variables itself
-            problems.append(f"{prefix}{field}".upper() + f": {e['msg']}" if field else e["msg"])
-        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+            if field:
+                names.append(f"{prefix}{field}".upper())
+                problems.append(f"{names[-1]}: {e['msg']}")
+            else:
+                problems.append(e["msg"])
+        raise ConfigError(
+            "invalid configuration: " + "; ".join(problems), variables=names
+        ) from None

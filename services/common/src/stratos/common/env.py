@@ -6,13 +6,15 @@ variable instead of being half-used.
 The services read their typed settings through pydantic-settings (`stratos.common.config`),
 which follows the same rules; this module is for the few variables read outside them — the CLI's
 (STRATOS_HOME, the address overrides) and OpenTelemetry's — and stays light, since the CLI reads
-them at every start."""
+them at every start. Reading a `STRATOS_*` variable first refuses any `STRATOS_*` variable that
+nothing in the project reads (`stratos.common.variables`), as loading settings does."""
 
 from __future__ import annotations
 
 import os
 import re
 
+from stratos.common import variables
 from stratos.common.errors import ConfigError
 
 # host:port — a name, an IPv4 address or a bracketed IPv6 address, and a port number.
@@ -22,12 +24,17 @@ _GRPC_SCHEME = re.compile(r"^(?:unix|unix-abstract|dns|ipv4|ipv6|vsock):")
 
 
 def value(name: str) -> str | None:
-    """The variable's value; None when it is unset or empty. Only whitespace is an error."""
+    """The variable's value; None when it is unset or empty. Only whitespace is an error, and
+    so, when `name` is a `STRATOS_*` one, is any `STRATOS_*` variable the project does not read."""
+    if name.startswith(variables.PREFIX):
+        variables.refuse_unknown()
     raw = os.environ.get(name)
     if not raw:
         return None
     if not raw.strip():
-        raise ConfigError(f"{name} is set to blanks; unset it, or give it a value")
+        raise ConfigError(
+            f"{name} is set to blanks; unset it, or give it a value", variables=[name]
+        )
     return raw
 
 
@@ -53,6 +60,7 @@ def addresses(name: str) -> list[str] | None:
         problem = host_port_problem(address) if address else "an empty entry"
         if problem:
             raise ConfigError(
-                f"{name} must be comma-separated host:port addresses; {problem} in {raw!r}"
+                f"{name} must be comma-separated host:port addresses; {problem} in {raw!r}",
+                variables=[name],
             )
     return found

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import grpc
 
@@ -123,24 +124,45 @@ def trace_metadata() -> list[tuple[str, str]]:
 
 
 def rpc_edge(fn):
-    """Decorator for servicer methods: a StratosError becomes its gRPC status and sentence;
-    anything else is logged and becomes INTERNAL with a short sentence (no traceback leaks)."""
+    """Decorator for servicer methods, unary or streaming: a StratosError becomes its gRPC
+    status and sentence; anything else is logged and becomes INTERNAL with a short sentence (no
+    traceback leaks). A method that is an async generator (a server-streaming or
+    bidirectional RPC) stays one, so messages already yielded reach the client before the
+    status that ends the stream."""
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def stream_wrapper(self, request, context: grpc.aio.ServicerContext):
+            try:
+                # aclosing: a client that goes away closes the method's generator at once, so
+                # what it holds (a file, a transfer slot) is released now, not at collection.
+                async with contextlib.aclosing(fn(self, request, context)) as responses:
+                    async for response in responses:
+                        yield response
+            except Exception as exc:
+                await _abort(context, exc, fn.__name__)
+
+        return stream_wrapper
 
     @functools.wraps(fn)
     async def wrapper(self, request, context: grpc.aio.ServicerContext):
         try:
             return await fn(self, request, context)
-        except StratosError as err:
-            await context.abort(err.grpc_code, err.message)
-        except grpc.aio.AbortError:
-            raise
         except Exception as exc:
-            from stratos.common.logging import get_logger
-
-            get_logger(__name__).exception("rpc_failed", method=fn.__name__)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {exc}")
+            await _abort(context, exc, fn.__name__)
 
     return wrapper
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: Exception, method: str) -> NoReturn:
+    if isinstance(exc, grpc.aio.AbortError):  # the method aborted with a status of its own
+        raise exc
+    if isinstance(exc, StratosError):
+        await context.abort(exc.grpc_code, exc.message)
+    from stratos.common.logging import get_logger
+
+    get_logger(__name__).error("rpc_failed", method=method, exc_info=exc)
+    await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {exc}")
 
 
 async def check_health(address: str, timeout_s: float = 2.0) -> bool:

@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
 
-from stratos.common.errors import DataLoss, InvalidArgument, NotFound, ResourceExhausted
+from stratos.common.errors import (
+    ChunkCorrupt,
+    ChunkNotFound,
+    DataLoss,
+    InvalidArgument,
+    ResourceExhausted,
+    TooLarge,
+)
 from stratos.common.hashing import is_chunk_id, new_hasher
 from stratos.common.logging import get_logger
 
@@ -210,9 +217,12 @@ class ChunkStore:
         if size < 0:
             raise InvalidArgument(f"chunk {chunk_id}: size {size} is negative")
         if self.max_chunk_bytes is not None and size > self.max_chunk_bytes:
-            raise InvalidArgument(
-                f"chunk {chunk_id} is {size} bytes; storage node {self.node_id} accepts chunks "
-                f"of at most {self.max_chunk_bytes} bytes"
+            raise TooLarge(
+                f"chunk {chunk_id}",
+                size,
+                self.max_chunk_bytes,
+                holder=f"storage node {self.node_id}",
+                unit=" bytes",
             )
         stored_size = self._intact_size(chunk_id, path)
         if stored_size is not None:
@@ -303,7 +313,7 @@ class ChunkStore:
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
-            raise NotFound(f"chunk {chunk_id} is not stored on {self.node_id}") from None
+            raise ChunkNotFound(chunk_id, self.node_id) from None
         try:
             st = os.fstat(fd)
             if offset > st.st_size:
@@ -314,10 +324,7 @@ class ChunkStore:
 
             def corrupt() -> DataLoss:
                 self._quarantine(chunk_id, st.st_ino)
-                return DataLoss(
-                    f"chunk {chunk_id} on {self.node_id} is corrupt (its bytes no longer match "
-                    "its ID); the copy was quarantined"
-                )
+                return ChunkCorrupt(chunk_id, self.node_id)
 
             if offset == 0 and end == st.st_size:
                 # A whole-chunk read is verified as it is read, in one pass: the reader holds

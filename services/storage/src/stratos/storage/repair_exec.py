@@ -10,25 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from functools import partial
 
 from stratos.common.errors import ResourceExhausted, StratosError
 from stratos.common.hashing import new_hasher
 from stratos.common.logging import get_logger
 from stratos.storage.chunkstore import ChunkStore, ChunkWriter
-from stratos.storage.repair_fetch import Puller, SourceError
-from stratos.storage.repair_jobs import (
-    COPY,
-    DELETE,
-    REENCODE,
-    JobFailed,
-    Outcome,
-    SourceFailure,
-    no_source_left,
-    permanent,
-    validate_job,
-)
+from stratos.storage.repair_errors import JobFailed, SourceError, no_source_left, permanent
+from stratos.storage.repair_fetch import Puller
+from stratos.storage.repair_jobs import COPY, DELETE, REENCODE, Outcome, validate_job
 from stratos.v1 import repair_pb2
 
 log = get_logger(__name__)
@@ -89,7 +79,7 @@ class RepairExecutor:
         return await asyncio.to_thread(self.store.begin, job.chunk_id, job.size)
 
     async def _copy(self, job: repair_pb2.RepairJob) -> int:
-        failures: list[SourceFailure] = []
+        failures: list[SourceError] = []
         for source in job.sources:
             if source.node_id == self.node_id:
                 continue
@@ -103,9 +93,9 @@ class RepairExecutor:
                         "repair_source_failed",
                         job_id=job.job_id,
                         source=source.node_id,
-                        error=err.failure.message,
+                        error=err.reason,
                     )
-                    failures.append(err.failure)
+                    failures.append(err)
                     continue
                 return job.size if not result.already_present else 0
         raise no_source_left(f"chunk {job.chunk_id}", failures)
@@ -153,7 +143,7 @@ class RepairExecutor:
     ) -> tuple[dict[int, bytes], int]:
         """Any k other shares, each from the first holder that provides it intact."""
         got: dict[int, bytes] = {}
-        failures: list[SourceFailure] = []
+        failures: list[SourceError] = []
         for share in job.shares:
             if len(got) == k:
                 break
@@ -163,8 +153,8 @@ class RepairExecutor:
                 try:
                     buf = await self.puller.fetch(holder, share.chunk_id, job.size)
                 except SourceError as err:
-                    msg = f"share {share.index}: {err.failure.message}"
-                    failures.append(replace(err.failure, message=msg))
+                    reason = f"share {share.index}: {err.reason}"
+                    failures.append(SourceError(err.node_id, reason, retryable=err.retryable))
                     continue
                 got[share.index] = bytes(buf)
                 break

@@ -20,16 +20,10 @@ from stratos.common.hashing import new_hasher
 from stratos.storage.activity import REPAIR_METADATA
 from stratos.storage.chunkstore import ChunkWriter, PutResult
 from stratos.storage.ratelimit import AdaptiveLimiter, RateLimiter
-from stratos.storage.repair_jobs import SourceFailure
+from stratos.storage.repair_errors import SourceError
 from stratos.v1 import repair_pb2, storage_pb2, storage_pb2_grpc
 
 BASE_DEADLINE_S = 30.0
-
-
-class SourceError(Exception):
-    def __init__(self, failure: SourceFailure) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
 
 
 class Channels:
@@ -99,7 +93,7 @@ class Puller:
             if err.code() == grpc.StatusCode.UNAVAILABLE:
                 self.channels.forget(source.address)
             err = from_grpc(err, peer=source.address)
-        return SourceError(SourceFailure.of(source.node_id, err))
+        return SourceError.of(source.node_id, err)
 
     async def copy_into(
         self, source: repair_pb2.ChunkSource, chunk_id: str, size: int, writer: ChunkWriter
@@ -119,7 +113,7 @@ class Puller:
             # The writer refuses bytes that overflow the size or fail the hash: the source's
             # copy is bad (our own arguments were checked when the write began).
             call.cancel()
-            raise SourceError(SourceFailure(source.node_id, _corrupt(err), False)) from None
+            raise SourceError(source.node_id, _corrupt(err), retryable=False) from None
         except (grpc.RpcError, DataLoss) as err:
             call.cancel()
             raise self._source_error(source, err) from None
@@ -150,7 +144,7 @@ class Puller:
             raise
         if got != size or hasher.hexdigest() != chunk_id:
             raise SourceError(
-                SourceFailure(source.node_id, f"it sent corrupt bytes for chunk {chunk_id}", False)
+                source.node_id, f"it sent corrupt bytes for chunk {chunk_id}", retryable=False
             )
         return buf
 

@@ -9,57 +9,16 @@ it is reported like a failure for good, so the planner always hears the end of e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from stratos.common.errors import StratosError
 from stratos.common.hashing import is_chunk_id
+from stratos.storage.repair_errors import JobFailed, permanent
 from stratos.v1 import repair_pb2
 
 COPY = repair_pb2.REPAIR_KIND_COPY
 REENCODE = repair_pb2.REPAIR_KIND_REENCODE
 DELETE = repair_pb2.REPAIR_KIND_DELETE
-
-
-class JobFailed(Exception):
-    """A job that did not reach its goal; `retryable` says whether a later attempt may."""
-
-    def __init__(self, message: str, *, retryable: bool) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
-
-
-def permanent(message: str) -> JobFailed:
-    return JobFailed(message, retryable=False)
-
-
-@dataclass(frozen=True)
-class SourceFailure:
-    """Why one holder could not provide a chunk."""
-
-    node_id: str
-    message: str
-    retryable: bool
-
-    @classmethod
-    def of(cls, node_id: str, err: BaseException) -> SourceFailure:
-        if isinstance(err, StratosError):
-            return cls(node_id, err.message, err.retryable)
-        # Transport trouble that did not come back as a gRPC status: worth another try.
-        return cls(node_id, f"{type(err).__name__}: {err}", True)
-
-
-def no_source_left(what: str, failures: Sequence[SourceFailure]) -> JobFailed:
-    """All holders failed: retryable when any of them might answer later."""
-    if not failures:
-        return permanent(f"no source was given for {what}")
-    detail = "; ".join(f"{f.node_id}: {f.message.rstrip('.')}" for f in failures)
-    return JobFailed(
-        f"no source could provide {what} ({detail})",
-        retryable=any(f.retryable for f in failures),
-    )
 
 
 def validate_job(job: repair_pb2.RepairJob, node_id: str) -> None:

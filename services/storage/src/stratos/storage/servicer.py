@@ -11,12 +11,13 @@ an upload that goes silent is dropped so it cannot hold its slot forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
 
 import grpc
 
-from stratos.common.errors import DeadlineExceeded, InvalidArgument, StratosError
+from stratos.common.errors import DeadlineExceeded, InvalidArgument, TooLarge
 from stratos.common.grpcutil import rpc_edge
 from stratos.common.logging import get_logger
 from stratos.common.tracing import tracer
@@ -51,17 +52,15 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
         self._put_slots = asyncio.Semaphore(max_active_puts)
         self.activity = Activity()  # client transfers, which repair yields to
 
+    @rpc_edge
     async def PutChunk(
         self,
         request_iterator: AsyncIterator[storage_pb2.PutChunkRequest],
         context: grpc.aio.ServicerContext,
     ) -> storage_pb2.PutChunkResponse:
-        try:
-            async with self._put_slots:
-                with self.activity.transfer():
-                    result = await self._put(request_iterator)
-        except Exception as err:
-            await _abort(context, err, "PutChunk")
+        async with self._put_slots:
+            with self.activity.transfer():
+                result = await self._put(request_iterator)
         return storage_pb2.PutChunkResponse(
             chunk_id=result.chunk_id, size=result.size, already_present=result.already_present
         )
@@ -91,38 +90,35 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
             )
         return result
 
+    @rpc_edge
     async def GetChunk(
         self, request: storage_pb2.GetChunkRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[storage_pb2.GetChunkResponse]:
-        if is_repair(context.invocation_metadata()):
-            async for msg in self._get(request, context):
-                yield msg
-            return
-        with self.activity.transfer():
-            async for msg in self._get(request, context):
-                yield msg
+        # A repair's own reads must not count as the client transfers that repair yields to.
+        repair = is_repair(context.invocation_metadata())
+        with contextlib.nullcontext() if repair else self.activity.transfer():
+            async with contextlib.aclosing(self._get(request)) as messages:
+                async for msg in messages:
+                    yield msg
 
     async def _get(
-        self, request: storage_pb2.GetChunkRequest, context: grpc.aio.ServicerContext
+        self, request: storage_pb2.GetChunkRequest
     ) -> AsyncIterator[storage_pb2.GetChunkResponse]:
         with _tracer.start_as_current_span("read_chunk") as span:
             span.set_attribute("stratos.chunk_id", request.chunk_id)
             span.set_attribute("stratos.offset", request.offset)
-            try:
-                reader = await asyncio.to_thread(
-                    self.store.open_reader, request.chunk_id, request.offset, request.length
-                )
-                with reader:
-                    span.set_attribute("stratos.bytes", reader.end - reader.offset)
+            reader = await asyncio.to_thread(
+                self.store.open_reader, request.chunk_id, request.offset, request.length
+            )
+            with reader:
+                span.set_attribute("stratos.bytes", reader.end - reader.offset)
+                piece = await asyncio.to_thread(reader.read_piece)
+                # The first message goes out even for an empty range: it carries the size.
+                yield storage_pb2.GetChunkResponse(data=piece, total_size=reader.total_size)
+                while piece:
                     piece = await asyncio.to_thread(reader.read_piece)
-                    # The first message goes out even for an empty range: it carries the size.
-                    yield storage_pb2.GetChunkResponse(data=piece, total_size=reader.total_size)
-                    while piece:
-                        piece = await asyncio.to_thread(reader.read_piece)
-                        if piece:
-                            yield storage_pb2.GetChunkResponse(data=piece)
-            except Exception as err:
-                await _abort(context, err, "GetChunk")
+                    if piece:
+                        yield storage_pb2.GetChunkResponse(data=piece)
 
     @rpc_edge
     async def HasChunks(
@@ -153,30 +149,28 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
             chunk_count=st.chunk_count,
         )
 
+    @rpc_edge
     async def ListChunks(
         self, request: storage_pb2.ListChunksRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[storage_pb2.ListChunksResponse]:
         """Every stored chunk after `start_after`, a page per message, walked lazily on disk so
         a node with millions of chunks answers in bounded memory."""
-        try:
-            page_size = _page_size(request.page_size)
-            chunks = self.store.list_chunks(request.start_after)
-            while True:
-                page = await asyncio.to_thread(lambda: list(itertools.islice(chunks, page_size)))
-                if not page:
-                    return
-                yield storage_pb2.ListChunksResponse(
-                    chunks=[
-                        storage_pb2.ChunkEntry(
-                            chunk_id=c.chunk_id, size=c.size, stored_unix_ms=c.stored_unix_ms
-                        )
-                        for c in page
-                    ]
-                )
-                if len(page) < page_size:
-                    return
-        except Exception as err:
-            await _abort(context, err, "ListChunks")
+        page_size = _page_size(request.page_size)
+        chunks = self.store.list_chunks(request.start_after)
+        while True:
+            page = await asyncio.to_thread(lambda: list(itertools.islice(chunks, page_size)))
+            if not page:
+                return
+            yield storage_pb2.ListChunksResponse(
+                chunks=[
+                    storage_pb2.ChunkEntry(
+                        chunk_id=c.chunk_id, size=c.size, stored_unix_ms=c.stored_unix_ms
+                    )
+                    for c in page
+                ]
+            )
+            if len(page) < page_size:
+                return
 
     @rpc_edge
     async def Audit(
@@ -194,20 +188,10 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
 
 def _page_size(requested: int) -> int:
     if requested > LIST_PAGE_MAX:
-        raise InvalidArgument(
-            f"page_size {requested} is too large; ListChunks sends at most {LIST_PAGE_MAX} "
-            "chunks per message"
+        raise TooLarge(
+            "page_size", requested, LIST_PAGE_MAX, holder="one ListChunks message", unit=" chunks"
         )
     return requested or LIST_PAGE_DEFAULT
-
-
-async def _abort(context: grpc.aio.ServicerContext, err: Exception, method: str) -> None:
-    """What rpc_edge does for unary calls: our errors keep their code and sentence; anything
-    else is logged here and reaches the client as INTERNAL without a traceback."""
-    if isinstance(err, StratosError):
-        await context.abort(err.grpc_code, err.message)
-    log.error("rpc_failed", method=method, exc_info=err)
-    await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {err}")
 
 
 class _Messages:
