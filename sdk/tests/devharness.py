@@ -11,7 +11,8 @@ from pathlib import Path
 
 import psutil
 
-from stratos.sdk import cli, localmesh
+from stratos.sdk import localmesh
+from stratos.sdk.cli import app
 from stratos.sdk.home import Home
 
 # Fast heartbeats so storage nodes are LIVE (and a killed one SUSPECT) within seconds.
@@ -76,7 +77,7 @@ def gone(pid: int) -> bool:
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     """The CLI in-process: (exit code, stdout, stderr)."""
-    code = cli.run(list(args))
+    code = app.run(list(args))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -15,7 +15,8 @@ from devharness import assert_one_sentence, run_cli
 from rich.console import Console
 
 from stratos.common.errors import InvalidArgument, NotFound
-from stratos.sdk import cli, holdings, localmesh, meshfile, render
+from stratos.sdk import holdings, localmesh, meshfile, render
+from stratos.sdk.cli import files
 from stratos.v1 import types_pb2
 
 FILE_ID = "ab" * 16
@@ -388,9 +389,9 @@ def test_the_console_script_prints_one_error_line(home, tmp_path):
 
 def test_keyring_errors_are_stratos_errors(home):
     with pytest.raises(NotFound):
-        cli.capability_of(home, FILE_ID)
+        files.capability_of(home, FILE_ID)
     home.remember(FILE_ID, "stratos://cap")
-    assert cli.capability_of(home, FILE_ID) == "stratos://cap"
+    assert files.capability_of(home, FILE_ID) == "stratos://cap"
 
 
 def test_ctrl_c_exits_130_without_traceback(home, capsys, monkeypatch):

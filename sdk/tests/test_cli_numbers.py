@@ -13,8 +13,9 @@ import pytest
 import typer
 from devharness import assert_one_sentence, run_cli
 
-from stratos.sdk import cli, cliparams, localmesh, render
-from stratos.sdk.client import MAX_REPLICAS
+from stratos.common.limits import MAX_REPLICAS
+from stratos.sdk import localmesh, render
+from stratos.sdk.cli.app import app
 
 ADDR = "ab" * 20
 RANGE_ERROR = re.compile(r"^error: (--[a-z-]+|[A-Z_]+) must be between \S+ and \S+, not \S+$")
@@ -44,14 +45,14 @@ def numeric_params() -> list[tuple[list[str], object]]:
             if p.type_descriptor.annotation in (int, float):
                 found.append((path, p))
 
-    walk(typer.main.get_command(cli.app), [])
+    walk(typer.main.get_command(app), [])
     return found
 
 
 def argv_with(path: list[str], param, value: str, filler: str) -> list[str]:
     """A command line for `path` giving `param` the `value` and every other required
     parameter `filler` (an existing file, which also serves as a name)."""
-    cmd = typer.main.get_command(cli.app)
+    cmd = typer.main.get_command(app)
     for name in path:
         cmd = cmd.commands[name]
     options, positional = [], []
@@ -157,5 +158,13 @@ def test_a_date_no_calendar_holds_is_shown_as_its_number(unix_ms):
     assert render.format_time(unix_ms) == f"unix_ms {unix_ms}"
 
 
-def test_the_cli_and_the_client_agree_on_the_most_replicas():
-    assert cliparams.MAX_REPLICAS == MAX_REPLICAS
+def test_the_cli_refuses_replicas_by_the_sdk_s_limit_and_no_other(home, capsys, tmp_path):
+    """The SDK alone checks --replicas; the command says its sentence. At the limit the put
+    passes every check and only then finds no mesh to talk to."""
+    (tmp_path / "f").write_bytes(b"x")
+    code, _out, err = run_cli(capsys, "put", str(tmp_path / "f"), "-r", str(MAX_REPLICAS + 1))
+    assert_one_sentence(
+        code, err, f"--replicas must be between 1 and {MAX_REPLICAS}, not {MAX_REPLICAS + 1}"
+    )
+    code, _out, err = run_cli(capsys, "put", str(tmp_path / "f"), "-r", str(MAX_REPLICAS))
+    assert_one_sentence(code, err, "no mesh is running")

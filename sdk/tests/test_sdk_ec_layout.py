@@ -140,6 +140,7 @@ def test_stat_counts_live_shares_per_segment():
         (["--ec", "4+0"], "at least 1 parity share"),
         (["--ec", "30+5"], "at most 32 shares"),
         (["--ec", "4+2", "--replicas", "2"], "--ec and --replicas cannot be used together"),
+        (["--ec", "4+2", "-r", "1"], "--ec and --replicas cannot be used together; choose one"),
     ],
 )
 def test_a_bad_ec_option_is_one_sentence_before_contacting_anything(

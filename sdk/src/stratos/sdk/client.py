@@ -37,12 +37,7 @@ from stratos.common.errors import (
 )
 from stratos.common.hashing import chunk_id as hash_chunk
 from stratos.common.identity import Identity
-from stratos.common.limits import MAX_REPLICAS
-from stratos.common.segment_limits import (
-    check_segment_count,
-    check_segment_size,
-    fitting_segment_size,
-)
+from stratos.common.segment_limits import fitting_segment_size
 from stratos.sdk import ec_layout, holdings, sinks, transfer
 from stratos.sdk.capability import format_capability, is_file_id, parse_capability
 from stratos.sdk.crypto import decrypt_segment, encrypt_segment, new_file_key
@@ -57,6 +52,7 @@ from stratos.sdk.manifest import (
     summarize,
     verify_manifest,
 )
+from stratos.sdk.put_options import check_put
 from stratos.v1 import index_pb2, types_pb2
 
 DEFAULT_SEGMENT_SIZE = 4 * 1024 * 1024
@@ -147,40 +143,28 @@ class MeshClient:
         ttl_s: float | None = None,
     ) -> PutResult:
         """Store the file at `path` with `replicas` copies of every segment (default 3), or
-        with `erasure=(k, m)`: every segment cut into k data + m parity shares on k + m nodes.
+        with `erasure=(k, m)` (and no `replicas`): every segment cut into k data + m parity
+        shares on k + m nodes. The options' rules are `put_options.check_put`'s.
         With `ttl_s` the file expires that many seconds after it is committed: it vanishes
         from listings and the mesh collects its chunks."""
         path = Path(path)
         ttl_ms = _ttl_ms(ttl_s)
         fd, size = _open_for_read(path)
         try:
-            if erasure is not None:
-                ec.check_code(*erasure)
-                if replicas not in (None, 1):
-                    raise InvalidArgument(
-                        "choose either replicas or an erasure code for a file, not both"
-                    )
-                replicas = 1
-            replicas = 3 if replicas is None else replicas
-            if not 1 <= replicas <= MAX_REPLICAS:
-                raise InvalidArgument(
-                    f"replicas must be between 1 and {MAX_REPLICAS}, not {replicas}"
-                )
-            if segment_size is not None:
-                # a size the user chose is refused before contacting anything
-                check_segment_size(segment_size)
-                check_segment_count(size, segment_size, replicas, erasure)
-            plan = await self._plan(replicas, size, erasure)
+            # refused before contacting anything
+            opts = check_put(size, replicas=replicas, erasure=erasure, segment_size=segment_size)
+            copies = opts.replicas
+            plan = await self._plan(copies, size, erasure)
             # the mesh's suggestion grows until the file's segments fit one manifest
-            seg_size = segment_size or fitting_segment_size(
-                size, plan.segment_size or DEFAULT_SEGMENT_SIZE, replicas, erasure
+            seg_size = opts.segment_size or fitting_segment_size(
+                size, plan.segment_size or DEFAULT_SEGMENT_SIZE, copies, erasure
             )
             layout = segment_layout(size, seg_size)
             file_id = secrets.token_hex(16)
             key = new_file_key()
             upload: _Upload | EcUpload
             if erasure is None:
-                upload = _Upload(self, fd, path, file_id, key, replicas, on_progress)
+                upload = _Upload(self, fd, path, file_id, key, copies, on_progress)
             else:
                 upload = EcUpload(
                     channels=self._channels,
@@ -196,7 +180,7 @@ class MeshClient:
                 name=name or path.name,
                 size=size,
                 segment_size=seg_size,
-                replicas=replicas,
+                replicas=copies,
                 segments=upload.records,
             )
             if erasure is not None:
@@ -212,7 +196,7 @@ class MeshClient:
             name=manifest.name,
             size=size,
             segments=len(layout),
-            replicas=replicas,
+            replicas=copies,
             erasure=erasure,
             expires_unix_ms=manifest.expires_unix_ms,
         )

@@ -1,6 +1,6 @@
 """Pure presentation for the `stratos` CLI: sizes in and out, and rich tables built from plain
 data. Nothing here touches the network, the disk or the clock, so every function is unit-tested
-directly and the commands in `cli.py` / `devcli.py` stay thin.
+directly and the commands in `cli/` stay thin.
 
 Two rules for what comes from others (file names, node IDs, anything an index or node said):
 it goes into a `Text` through `names.shown` — never into a markup string, where `[red]` would be

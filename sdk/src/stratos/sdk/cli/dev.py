@@ -6,14 +6,22 @@ read its log, or run a put/get demo. Thin commands over
 from __future__ import annotations
 
 import filecmp
-import json
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from stratos.sdk import lazy
-from stratos.sdk.cliparams import MAX_LOG_LINES, MAX_WAIT_S, within
+from stratos.sdk.cli.params import MAX_LOG_LINES, MAX_WAIT_S, within
+from stratos.sdk.cli.shared import (
+    err,
+    out,
+    print_json,
+    quiet_logging,
+    transfer_progress,
+    with_client,
+)
 from stratos.sdk.home import Home
 from stratos.sdk.meshplan import (
     DEFAULT_VALIDATORS,
@@ -22,7 +30,6 @@ from stratos.sdk.meshplan import (
     MAX_VALIDATORS,
 )
 
-asyncio = lazy.module("asyncio")
 localmesh = lazy.module("stratos.sdk.localmesh")
 render = lazy.module("stratos.sdk.render")
 
@@ -33,8 +40,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out = lazy.LazyConsole()
-err = lazy.LazyConsole(stderr=True)
 
 DEMO_BYTES = 12 << 20
 
@@ -119,7 +124,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     """Every process: address, health, and for storage nodes the index's view of them."""
     rows = [r.to_dict() for r in localmesh.status(Home.from_env())]
     if as_json:
-        print(json.dumps(rows, indent=1))
+        print_json(rows)
     else:
         out.print(render.mesh_table(rows))
 
@@ -167,12 +172,11 @@ def logs(
 @app.command()
 def demo() -> None:
     """Start the mesh if needed, put a 12 MiB random file, get it back and compare."""
+    import stratos.sdk.client  # noqa: F401  (before quiet_logging: see its docstring)
     from stratos.common.errors import DataLoss
     from stratos.common.files import private_dir
-    from stratos.sdk.cli import quiet_logging, transfer_progress
-    from stratos.sdk.client import MeshClient
 
-    quiet_logging()
+    quiet_logging()  # a bad STRATOS_LOG_LEVEL is refused before a mesh is started
     home = Home.from_env()
     with err.status("making sure the local mesh is up…"):
         localmesh.up(home)
@@ -181,16 +185,15 @@ def demo() -> None:
     with open(os.open(sample, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
         f.write(os.urandom(DEMO_BYTES))
 
-    async def roundtrip():
-        async with MeshClient(home.index_addresses(), home.identity()) as client:
-            with transfer_progress("put", DEMO_BYTES) as advance:
-                put = await client.put(sample, replicas=3, on_progress=advance)
-            home.remember(put.file_id, put.capability)
-            with transfer_progress("get", DEMO_BYTES) as advance:
-                await client.get(put.capability, back, on_progress=advance)
-            return put
+    async def roundtrip(client: Any) -> Any:
+        with transfer_progress("put", DEMO_BYTES) as advance:
+            put = await client.put(sample, replicas=3, on_progress=advance)
+        home.remember(put.file_id, put.capability)
+        with transfer_progress("get", DEMO_BYTES) as advance:
+            await client.get(put.capability, back, on_progress=advance)
+        return put
 
-    put = asyncio.run(roundtrip())
+    put = with_client(home, roundtrip)
     if not filecmp.cmp(sample, back, shallow=False):
         raise DataLoss(f"the file read back from the mesh differs from {sample}")
     # soft_wrap: the terminal wraps a long line, rich does not cut it with newlines

@@ -1,132 +1,30 @@
-"""The `stratos` command: put, get, ls, stat and rm files in a mesh, `stratos dev …` to run
-one locally, and the STOS ledger's wallet, balance, send and chain commands (`chaincli`).
-Commands only translate arguments and print; the SDK client does the work and `render` builds
-the output. `main` is the one place errors become "error: <sentence>" and an exit code, so a
-user never sees a traceback (unless STRATOS_DEBUG=1).
+"""`stratos put`, `get`, `ls`, `stat` and `rm`: files in a mesh. Commands only translate
+arguments and print; `MeshClient` does the work (and checks a put's options: `put_options`),
+`render` builds the output, and errors reach `shared.run`, which prints one sentence.
 
 The client is imported inside the commands, so `stratos --help` and `stratos dev …` keep working
-even while the client module is broken. Everything heavy is imported where it is used (`lazy`),
-so a command starts in a fraction of a second; help is click's plain text, since typer's rich help
-costs another 0.15 s of CPU to import and draw."""
+even while the client module is broken, and start in a fraction of a second (`lazy`)."""
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import stat as stat_mod
-import sys
-import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from stratos.common import env
-from stratos.common.errors import (
-    ConfigError,
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    StratosError,
-)
-from stratos.common.memory import keep_buffers_in_heap
-from stratos.sdk import chaincli, devcli, lazy, meshcli
-from stratos.sdk.cliparams import MAX_REPLICAS, within
+from stratos.common.errors import InvalidArgument, NotFound
+from stratos.sdk import lazy
+from stratos.sdk.cli.shared import err, out, print_json, transfer_progress, with_client
 from stratos.sdk.home import Home
-from stratos.sdk.names import shown
+from stratos.sdk.put_options import DEFAULT_REPLICAS
 
-asyncio = lazy.module("asyncio")
-localmesh = lazy.module("stratos.sdk.localmesh")
 render = lazy.module("stratos.sdk.render")
 
-app = typer.Typer(
-    name="stratos",
-    help="Store and fetch files in a Stratos mesh. Try 'stratos dev up' then 'stratos dev demo'.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    rich_markup_mode=None,
-)
-
-
-def print_version(wanted: bool) -> None:
-    if wanted:
-        from importlib.metadata import version
-
-        print(f"stratos {version('stratos-sdk')}")
-        raise typer.Exit()
-
-
-@app.callback()
-def options(
-    _version: bool = typer.Option(
-        False, "--version", callback=print_version, is_eager=True, help="Print the version."
-    ),
-) -> None:
-    """The options of `stratos` itself, before any command."""
-
-
-app.add_typer(devcli.app, name="dev")
-out = lazy.LazyConsole()
-err = lazy.LazyConsole(stderr=True)
-
-
-# -- helpers ------------------------------------------------------------------------------------
-
-
-@contextmanager
-def transfer_progress(verb: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A bytes / speed / ETA bar on stderr (only on a terminal, so redirected stderr holds just
-    the error line); yields the `on_progress(byte_delta)` callback."""
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    progress = Progress(
-        TextColumn(f"[bold]{verb}"),
-        BarColumn(),
-        DownloadColumn(binary_units=True),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err.console,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-    with progress:
-        task = progress.add_task(verb, total=total)
-        yield lambda delta: progress.advance(task, delta)
-
-
-def index_addresses(home: Home) -> list[str]:
-    """The index to talk to; a local mesh that was stopped is "not running", not a dead address."""
-    if env.addresses("STRATOS_INDEX_ADDRESS") is None and localmesh.index_running(home) is False:
-        raise FailedPrecondition(
-            f"no mesh is running under {home.root}; start one with 'stratos dev up' "
-            "or set STRATOS_INDEX_ADDRESS"
-        )
-    return home.index_addresses()
-
-
-def with_client(home: Home, work: Callable[[Any], Any]) -> Any:
-    """Run `await work(client)` against the mesh and close the client afterwards."""
-    from stratos.sdk.client import MeshClient
-
-    quiet_logging()
-    addresses = index_addresses(home)
-
-    async def go() -> Any:
-        async with MeshClient(addresses, home.identity()) as client:
-            return await work(client)
-
-    return asyncio.run(go())
+app = typer.Typer()
 
 
 def file_id_of(text: str) -> str:
@@ -174,19 +72,29 @@ def readable_file(path: Path) -> int:
     return st.st_size
 
 
-def parse_code(ec: str | None, replicas: int) -> tuple[int, int] | None:
-    """The (k, m) of `--ec`, refused with --replicas (a file has one kind of redundancy)."""
-    if ec is None:
-        return None
-    from stratos.common.erasure import parse_ec
+@contextmanager
+def worded_for_the_command_line() -> Iterator[None]:
+    """The SDK's refusals of a put's options (`put_options`), said with the flags' names."""
+    from stratos.sdk.put_options import RedundancyConflict, ReplicasOutOfRange
 
-    if replicas != 3:
-        raise InvalidArgument("--ec and --replicas cannot be used together; choose one")
-    return parse_ec(ec)
+    try:
+        yield
+    except ReplicasOutOfRange as exc:
+        raise InvalidArgument(
+            f"--replicas must be between {exc.lo} and {exc.hi}, not {exc.replicas}"
+        ) from None
+    except RedundancyConflict:
+        raise InvalidArgument("--ec and --replicas cannot be used together; choose one") from None
 
 
-def print_json(value: Any) -> None:
-    print(json.dumps(value, indent=1))
+def replicas_in_range(value: int) -> int:
+    """--replicas is held to the SDK's range while the command line is parsed, as every number
+    is (`params.within`), so it is refused before any other mistake is looked at."""
+    from stratos.sdk.put_options import check_redundancy
+
+    with worded_for_the_command_line():
+        check_redundancy(value)
+    return value
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -196,7 +104,11 @@ def print_json(value: Any) -> None:
 def put(
     path: Path = typer.Argument(..., help="The file to store."),
     replicas: int = typer.Option(
-        3, "--replicas", "-r", callback=within(1, MAX_REPLICAS), help="Copies of every segment."
+        DEFAULT_REPLICAS,
+        "--replicas",
+        "-r",
+        callback=replicas_in_range,
+        help="Copies of every segment.",
     ),
     ec: str | None = typer.Option(
         None,
@@ -218,21 +130,26 @@ def put(
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Encrypt and store a file; prints its ID and the capability that reads it."""
+    from stratos.common.erasure import parse_ec
+    from stratos.sdk.put_options import check_redundancy, check_segments
+
     ttl_s = render.parse_duration(ttl, what="--ttl") if ttl is not None else None
     size = readable_file(path)
-    code = parse_code(ec, replicas)
-    seg = render.parse_size(segment_size, what="segment size") if segment_size else None
-    if seg is not None:  # refused here, with or without a mesh to talk to
-        from stratos.common.segment_limits import check_segment_count, check_segment_size
-
-        check_segment_count(size, check_segment_size(seg), 1 if code else replicas, code)
+    # --replicas at its default is no choice (the SDK's default, which --ec replaces)
+    given = replicas if replicas != DEFAULT_REPLICAS else None
+    with worded_for_the_command_line():  # refused here, with or without a mesh to talk to
+        code = parse_ec(ec) if ec is not None else None
+        copies = check_redundancy(given, code)
+        seg = render.parse_size(segment_size, what="segment size") if segment_size else None
+        if seg is not None:
+            check_segments(size, seg, copies, code)
     home = Home.from_env()
 
     async def work(client: Any) -> Any:
         with transfer_progress("put", size) as advance:
             return await client.put(
                 path,
-                replicas=None if code else replicas,
+                replicas=None if code else copies,
                 erasure=code,
                 segment_size=seg,
                 name=name,
@@ -349,73 +266,3 @@ def rm(
     with_client(home, lambda c: c.delete(fid))
     home.forget(fid)
     err.print(f"deleted {fid}")
-
-
-meshcli.register(app)  # health, node drain
-chaincli.register(app)  # wallet, balance, send, chain: after the file commands in --help
-
-
-# -- the entry point ----------------------------------------------------------------------------
-
-
-LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
-def quiet_logging() -> None:
-    """Library logs go to stderr at warning level, so stdout stays clean for --json. Called
-    where the client runs, after its modules are imported: structlog is configured only if one
-    of them imported it, since importing it (with rich's tracebacks and pygments) costs ~0.1 s
-    of CPU and the client's own modules never log through it."""
-    name = (env.value("STRATOS_LOG_LEVEL") or "warning").strip().lower()
-    if name not in LOG_LEVELS:
-        raise ConfigError(f"STRATOS_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {name!r}")
-    level = getattr(logging, name.upper())
-    logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
-    if "structlog" not in sys.modules:
-        return
-    import structlog
-
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-    )
-
-
-def run(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code: 0 ok, 1 error, 2 usage, 130 interrupted."""
-    try:
-        debug = env.value("STRATOS_DEBUG") not in (None, "0")
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    try:
-        app(args=argv, prog_name="stratos")
-    except SystemExit as exc:
-        code = exc.code
-        if code is None or isinstance(code, int):
-            return code or 0
-        print(code, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except StratosError as exc:
-        if debug:
-            traceback.print_exc()
-        # escaped: a sentence may quote what a stranger's node or index sent
-        print(f"error: {shown(str(exc))}", file=sys.stderr)
-        return 1
-    except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        print(
-            f"error: internal error: {type(exc).__name__}: {shown(str(exc))} "
-            "(set STRATOS_DEBUG=1 for details)",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
-
-
-def main() -> None:
-    keep_buffers_in_heap()
-    sys.exit(run())

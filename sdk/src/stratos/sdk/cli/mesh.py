@@ -1,10 +1,9 @@
 """`stratos health` and `stratos node drain`: how redundant the mesh's files are right now, and
 taking a storage node out of service without losing any of it. Thin commands over the index's
-GetHealth / DrainNode / GetDrainStatus; errors reach `cli.run`, which prints one sentence."""
+GetHealth / DrainNode / GetDrainStatus; errors reach `shared.run`, which prints one sentence."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -12,13 +11,14 @@ import typer
 
 from stratos.common.errors import DeadlineExceeded
 from stratos.sdk import lazy
-from stratos.sdk.cliparams import MAX_WAIT_S, within
+from stratos.sdk.cli.params import MAX_WAIT_S, within
+from stratos.sdk.cli.shared import err, index_addresses, out, print_json, run_async
 from stratos.sdk.home import Home
 from stratos.sdk.names import shown
 
-asyncio = lazy.module("asyncio")
 render = lazy.module("stratos.sdk.render")
 
+app = typer.Typer()  # top-level commands: health
 node_app = typer.Typer(
     name="node",
     help="Storage nodes of the mesh: drain one before it leaves.",
@@ -26,33 +26,22 @@ node_app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out = lazy.LazyConsole()
-err = lazy.LazyConsole(stderr=True)
 POLL_S = 1.0
 
 
-def register(app: typer.Typer) -> None:
-    app.command("health")(health)
-    app.add_typer(node_app, name="node")
-
-
-async def _call(home: Home, method: str, request: Any) -> Any:
+def call_index(method: str, request: Any) -> Any:
+    """One call of the index's `method`, through the mesh this STRATOS_HOME points at."""
     from stratos.sdk import transfer
-    from stratos.sdk.cli import index_addresses
 
-    channels = transfer.Channels()
-    try:
-        return await transfer.IndexClient(index_addresses(home), channels).call(method, request)
-    finally:
-        await channels.close()
+    async def call() -> Any:
+        addresses = index_addresses(Home.from_env())
+        channels = transfer.Channels()
+        try:
+            return await transfer.IndexClient(addresses, channels).call(method, request)
+        finally:
+            await channels.close()
 
-
-def _index(method: str, request: Any) -> Any:
-    from stratos.sdk import transfer  # noqa: F401  (before quiet_logging: see its docstring)
-    from stratos.sdk.cli import quiet_logging
-
-    quiet_logging()
-    return asyncio.run(_call(Home.from_env(), method, request))
+    return run_async(call)
 
 
 def health_dict(resp: Any) -> dict[str, Any]:
@@ -99,14 +88,15 @@ def eta_text(doc: dict[str, Any]) -> str:
     return "?"
 
 
+@app.command("health")
 def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Files healthy / degraded / repairing / unrecoverable; bytes to repair, stuck (no node can
     take them) and lost; the ETA or why it is unknown; per node."""
     from stratos.v1 import index_pb2
 
-    doc = health_dict(_index("GetHealth", index_pb2.GetHealthRequest()))
+    doc = health_dict(call_index("GetHealth", index_pb2.GetHealthRequest()))
     if as_json:
-        print(json.dumps(doc, indent=1))
+        print_json(doc)
         return
     from rich.table import Table
 
@@ -186,7 +176,7 @@ def drain(
     loss of redundancy. Refused when the other nodes cannot hold every file's redundancy."""
     from stratos.v1 import index_pb2
 
-    status = _index("DrainNode", index_pb2.DrainNodeRequest(node_id=name, cancel=cancel))
+    status = call_index("DrainNode", index_pb2.DrainNodeRequest(node_id=name, cancel=cancel))
     if cancel or not wait:
         _report(status, as_json)
         return
@@ -219,14 +209,14 @@ def _follow(name: str, status: Any, timeout: float) -> Any:
                     f"drain goes on, follow it with 'stratos node drain {name}'"
                 )
             time.sleep(POLL_S)
-            status = _index("GetDrainStatus", index_pb2.GetDrainStatusRequest(node_id=name))
+            status = call_index("GetDrainStatus", index_pb2.GetDrainStatusRequest(node_id=name))
     return status
 
 
 def _report(status: Any, as_json: bool) -> None:
     doc = drain_dict(status)
     if as_json:
-        print(json.dumps(doc, indent=1))
+        print_json(doc)
     elif doc["state"] == "drained":
         err.print(
             f"{doc['node_id']} drained: {doc['chunks_at_start']} chunks moved away; it can be "

@@ -1,13 +1,15 @@
 """Numbers on the command line: every integer or float a command takes is given the range it can
 act on (`within`), and a value outside it is refused while the command line is parsed — one
-sentence naming the parameter and the range, like any other bad input (`error: --replicas must
-be between 1 and 64, not 0`, exit 1) — rather than overflowing a protobuf field deep in the
+sentence naming the parameter and the range, like any other bad input (`error: --storage-nodes
+must be between 1 and 64, not 0`, exit 1) — rather than overflowing a protobuf field deep in the
 command ("internal error: ValueError: Value out of range") or waiting forever on `--wait nan`
 (issue 9).
 
-    replicas: int = typer.Option(3, "--replicas", callback=within(1, 64))
+    storage_nodes: int = typer.Option(3, "--storage-nodes", callback=within(1, 64))
 
-The limits the commands share live here, beside the check."""
+The limits the commands share live here, beside the check. A limit the SDK itself enforces (a
+put's replicas: `stratos.sdk.put_options`) is not checked again here: the command translates
+the SDK's error into the same sentence."""
 
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ from typing import TypeVar
 import typer
 
 from stratos.common.errors import InvalidArgument
-from stratos.common.limits import MAX_REPLICAS  # noqa: F401 (re-exported for the commands)
 
 N = TypeVar("N", int, float)
 

@@ -1,7 +1,7 @@
 """`stratos wallet …`, `stratos balance`, `stratos send`, `stratos tx` and `stratos chain …`: the
 STOS ledger from the command line. Thin commands over `wallet` (keys, amounts, signing), `chain`
 (the client of the validators) and `render` (the tables). Every argument is checked before
-anything is contacted, and errors reach `cli.run`, which prints them as one sentence.
+anything is contacted, and errors reach `shared.run`, which prints them as one sentence.
 
 A tx that was submitted but is not committed is not an error: `send` and `tx` say so and exit
 with EXIT_PENDING (3), so a script can tell "nothing happened" (1) from "may still happen" (3).
@@ -12,7 +12,6 @@ it, the local mesh's validator processes in STRATOS_HOME/run/mesh.json."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,13 +22,14 @@ from stratos.common import env
 from stratos.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from stratos.common.stos import format_stos, parse_stos
 from stratos.sdk import lazy
-from stratos.sdk.cliparams import MAX_UINT64, within
+from stratos.sdk.cli.params import MAX_UINT64, MAX_WAIT_S, within
+from stratos.sdk.cli.shared import EXIT_PENDING, err, out, print_json, run_async
 from stratos.sdk.home import Home
 from stratos.sdk.wallet import DEFAULT_FEE_NSTOS, DEFAULT_WALLET, Wallets, check_address
 
-asyncio = lazy.module("asyncio")
 render = lazy.module("stratos.sdk.render")
 
+app = typer.Typer()  # top-level commands: balance, send, tx
 wallet_app = typer.Typer(
     name="wallet",
     help="Your keys (wallets) under STRATOS_HOME/keys.",
@@ -44,15 +44,6 @@ chain_app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out = lazy.LazyConsole()
-err = lazy.LazyConsole(stderr=True)
-
-EXIT_PENDING = 3  # submitted, not committed (yet): it may still commit
-MAX_WAIT_S = 86_400
-
-
-def print_json(value: Any) -> None:
-    print(json.dumps(value, indent=1))
 
 
 def wallets(home: Home) -> Wallets:
@@ -82,18 +73,15 @@ def validator_targets(home: Home) -> list[tuple[str, str]]:
 def with_chain(home: Home, work: Callable[[Any], Awaitable[Any]]) -> Any:
     """Run `await work(client)` against the validators and close the client afterwards."""
     from stratos.sdk.chain import ChainClient
-    from stratos.sdk.cli import quiet_logging
-
-    quiet_logging()
-    targets = validator_targets(home)
-    addresses = [addr for _, addr in targets]
-    names = {addr: name for name, addr in targets}
 
     async def go() -> Any:
+        targets = validator_targets(home)
+        addresses = [addr for _, addr in targets]
+        names = {addr: name for name, addr in targets}
         async with ChainClient(addresses, names) as client:
             return await work(client)
 
-    return asyncio.run(go())
+    return run_async(go)
 
 
 def _validator_address(home: Home, name: str) -> str:
@@ -162,6 +150,7 @@ def wallet_show(
 # -- balance and send ---------------------------------------------------------------------------
 
 
+@app.command("balance")
 def balance(
     address: str | None = typer.Argument(
         None, metavar="[ADDRESS]", help="An address (default: your default wallet's)."
@@ -195,6 +184,7 @@ def _progress(spinner: Any, verb: str, name: Callable[[str], str]) -> Callable[[
     return show
 
 
+@app.command("send")
 def send(
     address: str = typer.Argument(..., metavar="ADDRESS", help="Who receives the STOS."),
     amount: str = typer.Argument(..., metavar="AMOUNT", help="STOS to send, e.g. 12.5"),
@@ -255,6 +245,7 @@ def send(
     print(f"tx {res.tx_hash}")
 
 
+@app.command("tx")
 def tx(
     tx_hash: str = typer.Argument(
         ..., metavar="HASH", help="A tx hash (64 hex characters), as 'stratos send' prints it."
@@ -323,12 +314,9 @@ def tx(
 def chain_status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Height, app hash and last block time, and each validator's height and health."""
     from stratos.sdk.chain import probe, summarize_status
-    from stratos.sdk.cli import quiet_logging
 
-    quiet_logging()
     home = Home.from_env()
-    targets = validator_targets(home)
-    probes = asyncio.run(probe(targets))
+    probes = run_async(lambda: probe(validator_targets(home)))
     probes = [
         p if p.address else dataclasses.replace(p, address=_validator_address(home, p.name))
         for p in probes
@@ -355,12 +343,3 @@ def chain_block(
         print_json(doc)
     else:
         out.print(render.block_view(doc))
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ledger's commands to the `stratos` app."""
-    app.add_typer(wallet_app, name="wallet")
-    app.command("balance")(balance)
-    app.command("send")(send)
-    app.command("tx")(tx)
-    app.add_typer(chain_app, name="chain")
