@@ -7,7 +7,8 @@ import logging
 
 import kopf
 import pytest
-from operator_support import FakeKube, cluster_body
+from fake_kube import FakeKube
+from operator_support import cluster_body
 
 from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError

@@ -4,7 +4,8 @@ alone after, drift healed, storage drained before it shrinks, volumes grown, eve
 from __future__ import annotations
 
 import pytest
-from operator_support import FakeDrainer, FakeKube, cluster_body
+from fake_kube import FakeKube
+from operator_support import FakeDrainer, cluster_body
 
 from stratos.operator.builders import DefaultImages
 from stratos.operator.builders.spec import SpecError

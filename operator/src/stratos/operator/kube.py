@@ -3,7 +3,11 @@ list, over the official client (run in a worker thread: it is synchronous).
 
 Paths come from `resource_path`, a pure table of the kinds the operator touches — the same list
 the chart's RBAC grants, and no discovery round-trips. API errors become the Stratos error tree:
-4xx that retrying cannot fix are permanent, the rest retryable.
+4xx that retrying cannot fix are permanent (a missing object or namespace is `NotFound`), the
+rest retryable — a 409 conflict too (a stale `metadata.resourceVersion` in a write).
+
+What the port promises is checked against both the in-memory fake of the unit tests and a real
+kube-apiserver by one suite: `operator/tests/kube_contract.py`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any, Protocol
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from stratos.common.errors import InvalidArgument, StratosError, Unavailable
+from stratos.common.errors import InvalidArgument, NotFound, StratosError, Unavailable
 
 FIELD_MANAGER = "stratos-operator"
 
@@ -42,21 +46,37 @@ def resource_path(api_version: str, kind: str, namespace: str, name: str = "") -
 
 
 class Kube(Protocol):
+    """The API server as the operator uses it. Every write moves `metadata.resourceVersion`;
+    one that changes nothing is no write; a `resourceVersion` in a write's body is a
+    precondition (stale → retryable conflict)."""
+
     async def get(
         self, api_version: str, kind: str, namespace: str, name: str
-    ) -> dict[str, Any] | None: ...
+    ) -> dict[str, Any] | None:
+        """The object, or None when it (or its namespace) does not exist."""
+        ...
 
-    async def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]: ...
+    async def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """Server-side apply as `FIELD_MANAGER`, forced: creates or updates, drops the fields it
+        applied before and no longer applies, keeps the fields other writers set."""
+        ...
 
     async def patch(
         self, api_version: str, kind: str, namespace: str, name: str, body: Mapping[str, Any]
-    ) -> dict[str, Any]: ...
+    ) -> dict[str, Any]:
+        """A JSON merge patch (`None` deletes) of an existing object; `NotFound` otherwise."""
+        ...
 
-    async def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool: ...
+    async def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
+        """True when there was something to delete."""
+        ...
 
     async def list(
         self, api_version: str, kind: str, namespace: str, selector: str
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[dict[str, Any]]:
+        """The objects of one namespace matching a label selector ("" = all); as in a list
+        response, the items carry no `apiVersion`/`kind`."""
+        ...
 
 
 def _error(exc: ApiException, what: str) -> StratosError:
@@ -66,7 +86,9 @@ def _error(exc: ApiException, what: str) -> StratosError:
     except (ValueError, AttributeError):
         detail = exc.reason
     reason = f"{what}: {exc.status} {detail}"
-    if exc.status in (400, 403, 404, 422):
+    if exc.status == 404:
+        return NotFound(reason)
+    if exc.status in (400, 403, 422):
         return InvalidArgument(reason)
     return Unavailable(reason)  # 409 conflicts, 429, 5xx: the next pass may succeed
 

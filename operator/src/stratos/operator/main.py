@@ -1,9 +1,8 @@
-"""Entry point of the operator process: settings from the environment, metrics on their port,
-then kopf with the liveness endpoint — watching one namespace or all of them."""
+"""Entry point of the operator process: settings from the environment, JSON logs, metrics on
+their port, then kopf with the liveness endpoint — watching one namespace or all of them."""
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import kopf
@@ -11,7 +10,7 @@ from kubernetes import client, config
 
 from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError
-from stratos.operator import handlers, metrics
+from stratos.operator import handlers, logs, metrics
 from stratos.operator.config import OperatorSettings
 from stratos.operator.kube import ApiKube
 
@@ -30,9 +29,7 @@ def main() -> None:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logs.configure(settings.log_level)
     try:
         api = _api_client()
     except config.ConfigException as err:
