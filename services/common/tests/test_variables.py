@@ -62,6 +62,19 @@ def test_the_cli_group_is_what_src_reads_through_stratos_common_env():
     assert found == variables.READ_BY["the stratos CLI"]
 
 
+def test_no_shipped_code_reads_a_test_switch():
+    """Test harnesses steer a process through their own entry points (the consensus tests'
+    `faulty_validator.py`), never through a STRATOS_TEST_* variable the service would read."""
+    files = _src_files()
+    assert len(files) > 100, "the glob no longer finds the services' sources"
+    readers = [
+        str(p.relative_to(ROOT))
+        for p in files
+        if variables.TEST_PREFIX in p.read_text() and p.name != "variables.py"
+    ]
+    assert readers == []
+
+
 def test_the_tooling_group_is_what_ci_the_cluster_tier_and_the_tool_builds_use():
     files = [
         ROOT / ".ci" / "run",

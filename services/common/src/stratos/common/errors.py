@@ -19,7 +19,11 @@ the code that raises them):
     │   │   ├── SpecError               [operator] a StratosCluster spec that cannot be built
     │   │   ├── InvalidMessage          [consensus] a consensus message to drop
     │   │   ├── InvalidBlock            [consensus] a block that cannot follow the state
-    │   │   └── TxRefused (code)        [consensus] check_tx refused a tx
+    │   │   ├── TxRefused (code)        [consensus] check_tx refused a tx
+    │   │   ├── ReplicasOutOfRange (replicas, lo, hi)
+    │   │   │                           [sdk] a put's copy count outside its bounds
+    │   │   └── RedundancyConflict (replicas, erasure)
+    │   │                               [sdk] both copies and an erasure code for one file
     │   ├── NotFound                    NOT_FOUND
     │   │   └── ChunkNotFound (chunk_id, node_id)
     │   ├── AlreadyExists               ALREADY_EXISTS

@@ -13,9 +13,15 @@ from collections.abc import Callable
 
 from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError, InvalidArgument, StratosError
-from stratos.common.grpcutil import start_server
+from stratos.common.grpcutil import serving, start_server
 from stratos.common.identity import Identity, load_or_create
-from stratos.common.lifecycle import cancel_and_wait, run_service
+from stratos.common.lifecycle import (
+    Component,
+    background,
+    cancel_and_wait,
+    first_or_stop,
+    run_service,
+)
 from stratos.common.logging import configure_logging, get_logger
 from stratos.common.natsutil import connect, publish
 from stratos.common.tracing import setup_tracing
@@ -84,7 +90,7 @@ def open_store(settings: ConsensusSettings) -> Store:
     return store
 
 
-class NatsPublisher:
+class NatsPublisher(Component):
     """Publishes each committed block (a GetBlockResponse) on `stratos.chain.block`, best
     effort: consensus never waits for NATS, and a block committed while NATS is away is not
     re-sent (readers catch up with StreamBlocks)."""
@@ -94,7 +100,8 @@ class NatsPublisher:
         self._task: asyncio.Task | None = None
         self._publishing: set[asyncio.Task] = set()
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Connects in the background: a validator does not wait for NATS to start."""
         self._task = asyncio.get_running_loop().create_task(self._connect())
 
     async def _connect(self) -> None:
@@ -122,7 +129,7 @@ class NatsPublisher:
 
     async def stop(self) -> None:
         with contextlib.suppress(Exception):  # its last error was logged where it happened
-            await cancel_and_wait(self._task)
+            await cancel_and_wait(self._task, *self._publishing)
         if self.nc is not None:
             with contextlib.suppress(Exception):
                 await (self.nc.drain() if self.nc.is_connected else self.nc.close())
@@ -135,24 +142,36 @@ async def _every(interval_s: float, fn) -> None:
 
 
 async def serve(stop: asyncio.Event, network: NetworkFactory = _peer_links) -> None:
+    """The validator's parts as one `AsyncExitStack` (see `stratos.common.lifecycle`): entered
+    in start order, closed in reverse — on SIGTERM, when a part fails to start, or when the node
+    halts because it cannot commit a decided block (then the process exits 2 saying why)."""
     settings = load_settings(ConsensusSettings)
     configure_logging(SERVICE, settings.log_level)
     setup_tracing(SERVICE)
     identity = load_or_create(settings.key_path)
-    store = open_store(settings)
-    try:
-        await _run(settings, identity, store, stop, network)
-    finally:
-        store.close()
+    async with contextlib.AsyncExitStack() as stack:
+        store = open_store(settings)
+        stack.callback(store.close)
+        node = await _start(stack, settings, identity, store, network)
+        await first_or_stop(node.halted.wait(), stop)
+        log.info("stopping", grace_s=settings.shutdown_grace_s, height=node.height)
     log.info("stopped")
+    if node.failed is not None:
+        raise StratosError(node.failed)
 
 
-async def _run(
-    settings, identity, store: Store, stop: asyncio.Event, network: NetworkFactory
-) -> None:
+async def _start(
+    stack: contextlib.AsyncExitStack,
+    settings: ConsensusSettings,
+    identity: Identity,
+    store: Store,
+    network: NetworkFactory,
+) -> Node:
     own = {settings.grpc_address, settings.advertise_address}
     peers = Peers(tuple(p for p in settings.peer_list if p not in own), settings.peer_queue_size)
-    publisher = NatsPublisher(settings.nats_url, store) if settings.nats_url else None
+    publisher = None
+    if settings.nats_url:
+        publisher = await stack.enter_async_context(NatsPublisher(settings.nats_url, store))
     node = Node(
         node_config(settings),
         identity,
@@ -162,9 +181,6 @@ async def _run(
         evidence=SlashReporter(identity),
         on_commit=publisher.committed if publisher is not None else None,
     )
-    if publisher is not None:
-        publisher.start()
-
     calls = LongCalls()
 
     def register(server) -> None:
@@ -175,9 +191,15 @@ async def _run(
             ValidatorServicer(node, calls), server
         )
 
-    server = await start_server(
-        settings.grpc_address, register, [CONSENSUS_SERVICE, VALIDATOR_SERVICE]
+    server = await stack.enter_async_context(
+        serving(
+            start_server(settings.grpc_address, register, [CONSENSUS_SERVICE, VALIDATOR_SERVICE]),
+            grace_s=settings.shutdown_grace_s,
+        )
     )
+    # Closed before the server stops: its endless streams end as a normal return, not as
+    # calls cancelled by the grace period with a logged traceback.
+    stack.callback(calls.close)
     host = settings.grpc_address.rsplit(":", 1)[0]
     log.info(
         "grpc_listening",
@@ -185,31 +207,14 @@ async def _run(
         address=f"{host}:{server.port}",
         peers=[link.address for link in peers.links],
     )
-    peers.start()
+    await stack.enter_async_context(peers)
     sync = BlockSync(node, peers, settings.sync_interval_s)
-    tasks = [
-        asyncio.create_task(sync.run()),
-        asyncio.create_task(_every(settings.gossip_interval_s, node.gossip)),
-        asyncio.create_task(_watch_failure(node, stop)),
-    ]
+    await stack.enter_async_context(background(sync.run(), name="block_sync"))
+    await stack.enter_async_context(
+        background(_every(settings.gossip_interval_s, node.gossip), name="gossip")
+    )
     node.start()
-    await stop.wait()
-    log.info("stopping", grace_s=settings.shutdown_grace_s, height=node.height)
-    for t in tasks:
-        t.cancel()
-    calls.close()
-    await server.stop(settings.shutdown_grace_s)
-    await peers.stop()
-    if publisher is not None:
-        await publisher.stop()
-    if node.failed is not None:
-        raise StratosError(node.failed)
-
-
-async def _watch_failure(node: Node, stop: asyncio.Event) -> None:
-    while node.failed is None:
-        await asyncio.sleep(0.5)
-    stop.set()
+    return node
 
 
 def main() -> int:

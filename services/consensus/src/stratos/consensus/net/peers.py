@@ -17,7 +17,7 @@ from collections import deque
 import grpc
 
 from stratos.common.grpcutil import CHANNEL_OPTIONS
-from stratos.common.lifecycle import cancel_and_wait
+from stratos.common.lifecycle import Component, cancel_and_wait
 from stratos.common.logging import get_logger
 from stratos.consensus.bft.messages import Message
 from stratos.consensus.bft.wire import to_proto
@@ -107,7 +107,7 @@ class PeerLink:
                 await self.validator.RelayTxs(consensus_pb2.RelayTxsRequest(txs=batch), timeout=2)
 
 
-class Peers:
+class Peers(Component):
     """Every peer link: the node's `Network`."""
 
     def __init__(self, addresses: tuple[str, ...], queue_size: int) -> None:
@@ -115,7 +115,7 @@ class Peers:
         self._by_address = {link.address: link for link in self.links}
         self._tasks: set[asyncio.Task] = set()
 
-    def start(self) -> None:
+    async def start(self) -> None:
         for link in self.links:
             self._spawn(link.run())
             self._spawn(link.run_relay())

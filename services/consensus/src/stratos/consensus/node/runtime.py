@@ -110,7 +110,8 @@ class Node:
         )
         self.waiters = TxWaiters()
         self.new_block = asyncio.Event()  # set and replaced at every commit
-        self.failed: str | None = None
+        self.failed: str | None = None  # why this node stopped committing; the process ends
+        self.halted = asyncio.Event()  # set once `failed` is
         self._checked: dict[bytes, tuple[LedgerState, list[ledger_pb2.TxResult]]] = {}
         self._awaiting_start = True  # the current height has not been started yet
         self._not_before = 0.0  # clock time before which a tx does not start the height
@@ -251,6 +252,7 @@ class Node:
             except StratosError as err:
                 # Only possible when more than 1/3 of the power is faulty: stop rather than fork.
                 self.failed = f"cannot commit the decided block {d.height}: {err}"
+                self.halted.set()
                 log.error("commit_failed", height=d.height, error=str(err))
                 return
             span.set_attribute("stratos.txs", len(block.txs))
