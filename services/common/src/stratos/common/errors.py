@@ -29,6 +29,8 @@ the code that raises them):
     │   ├── AlreadyExists               ALREADY_EXISTS
     │   │   └── RetriedAlreadyExists    [sdk] our own earlier attempt may have succeeded
     │   ├── PermissionDenied            PERMISSION_DENIED
+    │   │   ├── AdmissionRefused        an admission list that cannot be trusted
+    │   │   └── Refused (reason)        a signed NATS message its consumer drops
     │   ├── FailedPrecondition          FAILED_PRECONDITION
     │   ├── DataLoss                    DATA_LOSS
     │   │   └── ChunkCorrupt (chunk_id, node_id)
