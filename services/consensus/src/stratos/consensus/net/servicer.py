@@ -63,11 +63,17 @@ class LongCalls:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task] = set()
         self._closing: set[asyncio.Task] = set()
+        self._closed = False
 
     @contextlib.contextmanager
     def track(self):
         task = asyncio.current_task()
         self._tasks.add(task)
+        if self._closed:
+            # A peer reconnected between close() and the server refusing new calls: end this
+            # stream at its first await too, or the grace period would cancel it noisily.
+            self._closing.add(task)
+            task.cancel()
         try:
             yield
         except asyncio.CancelledError:
@@ -77,6 +83,7 @@ class LongCalls:
             self._tasks.discard(task)
 
     def close(self) -> None:
+        self._closed = True
         self._closing = set(self._tasks)
         for task in self._closing:
             task.cancel()
