@@ -13,7 +13,7 @@ for ingress and egress and allows nothing, and each other policy opens one compo
     every pod         → DNS 53, and the OTLP collector's port when tracing is on
 
 The public gRPC ports admit any source, inside or outside the namespace: a user has to reach
-the mesh, and whom a call may do what is decided by the services themselves (TLS, tickets,
+the mesh, and who may do what is decided by the services themselves (TLS, tickets,
 signatures), not by the network. The CRD has no field to narrow them (a NetworkPolicy of the
 namespace's owner, added beside these, cannot narrow them either: policies only add; the
 place to narrow is in front of the Services). NATS's client port admits only the cluster's own
