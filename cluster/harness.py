@@ -49,11 +49,34 @@ def helm(cp: ControlPlane, *args: str, check: bool = True, timeout_s: float = 12
     return proc
 
 
+# The restricted Pod Security profile, enforced by the API server's PodSecurity admission for
+# every pod created in a namespace labelled so (what the chart's docs ask of a real install).
+RESTRICTED = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/warn-version": "latest",
+}
+
+
+def restricted_namespace(cp: ControlPlane, name: str) -> str:
+    """Create (or label) namespace `name` so that it admits only restricted pods."""
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": RESTRICTED},
+    }
+    cp.kubectl("apply", "-f", "-", stdin=json.dumps(doc))
+    return name
+
+
 def install_chart(cp: ControlPlane, namespace: str = "stratos-system") -> None:
-    """`helm install stratos charts/stratos` unless the release is already there."""
+    """`helm install stratos charts/stratos` unless the release is already there, into a
+    namespace that enforces the restricted Pod Security profile."""
     if helm(cp, "status", "stratos", "-n", namespace, check=False).returncode == 0:
         return
-    helm(cp, "install", "stratos", "charts/stratos", "-n", namespace, "--create-namespace")
+    restricted_namespace(cp, namespace)
+    helm(cp, "install", "stratos", "charts/stratos", "-n", namespace)
     cp.kubectl(
         "wait", "--for=condition=Established", "crd/stratosclusters.stratos.io", "--timeout=60s"
     )

@@ -10,7 +10,7 @@ import jsonschema
 import yaml
 
 from cluster.controlplane import REPO, ControlPlane
-from cluster.harness import helm
+from cluster.harness import helm, wait_for
 
 
 def test_helm_lint_strict_is_clean(cp: ControlPlane):
@@ -52,7 +52,11 @@ def test_rendered_chart_is_accepted_by_the_api_server(cp: ControlPlane):
         # one namespace watched (a Role there) and the development Jaeger
         "namespaced": (
             namespaced,
-            ["role.rbac.authorization.k8s.io/stratos-operator", "deployment.apps/stratos-operator"],
+            [
+                "role.rbac.authorization.k8s.io/stratos-operator",
+                "deployment.apps/stratos-operator",
+                "networkpolicy.networking.k8s.io/stratos-operator",
+            ],
         ),
     }
     for case, (values, expected) in cases.items():
@@ -113,3 +117,27 @@ def test_helm_install_creates_crd_rbac_and_the_operator_deployment(chart: Contro
     assert can("patch", "stratosclusters/status", "-n", "anywhere") == "yes"
     assert can("delete", "statefulsets", "-n", "anywhere") == "no"
     assert can("get", "nodes") == "no"
+    assert can("patch", "networkpolicies", "-n", "anywhere") == "yes"
+    assert can("delete", "networkpolicies", "-n", "anywhere") == "no"
+
+
+def test_the_operator_pod_is_admitted_into_a_restricted_namespace_behind_its_policy(
+    chart: ControlPlane,
+):
+    cp = chart
+    ns = cp.kubectl_json("get", "namespace", "stratos-system")
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    selector = "app.kubernetes.io/component=operator,app.kubernetes.io/instance=stratos"
+    # the ReplicaSet's pod exists: the API server's PodSecurity admission let it in
+    wait_for(
+        lambda: cp.kubectl_json("get", "pods", "-n", "stratos-system", "-l", selector)["items"],
+        timeout_s=60,
+        what="the operator's pod to be created in the restricted namespace",
+    )
+    policy = cp.kubectl_json("get", "networkpolicy", "stratos-operator", "-n", "stratos-system")
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "operator"
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert [p["port"] for r in spec["ingress"] for p in r["ports"]] == [9090]
+    egress = sorted(p["port"] for r in spec["egress"] for p in r["ports"])
+    assert egress == [53, 53, 443, 6443, 7100]

@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 
 from cluster.controlplane import REPO, ControlPlane
-from cluster.harness import LocalIndex, Operator, condition, events, get, wait_for
+from cluster.harness import (
+    LocalIndex,
+    Operator,
+    condition,
+    events,
+    get,
+    restricted_namespace,
+    wait_for,
+)
 
 NS = "mesh"
 NAME = "demo"
@@ -43,7 +51,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIndex]:
 def operator(
     chart: ControlPlane, index: LocalIndex, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Operator]:
-    chart.kubectl("create", "namespace", NS)
+    restricted_namespace(chart, NS)  # every pod the operator makes must pass admission
     op = Operator(
         chart,
         tmp_path_factory.mktemp("operator") / "operator.log",
@@ -121,7 +129,9 @@ def test_example_reaches_ready_with_owned_children_status_and_printer_columns(
     assert not [k for k in status if k.startswith("kopf")]
 
     uid = obj["metadata"]["uid"]
-    kinds = "statefulsets,deployments,services,configmaps,secrets,poddisruptionbudgets"
+    kinds = (
+        "statefulsets,deployments,services,configmaps,secrets,poddisruptionbudgets,networkpolicies"
+    )
     children = cp.kubectl_json("get", kinds, "-n", NS, "-l", INSTANCE)["items"]
     names = {f"{c['kind']}/{c['metadata']['name']}" for c in children}
     for expected in (
@@ -129,8 +139,13 @@ def test_example_reaches_ready_with_owned_children_status_and_printer_columns(
         f"StatefulSet/{NAME}-storage",
         f"StatefulSet/{NAME}-validator",
         f"Deployment/{NAME}-index",
+        f"NetworkPolicy/{NAME}-default-deny",
+        f"NetworkPolicy/{NAME}-validator",
     ):
         assert expected in names, names
+    # the namespace enforces the restricted profile, and every pod was admitted
+    pods = cp.kubectl_json("get", "pods", "-n", NS, "-l", INSTANCE)["items"]
+    assert len(pods) == 12
     for child in children:
         refs = child["metadata"].get("ownerReferences") or []
         assert [(r["uid"], r.get("controller")) for r in refs] == [(uid, True)], child["kind"]
@@ -143,6 +158,46 @@ def test_example_reaches_ready_with_owned_children_status_and_printer_columns(
     assert table[1].split()[:5] == [NAME, "Ready", "4", "3", "12/12"]
     wait_event(cp, "Normal", "Created")
     wait_event(cp, "Normal", "PhaseReady")
+
+
+def test_the_network_policies_are_stored_as_the_operator_rendered_them(
+    chart: ControlPlane, operator: Operator
+):
+    cp = chart
+    policies = {
+        p["metadata"]["name"].removeprefix(f"{NAME}-"): p["spec"]
+        for p in cp.kubectl_json("get", "networkpolicies", "-n", NS, "-l", INSTANCE)["items"]
+    }
+    assert set(policies) == {
+        "default-deny",
+        "egress-dns-otlp",
+        "nats",
+        "index",
+        "storage",
+        "validator",
+    }
+    deny = policies["default-deny"]
+    assert deny["podSelector"] == {
+        "matchLabels": {"app.kubernetes.io/name": "stratos", "app.kubernetes.io/instance": NAME}
+    }
+    assert deny["policyTypes"] == ["Ingress", "Egress"]
+    assert not deny.get("ingress") and not deny.get("egress")
+
+    def component(peer: dict) -> str:
+        return peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+
+    def ports(rules: list[dict]) -> list[int]:
+        return sorted(p["port"] for r in rules for p in r["ports"])
+
+    nats = policies["nats"]
+    clients, routes = nats["ingress"]
+    assert sorted(component(peer) for peer in clients["from"]) == ["index", "storage", "validator"]
+    assert ports([clients]) == [4222] and ports([routes]) == [6222]
+    assert [component(peer) for peer in routes["from"]] == ["nats"]
+    for name, port in (("index", 7100), ("storage", 7000), ("validator", 7200)):
+        (public,) = policies[name]["ingress"]
+        assert "from" not in public and ports([public]) == [port], name  # any client
+    assert ports(policies["egress-dns-otlp"]["egress"]) == [53, 53]
 
 
 def test_a_deleted_child_comes_back_and_an_edited_one_is_reverted(
@@ -280,7 +335,10 @@ def test_deleting_the_cluster_removes_everything_it_created(
 ):
     cp = chart
     cp.kubectl("delete", "stratoscluster", NAME, "-n", NS, "--timeout=60s")
-    kinds = "statefulsets,deployments,services,configmaps,secrets,poddisruptionbudgets,pods,pvc"
+    kinds = (
+        "statefulsets,deployments,services,configmaps,secrets,poddisruptionbudgets,"
+        "networkpolicies,pods,pvc"
+    )
 
     def gone() -> bool:
         left = cp.kubectl_json("get", kinds, "-n", NS, "-l", INSTANCE)["items"]

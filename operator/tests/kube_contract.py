@@ -59,6 +59,20 @@ def stateful_set(
     }
 
 
+def network_policy(ns: str, name: str, port: int, labels: dict[str, str]) -> dict[str, Any]:
+    """Every field the API server would otherwise default is given (protocol, policyTypes)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "store"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"protocol": "TCP", "port": port}]}],
+        },
+    }
+
+
 def version(obj: dict[str, Any]) -> str:
     return obj["metadata"]["resourceVersion"]
 
@@ -218,6 +232,21 @@ class KubeContract:
         assert changed["metadata"]["generation"] == 2
         plain = await kube.apply(config_map(ns, "cfg", {"a": "1"}))
         assert "generation" not in plain["metadata"]  # kinds without a spec have none
+
+    async def test_a_network_policy_round_trips_through_its_own_api_group(self, kube, namespaces):
+        ns, _ = namespaces
+        made = await kube.apply(network_policy(ns, "store", 7000, {"app": "mesh"}))
+        got = await kube.get("networking.k8s.io/v1", "NetworkPolicy", ns, "store")
+        assert (got["apiVersion"], got["kind"]) == ("networking.k8s.io/v1", "NetworkPolicy")
+        assert got["spec"]["podSelector"] == {"matchLabels": {"app": "store"}}
+        assert got["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 7000}]}]
+        again = await kube.apply(network_policy(ns, "store", 7000, {"app": "mesh"}))
+        assert version(again) == version(made)
+        moved = await kube.apply(network_policy(ns, "store", 7100, {"app": "mesh"}))
+        assert version(moved) != version(made)
+        assert moved["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 7100}]}]
+        listed = await kube.list("networking.k8s.io/v1", "NetworkPolicy", ns, "app=mesh")
+        assert names(listed) == {"store"}
 
     async def test_a_kind_the_operator_does_not_manage_is_refused(self, kube, namespaces):
         ns, _ = namespaces

@@ -39,7 +39,7 @@ def _children(spec=None, **kw):
     }
 
 
-def test_a_default_cluster_has_nats_index_storage_and_budgets_but_no_validators():
+def test_a_default_cluster_has_nats_index_storage_budgets_and_policies_but_no_validators():
     _, kids = _children()
     assert set(kids) == {
         ("ConfigMap", "demo-nats-config"),
@@ -53,6 +53,11 @@ def test_a_default_cluster_has_nats_index_storage_and_budgets_but_no_validators(
         ("PodDisruptionBudget", "demo-storage"),
         ("PodDisruptionBudget", "demo-index"),
         ("PodDisruptionBudget", "demo-nats"),
+        ("NetworkPolicy", "demo-default-deny"),
+        ("NetworkPolicy", "demo-egress-dns-otlp"),
+        ("NetworkPolicy", "demo-nats"),
+        ("NetworkPolicy", "demo-index"),
+        ("NetworkPolicy", "demo-storage"),
     }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from operator_support import REPO, apply_defaults, crd_schema
 
+from stratos.operator.builders.meta import PORT_INDEX
 from stratos.operator.builders.spec import parse_cluster
 from stratos.operator.kube import PLURALS
 
@@ -128,6 +129,32 @@ def test_rbac_grants_every_kind_the_operator_touches_and_nothing_wider():
         assert "*" not in verbs and "escalate" not in verbs and "bind" not in verbs
     assert "delete" not in granted[("apps", "statefulsets")]  # children go by owner reference
     assert not any("*" in rule["resources"] or "*" in rule["apiGroups"] for rule in rules)
+
+
+def test_network_policies_are_granted_without_delete():
+    granted = {
+        (group, resource): set(rule["verbs"])
+        for rule in _rbac_rules()
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    # none is ever pruned: the only optional one (validators) lives as long as the cluster
+    assert granted[("networking.k8s.io", "networkpolicies")] == {"get", "create", "patch"}
+
+
+def test_the_operators_own_network_policy_opens_only_metrics_dns_the_api_server_and_drains():
+    text = (CHART / "templates" / "networkpolicy.yaml").read_text()
+    assert "{{- if .Values.networkPolicy.enabled }}" in text
+    assert 'policyTypes: ["Ingress", "Egress"]' in text
+    assert "port: {{ .Values.operator.metricsPort }}" in text
+    assert "range .Values.networkPolicy.apiServerPorts" in text
+    assert f"port: {PORT_INDEX}}}" in text  # the drains go to each cluster's index
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["networkPolicy"] == {
+        "enabled": True,
+        "apiServerPorts": [443, 6443],
+        "apiServerCIDRs": [],
+    }
 
 
 def test_the_operator_runs_once_with_recreate_and_is_probed():

@@ -1,14 +1,14 @@
 """Pure builders: a parsed StratosCluster in, the dict manifests of its children out.
 
 Nothing here talks to the API server; `build_all` is what the handlers apply, in an order where
-what a workload needs (config, services) exists before the workload.
+what a workload needs (network policies, config, services) exists before the workload.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from stratos.operator.builders import index, nats, pdb, storage, validators
+from stratos.operator.builders import index, nats, netpol, pdb, storage, validators
 from stratos.operator.builders.meta import DefaultImages, child_name
 from stratos.operator.builders.spec import Cluster
 from stratos.operator.builders.validators import ValidatorMaterial
@@ -27,6 +27,7 @@ def build_all(
     plan allows now; `material` is required when the cluster runs validators."""
     replicas = cluster.spec.storage.replicas if storage_replicas is None else storage_replicas
     return [
+        *netpol.build(cluster),  # before the workloads: their pods start isolated
         *nats.build(cluster, defaults),
         *index.build(cluster, defaults),
         *storage.build(cluster, defaults, replicas),

@@ -69,6 +69,7 @@ def deployment(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
                 "metadata": {"labels": labels(cluster, COMPONENT)},
                 "spec": {
                     "securityContext": pod_security_context(),
+                    "automountServiceAccountToken": False,  # it never calls the API server
                     "containers": [container],
                     "volumes": [tmp],
                 },

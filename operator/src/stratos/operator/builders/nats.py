@@ -168,6 +168,7 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
                 "metadata": {"labels": metadata(cluster, COMPONENT)["labels"]},
                 "spec": {
                     "securityContext": pod_security_context(NATS_UID),
+                    "automountServiceAccountToken": False,  # it never calls the API server
                     "terminationGracePeriodSeconds": 60,
                     "containers": [container],
                     "volumes": [{"name": "config", "configMap": {"name": f"{name}-config"}}],

@@ -127,6 +127,7 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages, replicas: int) -> di
                 "metadata": {"labels": pod_labels},
                 "spec": {
                     "securityContext": pod_security_context(),
+                    "automountServiceAccountToken": False,  # it never calls the API server
                     "terminationGracePeriodSeconds": 30,
                     "topologySpreadConstraints": [
                         {

@@ -34,6 +34,7 @@ from stratos.operator.builders.meta import (
     selector_labels,
     tmp_volume,
 )
+from stratos.operator.builders.secrets import secret_files
 from stratos.operator.builders.spec import Cluster
 
 COMPONENT = "validator"
@@ -146,6 +147,7 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
     spec = cluster.spec.validators
     name = child_name(cluster, COMPONENT)
     tmp, tmp_mount = tmp_volume()
+    keys, keys_mount = secret_files("keys", keys_secret_name(cluster), KEYS_DIR)
     container = {
         "name": "validator",
         "image": image(cluster, defaults, "consensus"),
@@ -168,7 +170,7 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
         **grpc_probes(PORT_CONSENSUS),
         "volumeMounts": [
             {"name": "data", "mountPath": "/data"},
-            {"name": "keys", "mountPath": KEYS_DIR, "readOnly": True},
+            keys_mount,
             {"name": "genesis", "mountPath": GENESIS_DIR, "readOnly": True},
             tmp_mount,
         ],
@@ -189,16 +191,10 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
                 "metadata": {"labels": labels(cluster, COMPONENT)},
                 "spec": {
                     "securityContext": pod_security_context(),
+                    "automountServiceAccountToken": False,  # it never calls the API server
                     "containers": [container],
                     "volumes": [
-                        # group-readable: the files belong to root, the pod's group is fsGroup
-                        {
-                            "name": "keys",
-                            "secret": {
-                                "secretName": keys_secret_name(cluster),
-                                "defaultMode": 0o440,
-                            },
-                        },
+                        keys,
                         {"name": "genesis", "configMap": {"name": genesis_name(cluster)}},
                         tmp,
                     ],
