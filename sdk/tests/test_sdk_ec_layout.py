@@ -16,6 +16,7 @@ from stratos.common.identity import Identity
 from stratos.sdk import ec_layout, holdings, render, transfer
 from stratos.sdk.ec_transfer import EcUpload
 from stratos.sdk.manifest import SegmentSpan, build_manifest, sign_manifest, verify_manifest
+from stratos.sdk.ticketbook import TicketBook
 from stratos.v1 import index_pb2, types_pb2
 
 FILE_ID = "ab" * 16
@@ -160,15 +161,16 @@ class FakeMesh:
         self.stored: dict[str, list[str]] = {}
         self.placements: list[tuple[int, list[str]]] = []
 
-    async def place(self, chunk, size, count, exclude):
+    async def place(self, chunks, size, count, exclude):
         skip = set(exclude)
         self.placements.append((count, sorted(skip)))
         nodes = [n for n in self.ranking if n not in skip][: count + 2]
         if len(nodes) < count:
             raise FailedPrecondition(f"only {len(nodes)} nodes; {count} replicas need {count}")
-        return [index_pb2.NodeAddress(node_id=n, address=n) for n in nodes]
+        targets = [index_pb2.NodeAddress(node_id=n, address=n) for n in nodes]
+        return targets, TicketBook(Identity.generate())  # no tickets: a mesh without them
 
-    async def put_chunk(self, channels, address, chunk, data):
+    async def put_chunk(self, channels, address, chunk, data, *, node_id, bearer):
         if address in self.broken:
             raise Unavailable(f"cannot reach {address}")
         self.stored.setdefault(address, []).append(chunk)

@@ -151,7 +151,9 @@ async def mesh(
         for i in (1, 2, 3):
             node_id = f"s{i}"
             store = ChunkStore(root / node_id, node_id=node_id, capacity_bytes=64 * MIB)
-            servicer = (LyingStorage if node_id in liars else StorageService)(store, zone="z1")
+            servicer = (LyingStorage if node_id in liars else StorageService)(
+                store, zone="z1", tickets=None
+            )
             nodes[node_id] = Node(
                 node_id, store, await start_storage_server("127.0.0.1:0", servicer)
             )

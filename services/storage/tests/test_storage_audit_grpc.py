@@ -32,7 +32,9 @@ class Node:
 @pytest.fixture
 async def node(tmp_path: Path) -> AsyncIterator[Node]:
     store = ChunkStore(tmp_path, node_id="audited", capacity_bytes=64 * MIB)
-    running = await start_storage_server("127.0.0.1:0", StorageService(store, zone="zone-a"))
+    running = await start_storage_server(
+        "127.0.0.1:0", StorageService(store, zone="zone-a", tickets=None)
+    )
     async with channel(f"127.0.0.1:{running.port}") as ch:
         yield Node(storage_pb2_grpc.StorageServiceStub(ch), store)
     await running.stop(0)

@@ -35,7 +35,7 @@ class Node:
 
 async def start_node(root: Path, capacity: int, **service_args) -> tuple[RunningServer, ChunkStore]:
     store = ChunkStore(root, node_id="node-g", capacity_bytes=capacity, max_chunk_bytes=8 * MIB)
-    service = StorageService(store, zone="zone-x", **service_args)
+    service = StorageService(store, zone="zone-x", tickets=None, **service_args)
     return await start_storage_server("127.0.0.1:0", service), store
 
 

@@ -76,7 +76,9 @@ def test_a_bad_start_after_is_refused_before_the_walk(tmp_path) -> None:
 @pytest.fixture
 async def served(tmp_path) -> AsyncIterator[tuple[storage_pb2_grpc.StorageServiceStub, dict]]:
     store, chunks = filled_store(tmp_path, 25)
-    running = await start_storage_server("127.0.0.1:0", StorageService(store, zone="z"))
+    running = await start_storage_server(
+        "127.0.0.1:0", StorageService(store, zone="z", tickets=None)
+    )
     try:
         async with channel(f"127.0.0.1:{running.port}") as ch:
             yield storage_pb2_grpc.StorageServiceStub(ch), chunks

@@ -185,7 +185,9 @@ class FakePuller:
             raise SourceError.of(source.node_id, err)
         return peer[cid]  # type: ignore[index]
 
-    async def copy_into(self, source, cid: str, size: int, writer: ChunkWriter) -> PutResult:
+    async def copy_into(
+        self, source, cid: str, size: int, writer: ChunkWriter, ticket=None
+    ) -> PutResult:
         data = self._data(source, cid)
         try:
             writer.write(data)
@@ -193,7 +195,7 @@ class FakePuller:
         except InvalidArgument:
             raise SourceError(source.node_id, "it sent corrupt bytes", retryable=False) from None
 
-    async def fetch(self, source, cid: str, size: int) -> bytearray:
+    async def fetch(self, source, cid: str, size: int, ticket=None) -> bytearray:
         data = self._data(source, cid)
         if chunk_id(data) != cid:
             raise SourceError(source.node_id, "it sent corrupt bytes", retryable=False)

@@ -69,7 +69,9 @@ class Node:
 
 async def start_node(root: Path, node_id: str, port: int = 0) -> Node:
     store = ChunkStore(root / node_id, node_id=node_id, capacity_bytes=64 * MIB)
-    running = await start_storage_server(f"127.0.0.1:{port}", StorageService(store, zone="zone-r"))
+    running = await start_storage_server(
+        f"127.0.0.1:{port}", StorageService(store, zone="zone-r", tickets=None)
+    )
     return Node(node_id, store, running)
 
 

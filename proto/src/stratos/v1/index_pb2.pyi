@@ -1,3 +1,4 @@
+from stratos.v1 import ticket_pb2 as _ticket_pb2
 from stratos.v1 import types_pb2 as _types_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -44,16 +45,18 @@ class ChunkToPlace(_message.Message):
     def __init__(self, chunk_id: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
 class PlaceChunksRequest(_message.Message):
-    __slots__ = ("chunks", "replicas", "exclude_node_ids", "extra")
+    __slots__ = ("chunks", "replicas", "exclude_node_ids", "extra", "ask")
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     EXTRA_FIELD_NUMBER: _ClassVar[int]
+    ASK_FIELD_NUMBER: _ClassVar[int]
     chunks: _containers.RepeatedCompositeFieldContainer[ChunkToPlace]
     replicas: int
     exclude_node_ids: _containers.RepeatedScalarFieldContainer[str]
     extra: int
-    def __init__(self, chunks: _Optional[_Iterable[_Union[ChunkToPlace, _Mapping]]] = ..., replicas: _Optional[int] = ..., exclude_node_ids: _Optional[_Iterable[str]] = ..., extra: _Optional[int] = ...) -> None: ...
+    ask: _ticket_pb2.TicketAsk
+    def __init__(self, chunks: _Optional[_Iterable[_Union[ChunkToPlace, _Mapping]]] = ..., replicas: _Optional[int] = ..., exclude_node_ids: _Optional[_Iterable[str]] = ..., extra: _Optional[int] = ..., ask: _Optional[_Union[_ticket_pb2.TicketAsk, _Mapping]] = ...) -> None: ...
 
 class NodeAddress(_message.Message):
     __slots__ = ("node_id", "address", "zone")
@@ -74,10 +77,12 @@ class ChunkPlacement(_message.Message):
     def __init__(self, chunk_id: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[NodeAddress, _Mapping]]] = ...) -> None: ...
 
 class PlaceChunksResponse(_message.Message):
-    __slots__ = ("placements",)
+    __slots__ = ("placements", "tickets")
     PLACEMENTS_FIELD_NUMBER: _ClassVar[int]
+    TICKETS_FIELD_NUMBER: _ClassVar[int]
     placements: _containers.RepeatedCompositeFieldContainer[ChunkPlacement]
-    def __init__(self, placements: _Optional[_Iterable[_Union[ChunkPlacement, _Mapping]]] = ...) -> None: ...
+    tickets: _containers.RepeatedCompositeFieldContainer[_ticket_pb2.SignedTicket]
+    def __init__(self, placements: _Optional[_Iterable[_Union[ChunkPlacement, _Mapping]]] = ..., tickets: _Optional[_Iterable[_Union[_ticket_pb2.SignedTicket, _Mapping]]] = ...) -> None: ...
 
 class CommitManifestRequest(_message.Message):
     __slots__ = ("signed",)
@@ -92,20 +97,24 @@ class CommitManifestResponse(_message.Message):
     def __init__(self, summary: _Optional[_Union[_types_pb2.FileSummary, _Mapping]] = ...) -> None: ...
 
 class GetManifestRequest(_message.Message):
-    __slots__ = ("file_id",)
+    __slots__ = ("file_id", "ask")
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    ASK_FIELD_NUMBER: _ClassVar[int]
     file_id: str
-    def __init__(self, file_id: _Optional[str] = ...) -> None: ...
+    ask: _ticket_pb2.TicketAsk
+    def __init__(self, file_id: _Optional[str] = ..., ask: _Optional[_Union[_ticket_pb2.TicketAsk, _Mapping]] = ...) -> None: ...
 
 class GetManifestResponse(_message.Message):
-    __slots__ = ("signed", "nodes", "locations")
+    __slots__ = ("signed", "nodes", "locations", "tickets")
     SIGNED_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
     LOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    TICKETS_FIELD_NUMBER: _ClassVar[int]
     signed: _types_pb2.SignedManifest
     nodes: _containers.RepeatedCompositeFieldContainer[NodeAddress]
     locations: _types_pb2.FileLocations
-    def __init__(self, signed: _Optional[_Union[_types_pb2.SignedManifest, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[NodeAddress, _Mapping]]] = ..., locations: _Optional[_Union[_types_pb2.FileLocations, _Mapping]] = ...) -> None: ...
+    tickets: _containers.RepeatedCompositeFieldContainer[_ticket_pb2.SignedTicket]
+    def __init__(self, signed: _Optional[_Union[_types_pb2.SignedManifest, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[NodeAddress, _Mapping]]] = ..., locations: _Optional[_Union[_types_pb2.FileLocations, _Mapping]] = ..., tickets: _Optional[_Iterable[_Union[_ticket_pb2.SignedTicket, _Mapping]]] = ...) -> None: ...
 
 class ListFilesRequest(_message.Message):
     __slots__ = ("limit", "page_token", "owner_public_key")

@@ -1,3 +1,4 @@
+from stratos.v1 import ticket_pb2 as _ticket_pb2
 from stratos.v1 import types_pb2 as _types_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -38,7 +39,7 @@ class ShareSource(_message.Message):
     def __init__(self, index: _Optional[int] = ..., chunk_id: _Optional[str] = ..., holders: _Optional[_Iterable[_Union[ChunkSource, _Mapping]]] = ...) -> None: ...
 
 class RepairJob(_message.Message):
-    __slots__ = ("job_id", "kind", "file_id", "chunk_id", "size", "target_node_id", "sources", "erasure", "share_index", "shares", "segment_stored_size", "reason", "planned_unix_ms")
+    __slots__ = ("job_id", "kind", "file_id", "chunk_id", "size", "target_node_id", "sources", "erasure", "share_index", "shares", "segment_stored_size", "reason", "planned_unix_ms", "ticket")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +53,7 @@ class RepairJob(_message.Message):
     SEGMENT_STORED_SIZE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     PLANNED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    TICKET_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     kind: RepairKind
     file_id: str
@@ -65,7 +67,8 @@ class RepairJob(_message.Message):
     segment_stored_size: int
     reason: str
     planned_unix_ms: int
-    def __init__(self, job_id: _Optional[str] = ..., kind: _Optional[_Union[RepairKind, str]] = ..., file_id: _Optional[str] = ..., chunk_id: _Optional[str] = ..., size: _Optional[int] = ..., target_node_id: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[ChunkSource, _Mapping]]] = ..., erasure: _Optional[_Union[_types_pb2.ErasureCode, _Mapping]] = ..., share_index: _Optional[int] = ..., shares: _Optional[_Iterable[_Union[ShareSource, _Mapping]]] = ..., segment_stored_size: _Optional[int] = ..., reason: _Optional[str] = ..., planned_unix_ms: _Optional[int] = ...) -> None: ...
+    ticket: _ticket_pb2.SignedTicket
+    def __init__(self, job_id: _Optional[str] = ..., kind: _Optional[_Union[RepairKind, str]] = ..., file_id: _Optional[str] = ..., chunk_id: _Optional[str] = ..., size: _Optional[int] = ..., target_node_id: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[ChunkSource, _Mapping]]] = ..., erasure: _Optional[_Union[_types_pb2.ErasureCode, _Mapping]] = ..., share_index: _Optional[int] = ..., shares: _Optional[_Iterable[_Union[ShareSource, _Mapping]]] = ..., segment_stored_size: _Optional[int] = ..., reason: _Optional[str] = ..., planned_unix_ms: _Optional[int] = ..., ticket: _Optional[_Union[_ticket_pb2.SignedTicket, _Mapping]] = ...) -> None: ...
 
 class RepairResult(_message.Message):
     __slots__ = ("job_id", "kind", "file_id", "chunk_id", "node_id", "ok", "error", "bytes")

@@ -22,49 +22,50 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from stratos.v1 import ticket_pb2 as stratos_dot_v1_dot_ticket__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18stratos/v1/storage.proto\x12\nstratos.v1\";\n\x11ListChunksRequest\x12\x13\n\x0bstart_after\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\"D\n\nChunkEntry\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x16\n\x0estored_unix_ms\x18\x03 \x01(\x03\"<\n\x12ListChunksResponse\x12&\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x16.stratos.v1.ChunkEntry\"+\n\tByteRange\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\x0e\n\x06length\x18\x02 \x01(\x04\"V\n\x0c\x41uditRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\x0c\x12%\n\x06ranges\x18\x03 \x03(\x0b\x32\x15.stratos.v1.ByteRange\"\x1f\n\rAuditResponse\x12\x0e\n\x06\x64igest\x18\x01 \x01(\x0c\"0\n\x0ePutChunkHeader\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\"W\n\x0fPutChunkRequest\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1a.stratos.v1.PutChunkHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"K\n\x10PutChunkResponse\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x17\n\x0f\x61lready_present\x18\x03 \x01(\x08\"C\n\x0fGetChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x04\"4\n\x10GetChunkResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x12\n\ntotal_size\x18\x02 \x01(\x04\"%\n\x10HasChunksRequest\x12\x11\n\tchunk_ids\x18\x01 \x03(\t\"$\n\x11HasChunksResponse\x12\x0f\n\x07present\x18\x01 \x03(\x08\"&\n\x12\x44\x65leteChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\"&\n\x13\x44\x65leteChunkResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\r\n\x0bStatRequest\"n\n\x0cStatResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04zone\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x03 \x01(\x04\x12\x12\n\nused_bytes\x18\x04 \x01(\x04\x12\x13\n\x0b\x63hunk_count\x18\x05 \x01(\x04\x32\x84\x04\n\x0eStorageService\x12G\n\x08PutChunk\x12\x1b.stratos.v1.PutChunkRequest\x1a\x1c.stratos.v1.PutChunkResponse(\x01\x12G\n\x08GetChunk\x12\x1b.stratos.v1.GetChunkRequest\x1a\x1c.stratos.v1.GetChunkResponse0\x01\x12H\n\tHasChunks\x12\x1c.stratos.v1.HasChunksRequest\x1a\x1d.stratos.v1.HasChunksResponse\x12N\n\x0b\x44\x65leteChunk\x12\x1e.stratos.v1.DeleteChunkRequest\x1a\x1f.stratos.v1.DeleteChunkResponse\x12\x39\n\x04Stat\x12\x17.stratos.v1.StatRequest\x1a\x18.stratos.v1.StatResponse\x12<\n\x05\x41udit\x12\x18.stratos.v1.AuditRequest\x1a\x19.stratos.v1.AuditResponse\x12M\n\nListChunks\x12\x1d.stratos.v1.ListChunksRequest\x1a\x1e.stratos.v1.ListChunksResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18stratos/v1/storage.proto\x12\nstratos.v1\x1a\x17stratos/v1/ticket.proto\"b\n\x11ListChunksRequest\x12\x13\n\x0bstart_after\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12%\n\x04\x61uth\x18\x03 \x01(\x0b\x32\x17.stratos.v1.TicketProof\"D\n\nChunkEntry\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x16\n\x0estored_unix_ms\x18\x03 \x01(\x03\"<\n\x12ListChunksResponse\x12&\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x16.stratos.v1.ChunkEntry\"+\n\tByteRange\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\x0e\n\x06length\x18\x02 \x01(\x04\"}\n\x0c\x41uditRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\x0c\x12%\n\x06ranges\x18\x03 \x03(\x0b\x32\x15.stratos.v1.ByteRange\x12%\n\x04\x61uth\x18\x04 \x01(\x0b\x32\x17.stratos.v1.TicketProof\"\x1f\n\rAuditResponse\x12\x0e\n\x06\x64igest\x18\x01 \x01(\x0c\"W\n\x0ePutChunkHeader\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12%\n\x04\x61uth\x18\x03 \x01(\x0b\x32\x17.stratos.v1.TicketProof\"W\n\x0fPutChunkRequest\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1a.stratos.v1.PutChunkHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"K\n\x10PutChunkResponse\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x17\n\x0f\x61lready_present\x18\x03 \x01(\x08\"j\n\x0fGetChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x04\x12%\n\x04\x61uth\x18\x04 \x01(\x0b\x32\x17.stratos.v1.TicketProof\"4\n\x10GetChunkResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x12\n\ntotal_size\x18\x02 \x01(\x04\"%\n\x10HasChunksRequest\x12\x11\n\tchunk_ids\x18\x01 \x03(\t\"$\n\x11HasChunksResponse\x12\x0f\n\x07present\x18\x01 \x03(\x08\"M\n\x12\x44\x65leteChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12%\n\x04\x61uth\x18\x02 \x01(\x0b\x32\x17.stratos.v1.TicketProof\"&\n\x13\x44\x65leteChunkResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\r\n\x0bStatRequest\"n\n\x0cStatResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04zone\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x03 \x01(\x04\x12\x12\n\nused_bytes\x18\x04 \x01(\x04\x12\x13\n\x0b\x63hunk_count\x18\x05 \x01(\x04\x32\x84\x04\n\x0eStorageService\x12G\n\x08PutChunk\x12\x1b.stratos.v1.PutChunkRequest\x1a\x1c.stratos.v1.PutChunkResponse(\x01\x12G\n\x08GetChunk\x12\x1b.stratos.v1.GetChunkRequest\x1a\x1c.stratos.v1.GetChunkResponse0\x01\x12H\n\tHasChunks\x12\x1c.stratos.v1.HasChunksRequest\x1a\x1d.stratos.v1.HasChunksResponse\x12N\n\x0b\x44\x65leteChunk\x12\x1e.stratos.v1.DeleteChunkRequest\x1a\x1f.stratos.v1.DeleteChunkResponse\x12\x39\n\x04Stat\x12\x17.stratos.v1.StatRequest\x1a\x18.stratos.v1.StatResponse\x12<\n\x05\x41udit\x12\x18.stratos.v1.AuditRequest\x1a\x19.stratos.v1.AuditResponse\x12M\n\nListChunks\x12\x1d.stratos.v1.ListChunksRequest\x1a\x1e.stratos.v1.ListChunksResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stratos.v1.storage_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTCHUNKSREQUEST']._serialized_start=40
-  _globals['_LISTCHUNKSREQUEST']._serialized_end=99
-  _globals['_CHUNKENTRY']._serialized_start=101
-  _globals['_CHUNKENTRY']._serialized_end=169
-  _globals['_LISTCHUNKSRESPONSE']._serialized_start=171
-  _globals['_LISTCHUNKSRESPONSE']._serialized_end=231
-  _globals['_BYTERANGE']._serialized_start=233
-  _globals['_BYTERANGE']._serialized_end=276
-  _globals['_AUDITREQUEST']._serialized_start=278
-  _globals['_AUDITREQUEST']._serialized_end=364
-  _globals['_AUDITRESPONSE']._serialized_start=366
-  _globals['_AUDITRESPONSE']._serialized_end=397
-  _globals['_PUTCHUNKHEADER']._serialized_start=399
-  _globals['_PUTCHUNKHEADER']._serialized_end=447
-  _globals['_PUTCHUNKREQUEST']._serialized_start=449
-  _globals['_PUTCHUNKREQUEST']._serialized_end=536
-  _globals['_PUTCHUNKRESPONSE']._serialized_start=538
-  _globals['_PUTCHUNKRESPONSE']._serialized_end=613
-  _globals['_GETCHUNKREQUEST']._serialized_start=615
-  _globals['_GETCHUNKREQUEST']._serialized_end=682
-  _globals['_GETCHUNKRESPONSE']._serialized_start=684
-  _globals['_GETCHUNKRESPONSE']._serialized_end=736
-  _globals['_HASCHUNKSREQUEST']._serialized_start=738
-  _globals['_HASCHUNKSREQUEST']._serialized_end=775
-  _globals['_HASCHUNKSRESPONSE']._serialized_start=777
-  _globals['_HASCHUNKSRESPONSE']._serialized_end=813
-  _globals['_DELETECHUNKREQUEST']._serialized_start=815
-  _globals['_DELETECHUNKREQUEST']._serialized_end=853
-  _globals['_DELETECHUNKRESPONSE']._serialized_start=855
-  _globals['_DELETECHUNKRESPONSE']._serialized_end=893
-  _globals['_STATREQUEST']._serialized_start=895
-  _globals['_STATREQUEST']._serialized_end=908
-  _globals['_STATRESPONSE']._serialized_start=910
-  _globals['_STATRESPONSE']._serialized_end=1020
-  _globals['_STORAGESERVICE']._serialized_start=1023
-  _globals['_STORAGESERVICE']._serialized_end=1539
+  _globals['_LISTCHUNKSREQUEST']._serialized_start=65
+  _globals['_LISTCHUNKSREQUEST']._serialized_end=163
+  _globals['_CHUNKENTRY']._serialized_start=165
+  _globals['_CHUNKENTRY']._serialized_end=233
+  _globals['_LISTCHUNKSRESPONSE']._serialized_start=235
+  _globals['_LISTCHUNKSRESPONSE']._serialized_end=295
+  _globals['_BYTERANGE']._serialized_start=297
+  _globals['_BYTERANGE']._serialized_end=340
+  _globals['_AUDITREQUEST']._serialized_start=342
+  _globals['_AUDITREQUEST']._serialized_end=467
+  _globals['_AUDITRESPONSE']._serialized_start=469
+  _globals['_AUDITRESPONSE']._serialized_end=500
+  _globals['_PUTCHUNKHEADER']._serialized_start=502
+  _globals['_PUTCHUNKHEADER']._serialized_end=589
+  _globals['_PUTCHUNKREQUEST']._serialized_start=591
+  _globals['_PUTCHUNKREQUEST']._serialized_end=678
+  _globals['_PUTCHUNKRESPONSE']._serialized_start=680
+  _globals['_PUTCHUNKRESPONSE']._serialized_end=755
+  _globals['_GETCHUNKREQUEST']._serialized_start=757
+  _globals['_GETCHUNKREQUEST']._serialized_end=863
+  _globals['_GETCHUNKRESPONSE']._serialized_start=865
+  _globals['_GETCHUNKRESPONSE']._serialized_end=917
+  _globals['_HASCHUNKSREQUEST']._serialized_start=919
+  _globals['_HASCHUNKSREQUEST']._serialized_end=956
+  _globals['_HASCHUNKSRESPONSE']._serialized_start=958
+  _globals['_HASCHUNKSRESPONSE']._serialized_end=994
+  _globals['_DELETECHUNKREQUEST']._serialized_start=996
+  _globals['_DELETECHUNKREQUEST']._serialized_end=1073
+  _globals['_DELETECHUNKRESPONSE']._serialized_start=1075
+  _globals['_DELETECHUNKRESPONSE']._serialized_end=1113
+  _globals['_STATREQUEST']._serialized_start=1115
+  _globals['_STATREQUEST']._serialized_end=1128
+  _globals['_STATRESPONSE']._serialized_start=1130
+  _globals['_STATRESPONSE']._serialized_end=1240
+  _globals['_STORAGESERVICE']._serialized_start=1243
+  _globals['_STORAGESERVICE']._serialized_end=1759
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from stratos.v1 import ticket_pb2 as _ticket_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -7,12 +8,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ListChunksRequest(_message.Message):
-    __slots__ = ("start_after", "page_size")
+    __slots__ = ("start_after", "page_size", "auth")
     START_AFTER_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
     start_after: str
     page_size: int
-    def __init__(self, start_after: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+    auth: _ticket_pb2.TicketProof
+    def __init__(self, start_after: _Optional[str] = ..., page_size: _Optional[int] = ..., auth: _Optional[_Union[_ticket_pb2.TicketProof, _Mapping]] = ...) -> None: ...
 
 class ChunkEntry(_message.Message):
     __slots__ = ("chunk_id", "size", "stored_unix_ms")
@@ -39,14 +42,16 @@ class ByteRange(_message.Message):
     def __init__(self, offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class AuditRequest(_message.Message):
-    __slots__ = ("chunk_id", "nonce", "ranges")
+    __slots__ = ("chunk_id", "nonce", "ranges", "auth")
     CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
     NONCE_FIELD_NUMBER: _ClassVar[int]
     RANGES_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
     chunk_id: str
     nonce: bytes
     ranges: _containers.RepeatedCompositeFieldContainer[ByteRange]
-    def __init__(self, chunk_id: _Optional[str] = ..., nonce: _Optional[bytes] = ..., ranges: _Optional[_Iterable[_Union[ByteRange, _Mapping]]] = ...) -> None: ...
+    auth: _ticket_pb2.TicketProof
+    def __init__(self, chunk_id: _Optional[str] = ..., nonce: _Optional[bytes] = ..., ranges: _Optional[_Iterable[_Union[ByteRange, _Mapping]]] = ..., auth: _Optional[_Union[_ticket_pb2.TicketProof, _Mapping]] = ...) -> None: ...
 
 class AuditResponse(_message.Message):
     __slots__ = ("digest",)
@@ -55,12 +60,14 @@ class AuditResponse(_message.Message):
     def __init__(self, digest: _Optional[bytes] = ...) -> None: ...
 
 class PutChunkHeader(_message.Message):
-    __slots__ = ("chunk_id", "size")
+    __slots__ = ("chunk_id", "size", "auth")
     CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
     chunk_id: str
     size: int
-    def __init__(self, chunk_id: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+    auth: _ticket_pb2.TicketProof
+    def __init__(self, chunk_id: _Optional[str] = ..., size: _Optional[int] = ..., auth: _Optional[_Union[_ticket_pb2.TicketProof, _Mapping]] = ...) -> None: ...
 
 class PutChunkRequest(_message.Message):
     __slots__ = ("header", "data")
@@ -81,14 +88,16 @@ class PutChunkResponse(_message.Message):
     def __init__(self, chunk_id: _Optional[str] = ..., size: _Optional[int] = ..., already_present: _Optional[bool] = ...) -> None: ...
 
 class GetChunkRequest(_message.Message):
-    __slots__ = ("chunk_id", "offset", "length")
+    __slots__ = ("chunk_id", "offset", "length", "auth")
     CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     LENGTH_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
     chunk_id: str
     offset: int
     length: int
-    def __init__(self, chunk_id: _Optional[str] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
+    auth: _ticket_pb2.TicketProof
+    def __init__(self, chunk_id: _Optional[str] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ..., auth: _Optional[_Union[_ticket_pb2.TicketProof, _Mapping]] = ...) -> None: ...
 
 class GetChunkResponse(_message.Message):
     __slots__ = ("data", "total_size")
@@ -111,10 +120,12 @@ class HasChunksResponse(_message.Message):
     def __init__(self, present: _Optional[_Iterable[bool]] = ...) -> None: ...
 
 class DeleteChunkRequest(_message.Message):
-    __slots__ = ("chunk_id",)
+    __slots__ = ("chunk_id", "auth")
     CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
     chunk_id: str
-    def __init__(self, chunk_id: _Optional[str] = ...) -> None: ...
+    auth: _ticket_pb2.TicketProof
+    def __init__(self, chunk_id: _Optional[str] = ..., auth: _Optional[_Union[_ticket_pb2.TicketProof, _Mapping]] = ...) -> None: ...
 
 class DeleteChunkResponse(_message.Message):
     __slots__ = ("deleted",)

@@ -26,7 +26,11 @@ if _version_not_supported:
 
 
 class StorageServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """PutChunk, GetChunk, DeleteChunk, ListChunks and Audit need `auth`: a ticket from an admitted
+    meta node that allows this call here, signed by its holder (ticket.proto); without one they
+    are refused with PERMISSION_DENIED. HasChunks and Stat answer anyone: presence of a chunk one
+    can already name, and the figures every heartbeat publishes.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -72,7 +76,11 @@ class StorageServiceStub:
 
 
 class StorageServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """PutChunk, GetChunk, DeleteChunk, ListChunks and Audit need `auth`: a ticket from an admitted
+    meta node that allows this call here, signed by its holder (ticket.proto); without one they
+    are refused with PERMISSION_DENIED. HasChunks and Stat answer anyone: presence of a chunk one
+    can already name, and the figures every heartbeat publishes.
+    """
 
     def PutChunk(self, request_iterator, context):
         """Client-streaming: first message carries `header`, the rest carry `data` pieces
@@ -173,7 +181,11 @@ def add_StorageServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class StorageService:
-    """Missing associated documentation comment in .proto file."""
+    """PutChunk, GetChunk, DeleteChunk, ListChunks and Audit need `auth`: a ticket from an admitted
+    meta node that allows this call here, signed by its holder (ticket.proto); without one they
+    are refused with PERMISSION_DENIED. HasChunks and Stat answer anyone: presence of a chunk one
+    can already name, and the figures every heartbeat publishes.
+    """
 
     @staticmethod
     def PutChunk(request_iterator,

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from stratos.common import erasure as ec
+from stratos.common import tickets
 from stratos.common.errors import (
     DataLoss,
     FailedPrecondition,
@@ -53,7 +54,8 @@ from stratos.sdk.manifest import (
     verify_manifest,
 )
 from stratos.sdk.put_options import check_put
-from stratos.v1 import index_pb2, types_pb2
+from stratos.sdk.ticketbook import TicketBook
+from stratos.v1 import index_pb2, ticket_pb2, types_pb2
 
 DEFAULT_SEGMENT_SIZE = 4 * 1024 * 1024
 FALLBACK_CANDIDATES = 2  # PlaceChunks `extra`
@@ -105,6 +107,7 @@ class _Found:
     addresses: dict[str, str]  # node_id → address, for the nodes the index named
     locations: dict[str, list[str]]  # chunk_id → current holders, where they changed
     moved: types_pb2.FileLocations  # the same, as the index answered it
+    tickets: TicketBook  # GET tickets for the chunks, when asked for
 
 
 class MeshClient:
@@ -218,21 +221,25 @@ class MeshClient:
         return plan
 
     async def _place(
-        self, chunk: str, size: int, replicas: int, exclude: Iterable[str]
-    ) -> list[index_pb2.NodeAddress]:
+        self, chunks: Sequence[str], size: int, replicas: int, exclude: Iterable[str]
+    ) -> tuple[list[index_pb2.NodeAddress], TicketBook]:
+        """Targets (then fallbacks) for `chunks[0]`, and the PUT tickets for every chunk in
+        `chunks` (each of `size` bytes: the one chunk of a segment, or its shares)."""
+        wanted = [(chunk, size) for chunk in chunks]
         resp = await self._index.call(
             "PlaceChunks",
             index_pb2.PlaceChunksRequest(
-                chunks=[index_pb2.ChunkToPlace(chunk_id=chunk, size=size)],
+                chunks=[index_pb2.ChunkToPlace(chunk_id=c, size=n) for c, n in wanted],
                 replicas=replicas,
                 exclude_node_ids=sorted(exclude),
                 extra=FALLBACK_CANDIDATES,
+                ask=tickets.ask(self._identity, "PlaceChunks", tickets.place_subject(wanted)),
             ),
         )
         for placement in resp.placements:
-            if placement.chunk_id == chunk:
-                return list(placement.targets)
-        raise Unavailable(f"the index gave no placement for chunk {chunk}")
+            if placement.chunk_id == chunks[0]:
+                return list(placement.targets), TicketBook(self._identity, resp.tickets)
+        raise Unavailable(f"the index gave no placement for chunk {chunks[0]}")
 
     async def _commit(self, signed: types_pb2.SignedManifest) -> None:
         try:
@@ -264,7 +271,7 @@ class MeshClient:
         `force`. See `sinks` for why."""
         file_id, key = parse_capability(capability)
         sinks.check_output(out)
-        found = await self._manifest(file_id)
+        found = await self._manifest(file_id, read=True)
         manifest, locations = found.manifest, found.locations
         target = sinks.choose_target(out, manifest.name, file_id, force=force)
         code = ec_layout.code_of(manifest)
@@ -276,11 +283,20 @@ class MeshClient:
 
             async def fetch(seg: types_pb2.Segment) -> None:
                 if code is None:
-                    data = await self._read_segment(file_id, seg, addresses, live, locations)
+                    data = await self._read_segment(
+                        file_id, seg, addresses, live, locations, found.tickets
+                    )
                     produce = functools.partial(decrypt_segment, key, file_id, seg.index, data)
                 else:
                     shares = await read_shares(
-                        self._channels, file_id, seg, code[0], addresses, live, locations
+                        self._channels,
+                        file_id,
+                        seg,
+                        code[0],
+                        addresses,
+                        live,
+                        locations,
+                        found.tickets,
                     )
                     produce = functools.partial(
                         _decode_and_decrypt, key, file_id, seg, shares=shares, code=code
@@ -312,6 +328,7 @@ class MeshClient:
         addresses: dict[str, str],
         live: set[str],
         locations: dict[str, list[str]],
+        book: TicketBook,
     ) -> bytearray:
         nodes = ec_layout.holders(seg.chunk_id, seg.node_ids, locations, live)
         failures: list[str] = []
@@ -322,7 +339,12 @@ class MeshClient:
                 continue
             try:
                 return await transfer.get_chunk(
-                    self._channels, address, seg.chunk_id, seg.stored_size
+                    self._channels,
+                    address,
+                    seg.chunk_id,
+                    seg.stored_size,
+                    node_id=node,
+                    bearer=await book.bearer(seg.chunk_id),
                 )
             except StratosError as err:
                 failures.append(f"{node}: {err.message}")
@@ -331,20 +353,31 @@ class MeshClient:
             f"{len(nodes)} nodes: " + "; ".join(failures)
         )
 
-    async def _manifest(self, file_id: str) -> _Found:
-        try:
-            resp = await self._index.call(
-                "GetManifest", index_pb2.GetManifestRequest(file_id=file_id)
-            )
-        except NotFound:
-            raise NotFound(f"no file with ID {file_id}") from None
+    async def _manifest(self, file_id: str, *, read: bool = False) -> _Found:
+        """The file's manifest and where its chunks are; with `read`, also GET tickets for them
+        (renewed from the index when a long read outlives them)."""
+        resp = await self._get_manifest(file_id, read=read)
+
+        async def renew() -> list[ticket_pb2.SignedTicket]:
+            return list((await self._get_manifest(file_id, read=True)).tickets)
+
         return _Found(
             signed=resp.signed,
             manifest=verify_manifest(resp.signed, file_id),
             addresses={n.node_id: n.address for n in resp.nodes},
             locations=ec_layout.current_locations(resp),
             moved=resp.locations,
+            tickets=TicketBook(self._identity, resp.tickets, renew=renew if read else None),
         )
+
+    async def _get_manifest(self, file_id: str, *, read: bool) -> index_pb2.GetManifestResponse:
+        request = index_pb2.GetManifestRequest(file_id=file_id)
+        if read:
+            request.ask.CopyFrom(tickets.ask(self._identity, "GetManifest", file_id))
+        try:
+            return await self._index.call("GetManifest", request)
+        except NotFound:
+            raise NotFound(f"no file with ID {file_id}") from None
 
     async def _node_view(self) -> tuple[set[str], dict[str, str]]:
         """The nodes the index sees live, and the address of every node it knows; both empty
@@ -446,7 +479,7 @@ class _Upload:
         errors: list[tuple[str, StratosError]] = []  # (node_id or "", error) in order met
         for attempt in range(MAX_REPLACEMENTS + 1):
             try:
-                targets = await self.client._place(chunk, len(data), want, self.failed)
+                targets, book = await self.client._place([chunk], len(data), want, self.failed)
             except StratosError as err:
                 if attempt == 0 and not self.failed:
                     raise  # the index refused outright: its sentence says why
@@ -465,7 +498,14 @@ class _Upload:
                         batch.setdefault(t.node_id, t)
                 results = await asyncio.gather(
                     *(
-                        transfer.put_chunk(self.client._channels, t.address, chunk, data)
+                        transfer.put_chunk(
+                            self.client._channels,
+                            t.address,
+                            chunk,
+                            data,
+                            node_id=t.node_id,
+                            bearer=book.now(chunk),
+                        )
                         for t in batch.values()
                     ),
                     return_exceptions=True,

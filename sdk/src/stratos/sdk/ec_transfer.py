@@ -13,7 +13,7 @@ when nothing is wrong.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from stratos.common import erasure
@@ -29,12 +29,17 @@ from stratos.common.hashing import chunk_id as hash_chunk
 from stratos.sdk import transfer
 from stratos.sdk.ec_layout import coded_size, ec_segment, read_order
 from stratos.sdk.manifest import SegmentSpan
+from stratos.sdk.ticketbook import TicketBook
 from stratos.v1 import index_pb2, types_pb2
 
 MAX_REPLACEMENTS = 2  # times one segment may ask the index for fresh targets
 
-# (first share's chunk ID, share size, how many targets, nodes to exclude) → targets then fallbacks
-Place = Callable[[str, int, int, Iterable[str]], Awaitable[list[index_pb2.NodeAddress]]]
+# (the shares' chunk IDs, share size, how many targets, nodes to exclude) → the first share's
+# targets then fallbacks, and PUT tickets for every share
+Place = Callable[
+    [Sequence[str], int, int, Iterable[str]],
+    Awaitable[tuple[list[index_pb2.NodeAddress], TicketBook]],
+]
 
 
 async def plan_ec(
@@ -93,8 +98,8 @@ class EcUpload:
             missing = [i for i in range(n) if i not in placed]
             taken = set(placed.values())
             try:
-                targets = await self.place(
-                    ids[0], len(shares[0]), len(missing), [*self.failed, *taken]
+                targets, book = await self.place(
+                    ids, len(shares[0]), len(missing), [*self.failed, *taken]
                 )
             except StratosError as err:
                 if (attempt == 0 and not self.failed) or isinstance(err, InvalidArgument):
@@ -112,7 +117,14 @@ class EcUpload:
                 spare = spare[len(batch) :]
                 results = await asyncio.gather(
                     *(
-                        transfer.put_chunk(self.channels, t.address, ids[i], shares[i])
+                        transfer.put_chunk(
+                            self.channels,
+                            t.address,
+                            ids[i],
+                            shares[i],
+                            node_id=t.node_id,
+                            bearer=book.now(ids[i]),
+                        )
                         for i, t in batch.items()
                     ),
                     return_exceptions=True,
@@ -152,6 +164,7 @@ async def read_shares(
     addresses: Mapping[str, str],
     live: Collection[str],
     locations: Mapping[str, list[str]],
+    book: TicketBook | None = None,
 ) -> dict[int, bytearray]:
     """Any k verified shares of `seg` (share index → bytes), k transfers in flight at most."""
     queue = read_order(seg, k, locations, live)
@@ -165,7 +178,14 @@ async def read_shares(
                 failures.append(f"share {share.index} on {node}: no known address")
                 continue
             try:
-                data = await transfer.get_chunk(channels, address, share.chunk_id, share.size)
+                data = await transfer.get_chunk(
+                    channels,
+                    address,
+                    share.chunk_id,
+                    share.size,
+                    node_id=node,
+                    bearer=await book.bearer(share.chunk_id) if book else None,
+                )
             except StratosError as err:
                 failures.append(f"share {share.index} on {node}: {err.message}")
                 continue

@@ -23,6 +23,7 @@ from stratos.common.errors import (
     from_grpc,
 )
 from stratos.common.hashing import new_hasher
+from stratos.common.tickets import Bearer
 from stratos.v1 import index_pb2_grpc, storage_pb2, storage_pb2_grpc
 
 PIECE_BYTES = 1024 * 1024
@@ -58,22 +59,32 @@ class Channels:
             await ch.close()
 
 
-async def _pieces(chunk_id: str, data: bytes) -> AsyncIterator[storage_pb2.PutChunkRequest]:
-    yield storage_pb2.PutChunkRequest(
-        header=storage_pb2.PutChunkHeader(chunk_id=chunk_id, size=len(data))
-    )
+async def _pieces(
+    header: storage_pb2.PutChunkHeader, data: bytes
+) -> AsyncIterator[storage_pb2.PutChunkRequest]:
+    yield storage_pb2.PutChunkRequest(header=header)
     view = memoryview(data)
     for start in range(0, len(data), PIECE_BYTES):
         yield storage_pb2.PutChunkRequest(data=bytes(view[start : start + PIECE_BYTES]))
 
 
 async def put_chunk(
-    channels: Channels, address: str, chunk_id: str, data: bytes
+    channels: Channels,
+    address: str,
+    chunk_id: str,
+    data: bytes,
+    *,
+    node_id: str = "",
+    bearer: Bearer | None = None,
 ) -> storage_pb2.PutChunkResponse:
-    """Store `data` under `chunk_id` on the node at `address`; returns once it is fsync'd."""
+    """Store `data` under `chunk_id` on the node `node_id` at `address`, under `bearer`'s
+    ticket; returns once it is fsync'd."""
     stub = storage_pb2_grpc.StorageServiceStub(channels.get(address))
+    header = storage_pb2.PutChunkHeader(chunk_id=chunk_id, size=len(data))
+    if bearer is not None:
+        header.auth.CopyFrom(bearer.prove("PutChunk", node_id, chunk_id, str(len(data))))
     try:
-        resp = await stub.PutChunk(_pieces(chunk_id, data), timeout=transfer_deadline(len(data)))
+        resp = await stub.PutChunk(_pieces(header, data), timeout=transfer_deadline(len(data)))
     except grpc.RpcError as err:
         raise from_grpc(err, peer=address) from None
     if resp.chunk_id and resp.chunk_id != chunk_id:
@@ -82,9 +93,16 @@ async def put_chunk(
 
 
 async def get_chunk(
-    channels: Channels, address: str, chunk_id: str, expected_size: int
+    channels: Channels,
+    address: str,
+    chunk_id: str,
+    expected_size: int,
+    *,
+    node_id: str = "",
+    bearer: Bearer | None = None,
 ) -> bytearray:
-    """The whole chunk from the node at `address`, checked against its ID.
+    """The whole chunk from the node `node_id` at `address` (under `bearer`'s ticket), checked
+    against its ID.
 
     The buffer is allocated once at its final size: growing it piece by piece would briefly
     hold two copies of every chunk in flight."""
@@ -93,11 +111,11 @@ async def get_chunk(
     view = memoryview(buf)
     got = 0
     hasher = new_hasher()
+    request = storage_pb2.GetChunkRequest(chunk_id=chunk_id)
+    if bearer is not None:
+        request.auth.CopyFrom(bearer.prove("GetChunk", node_id, chunk_id, "0", "0"))
     try:
-        call = stub.GetChunk(
-            storage_pb2.GetChunkRequest(chunk_id=chunk_id),
-            timeout=transfer_deadline(expected_size),
-        )
+        call = stub.GetChunk(request, timeout=transfer_deadline(expected_size))
         async for msg in call:
             n = len(msg.data)
             if got + n > expected_size:

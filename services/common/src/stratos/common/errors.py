@@ -30,7 +30,8 @@ the code that raises them):
     │   │   └── RetriedAlreadyExists    [sdk] our own earlier attempt may have succeeded
     │   ├── PermissionDenied            PERMISSION_DENIED
     │   │   ├── AdmissionRefused        an admission list that cannot be trusted
-    │   │   └── Refused (reason)        a signed NATS message its consumer drops
+    │   │   ├── Refused (reason)        a signed NATS message its consumer drops
+    │   │   └── TicketRefused           a storage ticket, or a request made with one, refused
     │   ├── FailedPrecondition          FAILED_PRECONDITION
     │   ├── DataLoss                    DATA_LOSS
     │   │   └── ChunkCorrupt (chunk_id, node_id)

@@ -27,6 +27,7 @@ from stratos.common.errors import StratosError, from_grpc
 from stratos.common.lifecycle import Component, cancel_and_wait
 from stratos.common.logging import get_logger
 from stratos.common.natsutil import AUDIT_RESULT_SUBJECT, MANIFEST_BUCKET, ensure_kv, publish
+from stratos.common.tickets import audit_fields
 from stratos.common.tracing import tracer
 from stratos.index.audit_rules import (
     Challenge,
@@ -43,7 +44,8 @@ from stratos.index.config import IndexSettings
 from stratos.index.locations import LocationStore
 from stratos.index.manifests import now_ms
 from stratos.index.repair_plan import DELETE, FileView, NodeView
-from stratos.v1 import events_pb2, repair_pb2, storage_pb2, storage_pb2_grpc, types_pb2
+from stratos.index.ticketing import TicketSigner
+from stratos.v1 import events_pb2, repair_pb2, storage_pb2, storage_pb2_grpc, ticket_pb2, types_pb2
 
 log = get_logger(__name__)
 _tracer = tracer("stratos.index")
@@ -63,8 +65,10 @@ class Auditor(Component):
         rng: random.Random | None = None,
         nonce: Callable[[int], bytes] = os.urandom,
         clock: Callable[[], int] = now_ms,
+        tickets: TicketSigner | None = None,
     ) -> None:
         self._nc, self._settings, self._snapshot = nc, settings, snapshot
+        self._tickets = tickets  # this meta node's own tickets for its reads and challenges
         self._rng = rng or random.Random()
         self._nonce, self._clock = nonce, clock
         self._channels: dict[str, grpc.aio.Channel] = {}
@@ -139,7 +143,9 @@ class Auditor(Component):
             for source in others:
                 nonce = self._nonce(NONCE_BYTES)
                 try:
-                    challenge, expected = await self._expected(t, nodes[source].address, nonce)
+                    challenge, expected = await self._expected(
+                        t, source, nodes[source].address, nonce
+                    )
                     break
                 except StratosError as err:
                     verdict = judge_error(err)
@@ -149,9 +155,9 @@ class Auditor(Component):
                         log.info("audit_source_unusable", node=source, error=err.message)
             address = nodes[t.node_id].address
             if challenge is None:
-                verdict, detail = await self._read_whole(t, address)
+                verdict, detail = await self._read_whole(t, t.node_id, address)
             else:
-                verdict, detail = await self._challenge(t, address, challenge, expected)
+                verdict, detail = await self._challenge(t, t.node_id, address, challenge, expected)
             span.set_attribute("stratos.audit.passed", verdict.passed)
             span.set_attribute("stratos.audit.reason", verdict.reason)
             results.append(await self._conclude(t, t.node_id, verdict, detail))
@@ -163,15 +169,22 @@ class Auditor(Component):
             ch = self._channels[address] = grpcutil.channel(address)
         return storage_pb2_grpc.StorageServiceStub(ch)
 
+    def _prove(self, node_id: str, method: str, *fields: str) -> ticket_pb2.TicketProof | None:
+        if self._tickets is None:
+            return None
+        return self._tickets.own(node_id).prove(method, node_id, *fields)
+
     async def _read(
-        self, t: Target, address: str, make: Callable[[int], Challenge | None]
+        self, t: Target, node_id: str, address: str, make: Callable[[int], Challenge | None]
     ) -> ExpectedAnswer:
         """Stream a copy through an ExpectedAnswer; the challenge is made once the first message
         tells the chunk's real size. Raises StratosError (DataLoss when the copy is bad)."""
         timeout = self._settings.audit_timeout_s + t.size / _READ_RATE_BYTES_S
-        call = self._stub(address).GetChunk(
-            storage_pb2.GetChunkRequest(chunk_id=t.chunk_id), timeout=timeout
-        )
+        request = storage_pb2.GetChunkRequest(chunk_id=t.chunk_id)
+        proof = self._prove(node_id, "GetChunk", t.chunk_id, "0", "0")
+        if proof is not None:
+            request.auth.CopyFrom(proof)
+        call = self._stub(address).GetChunk(request, timeout=timeout)
         check = None
         try:
             async for msg in call:
@@ -189,19 +202,23 @@ class Auditor(Component):
         check.digest()  # raises DataLoss when the bytes are not the chunk
         return check
 
-    async def _expected(self, t: Target, address: str, nonce: bytes) -> tuple[Challenge, bytes]:
-        check = await self._read(t, address, lambda size: make_challenge(size, nonce, self._rng))
+    async def _expected(
+        self, t: Target, node_id: str, address: str, nonce: bytes
+    ) -> tuple[Challenge, bytes]:
+        check = await self._read(
+            t, node_id, address, lambda size: make_challenge(size, nonce, self._rng)
+        )
         return check.challenge, check.digest()
 
-    async def _read_whole(self, t: Target, address: str) -> tuple[Verdict, str]:
+    async def _read_whole(self, t: Target, node_id: str, address: str) -> tuple[Verdict, str]:
         try:
-            await self._read(t, address, lambda size: None)
+            await self._read(t, node_id, address, lambda size: None)
         except StratosError as err:
             return judge_error(err), err.message
         return Verdict(True), "whole copy read and verified"
 
     async def _challenge(
-        self, t: Target, address: str, challenge: Challenge, expected: bytes
+        self, t: Target, node_id: str, address: str, challenge: Challenge, expected: bytes
     ) -> tuple[Verdict, str]:
         request = storage_pb2.AuditRequest(
             chunk_id=t.chunk_id,
@@ -210,6 +227,14 @@ class Auditor(Component):
                 storage_pb2.ByteRange(offset=r.offset, length=r.length) for r in challenge.ranges
             ],
         )
+        ranges = [(r.offset, r.length) for r in challenge.ranges]
+        proof = self._prove(
+            node_id,
+            "Audit",
+            *audit_fields(t.chunk_id, challenge.nonce, ranges),
+        )
+        if proof is not None:
+            request.auth.CopyFrom(proof)
         try:
             resp = await self._stub(address).Audit(request, timeout=self._settings.audit_timeout_s)
         except grpc.RpcError as err:

@@ -40,6 +40,7 @@ from stratos.index.manifests import _nats_call, now_ms
 from stratos.index.pieces import manifest_holders
 from stratos.index.registry import LIVE, Registry
 from stratos.index.reservations import ReservationStore
+from stratos.index.ticketing import TicketSigner
 from stratos.v1 import events_pb2, repair_pb2, storage_pb2, storage_pb2_grpc, types_pb2
 
 log = get_logger(__name__)
@@ -58,8 +59,10 @@ class Cleanup(Component):
         *,
         ready: Callable[[], bool] = lambda: True,
         clock: Callable[[], int] = now_ms,
+        tickets: TicketSigner | None = None,
     ) -> None:
         self._nc, self._js = nc, nc.jetstream()
+        self._tickets = tickets  # this meta node's own tickets for ListChunks
         self._registry, self._settings = registry, settings
         self._ready, self._clock = ready, clock
         self._grace_ms = int(settings.gc_grace_s * 1000)
@@ -245,9 +248,11 @@ class Cleanup(Component):
         ) as span:
             listed = 0
             candidates: list[rules.ChunkCopy] = []
-            call = self._stub(address).ListChunks(
-                storage_pb2.ListChunksRequest(page_size=_LIST_PAGE), timeout=_LIST_TIMEOUT_S
-            )
+            request = storage_pb2.ListChunksRequest(page_size=_LIST_PAGE)
+            if self._tickets is not None:
+                own = self._tickets.own(node_id)
+                request.auth.CopyFrom(own.prove("ListChunks", node_id, "", str(_LIST_PAGE)))
+            call = self._stub(address).ListChunks(request, timeout=_LIST_TIMEOUT_S)
             async for page in call:
                 listed += len(page.chunks)
                 copies = [

@@ -30,6 +30,7 @@ from stratos.index.manifests import ManifestStore, now_ms
 from stratos.index.registry import Registry
 from stratos.index.repair_loop import RepairLoop
 from stratos.index.servicer import SERVICE_NAME, IndexService
+from stratos.index.ticketing import TicketSigner, signer_for
 from stratos.v1 import index_pb2_grpc
 
 SERVICE = "stratos-index"
@@ -74,10 +75,14 @@ async def _jetstream_holds(settings: IndexSettings, what: str) -> AsyncIterator[
         ) from None
 
 
-async def serve(stop: asyncio.Event) -> None:
+async def serve(stop: asyncio.Event, *, tickets: TicketSigner | None = None) -> None:
     """Run the index until `stop` is set: one AsyncExitStack, each component entered in start
-    order and closed in reverse, also when a later one fails to start (common.lifecycle)."""
+    order and closed in reverse, also when a later one fails to start (common.lifecycle).
+    `tickets`: signs tickets as this meta node (default: `ticketing.signer_for`)."""
     settings = load_settings(IndexSettings)
+    tickets = tickets or signer_for(settings)
+    if tickets is None:
+        log.warning("tickets_not_issued", reason="this index has no admitted identity yet")
     configure_logging(SERVICE, settings.log_level)
     setup_tracing(SERVICE)
     async with contextlib.AsyncExitStack() as stack:
@@ -104,18 +109,33 @@ async def serve(stop: asyncio.Event) -> None:
             "the drain bucket",
         )
         repair = await enter(
-            RepairLoop(nc, registry, settings, ready=lambda: feed.ready, draining=drains.draining),
+            RepairLoop(
+                nc,
+                registry,
+                settings,
+                ready=lambda: feed.ready,
+                draining=drains.draining,
+                tickets=tickets,
+            ),
             "the repair stream and buckets",
         )
         await enter(
-            Auditor(nc, settings, snapshot=lambda: repair.snapshot),
+            Auditor(nc, settings, snapshot=lambda: repair.snapshot, tickets=tickets),
             "the locations and manifest buckets",
         )
         cleanup = await enter(
-            Cleanup(nc, registry, settings, ready=lambda: feed.ready), "the reservations bucket"
+            Cleanup(nc, registry, settings, ready=lambda: feed.ready, tickets=tickets),
+            "the reservations bucket",
         )
         service = IndexService(
-            settings, registry, store, nc, repair=repair, drains=drains, cleanup=cleanup
+            settings,
+            registry,
+            store,
+            nc,
+            repair=repair,
+            drains=drains,
+            cleanup=cleanup,
+            tickets=tickets,
         )
         server = await stack.enter_async_context(
             serving(

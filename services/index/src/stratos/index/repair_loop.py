@@ -47,6 +47,7 @@ from stratos.index.repair_plan import (
     node_views,
     plan,
 )
+from stratos.index.ticketing import TicketSigner
 from stratos.v1 import repair_pb2, types_pb2
 
 log = get_logger(__name__)
@@ -123,8 +124,10 @@ class RepairLoop(Component):
         ready: Callable[[], bool] = lambda: True,
         draining: Callable[[], Collection[str]] = frozenset,
         clock: Callable[[], int] = now_ms,
+        tickets: TicketSigner | None = None,
     ) -> None:
         self._nc, self._js = nc, nc.jetstream()
+        self._tickets = tickets  # a COPY or REENCODE job carries a ticket for its fetches
         self._registry = registry
         self._settings = settings
         self._ready, self._draining, self._clock = ready, draining, clock
@@ -271,6 +274,14 @@ class RepairLoop(Component):
         return published
 
     async def _publish(self, job: repair_pb2.RepairJob) -> bool:
+        target = self._registry.get(job.target_node_id)
+        if self._tickets is not None and target is not None and target.info.public_key:
+            ticket = self._tickets.for_repair(job, bytes(target.info.public_key))
+            if ticket is not None:  # on a copy: the planned job stays as the planner made it
+                stamped = repair_pb2.RepairJob()
+                stamped.CopyFrom(job)
+                stamped.ticket.CopyFrom(ticket)
+                job = stamped
         return await publish_job(self._js, job)
 
     async def _report(self, p: Plan, files: list[FileView], nodes) -> None:

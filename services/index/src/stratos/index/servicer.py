@@ -1,5 +1,6 @@
 """The gRPC edge of the index: translate requests into calls on the registry, the placement
-rules and the manifest store, and their answers (or one-sentence errors) back into responses."""
+rules and the manifest store, and their answers (or one-sentence errors) back into responses.
+PlaceChunks and GetManifest also carry the tickets a signed ask is owed (`ticketing`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from stratos.common.errors import NotFound, Unavailable
 from stratos.common.grpcutil import rpc_edge
 from stratos.common.logging import get_logger
 from stratos.common.natsutil import FILE_COMMITTED_SUBJECT, FILE_DELETED_SUBJECT, publish
+from stratos.common.tickets import check_ask, place_subject
 from stratos.common.tracing import tracer
 from stratos.index import drain_api
 from stratos.index.cleanup import Cleanup
@@ -20,10 +22,11 @@ from stratos.index.drains import DrainRegistry
 from stratos.index.locations import for_connection
 from stratos.index.manifest_rules import check_not_expired, verify_signed
 from stratos.index.manifests import ManifestStore, now_ms
-from stratos.index.pieces import holders, manifest_holders
+from stratos.index.pieces import chunk_sizes, holders, manifest_holders
 from stratos.index.planning import check_replicas, place_chunks, plan_write
 from stratos.index.registry import Candidate, Registry
 from stratos.index.repair_loop import RepairLoop
+from stratos.index.ticketing import TicketSigner
 from stratos.v1 import events_pb2, index_pb2, index_pb2_grpc, types_pb2
 
 SERVICE_NAME = "stratos.v1.IndexService"
@@ -47,7 +50,9 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
         repair: RepairLoop | None = None,
         drains: DrainRegistry | None = None,
         cleanup: Cleanup | None = None,
+        tickets: TicketSigner | None = None,
     ) -> None:
+        self._tickets = tickets  # None only until this index has an admitted identity
         self._settings = settings
         self._registry = registry
         self._store = store
@@ -114,6 +119,8 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
                 "stratos.excluded_nodes": len(request.exclude_node_ids),
             },
         ) as span:
+            chunks = [(c.chunk_id, c.size) for c in request.chunks]
+            holder = self._asker(request, "PlaceChunks", place_subject(chunks))
             live = self._candidates()
             span.set_attribute("stratos.live_nodes", len(live))
             placed = place_chunks(
@@ -127,12 +134,26 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
             if self._cleanup is not None:
                 # Before answering: the writer stores the chunks only once it has the answer.
                 await self._cleanup.reserve(cid for cid, _ in placed)
+            granted = []
+            if holder is not None:
+                granted = self._tickets.for_write(
+                    holder,
+                    dict(chunks),
+                    [(cid, [n.node_id for n in nodes]) for cid, nodes in placed],
+                )
         return index_pb2.PlaceChunksResponse(
             placements=[
                 index_pb2.ChunkPlacement(chunk_id=cid, targets=[_address(n) for n in nodes])
                 for cid, nodes in placed
-            ]
+            ],
+            tickets=granted,
         )
+
+    def _asker(self, request, method: str, subject: str) -> bytes | None:
+        """The key tickets are asked for (checked), or None when none are asked for."""
+        if self._tickets is None or not request.HasField("ask"):
+            return None
+        return check_ask(request.ask, method, subject, self._clock())
 
     @rpc_edge
     async def CommitManifest(self, request, context):
@@ -159,6 +180,7 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
 
     @rpc_edge
     async def GetManifest(self, request, context):
+        holder = self._asker(request, "GetManifest", request.file_id)
         signed = await self._store.get(request.file_id)
         manifest = types_pb2.Manifest.FromString(signed.manifest)
         if is_expired(manifest.expires_unix_ms, self._clock()):
@@ -167,7 +189,8 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
         locations = await (
             await for_connection(self._nc, replicas=self._settings.nats_replicas)
         ).get(request.file_id)
-        held = [*manifest_holders(manifest).values(), *holders(manifest, locations).values()]
+        signed_by, now_at = manifest_holders(manifest), holders(manifest, locations)
+        held = [*signed_by.values(), *now_at.values()]
         named = sorted({n for ids in held for n in ids})
         nodes = []
         for node_id in named:
@@ -178,7 +201,19 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
                         node_id=node_id, address=rec.info.address, zone=rec.info.zone
                     )
                 )
-        return index_pb2.GetManifestResponse(signed=signed, nodes=nodes, locations=locations)
+        granted = []
+        if holder is not None:
+            granted = self._tickets.for_read(
+                holder,
+                request.file_id,
+                (
+                    (cid, size, {*signed_by.get(cid, ()), *now_at.get(cid, ())})
+                    for cid, size in chunk_sizes(manifest).items()
+                ),
+            )
+        return index_pb2.GetManifestResponse(
+            signed=signed, nodes=nodes, locations=locations, tickets=granted
+        )
 
     @rpc_edge
     async def ListFiles(self, request, context):

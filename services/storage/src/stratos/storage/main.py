@@ -17,6 +17,7 @@ from stratos.common import identity
 from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError
 from stratos.common.grpcutil import serving
+from stratos.common.identity import Identity
 from stratos.common.lifecycle import background, first_or_stop, run_service
 from stratos.common.logging import configure_logging, get_logger
 from stratos.common.tracing import setup_tracing
@@ -31,6 +32,7 @@ from stratos.storage.repair_exec import RepairExecutor
 from stratos.storage.repair_fetch import Channels, Puller
 from stratos.storage.repair_worker import RepairWorker, WorkerSettings
 from stratos.storage.servicer import StorageService
+from stratos.storage.ticket_check import AdmissionSource, TicketCheck, admission_for_tickets
 
 log = get_logger(__name__)
 
@@ -56,6 +58,7 @@ def build_repair_worker(
     store: ChunkStore,
     channels: Channels,
     busy: Callable[[], bool] = lambda: False,
+    identity: Identity | None = None,
 ) -> RepairWorker:
     """The repair executor and its JetStream worker, with one rate limit for all transfers:
     full speed while `busy()` (client traffic on this node) is false, throttled while true."""
@@ -63,7 +66,9 @@ def build_repair_worker(
     min_rate = float(MIN_TRANSFER_RATE_BYTES_S)
     if limiter.rate_bytes_s:
         min_rate = min(min_rate, limiter.rate_bytes_s / settings.repair_concurrency / 2)
-    executor = RepairExecutor(store, Puller(channels, limiter, min_rate_bytes_s=min_rate))
+    executor = RepairExecutor(
+        store, Puller(channels, limiter, min_rate_bytes_s=min_rate, identity=identity)
+    )
     return RepairWorker(
         executor,
         settings.node_id,
@@ -105,8 +110,15 @@ def open_store(settings: StorageSettings) -> ChunkStore:
         ) from None
 
 
-async def serve(stop: asyncio.Event, settings: StorageSettings | None = None) -> None:
-    """Run one storage node until `stop` is set."""
+async def serve(
+    stop: asyncio.Event,
+    settings: StorageSettings | None = None,
+    *,
+    admission: AdmissionSource | None = None,
+) -> None:
+    """Run one storage node until `stop` is set. `admission`: the current admission list, which
+    the meta nodes whose tickets this node accepts are looked up in (default:
+    `admission_for_tickets`)."""
     settings = settings or load_settings(StorageSettings)
     configure_logging("storage", settings.log_level)
     setup_tracing("stratos-storage")
@@ -119,7 +131,13 @@ async def serve(stop: asyncio.Event, settings: StorageSettings | None = None) ->
         ) from None
     store = await asyncio.to_thread(open_store, settings)
 
-    service = StorageService(store, zone=settings.zone, max_active_puts=settings.max_active_puts)
+    admission = admission or admission_for_tickets(settings)
+    checker = TicketCheck(admission, settings.node_id) if admission is not None else None
+    if checker is None:
+        log.warning("tickets_not_checked", reason="no admission list is wired yet")
+    service = StorageService(
+        store, zone=settings.zone, tickets=checker, max_active_puts=settings.max_active_puts
+    )
     # One stack: entered in this order, closed in reverse (also when a later part fails to
     # start) — running repair jobs finish (or are handed back) while NATS is still connected.
     async with contextlib.AsyncExitStack() as stack:
@@ -156,7 +174,9 @@ async def serve(stop: asyncio.Event, settings: StorageSettings | None = None) ->
             background(heartbeats.run(stop), name="heartbeats", stop=stop)
         )
         channels = await stack.enter_async_context(Channels())
-        worker = build_repair_worker(settings, store, channels, busy=service.activity.busy)
+        worker = build_repair_worker(
+            settings, store, channels, busy=service.activity.busy, identity=ident
+        )
         await stack.enter_async_context(
             background(run_repairs(link, nats_ready, worker, stop), name="repairs", stop=stop)
         )

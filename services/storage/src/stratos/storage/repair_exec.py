@@ -87,7 +87,9 @@ class RepairExecutor:
                 if writer.already_present:
                     return 0
                 try:
-                    result = await self.puller.copy_into(source, job.chunk_id, job.size, writer)
+                    result = await self.puller.copy_into(
+                        source, job.chunk_id, job.size, writer, ticket=job.ticket
+                    )
                 except SourceError as err:
                     log.info(
                         "repair_source_failed",
@@ -151,7 +153,9 @@ class RepairExecutor:
                 continue
             for holder in share.holders:
                 try:
-                    buf = await self.puller.fetch(holder, share.chunk_id, job.size)
+                    buf = await self.puller.fetch(
+                        holder, share.chunk_id, job.size, ticket=job.ticket
+                    )
                 except SourceError as err:
                     reason = f"share {share.index}: {err.reason}"
                     failures.append(SourceError(err.node_id, reason, retryable=err.retryable))

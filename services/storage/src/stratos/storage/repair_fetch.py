@@ -2,10 +2,12 @@
 
 A copy streams GetChunk's pieces straight into the local store's writer, which hashes and writes
 each piece as it comes, so a chunk of any size passes through a piece at a time. Every piece
-first draws from the node's repair rate limiter. Whatever goes wrong on the *source's* side (it
-is unreachable, lacks the chunk, sends bytes that do not hash to the ID) is raised as a
-`SourceError` carrying whether another attempt may succeed; trouble on *this* node (disk full)
-propagates unchanged, since trying another source would not help.
+first draws from the node's repair rate limiter. Each fetch is made with the job's ticket (a GET
+ticket the index issued to this node's key, for the job's sources) and signed by this node.
+Whatever goes wrong on the *source's* side (it is unreachable, lacks the chunk, sends bytes that
+do not hash to the ID) is raised as a `SourceError` carrying whether another attempt may
+succeed; trouble on *this* node (disk full) propagates unchanged, since trying another source
+would not help.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import grpc
 from stratos.common import grpcutil
 from stratos.common.errors import DataLoss, InvalidArgument, StratosError, from_grpc
 from stratos.common.hashing import new_hasher
+from stratos.common.identity import Identity
+from stratos.common.tickets import Bearer
 from stratos.storage.activity import REPAIR_METADATA
 from stratos.storage.chunkstore import ChunkWriter, PutResult
 from stratos.storage.ratelimit import AdaptiveLimiter, RateLimiter
 from stratos.storage.repair_errors import SourceError
-from stratos.v1 import repair_pb2, storage_pb2, storage_pb2_grpc
+from stratos.v1 import repair_pb2, storage_pb2, storage_pb2_grpc, ticket_pb2
 
 BASE_DEADLINE_S = 30.0
 
@@ -72,7 +76,9 @@ class Puller:
         limiter: RateLimiter | AdaptiveLimiter,
         *,
         min_rate_bytes_s: float,
+        identity: Identity | None = None,
     ) -> None:
+        self.identity = identity  # signs each fetch made with a job's ticket
         self.channels = channels
         self.limiter = limiter
         self.min_rate_bytes_s = min_rate_bytes_s
@@ -80,10 +86,21 @@ class Puller:
     def deadline_s(self, size: int) -> float:
         return BASE_DEADLINE_S + size / self.min_rate_bytes_s
 
-    def _call(self, source: repair_pb2.ChunkSource, chunk_id: str, size: int):
+    def _call(
+        self,
+        source: repair_pb2.ChunkSource,
+        chunk_id: str,
+        size: int,
+        ticket: ticket_pb2.SignedTicket | None,
+    ):
         stub = storage_pb2_grpc.StorageServiceStub(self.channels.get(source.address))
+        request = storage_pb2.GetChunkRequest(chunk_id=chunk_id)
+        if ticket is not None and ticket.ticket and self.identity is not None:
+            request.auth.CopyFrom(
+                Bearer(self.identity, ticket).prove("GetChunk", source.node_id, chunk_id, "0", "0")
+            )
         return stub.GetChunk(
-            storage_pb2.GetChunkRequest(chunk_id=chunk_id),
+            request,
             timeout=self.deadline_s(size),
             metadata=(REPAIR_METADATA,),
         )
@@ -96,10 +113,15 @@ class Puller:
         return SourceError.of(source.node_id, err)
 
     async def copy_into(
-        self, source: repair_pb2.ChunkSource, chunk_id: str, size: int, writer: ChunkWriter
+        self,
+        source: repair_pb2.ChunkSource,
+        chunk_id: str,
+        size: int,
+        writer: ChunkWriter,
+        ticket: ticket_pb2.SignedTicket | None = None,
     ) -> PutResult:
         """Stream the chunk from `source` into `writer` and commit it (durable on return)."""
-        call = self._call(source, chunk_id, size)
+        call = self._call(source, chunk_id, size, ticket)
         try:
             async for msg in call:
                 if msg.total_size and msg.total_size != size:
@@ -121,12 +143,18 @@ class Puller:
             call.cancel()
             raise
 
-    async def fetch(self, source: repair_pb2.ChunkSource, chunk_id: str, size: int) -> bytearray:
+    async def fetch(
+        self,
+        source: repair_pb2.ChunkSource,
+        chunk_id: str,
+        size: int,
+        ticket: ticket_pb2.SignedTicket | None = None,
+    ) -> bytearray:
         """The whole chunk in memory, checked against its ID (for erasure shares)."""
         buf = bytearray(size)
         got = 0
         hasher = new_hasher()
-        call = self._call(source, chunk_id, size)
+        call = self._call(source, chunk_id, size, ticket)
         try:
             async for msg in call:
                 n = len(msg.data)

@@ -6,6 +6,10 @@ ahead, which keeps throughput near disk speed and memory at a few MiB per stream
 `max_active_puts` uploads run at once (the others wait, unread, in the transport's small
 flow-control window), so the node's memory stays bounded however many clients push at once;
 an upload that goes silent is dropped so it cannot hold its slot forever.
+
+PutChunk, GetChunk, DeleteChunk, ListChunks and Audit run only under a ticket (`TicketCheck`),
+checked before the disk is touched. HasChunks and Stat answer anyone: whether a chunk one can
+already name is here, and the capacity figures every heartbeat publishes, hand out no data.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ import grpc
 from stratos.common.errors import DeadlineExceeded, InvalidArgument, TooLarge
 from stratos.common.grpcutil import rpc_edge
 from stratos.common.logging import get_logger
+from stratos.common.tickets import Ticket, audit_fields
 from stratos.common.tracing import tracer
 from stratos.storage.activity import Activity, is_repair
 from stratos.storage.audit import Range, answer_audit
 from stratos.storage.chunkstore import ChunkStore, ChunkWriter, PutResult
-from stratos.v1 import storage_pb2, storage_pb2_grpc
+from stratos.storage.ticket_check import TicketCheck
+from stratos.v1 import storage_pb2, storage_pb2_grpc, ticket_pb2
 
 log = get_logger(__name__)
 _tracer = tracer(__name__)
@@ -43,11 +49,13 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
         store: ChunkStore,
         *,
         zone: str,
+        tickets: TicketCheck | None,
         max_active_puts: int = 4,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
     ) -> None:
         self.store = store
         self.zone = zone
+        self.tickets = tickets  # None only until the admission list is wired (ticket_check)
         self.idle_timeout_s = idle_timeout_s
         self._put_slots = asyncio.Semaphore(max_active_puts)
         self.activity = Activity()  # client transfers, which repair yields to
@@ -71,6 +79,35 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
         if first is None or first.WhichOneof("part") != "header":
             raise InvalidArgument("the first PutChunk message must carry the header")
         header = first.header
+        ticket = self._admit(
+            header.auth,
+            "PutChunk",
+            ticket_pb2.TICKET_ACTION_PUT,
+            header.chunk_id,
+            (header.chunk_id, str(header.size)),
+        )
+        if ticket is not None:
+            self.tickets.charge(ticket, header.size)
+        try:
+            return await self._store(header, messages)
+        except BaseException:
+            if ticket is not None:
+                self.tickets.refund(ticket, header.size)
+            raise
+
+    def _admit(self, proof, method: str, action: int, chunk_id: str | None, fields):
+        """The ticket this request runs under (None while tickets are not wired)."""
+        if self.tickets is None:
+            return None
+        return self.tickets.admit(
+            proof if proof.ByteSize() else None,
+            method=method,
+            action=action,
+            chunk_id=chunk_id,
+            fields=fields,
+        )
+
+    async def _store(self, header: storage_pb2.PutChunkHeader, messages: _Messages) -> PutResult:
         with _tracer.start_as_current_span("store_chunk") as span:
             span.set_attribute("stratos.chunk_id", header.chunk_id)
             span.set_attribute("stratos.bytes", header.size)
@@ -96,13 +133,20 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
     ) -> AsyncIterator[storage_pb2.GetChunkResponse]:
         # A repair's own reads must not count as the client transfers that repair yields to.
         repair = is_repair(context.invocation_metadata())
+        ticket = self._admit(
+            request.auth,
+            "GetChunk",
+            ticket_pb2.TICKET_ACTION_GET,
+            request.chunk_id,
+            (request.chunk_id, str(request.offset), str(request.length)),
+        )
         with contextlib.nullcontext() if repair else self.activity.transfer():
-            async with contextlib.aclosing(self._get(request)) as messages:
+            async with contextlib.aclosing(self._get(request, ticket)) as messages:
                 async for msg in messages:
                     yield msg
 
     async def _get(
-        self, request: storage_pb2.GetChunkRequest
+        self, request: storage_pb2.GetChunkRequest, ticket: Ticket | None
     ) -> AsyncIterator[storage_pb2.GetChunkResponse]:
         with _tracer.start_as_current_span("read_chunk") as span:
             span.set_attribute("stratos.chunk_id", request.chunk_id)
@@ -112,6 +156,8 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
             )
             with reader:
                 span.set_attribute("stratos.bytes", reader.end - reader.offset)
+                if ticket is not None:  # before the first byte goes out
+                    self.tickets.charge(ticket, reader.end - reader.offset)
                 piece = await asyncio.to_thread(reader.read_piece)
                 # The first message goes out even for an empty range: it carries the size.
                 yield storage_pb2.GetChunkResponse(data=piece, total_size=reader.total_size)
@@ -131,6 +177,13 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
     async def DeleteChunk(
         self, request: storage_pb2.DeleteChunkRequest, context: grpc.aio.ServicerContext
     ) -> storage_pb2.DeleteChunkResponse:
+        self._admit(
+            request.auth,
+            "DeleteChunk",
+            ticket_pb2.TICKET_ACTION_DELETE,
+            request.chunk_id,
+            (request.chunk_id,),
+        )
         deleted = await asyncio.to_thread(self.store.delete, request.chunk_id)
         if deleted:
             log.info("chunk_deleted", chunk_id=request.chunk_id)
@@ -155,6 +208,13 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
     ) -> AsyncIterator[storage_pb2.ListChunksResponse]:
         """Every stored chunk after `start_after`, a page per message, walked lazily on disk so
         a node with millions of chunks answers in bounded memory."""
+        self._admit(
+            request.auth,
+            "ListChunks",
+            ticket_pb2.TICKET_ACTION_LIST,
+            None,
+            (request.start_after, str(request.page_size)),
+        )
         page_size = _page_size(request.page_size)
         chunks = self.store.list_chunks(request.start_after)
         while True:
@@ -176,6 +236,15 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
     async def Audit(
         self, request: storage_pb2.AuditRequest, context: grpc.aio.ServicerContext
     ) -> storage_pb2.AuditResponse:
+        self._admit(
+            request.auth,
+            "Audit",
+            ticket_pb2.TICKET_ACTION_AUDIT,
+            request.chunk_id,
+            audit_fields(
+                request.chunk_id, request.nonce, [(r.offset, r.length) for r in request.ranges]
+            ),
+        )
         ranges = [Range(r.offset, r.length) for r in request.ranges]
         with _tracer.start_as_current_span("answer_audit") as span:
             span.set_attribute("stratos.chunk_id", request.chunk_id)
