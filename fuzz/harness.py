@@ -126,7 +126,7 @@ class Parser:
     seeds: Callable[[], Sequence[Message]] = tuple
     mutants: Callable[[], SearchStrategy[bytes]] | None = None
     invariant: Callable[[bytes, object], None] | None = None
-    examples: int = field(default=100)
+    examples: int = field(default=80)
 
     def __str__(self) -> str:
         return self.name
