@@ -53,8 +53,13 @@ lint: install ## ruff and the import-linter contracts (services never import eac
 	$(RUN) lint-imports
 
 .PHONY: test-unit
-test-unit: install ## pure logic, fast
-	$(PYTEST) -q -m "not integration" services sdk operator
+test-unit: install ## pure logic, fast (includes the bounded fuzz run of fuzz/)
+	$(PYTEST) -q -m "not integration" services sdk operator fuzz
+
+# FUZZ_ARGS: more pytest options, e.g. FUZZ_ARGS="-k manifest" or "--hypothesis-seed=1234".
+.PHONY: fuzz
+fuzz: install ## hunt for crashes: every parser of untrusted bytes, 50x the examples, random seeds
+	$(PYTEST) -q fuzz --fuzz-mode=long --timeout=1800 $(FUZZ_ARGS)
 
 .PHONY: test-integration
 test-integration: install ## real nats-server, real services, real disks on loopback

@@ -57,7 +57,7 @@ def test_an_empty_erasure_coded_file_is_accepted() -> None:
         (lambda m: setattr(m.segments[1].shares[0], "chunk_id", "xyz"), "share 0 of segment 1"),
         (lambda m: setattr(m.segments[0].shares[4], "size", 1), "make 16388-byte shares"),
         (lambda m: m.segments[0].shares[5].ClearField("node_ids"), "names no storage node"),
-        (lambda m: m.segments[0].shares[5].node_ids.append("n0"), "two of its shares on n0"),
+        (lambda m: m.segments[0].shares[5].node_ids.append("n0"), "two of its shares on 'n0'"),
         (lambda m: m.segments[0].shares[1].node_ids.__setitem__(0, "n0"), "two of its shares"),
         (lambda m: setattr(m.segments[2], "chunk_id", "ab" * 32), "leave chunk_id"),
         (lambda m: m.segments[2].node_ids.append("n9"), "leave chunk_id and node_ids empty"),

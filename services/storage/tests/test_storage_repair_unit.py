@@ -136,7 +136,7 @@ def copy_job(cid: str, size: int, *sources: str, target: str = NODE) -> repair_p
     [
         (copy_job("0" * 64, 1), "lists no source"),
         (copy_job("nope", 1, "a"), "no valid chunk ID"),
-        (copy_job("0" * 64, 1, "a", target="other"), "targets other"),
+        (copy_job("0" * 64, 1, "a", target="other"), "targets 'other'"),
         (repair_pb2.RepairJob(job_id="j", chunk_id="0" * 64), "unknown kind"),
         (
             repair_pb2.RepairJob(

@@ -20,6 +20,7 @@ from stratos.common.hashing import is_chunk_id
 from stratos.common.identity import Identity, verify
 from stratos.common.limits import MAX_SEGMENT_BYTES
 from stratos.common.manifests import delete_message, file_summary, manifest_message
+from stratos.common.shown import shown
 from stratos.sdk.crypto import stored_size
 from stratos.v1 import index_pb2, types_pb2
 
@@ -121,7 +122,7 @@ def verify_manifest(
         raise DataLoss(f"the manifest of file {file_id} cannot be decoded") from None
     if manifest.file_id != file_id:
         raise DataLoss(
-            f"the index returned the manifest of file {manifest.file_id or '?'} "
+            f"the index returned the manifest of file {shown(manifest.file_id)} "
             f"when asked for {file_id}"
         )
     problem = layout_problem(manifest)
@@ -141,9 +142,12 @@ def layout_problem(manifest: types_pb2.Manifest) -> str | None:
         return f"unsupported cipher {manifest.cipher}"
     if manifest.size and not 0 < manifest.segment_size <= MAX_SEGMENT_SIZE:
         return f"segment size {manifest.segment_size} is out of range"
+    # Counted before the layout is built: a signed size of 2^64 bytes must not become a list
+    # of 2^48 segments (found by fuzz/).
+    needed = -(-manifest.size // (manifest.segment_size or 1))
+    if len(manifest.segments) != needed:
+        return f"{len(manifest.segments)} segments where {needed} are needed"
     expected = segment_layout(manifest.size, manifest.segment_size or 1)
-    if len(manifest.segments) != len(expected):
-        return f"{len(manifest.segments)} segments where {len(expected)} are needed"
     for seg, span in zip(manifest.segments, expected, strict=True):
         if seg.index != span.index:
             return f"segment {span.index} is out of order"

@@ -25,6 +25,7 @@ from typing import Any
 
 from stratos.common.errors import InvalidArgument, StratosError
 from stratos.common.identity import address_of
+from stratos.common.shown import enum_name
 from stratos.common.stos import format_stos, is_tx_hash, tx_hash
 from stratos.v1 import consensus_pb2, ledger_pb2
 
@@ -109,7 +110,7 @@ def decode_tx(raw: bytes) -> dict[str, Any]:
         out.update(to=body.transfer.to, amount=format_stos(body.transfer.amount))
     elif kind == "register_node":
         out.update(
-            role=ledger_pb2.NodeRole.Name(body.register_node.role)
+            role=enum_name(ledger_pb2.NodeRole, body.register_node.role)
             .removeprefix("NODE_ROLE_")
             .lower(),
             deposit=format_stos(body.register_node.deposit),

@@ -14,9 +14,12 @@ from collections.abc import Iterable, Mapping
 import zfec
 
 from stratos.common.errors import DataLoss, InvalidArgument
+from stratos.common.limits import MAX_SHARES as MAX_SHARES  # re-exported: callers use both
+from stratos.common.shown import shown
 
-MAX_SHARES = 32  # k + m; keeps a segment's shares on a plausible number of distinct nodes
-_EC_RE = re.compile(r"^\s*(\d+)\s*\+\s*(\d+)\s*$")
+# At most 9 digits each: int() of a 5000-digit string raises ValueError, and any code that
+# long is far past MAX_SHARES anyway.
+_EC_RE = re.compile(r"^\s*(\d{1,9})\s*\+\s*(\d{1,9})\s*$")
 
 
 def parse_ec(text: str) -> tuple[int, int]:
@@ -24,7 +27,7 @@ def parse_ec(text: str) -> tuple[int, int]:
     match = _EC_RE.match(text or "")
     if not match:
         raise InvalidArgument(
-            f"{text!r} is not an erasure code; write it as DATA+PARITY shares, e.g. 4+2"
+            f"{shown(text)} is not an erasure code; write it as DATA+PARITY shares, e.g. 4+2"
         )
     k, m = int(match.group(1)), int(match.group(2))
     check_code(k, m)

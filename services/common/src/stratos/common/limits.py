@@ -54,6 +54,11 @@ wildcards) of at most MAX_NODE_ID_CHARS letters, digits, '_' and '-'."""
 MAX_NAME_CHARS = 255
 """A file's display name, in characters."""
 
+MAX_SHARES = 32
+"""k + m of an erasure code: keeps a segment's shares on a plausible number of distinct nodes.
+Here rather than in `erasure` so that a process which never codes (a storage node checking a
+re-encode job) can bound it without loading the codec."""
+
 MAX_REPLICAS = 64
 """The most copies per chunk anything in the mesh accepts: the CLI's --replicas, the SDK, and the
 index (its STRATOS_MAX_REPLICAS setting may only lower it). A manifest asking for more is

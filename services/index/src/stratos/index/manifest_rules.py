@@ -22,6 +22,7 @@ from stratos.common.segment_limits import (
     check_segment_count,
     check_segment_size,
 )
+from stratos.common.shown import shown
 from stratos.v1 import types_pb2
 
 __all__ = ["GCM_TAG_BYTES", "MAX_NAME_CHARS"]
@@ -31,7 +32,7 @@ FILE_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
 def check_file_id(file_id: str) -> str:
     if not FILE_ID_RE.match(file_id):
-        raise InvalidArgument(f"{file_id!r} is not a file ID (expected 32 hex characters)")
+        raise InvalidArgument(f"{shown(file_id)} is not a file ID (expected 32 hex characters)")
     return file_id
 
 
@@ -125,7 +126,7 @@ def _check_replicated(where: str, seg: types_pb2.Segment) -> None:
         )
     if not is_chunk_id(seg.chunk_id):
         raise InvalidArgument(
-            f"{where} has chunk ID {seg.chunk_id!r}; expected 64 lowercase hex characters"
+            f"{where} has chunk ID {shown(seg.chunk_id)}; expected 64 lowercase hex characters"
         )
     if not seg.node_ids or any(not n for n in seg.node_ids):
         raise InvalidArgument(f"{where} names no storage node holding it")
@@ -168,7 +169,7 @@ def _check_shares(where: str, seg: types_pb2.Segment, k: int, p: int) -> None:
             )
         if not is_chunk_id(share.chunk_id):
             raise InvalidArgument(
-                f"{at} has chunk ID {share.chunk_id!r}; expected 64 lowercase hex characters"
+                f"{at} has chunk ID {shown(share.chunk_id)}; expected 64 lowercase hex characters"
             )
         if share.size != size:
             raise InvalidArgument(
@@ -180,7 +181,8 @@ def _check_shares(where: str, seg: types_pb2.Segment, k: int, p: int) -> None:
         for node in share.node_ids:
             if node in holders:
                 raise InvalidArgument(
-                    f"{where} puts two of its shares on {node}; each share needs its own node"
+                    f"{where} puts two of its shares on {shown(node)}; "
+                    "each share needs its own node"
                 )
             holders.add(node)
 

@@ -30,6 +30,7 @@ from stratos.common.natsutil import (
     ensure_kv,
     ensure_repair_stream,
 )
+from stratos.common.shown import enum_name
 from stratos.common.tracing import extract_context, tracer
 from stratos.index.config import IndexSettings
 from stratos.index.jobqueue import publish_job
@@ -343,7 +344,7 @@ class RepairLoop(Component):
                 self._wake.set()
             fields = {
                 "job_id": result.job_id,
-                "kind": repair_pb2.RepairKind.Name(result.kind),
+                "kind": enum_name(repair_pb2.RepairKind, result.kind),
                 "file_id": result.file_id,
                 "chunk_id": result.chunk_id,
                 "node": result.node_id,

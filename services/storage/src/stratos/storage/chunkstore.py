@@ -33,6 +33,7 @@ from stratos.common.errors import (
 )
 from stratos.common.hashing import is_chunk_id, new_hasher
 from stratos.common.logging import get_logger
+from stratos.common.shown import shown
 
 log = get_logger(__name__)
 
@@ -68,7 +69,7 @@ def check_chunk_id(chunk_id: str) -> None:
     """Refuse anything that is not a chunk ID before it can become a path."""
     if not isinstance(chunk_id, str) or not is_chunk_id(chunk_id):
         raise InvalidArgument(
-            f"{chunk_id!r} is not a chunk ID (64 lowercase hex characters of a BLAKE3 hash)"
+            f"{shown(chunk_id)} is not a chunk ID (64 lowercase hex characters of a BLAKE3 hash)"
         )
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 from stratos.common.hashing import is_chunk_id
+from stratos.common.limits import MAX_SHARES
+from stratos.common.shown import shown
 from stratos.storage.repair_errors import JobFailed, permanent
 from stratos.v1 import repair_pb2
 
@@ -23,34 +25,37 @@ DELETE = repair_pb2.REPAIR_KIND_DELETE
 
 def validate_job(job: repair_pb2.RepairJob, node_id: str) -> None:
     """Refuse malformed jobs before any work (raises a permanent JobFailed)."""
+    job_id = shown(job.job_id)  # the job's fields are a stranger's: quoted, cut to length
     if job.target_node_id and job.target_node_id != node_id:
-        raise permanent(f"job {job.job_id} targets {job.target_node_id}, not {node_id}")
+        raise permanent(f"job {job_id} targets {shown(job.target_node_id)}, not {node_id}")
     if not is_chunk_id(job.chunk_id):
-        raise permanent(f"job {job.job_id} names no valid chunk ID ({job.chunk_id!r})")
+        raise permanent(f"job {job_id} names no valid chunk ID ({shown(job.chunk_id)})")
     if job.kind == COPY:
         if not job.sources:
-            raise permanent(f"copy job {job.job_id} lists no source")
+            raise permanent(f"copy job {job_id} lists no source")
     elif job.kind == REENCODE:
         _validate_reencode(job)
     elif job.kind != DELETE:
-        raise permanent(f"job {job.job_id} has an unknown kind ({job.kind})")
+        raise permanent(f"job {job_id} has an unknown kind ({job.kind})")
 
 
 def _validate_reencode(job: repair_pb2.RepairJob) -> None:
     k, m = job.erasure.data_shares, job.erasure.parity_shares
-    if k < 1 or m < 1:
-        raise permanent(f"re-encode job {job.job_id} has no valid erasure code ({k}+{m})")
+    job_id = shown(job.job_id)
+    if k < 1 or m < 1 or k + m > MAX_SHARES:
+        # k also sizes what the job fetches (k shares held in memory): bounded before any I/O
+        raise permanent(f"re-encode job {job_id} has no valid erasure code ({k}+{m})")
     if job.share_index >= k + m:
         raise permanent(
-            f"re-encode job {job.job_id} asks for share {job.share_index} of a {k}+{m} code"
+            f"re-encode job {job_id} asks for share {job.share_index} of a {k}+{m} code"
         )
     indices = [s.index for s in job.shares]
     if len(set(indices)) != len(indices) or any(i >= k + m for i in indices):
-        raise permanent(f"re-encode job {job.job_id} lists invalid or repeated share indices")
+        raise permanent(f"re-encode job {job_id} lists invalid or repeated share indices")
     usable = sum(1 for s in job.shares if s.index != job.share_index and s.holders)
     if usable < k:
         raise permanent(
-            f"re-encode job {job.job_id} lists {usable} other shares with holders; {k} are needed"
+            f"re-encode job {job_id} lists {usable} other shares with holders; {k} are needed"
         )
 
 

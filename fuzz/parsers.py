@@ -1,0 +1,469 @@
+"""Every parser of untrusted bytes in the mesh, one `Parser` each: the registry the fuzz tests
+walk. Adding a parser is one entry in PARSERS (its code path, its refusals, valid seeds to
+mutate); the harness then fuzzes it with arbitrary bytes and with mutations of the seeds.
+
+Each `parse` runs the code the mesh really runs on those bytes (the index's commit check, the
+storage node's job validation, the ledger's check_tx, the validators' engine intake ...), not a
+copy of it. The few pieces of machinery around them (a NATS message, a KV bucket) are minimal
+stand-ins defined here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import nats.js.errors
+from google.protobuf.message import DecodeError
+from hypothesis import strategies as st
+
+from fuzz import seeds
+from fuzz.harness import Parser, from_wire
+from fuzz.mutate import mutated, texts
+from stratos.common.erasure import MAX_SHARES
+from stratos.common.errors import DataLoss, InvalidArgument, NotFound, PermissionDenied
+from stratos.common.hashing import chunk_id as chunk_id_of
+from stratos.common.hashing import is_chunk_id
+from stratos.common.identity import address_of, verify
+from stratos.common.limits import NODE_ID_PATTERN
+from stratos.common.manifests import manifest_message
+from stratos.consensus.bft.engine import Engine
+from stratos.consensus.bft.messages import InvalidMessage, Vote, vote_sign_bytes
+from stratos.consensus.bft.types import TimeoutConfig
+from stratos.consensus.bft.wire import decode as decode_bft
+from stratos.consensus.ledger.apply import check_tx
+from stratos.consensus.ledger.tx import SIGN_DOMAIN, TxCode
+from stratos.consensus.node.codec import verify_evidence_bytes
+from stratos.index.config import IndexSettings
+from stratos.index.heartbeats import HEARTBEAT_PREFIX, HeartbeatFeed
+from stratos.index.locations import LocationStore
+from stratos.index.manifest_rules import verify_signed
+from stratos.index.registry import Registry
+from stratos.index.repair_loop import RepairLoop
+from stratos.sdk.capability import format_capability, parse_capability
+from stratos.sdk.manifest import layout_problem, sign_manifest, verify_manifest
+from stratos.sdk.txstatus import decode_tx as describe_tx
+from stratos.storage.audit import MAX_AUDIT_BYTES, Range, answer_audit
+from stratos.storage.chunkstore import ChunkStore
+from stratos.storage.repair_errors import JobFailed
+from stratos.storage.repair_jobs import REENCODE, Outcome, build_result, kind_name, validate_job
+from stratos.v1 import bft_pb2, events_pb2, ledger_pb2, repair_pb2, storage_pb2, types_pb2
+
+# ---- manifests ----------------------------------------------------------------------------
+
+
+def resigned_manifests(signers=(seeds.OWNER,)) -> st.SearchStrategy[bytes]:
+    """Mutated manifests that carry a VALID signature, so they reach the rules behind it."""
+    return st.builds(
+        lambda m, who: sign_manifest(m, who).SerializeToString(),
+        st.sampled_from(seeds.manifests()).flatmap(mutated),
+        st.sampled_from(signers),
+    )
+
+
+def _index_accepts(data: bytes, manifest: types_pb2.Manifest) -> None:
+    signed = types_pb2.SignedManifest.FromString(data)
+    assert verify(signed.owner_public_key, signed.signature, manifest_message(signed.manifest))
+    # What the index stores, every reader must be able to read (the SDK checks on its own).
+    assert layout_problem(manifest) is None, layout_problem(manifest)
+    verify_manifest(signed, manifest.file_id)
+
+
+def _sdk_accepts(data: bytes, manifest: types_pb2.Manifest) -> None:
+    signed = types_pb2.SignedManifest.FromString(data)
+    assert verify(signed.owner_public_key, signed.signature, manifest_message(signed.manifest))
+    assert manifest.file_id == seeds.FILE_ID
+
+
+INDEX_COMMIT = Parser(
+    "index.commit_manifest",
+    from_wire(types_pb2.SignedManifest, verify_signed),
+    (InvalidArgument, PermissionDenied),
+    seeds=seeds.signed_manifests,
+    mutants=lambda: resigned_manifests((seeds.OWNER, seeds.STRANGER)),
+    invariant=_index_accepts,
+)
+SDK_READ = Parser(
+    "sdk.verify_manifest",
+    from_wire(types_pb2.SignedManifest, lambda s: verify_manifest(s, seeds.FILE_ID)),
+    (DataLoss, PermissionDenied),
+    seeds=seeds.signed_manifests,
+    # whoever holds a capability reads a manifest signed by anyone: the signature proves nothing
+    mutants=lambda: resigned_manifests((seeds.OWNER, seeds.STRANGER)),
+    invariant=_sdk_accepts,
+)
+
+# ---- ledger txs ---------------------------------------------------------------------------
+
+
+def resigned_txs() -> st.SearchStrategy[bytes]:
+    """Txs whose (mutated) body is signed by a funded account: past the signature check."""
+
+    def sign(pair, body: ledger_pb2.TxBody) -> bytes:
+        who, _ = pair
+        data = body.SerializeToString()
+        return ledger_pb2.Tx(
+            body=data, public_key=who.public_bytes, signature=who.sign(SIGN_DOMAIN + data)
+        ).SerializeToString()
+
+    return st.sampled_from(seeds.tx_bodies()).flatmap(
+        lambda pair: mutated(pair[1]).map(lambda body: sign(pair, body))
+    )
+
+
+def _check_tx(data: bytes) -> ledger_pb2.TxResult:
+    return check_tx(seeds.ledger_state(), data, verify_evidence=verify_evidence_bytes)
+
+
+def _tx_result_sound(data: bytes, result: ledger_pb2.TxResult) -> None:
+    if result.code != TxCode.OK:
+        assert result.log.strip() and "\n" not in result.log, result.log
+        return
+    # Accepted: the bytes are a tx for this chain, signed by the key it names, from an account.
+    tx = ledger_pb2.Tx.FromString(data)
+    body = ledger_pb2.TxBody.FromString(tx.body)
+    assert verify(tx.public_key, tx.signature, SIGN_DOMAIN + tx.body), "a bad signature passed"
+    assert body.chain_id == seeds.CHAIN_ID
+    assert seeds.ledger_state().account(address_of(tx.public_key)) is not None
+
+
+CHECK_TX = Parser(
+    "consensus.check_tx",
+    _check_tx,
+    (),  # check_tx answers with a TxResult code, it never raises
+    seeds=seeds.txs,
+    mutants=resigned_txs,
+    invariant=_tx_result_sound,
+)
+TX_STATUS = Parser("sdk.describe_tx", describe_tx, (), seeds=seeds.txs, mutants=resigned_txs)
+
+# ---- BFT messages -------------------------------------------------------------------------
+
+
+def _observer() -> Engine:
+    engine = Engine(
+        seeds.validator_set(),
+        None,
+        seeds.CHAIN_ID,
+        1,
+        TimeoutConfig(),
+        lambda: seeds.BLOCK,
+        lambda _block: True,
+    )
+    engine.start()
+    return engine
+
+
+def _engine_intake(data: bytes) -> Engine:
+    """What a validator's stream does with a message: decode, then the engine's intake (whose
+    refusals come back as Rejected actions, never raised)."""
+    engine = _observer()
+    engine.on_message(decode_bft(data))
+    return engine
+
+
+def _engine_counts_only_valid_votes(data: bytes, engine: Engine) -> None:
+    vs = seeds.validator_set()
+    for (round_, vtype), vote_set in engine._log.votes._sets.items():
+        for v in vote_set.votes():
+            val = vs.get(v.validator)
+            assert val is not None, f"counted a vote by {v.validator}, not a validator"
+            assert (v.round, v.type) == (round_, vtype)
+            assert verify(val.public_key, v.signature, v.sign_bytes(seeds.CHAIN_ID))
+    for p in engine._log.proposals.values():
+        val = vs.get(p.proposer)
+        assert val is not None and verify(val.public_key, p.signature, p.sign_bytes(seeds.CHAIN_ID))
+
+
+def resigned_votes() -> st.SearchStrategy[bytes]:
+    """Mutated votes signed again by a validator or an outsider (a well-formed key that is not
+    in the set): structurally odd votes that carry a real signature."""
+
+    def sign(v: bft_pb2.Vote, who, claim_own_address: bool) -> bytes:
+        if claim_own_address:
+            v.validator = address_of(who.public_bytes)
+        try:
+            msg = vote_sign_bytes(
+                seeds.CHAIN_ID, v.type, v.height, v.round, v.block_hash, v.validator
+            )
+        except (OverflowError, ValueError):  # no signer could sign these fields either
+            return bft_pb2.ConsensusMessage(vote=v).SerializeToString()
+        v.signature = who.sign(msg)
+        return bft_pb2.ConsensusMessage(vote=v).SerializeToString()
+
+    votes = [m.vote for m in seeds.consensus_messages() if m.HasField("vote")]
+    return st.builds(
+        sign,
+        st.sampled_from(votes).flatmap(mutated),
+        st.sampled_from([*seeds.VALIDATORS, seeds.OUTSIDER]),
+        st.booleans(),
+    )
+
+
+BFT_MESSAGE = Parser(
+    "consensus.bft_message",
+    _engine_intake,
+    (InvalidMessage,),
+    seeds=seeds.consensus_messages,
+    mutants=resigned_votes,
+    invariant=_engine_counts_only_valid_votes,
+)
+
+
+def _convicts_a_validator(data: bytes, offender: str) -> None:
+    msg = bft_pb2.Evidence.FromString(data)
+    val = seeds.validator_set().get(offender)
+    assert val is not None, f"evidence convicted {offender}, not a validator"
+    for p in (msg.a, msg.b):
+        v = Vote(p.type, p.height, p.round, p.block_hash, p.validator, p.signature)
+        assert verify(val.public_key, v.signature, v.sign_bytes(seeds.CHAIN_ID))
+    assert msg.a.block_hash != msg.b.block_hash
+
+
+EVIDENCE = Parser(
+    "consensus.slash_evidence",
+    lambda data: verify_evidence_bytes(data, seeds.ledger_state()),
+    (InvalidArgument,),
+    seeds=lambda: [bft_pb2.Evidence.FromString(seeds.evidence_bytes())],
+    invariant=_convicts_a_validator,
+)
+
+# ---- NATS events: heartbeats, repair jobs, repair results -----------------------------------
+
+
+def _nats_msg(subject: str, data: bytes) -> SimpleNamespace:
+    """The three attributes of a nats.aio.msg.Msg the handlers read."""
+    meta = SimpleNamespace(sequence=SimpleNamespace(stream=1), num_delivered=1)
+    return SimpleNamespace(subject=subject, data=data, metadata=meta, headers=None)
+
+
+class _NoNats:
+    def jetstream(self) -> None:
+        return None
+
+
+def _heartbeat_feed(data: bytes) -> Registry:
+    registry = Registry(suspect_after_s=6, lost_after_s=30)
+    feed = HeartbeatFeed(_NoNats(), registry, replicas=1)
+    try:  # the subject the sender published on: its own node ID, as a real node does
+        node_id = events_pb2.Heartbeat.FromString(data).node.node_id
+    except DecodeError:
+        node_id = "storage-0"
+    _run(feed._on_msg(_nats_msg(HEARTBEAT_PREFIX + node_id, data)))
+    return registry
+
+
+def _registers_only_sane_nodes(data: bytes, registry: Registry) -> None:
+    import re
+
+    for status in registry.statuses(now_ms=0):
+        assert re.fullmatch(NODE_ID_PATTERN, status.info.node_id), status.info.node_id
+
+
+HEARTBEAT = Parser(
+    "index.heartbeat",
+    _heartbeat_feed,
+    (),  # the feed logs and drops what it cannot use; it must never raise
+    seeds=seeds.heartbeats,
+    invariant=_registers_only_sane_nodes,
+)
+
+
+def _storage_job(data: bytes) -> repair_pb2.RepairJob:
+    """The storage node's handling of a job before any I/O: decode (an undecodable job is acked
+    and dropped), validate, and the names and result it reports."""
+    job = repair_pb2.RepairJob.FromString(data)
+    try:
+        validate_job(job, "storage-0")
+    except JobFailed as err:
+        build_result(job, "storage-0", Outcome.failed(err), "")
+        kind_name(job.kind)
+        raise
+    build_result(job, "storage-0", Outcome.done(job.size), "")
+    kind_name(job.kind)
+    return job
+
+
+def _job_is_doable(data: bytes, job: repair_pb2.RepairJob) -> None:
+    assert is_chunk_id(job.chunk_id)
+    assert job.target_node_id in ("", "storage-0")
+    if job.kind == REENCODE:
+        k, m = job.erasure.data_shares, job.erasure.parity_shares
+        assert k >= 1 and m >= 1 and k + m <= MAX_SHARES, f"accepted a {k}+{m} code"
+        assert job.share_index < k + m
+
+
+REPAIR_JOB = Parser(
+    "storage.repair_job",
+    _storage_job,
+    (DecodeError, JobFailed),
+    seeds=seeds.repair_jobs,
+    invariant=_job_is_doable,
+)
+
+
+class _MemoryKV:
+    """The four calls of a JetStream KV bucket the repair loop and LocationStore make."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, tuple[bytes, int]] = {}
+
+    async def get(self, key: str):
+        if key not in self.values:
+            raise nats.js.errors.KeyNotFoundError
+        value, revision = self.values[key]
+        return SimpleNamespace(value=value, revision=revision)
+
+    async def create(self, key: str, value: bytes) -> int:
+        self.values[key] = (value, 1)
+        return 1
+
+    async def update(self, key: str, value: bytes, last: int) -> int:
+        self.values[key] = (value, last + 1)
+        return last + 1
+
+
+@functools.cache
+def _index_settings() -> IndexSettings:
+    return IndexSettings()
+
+
+def _repair_result(data: bytes) -> dict[str, types_pb2.FileLocations]:
+    """The index's handling of a RepairResult on stratos.repair.result: decode (undecodable
+    ones are logged and dropped), then apply it to the file's locations."""
+    result = repair_pb2.RepairResult.FromString(data)
+    loop = RepairLoop(_NoNats(), Registry(6, 30), _index_settings())
+    manifests, locations = _MemoryKV(), _MemoryKV()
+    for signed in seeds.signed_manifests()[:1]:
+        manifests.values[seeds.FILE_ID] = (signed.SerializeToString(), 1)
+    loop._manifest_kv, loop._locations = manifests, LocationStore(locations)
+    _run(loop._apply(result))
+    return {k: types_pb2.FileLocations.FromString(v) for k, (v, _) in locations.values.items()}
+
+
+def _locations_follow_results(data: bytes, written: dict[str, types_pb2.FileLocations]) -> None:
+    result = repair_pb2.RepairResult.FromString(data)
+    if not written:
+        return
+    assert result.ok and list(written) == [seeds.FILE_ID]
+    signed = {s.chunk_id: list(s.node_ids) for s in seeds.replicated_manifest().segments}
+    for loc in written[seeds.FILE_ID].chunks:
+        before, after = set(signed[loc.chunk_id]), set(loc.node_ids)
+        assert before ^ after <= {result.node_id}, "a result changed another node's holding"
+
+
+REPAIR_RESULT = Parser(
+    "index.repair_result",
+    _repair_result,
+    (DecodeError,),
+    seeds=seeds.repair_results,
+    invariant=_locations_follow_results,
+)
+
+# ---- audits -------------------------------------------------------------------------------
+
+_AUDITED = bytes(range(256)) * 4
+
+
+@functools.cache
+def _audit_store() -> ChunkStore:
+    store = ChunkStore(
+        Path(tempfile.mkdtemp(prefix="stratos-fuzz-audit-")),
+        node_id="storage-0",
+        capacity_bytes=2**20,
+    )
+    store.put(chunk_id_of(_AUDITED), _AUDITED)
+    return store
+
+
+def _answer_audit(req: storage_pb2.AuditRequest) -> bytes:
+    """The storage node's Audit RPC: the challenge from a stranger, answered from the disk."""
+    ranges = [Range(r.offset, r.length) for r in req.ranges]
+    return answer_audit(_audit_store(), req.chunk_id, req.nonce, ranges)
+
+
+def _audit_seeds() -> list[storage_pb2.AuditRequest]:
+    out = []
+    for req in seeds.audit_requests():
+        req.chunk_id = chunk_id_of(_AUDITED)
+        out.append(req)
+    return out
+
+
+def _answer_is_bounded(data: bytes, digest: bytes) -> None:
+    req = storage_pb2.AuditRequest.FromString(data)
+    assert len(digest) == 32
+    assert sum(r.length for r in req.ranges) <= MAX_AUDIT_BYTES
+
+
+AUDIT = Parser(
+    "storage.audit_request",
+    from_wire(storage_pb2.AuditRequest, _answer_audit),
+    (InvalidArgument, NotFound, DataLoss),
+    seeds=_audit_seeds,
+    invariant=_answer_is_bounded,
+)
+
+# ---- capabilities -------------------------------------------------------------------------
+
+
+def _capability(data: bytes) -> tuple[str, bytes]:
+    # surrogateescape: how Python hands a program undecodable command-line bytes
+    return parse_capability(data.decode("utf-8", "surrogateescape"))
+
+
+def capability_mutants() -> st.SearchStrategy[bytes]:
+    valid = format_capability(seeds.FILE_ID, bytes(range(32)))
+
+    @st.composite
+    def edit(draw) -> bytes:
+        text = valid
+        for _ in range(draw(st.integers(1, 3))):
+            at = draw(st.integers(0, len(text)))
+            end = draw(st.integers(at, min(len(text), at + 8)))
+            text = text[:at] + draw(st.one_of(st.just(""), texts())) + text[end:]
+        return text.encode("utf-8", "surrogateescape")
+
+    return edit()
+
+
+def _capability_round_trips(data: bytes, parsed: tuple[str, bytes]) -> None:
+    text = data.decode("utf-8", "surrogateescape").strip()
+    assert format_capability(*parsed) == text
+
+
+CAPABILITY = Parser(
+    "sdk.capability",
+    _capability,
+    (InvalidArgument,),
+    mutants=capability_mutants,
+    invariant=_capability_round_trips,
+)
+
+# ---- helpers ------------------------------------------------------------------------------
+
+_loop = asyncio.new_event_loop()
+
+
+def _run(coro):
+    return _loop.run_until_complete(coro)
+
+
+PARSERS: tuple[Parser, ...] = (
+    INDEX_COMMIT,
+    SDK_READ,
+    CHECK_TX,
+    TX_STATUS,
+    BFT_MESSAGE,
+    EVIDENCE,
+    HEARTBEAT,
+    REPAIR_JOB,
+    REPAIR_RESULT,
+    AUDIT,
+    CAPABILITY,
+)
+"""The registry. A new parser of untrusted bytes (tickets, receipts, S3 requests) is one more
+`Parser(...)` here; the tests in test_fuzz_parsers.py pick it up."""
