@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 from fuzz import seeds
 from fuzz.harness import Parser, from_wire
 from fuzz.mutate import mutated, texts
+from stratos.common.admission import Member, open_list
+from stratos.common.admission import issue as issue_list
 from stratos.common.erasure import MAX_SHARES
 from stratos.common.errors import DataLoss, InvalidArgument, NotFound, PermissionDenied
 from stratos.common.hashing import chunk_id as chunk_id_of
@@ -30,6 +32,10 @@ from stratos.common.hashing import is_chunk_id
 from stratos.common.identity import address_of, verify
 from stratos.common.limits import NODE_ID_PATTERN
 from stratos.common.manifests import manifest_message
+from stratos.common.tickets import DOMAIN as TICKET_DOMAIN
+from stratos.common.tickets import Bearer, TicketRefused
+from stratos.common.tickets import admit as admit_ticket
+from stratos.common.tickets import issue as issue_ticket
 from stratos.consensus.bft.engine import Engine
 from stratos.consensus.bft.messages import InvalidMessage, Vote, vote_sign_bytes
 from stratos.consensus.bft.types import TimeoutConfig
@@ -50,7 +56,16 @@ from stratos.storage.audit import MAX_AUDIT_BYTES, Range, answer_audit
 from stratos.storage.chunkstore import ChunkStore
 from stratos.storage.repair_errors import JobFailed
 from stratos.storage.repair_jobs import REENCODE, Outcome, build_result, kind_name, validate_job
-from stratos.v1 import bft_pb2, events_pb2, ledger_pb2, repair_pb2, storage_pb2, types_pb2
+from stratos.v1 import (
+    auth_pb2,
+    bft_pb2,
+    events_pb2,
+    ledger_pb2,
+    repair_pb2,
+    storage_pb2,
+    ticket_pb2,
+    types_pb2,
+)
 
 # ---- manifests ----------------------------------------------------------------------------
 
@@ -443,6 +458,99 @@ CAPABILITY = Parser(
     invariant=_capability_round_trips,
 )
 
+# ---- tickets ------------------------------------------------------------------------------
+
+_META_NODE = "index-1"
+_TICKET_NODE = "storage-1"
+_TICKET_NOW = 1_700_000_000_000
+_META_KEY, _HOLDER, _ADMIN = seeds.key(70), seeds.key(71), seeds.key(72)
+_TICKET_ADMISSION = open_list(
+    issue_list(
+        _ADMIN, "fuzz", 1, [Member(_META_NODE, auth_pb2.MESH_ROLE_META, _META_KEY.public_bytes)]
+    ),
+    _ADMIN.public_bytes,
+    "fuzz",
+)
+
+
+def _ticket(**changes) -> ticket_pb2.SignedTicket:
+    fields = {
+        "holder_public_key": _HOLDER.public_bytes,
+        "actions": [ticket_pb2.TICKET_ACTION_GET],
+        "node_ids": [_TICKET_NODE],
+        "byte_budget": 1 << 20,
+        "ttl_ms": 60_000,
+        "chunk_ids": [seeds.CHUNK],
+        "payer": address_of(_HOLDER.public_bytes),
+        "file_id": seeds.FILE_ID,
+        "now": _TICKET_NOW,
+    } | changes
+    return issue_ticket(_META_KEY, _META_NODE, **fields)
+
+
+def ticket_proofs() -> list[ticket_pb2.TicketProof]:
+    """A holder's GetChunk proofs, for the one chunk and for any chunk of a longer ticket."""
+    return [
+        Bearer(_HOLDER, _ticket()).prove("GetChunk", _TICKET_NODE, seeds.CHUNK),
+        Bearer(_HOLDER, _ticket(chunk_ids=[seeds.CHUNK, seeds.OTHER_CHUNK])).prove(
+            "GetChunk", _TICKET_NODE, seeds.CHUNK
+        ),
+    ]
+
+
+def resigned_tickets() -> st.SearchStrategy[bytes]:
+    """Mutated tickets signed again by the admitted meta key and proved by the holder, so they
+    reach the shape, expiry and coverage rules behind the two signatures."""
+
+    def sign_and_prove(ticket: ticket_pb2.Ticket) -> bytes:
+        body = ticket.SerializeToString()
+        signed = ticket_pb2.SignedTicket(
+            ticket=body, signature=_META_KEY.sign(TICKET_DOMAIN + body)
+        )
+        return (
+            Bearer(_HOLDER, signed).prove("GetChunk", _TICKET_NODE, seeds.CHUNK).SerializeToString()
+        )
+
+    return (
+        st.sampled_from(ticket_proofs())
+        .flatmap(lambda p: mutated(ticket_pb2.Ticket.FromString(p.ticket.ticket)))
+        .map(sign_and_prove)
+    )
+
+
+def _admit_get(proof: ticket_pb2.TicketProof) -> object:
+    return admit_ticket(
+        proof,
+        _TICKET_ADMISSION,
+        method="GetChunk",
+        action=ticket_pb2.TICKET_ACTION_GET,
+        node_id=_TICKET_NODE,
+        chunk_id=seeds.CHUNK,
+        fields=(seeds.CHUNK,),
+        now=_TICKET_NOW + 1,
+    )
+
+
+def _only_what_the_meta_node_signed(data: bytes, ticket) -> None:
+    proof = ticket_pb2.TicketProof.FromString(data)
+    assert verify(
+        _META_KEY.public_bytes, proof.ticket.signature, TICKET_DOMAIN + proof.ticket.ticket
+    )
+    assert ticket.holder_public_key == _HOLDER.public_bytes
+    assert ticket.issued_unix_ms <= _TICKET_NOW + 1 < ticket.expires_unix_ms
+    assert ticket_pb2.TICKET_ACTION_GET in ticket.actions and _TICKET_NODE in ticket.node_ids
+    assert seeds.CHUNK in ticket.chunk_ids
+
+
+TICKET = Parser(
+    "storage.ticket",
+    from_wire(ticket_pb2.TicketProof, _admit_get),
+    (TicketRefused,),
+    seeds=ticket_proofs,
+    mutants=resigned_tickets,
+    invariant=_only_what_the_meta_node_signed,
+)
+
 # ---- helpers ------------------------------------------------------------------------------
 
 _loop = asyncio.new_event_loop()
@@ -464,6 +572,7 @@ PARSERS: tuple[Parser, ...] = (
     REPAIR_RESULT,
     AUDIT,
     CAPABILITY,
+    TICKET,
 )
 """The registry. A new parser of untrusted bytes (tickets, receipts, S3 requests) is one more
 `Parser(...)` here; the tests in test_fuzz_parsers.py pick it up."""
