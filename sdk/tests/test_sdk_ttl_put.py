@@ -108,7 +108,7 @@ async def test_a_file_put_with_a_ttl_expires_and_its_chunks_are_collected(
             chunks = [s.chunk_id for s in st.manifest.segments]
             assert len(chunks) == 3
             listed = {f.file_id: f for f in await client.list_files()}
-            assert listed[put.file_id].expires_unix_ms == put.expires_unix_ms
+            assert listed[put.file_id].summary.expires_unix_ms == put.expires_unix_ms
 
             def on_disk() -> set[str]:
                 return {

@@ -60,8 +60,9 @@ def key_of(home: Home, text: str) -> bytes | None:
     None when neither has it (the name then stays sealed)."""
     from stratos.sdk.capability import is_file_id, parse_capability
 
-    cap = home.capability_for(text) if is_file_id(text) else text
-    return parse_capability(cap)[1] if cap else None
+    if is_file_id(text):
+        return home.file_keys().get(text)
+    return parse_capability(text)[1]
 
 
 def readable_file(path: Path) -> int:
