@@ -123,6 +123,7 @@ async def commit(
         **{
             "file_id": secrets.token_hex(16),
             "name": "stranger",
+            "key": secrets.token_bytes(32),
             "size": 1000,
             "segment_size": 64 * 1024,  # the smallest a manifest may declare
             "replicas": 1,

@@ -1,6 +1,6 @@
 """What `stratos stat` and `stratos ls` show is the truth (issue 9): stat names the nodes that
 hold a file's chunks now — after a repair or a drain, not where the upload put them — and ls
-shows the caller's own files unless asked for everyone's."""
+shows the caller's own files unless asked for everyone's, whose names stay sealed (issue 11)."""
 
 from __future__ import annotations
 
@@ -111,11 +111,15 @@ def test_ls_shows_the_callers_own_files_and_all_shows_everyones(mesh_factory, tm
         shown = table(user, "ls")
         assert own["name"] in shown and other["name"] not in shown and other["id"] not in shown
 
-        everyone = user.json("ls", "--all")
-        assert {f["id"] for f in everyone} == {mine["id"], theirs["id"]}
-        assert len({f["owner"] for f in everyone}) == 2
+        # everyone's files are listed, but only the names this user holds keys for show
+        everyone = {f["id"]: f for f in user.json("ls", "--all")}
+        assert set(everyone) == {mine["id"], theirs["id"]}
+        assert len({f["owner"] for f in everyone.values()}) == 2
+        assert everyone[own["id"]]["name"] == own["name"] and everyone[other["id"]]["name"] is None
         shown = table(user, "ls", "--all")
-        assert own["name"] in shown and other["name"] in shown
+        assert own["name"] in shown and other["name"] not in shown
+        (row,) = [line for line in shown.splitlines() if other["id"] in line]
+        assert "(encrypted)" in row
 
 
 def test_ls_of_a_user_with_no_files_says_so_and_points_at_all(mesh_factory, tmp_path):

@@ -17,6 +17,7 @@ from rich.console import Console
 from stratos.common.errors import InvalidArgument, NotFound
 from stratos.sdk import holdings, localmesh, meshfile, render
 from stratos.sdk.cli import files
+from stratos.sdk.file_names import ListedFile
 from stratos.v1 import types_pb2
 
 FILE_ID = "ab" * 16
@@ -66,17 +67,16 @@ def test_human_size_uses_binary_units():
 # -- rendering ----------------------------------------------------------------------------------
 
 
-def _summary(**kw) -> types_pb2.FileSummary:
+def _summary(name: str = "video.mp4", **kw) -> ListedFile:
     base = dict(
         file_id=FILE_ID,
-        name="video.mp4",
         size=9 << 20,
         replicas=3,
         segments=2,
         created_unix_ms=1_700_000_000_000,
         owner_public_key=b"\x01" * 32,
     )
-    return types_pb2.FileSummary(**{**base, **kw})
+    return ListedFile(types_pb2.FileSummary(**{**base, **kw}), name)
 
 
 def _manifest() -> types_pb2.Manifest:
@@ -364,12 +364,13 @@ def test_help_works_and_the_module_runs(home):
         assert cmd in proc.stdout
 
 
-def test_ls_help_says_it_lists_your_files_and_that_names_are_not_secret(home, capsys):
+def test_ls_help_says_it_lists_your_files_and_whom_names_show_to(home, capsys):
     code, out, _err = run_cli(capsys, "ls", "--help")
     text = " ".join(out.split())
     assert code == 0
     assert "List your files" in text and "--all lists every owner's" in text
-    assert "the index, and anyone who runs 'stratos ls --all'" in text and "issue 11" in text
+    assert "the index, and anyone who runs 'stratos ls --all'" in text
+    assert "sees IDs, sizes, dates and owner keys" in text and '"(encrypted)"' in text
 
 
 def test_the_console_script_prints_one_error_line(home, tmp_path):

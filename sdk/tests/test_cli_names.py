@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from stratos.sdk import holdings, render
+from stratos.sdk.file_names import ListedFile
 from stratos.sdk.names import NAME_MAX_BYTES, safe_name, shown
 from stratos.v1 import types_pb2
 
@@ -38,17 +39,17 @@ def plain_80(*renderables, width: int = 80) -> str:
     return console.export_text()
 
 
-def summary(**kw) -> types_pb2.FileSummary:
+def summary(name: str = "video.mp4", **kw) -> ListedFile:
+    """A listed file whose name the caller opened (as `ls` shows its own files)."""
     base = dict(
         file_id=FILE_ID,
-        name="video.mp4",
         size=9 << 20,
         replicas=3,
         segments=2,
         created_unix_ms=1_700_000_000_000,
         owner_public_key=b"\x01" * 32,
     )
-    return types_pb2.FileSummary(**{**base, **kw})
+    return ListedFile(types_pb2.FileSummary(**{**base, **kw}), name)
 
 
 # -- shown ------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ def _manifest(size: int = 10, segment_size: int = 4, file_id: str = FILE_ID) -> 
     return build_manifest(
         file_id=file_id,
         name="a.txt",
+        key=bytes(32),
         size=size,
         segment_size=segment_size,
         replicas=2,

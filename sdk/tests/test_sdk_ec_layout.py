@@ -15,6 +15,7 @@ from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
 from stratos.sdk import ec_layout, holdings, render, transfer
 from stratos.sdk.ec_transfer import EcUpload
+from stratos.sdk.file_names import ListedFile
 from stratos.sdk.manifest import SegmentSpan, build_manifest, sign_manifest, verify_manifest
 from stratos.sdk.ticketbook import TicketBook
 from stratos.v1 import index_pb2, types_pb2
@@ -25,7 +26,13 @@ OWNER = Identity.generate()
 
 def ec_file(k: int = 2, m: int = 1, size: int = 100, segment_size: int = 64) -> types_pb2.Manifest:
     man = build_manifest(
-        file_id=FILE_ID, name="f", size=size, segment_size=segment_size, replicas=1, segments=[]
+        file_id=FILE_ID,
+        name="f",
+        key=bytes(32),
+        size=size,
+        segment_size=segment_size,
+        replicas=1,
+        segments=[],
     )
     man.erasure.data_shares, man.erasure.parity_shares = k, m
     for index, offset in enumerate(range(0, size, segment_size)):
@@ -89,6 +96,7 @@ def test_a_reader_still_trusts_a_replicated_manifest():
     man = build_manifest(
         file_id=FILE_ID,
         name="f",
+        key=bytes(32),
         size=0,
         segment_size=64,
         replicas=2,
@@ -106,10 +114,10 @@ def text_of(renderable) -> str:
 
 def test_ls_and_stat_show_the_code_where_they_show_replicas():
     code = types_pb2.ErasureCode(data_shares=4, parity_shares=2)
-    summary = types_pb2.FileSummary(file_id=FILE_ID, name="f", replicas=1, erasure=code)
+    summary = ListedFile(types_pb2.FileSummary(file_id=FILE_ID, replicas=1, erasure=code), "f")
     assert render.file_summary_dict(summary)["erasure"] == "ec 4+2"
     assert "ec 4+2" in text_of(render.files_table([summary]))
-    plain = types_pb2.FileSummary(file_id=FILE_ID, name="f", replicas=3)
+    plain = ListedFile(types_pb2.FileSummary(file_id=FILE_ID, replicas=3), "f")
     assert render.file_summary_dict(plain)["erasure"] is None
     man = ec_file(k=4, m=2)
     assert "ec 4+2 (any 4 of 6 shares" in text_of(render.stat_summary(summary, man))
@@ -125,7 +133,9 @@ def test_stat_counts_live_shares_per_segment():
     segments = holdings.segment_views(man, None, nodes)
     text = text_of(render.segments_table(segments))
     assert "2/3" in text and "1:storage-1 LOST" in text and "3 shares" in text
-    d = render.stat_dict(types_pb2.FileSummary(file_id=FILE_ID, replicas=1), man, segments)
+    d = render.stat_dict(
+        ListedFile(types_pb2.FileSummary(file_id=FILE_ID, replicas=1)), man, segments
+    )
     assert d["segments"][0]["shares"][1] == {
         "index": 1,
         "chunk_id": man.segments[0].shares[1].chunk_id,

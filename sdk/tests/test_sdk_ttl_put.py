@@ -18,6 +18,7 @@ from stratos.common.identity import Identity
 from stratos.common.procs import wait_until
 from stratos.sdk import render
 from stratos.sdk.client import MeshClient
+from stratos.sdk.file_names import ListedFile
 from stratos.v1 import types_pb2
 
 FILE_ID = "ab" * 16
@@ -61,13 +62,15 @@ async def test_the_client_refuses_a_ttl_that_is_not_positive(tmp_path: Path) -> 
 
 
 def test_ls_shows_an_expiry_column_only_when_some_file_expires() -> None:
-    never = types_pb2.FileSummary(file_id=FILE_ID, name="a", created_unix_ms=1_700_000_000_000)
+    never = ListedFile(types_pb2.FileSummary(file_id=FILE_ID, created_unix_ms=1_700_000_000_000))
     assert "expires" not in text_of(render.files_table([never]))
-    soon = types_pb2.FileSummary(
-        file_id="cd" * 16,
-        name="b",
-        created_unix_ms=1_700_000_000_000,
-        expires_unix_ms=1_700_003_600_000,
+    soon = ListedFile(
+        types_pb2.FileSummary(
+            file_id="cd" * 16,
+            created_unix_ms=1_700_000_000_000,
+            expires_unix_ms=1_700_003_600_000,
+        ),
+        "b",
     )
     text = text_of(render.files_table([never, soon]))
     assert "expires (UTC)" in text
@@ -75,8 +78,11 @@ def test_ls_shows_an_expiry_column_only_when_some_file_expires() -> None:
 
 
 def test_stat_shows_the_expiry() -> None:
-    summary = types_pb2.FileSummary(
-        file_id=FILE_ID, name="a", created_unix_ms=1, expires_unix_ms=1_700_003_600_000
+    summary = ListedFile(
+        types_pb2.FileSummary(
+            file_id=FILE_ID, created_unix_ms=1, expires_unix_ms=1_700_003_600_000
+        ),
+        "a",
     )
     text = text_of(render.stat_summary(summary, types_pb2.Manifest(segment_size=4096)))
     assert "expires" in text and "2023-11-14 23:13:20 UTC" in text
@@ -102,7 +108,7 @@ async def test_a_file_put_with_a_ttl_expires_and_its_chunks_are_collected(
             chunks = [s.chunk_id for s in st.manifest.segments]
             assert len(chunks) == 3
             listed = {f.file_id: f for f in await client.list_files()}
-            assert listed[put.file_id].expires_unix_ms == put.expires_unix_ms
+            assert listed[put.file_id].summary.expires_unix_ms == put.expires_unix_ms
 
             def on_disk() -> set[str]:
                 return {

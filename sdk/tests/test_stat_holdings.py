@@ -11,6 +11,7 @@ import json
 from rich.console import Console
 
 from stratos.sdk import holdings, render
+from stratos.sdk.file_names import ListedFile
 from stratos.v1 import types_pb2
 
 FILE_ID = "ab" * 16
@@ -211,7 +212,7 @@ def test_the_table_and_the_json_show_the_same_current_holders():
     views = holdings.segment_views(man, located(c0=["n1", "n2", "n3", "n4"]), nodes)
     table = text(render.segments_table(views))
     assert "n1 LIVE, n2 LOST, n3 LIVE, n4 DRAINING" in table and "2/3" in table
-    summary = types_pb2.FileSummary(file_id=FILE_ID, name="f", replicas=3, segments=1)
+    summary = ListedFile(types_pb2.FileSummary(file_id=FILE_ID, replicas=3, segments=1), "f")
     doc = render.stat_dict(summary, man, views)
     [seg] = doc["segments"]
     assert seg["nodes"] == {"n1": "LIVE", "n2": "LOST", "n3": "LIVE", "n4": "DRAINING"}
@@ -224,7 +225,7 @@ def test_the_coded_table_and_json_name_each_share_with_its_holder():
     views = holdings.segment_views(coded(), located(s1=["n1", "n3"]), nodes)
     table = text(render.segments_table(views))
     assert "0:n0 LIVE, 1:n3 LIVE, 2:n2 LIVE" in table and "3/3" in table and "n1" not in table
-    summary = types_pb2.FileSummary(file_id=FILE_ID, name="f", replicas=1, segments=1)
+    summary = ListedFile(types_pb2.FileSummary(file_id=FILE_ID, replicas=1, segments=1), "f")
     [seg] = render.stat_dict(summary, coded(), views)["segments"]
     assert seg["nodes"] == {} and seg["chunk_id"] == ""
     assert [(s["index"], s["chunk_id"], s["nodes"]) for s in seg["shares"]] == [

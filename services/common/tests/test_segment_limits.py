@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stratos.common import sealed_metadata
 from stratos.common.errors import InvalidArgument
 from stratos.common.limits import (
     GRPC_MAX_MESSAGE_BYTES,
@@ -51,7 +52,9 @@ def worst_manifest(n: int, replicas: int, code: tuple[int, int] | None) -> bytes
         segments.append(seg)
     manifest = types_pb2.Manifest(
         file_id="f" * 32,
-        name="\U0010ffff" * MAX_NAME_CHARS,
+        metadata=sealed_metadata.seal(
+            bytes(32), "f" * 32, types_pb2.FileMetadata(name="\U0010ffff" * MAX_NAME_CHARS)
+        ),
         size=2**64 - 1,
         segment_size=2**32 - 1,
         replicas=2**32 - 1,

@@ -19,6 +19,7 @@ from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
 from stratos.common.lifecycle import cancel_and_wait
 from stratos.common.limits import MIN_SEGMENT_BYTES
+from stratos.common.sealed_metadata import seal
 from stratos.index.config import IndexSettings
 from stratos.index.drains import DrainRegistry
 from stratos.index.heartbeats import HeartbeatFeed
@@ -149,6 +150,14 @@ def new_file_id() -> str:
     return os.urandom(16).hex()
 
 
+FILE_KEY = bytes(range(32))  # the key test manifests seal their names with
+
+
+def sealed_name(file_id: str, name: str = "report.pdf") -> types_pb2.SealedMetadata:
+    """A file name sealed as the SDK seals it (the index can check its shape, not read it)."""
+    return seal(FILE_KEY, file_id, types_pb2.FileMetadata(name=name))
+
+
 def build_manifest(
     file_id: str,
     *,
@@ -177,7 +186,7 @@ def build_manifest(
         index += 1
     return types_pb2.Manifest(
         file_id=file_id,
-        name=name,
+        metadata=sealed_name(file_id, name),
         size=size,
         segment_size=segment_size,
         replicas=replicas,

@@ -43,7 +43,6 @@ def coded(file_no: int, k: int, m: int, shares: list[tuple[str, list[str]]]) -> 
     )
     man = types_pb2.Manifest(
         file_id=f"{file_no:032x}",
-        name=f"coded{file_no}",
         replicas=1,
         segments=[seg],
         erasure=types_pb2.ErasureCode(data_shares=k, parity_shares=m),
@@ -54,7 +53,6 @@ def coded(file_no: int, k: int, m: int, shares: list[tuple[str, list[str]]]) -> 
 def replicated(file_no: int, r: int, segments: list[tuple[str, list[str]]]) -> FileView:
     man = types_pb2.Manifest(
         file_id=f"{file_no:032x}",
-        name=f"file{file_no}",
         replicas=r,
         segments=[
             types_pb2.Segment(index=i, chunk_id=c, plain_size=100, stored_size=116, node_ids=nodes)

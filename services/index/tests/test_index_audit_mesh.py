@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from index_support import SEGMENT, new_file_id, sign
+from index_support import SEGMENT, new_file_id, sealed_name, sign
 
 from stratos.common import natsutil
 from stratos.common.grpcutil import RunningServer
@@ -84,7 +84,7 @@ class Mesh:
         plain = len(data) - TAG
         m = types_pb2.Manifest(
             file_id=file_id,
-            name="audited.bin",
+            metadata=sealed_name(file_id, "audited.bin"),
             size=plain,
             segment_size=max(plain, SEGMENT),  # one segment, maybe shorter than a full one
             replicas=len(on),

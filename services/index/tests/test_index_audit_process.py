@@ -14,7 +14,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from index_support import SEGMENT, new_file_id, sign
+from index_support import SEGMENT, new_file_id, sealed_name, sign
 
 from stratos.common import natsutil
 from stratos.common.grpcutil import channel, check_health
@@ -127,9 +127,10 @@ async def test_a_chunk_altered_on_disk_is_caught_by_an_audit_and_repaired(nats, 
             for n in (first, second):
                 await put(nodes[n].address, cid, data)
             plain = len(data) - 16
+            file_id = new_file_id()
             manifest = types_pb2.Manifest(
-                file_id=new_file_id(),
-                name="altered.bin",
+                file_id=file_id,
+                metadata=sealed_name(file_id, "altered.bin"),
                 size=plain,
                 segment_size=max(plain, SEGMENT),  # one segment, maybe shorter than a full one
                 replicas=2,

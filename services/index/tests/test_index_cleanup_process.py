@@ -20,7 +20,7 @@ from pathlib import Path
 import grpc
 import nats as nats_py
 import pytest
-from index_support import SEGMENT, delete_request, new_file_id, sign
+from index_support import SEGMENT, delete_request, new_file_id, sealed_name, sign
 
 from stratos.common.grpcutil import channel, check_health
 from stratos.common.hashing import chunk_id
@@ -167,9 +167,10 @@ def manifest_of(
     segments: list[types_pb2.Segment], *, expires_unix_ms: int = 0, replicas: int = 2
 ) -> types_pb2.Manifest:
     size = sum(s.plain_size for s in segments)
+    file_id = new_file_id()
     return types_pb2.Manifest(
-        file_id=new_file_id(),
-        name="cleanup.bin",
+        file_id=file_id,
+        metadata=sealed_name(file_id, "cleanup.bin"),
         size=size,
         segment_size=max(s.plain_size for s in segments),
         replicas=replicas,

@@ -107,11 +107,8 @@ async def test_commit_get_list_delete_round_trip(nats) -> None:
         fid = new_file_id()
         signed = sign(owner, build_manifest(fid, name="photo.jpg", size=2 * SEGMENT + 9))
         resp = await idx.stub.CommitManifest(index_pb2.CommitManifestRequest(signed=signed))
-        assert (resp.summary.file_id, resp.summary.name, resp.summary.segments) == (
-            fid,
-            "photo.jpg",
-            3,
-        )
+        assert (resp.summary.file_id, resp.summary.segments) == (fid, 3)
+        assert resp.summary.metadata == types_pb2.Manifest.FromString(signed.manifest).metadata
         assert resp.summary.owner_public_key == owner.public_bytes
         event = events_pb2.FileEvent.FromString((await events.next_msg(timeout=5)).data)
         assert event.file_id == fid and event.summary.size == 2 * SEGMENT + 9
@@ -363,3 +360,35 @@ async def test_the_feed_recovers_when_nats_comes_back_without_the_heartbeat_stre
             assert idx.feed.ready
     finally:
         await node.close()
+
+
+async def test_a_manifest_with_a_plaintext_name_is_refused_and_its_owner_can_reseal_it(
+    nats,
+) -> None:
+    """New commits must seal the name; a file stored before names were sealed keeps listing,
+    and its owner can replace it with a sealed manifest under the same ID."""
+    owner = Identity.generate()
+    async with running_index(nats.url) as idx, beating(idx.nc, heartbeat("n1"), heartbeat("n2")):
+        await wait_for_nodes(idx.stub, {"n1", "n2"})
+        fid = new_file_id()
+        old = build_manifest(fid)
+        old.ClearField("metadata")
+        old.legacy_name = "plain.txt"
+        err = await rpc_error(
+            idx.stub.CommitManifest(index_pb2.CommitManifestRequest(signed=sign(owner, old)))
+        )
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "file name in plaintext" in err.details()
+
+        # as an older index stored it
+        kv = await idx.nc.jetstream().key_value(natsutil.MANIFEST_BUCKET)
+        await kv.put(fid, sign(owner, old).SerializeToString())
+        (listed,) = (await idx.stub.ListFiles(index_pb2.ListFilesRequest())).files
+        assert listed.file_id == fid and not listed.HasField("metadata")
+        assert b"plain.txt" not in listed.SerializeToString()
+
+        resealed = sign(owner, build_manifest(fid, name="plain.txt"))
+        await idx.stub.CommitManifest(index_pb2.CommitManifestRequest(signed=resealed))
+        (listed,) = (await idx.stub.ListFiles(index_pb2.ListFilesRequest())).files
+        assert listed.HasField("metadata")
+        assert b"plain.txt" not in (await kv.get(fid)).value

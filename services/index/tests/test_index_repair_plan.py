@@ -61,7 +61,7 @@ def replicated(file_no: int, chunks: int, replicas: int, nodes: dict[str, NodeVi
     for i in range(chunks):
         chunk = cid(f"{file_id}/{i}")
         segs.append(types_pb2.Segment(index=i, chunk_id=chunk, plain_size=100, stored_size=116))
-    m = types_pb2.Manifest(file_id=file_id, name=f"f{file_no}", replicas=replicas, segments=segs)
+    m = types_pb2.Manifest(file_id=file_id, replicas=replicas, segments=segs)
     settled = converge([FileView(m)], nodes, seed_empty=True)
     return settled[0]
 
@@ -75,7 +75,6 @@ def ec_file(nodes: list[str], k: int = 4, m_: int = 2) -> FileView:
     seg = types_pb2.Segment(index=0, plain_size=184, stored_size=200, shares=shares)
     m = types_pb2.Manifest(
         file_id=file_id,
-        name="coded",
         replicas=1,
         segments=[seg],
         erasure=types_pb2.ErasureCode(data_shares=k, parity_shares=m_),

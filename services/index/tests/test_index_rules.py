@@ -52,8 +52,11 @@ def empty_last_segment(m) -> None:
     ("breakage", "message"),
     [
         (lambda m: setattr(m, "file_id", "ABC"), "is not a file ID"),
-        (lambda m: setattr(m, "name", ""), "name"),
-        (lambda m: setattr(m, "name", "x" * 256), "name"),
+        (lambda m: setattr(m, "legacy_name", "holiday.jpg"), "file name in plaintext"),
+        (lambda m: m.ClearField("metadata"), "no sealed metadata"),
+        (lambda m: setattr(m.metadata, "version", 7), "sealed metadata is malformed: its version"),
+        (lambda m: setattr(m.metadata, "nonce", b"1"), "sealed metadata is malformed: its nonce"),
+        (lambda m: setattr(m.metadata, "ciphertext", b"x" * 81), "its ciphertext is 81 bytes"),
         (lambda m: setattr(m, "replicas", 0), "replica"),
         (lambda m: setattr(m, "size", m.size + 1), "segments hold"),
         (lambda m: setattr(m.segments[1], "index", 5), "numbered 0..n-1"),

@@ -259,11 +259,9 @@ class StuckReason(_message.Message):
     def __init__(self, reason: _Optional[str] = ..., chunks: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...
 
 class LostFile(_message.Message):
-    __slots__ = ("file_id", "name", "reason")
+    __slots__ = ("file_id", "reason")
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
-    NAME_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     file_id: str
-    name: str
     reason: str
-    def __init__(self, file_id: _Optional[str] = ..., name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    def __init__(self, file_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...

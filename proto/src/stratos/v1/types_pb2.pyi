@@ -109,10 +109,26 @@ class FileLocations(_message.Message):
     chunks: _containers.RepeatedCompositeFieldContainer[ChunkLocation]
     def __init__(self, file_id: _Optional[str] = ..., chunks: _Optional[_Iterable[_Union[ChunkLocation, _Mapping]]] = ...) -> None: ...
 
-class Manifest(_message.Message):
-    __slots__ = ("file_id", "name", "size", "segment_size", "replicas", "cipher", "created_unix_ms", "segments", "expires_unix_ms", "erasure")
-    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+class FileMetadata(_message.Message):
+    __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class SealedMetadata(_message.Message):
+    __slots__ = ("version", "nonce", "ciphertext")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    nonce: bytes
+    ciphertext: bytes
+    def __init__(self, version: _Optional[int] = ..., nonce: _Optional[bytes] = ..., ciphertext: _Optional[bytes] = ...) -> None: ...
+
+class Manifest(_message.Message):
+    __slots__ = ("file_id", "legacy_name", "size", "segment_size", "replicas", "cipher", "created_unix_ms", "segments", "expires_unix_ms", "erasure", "metadata")
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    LEGACY_NAME_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_SIZE_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
@@ -121,8 +137,9 @@ class Manifest(_message.Message):
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     ERASURE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     file_id: str
-    name: str
+    legacy_name: str
     size: int
     segment_size: int
     replicas: int
@@ -131,7 +148,8 @@ class Manifest(_message.Message):
     segments: _containers.RepeatedCompositeFieldContainer[Segment]
     expires_unix_ms: int
     erasure: ErasureCode
-    def __init__(self, file_id: _Optional[str] = ..., name: _Optional[str] = ..., size: _Optional[int] = ..., segment_size: _Optional[int] = ..., replicas: _Optional[int] = ..., cipher: _Optional[_Union[Cipher, str]] = ..., created_unix_ms: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., expires_unix_ms: _Optional[int] = ..., erasure: _Optional[_Union[ErasureCode, _Mapping]] = ...) -> None: ...
+    metadata: SealedMetadata
+    def __init__(self, file_id: _Optional[str] = ..., legacy_name: _Optional[str] = ..., size: _Optional[int] = ..., segment_size: _Optional[int] = ..., replicas: _Optional[int] = ..., cipher: _Optional[_Union[Cipher, str]] = ..., created_unix_ms: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., expires_unix_ms: _Optional[int] = ..., erasure: _Optional[_Union[ErasureCode, _Mapping]] = ..., metadata: _Optional[_Union[SealedMetadata, _Mapping]] = ...) -> None: ...
 
 class SignedManifest(_message.Message):
     __slots__ = ("manifest", "owner_public_key", "signature")
@@ -144,9 +162,8 @@ class SignedManifest(_message.Message):
     def __init__(self, manifest: _Optional[bytes] = ..., owner_public_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class FileSummary(_message.Message):
-    __slots__ = ("file_id", "name", "size", "replicas", "segments", "created_unix_ms", "owner_public_key", "expires_unix_ms", "erasure")
+    __slots__ = ("file_id", "size", "replicas", "segments", "created_unix_ms", "owner_public_key", "expires_unix_ms", "erasure", "metadata")
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
-    NAME_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
@@ -154,8 +171,8 @@ class FileSummary(_message.Message):
     OWNER_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     ERASURE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     file_id: str
-    name: str
     size: int
     replicas: int
     segments: int
@@ -163,4 +180,5 @@ class FileSummary(_message.Message):
     owner_public_key: bytes
     expires_unix_ms: int
     erasure: ErasureCode
-    def __init__(self, file_id: _Optional[str] = ..., name: _Optional[str] = ..., size: _Optional[int] = ..., replicas: _Optional[int] = ..., segments: _Optional[int] = ..., created_unix_ms: _Optional[int] = ..., owner_public_key: _Optional[bytes] = ..., expires_unix_ms: _Optional[int] = ..., erasure: _Optional[_Union[ErasureCode, _Mapping]] = ...) -> None: ...
+    metadata: SealedMetadata
+    def __init__(self, file_id: _Optional[str] = ..., size: _Optional[int] = ..., replicas: _Optional[int] = ..., segments: _Optional[int] = ..., created_unix_ms: _Optional[int] = ..., owner_public_key: _Optional[bytes] = ..., expires_unix_ms: _Optional[int] = ..., erasure: _Optional[_Union[ErasureCode, _Mapping]] = ..., metadata: _Optional[_Union[SealedMetadata, _Mapping]] = ...) -> None: ...

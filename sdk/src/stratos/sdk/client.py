@@ -10,6 +10,8 @@ is complete (and only over a regular file), a stream gets each segment once it h
 An erasure-coded file (`put(..., erasure=(k, m))`) keeps each encrypted segment as k + m shares
 on distinct nodes instead; `ec_transfer` moves them and a get decodes any k. Both reads ask the
 nodes the index says hold a chunk now, before the ones the signed manifest named.
+A file's name is sealed into its manifest with the file key (`file_names`): a listing opens the
+names of the files whose keys the caller passes, and a get the one its capability opens.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import os
 import secrets
 import stat as statmod
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -38,11 +40,13 @@ from stratos.common.errors import (
 )
 from stratos.common.hashing import chunk_id as hash_chunk
 from stratos.common.identity import Identity
+from stratos.common.sealed_metadata import check_name
 from stratos.common.segment_limits import fitting_segment_size
-from stratos.sdk import ec_layout, holdings, sinks, transfer
+from stratos.sdk import ec_layout, file_names, holdings, sinks, transfer
 from stratos.sdk.capability import format_capability, is_file_id, parse_capability
 from stratos.sdk.crypto import decrypt_segment, encrypt_segment, new_file_key
 from stratos.sdk.ec_transfer import EcUpload, plan_ec, read_shares
+from stratos.sdk.file_names import ListedFile
 from stratos.sdk.manifest import (
     SegmentSpan,
     build_manifest,
@@ -96,6 +100,7 @@ class FileStat:
     summary: types_pb2.FileSummary
     manifest: types_pb2.Manifest  # as signed: the nodes it names are where the upload put chunks
     segments: list[holdings.SegmentView]  # where every segment's chunks are now, and each state
+    listed: ListedFile  # the summary with the name, when the caller's key opened it
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,7 @@ class MeshClient:
         from listings and the mesh collects its chunks."""
         path = Path(path)
         ttl_ms = _ttl_ms(ttl_s)
+        name = check_name(name or path.name)  # refused before any byte moves
         fd, size = _open_for_read(path)
         try:
             # refused before contacting anything
@@ -180,7 +186,8 @@ class MeshClient:
             await _bounded(layout, upload.segment, self._parallelism)
             manifest = build_manifest(
                 file_id=file_id,
-                name=name or path.name,
+                name=name,
+                key=key,
                 size=size,
                 segment_size=seg_size,
                 replicas=copies,
@@ -196,7 +203,7 @@ class MeshClient:
         return PutResult(
             file_id=file_id,
             capability=format_capability(file_id, key),
-            name=manifest.name,
+            name=name,
             size=size,
             segments=len(layout),
             replicas=copies,
@@ -273,7 +280,8 @@ class MeshClient:
         sinks.check_output(out)
         found = await self._manifest(file_id, read=True)
         manifest, locations = found.manifest, found.locations
-        target = sinks.choose_target(out, manifest.name, file_id, force=force)
+        name = file_names.name_of(manifest, key)  # a wrong key stops here, before any write
+        target = sinks.choose_target(out, name, file_id, force=force)
         code = ec_layout.code_of(manifest)
         live, known = await self._node_view()
         addresses = {**known, **found.addresses}
@@ -319,7 +327,7 @@ class MeshClient:
             sink.abort()
             raise
         path = None if target.stream and str(target.path) == sinks.STDOUT else target.path
-        return GetResult(file_id=file_id, name=manifest.name, size=manifest.size, path=path)
+        return GetResult(file_id=file_id, name=name, size=manifest.size, path=path)
 
     async def _read_segment(
         self,
@@ -391,10 +399,30 @@ class MeshClient:
 
     # -- metadata ----------------------------------------------------------------------------
 
-    async def list_files(self, *, everyone: bool = False) -> list[types_pb2.FileSummary]:
-        """The files this client's identity owns, or with `everyone` every owner's. Which files
-        are listed is a default view, not a secret: any caller can list everyone's, names,
-        sizes and owner keys included (names are encrypted by issue 11)."""
+    async def list_files(
+        self, *, everyone: bool = False, keys: Mapping[str, bytes] | None = None
+    ) -> list[ListedFile]:
+        """The files this client's identity owns, or with `everyone` every owner's, each with
+        its name opened where `keys` (file_id → file key) holds the file's key. Which files are
+        listed is a default view, not a secret: any caller can list everyone's IDs, sizes,
+        dates and owner keys; names are sealed, so only key holders see them."""
+        summaries = await self._summaries(everyone)
+        entries = [file_names.listed(s, keys or {}) for s in summaries]
+        legacy = [i for i, e in enumerate(entries) if e.legacy]
+
+        async def legacy_name(i: int) -> None:
+            # stored before names were sealed: its plaintext name is only in its manifest
+            try:
+                found = await self._manifest(entries[i].file_id)
+            except StratosError as err:
+                entries[i] = ListedFile(entries[i].summary, problem=err.message)
+                return
+            entries[i] = file_names.with_legacy_name(entries[i], found.manifest)
+
+        await _bounded(legacy, legacy_name, self._parallelism)
+        return entries
+
+    async def _summaries(self, everyone: bool) -> list[types_pb2.FileSummary]:
         owner = b"" if everyone else self._identity.public_bytes
         files: list[types_pb2.FileSummary] = []
         token = ""
@@ -411,9 +439,9 @@ class MeshClient:
             token = resp.next_page_token
         return files
 
-    async def stat(self, file_id: str) -> FileStat:
+    async def stat(self, file_id: str, key: bytes | None = None) -> FileStat:
         """The file's summary and where its chunks are now (not where the upload put them),
-        each holder with its state as the index sees it."""
+        each holder with its state as the index sees it; its name when `key` opens it."""
         _check_file_id(file_id)
         found = await self._manifest(file_id)
         manifest = found.manifest
@@ -422,7 +450,10 @@ class MeshClient:
         if manifest.HasField("erasure"):
             summary.erasure.CopyFrom(manifest.erasure)
         segments = holdings.segment_views(manifest, found.moved, statuses)
-        return FileStat(summary=summary, manifest=manifest, segments=segments)
+        entry = file_names.listed(summary, {file_id: key} if key is not None else {})
+        if entry.legacy:
+            entry = file_names.with_legacy_name(entry, manifest)
+        return FileStat(summary=summary, manifest=manifest, segments=segments, listed=entry)
 
     async def delete(self, file_id: str) -> None:
         """Remove the file from the index (owner only); its chunks are collected later."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stratos.common import env
-from stratos.common.errors import FailedPrecondition
+from stratos.common.errors import FailedPrecondition, InvalidArgument
 from stratos.common.files import tighten, write_atomic
 from stratos.common.identity import Identity, load_or_create
 
@@ -134,6 +134,21 @@ class Home:
 
     def capability_for(self, file_id: str) -> str | None:
         return self._read_keyring().get(file_id)
+
+    def file_keys(self) -> dict[str, bytes]:
+        """file_id → file key of every capability in the keyring, which `ls` opens names with;
+        an entry that is not a capability of that file is left out (its name stays sealed)."""
+        from stratos.sdk.capability import parse_capability
+
+        keys: dict[str, bytes] = {}
+        for file_id, cap in self._read_keyring().items():
+            try:
+                parsed_id, key = parse_capability(cap)
+            except InvalidArgument:
+                continue
+            if parsed_id == file_id:
+                keys[file_id] = key
+        return keys
 
     def _read_keyring(self) -> dict[str, str]:
         if not self.keyring_file.exists():

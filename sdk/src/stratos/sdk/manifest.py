@@ -22,6 +22,7 @@ from stratos.common.limits import MAX_SEGMENT_BYTES
 from stratos.common.manifests import delete_message, file_summary, manifest_message
 from stratos.common.shown import shown
 from stratos.sdk.crypto import stored_size
+from stratos.sdk.file_names import sealed_name
 from stratos.v1 import index_pb2, types_pb2
 
 MAX_SEGMENT_SIZE = MAX_SEGMENT_BYTES  # why: stratos.common.limits
@@ -66,6 +67,7 @@ def build_manifest(
     *,
     file_id: str,
     name: str,
+    key: bytes,
     size: int,
     segment_size: int,
     replicas: int,
@@ -73,10 +75,11 @@ def build_manifest(
     created_unix_ms: int | None = None,
     expires_unix_ms: int = 0,
 ) -> types_pb2.Manifest:
-    """A manifest with its segments in file order."""
+    """A manifest with its segments in file order and its name sealed with the file `key`
+    (the index, NATS and storage nodes never see it in plaintext)."""
     return types_pb2.Manifest(
         file_id=file_id,
-        name=name,
+        metadata=sealed_name(key, file_id, name),
         size=size,
         segment_size=segment_size,
         replicas=replicas,

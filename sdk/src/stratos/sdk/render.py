@@ -24,6 +24,7 @@ from stratos.sdk.names import shown
 
 if TYPE_CHECKING:  # only for annotations: rendering never needs the protobuf modules loaded
     from stratos.sdk import holdings
+    from stratos.sdk.file_names import ListedFile
 
 _UNITS = {
     "": 1,
@@ -169,14 +170,22 @@ _ID_CHARS = 32
 _TIME_CHARS = 16  # "2023-11-14 22:13"; 10 when it wraps to date / time
 
 
-def files_table(files: Iterable[Any], width: int | None = None) -> Table:
-    """`stratos ls`: one row per FileSummary; an expiry column when some file expires.
+def name_text(f: ListedFile) -> Text:
+    """A file's name, or its placeholder (dimmed) when the name is sealed from this caller."""
+    if f.name is not None:
+        return Text(shown(f.name))
+    return Text(f.shown_name, style="dim")
+
+
+def files_table(files: Iterable[ListedFile], width: int | None = None) -> Table:
+    """`stratos ls`: one row per file; an expiry column when some file expires. A name this
+    caller holds no key for shows as "(encrypted)" beside the file's ID.
 
     A file ID is never cut or folded (it is what a user copies). When `width` (the terminal's)
     cannot hold a name column beside it, the name goes on the line under the ID and folds there,
     and the times wrap to date / time — so at 80 columns nothing is cut."""
     files = list(files)
-    expiring = any(f.expires_unix_ms for f in files)
+    expiring = any(f.summary.expires_unix_ms for f in files)
     times = 2 if expiring else 1
     # ID, a name of 16, size, replicas and the times, with two spaces between columns
     wide = _ID_CHARS + 16 + 10 + 8 + times * _TIME_CHARS + 2 * (3 + times)
@@ -199,8 +208,9 @@ def files_table(files: Iterable[Any], width: int | None = None) -> Table:
     def when(unix_ms: int) -> str:
         return format_time(unix_ms, seconds=False).replace(" ", split)
 
-    for f in files:
-        file_id, name = Text(shown(f.file_id), style="cyan"), Text(shown(f.name))
+    for entry in files:
+        f = entry.summary
+        file_id, name = Text(shown(f.file_id), style="cyan"), name_text(entry)
         row: list[Any] = [Text.assemble(file_id, "\n", name)] if stacked else [file_id, name]
         row += [human_size(f.size), redundancy(f), when(f.created_unix_ms)]
         if expiring:
@@ -209,11 +219,15 @@ def files_table(files: Iterable[Any], width: int | None = None) -> Table:
     return table
 
 
-def file_summary_dict(f: Any) -> dict[str, Any]:
-    """A FileSummary as the JSON `stratos ls --json` prints."""
-    return {
+def file_summary_dict(entry: ListedFile) -> dict[str, Any]:
+    """A file as the JSON `stratos ls --json` prints: "name" is null when it is sealed from
+    this caller ("sealed" says whether the index holds it sealed at all; "name_problem" why a
+    key this caller holds did not open it)."""
+    f = entry.summary
+    doc: dict[str, Any] = {
         "id": f.file_id,
-        "name": f.name,
+        "name": entry.name,
+        "sealed": not entry.legacy,
         "size": f.size,
         "replicas": f.replicas,
         "erasure": code_text(erasure_code(f)),
@@ -222,14 +236,17 @@ def file_summary_dict(f: Any) -> dict[str, Any]:
         "expires_unix_ms": f.expires_unix_ms,
         "owner": f.owner_public_key.hex(),
     }
+    if entry.problem:
+        doc["name_problem"] = entry.problem
+    return doc
 
 
 def stat_dict(
-    summary: Any, manifest: Any, segments: Sequence[holdings.SegmentView]
+    entry: ListedFile, manifest: Any, segments: Sequence[holdings.SegmentView]
 ) -> dict[str, Any]:
     """`stratos stat --json`: the summary plus every segment with the nodes holding it now and
     their states (`holdings.segment_views`), the same truth the table shows."""
-    out = file_summary_dict(summary)
+    out = file_summary_dict(entry)
     out["segment_size"] = manifest.segment_size
 
     def states(piece: holdings.Piece) -> dict[str, str]:
@@ -256,13 +273,14 @@ def stat_dict(
     return out
 
 
-def stat_summary(summary: Any, manifest: Any) -> Table:
+def stat_summary(entry: ListedFile, manifest: Any) -> Table:
     """`stratos stat`: the file's facts as a two-column grid."""
+    summary = entry.summary
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     grid.add_row("id", Text(shown(summary.file_id)))
-    grid.add_row("name", Text(shown(summary.name)))
+    grid.add_row("name", name_text(entry))
     grid.add_row("size", f"{human_size(summary.size)} ({summary.size} bytes)")
     code = erasure_code(manifest)
     if code:

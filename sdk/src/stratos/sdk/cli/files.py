@@ -55,6 +55,16 @@ def capability_of(home: Home, text: str) -> str:
     return text.strip()
 
 
+def key_of(home: Home, text: str) -> bytes | None:
+    """The file key in a capability as given, or in the one the keyring holds for a bare ID;
+    None when neither has it (the name then stays sealed)."""
+    from stratos.sdk.capability import is_file_id, parse_capability
+
+    if is_file_id(text):
+        return home.file_keys().get(text)
+    return parse_capability(text)[1]
+
+
 def readable_file(path: Path) -> int:
     """The size of the regular file at `path`, or one sentence saying why it cannot be put."""
     try:
@@ -225,9 +235,12 @@ def ls(
 ) -> None:
     """List your files (the ones this STRATOS_HOME's key signed); --all lists every owner's.
 
-    File names are not secret yet: the index, and anyone who runs 'stratos ls --all' against
-    it, sees every file's name, size and owner key until names are encrypted (issue 11)."""
-    files = with_client(Home.from_env(), lambda c: c.list_files(everyone=everyone))
+    Names are sealed with each file's key: the index, and anyone who runs 'stratos ls --all',
+    sees IDs, sizes, dates and owner keys; a name shows only where this keyring holds the
+    file's capability, and is "(encrypted)" elsewhere."""
+    home = Home.from_env()
+    keys = home.file_keys()
+    files = with_client(home, lambda c: c.list_files(everyone=everyone, keys=keys))
     if as_json:
         print_json([render.file_summary_dict(f) for f in files])
     elif not files and everyone:
@@ -246,13 +259,16 @@ def stat_cmd(
     file_id: str = typer.Argument(..., metavar="ID", help="A file ID (or its capability)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Show a file's segments, their chunks and the nodes holding them now, with their states."""
+    """Show a file's segments, their chunks and the nodes holding them now, with their states.
+    Its name shows when the capability is given or this keyring holds it."""
     fid = file_id_of(file_id)
-    st = with_client(Home.from_env(), lambda c: c.stat(fid))
+    home = Home.from_env()
+    key = key_of(home, file_id)
+    st = with_client(home, lambda c: c.stat(fid, key))
     if as_json:
-        print_json(render.stat_dict(st.summary, st.manifest, st.segments))
+        print_json(render.stat_dict(st.listed, st.manifest, st.segments))
         return
-    out.print(render.stat_summary(st.summary, st.manifest))
+    out.print(render.stat_summary(st.listed, st.manifest))
     out.print(render.segments_table(st.segments))
 
 

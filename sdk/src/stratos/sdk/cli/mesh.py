@@ -14,7 +14,6 @@ from stratos.sdk import lazy
 from stratos.sdk.cli.params import MAX_WAIT_S, within
 from stratos.sdk.cli.shared import err, index_addresses, out, print_json, run_async
 from stratos.sdk.home import Home
-from stratos.sdk.names import shown
 
 render = lazy.module("stratos.sdk.render")
 
@@ -60,9 +59,7 @@ def health_dict(resp: Any) -> dict[str, Any]:
         "eta_s": round(resp.eta_s, 1),
         "eta_reason": resp.eta_reason,
         "stuck": [{"reason": g.reason, "chunks": g.chunks, "bytes": g.bytes} for g in resp.stuck],
-        "lost_files": [
-            {"file_id": f.file_id, "name": f.name, "reason": f.reason} for f in resp.lost_files
-        ],
+        "lost_files": [{"file_id": f.file_id, "reason": f.reason} for f in resp.lost_files],
         "waiting_on": list(resp.waiting_on),
         "nodes": [
             {
@@ -124,7 +121,7 @@ def health(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         out.print(f"unrecoverable: {doc['unrecoverable']} files cannot be read:", highlight=False)
         for f in doc["lost_files"]:
             out.print(
-                f"  {f['file_id']}  {shown(f['name'])}  {f['reason']}",
+                f"  {f['file_id']}  {f['reason']}",
                 highlight=False,
                 markup=False,
             )

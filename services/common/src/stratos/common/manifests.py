@@ -1,6 +1,9 @@
 """The manifest wire rules that writers (the SDK) and the index both follow: what an owner signs
 to commit or delete a file, and the summary a listing shows. Kept here so the two sides cannot
-drift apart (the SDK may not import a service)."""
+drift apart (the SDK may not import a service).
+
+A summary carries no name: the index cannot read one (`sealed_metadata`). It passes the sealed
+block on as the owner signed it, for a caller holding the file's key to open."""
 
 from __future__ import annotations
 
@@ -24,7 +27,6 @@ def file_summary(m: types_pb2.Manifest, owner_public_key: bytes) -> types_pb2.Fi
     """The FileSummary listed for a committed manifest."""
     return types_pb2.FileSummary(
         file_id=m.file_id,
-        name=m.name,
         size=m.size,
         replicas=m.replicas,
         segments=len(m.segments),
@@ -32,4 +34,5 @@ def file_summary(m: types_pb2.Manifest, owner_public_key: bytes) -> types_pb2.Fi
         owner_public_key=owner_public_key,
         expires_unix_ms=m.expires_unix_ms,
         erasure=m.erasure if m.HasField("erasure") else None,
+        metadata=m.metadata if m.HasField("metadata") else None,
     )

@@ -14,7 +14,6 @@ from stratos.common.errors import InvalidArgument
 from stratos.common.limits import (
     MAX_CHUNK_BYTES,
     MAX_MANIFEST_BYTES,
-    MAX_NAME_CHARS,
     MAX_NODE_ID_CHARS,
     MAX_SEGMENT_BYTES,
     MIN_SEGMENT_BYTES,
@@ -100,11 +99,14 @@ def _coded_segment_sizes() -> tuple[int, int]:
 
 @functools.cache
 def _fixed_bytes() -> int:
-    """The most bytes of a signed manifest besides its segments: the widest header (a name of
-    four-byte characters) and the owner's key and signature around it."""
+    """The most bytes of a signed manifest besides its segments: the widest header (the largest
+    sealed name) and the owner's key and signature around it."""
+    # imported here: it brings `cryptography`, which `stratos put` checks need not load
+    from stratos.common import sealed_metadata
+
     header = types_pb2.Manifest(
         file_id="f" * 32,
-        name="\U0010ffff" * MAX_NAME_CHARS,
+        metadata=sealed_metadata.widest(),
         size=_U64,
         segment_size=_U32,
         replicas=_U32,

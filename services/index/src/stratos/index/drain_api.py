@@ -115,8 +115,6 @@ def health(
         stuck=[
             index_pb2.StuckReason(reason=g.reason, chunks=g.chunks, bytes=g.bytes) for g in h.stuck
         ],
-        lost_files=[
-            index_pb2.LostFile(file_id=f.file_id, name=f.name, reason=f.reason) for f in lost
-        ],
+        lost_files=[index_pb2.LostFile(file_id=f.file_id, reason=f.reason) for f in lost],
         waiting_on=h.waiting_on,
     )

@@ -2,6 +2,10 @@
 
 Pure functions: the store calls them before touching JetStream, and unit tests call them
 directly. Every refusal is one sentence naming the offending field.
+
+The index holds no file key, so it cannot read a file's name: it checks only that the name is
+sealed (`stratos.common.sealed_metadata`) and refuses a manifest that carries one in plaintext,
+so a stale client cannot leak names into the store, NATS and every listing.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from stratos.common.erasure import MAX_SHARES, share_size
 from stratos.common.errors import InvalidArgument, PermissionDenied
 from stratos.common.hashing import is_chunk_id
 from stratos.common.identity import verify
-from stratos.common.limits import GCM_TAG_BYTES, MAX_NAME_CHARS, MAX_REPLICAS
+from stratos.common.limits import GCM_TAG_BYTES, MAX_REPLICAS
 from stratos.common.manifests import delete_message, manifest_message
+from stratos.common.sealed_metadata import shape_problem
 from stratos.common.segment_limits import (
     check_manifest_bytes,
     check_segment_count,
@@ -25,7 +30,7 @@ from stratos.common.segment_limits import (
 from stratos.common.shown import shown
 from stratos.v1 import types_pb2
 
-__all__ = ["GCM_TAG_BYTES", "MAX_NAME_CHARS"]
+__all__ = ["GCM_TAG_BYTES"]
 DELETE_CLOCK_SKEW_MS = 5 * 60 * 1000
 FILE_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
@@ -68,8 +73,7 @@ def verify_signed(signed: types_pb2.SignedManifest) -> types_pb2.Manifest:
 def validate_manifest(m: types_pb2.Manifest) -> None:
     """Structural rules a reader relies on to fetch and decrypt every byte of the file."""
     check_file_id(m.file_id)
-    if not m.name or len(m.name) > MAX_NAME_CHARS:
-        raise InvalidArgument(f"the file name must be 1 to {MAX_NAME_CHARS} characters")
+    _check_sealed_name(m)
     check_range("the manifest's replicas", m.replicas, 1, MAX_REPLICAS)
     # Readers show these dates; one no calendar holds would break every listing of the mesh.
     check_range("the manifest's created_unix_ms", m.created_unix_ms, 0, MAX_UNIX_MS)
@@ -117,6 +121,18 @@ def validate_manifest(m: types_pb2.Manifest) -> None:
         raise InvalidArgument(
             f"the segments hold {total} bytes but the manifest says the file has {m.size}"
         )
+
+
+def _check_sealed_name(m: types_pb2.Manifest) -> None:
+    if m.legacy_name:
+        raise InvalidArgument(
+            "the manifest carries its file name in plaintext; names are sealed in its metadata "
+            "field now, so the index never sees them (update the client)"
+        )
+    if not m.HasField("metadata"):
+        raise InvalidArgument("the manifest has no sealed metadata; it must carry the file's name")
+    if problem := shape_problem(m.metadata):
+        raise InvalidArgument(f"the manifest's sealed metadata is malformed: {problem}")
 
 
 def _check_replicated(where: str, seg: types_pb2.Segment) -> None:

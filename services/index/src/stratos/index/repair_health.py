@@ -28,7 +28,6 @@ from stratos.v1 import repair_pb2
 @dataclass(frozen=True)
 class FileHealth:
     file_id: str
-    name: str
     state: str  # "healthy", "degraded", "repairing" or "unrecoverable"
     bytes_to_repair: int
     bytes_stuck: int = 0
@@ -122,7 +121,6 @@ def health(
         out.append(
             FileHealth(
                 m.file_id,
-                m.name,
                 verdict,
                 buckets["repair"],
                 buckets["stuck"],
