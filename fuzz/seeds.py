@@ -23,6 +23,7 @@ from stratos.consensus.bft.wire import to_proto
 from stratos.consensus.ledger.genesis import Genesis, GenesisValidator
 from stratos.consensus.ledger.state import LedgerState, Params
 from stratos.consensus.ledger.tx import build_tx
+from stratos.sdk.file_names import sealed_name
 from stratos.sdk.manifest import build_manifest, segment_record, sign_manifest
 from stratos.v1 import bft_pb2, events_pb2, ledger_pb2, repair_pb2, storage_pb2, types_pb2
 
@@ -31,6 +32,7 @@ FILE_ID = "0123456789abcdef0123456789abcdef"
 CHUNK = "ab" * 32
 OTHER_CHUNK = "cd" * 32
 SEGMENT = 64 * 1024
+FILE_KEY = bytes(range(32))  # the file key the seeds' names are sealed with
 STOS = 10**9
 
 
@@ -52,6 +54,7 @@ def replicated_manifest() -> types_pb2.Manifest:
     return build_manifest(
         file_id=FILE_ID,
         name="report.pdf",
+        key=FILE_KEY,
         size=SEGMENT + 100,
         segment_size=SEGMENT,
         replicas=2,
@@ -70,7 +73,7 @@ def coded_manifest() -> types_pb2.Manifest:
         )
     return types_pb2.Manifest(
         file_id=FILE_ID,
-        name="coded.bin",
+        metadata=sealed_name(FILE_KEY, FILE_ID, "coded.bin"),
         size=plain,
         segment_size=SEGMENT,
         replicas=1,
