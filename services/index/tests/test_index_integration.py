@@ -17,6 +17,7 @@ from index_support import (
     publish_heartbeat,
     running_index,
     sign,
+    signed_heartbeat,
 )
 
 from stratos.common import natsutil
@@ -355,8 +356,8 @@ async def test_the_feed_recovers_when_nats_comes_back_without_the_heartbeat_stre
 
             async def seen_after() -> bool:
                 # Plain publish, as a node does: nothing stores it until the stream is back.
-                hb = heartbeat("after")
-                await node.publish("stratos.node.heartbeat.after", hb.SerializeToString())
+                subject, data, headers = signed_heartbeat(heartbeat("after"))
+                await node.publish(subject, data, headers=headers)
                 return "after" in await node_ids(idx.stub)
 
             await async_wait_until(seen_after, timeout_s=10, what="a heartbeat after the reset")

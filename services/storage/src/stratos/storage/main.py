@@ -14,11 +14,13 @@ import socket
 from collections.abc import Callable
 
 from stratos.common import identity
+from stratos.common.admission_source import AdmissionSource, self_problem
 from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError
 from stratos.common.grpcutil import serving
 from stratos.common.lifecycle import background, first_or_stop, run_service
 from stratos.common.logging import configure_logging, get_logger
+from stratos.common.nats_trust import Gate, Signer
 from stratos.common.tracing import setup_tracing
 from stratos.storage import __version__
 from stratos.storage.chunkstore import ChunkStore
@@ -31,6 +33,7 @@ from stratos.storage.repair_exec import RepairExecutor
 from stratos.storage.repair_fetch import Channels, Puller
 from stratos.storage.repair_worker import RepairWorker, WorkerSettings
 from stratos.storage.servicer import StorageService
+from stratos.v1 import auth_pb2
 
 log = get_logger(__name__)
 
@@ -56,6 +59,9 @@ def build_repair_worker(
     store: ChunkStore,
     channels: Channels,
     busy: Callable[[], bool] = lambda: False,
+    *,
+    signer: Signer,
+    gate: Gate,
 ) -> RepairWorker:
     """The repair executor and its JetStream worker, with one rate limit for all transfers:
     full speed while `busy()` (client traffic on this node) is false, throttled while true."""
@@ -74,6 +80,8 @@ def build_repair_worker(
             stop_grace_s=settings.shutdown_grace_s,
             nats_replicas=settings.nats_replicas,
         ),
+        signer=signer,
+        gate=gate,
     )
 
 
@@ -105,11 +113,16 @@ def open_store(settings: StorageSettings) -> ChunkStore:
         ) from None
 
 
-async def serve(stop: asyncio.Event, settings: StorageSettings | None = None) -> None:
+async def serve(
+    stop: asyncio.Event,
+    settings: StorageSettings | None = None,
+    admission: AdmissionSource | None = None,
+) -> None:
     """Run one storage node until `stop` is set."""
     settings = settings or load_settings(StorageSettings)
     configure_logging("storage", settings.log_level)
     setup_tracing("stratos-storage")
+    admission = admission or AdmissionSource.from_env()
     try:
         ident = identity.load_or_create(settings.data_dir / "identity.pem")
     except OSError as err:
@@ -118,6 +131,10 @@ async def serve(stop: asyncio.Event, settings: StorageSettings | None = None) ->
             f"{err.strerror or err}"
         ) from None
     store = await asyncio.to_thread(open_store, settings)
+    role = auth_pb2.MESH_ROLE_STORAGE
+    if problem := self_problem(admission.current(), settings.node_id, ident.public_bytes, role):
+        log.warning("not_admitted", problem=problem)
+    signer, gate = Signer(settings.node_id, ident), Gate(admission.current)
 
     service = StorageService(store, zone=settings.zone, max_active_puts=settings.max_active_puts)
     # One stack: entered in this order, closed in reverse (also when a later part fails to
@@ -143,6 +160,7 @@ async def serve(stop: asyncio.Event, settings: StorageSettings | None = None) ->
             settings.nats_url,
             name=f"stratos-storage-{settings.node_id}",
             replicas=settings.nats_replicas,
+            signer=signer,
         )
         heartbeats = Heartbeater(node, store.stat, link.publish, settings.heartbeat_interval_s)
         nats_ready = asyncio.Event()
@@ -156,7 +174,9 @@ async def serve(stop: asyncio.Event, settings: StorageSettings | None = None) ->
             background(heartbeats.run(stop), name="heartbeats", stop=stop)
         )
         channels = await stack.enter_async_context(Channels())
-        worker = build_repair_worker(settings, store, channels, busy=service.activity.busy)
+        worker = build_repair_worker(
+            settings, store, channels, busy=service.activity.busy, signer=signer, gate=gate
+        )
         await stack.enter_async_context(
             background(run_repairs(link, nats_ready, worker, stop), name="repairs", stop=stop)
         )
