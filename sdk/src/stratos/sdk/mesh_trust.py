@@ -72,14 +72,19 @@ def admit(home: Home, records: list[ProcessRecord]) -> bool:
         node_id = INDEX_NODE_ID if rec.kind == INDEX else rec.name
         members.append(Member(node_id, roles[rec.kind], load_or_create(key_file).public_bytes))
         if rec.kind in (INDEX, STORAGE):
-            rec.env.update(
-                STRATOS_MESH_ID=LOCAL_MESH_ID,
-                STRATOS_ADMIN_KEY=admin.public_bytes.hex(),
-                STRATOS_ADMISSION_FILE=str(admission_file(run_dir)),
-            )
+            rec.env.update(service_env(run_dir, admin.public_bytes))
         if rec.kind == INDEX:
             rec.env.update(STRATOS_NODE_ID=node_id, STRATOS_IDENTITY_FILE=str(key_file))
     return write_members(admission_file(run_dir), admin, LOCAL_MESH_ID, members)
+
+
+def service_env(run_dir: Path, admin_key: bytes) -> dict[str, str]:
+    """What points a storage node or the index at the local mesh's admission list."""
+    return {
+        "STRATOS_MESH_ID": LOCAL_MESH_ID,
+        "STRATOS_ADMIN_KEY": admin_key.hex(),
+        "STRATOS_ADMISSION_FILE": str(admission_file(run_dir)),
+    }
 
 
 def admin_identity(home: Home, key_file: Path | None = None) -> Identity:
@@ -94,3 +99,20 @@ def admin_identity(home: Home, key_file: Path | None = None) -> Identity:
             "'stratos dev up', or give the mesh's admin key with --admin-key FILE"
         )
     return load_or_create(path)
+
+
+def admit_extra(home: Home, node_id: str, role: int, public_key: bytes) -> dict[str, str]:
+    """Add one node the launcher did not start (a harness's own process) to the local mesh's
+    list, and return the settings that process needs (`service_env`). The next `admit`
+    rebuilds the list from mesh.json and leaves it out again."""
+    from stratos.common.admission import Member, open_list
+    from stratos.common.identity import load_or_create
+    from stratos.common.mesh_admin import write_members
+
+    run_dir = home.run_dir
+    admin = load_or_create(admin_key_file(run_dir))
+    held = open_list(admission_file(run_dir).read_bytes(), admin.public_bytes, LOCAL_MESH_ID)
+    members = [m for m in held.members() if m.node_id != node_id]
+    members.append(Member(node_id, role, public_key))
+    write_members(admission_file(run_dir), admin, LOCAL_MESH_ID, members)
+    return service_env(run_dir, admin.public_bytes)

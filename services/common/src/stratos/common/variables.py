@@ -107,6 +107,7 @@ READ_BY: Mapping[str, frozenset[str]] = {
     # stratos.operator.config.OperatorSettings
     "operator": frozenset(
         {
+            "STRATOS_ADMIN_KEY_FILE",
             "STRATOS_DRAIN_TIMEOUT_S",
             "STRATOS_HEAL_INTERVAL_S",
             "STRATOS_IMAGE_CONSENSUS",
