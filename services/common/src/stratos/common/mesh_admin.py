@@ -44,10 +44,11 @@ def next_list(
 
 def write_members(path: Path, admin: Identity, mesh_id: str, members: Iterable[Member]) -> bool:
     """Rewrite the list file at `path` when `members` differ from what it says; True if it did.
-    The list holds public keys only, so it is readable by all (0644)."""
+    Written 0600 like everything under STRATOS_HOME: the processes that read it run as the
+    admin's user (on Kubernetes the list is a ConfigMap instead)."""
     current = path.read_bytes() if path.exists() else None
     raw = next_list(current, admin, mesh_id, members)
     if raw is None:
         return False
-    write_atomic(path, raw, mode=0o644)
+    write_atomic(path, raw, mode=0o600)
     return True
