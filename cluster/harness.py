@@ -227,8 +227,16 @@ class LocalIndex:
         return json.loads(self.stratos(*args, "--json").stdout)
 
     def add_node(self, node_id: str, zone: str) -> None:
+        from stratos.common.identity import load_or_create
+        from stratos.sdk.home import Home
+        from stratos.sdk.mesh_trust import admit_extra
+        from stratos.v1 import auth_pb2
+
         data = self.home / "named" / node_id
         data.mkdir(parents=True, exist_ok=True)
+        key = load_or_create(data / "identity.pem").public_bytes
+        # admitted, as the mesh's admin would before the node starts
+        trust = admit_extra(Home(self.home), node_id, auth_pb2.MESH_ROLE_STORAGE, key)
         env = {
             **self.env,
             "STRATOS_NATS_URL": self.nats_url,
@@ -237,6 +245,7 @@ class LocalIndex:
             "STRATOS_DATA_DIR": str(data),
             "STRATOS_CAPACITY_BYTES": str(1 << 30),
             "STRATOS_ZONE": zone,
+            **trust,
         }
         with open(data.parent / f"{node_id}.log", "ab") as out:
             self.extra[node_id] = subprocess.Popen(
@@ -247,6 +256,14 @@ class LocalIndex:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+
+    @property
+    def admin_key_file(self) -> Path:
+        """The local mesh's admin key: the operator signs its drains with it."""
+        from stratos.sdk.home import Home
+        from stratos.sdk.mesh_trust import admin_key_file
+
+        return admin_key_file(Home(self.home).run_dir)
 
     def live_nodes(self) -> set[str]:
         from stratos.sdk.procctl import list_nodes

@@ -16,7 +16,7 @@ from nats.js.api import PersistMode, StorageType
 
 from stratos.common.natsutil import connect
 from stratos.common.procs import async_wait_until, env_with, free_port
-from stratos.common.testing import nats_cluster
+from stratos.common.testing import nats_cluster, trusted_mesh
 
 # Every stream the index and a storage node create at start (KV buckets are streams "KV_<name>").
 STREAMS = {
@@ -88,6 +88,7 @@ async def test_the_local_mesh_syncs_every_write_and_keeps_each_stream_on_file(me
 async def test_index_and_storage_keep_three_copies_of_every_stream_on_a_nats_cluster(tmp_path):
     with (
         nats_cluster(3) as servers,
+        trusted_mesh(tmp_path / "trust") as trust,
         (tmp_path / "index.log").open("w") as index_log,
         (tmp_path / "storage.log").open("w") as storage_log,
     ):
@@ -95,6 +96,7 @@ async def test_index_and_storage_keep_three_copies_of_every_stream_on_a_nats_clu
             assert s.monitor("varz")["jetstream"]["config"].get("sync_always") is True
         url = ",".join(s.url for s in servers)
         common = {"STRATOS_NATS_URL": url, "STRATOS_NATS_REPLICAS": "3"}
+        trust.storage("storage-1", tmp_path / "storage-1")
         procs = [
             subprocess.Popen(
                 [sys.executable, "-m", "stratos.index"],

@@ -32,6 +32,8 @@ from stratos.common.hashing import is_chunk_id
 from stratos.common.identity import address_of, verify
 from stratos.common.limits import NODE_ID_PATTERN
 from stratos.common.manifests import manifest_message
+from stratos.common.nats_trust import Gate, Signer
+from stratos.common.signed import sign as sign_message
 from stratos.common.tickets import DOMAIN as TICKET_DOMAIN
 from stratos.common.tickets import Bearer, TicketRefused
 from stratos.common.tickets import admit as admit_ticket
@@ -246,6 +248,20 @@ EVIDENCE = Parser(
     invariant=_convicts_a_validator,
 )
 
+# The mesh the NATS and ticket parsers run in: its admin, an index replica and a holder.
+_META_NODE = "index-1"
+_TICKET_NODE = "storage-1"
+_TICKET_NOW = 1_700_000_000_000
+_META_KEY, _HOLDER, _ADMIN = seeds.key(70), seeds.key(71), seeds.key(72)
+_TICKET_ADMISSION = open_list(
+    issue_list(
+        _ADMIN, "fuzz", 1, [Member(_META_NODE, auth_pb2.MESH_ROLE_META, _META_KEY.public_bytes)]
+    ),
+    _ADMIN.public_bytes,
+    "fuzz",
+)
+
+
 # ---- NATS events: heartbeats, repair jobs, repair results -----------------------------------
 
 
@@ -260,14 +276,36 @@ class _NoNats:
         return None
 
 
+# The seeds' storage node, admitted with the key its heartbeats carry, and the index.
+_NODE_ADMISSION = open_list(
+    issue_list(
+        _ADMIN,
+        "fuzz",
+        1,
+        [
+            Member("storage-0", auth_pb2.MESH_ROLE_STORAGE, seeds.OWNER.public_bytes),
+            Member(_META_NODE, auth_pb2.MESH_ROLE_META, _META_KEY.public_bytes),
+        ],
+    ),
+    _ADMIN.public_bytes,
+    "fuzz",
+)
+
+
 def _heartbeat_feed(data: bytes) -> Registry:
+    """The index's heartbeat handler, fed as the admitted node sends: signed by storage-0 on
+    the subject its body names (a body naming another node is then not believed, as it must
+    not be), so the fuzzed bytes reach the checks behind the signature."""
     registry = Registry(suspect_after_s=6, lost_after_s=30)
-    feed = HeartbeatFeed(_NoNats(), registry, replicas=1)
+    feed = HeartbeatFeed(_NoNats(), registry, replicas=1, gate=Gate(lambda: _NODE_ADMISSION))
     try:  # the subject the sender published on: its own node ID, as a real node does
         node_id = events_pb2.Heartbeat.FromString(data).node.node_id
     except DecodeError:
         node_id = "storage-0"
-    _run(feed._on_msg(_nats_msg(HEARTBEAT_PREFIX + node_id, data)))
+    subject = HEARTBEAT_PREFIX + node_id
+    msg = _nats_msg(subject, data)
+    msg.headers = sign_message(seeds.OWNER, "storage-0", subject, data)
+    _run(feed._on_msg(msg))
     return registry
 
 
@@ -350,7 +388,13 @@ def _repair_result(data: bytes) -> dict[str, types_pb2.FileLocations]:
     """The index's handling of a RepairResult on stratos.repair.result: decode (undecodable
     ones are logged and dropped), then apply it to the file's locations."""
     result = repair_pb2.RepairResult.FromString(data)
-    loop = RepairLoop(_NoNats(), Registry(6, 30), _index_settings())
+    loop = RepairLoop(
+        _NoNats(),
+        Registry(6, 30),
+        _index_settings(),
+        signer=Signer(_META_NODE, _META_KEY),
+        gate=Gate(lambda: _NODE_ADMISSION),
+    )
     manifests, locations = _MemoryKV(), _MemoryKV()
     for signed in seeds.signed_manifests()[:1]:
         manifests.values[seeds.FILE_ID] = (signed.SerializeToString(), 1)
@@ -459,18 +503,6 @@ CAPABILITY = Parser(
 )
 
 # ---- tickets ------------------------------------------------------------------------------
-
-_META_NODE = "index-1"
-_TICKET_NODE = "storage-1"
-_TICKET_NOW = 1_700_000_000_000
-_META_KEY, _HOLDER, _ADMIN = seeds.key(70), seeds.key(71), seeds.key(72)
-_TICKET_ADMISSION = open_list(
-    issue_list(
-        _ADMIN, "fuzz", 1, [Member(_META_NODE, auth_pb2.MESH_ROLE_META, _META_KEY.public_bytes)]
-    ),
-    _ADMIN.public_bytes,
-    "fuzz",
-)
 
 
 def _ticket(**changes) -> ticket_pb2.SignedTicket:

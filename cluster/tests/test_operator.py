@@ -55,7 +55,11 @@ def operator(
     op = Operator(
         chart,
         tmp_path_factory.mktemp("operator") / "operator.log",
-        env={"STRATOS_INDEX_ADDRESS": index.address, "STRATOS_HEAL_INTERVAL_S": str(HEAL_S)},
+        env={
+            "STRATOS_INDEX_ADDRESS": index.address,
+            "STRATOS_ADMIN_KEY_FILE": str(index.admin_key_file),
+            "STRATOS_HEAL_INTERVAL_S": str(HEAL_S),
+        },
     ).start()
     try:
         yield op

@@ -6,7 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from stratos.common.errors import Unavailable
+from stratos.common.errors import ConfigError, Unavailable
 from stratos.common.procs import free_port
 from stratos.operator.drain import DrainState, IndexDrainer
 from stratos.v1 import index_pb2, index_pb2_grpc
@@ -16,8 +16,10 @@ class Index(index_pb2_grpc.IndexServiceServicer):
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
         self.cancelled: list[str] = []
+        self.requests: list[index_pb2.DrainNodeRequest] = []
 
     async def DrainNode(self, request, context):
+        self.requests.append(request)
         if request.cancel:
             self.cancelled.append(request.node_id)
             if request.node_id != "drained":
@@ -87,3 +89,26 @@ async def test_undrain_cancels_a_drain_and_ignores_a_node_that_was_not_drained(s
 async def test_undrain_with_the_index_away_raises_a_retryable_sentence():
     with pytest.raises(Unavailable, match="could not be asked to let node-1 take chunks again"):
         await IndexDrainer(f"127.0.0.1:{free_port()}", timeout_s=1).undrain("node-1")
+
+
+async def test_the_drainer_signs_starts_and_cancels_with_the_admin_key(served, tmp_path):
+    """What the index checks (`AdminCheck`): both requests verify against the admin's public
+    key, and a drainer without a key sends none (the index then refuses it)."""
+    from stratos.common.admin_auth import AdminCheck
+    from stratos.common.identity import load_or_create
+    from stratos.operator.drain import load_admin
+
+    address, index = served
+    load_or_create(tmp_path / "admin.pem")
+    admin = load_admin(str(tmp_path / "admin.pem"))
+    drainer = IndexDrainer(address, admin=admin)
+    await drainer.drain("node-1")
+    await drainer.undrain("drained")
+    check = AdminCheck(admin.public_bytes)
+    for request in index.requests:
+        check.check("DrainNode", request)
+    assert [r.cancel for r in index.requests] == [False, True]
+    await IndexDrainer(address).drain("node-2")
+    assert not index.requests[-1].HasField("admin")
+    with pytest.raises(ConfigError, match="STRATOS_ADMIN_KEY_FILE"):
+        load_admin(str(tmp_path / "missing.pem"))

@@ -29,7 +29,7 @@ from stratos.common.errors import (
 )
 from stratos.common.identity import Identity
 from stratos.common.procs import env_with, free_port, wait_until
-from stratos.common.testing import NatsProcess, nats_server
+from stratos.common.testing import NatsProcess, TrustedMesh, nats_server, trusted_mesh
 from stratos.sdk.capability import parse_capability
 from stratos.sdk.client import MeshClient
 from stratos.v1 import index_pb2, index_pb2_grpc, storage_pb2, storage_pb2_grpc, types_pb2
@@ -56,6 +56,7 @@ class StorageNode:
 class Mesh:
     root: Path
     nats: NatsProcess
+    trust: TrustedMesh
     index_address: str = ""
     procs: list[subprocess.Popen] = field(default_factory=list)
     nodes: dict[str, StorageNode] = field(default_factory=dict)
@@ -85,6 +86,7 @@ class Mesh:
     def start_storage(self, node_id: str, zone: str, capacity_bytes: int = 1 << 30) -> None:
         address = f"127.0.0.1:{free_port()}"
         data_dir = self.root / node_id
+        self.trust.storage(node_id, data_dir)  # admitted, as the launcher does
         proc = self._spawn(
             node_id,
             "stratos.storage",
@@ -145,8 +147,12 @@ class Mesh:
 
 @contextlib.contextmanager
 def running_mesh(storage_nodes: int, capacity_bytes: int = 1 << 30) -> Iterator[Mesh]:
-    with tempfile.TemporaryDirectory(prefix="stratos-sdk-") as tmp, nats_server() as nats:
-        mesh = Mesh(Path(tmp), nats)
+    with (
+        tempfile.TemporaryDirectory(prefix="stratos-sdk-") as tmp,
+        nats_server() as nats,
+        trusted_mesh(Path(tmp) / "trust") as trust,
+    ):
+        mesh = Mesh(Path(tmp), nats, trust)
         try:
             mesh.start_index()
             for i in range(storage_nodes):

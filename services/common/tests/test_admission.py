@@ -176,3 +176,22 @@ def test_a_node_removed_from_the_list_is_no_longer_believed():
     with pytest.raises(Refused) as err:
         v.check(SUBJECT, b"y", sign(NODE, "storage-1", SUBJECT, b"y", 5_000), roles={STORAGE})
     assert err.value.reason == "not_admitted"
+
+
+def test_a_redelivered_work_queue_message_is_believed_again_only_when_told(checked):
+    """JetStream redelivers a nak'd job with the same signature; the storage node checks it
+    with once=False then (signature, sender and clock still checked), and a fresh publish of
+    the same bytes is still caught as a replay."""
+    v, clock = checked
+    subject = "stratos.repair.job.storage-1"
+    h = sign(INDEX, "index-1", subject, b"job", clock.now)
+    v.check(subject, b"job", h, roles={META})
+    assert v.check(subject, b"job", h, roles={META}, once=False).node_id == "index-1"
+    with pytest.raises(Refused) as err:
+        v.check(subject, b"job", h, roles={META})
+    assert err.value.reason == "replayed"
+    with pytest.raises(Refused) as err:
+        v.check(
+            subject, b"job", sign(STRANGER, "index-1", subject, b"job"), roles={META}, once=False
+        )
+    assert err.value.reason == "bad_signature"

@@ -12,6 +12,7 @@ import pytest
 from pydantic import Field
 
 from stratos.common import env, variables
+from stratos.common.admission_source import AdmissionSettings
 from stratos.common.config import ServiceSettings, StratosSettings, env_names, load_settings
 from stratos.common.errors import ConfigError, UnknownVariable
 from stratos.consensus.config import ConsensusSettings
@@ -26,6 +27,7 @@ SETTINGS = {
     "index": (IndexSettings, ServiceSettings),
     "consensus": (ConsensusSettings, ServiceSettings),
     "operator": (OperatorSettings, StratosSettings),
+    "storage and index (admission)": (AdmissionSettings, StratosSettings),
 }
 
 

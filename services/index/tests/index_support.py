@@ -1,5 +1,8 @@
 """Helpers the index tests share: an in-process index on loopback against a real nats-server,
-storage-node heartbeats and owner-signed manifests built the way a client builds them."""
+storage-node heartbeats and owner-signed manifests built the way a client builds them.
+
+`MESH` is the test's admission list (set by conftest's autouse `mesh` fixture): a heartbeat
+published here is signed by the node it names, admitted on first use, as a real node's is."""
 
 from __future__ import annotations
 
@@ -14,12 +17,15 @@ import grpc
 from nats.aio.client import Client as NATS
 
 from stratos.common import natsutil
+from stratos.common.admin_auth import AdminCheck
 from stratos.common.grpcutil import RunningServer, start_server
 from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
 from stratos.common.lifecycle import cancel_and_wait
 from stratos.common.limits import MIN_SEGMENT_BYTES
 from stratos.common.sealed_metadata import seal
+from stratos.common.signed import sign as sign_message
+from stratos.common.testing import INDEX_ID, TrustedMesh
 from stratos.index.config import IndexSettings
 from stratos.index.drains import DrainRegistry
 from stratos.index.heartbeats import HeartbeatFeed
@@ -30,6 +36,17 @@ from stratos.index.servicer import SERVICE_NAME, IndexService
 from stratos.v1 import events_pb2, index_pb2, index_pb2_grpc, types_pb2
 
 GIB = 1 << 30
+MESH: TrustedMesh | None = None
+
+
+def mesh() -> TrustedMesh:
+    assert MESH is not None, "the conftest's `mesh` fixture sets it"
+    return MESH
+
+
+def index_trust() -> dict:
+    """What an in-process index component is given to sign and check with."""
+    return {"signer": mesh().signer(INDEX_ID), "gate": mesh().gate()}
 
 
 @dataclass
@@ -63,10 +80,21 @@ async def running_index(
     try:
         store = await ManifestStore.open(nc.jetstream(), clock, replicas=1)
         registry = Registry(settings.suspect_after_s, settings.lost_after_s)
-        feed = HeartbeatFeed(nc, registry, watch_interval_s=stream_watch_s, replicas=1)
+        feed = HeartbeatFeed(
+            nc, registry, watch_interval_s=stream_watch_s, replicas=1, gate=mesh().gate()
+        )
         await feed.start()
         drains = await DrainRegistry.open(nc.jetstream(), replicas=1) if with_drains else None
-        service = IndexService(settings, registry, store, nc, clock, drains=drains)
+        service = IndexService(
+            settings,
+            registry,
+            store,
+            nc,
+            clock,
+            drains=drains,
+            signer=mesh().signer(INDEX_ID),
+            admin=AdminCheck(mesh().admin.public_bytes),
+        )
         server = await start_server(
             "127.0.0.1:0",
             lambda s: index_pb2_grpc.add_IndexServiceServicer_to_server(service, s),
@@ -108,9 +136,27 @@ def heartbeat(
 
 
 async def publish_heartbeat(nc: NATS, hb: events_pb2.Heartbeat) -> None:
-    """Publish as a storage node does; through JetStream so the stored copy is acknowledged."""
-    subject = natsutil.HEARTBEAT_SUBJECT.format(node_id=hb.node.node_id)
-    await nc.jetstream().publish(subject, hb.SerializeToString())
+    """Publish as a storage node does (`signed_heartbeat`); through JetStream so the stored copy
+    is acknowledged."""
+    subject, data, headers = signed_heartbeat(hb)
+    await nc.jetstream().publish(subject, data, headers=headers)
+
+
+def signed_heartbeat(hb: events_pb2.Heartbeat) -> tuple[str, bytes, dict[str, str]]:
+    """Subject, payload and headers of `hb` signed by the node it names (admitted on first use,
+    with its key in the body), dated as the heartbeat says."""
+    node_id = hb.node.node_id
+    m = mesh()
+    if node_id not in m.identities:
+        m.storage(node_id)
+    hb.node.public_key = m.identities[node_id].public_bytes
+    subject = natsutil.HEARTBEAT_SUBJECT.format(node_id=node_id)
+    data = hb.SerializeToString()
+    return (
+        subject,
+        data,
+        sign_message(m.identities[node_id], node_id, subject, data, hb.sent_unix_ms),
+    )
 
 
 SEGMENT = MIN_SEGMENT_BYTES  # the smallest segments the index accepts keep test files small

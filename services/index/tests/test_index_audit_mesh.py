@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from index_support import SEGMENT, new_file_id, sealed_name, sign
+from index_support import SEGMENT, index_trust, new_file_id, sealed_name, sign
 
 from stratos.common import natsutil
 from stratos.common.grpcutil import RunningServer
@@ -158,9 +158,15 @@ async def mesh(
                 node_id, store, await start_storage_server("127.0.0.1:0", servicer)
             )
             registry.observe(heartbeat(nodes[node_id]))
-        loop = RepairLoop(nc, registry, settings)
+        loop = RepairLoop(nc, registry, settings, **index_trust())
         await loop.start(run=False)
-        auditor = Auditor(nc, settings, lambda: loop.snapshot, rng=random.Random(1))
+        auditor = Auditor(
+            nc,
+            settings,
+            lambda: loop.snapshot,
+            rng=random.Random(1),
+            signer=index_trust()["signer"],
+        )
         await auditor.start(run=False)
         m = Mesh(nodes, loop, auditor, await LocationStore.open(nc.jetstream(), replicas=1))
 

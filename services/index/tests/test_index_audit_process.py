@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import index_support
 import pytest
 from index_support import SEGMENT, new_file_id, sealed_name, sign
 
@@ -66,6 +67,7 @@ def storage_nodes(nats_url: str, root: Path) -> Iterator[dict[str, Proc]]:
         for node_id in NODES:
             address = f"127.0.0.1:{free_port()}"
             data_dir = root / node_id
+            index_support.mesh().storage(node_id, data_dir)  # admitted, as the launcher does
             env = env_with(
                 STRATOS_NODE_ID=node_id,
                 STRATOS_DATA_DIR=str(data_dir),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import index_support
 import nats as nats_py
 import pytest
 from index_support import SEGMENT, delete_request, new_file_id, sealed_name, sign
@@ -89,6 +90,7 @@ async def running_mesh(nats_url: str, root: Path, **index_env: str) -> AsyncIter
         nodes = {}
         for node_id in NODES:
             address = f"127.0.0.1:{free_port()}"
+            index_support.mesh().storage(node_id, root / node_id)  # admitted, as the launcher does
             env = env_with(
                 STRATOS_NODE_ID=node_id,
                 STRATOS_DATA_DIR=str(root / node_id),

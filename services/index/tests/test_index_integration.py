@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import grpc
+import index_support
 import pytest
 from index_support import (
     GIB,
@@ -17,6 +18,7 @@ from index_support import (
     publish_heartbeat,
     running_index,
     sign,
+    signed_heartbeat,
 )
 
 from stratos.common import natsutil
@@ -24,6 +26,8 @@ from stratos.common.identity import Identity
 from stratos.common.procs import async_wait_until
 from stratos.index.manifests import now_ms
 from stratos.v1 import events_pb2, index_pb2, types_pb2
+
+LIST = index_pb2.ListNodesRequest()
 
 pytestmark = pytest.mark.integration
 
@@ -352,8 +356,8 @@ async def test_the_feed_recovers_when_nats_comes_back_without_the_heartbeat_stre
 
             async def seen_after() -> bool:
                 # Plain publish, as a node does: nothing stores it until the stream is back.
-                hb = heartbeat("after")
-                await node.publish("stratos.node.heartbeat.after", hb.SerializeToString())
+                subject, data, headers = signed_heartbeat(heartbeat("after"))
+                await node.publish(subject, data, headers=headers)
                 return "after" in await node_ids(idx.stub)
 
             await async_wait_until(seen_after, timeout_s=10, what="a heartbeat after the reset")
@@ -392,3 +396,34 @@ async def test_a_manifest_with_a_plaintext_name_is_refused_and_its_owner_can_res
         (listed,) = (await idx.stub.ListFiles(index_pb2.ListFilesRequest())).files
         assert listed.HasField("metadata")
         assert b"plain.txt" not in (await kv.get(fid)).value
+
+
+async def test_an_admitted_node_cannot_speak_for_another_nor_change_its_own_key(nats) -> None:
+    """A storage node's signature holds only for its own name, and its heartbeat must carry the
+    key it is admitted with: a compromised s1 cannot take s2's name nor swap keys."""
+    m = index_support.mesh()
+    async with running_index(nats.url) as idx, beating(idx.nc, heartbeat("s1"), heartbeat("s2")):
+        await wait_for_nodes(idx.stub, {"s1", "s2"})
+        before = {n.info.node_id: n.info for n in (await idx.stub.ListNodes(LIST)).nodes}
+        stranger = Identity.generate()
+        for node_id, key in (
+            ("s2", m.identities["s1"].public_bytes),
+            ("s1", stranger.public_bytes),
+        ):
+            hb = heartbeat(node_id, capacity=1 << 60)
+            hb.node.public_key = key
+            subject = natsutil.HEARTBEAT_SUBJECT.format(node_id=node_id)
+            data = hb.SerializeToString()
+            # s1 signs both: one for s2's subject, one for its own with another key in the body
+            await idx.nc.jetstream().publish(
+                subject, data, headers=m.signer("s1").headers(subject, data)
+            )
+
+        async def dropped() -> bool:
+            d = idx.feed._gate.dropped
+            return d["not_owner"] >= 1 and d["key_mismatch"] >= 1
+
+        await async_wait_until(dropped, timeout_s=10, what="both heartbeats dropped")
+        after = {n.info.node_id: n.info for n in (await idx.stub.ListNodes(LIST)).nodes}
+        assert after["s1"].capacity_bytes == before["s1"].capacity_bytes < 1 << 60
+        assert after["s2"].public_key == m.identities["s2"].public_bytes

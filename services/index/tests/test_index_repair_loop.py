@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from index_support import SEGMENT, build_manifest, heartbeat, new_file_id, sign
+from index_support import SEGMENT, build_manifest, heartbeat, index_trust, mesh, new_file_id, sign
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from stratos.common import natsutil
@@ -64,7 +64,9 @@ async def repair_loop(
     """A loop on its own connection, on the test's clock; unless `run`, the test runs its
     rounds (run_once)."""
     nc = await natsutil.connect(url, name="test-repair", connect_deadline_s=10)
-    loop = RepairLoop(nc, registry, IndexSettings(nats_url=url, **overrides), clock=clock)
+    loop = RepairLoop(
+        nc, registry, IndexSettings(nats_url=url, **overrides), clock=clock, **index_trust()
+    )
     try:
         await loop.start(run=run)
         yield loop
@@ -114,7 +116,13 @@ async def send_result(nc, job: repair_pb2.RepairJob, ok: bool = True) -> None:
         error="" if ok else "disk full",
         bytes=job.size if ok else 0,
     )
-    await natsutil.publish(nc, natsutil.REPAIR_RESULT_SUBJECT, result.SerializeToString())
+    # as the storage node the job targeted reports it: signed by that node
+    node = job.target_node_id
+    if node not in mesh().identities:
+        mesh().storage(node)
+    await (
+        mesh().signer(node).publish(nc, natsutil.REPAIR_RESULT_SUBJECT, result.SerializeToString())
+    )
 
 
 async def test_a_lost_node_puts_jobs_on_the_queue_and_results_heal_the_locations(nats) -> None:

@@ -156,3 +156,30 @@ def test_bad_capacity_exits_2_with_one_sentence(tmp_path: Path, value: str) -> N
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("error: invalid configuration: STRATOS_CAPACITY_BYTES: ")
     assert "Traceback" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"STRATOS_ADMISSION_FILE": "/nonexistent/admission"}, "cannot read the admission list"),
+        ({"STRATOS_ADMIN_KEY": "ab" * 32}, "not signed by this mesh's admin key"),
+        ({"STRATOS_MESH_ID": "another"}, "is for the mesh 'test-mesh', not 'another'"),
+        ({"STRATOS_ADMIN_KEY": ""}, "STRATOS_ADMIN_KEY: Field required"),
+    ],
+)
+def test_a_node_that_cannot_tell_who_is_in_its_mesh_exits_2_with_one_sentence(
+    tmp_path: Path, change: dict, says: str
+) -> None:
+    env = {**os.environ, "STRATOS_DATA_DIR": str(tmp_path), **change}
+    done = subprocess.run(
+        [sys.executable, "-m", "stratos.storage"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert says in lines[0]
+    assert "Traceback" not in done.stderr + done.stdout

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import nats
 import pytest
+from trust_support import job_message
 
 from stratos.common.grpcutil import channel, check_health
 from stratos.common.hashing import chunk_id
 from stratos.common.natsutil import (
-    REPAIR_JOB_SUBJECT,
     REPAIR_RESULT_SUBJECT,
     REPAIR_STREAM,
     ensure_repair_stream,
@@ -143,11 +143,8 @@ class Bus:
         return bus
 
     async def submit(self, job: repair_pb2.RepairJob) -> None:
-        await self.nc.jetstream().publish(
-            REPAIR_JOB_SUBJECT.format(node_id=job.target_node_id),
-            job.SerializeToString(),
-            headers={"Nats-Msg-Id": job.job_id},
-        )
+        subject, payload, headers = job_message(job)
+        await self.nc.jetstream().publish(subject, payload, headers=headers)
 
     async def results_of(self, job_id: str, timeout_s: float = 30) -> list:
         async def some() -> list:

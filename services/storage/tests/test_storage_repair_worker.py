@@ -15,12 +15,12 @@ import pytest
 import zfec
 from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
+from trust_support import job_message, worker_trust
 
 from stratos.common import natsutil
 from stratos.common.grpcutil import RunningServer
 from stratos.common.hashing import chunk_id
 from stratos.common.natsutil import (
-    REPAIR_JOB_SUBJECT,
     REPAIR_RESULT_SUBJECT,
     REPAIR_STREAM,
     ensure_repair_stream,
@@ -84,10 +84,8 @@ class Mesh:
     results: list[repair_pb2.RepairResult] = field(default_factory=list)
 
     async def submit(self, job: repair_pb2.RepairJob) -> None:
-        payload = job.SerializeToString()
-        await self.nc.jetstream().publish(
-            REPAIR_JOB_SUBJECT.format(node_id=TARGET), payload, headers={"Nats-Msg-Id": job.job_id}
-        )
+        subject, payload, headers = job_message(job)
+        await self.nc.jetstream().publish(subject, payload, headers=headers)
 
     async def result_of(self, job_id: str, timeout_s: float = 20) -> repair_pb2.RepairResult:
         async def reported():
@@ -123,7 +121,9 @@ async def mesh(tmp_path: Path, n_sources: int = 2, **settings) -> AsyncIterator[
         ws = WorkerSettings(**{"retry_base_delay_s": 0.2, "fetch_wait_s": 0.2, **settings})
         worker_nc = await natsutil.connect(ns.url, name="repair-test")
         stop = asyncio.Event()
-        running = asyncio.create_task(RepairWorker(executor, TARGET, ws).run(worker_nc, stop))
+        running = asyncio.create_task(
+            RepairWorker(executor, TARGET, ws, **worker_trust(TARGET)).run(worker_nc, stop)
+        )
         try:
             yield m
         finally:
@@ -356,15 +356,14 @@ async def test_worker_runs_at_most_its_concurrency_and_hands_jobs_back_on_stop()
         await nc.subscribe(REPAIR_RESULT_SUBJECT, cb=collect)
         for i in range(5):
             job = copy_job(f"gated-{i}", chunk_id(b"%d" % i), 7, [dead_source()])
-            await nc.jetstream().publish(
-                REPAIR_JOB_SUBJECT.format(node_id=TARGET),
-                job.SerializeToString(),
-                headers={"Nats-Msg-Id": job.job_id},
-            )
+            subject, payload, headers = job_message(job)
+            await nc.jetstream().publish(subject, payload, headers=headers)
         ws = WorkerSettings(concurrency=2, fetch_wait_s=0.2, stop_grace_s=0.1)
         first = GatedExecutor()
         stop = asyncio.Event()
-        run = asyncio.create_task(RepairWorker(first, TARGET, ws).run(nc, stop))  # type: ignore[arg-type]
+        run = asyncio.create_task(
+            RepairWorker(first, TARGET, ws, **worker_trust(TARGET)).run(nc, stop)
+        )  # type: ignore[arg-type]
         await async_wait_until(_now(lambda: first.running == 2), timeout_s=10, what="2 jobs")
         stop.set()  # as on SIGTERM: the two running jobs are nak'd, not left to ack_wait (30 s)
         await asyncio.wait_for(run, 10)
@@ -373,7 +372,9 @@ async def test_worker_runs_at_most_its_concurrency_and_hands_jobs_back_on_stop()
         second = GatedExecutor()
         second.gate.set()
         stop = asyncio.Event()
-        run = asyncio.create_task(RepairWorker(second, TARGET, ws).run(nc, stop))  # type: ignore[arg-type]
+        run = asyncio.create_task(
+            RepairWorker(second, TARGET, ws, **worker_trust(TARGET)).run(nc, stop)
+        )  # type: ignore[arg-type]
         try:
             await async_wait_until(_now(lambda: len(results) == 5), timeout_s=10, what="5 results")
         finally:

@@ -15,12 +15,24 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import grpc
 
-from stratos.common.errors import Unavailable
+from stratos.common.admin_auth import sign_request
+from stratos.common.errors import ConfigError, Unavailable
+from stratos.common.identity import Identity, load_or_create
 from stratos.v1 import index_pb2, index_pb2_grpc
+
+
+def load_admin(path: str) -> Identity | None:
+    """The admin key the drainer signs with (STRATOS_ADMIN_KEY_FILE), or None when unset."""
+    if not path:
+        return None
+    if not Path(path).is_file():
+        raise ConfigError(f"the admin key {path} (STRATOS_ADMIN_KEY_FILE) does not exist")
+    return load_or_create(Path(path))
 
 
 class DrainState(enum.Enum):
@@ -56,16 +68,25 @@ def report_of(status: index_pb2.DrainStatus) -> DrainReport:
 class IndexDrainer:
     """Drains through the index's gRPC API at `address` (host:port)."""
 
-    def __init__(self, address: str, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, address: str, timeout_s: float = 10.0, admin: Identity | None = None
+    ) -> None:
         self.address = address
         self.timeout_s = timeout_s
+        self.admin = admin  # signs each request: draining is an admin action
+
+    def _signed(self, request: index_pb2.DrainNodeRequest) -> index_pb2.DrainNodeRequest:
+        if self.admin is not None:
+            request.admin.CopyFrom(sign_request(self.admin, "DrainNode", request))
+        return request
 
     async def drain(self, node_id: str) -> DrainReport:
         async with grpc.aio.insecure_channel(self.address) as channel:
             stub = index_pb2_grpc.IndexServiceStub(channel)
             try:
                 status = await stub.DrainNode(
-                    index_pb2.DrainNodeRequest(node_id=node_id), timeout=self.timeout_s
+                    self._signed(index_pb2.DrainNodeRequest(node_id=node_id)),
+                    timeout=self.timeout_s,
                 )
             except grpc.aio.AioRpcError as err:
                 return _refusal(err, self.address, node_id)
@@ -76,7 +97,7 @@ class IndexDrainer:
             stub = index_pb2_grpc.IndexServiceStub(channel)
             try:
                 await stub.DrainNode(
-                    index_pb2.DrainNodeRequest(node_id=node_id, cancel=True),
+                    self._signed(index_pb2.DrainNodeRequest(node_id=node_id, cancel=True)),
                     timeout=self.timeout_s,
                 )
             except grpc.aio.AioRpcError as err:

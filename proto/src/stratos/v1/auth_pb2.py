@@ -24,19 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15stratos/v1/auth.proto\x12\nstratos.v1\"W\n\x0c\x41\x64mittedNode\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\"\n\x04role\x18\x02 \x01(\x0e\x32\x14.stratos.v1.MeshRole\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\"r\n\rAdmissionList\x12\x0f\n\x07mesh_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x16\n\x0eissued_unix_ms\x18\x03 \x01(\x03\x12\'\n\x05nodes\x18\x04 \x03(\x0b\x32\x18.stratos.v1.AdmittedNode\"6\n\x13SignedAdmissionList\x12\x0c\n\x04list\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c*\x99\x01\n\x08MeshRole\x12\x19\n\x15MESH_ROLE_UNSPECIFIED\x10\x00\x12\x15\n\x11MESH_ROLE_STORAGE\x10\x01\x12\x12\n\x0eMESH_ROLE_META\x10\x02\x12\x17\n\x13MESH_ROLE_VALIDATOR\x10\x03\x12\x17\n\x13MESH_ROLE_INCENTIVE\x10\x04\x12\x15\n\x11MESH_ROLE_COMPUTE\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15stratos/v1/auth.proto\x12\nstratos.v1\"W\n\x0c\x41\x64mittedNode\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\"\n\x04role\x18\x02 \x01(\x0e\x32\x14.stratos.v1.MeshRole\x12\x12\n\npublic_key\x18\x03 \x01(\x0c\"r\n\rAdmissionList\x12\x0f\n\x07mesh_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x16\n\x0eissued_unix_ms\x18\x03 \x01(\x03\x12\'\n\x05nodes\x18\x04 \x03(\x0b\x32\x18.stratos.v1.AdmittedNode\"6\n\x13SignedAdmissionList\x12\x0c\n\x04list\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\";\n\x0e\x41\x64minSignature\x12\x16\n\x0esigned_unix_ms\x18\x01 \x01(\x03\x12\x11\n\tsignature\x18\x02 \x01(\x0c*\x99\x01\n\x08MeshRole\x12\x19\n\x15MESH_ROLE_UNSPECIFIED\x10\x00\x12\x15\n\x11MESH_ROLE_STORAGE\x10\x01\x12\x12\n\x0eMESH_ROLE_META\x10\x02\x12\x17\n\x13MESH_ROLE_VALIDATOR\x10\x03\x12\x17\n\x13MESH_ROLE_INCENTIVE\x10\x04\x12\x15\n\x11MESH_ROLE_COMPUTE\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stratos.v1.auth_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MESHROLE']._serialized_start=299
-  _globals['_MESHROLE']._serialized_end=452
+  _globals['_MESHROLE']._serialized_start=360
+  _globals['_MESHROLE']._serialized_end=513
   _globals['_ADMITTEDNODE']._serialized_start=37
   _globals['_ADMITTEDNODE']._serialized_end=124
   _globals['_ADMISSIONLIST']._serialized_start=126
   _globals['_ADMISSIONLIST']._serialized_end=240
   _globals['_SIGNEDADMISSIONLIST']._serialized_start=242
   _globals['_SIGNEDADMISSIONLIST']._serialized_end=296
+  _globals['_ADMINSIGNATURE']._serialized_start=298
+  _globals['_ADMINSIGNATURE']._serialized_end=357
 # @@protoc_insertion_point(module_scope)

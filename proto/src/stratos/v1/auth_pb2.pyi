@@ -51,3 +51,11 @@ class SignedAdmissionList(_message.Message):
     list: bytes
     signature: bytes
     def __init__(self, list: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class AdminSignature(_message.Message):
+    __slots__ = ("signed_unix_ms", "signature")
+    SIGNED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    signed_unix_ms: int
+    signature: bytes
+    def __init__(self, signed_unix_ms: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...

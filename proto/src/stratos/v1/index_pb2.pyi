@@ -1,3 +1,4 @@
+from stratos.v1 import auth_pb2 as _auth_pb2
 from stratos.v1 import ticket_pb2 as _ticket_pb2
 from stratos.v1 import types_pb2 as _types_pb2
 from google.protobuf.internal import containers as _containers
@@ -163,12 +164,14 @@ class ListNodesResponse(_message.Message):
     def __init__(self, nodes: _Optional[_Iterable[_Union[_types_pb2.NodeStatus, _Mapping]]] = ...) -> None: ...
 
 class DrainNodeRequest(_message.Message):
-    __slots__ = ("node_id", "cancel")
+    __slots__ = ("node_id", "cancel", "admin")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     CANCEL_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     cancel: bool
-    def __init__(self, node_id: _Optional[str] = ..., cancel: _Optional[bool] = ...) -> None: ...
+    admin: _auth_pb2.AdminSignature
+    def __init__(self, node_id: _Optional[str] = ..., cancel: _Optional[bool] = ..., admin: _Optional[_Union[_auth_pb2.AdminSignature, _Mapping]] = ...) -> None: ...
 
 class GetDrainStatusRequest(_message.Message):
     __slots__ = ("node_id",)

@@ -23,6 +23,7 @@ import psutil
 
 from stratos.common.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument
 from stratos.common.procs import free_port, nats_server_binary
+from stratos.sdk import mesh_trust
 from stratos.sdk.home import Home
 from stratos.sdk.meshfile import find, load, locked, require, save
 from stratos.sdk.meshplan import (
@@ -196,6 +197,7 @@ def up(
         )
         if n := validator_count(records):
             _prepare_chain(home, n)
+        mesh_trust.admit(home, records)
         save(home, records)
         for rec in records:
             if is_running(rec):
@@ -249,6 +251,7 @@ def add_storage(
             nats_binary=nats_server_binary,
         )
         added = [r for r in records if r.name not in before]
+        mesh_trust.admit(home, records)
         save(home, records)
         for rec in added:
             spawn(rec)

@@ -5,6 +5,7 @@ GetHealth / DrainNode / GetDrainStatus; errors reach `shared.run`, which prints 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -168,12 +169,24 @@ def drain(
         help="Seconds to follow the drain before giving up.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the final status as JSON."),
+    admin_key: Path | None = typer.Option(
+        None,
+        "--admin-key",
+        help="The mesh admin's key (PEM) that signs the request; default: the local mesh's, "
+        "under STRATOS_HOME.",
+    ),
 ) -> None:
     """Move every chunk off a storage node; it then reports 'drained' and can be stopped with no
-    loss of redundancy. Refused when the other nodes cannot hold every file's redundancy."""
+    loss of redundancy. Refused when the other nodes cannot hold every file's redundancy. An
+    admin action: signed with the mesh's admin key."""
+    from stratos.common.admin_auth import sign_request
+    from stratos.sdk.mesh_trust import admin_identity
     from stratos.v1 import index_pb2
 
-    status = call_index("DrainNode", index_pb2.DrainNodeRequest(node_id=name, cancel=cancel))
+    admin = admin_identity(Home.from_env(), admin_key)
+    request = index_pb2.DrainNodeRequest(node_id=name, cancel=cancel)
+    request.admin.CopyFrom(sign_request(admin, "DrainNode", request))
+    status = call_index("DrainNode", request)
     if cancel or not wait:
         _report(status, as_json)
         return

@@ -101,17 +101,20 @@ class Verifier:
         *,
         roles: frozenset[int] | set[int],
         sender: str | None = None,
+        once: bool = True,
     ) -> Sender:
         """The sender of a message that may be believed; raises `Refused` (and counts it)
         otherwise. `roles`: who may send on this subject; `sender`: the one node that may,
-        when the subject names it (a heartbeat, a node's results)."""
+        when the subject names it (a heartbeat, a node's results). `once=False` skips the
+        replay and order checks for a message JetStream itself redelivers (a work-queue job
+        nak'd for a retry arrives again with the same signature)."""
         try:
-            return self._check(subject, payload, headers or {}, roles, sender)
+            return self._check(subject, payload, headers or {}, roles, sender, once)
         except Refused as err:
             self.dropped[err.reason] += 1
             raise
 
-    def _check(self, subject, payload, headers, roles, sender) -> Sender:
+    def _check(self, subject, payload, headers, roles, sender, once) -> Sender:
         node_id, sent_raw, sig_raw = (headers.get(h) for h in (SIGNER, SENT, SIGNATURE))
         if not node_id or not sent_raw or not sig_raw:
             raise Refused("unsigned", f"a message on {subject} carries no sender signature")
@@ -141,7 +144,8 @@ class Verifier:
                 "future",
                 f"{node_id} sent a message on {subject} dated {sent_ms - now} ms in the future",
             )
-        self._remember(node_id, subject, sent_ms, sig)
+        if once:
+            self._remember(node_id, subject, sent_ms, sig)
         return Sender(node_id, member.role, sent_ms)
 
     def _remember(self, node_id: str, subject: str, sent_ms: int, sig: bytes) -> None:

@@ -1,9 +1,11 @@
 """Test support shared by every tier: a real nats-server with JetStream on a loopback port, or a
-cluster of them. (Tests run real components; there is no NATS fake.)"""
+cluster of them (tests run real components; there is no NATS fake), and a `TrustedMesh`: the
+admin key, admission list and node keys a harness gives the services it starts."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 import urllib.request
@@ -12,6 +14,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stratos.common.admission_source import AdmissionSource
+from stratos.common.identity import Identity
+from stratos.common.mesh_admin import write_members
+from stratos.common.nats_trust import Gate, Signer
 from stratos.common.procs import free_port, nats_config, nats_server_binary, port_open, wait_until
 
 
@@ -100,3 +106,101 @@ def nats_cluster(size: int = 3) -> Iterator[list[NatsProcess]]:
         for s in servers:
             wait_until(lambda s=s: _jetstream_ready(s), timeout_s=60, what="a JetStream cluster")
         yield servers
+
+
+INDEX_ID = "index-1"  # the index's default STRATOS_NODE_ID
+
+
+@dataclass
+class TrustedMesh:
+    """What a test harness needs to start services the way the launcher does: an admin key, the
+    signed admission list in `root`, and an identity per node it admits (`node`). `env` is what
+    every service process is given; `signer(node_id)` lets the test publish as an admitted node."""
+
+    root: Path
+    mesh_id: str = "test-mesh"
+    admin: Identity = field(default_factory=lambda: Identity.generate())
+    identities: dict[str, Identity] = field(default_factory=dict)
+    roles: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def admission_file(self) -> Path:
+        return self.root / "admission.bin"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "STRATOS_MESH_ID": self.mesh_id,
+            "STRATOS_ADMIN_KEY": self.admin.public_bytes.hex(),
+            "STRATOS_ADMISSION_FILE": str(self.admission_file),
+        }
+
+    def node(self, node_id: str, role: int, identity: Identity | None = None) -> Identity:
+        """Admit `node_id` in `role` (with `identity`, or a new key) and rewrite the list."""
+        self.identities[node_id] = identity or self.identities.get(node_id) or Identity.generate()
+        self.roles[node_id] = role
+        self._write()
+        return self.identities[node_id]
+
+    def storage(self, node_id: str, data_dir: Path | None = None) -> Identity:
+        """Admit a storage node; with `data_dir`, the key is the node's own identity.pem (made
+        now if missing), as the launcher does before it starts the node."""
+        from stratos.common.identity import load_or_create
+        from stratos.v1 import auth_pb2
+
+        key = load_or_create(data_dir / "identity.pem") if data_dir is not None else None
+        return self.node(node_id, auth_pb2.MESH_ROLE_STORAGE, key)
+
+    def meta(self, node_id: str = "index-1") -> tuple[Identity, dict[str, str]]:
+        """Admit an index replica; its key file is written under root. Returns the identity and
+        the env an index process needs besides `env`."""
+        from stratos.common.identity import load_or_create
+        from stratos.v1 import auth_pb2
+
+        key_file = self.root / f"{node_id}.pem"
+        ident = self.node(node_id, auth_pb2.MESH_ROLE_META, load_or_create(key_file))
+        return ident, {"STRATOS_NODE_ID": node_id, "STRATOS_IDENTITY_FILE": str(key_file)}
+
+    def remove(self, node_id: str) -> None:
+        self.identities.pop(node_id, None)
+        self.roles.pop(node_id, None)
+        self._write()
+
+    def signer(self, node_id: str) -> Signer:
+        return Signer(node_id, self.identities[node_id])
+
+    def gate(self) -> Gate:
+        """A consumer's gate over this list, which sees a node admitted a moment ago."""
+        return Gate(self.source(check_every_s=0).current)
+
+    def source(self, **kwargs) -> AdmissionSource:
+        return AdmissionSource(self.admission_file, self.admin.public_bytes, self.mesh_id, **kwargs)
+
+    def _write(self) -> None:
+        from stratos.common.admission import Member
+
+        members = [
+            Member(n, self.roles[n], ident.public_bytes) for n, ident in self.identities.items()
+        ]
+        write_members(self.admission_file, self.admin, self.mesh_id, members)
+
+
+@contextmanager
+def trusted_mesh(root: Path, index_id: str = INDEX_ID) -> Iterator[TrustedMesh]:
+    """A `TrustedMesh` in `root` whose settings (and an admitted `index_id` key for an index
+    process) are in os.environ for the block, so every service a test spawns belongs to it; a
+    test admits the storage nodes it starts (`mesh.storage(node_id, data_dir)`)."""
+    mesh = TrustedMesh(root)
+    _, index_env = mesh.meta(index_id)
+    # the index's default name; a storage node spawned from this environment must not inherit it
+    index_env.pop("STRATOS_NODE_ID")
+    saved = {k: os.environ.get(k) for k in (*mesh.env, *index_env)}
+    os.environ.update({**mesh.env, **index_env})
+    try:
+        yield mesh
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -37,6 +37,14 @@ READ_BY: Mapping[str, frozenset[str]] = {
             "STRATOS_SHUTDOWN_GRACE_S",
         }
     ),
+    # stratos.common.admission_source.AdmissionSettings: the storage nodes and the index
+    "storage and index (admission)": frozenset(
+        {
+            "STRATOS_ADMIN_KEY",
+            "STRATOS_ADMISSION_FILE",
+            "STRATOS_MESH_ID",
+        }
+    ),
     # stratos.storage.config.StorageSettings
     "storage": frozenset(
         {
@@ -63,9 +71,11 @@ READ_BY: Mapping[str, frozenset[str]] = {
             "STRATOS_EXPIRY_INTERVAL_S",
             "STRATOS_GC_GRACE_S",
             "STRATOS_GC_INTERVAL_S",
+            "STRATOS_IDENTITY_FILE",
             "STRATOS_LOST_AFTER_S",
             "STRATOS_MAX_REPLICAS",
             "STRATOS_NATS_CONNECT_TIMEOUT_S",
+            "STRATOS_NODE_ID",
             "STRATOS_REPAIR_INTERVAL_S",
             "STRATOS_REPAIR_JOB_TIMEOUT_S",
             "STRATOS_REPAIR_MAX_OUTSTANDING",
@@ -97,6 +107,7 @@ READ_BY: Mapping[str, frozenset[str]] = {
     # stratos.operator.config.OperatorSettings
     "operator": frozenset(
         {
+            "STRATOS_ADMIN_KEY_FILE",
             "STRATOS_DRAIN_TIMEOUT_S",
             "STRATOS_HEAL_INTERVAL_S",
             "STRATOS_IMAGE_CONSENSUS",

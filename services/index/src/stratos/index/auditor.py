@@ -26,7 +26,8 @@ from stratos.common import grpcutil
 from stratos.common.errors import StratosError, from_grpc
 from stratos.common.lifecycle import Component, cancel_and_wait
 from stratos.common.logging import get_logger
-from stratos.common.natsutil import AUDIT_RESULT_SUBJECT, MANIFEST_BUCKET, ensure_kv, publish
+from stratos.common.nats_trust import Signer
+from stratos.common.natsutil import AUDIT_RESULT_SUBJECT, MANIFEST_BUCKET, ensure_kv
 from stratos.common.tickets import audit_fields
 from stratos.common.tracing import tracer
 from stratos.index.audit_rules import (
@@ -62,6 +63,7 @@ class Auditor(Component):
         settings: IndexSettings,
         snapshot: Callable[[], Snapshot | None],
         *,
+        signer: Signer,
         rng: random.Random | None = None,
         nonce: Callable[[int], bytes] = os.urandom,
         clock: Callable[[], int] = now_ms,
@@ -69,6 +71,7 @@ class Auditor(Component):
     ) -> None:
         self._nc, self._settings, self._snapshot = nc, settings, snapshot
         self._tickets = tickets  # this meta node's own tickets for its reads and challenges
+        self._signer = signer
         self._rng = rng or random.Random()
         self._nonce, self._clock = nonce, clock
         self._channels: dict[str, grpc.aio.Channel] = {}
@@ -265,7 +268,7 @@ class Auditor(Component):
         else:
             log.info("audit_inconclusive", reason=verdict.reason, detail=detail, **fields)
         try:
-            await publish(self._nc, AUDIT_RESULT_SUBJECT, result.SerializeToString())
+            await self._signer.publish(self._nc, AUDIT_RESULT_SUBJECT, result.SerializeToString())
         except Exception as exc:  # the write-off above stands; only the report is lost
             log.warning("audit_result_not_published", error=str(exc) or repr(exc), **fields)
         return result

@@ -23,12 +23,12 @@ from stratos.common.errors import FailedPrecondition
 from stratos.common.lifecycle import Component, cancel_and_wait
 from stratos.common.logging import get_logger
 from stratos.common.manifests import file_summary
+from stratos.common.nats_trust import Signer
 from stratos.common.natsutil import (
     FILE_DELETED_SUBJECT,
     MANIFEST_BUCKET,
     ensure_kv,
     ensure_repair_stream,
-    publish,
 )
 from stratos.common.tracing import tracer
 from stratos.index import cleanup_rules as rules
@@ -57,12 +57,14 @@ class Cleanup(Component):
         registry: Registry,
         settings: IndexSettings,
         *,
+        signer: Signer,
         ready: Callable[[], bool] = lambda: True,
         clock: Callable[[], int] = now_ms,
         tickets: TicketSigner | None = None,
     ) -> None:
         self._nc, self._js = nc, nc.jetstream()
         self._tickets = tickets  # this meta node's own tickets for ListChunks
+        self._signer = signer
         self._registry, self._settings = registry, settings
         self._ready, self._clock = ready, clock
         self._grace_ms = int(settings.gc_grace_s * 1000)
@@ -187,7 +189,9 @@ class Cleanup(Component):
             await self.collect_file(manifests[fid], reason="expired")
             event = events_pb2.FileEvent(file_id=fid, summary=summary)
             with contextlib.suppress(Exception):
-                await publish(self._nc, FILE_DELETED_SUBJECT, event.SerializeToString())
+                await self._signer.publish(
+                    self._nc, FILE_DELETED_SUBJECT, event.SerializeToString()
+                )
             log.info("file_expired", file_id=fid, expires_unix_ms=summary.expires_unix_ms)
         return removed
 
@@ -354,4 +358,4 @@ class Cleanup(Component):
 
     async def _publish(self, job: repair_pb2.RepairJob) -> bool:
         async with _nats_call():
-            return await publish_job(self._js, job)
+            return await publish_job(self._js, job, self._signer)

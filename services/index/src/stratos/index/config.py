@@ -6,7 +6,12 @@ from __future__ import annotations
 from pydantic import Field, ValidationInfo, field_validator
 
 from stratos.common.config import ServiceSettings
-from stratos.common.limits import MAX_REPLICAS, MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES
+from stratos.common.limits import (
+    MAX_REPLICAS,
+    MAX_SEGMENT_BYTES,
+    MIN_SEGMENT_BYTES,
+    NODE_ID_PATTERN,
+)
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -14,6 +19,17 @@ MIB = 1024 * KIB
 
 class IndexSettings(ServiceSettings):
     """Knobs of the index service."""
+
+    node_id: str = Field(
+        "index-1",
+        pattern=NODE_ID_PATTERN,
+        description="this index replica's name in the admission list (a meta node).",
+    )
+    identity_file: str = Field(
+        "",
+        description="the replica's ed25519 key (PEM), whose public half the admission list "
+        "gives node_id; required: it signs repair jobs and events.",
+    )
 
     suspect_after_s: float = Field(
         6.0,

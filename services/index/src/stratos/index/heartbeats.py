@@ -6,6 +6,11 @@ re-create themselves (from the next stream sequence) when their idle heartbeats 
 what carries the feed across a NATS restart. A NATS that comes back *without* its store (the
 stream is gone, or started over at a lower sequence) is not something the ordered consumer can
 recover from, so a slow watch re-creates the stream and subscribes afresh in that case.
+
+A heartbeat is believed only when the node its subject names signed it with the key the
+admission list gives that name, and only with that key in its body: an invented node (a ghost)
+or another key under an existing name (a takeover) is dropped and counted. The time the
+registry judges liveness by is the signed one, which the gate keeps out of the future.
 """
 
 from __future__ import annotations
@@ -22,13 +27,15 @@ from nats.js.errors import NotFoundError
 
 from stratos.common.lifecycle import Component, cancel_and_wait
 from stratos.common.logging import get_logger
+from stratos.common.nats_trust import Gate
 from stratos.common.natsutil import HEARTBEAT_STREAM, HEARTBEAT_WILDCARD, ensure_heartbeat_stream
 from stratos.index.registry import Registry
-from stratos.v1 import events_pb2
+from stratos.v1 import auth_pb2, events_pb2
 
 log = get_logger(__name__)
 
 HEARTBEAT_PREFIX = HEARTBEAT_WILDCARD.removesuffix(">")
+HEARTBEAT_SENDERS = frozenset({auth_pb2.MESH_ROLE_STORAGE})
 # Short idle heartbeats so a consumer lost in a NATS restart is noticed (after two missed
 # beats) and re-created within a couple of seconds of the server coming back.
 CONSUMER_IDLE_HEARTBEAT_S = 1.0
@@ -43,8 +50,10 @@ class HeartbeatFeed(Component):
         watch_interval_s: float = STREAM_WATCH_INTERVAL_S,
         *,
         replicas: int,
+        gate: Gate,
     ) -> None:
         self._nc = nc
+        self._gate = gate
         self._replicas = replicas
         self._js = nc.jetstream()
         self._registry = registry
@@ -110,6 +119,16 @@ class HeartbeatFeed(Component):
         if msg.subject.removeprefix(HEARTBEAT_PREFIX) != hb.node.node_id:
             log.warning("heartbeat_subject_mismatch", subject=msg.subject, node=hb.node.node_id)
             return
+        node_id = hb.node.node_id
+        sender = self._gate.admit(
+            msg.subject, msg.data, msg.headers, roles=HEARTBEAT_SENDERS, sender=node_id
+        )
+        if sender is None:
+            return
+        if bytes(hb.node.public_key) != self._gate.admission().key_of(node_id):
+            self._gate.drop("key_mismatch", msg.subject, node_id)
+            return
+        hb.sent_unix_ms = sender.sent_ms
         if self._registry.observe(hb):
             log.debug("heartbeat", node=hb.node.node_id, sent_unix_ms=hb.sent_unix_ms)
 

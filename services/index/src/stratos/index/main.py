@@ -9,16 +9,21 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import TypeVar
 
 import nats.errors
 from nats.aio.client import Client as NATS
 
+from stratos.common.admin_auth import AdminCheck
+from stratos.common.admission_source import AdmissionSource, self_problem
 from stratos.common.config import load_settings
-from stratos.common.errors import Unavailable
+from stratos.common.errors import ConfigError, Unavailable
 from stratos.common.grpcutil import serving, start_server
+from stratos.common.identity import Identity, load_or_create
 from stratos.common.lifecycle import first_or_stop, run_service
 from stratos.common.logging import configure_logging, get_logger
+from stratos.common.nats_trust import Gate, Signer
 from stratos.common.natsutil import connect
 from stratos.common.tracing import setup_tracing
 from stratos.index.auditor import Auditor
@@ -30,8 +35,8 @@ from stratos.index.manifests import ManifestStore, now_ms
 from stratos.index.registry import Registry
 from stratos.index.repair_loop import RepairLoop
 from stratos.index.servicer import SERVICE_NAME, IndexService
-from stratos.index.ticketing import TicketSigner, signer_for
-from stratos.v1 import index_pb2_grpc
+from stratos.index.ticketing import TicketSigner
+from stratos.v1 import auth_pb2, index_pb2_grpc
 
 SERVICE = "stratos-index"
 log = get_logger(__name__)
@@ -64,6 +69,22 @@ async def nats_connection(settings: IndexSettings) -> AsyncIterator[NATS]:
             await nc.close()
 
 
+def load_identity(settings: IndexSettings) -> Identity:
+    """The replica's key: it must exist (the launcher or the operator made it and admitted its
+    public half), since a key made here would be admitted by nobody."""
+    path = Path(settings.identity_file)
+    if not settings.identity_file or not path.is_file():
+        raise ConfigError(
+            "the index needs its identity key: set STRATOS_IDENTITY_FILE to the PEM file whose "
+            f"public key the admission list gives {settings.node_id}"
+            + (f" ({path} does not exist)" if settings.identity_file else "")
+        )
+    try:
+        return load_or_create(path)
+    except OSError as err:
+        raise ConfigError(f"cannot read {path} (STRATOS_IDENTITY_FILE): {err.strerror}") from None
+
+
 @contextlib.asynccontextmanager
 async def _jetstream_holds(settings: IndexSettings, what: str) -> AsyncIterator[None]:
     """A NATS without JetStream (or without room) stops the index with one sentence."""
@@ -78,13 +99,17 @@ async def _jetstream_holds(settings: IndexSettings, what: str) -> AsyncIterator[
 async def serve(stop: asyncio.Event, *, tickets: TicketSigner | None = None) -> None:
     """Run the index until `stop` is set: one AsyncExitStack, each component entered in start
     order and closed in reverse, also when a later one fails to start (common.lifecycle).
-    `tickets`: signs tickets as this meta node (default: `ticketing.signer_for`)."""
+    `tickets`: signs tickets as this meta node (default: with its admitted identity)."""
     settings = load_settings(IndexSettings)
-    tickets = tickets or signer_for(settings)
-    if tickets is None:
-        log.warning("tickets_not_issued", reason="this index has no admitted identity yet")
     configure_logging(SERVICE, settings.log_level)
     setup_tracing(SERVICE)
+    admission = AdmissionSource.from_env()
+    ident = load_identity(settings)
+    role = auth_pb2.MESH_ROLE_META
+    if problem := self_problem(admission.current(), settings.node_id, ident.public_bytes, role):
+        log.warning("not_admitted", problem=problem)
+    signer, gate = Signer(settings.node_id, ident), Gate(admission.current)
+    tickets = tickets or TicketSigner(ident, settings.node_id)
     async with contextlib.AsyncExitStack() as stack:
         nc = await first_or_stop(stack.enter_async_context(nats_connection(settings)), stop)
         if nc is None:
@@ -102,7 +127,8 @@ async def serve(stop: asyncio.Event, *, tickets: TicketSigner | None = None) -> 
         # Serve (and report healthy) only after the stored heartbeats are read, so the first
         # PlanWrite after a restart does not see an empty mesh.
         feed = await enter(
-            HeartbeatFeed(nc, registry, replicas=settings.nats_replicas), "the heartbeat stream"
+            HeartbeatFeed(nc, registry, replicas=settings.nats_replicas, gate=gate),
+            "the heartbeat stream",
         )
         drains = await enter(
             DrainRegistry.refreshing(nc.jetstream(), replicas=settings.nats_replicas),
@@ -116,15 +142,19 @@ async def serve(stop: asyncio.Event, *, tickets: TicketSigner | None = None) -> 
                 ready=lambda: feed.ready,
                 draining=drains.draining,
                 tickets=tickets,
+                signer=signer,
+                gate=gate,
             ),
             "the repair stream and buckets",
         )
         await enter(
-            Auditor(nc, settings, snapshot=lambda: repair.snapshot, tickets=tickets),
+            Auditor(nc, settings, snapshot=lambda: repair.snapshot, tickets=tickets, signer=signer),
             "the locations and manifest buckets",
         )
         cleanup = await enter(
-            Cleanup(nc, registry, settings, ready=lambda: feed.ready, tickets=tickets),
+            Cleanup(
+                nc, registry, settings, ready=lambda: feed.ready, tickets=tickets, signer=signer
+            ),
             "the reservations bucket",
         )
         service = IndexService(
@@ -136,6 +166,8 @@ async def serve(stop: asyncio.Event, *, tickets: TicketSigner | None = None) -> 
             drains=drains,
             cleanup=cleanup,
             tickets=tickets,
+            signer=signer,
+            admin=AdminCheck(admission.admin_key),
         )
         server = await stack.enter_async_context(
             serving(

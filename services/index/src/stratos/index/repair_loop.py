@@ -24,6 +24,7 @@ from nats.aio.msg import Msg
 
 from stratos.common.lifecycle import Component, cancel_and_wait
 from stratos.common.logging import get_logger
+from stratos.common.nats_trust import Gate, Signer
 from stratos.common.natsutil import (
     MANIFEST_BUCKET,
     REPAIR_RESULT_SUBJECT,
@@ -49,10 +50,11 @@ from stratos.index.repair_plan import (
     plan,
 )
 from stratos.index.ticketing import TicketSigner
-from stratos.v1 import repair_pb2, types_pb2
+from stratos.v1 import auth_pb2, repair_pb2, types_pb2
 
 log = get_logger(__name__)
 _tracer = tracer("stratos.index")
+RESULT_SENDERS = frozenset({auth_pb2.MESH_ROLE_STORAGE})
 
 
 class Outstanding:
@@ -125,9 +127,12 @@ class RepairLoop(Component):
         ready: Callable[[], bool] = lambda: True,
         draining: Callable[[], Collection[str]] = frozenset,
         clock: Callable[[], int] = now_ms,
+        signer: Signer,
+        gate: Gate,
         tickets: TicketSigner | None = None,
     ) -> None:
         self._nc, self._js = nc, nc.jetstream()
+        self._signer, self._gate = signer, gate
         self._tickets = tickets  # a COPY or REENCODE job carries a ticket for its fetches
         self._registry = registry
         self._settings = settings
@@ -283,7 +288,7 @@ class RepairLoop(Component):
                 stamped.CopyFrom(job)
                 stamped.ticket.CopyFrom(ticket)
                 job = stamped
-        return await publish_job(self._js, job)
+        return await publish_job(self._js, job, self._signer)
 
     async def _report(self, p: Plan, files: list[FileView], nodes) -> None:
         for u in p.unrecoverable:
@@ -320,6 +325,15 @@ class RepairLoop(Component):
             result = repair_pb2.RepairResult.FromString(msg.data)
         except DecodeError:
             log.warning("repair_result_unreadable", subject=msg.subject)
+            return
+        # Believed only from the storage node it is about: a forged "DELETE ok" would otherwise
+        # write that node's copies off.
+        if (
+            self._gate.admit(
+                msg.subject, msg.data, msg.headers, roles=RESULT_SENDERS, sender=result.node_id
+            )
+            is None
+        ):
             return
         with _tracer.start_as_current_span(
             "repair_result",

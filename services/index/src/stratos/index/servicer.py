@@ -8,10 +8,12 @@ from collections.abc import Callable
 
 from nats.aio.client import Client as NATS
 
+from stratos.common.admin_auth import AdminCheck
 from stratos.common.errors import NotFound, Unavailable
 from stratos.common.grpcutil import rpc_edge
 from stratos.common.logging import get_logger
-from stratos.common.natsutil import FILE_COMMITTED_SUBJECT, FILE_DELETED_SUBJECT, publish
+from stratos.common.nats_trust import Signer
+from stratos.common.natsutil import FILE_COMMITTED_SUBJECT, FILE_DELETED_SUBJECT
 from stratos.common.tickets import check_ask, place_subject
 from stratos.common.tracing import tracer
 from stratos.index import drain_api
@@ -50,9 +52,12 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
         repair: RepairLoop | None = None,
         drains: DrainRegistry | None = None,
         cleanup: Cleanup | None = None,
+        signer: Signer,
+        admin: AdminCheck,
         tickets: TicketSigner | None = None,
     ) -> None:
-        self._tickets = tickets  # None only until this index has an admitted identity
+        self._signer, self._admin = signer, admin
+        self._tickets = tickets  # None only in tests that exercise no storage RPC
         self._settings = settings
         self._registry = registry
         self._store = store
@@ -80,7 +85,7 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
         JetStream, so a failed announcement must not turn a done commit into an error."""
         event = events_pb2.FileEvent(file_id=summary.file_id, summary=summary)
         try:
-            await publish(self._nc, subject, event.SerializeToString())
+            await self._signer.publish(self._nc, subject, event.SerializeToString())
         except Exception as exc:
             log.warning("file_event_not_published", subject=subject, error=str(exc))
 
@@ -246,6 +251,7 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
 
     @rpc_edge
     async def DrainNode(self, request, context):
+        self._admin.check("DrainNode", request)  # PERMISSION_DENIED unless the admin signed it
         repair, drains = self._mesh()
         status = await drain_api.drain_node(repair, drains, request)
         log.info(

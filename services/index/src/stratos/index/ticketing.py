@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from stratos.common import tickets
 from stratos.common.identity import Identity, address_of
 from stratos.common.tickets import Bearer
-from stratos.index.config import IndexSettings
 from stratos.v1 import repair_pb2, ticket_pb2
 
 PUT, GET = ticket_pb2.TICKET_ACTION_PUT, ticket_pb2.TICKET_ACTION_GET
@@ -180,14 +179,3 @@ class TicketSigner:
             self._own.clear()
         self._own[storage_node_id] = (bearer, now + OWN_TTL_MS // 2)
         return bearer
-
-
-def signer_for(settings: IndexSettings) -> TicketSigner | None:
-    """This index's ticket signer.
-
-    TRANSITIONAL (issue 11, part 2 before part 1 is merged): the index has no admitted identity
-    or node name yet, so this answers None and the index issues no tickets. The lead points it
-    at the identity component: `TicketSigner(<the index's Identity>, <its admitted node id>)`.
-    Tests pass their own signer into `serve()`."""
-    del settings
-    return None

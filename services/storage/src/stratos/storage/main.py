@@ -14,12 +14,13 @@ import socket
 from collections.abc import Callable
 
 from stratos.common import identity
+from stratos.common.admission_source import AdmissionSource, self_problem
 from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError
 from stratos.common.grpcutil import serving
-from stratos.common.identity import Identity
 from stratos.common.lifecycle import background, first_or_stop, run_service
 from stratos.common.logging import configure_logging, get_logger
+from stratos.common.nats_trust import Gate, Signer
 from stratos.common.tracing import setup_tracing
 from stratos.storage import __version__
 from stratos.storage.chunkstore import ChunkStore
@@ -32,7 +33,8 @@ from stratos.storage.repair_exec import RepairExecutor
 from stratos.storage.repair_fetch import Channels, Puller
 from stratos.storage.repair_worker import RepairWorker, WorkerSettings
 from stratos.storage.servicer import StorageService
-from stratos.storage.ticket_check import AdmissionSource, TicketCheck, admission_for_tickets
+from stratos.storage.ticket_check import TicketCheck
+from stratos.v1 import auth_pb2
 
 log = get_logger(__name__)
 
@@ -58,7 +60,9 @@ def build_repair_worker(
     store: ChunkStore,
     channels: Channels,
     busy: Callable[[], bool] = lambda: False,
-    identity: Identity | None = None,
+    *,
+    signer: Signer,
+    gate: Gate,
 ) -> RepairWorker:
     """The repair executor and its JetStream worker, with one rate limit for all transfers:
     full speed while `busy()` (client traffic on this node) is false, throttled while true."""
@@ -67,7 +71,7 @@ def build_repair_worker(
     if limiter.rate_bytes_s:
         min_rate = min(min_rate, limiter.rate_bytes_s / settings.repair_concurrency / 2)
     executor = RepairExecutor(
-        store, Puller(channels, limiter, min_rate_bytes_s=min_rate, identity=identity)
+        store, Puller(channels, limiter, min_rate_bytes_s=min_rate, identity=signer.identity)
     )
     return RepairWorker(
         executor,
@@ -79,6 +83,8 @@ def build_repair_worker(
             stop_grace_s=settings.shutdown_grace_s,
             nats_replicas=settings.nats_replicas,
         ),
+        signer=signer,
+        gate=gate,
     )
 
 
@@ -113,15 +119,14 @@ def open_store(settings: StorageSettings) -> ChunkStore:
 async def serve(
     stop: asyncio.Event,
     settings: StorageSettings | None = None,
-    *,
     admission: AdmissionSource | None = None,
 ) -> None:
-    """Run one storage node until `stop` is set. `admission`: the current admission list, which
-    the meta nodes whose tickets this node accepts are looked up in (default:
-    `admission_for_tickets`)."""
+    """Run one storage node until `stop` is set. `admission` (default: from the environment)
+    says who is in the mesh: whose NATS messages to believe and whose tickets to accept."""
     settings = settings or load_settings(StorageSettings)
     configure_logging("storage", settings.log_level)
     setup_tracing("stratos-storage")
+    admission = admission or AdmissionSource.from_env()
     try:
         ident = identity.load_or_create(settings.data_dir / "identity.pem")
     except OSError as err:
@@ -130,11 +135,12 @@ async def serve(
             f"{err.strerror or err}"
         ) from None
     store = await asyncio.to_thread(open_store, settings)
+    role = auth_pb2.MESH_ROLE_STORAGE
+    if problem := self_problem(admission.current(), settings.node_id, ident.public_bytes, role):
+        log.warning("not_admitted", problem=problem)
+    signer, gate = Signer(settings.node_id, ident), Gate(admission.current)
 
-    admission = admission or admission_for_tickets(settings)
-    checker = TicketCheck(admission, settings.node_id) if admission is not None else None
-    if checker is None:
-        log.warning("tickets_not_checked", reason="no admission list is wired yet")
+    checker = TicketCheck(admission.current, settings.node_id)
     service = StorageService(
         store, zone=settings.zone, tickets=checker, max_active_puts=settings.max_active_puts
     )
@@ -161,6 +167,7 @@ async def serve(
             settings.nats_url,
             name=f"stratos-storage-{settings.node_id}",
             replicas=settings.nats_replicas,
+            signer=signer,
         )
         heartbeats = Heartbeater(node, store.stat, link.publish, settings.heartbeat_interval_s)
         nats_ready = asyncio.Event()
@@ -175,7 +182,7 @@ async def serve(
         )
         channels = await stack.enter_async_context(Channels())
         worker = build_repair_worker(
-            settings, store, channels, busy=service.activity.busy, identity=ident
+            settings, store, channels, busy=service.activity.busy, signer=signer, gate=gate
         )
         await stack.enter_async_context(
             background(run_repairs(link, nats_ready, worker, stop), name="repairs", stop=stop)

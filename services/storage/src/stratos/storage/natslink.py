@@ -1,7 +1,8 @@
 """The node's NATS connection, made in the background so the node serves gRPC while NATS is down.
 
 Publishing fails fast with `Unavailable` until the connection is up (the heartbeat loop logs it
-and tries again at the next tick) rather than queueing stale heartbeats.
+and tries again at the next tick) rather than queueing stale heartbeats. What it publishes is
+signed by this node (`stratos.common.nats_trust`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from stratos.common import natsutil
 from stratos.common.errors import Unavailable
 from stratos.common.lifecycle import background
 from stratos.common.logging import get_logger
+from stratos.common.nats_trust import Signer
 
 log = get_logger(__name__)
 
@@ -25,8 +27,9 @@ DRAIN_TIMEOUT_S = 5.0
 
 
 class NatsLink:
-    def __init__(self, url: str, *, name: str, replicas: int) -> None:
+    def __init__(self, url: str, *, name: str, replicas: int, signer: Signer) -> None:
         self.url = url
+        self.signer = signer
         self.name = name
         self.replicas = replicas
         self.nc: NATS | None = None
@@ -79,7 +82,7 @@ class NatsLink:
         if nc is None or not nc.is_connected:
             raise Unavailable(f"not connected to NATS at {self.url}")
         await self._ensure_stream()
-        await natsutil.publish(nc, subject, payload)
+        await self.signer.publish(nc, subject, payload)
 
     async def close(self) -> None:
         """Flush what was published and disconnect, within a bounded time."""

@@ -8,6 +8,10 @@ failed for now is nak'd with a back-off delay, at most `max_deliver` times; the 
 failure for good and a malformed job are acknowledged and reported with ok=false. A job that is
 still running tells JetStream so every ack_wait/3, so a long transfer is not redelivered; one
 whose node dies is redelivered after ack_wait and redone idempotently.
+
+Only an admitted meta (index) node may give this node work: a job not signed by one (anyone who
+can publish on NATS could publish `RepairJob(kind=DELETE)`) is dropped, counted and terminated —
+never executed, never redelivered. Results are signed by this node.
 """
 
 from __future__ import annotations
@@ -26,15 +30,17 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from stratos.common import natsutil
 from stratos.common.lifecycle import cancel_and_wait
 from stratos.common.logging import get_logger
+from stratos.common.nats_trust import Gate, Signer
 from stratos.common.natsutil import REPAIR_JOB_SUBJECT, REPAIR_RESULT_SUBJECT, REPAIR_STREAM
 from stratos.common.tracing import extract_context, tracer
 from stratos.storage.repair_exec import RepairExecutor
 from stratos.storage.repair_jobs import Action, Outcome, build_result, decide, kind_name
-from stratos.v1 import repair_pb2
+from stratos.v1 import auth_pb2, repair_pb2
 
 log = get_logger(__name__)
 _tracer = tracer(__name__)
 
+JOB_SENDERS = frozenset({auth_pb2.MESH_ROLE_META})
 RESUBSCRIBE_DELAY_S = 1.0
 ACK_TIMEOUT_S = 5.0
 
@@ -67,11 +73,18 @@ def consumer_config(node_id: str, settings: WorkerSettings) -> ConsumerConfig:
 
 class RepairWorker:
     def __init__(
-        self, executor: RepairExecutor, node_id: str, settings: WorkerSettings | None = None
+        self,
+        executor: RepairExecutor,
+        node_id: str,
+        settings: WorkerSettings | None = None,
+        *,
+        signer: Signer,
+        gate: Gate,
     ) -> None:
         self.executor = executor
         self.node_id = node_id
         self.settings = settings or WorkerSettings()
+        self.signer, self.gate = signer, gate
         self._tasks: set[asyncio.Task[None]] = set()
         self._nc: NATS | None = None
 
@@ -151,6 +164,14 @@ class RepairWorker:
             await cancel_and_wait(*pending)
 
     async def _handle(self, msg: Msg) -> None:
+        # A redelivery (nak'd for a retry) carries the same signature as the first delivery.
+        first = (msg.metadata.num_delivered or 1) == 1
+        if (
+            self.gate.admit(msg.subject, msg.data, msg.headers, roles=JOB_SENDERS, once=first)
+            is None
+        ):
+            await _quietly(msg.term())  # dropped for good: a forged job is never redelivered
+            return
         try:
             job = repair_pb2.RepairJob.FromString(msg.data)
         except DecodeError:
@@ -225,7 +246,7 @@ class RepairWorker:
             log.warning("repair_failed", **fields, error=result.error, attempt=attempt)
         assert self._nc is not None
         try:
-            await natsutil.publish(self._nc, REPAIR_RESULT_SUBJECT, result.SerializeToString())
+            await self.signer.publish(self._nc, REPAIR_RESULT_SUBJECT, result.SerializeToString())
         except Exception as exc:
             log.warning("repair_result_unpublished", **fields, error=str(exc))
 

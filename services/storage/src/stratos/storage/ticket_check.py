@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from stratos.common import tickets
 from stratos.common.admission import Admission
 from stratos.common.tickets import Ticket, TicketRefused
-from stratos.storage.config import StorageSettings
 from stratos.v1 import ticket_pb2
 
 AdmissionSource = Callable[[], Admission | None]
@@ -59,16 +58,4 @@ class TicketCheck:
         self.usage.refund(ticket, n)
 
 
-def admission_for_tickets(settings: StorageSettings) -> AdmissionSource | None:
-    """Where this node's current admission list comes from.
-
-    TRANSITIONAL (issue 11, part 2 before part 1 is merged): the node has no admission list of
-    its own yet, so this answers None and `serve()` runs without checking tickets. The lead
-    points it at the identity component (the list loaded from STRATOS_ADMISSION_FILE under the
-    pinned STRATOS_ADMIN_KEY), after which every storage RPC but HasChunks and Stat needs a
-    ticket and this None path goes away. Tests pass their own list into `serve()`."""
-    del settings
-    return None
-
-
-__all__ = ["AdmissionSource", "TicketCheck", "TicketRefused", "admission_for_tickets"]
+__all__ = ["AdmissionSource", "TicketCheck", "TicketRefused"]
