@@ -1,8 +1,9 @@
 """Tickets on real processes: a nats-server, an index signing tickets as an admitted meta node
-and three storage nodes checking them (e2e/ticketed_node.py). The owner's put, get and rm work
-through tickets; a stranger — who has only the published contracts, the addresses and keys of
-its own — cannot delete, overwrite, fill, list or read a node's chunks: each attack is refused
-with PERMISSION_DENIED and the file still reads back, byte for byte."""
+and three storage nodes checking them, all admitted by the mesh's admin as the launcher admits
+them. The owner's put, get and rm work through tickets; a stranger — who has only the published
+contracts, the addresses and keys of its own — cannot delete, overwrite, fill, list or read a
+node's chunks: each attack is refused with PERMISSION_DENIED and the file still reads back,
+byte for byte."""
 
 from __future__ import annotations
 
@@ -19,15 +20,14 @@ from pathlib import Path
 import grpc
 import pytest
 
-from stratos.common import admission, tickets
+from stratos.common import tickets
 from stratos.common.hashing import chunk_id
-from stratos.common.identity import Identity, load_or_create
+from stratos.common.identity import Identity
 from stratos.common.procs import async_wait_until, free_port
-from stratos.common.testing import nats_server
+from stratos.common.testing import TrustedMesh, nats_server
 from stratos.common.tickets import Bearer
 from stratos.sdk.client import MeshClient
 from stratos.v1 import (
-    auth_pb2,
     index_pb2,
     index_pb2_grpc,
     storage_pb2,
@@ -38,7 +38,6 @@ from stratos.v1 import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.attack]
 
-ENTRY = Path(__file__).with_name("ticketed_node.py")
 NODES = ("storage-1", "storage-2", "storage-3")
 FAST = {"STRATOS_HEARTBEAT_INTERVAL_S": "0.3", "STRATOS_LOG_LEVEL": "warning"}
 
@@ -58,10 +57,10 @@ class Mesh:
 
 
 @contextmanager
-def spawn(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+def spawn(module: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, str(ENTRY), *args],
+            [sys.executable, "-m", module],
             env={**os.environ, **FAST, **env},
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -80,23 +79,21 @@ def spawn(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproces
 
 @pytest.fixture
 async def mesh(tmp_path: Path) -> AsyncIterator[Mesh]:
-    admin = Identity.generate()  # the mesh's admin: admits the index's key as meta
-    key_file = tmp_path / "index-key.pem"
-    meta = load_or_create(key_file)
-    listed = admission.issue(
-        admin,
-        "mesh-t",
-        1,
-        [admission.Member("index-0", auth_pb2.MESH_ROLE_META, meta.public_bytes)],
-    )
-    (tmp_path / "admission").write_bytes(listed)
+    trust = TrustedMesh(tmp_path / "trust", mesh_id="mesh-t")
+    trust.root.mkdir()
+    meta, index_env = trust.meta("index-0")
     with ExitStack() as stack:
         nats = stack.enter_context(nats_server())
         index_port = free_port()
         stack.enter_context(
             spawn(
-                ["index", "--key-file", str(key_file), "--node-id", "index-0"],
-                {"STRATOS_NATS_URL": nats.url, "STRATOS_GRPC_ADDRESS": f"127.0.0.1:{index_port}"},
+                "stratos.index",
+                {
+                    **trust.env,
+                    **index_env,
+                    "STRATOS_NATS_URL": nats.url,
+                    "STRATOS_GRPC_ADDRESS": f"127.0.0.1:{index_port}",
+                },
                 tmp_path / "index.log",
             )
         )
@@ -104,18 +101,12 @@ async def mesh(tmp_path: Path) -> AsyncIterator[Mesh]:
         for node in NODES:
             port = free_port()
             storage[node], data[node] = f"127.0.0.1:{port}", tmp_path / node
+            trust.storage(node, data[node])
             stack.enter_context(
                 spawn(
-                    [
-                        "storage",
-                        "--admission",
-                        str(tmp_path / "admission"),
-                        "--admin-key",
-                        admin.public_bytes.hex(),
-                        "--mesh-id",
-                        "mesh-t",
-                    ],
+                    "stratos.storage",
                     {
+                        **trust.env,
                         "STRATOS_NATS_URL": nats.url,
                         "STRATOS_NODE_ID": node,
                         "STRATOS_ZONE": f"zone-{node[-1]}",
