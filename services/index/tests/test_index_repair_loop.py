@@ -114,7 +114,8 @@ async def send_result(nc, job: repair_pb2.RepairJob, ok: bool = True) -> None:
         error="" if ok else "disk full",
         bytes=job.size if ok else 0,
     )
-    await natsutil.publish(nc, natsutil.REPAIR_RESULT_SUBJECT, result.SerializeToString())
+    subject = natsutil.REPAIR_RESULT_SUBJECT.format(node_id=result.node_id)
+    await natsutil.publish(nc, subject, result.SerializeToString())
 
 
 async def test_a_lost_node_puts_jobs_on_the_queue_and_results_heal_the_locations(nats) -> None:
