@@ -20,8 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from stratos.common import variables
 from stratos.common.env import host_port_problem
 from stratos.common.errors import ConfigError
-from stratos.common.nats_credentials import parse_credentials, read_credentials
-from stratos.common.natsutil import NatsLogin
+from stratos.common.nats_credentials import NatsLogin, parse_credentials, read_credentials
 
 NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 

@@ -32,6 +32,15 @@ class NatsCredentials:
         return f"_INBOX.{self.label}"
 
 
+@dataclass(frozen=True)
+class NatsLogin:
+    """Who a process is on NATS: its user's credentials (None: anonymous, which every server we
+    configure refuses) and the CA its server's certificate must chain to (None: the system's)."""
+
+    credentials: NatsCredentials | None = None
+    tls_ca_file: str | None = None
+
+
 def parse_credentials(path: Path | str) -> NatsCredentials | str:
     """The credentials in `path`, or a sentence saying what is wrong with the file."""
     path = Path(path)

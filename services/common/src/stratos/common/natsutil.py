@@ -24,7 +24,7 @@ from nats.js.errors import (
 
 from stratos.common.errors import PermissionDenied, Unavailable
 from stratos.common.logging import get_logger
-from stratos.common.nats_credentials import NatsCredentials
+from stratos.common.nats_credentials import NatsLogin
 from stratos.common.nats_tls import client_context
 from stratos.common.tracing import inject_headers
 
@@ -94,15 +94,6 @@ async def any_reachable(endpoints: list[tuple[str, int]], timeout_s: float = 1.0
             await writer.wait_closed()
         return True
     return False
-
-
-@dataclasses.dataclass(frozen=True)
-class NatsLogin:
-    """Who a process is on NATS: its user's credentials (None: anonymous, which every server we
-    configure refuses) and the CA its server's certificate must chain to (None: the system's)."""
-
-    credentials: NatsCredentials | None = None
-    tls_ca_file: str | None = None
 
 
 class _Refused(Exception):
