@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import ipaddress
 import json
+import re
 import socket
 import ssl
 
@@ -26,7 +27,7 @@ from stratos.common.nats_roles import Role, repair_durable
 from stratos.common.nats_tls import client_context
 from stratos.common.natsutil import NatsLogin
 from stratos.common.procs import async_wait_until
-from stratos.common.testing import nats_server
+from stratos.common.testing import nats_cluster, nats_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.attack]
 
@@ -287,3 +288,40 @@ def test_monitoring_is_not_reachable_off_loopback(server):
     for address in addresses:
         with pytest.raises(OSError):
             socket.create_connection((address, server.monitor_port), timeout=2).close()
+
+
+async def test_cluster_routes_speak_tls_with_verified_peers():
+    """A secure cluster forms over TLS routes that verify each other's certificate, and serves a
+    replicated bucket to the index; a stranger without the mesh's certificate gets no route."""
+    with nats_cluster(3, secure=True) as servers:
+        cluster = servers[0].monitor("varz")["cluster"]
+        assert cluster["tls_required"] is True and cluster["tls_verify"] is True
+        assert servers[0].monitor("routez")["num_routes"] >= 2
+        route_port = int(re.search(r'listen: "127.0.0.1:(\d+)"', servers[0].extra_config)[1])
+        # a stranger's route: plaintext gets nothing; TLS without the mesh's certificate is cut
+        ctx = ssl.create_default_context(cafile=str(servers[0].security.tls().ca_file))
+        ctx.check_hostname = False
+        answer = b""
+        with (
+            socket.create_connection(("127.0.0.1", route_port), timeout=10) as raw,
+            contextlib.suppress(OSError),
+            ctx.wrap_socket(raw) as tls,
+        ):
+            answer = tls.recv(65536)
+        assert b"INFO" not in answer
+        files = servers[0].security.tls()  # control: the mesh's own certificate is let in
+        ctx.load_cert_chain(files.cert_file, files.key_file)
+        with (
+            socket.create_connection(("127.0.0.1", route_port), timeout=10) as raw,
+            ctx.wrap_socket(raw) as tls,
+        ):
+            assert tls.recv(65536).startswith(b"INFO")
+        url = ",".join(s.url for s in servers)
+        login = servers[0].login(Role.INDEX)
+        nc = await natsutil.connect(url, name="index", login=login)
+        try:
+            kv = await natsutil.ensure_kv(nc.jetstream(), MANIFESTS, replicas=3)
+            await kv.put("file-1", b"replicated")
+            assert (await kv.get("file-1")).value == b"replicated"
+        finally:
+            await nc.close()

@@ -138,6 +138,8 @@ def nats_cluster(size: int = 3, *, secure: bool = False) -> Iterator[list[NatsPr
     is killed on exit. Secure servers share one directory of users and TLS files."""
     with tempfile.TemporaryDirectory(prefix="stratos-nats-cluster-") as tmp, ExitStack() as stack:
         security = NatsSecurity(Path(tmp) / "security") if secure else None
+        if security:
+            security.user_file(Role.INDEX)  # known to every server (a later user: to one only)
         route_tls = security.route_tls() if security else ""
         route_ports = [free_port() for _ in range(size)]
         routes = ", ".join(f"nats://127.0.0.1:{p}" for p in route_ports)
