@@ -14,10 +14,9 @@ from pathlib import Path
 
 from stratos.common.files import private_dir
 from stratos.common.nats_auth import NatsUser, authorization_block, ensure_user
-from stratos.common.nats_credentials import read_credentials
+from stratos.common.nats_credentials import NatsLogin, read_credentials
 from stratos.common.nats_roles import Role, user_label
 from stratos.common.nats_tls import NatsTlsFiles, make_tls_files, tls_block
-from stratos.common.natsutil import NatsLogin
 
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
 

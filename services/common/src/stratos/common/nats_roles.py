@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from stratos.common.natsutil import (
+from stratos.common.nats_subjects import (
     AUDIT_RESULT_SUBJECT,
     FILE_COMMITTED_SUBJECT,
     FILE_DELETED_SUBJECT,

@@ -25,6 +25,45 @@ from nats.js.errors import (
 from stratos.common.errors import PermissionDenied, Unavailable
 from stratos.common.logging import get_logger
 from stratos.common.nats_credentials import NatsLogin
+from stratos.common.nats_subjects import (  # re-exported: callers name them natsutil.X
+    AUDIT_RESULT_SUBJECT as AUDIT_RESULT_SUBJECT,
+)
+from stratos.common.nats_subjects import (
+    FILE_COMMITTED_SUBJECT as FILE_COMMITTED_SUBJECT,
+)
+from stratos.common.nats_subjects import (
+    FILE_DELETED_SUBJECT as FILE_DELETED_SUBJECT,
+)
+from stratos.common.nats_subjects import (
+    HEARTBEAT_STREAM as HEARTBEAT_STREAM,
+)
+from stratos.common.nats_subjects import (
+    HEARTBEAT_SUBJECT as HEARTBEAT_SUBJECT,
+)
+from stratos.common.nats_subjects import (
+    HEARTBEAT_WILDCARD as HEARTBEAT_WILDCARD,
+)
+from stratos.common.nats_subjects import (
+    LOCATIONS_BUCKET as LOCATIONS_BUCKET,
+)
+from stratos.common.nats_subjects import (
+    MANIFEST_BUCKET as MANIFEST_BUCKET,
+)
+from stratos.common.nats_subjects import (
+    REPAIR_JOB_SUBJECT as REPAIR_JOB_SUBJECT,
+)
+from stratos.common.nats_subjects import (
+    REPAIR_JOB_WILDCARD as REPAIR_JOB_WILDCARD,
+)
+from stratos.common.nats_subjects import (
+    REPAIR_RESULT_SUBJECT as REPAIR_RESULT_SUBJECT,
+)
+from stratos.common.nats_subjects import (
+    REPAIR_RESULT_WILDCARD as REPAIR_RESULT_WILDCARD,
+)
+from stratos.common.nats_subjects import (
+    REPAIR_STREAM as REPAIR_STREAM,
+)
 from stratos.common.nats_tls import client_context
 from stratos.common.tracing import inject_headers
 
@@ -42,22 +81,6 @@ class _QuietTlsEof(logging.Filter):
 
 logging.getLogger("asyncio").addFilter(_QuietTlsEof())
 
-# Subjects (see proto/stratos/v1/events.proto).
-HEARTBEAT_SUBJECT = "stratos.node.heartbeat.{node_id}"
-HEARTBEAT_WILDCARD = "stratos.node.heartbeat.>"
-HEARTBEAT_STREAM = "STRATOS_HEARTBEATS"
-FILE_COMMITTED_SUBJECT = "stratos.file.committed"
-FILE_DELETED_SUBJECT = "stratos.file.deleted"
-MANIFEST_BUCKET = "STRATOS_MANIFESTS"
-LOCATIONS_BUCKET = "STRATOS_LOCATIONS"  # FileLocations per file_id, changed with compare-and-set
-REPAIR_STREAM = "STRATOS_REPAIR"  # work queue: each job is delivered to one consumer until acked
-REPAIR_JOB_SUBJECT = "stratos.repair.job.{node_id}"  # RepairJob for the node that executes it
-REPAIR_JOB_WILDCARD = "stratos.repair.job.>"
-# RepairResult, plain NATS, on the executing node's own subject (its NATS user may publish
-# only there, and the index checks that the result names the same node)
-REPAIR_RESULT_SUBJECT = "stratos.repair.result.{node_id}"
-REPAIR_RESULT_WILDCARD = "stratos.repair.result.*"
-AUDIT_RESULT_SUBJECT = "stratos.audit.results"  # AuditResult, plain NATS
 REPAIR_DEDUP_WINDOW_S = 120.0  # a job published twice within this window is stored once
 REPLICAS_SETTLE_S = 30.0  # how long a stream whose replica count changed may take to elect
 JETSTREAM_READY_S = 30.0  # how long a cluster that is electing or catching up may take to answer
