@@ -14,6 +14,7 @@ from pathlib import Path
 
 from nats.js.api import PersistMode, StorageType
 
+from stratos.common.nats_credentials import NatsLogin, read_credentials
 from stratos.common.natsutil import connect
 from stratos.common.procs import async_wait_until, env_with, free_port
 from stratos.common.testing import nats_cluster, trusted_mesh
@@ -34,10 +35,10 @@ def varz(monitor_address: str) -> dict:
         return json.load(resp)
 
 
-async def streams_once_all_exist(url: str) -> list:
+async def streams_once_all_exist(url: str, login: NatsLogin | None = None) -> list:
     """stream info of every stream on the servers, once the expected ones all exist and each
     is held by as many servers as its config asks."""
-    nc = await connect(url, name="durability-check")
+    nc = await connect(url, name="durability-check", login=login)
     try:
         js = nc.jetstream()
 
@@ -81,7 +82,9 @@ async def test_the_local_mesh_syncs_every_write_and_keeps_each_stream_on_file(me
     records = json.loads((mesh.home / "run" / "mesh.json").read_text())["processes"]
     nats = next(r for r in records if r["kind"] == "nats")
     assert varz(nats["monitor_address"])["jetstream"]["config"].get("sync_always") is True
-    for info in await streams_once_all_exist("nats://" + nats["address"]):
+    auth = mesh.home / "run" / "nats-auth"  # the mesh owner's admin user
+    login = NatsLogin(read_credentials(auth / "users" / "admin.nk"), str(auth / "tls" / "ca.pem"))
+    for info in await streams_once_all_exist("nats://" + nats["address"], login):
         assert_kept(info, copies=1)
 
 

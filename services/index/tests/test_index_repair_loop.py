@@ -105,7 +105,9 @@ async def queued(js) -> dict[str, int]:
     return dict(info.state.subjects or {})
 
 
-async def send_result(nc, job: repair_pb2.RepairJob, ok: bool = True) -> None:
+async def send_result(
+    nc, job: repair_pb2.RepairJob, ok: bool = True, on_subject_of: str | None = None
+) -> None:
     result = repair_pb2.RepairResult(
         job_id=job.job_id,
         kind=job.kind,
@@ -116,13 +118,13 @@ async def send_result(nc, job: repair_pb2.RepairJob, ok: bool = True) -> None:
         error="" if ok else "disk full",
         bytes=job.size if ok else 0,
     )
-    # as the storage node the job targeted reports it: signed by that node
+    # as the storage node the job targeted reports it: signed by that node, on the subject of
+    # `on_subject_of` (its own, unless the test plays a node speaking for another)
     node = job.target_node_id
     if node not in mesh().identities:
         mesh().storage(node)
-    await (
-        mesh().signer(node).publish(nc, natsutil.REPAIR_RESULT_SUBJECT, result.SerializeToString())
-    )
+    subject = natsutil.REPAIR_RESULT_SUBJECT.format(node_id=on_subject_of or node)
+    await mesh().signer(node).publish(nc, subject, result.SerializeToString())
 
 
 async def test_a_lost_node_puts_jobs_on_the_queue_and_results_heal_the_locations(nats) -> None:
@@ -169,6 +171,28 @@ async def test_a_lost_node_puts_jobs_on_the_queue_and_results_heal_the_locations
         assert len(loop.outstanding) == 0
         assert (await loop.run_once()).jobs == []
         assert loop.health.healthy == 3 and loop.health.bytes_to_repair == 0
+
+
+async def test_a_result_on_another_nodes_subject_is_dropped(nats) -> None:
+    """A node's NATS user publishes results only on its own subject; a result there that names
+    another node is someone answering for that node, and changes nothing."""
+    async with repair_loop(nats.url, registry_with()) as loop:
+        nc = loop._nc
+        files = [settled(new_file_id()) for _ in range(2)]
+        await commit(nc, *files)
+        loop._registry = registry_with(lost=("n2",))
+        jobs = (await loop.run_once()).jobs
+        assert len(jobs) >= 2
+        for job in jobs:
+            other = next(n for n in NODES if n not in (job.target_node_id, "n2"))
+            await send_result(nc, job, on_subject_of=other)
+        await send_result(nc, jobs[0])  # handled after the forged ones (one subscription)
+
+        async def answered() -> bool:
+            return len(loop.outstanding) < len(jobs)
+
+        await async_wait_until(answered, timeout_s=10, what="the honest result applied")
+        assert len(loop.outstanding) == len(jobs) - 1
 
 
 async def test_a_restarted_index_stores_no_job_twice_and_reissues_executed_ones(nats) -> None:

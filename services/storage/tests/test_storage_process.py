@@ -1,4 +1,5 @@
-"""`stratos-storage` as an operator runs it: a real process next to a real nats-server."""
+"""`stratos-storage` as an operator runs it: a real process next to a real nats-server that
+speaks TLS only and admits the node as its own NATS user (`stratos.common.nats_roles`)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import nats
 import pytest
 
-from stratos.common import identity
+from stratos.common import identity, natsutil
 from stratos.common.grpcutil import channel, check_health
 from stratos.common.hashing import chunk_id
+from stratos.common.nats_roles import Role
 from stratos.common.procs import async_wait_until, free_port
-from stratos.common.testing import nats_server
+from stratos.common.testing import NatsProcess, nats_server
 from stratos.v1 import events_pb2, storage_pb2, storage_pb2_grpc
 
 pytestmark = pytest.mark.integration
@@ -28,7 +29,7 @@ SUBJECT = "stratos.node.heartbeat.proc-node"
 
 
 @contextmanager
-def storage_process(tmp_path: Path, nats_url: str, **env: str) -> Iterator[tuple]:
+def storage_process(tmp_path: Path, ns: NatsProcess, **env: str) -> Iterator[tuple]:
     """A running stratos-storage; yields (process, gRPC address, data dir); always reaped."""
     port = free_port()
     data_dir = tmp_path / "data"
@@ -39,7 +40,8 @@ def storage_process(tmp_path: Path, nats_url: str, **env: str) -> Iterator[tuple
         "STRATOS_DATA_DIR": str(data_dir),
         "STRATOS_CAPACITY_BYTES": str(64 * 1024 * 1024),
         "STRATOS_GRPC_ADDRESS": f"127.0.0.1:{port}",
-        "STRATOS_NATS_URL": nats_url,
+        "STRATOS_NATS_URL": ns.url,
+        **ns.env(Role.STORAGE, "proc-node"),
         "STRATOS_HEARTBEAT_INTERVAL_S": "0.2",
         **env,
     }
@@ -63,8 +65,8 @@ async def wait_healthy(proc: subprocess.Popen, address: str) -> None:
     await async_wait_until(healthy, timeout_s=30, what="stratos-storage to be healthy")
 
 
-async def next_heartbeat(nats_url: str, predicate=lambda hb: True) -> events_pb2.Heartbeat:
-    nc = await nats.connect(nats_url)
+async def next_heartbeat(ns: NatsProcess, predicate=lambda hb: True) -> events_pb2.Heartbeat:
+    nc = await natsutil.connect(ns.url, name="observer", login=ns.login())
     try:
         sub = await nc.subscribe(SUBJECT)
         async with asyncio.timeout(15):
@@ -83,41 +85,55 @@ def stop_with_sigterm(proc: subprocess.Popen) -> int:
 
 
 async def test_node_heartbeats_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    with nats_server() as ns, storage_process(tmp_path, ns.url) as (proc, address, data_dir):
-        await wait_healthy(proc, address)
-        hb = await next_heartbeat(ns.url)
-        ident = identity.load_or_create(data_dir / "identity.pem")
-        node = hb.node
-        assert (node.node_id, node.address, node.zone) == ("proc-node", address, "zone-p")
-        assert (node.capacity_bytes, node.used_bytes, hb.chunk_count) == (64 * 1024 * 1024, 0, 0)
-        assert node.public_key == ident.public_bytes
-        assert node.version
+    with nats_server(secure=True) as ns:
+        await heartbeat_stream(ns)  # the index's to create
+        with storage_process(tmp_path, ns) as (proc, address, data_dir):
+            await serves_heartbeats_and_stops(tmp_path, ns, proc, address, data_dir)
 
-        # The stream keeps each node's last heartbeat for an index that starts later.
-        nc = await nats.connect(ns.url)
-        try:
-            last = await nc.jetstream().get_last_msg("STRATOS_HEARTBEATS", SUBJECT)
-            assert events_pb2.Heartbeat.FromString(last.data).node.node_id == "proc-node"
-        finally:
-            await nc.close()
 
-        # Heartbeats report what the node stores.
-        data = os.urandom(3 * 1024 * 1024)
-        async with channel(address) as ch:
-            stub = storage_pb2_grpc.StorageServiceStub(ch)
-            header = storage_pb2.PutChunkHeader(chunk_id=chunk_id(data), size=len(data))
-            await stub.PutChunk(
-                iter(
-                    [
-                        storage_pb2.PutChunkRequest(header=header),
-                        storage_pb2.PutChunkRequest(data=data),
-                    ]
-                )
+async def heartbeat_stream(ns: NatsProcess) -> None:
+    nc = await natsutil.connect(ns.url, name="index", login=ns.login(Role.INDEX))
+    try:
+        await natsutil.ensure_heartbeat_stream(nc.jetstream(), replicas=1)
+    finally:
+        await nc.close()
+
+
+async def serves_heartbeats_and_stops(tmp_path, ns, proc, address, data_dir) -> None:
+    await wait_healthy(proc, address)
+    hb = await next_heartbeat(ns)
+    ident = identity.load_or_create(data_dir / "identity.pem")
+    node = hb.node
+    assert (node.node_id, node.address, node.zone) == ("proc-node", address, "zone-p")
+    assert (node.capacity_bytes, node.used_bytes, hb.chunk_count) == (64 * 1024 * 1024, 0, 0)
+    assert node.public_key == ident.public_bytes
+    assert node.version
+
+    # The stream keeps each node's last heartbeat for an index that starts later.
+    nc = await natsutil.connect(ns.url, name="late-index", login=ns.login(Role.INDEX))
+    try:
+        last = await nc.jetstream().get_last_msg("STRATOS_HEARTBEATS", SUBJECT)
+        assert events_pb2.Heartbeat.FromString(last.data).node.node_id == "proc-node"
+    finally:
+        await nc.close()
+
+    # Heartbeats report what the node stores.
+    data = os.urandom(3 * 1024 * 1024)
+    async with channel(address) as ch:
+        stub = storage_pb2_grpc.StorageServiceStub(ch)
+        header = storage_pb2.PutChunkHeader(chunk_id=chunk_id(data), size=len(data))
+        await stub.PutChunk(
+            iter(
+                [
+                    storage_pb2.PutChunkRequest(header=header),
+                    storage_pb2.PutChunkRequest(data=data),
+                ]
             )
-        hb = await next_heartbeat(ns.url, lambda hb: hb.chunk_count == 1)
-        assert hb.node.used_bytes == len(data)
+        )
+    hb = await next_heartbeat(ns, lambda hb: hb.chunk_count == 1)
+    assert hb.node.used_bytes == len(data)
 
-        assert stop_with_sigterm(proc) == 0
+    assert stop_with_sigterm(proc) == 0
     logged = [json.loads(line) for line in (tmp_path / "stdout").read_text().splitlines()]
     listening = [e for e in logged if e["event"] == "grpc_listening"]
     assert listening and listening[0]["port"] == int(address.rsplit(":", 1)[1])
@@ -127,16 +143,17 @@ async def test_node_heartbeats_serves_and_stops_cleanly_on_sigterm(tmp_path: Pat
 async def test_node_serves_while_nats_is_down_and_heartbeats_once_it_is_up(
     tmp_path: Path,
 ) -> None:
-    with nats_server() as ns:
+    with nats_server(secure=True) as ns:
+        ns.env(Role.STORAGE, "proc-node")  # the node's user, made while the server can reload
         ns.kill()
-        with storage_process(tmp_path, ns.url) as (proc, address, _):
+        with storage_process(tmp_path, ns) as (proc, address, _):
             await wait_healthy(proc, address)
             async with channel(address) as ch:
                 stat = await storage_pb2_grpc.StorageServiceStub(ch).Stat(storage_pb2.StatRequest())
             assert stat.node_id == "proc-node"
 
             ns.restart()
-            hb = await next_heartbeat(ns.url)
+            hb = await next_heartbeat(ns)
             assert hb.node.node_id == "proc-node"
             assert stop_with_sigterm(proc) == 0
 

@@ -20,7 +20,8 @@ from trust_support import job_message
 from stratos.common.grpcutil import channel, check_health
 from stratos.common.hashing import chunk_id
 from stratos.common.natsutil import (
-    REPAIR_RESULT_SUBJECT,
+    REPAIR_JOB_SUBJECT,
+    REPAIR_RESULT_WILDCARD,
     REPAIR_STREAM,
     ensure_repair_stream,
 )
@@ -139,7 +140,7 @@ class Bus:
         async def collect(msg) -> None:
             bus.results.append(repair_pb2.RepairResult.FromString(msg.data))
 
-        await bus.nc.subscribe(REPAIR_RESULT_SUBJECT, cb=collect)
+        await bus.nc.subscribe(REPAIR_RESULT_WILDCARD, cb=collect)
         return bus
 
     async def submit(self, job: repair_pb2.RepairJob) -> None:

@@ -21,7 +21,8 @@ from stratos.common import natsutil
 from stratos.common.grpcutil import RunningServer
 from stratos.common.hashing import chunk_id
 from stratos.common.natsutil import (
-    REPAIR_RESULT_SUBJECT,
+    REPAIR_JOB_SUBJECT,
+    REPAIR_RESULT_WILDCARD,
     REPAIR_STREAM,
     ensure_repair_stream,
 )
@@ -111,7 +112,7 @@ async def mesh(tmp_path: Path, n_sources: int = 2, **settings) -> AsyncIterator[
         async def collect(msg) -> None:
             m.results.append(repair_pb2.RepairResult.FromString(msg.data))
 
-        await nc.subscribe(REPAIR_RESULT_SUBJECT, cb=collect)
+        await nc.subscribe(REPAIR_RESULT_WILDCARD, cb=collect)
         channels = Channels()
         executor = RepairExecutor(
             target.store,
@@ -353,7 +354,7 @@ async def test_worker_runs_at_most_its_concurrency_and_hands_jobs_back_on_stop()
         async def collect(msg) -> None:
             results.append(repair_pb2.RepairResult.FromString(msg.data))
 
-        await nc.subscribe(REPAIR_RESULT_SUBJECT, cb=collect)
+        await nc.subscribe(REPAIR_RESULT_WILDCARD, cb=collect)
         for i in range(5):
             job = copy_job(f"gated-{i}", chunk_id(b"%d" % i), 7, [dead_source()])
             subject, payload, headers = job_message(job)

@@ -24,6 +24,7 @@ import psutil
 from stratos.common.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument
 from stratos.common.procs import free_port, nats_server_binary
 from stratos.sdk import mesh_trust
+from stratos.sdk import meshnats
 from stratos.sdk.home import Home
 from stratos.sdk.meshfile import find, load, locked, require, save
 from stratos.sdk.meshplan import (
@@ -198,6 +199,8 @@ def up(
         if n := validator_count(records):
             _prepare_chain(home, n)
         mesh_trust.admit(home, records)
+        if meshnats.secure(home.run_dir, records):
+            _reload_nats(records)
         save(home, records)
         for rec in records:
             if is_running(rec):
@@ -252,12 +255,22 @@ def add_storage(
         )
         added = [r for r in records if r.name not in before]
         mesh_trust.admit(home, records)
+        if meshnats.secure(home.run_dir, records):
+            _reload_nats(records)  # the new nodes' NATS users
         save(home, records)
         for rec in added:
             spawn(rec)
             save(home, records)
         _wait_ready(records, {r.name for r in added}, deadline, wait_s)
     return [r.name for r in added]
+
+
+def _reload_nats(records: list[ProcessRecord]) -> None:
+    """A running nats-server learns the users just added; one not running reads them at start."""
+    nats = next((r for r in records if r.kind == NATS), None)
+    p = live_process(nats) if nats is not None else None
+    if nats is not None and p is not None:
+        meshnats.reload(nats, p.pid)
 
 
 def _check_capacity(capacity_bytes: int) -> None:

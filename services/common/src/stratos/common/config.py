@@ -10,6 +10,7 @@ everywhere else (`stratos.common.env`).
 
 from __future__ import annotations
 
+import os
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from stratos.common import variables
 from stratos.common.env import host_port_problem
 from stratos.common.errors import ConfigError
+from stratos.common.nats_credentials import NatsLogin, parse_credentials, read_credentials
 
 NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 
@@ -52,6 +54,17 @@ class ServiceSettings(StratosSettings):
         "1 for one NATS server, min(3, servers) for a cluster (the operator sets it); at most 5, "
         "JetStream's limit.",
     )
+    nats_nkey_file: str = Field(
+        "",
+        description="path of this process's NATS credentials file (its user's name and NKey "
+        "seed, 0600; written by `stratos dev up` or mounted from the operator's Secret). Unset "
+        "means anonymous, which every NATS server Stratos configures refuses.",
+    )
+    nats_tls_ca_file: str = Field(
+        "",
+        description="PEM file of the CA the NATS server's certificate must chain to (unset: "
+        "the system's trust store).",
+    )
     grpc_address: str = Field(
         "127.0.0.1:0", description="host:port the gRPC server listens on (port 0 = any free port)."
     )
@@ -74,6 +87,27 @@ class ServiceSettings(StratosSettings):
         if value and (problem := host_port_problem(value)):
             raise ValueError(problem)
         return value
+
+    @field_validator("nats_nkey_file")
+    @classmethod
+    def _nkey_file(cls, value: str) -> str:
+        if value and isinstance(problem := parse_credentials(value), str):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("nats_tls_ca_file")
+    @classmethod
+    def _tls_ca_file(cls, value: str) -> str:
+        if value and not os.access(value, os.R_OK):
+            raise ValueError(f"cannot read the NATS CA file {value}")
+        return value
+
+    def nats_login(self) -> NatsLogin:
+        """Who this process is on NATS (read from the files the settings name)."""
+        return NatsLogin(
+            credentials=read_credentials(self.nats_nkey_file) if self.nats_nkey_file else None,
+            tls_ca_file=self.nats_tls_ca_file or None,
+        )
 
     @field_validator("nats_url", check_fields=False)
     @classmethod

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import time
 from urllib.parse import urlsplit
 
@@ -21,25 +22,65 @@ from nats.js.errors import (
     ServiceUnavailableError,
 )
 
-from stratos.common.errors import Unavailable
+from stratos.common.errors import PermissionDenied, Unavailable
 from stratos.common.logging import get_logger
+from stratos.common.nats_credentials import NatsLogin
+from stratos.common.nats_subjects import (  # re-exported: callers name them natsutil.X
+    AUDIT_RESULT_SUBJECT as AUDIT_RESULT_SUBJECT,
+)
+from stratos.common.nats_subjects import (
+    FILE_COMMITTED_SUBJECT as FILE_COMMITTED_SUBJECT,
+)
+from stratos.common.nats_subjects import (
+    FILE_DELETED_SUBJECT as FILE_DELETED_SUBJECT,
+)
+from stratos.common.nats_subjects import (
+    HEARTBEAT_STREAM as HEARTBEAT_STREAM,
+)
+from stratos.common.nats_subjects import (
+    HEARTBEAT_SUBJECT as HEARTBEAT_SUBJECT,
+)
+from stratos.common.nats_subjects import (
+    HEARTBEAT_WILDCARD as HEARTBEAT_WILDCARD,
+)
+from stratos.common.nats_subjects import (
+    LOCATIONS_BUCKET as LOCATIONS_BUCKET,
+)
+from stratos.common.nats_subjects import (
+    MANIFEST_BUCKET as MANIFEST_BUCKET,
+)
+from stratos.common.nats_subjects import (
+    REPAIR_JOB_SUBJECT as REPAIR_JOB_SUBJECT,
+)
+from stratos.common.nats_subjects import (
+    REPAIR_JOB_WILDCARD as REPAIR_JOB_WILDCARD,
+)
+from stratos.common.nats_subjects import (
+    REPAIR_RESULT_SUBJECT as REPAIR_RESULT_SUBJECT,
+)
+from stratos.common.nats_subjects import (
+    REPAIR_RESULT_WILDCARD as REPAIR_RESULT_WILDCARD,
+)
+from stratos.common.nats_subjects import (
+    REPAIR_STREAM as REPAIR_STREAM,
+)
+from stratos.common.nats_tls import client_context
 from stratos.common.tracing import inject_headers
 
 log = get_logger(__name__)
 
-# Subjects (see proto/stratos/v1/events.proto).
-HEARTBEAT_SUBJECT = "stratos.node.heartbeat.{node_id}"
-HEARTBEAT_WILDCARD = "stratos.node.heartbeat.>"
-HEARTBEAT_STREAM = "STRATOS_HEARTBEATS"
-FILE_COMMITTED_SUBJECT = "stratos.file.committed"
-FILE_DELETED_SUBJECT = "stratos.file.deleted"
-MANIFEST_BUCKET = "STRATOS_MANIFESTS"
-LOCATIONS_BUCKET = "STRATOS_LOCATIONS"  # FileLocations per file_id, changed with compare-and-set
-REPAIR_STREAM = "STRATOS_REPAIR"  # work queue: each job is delivered to one consumer until acked
-REPAIR_JOB_SUBJECT = "stratos.repair.job.{node_id}"  # RepairJob for the node that executes it
-REPAIR_JOB_WILDCARD = "stratos.repair.job.>"
-REPAIR_RESULT_SUBJECT = "stratos.repair.result"  # RepairResult, plain NATS
-AUDIT_RESULT_SUBJECT = "stratos.audit.results"  # AuditResult, plain NATS
+
+class _QuietTlsEof(logging.Filter):
+    """nats-py's stream protocol answers a peer's EOF with True, which asyncio's SSL transport
+    ignores and reports as a warning on every close of a TLS connection (as every NATS
+    connection now is): noise, and not a JSON line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "eof_received() has no effect when using ssl" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_QuietTlsEof())
+
 REPAIR_DEDUP_WINDOW_S = 120.0  # a job published twice within this window is stored once
 REPLICAS_SETTLE_S = 30.0  # how long a stream whose replica count changed may take to elect
 JETSTREAM_READY_S = 30.0  # how long a cluster that is electing or catching up may take to answer
@@ -78,8 +119,34 @@ async def any_reachable(endpoints: list[tuple[str, int]], timeout_s: float = 1.0
     return False
 
 
-async def connect(url: str, *, name: str, connect_deadline_s: float = 30.0) -> NATS:
-    """Connect, retrying the first connection until the deadline; reconnect forever after.
+class _Refused(Exception):
+    """The server turned the connection down for good (credentials or certificate)."""
+
+
+def _refusal(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, nats.errors.AuthorizationError) or "authorization violation" in text
+
+
+def refusal_sentence(url: str, login: NatsLogin | None) -> str:
+    creds = login.credentials if login else None
+    if creds is None:
+        return (
+            f"NATS at {url} refused an anonymous connection: give this process its NATS user "
+            "(STRATOS_NATS_NKEY_FILE)"
+        )
+    return (
+        f"NATS at {url} refused NATS user {creds.label} (key {creds.public_key[:12]}…, from "
+        f"{creds.source}): the server does not admit that key"
+    )
+
+
+async def connect(
+    url: str, *, name: str, connect_deadline_s: float = 30.0, login: NatsLogin | None = None
+) -> NATS:
+    """Connect as `login`'s user over TLS when the server asks for it, retrying the first
+    connection until the deadline; reconnect forever after. A server that refuses the
+    credentials raises PermissionDenied at once, naming the user.
 
     nats-py with unlimited reconnects never gives up on the *first* connection either, so wait
     until a server accepts TCP and bound the connect itself by the remaining time."""
@@ -93,25 +160,61 @@ async def connect(url: str, *, name: str, connect_deadline_s: float = 30.0) -> N
             await asyncio.sleep(0.25)
             continue
         try:
-            return await asyncio.wait_for(_connect(servers, name), deadline - time.monotonic())
+            return await asyncio.wait_for(
+                _connect(servers, name, login or NatsLogin()), deadline - time.monotonic()
+            )
+        except _Refused:
+            raise PermissionDenied(refusal_sentence(url, login)) from None
         except Exception as exc:  # nats raises several unrelated types on connect
             last = exc
             await asyncio.sleep(0.5)
     raise Unavailable(f"cannot connect to NATS at {url}: {last}")
 
 
-async def _connect(servers: list[str], name: str) -> NATS:
-    return await nats.connect(
-        servers=servers,
-        name=name,
-        connect_timeout=2,
-        allow_reconnect=True,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        error_cb=_on_error,
-        disconnected_cb=_on_disconnect,
-        reconnected_cb=_on_reconnect,
+async def _connect(servers: list[str], name: str, login: NatsLogin) -> NATS:
+    refused = asyncio.get_running_loop().create_future()
+
+    async def on_error(exc: Exception) -> None:
+        if _refusal(exc) and not refused.done():
+            refused.set_result(exc)
+        await _on_error(exc)
+
+    options: dict = {}
+    if login.credentials is not None:
+        options["nkeys_seed_str"] = login.credentials.seed
+        options["inbox_prefix"] = login.credentials.inbox_prefix
+    nc = NATS()
+    connecting = asyncio.ensure_future(
+        nc.connect(
+            servers=servers,
+            name=name,
+            connect_timeout=2,
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            tls=client_context(login.tls_ca_file),
+            error_cb=on_error,
+            disconnected_cb=_on_disconnect,
+            reconnected_cb=_on_reconnect,
+            **options,
+        )
     )
+    try:
+        await asyncio.wait({connecting, refused}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        connecting.cancel()
+        raise
+    if connecting.done():
+        connecting.result()
+        if not refused.done():
+            return nc
+    # refused: the first connection is not worth retrying with the same key
+    connecting.cancel()
+    with contextlib.suppress(BaseException):
+        await connecting
+    with contextlib.suppress(Exception):
+        await nc.close()
+    raise _Refused()
 
 
 async def _on_error(exc: Exception) -> None:

@@ -1,11 +1,17 @@
 """Test support shared by every tier: a real nats-server with JetStream on a loopback port, or a
 cluster of them (tests run real components; there is no NATS fake), and a `TrustedMesh`: the
-admin key, admission list and node keys a harness gives the services it starts."""
+admin key, admission list and node keys a harness gives the services it starts.
+
+`secure=True` gives the server what the local mesh's has (`stratos.common.nats_mesh`): TLS only,
+and only the users of `stratos.common.nats_roles`; a test signs a process in with
+`server.env(role, name)` or connects with `server.login(role, name)`, which add the user and
+reload the server's config when it is new."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import urllib.request
@@ -18,6 +24,9 @@ from stratos.common.admission_source import AdmissionSource
 from stratos.common.identity import Identity
 from stratos.common.mesh_admin import write_members
 from stratos.common.nats_trust import Gate, Signer
+from stratos.common.nats_mesh import NatsSecurity
+from stratos.common.nats_roles import Role
+from stratos.common.natsutil import NatsLogin
 from stratos.common.procs import free_port, nats_config, nats_server_binary, port_open, wait_until
 
 
@@ -29,6 +38,7 @@ class NatsProcess:
     proc: subprocess.Popen
     monitor_port: int = 0
     extra_config: str = field(default="", repr=False)
+    security: NatsSecurity | None = field(default=None, repr=False)
 
     def kill(self) -> None:
         self.proc.kill()
@@ -36,7 +46,9 @@ class NatsProcess:
 
     def restart(self) -> None:
         """Start again on the same port and store (after kill)."""
-        self.proc = _spawn(self.port, self.monitor_port, self.store_dir, self.extra_config)
+        self.proc = _spawn(
+            self.port, self.monitor_port, self.store_dir, self.extra_config, self.security
+        )
 
     def monitor(self, path: str) -> dict:
         """A monitoring endpoint's JSON (`varz`, `jsz`, ...): what the running server reports."""
@@ -44,10 +56,52 @@ class NatsProcess:
         with urllib.request.urlopen(url, timeout=5) as resp:
             return json.load(resp)
 
+    def _user(self, role: Role, name: str) -> NatsSecurity:
+        assert self.security is not None, "a server started with secure=True has users"
+        if not self.security.has_user(role, name):
+            self.security.user_file(role, name)
+            self.reload()
+        return self.security
 
-def _spawn(port: int, monitor_port: int, store_dir: Path, extra: str = "") -> subprocess.Popen:
+    def login(self, role: Role = Role.ADMIN, name: str = "") -> NatsLogin:
+        """How a test connects as a user of `role` (added to the server if new)."""
+        return self._user(role, name).login(role, name)
+
+    def env(self, role: Role, name: str = "") -> dict[str, str]:
+        """The variables a service process signs in with as a user of `role`."""
+        return self._user(role, name).env(role, name)
+
+    def reload(self) -> None:
+        """Rewrite the config (with every user made so far) and wait until the server runs it."""
+        before = self.monitor("varz").get("config_load_time")
+        _write_config(
+            self.port, self.monitor_port, self.store_dir, self.extra_config, self.security
+        )
+        self.proc.send_signal(signal.SIGHUP)
+        wait_until(
+            lambda: self.monitor("varz").get("config_load_time") != before,
+            timeout_s=15,
+            what="nats-server to reload its config",
+        )
+
+
+def _write_config(
+    port: int, monitor_port: int, store_dir: Path, extra: str, security: NatsSecurity | None
+) -> Path:
     conf = store_dir / "nats.conf"
-    conf.write_text(nats_config(port, monitor_port, store_dir / "js") + extra)
+    secure = security.server_config() if security else ""
+    conf.write_text(nats_config(port, monitor_port, store_dir / "js") + secure + extra)
+    return conf
+
+
+def _spawn(
+    port: int,
+    monitor_port: int,
+    store_dir: Path,
+    extra: str = "",
+    security: NatsSecurity | None = None,
+) -> subprocess.Popen:
+    conf = _write_config(port, monitor_port, store_dir, extra, security)
     proc = subprocess.Popen(
         [nats_server_binary(), "-c", str(conf)],
         stdout=subprocess.DEVNULL,
@@ -58,13 +112,14 @@ def _spawn(port: int, monitor_port: int, store_dir: Path, extra: str = "") -> su
 
 
 @contextmanager
-def nats_server(store_dir: Path | None = None) -> Iterator[NatsProcess]:
+def nats_server(store_dir: Path | None = None, *, secure: bool = False) -> Iterator[NatsProcess]:
     """A real nats-server with JetStream, killed on exit."""
     with tempfile.TemporaryDirectory(prefix="stratos-nats-") as tmp:
         root = store_dir or Path(tmp)
+        security = NatsSecurity(Path(tmp) / "security") if secure else None
         port, monitor_port = free_port(), free_port()
-        proc = _spawn(port, monitor_port, root)
-        n = NatsProcess(f"nats://127.0.0.1:{port}", port, root, proc, monitor_port)
+        proc = _spawn(port, monitor_port, root, "", security)
+        n = NatsProcess(f"nats://127.0.0.1:{port}", port, root, proc, monitor_port, "", security)
         try:
             yield n
         finally:
@@ -83,10 +138,15 @@ def _jetstream_ready(server: NatsProcess) -> bool:
 
 
 @contextmanager
-def nats_cluster(size: int = 3) -> Iterator[list[NatsProcess]]:
+def nats_cluster(size: int = 3, *, secure: bool = False) -> Iterator[list[NatsProcess]]:
     """`size` nats-servers on loopback routed into one JetStream cluster (each with the same
-    config as a single server, plus a name and its routes); every one is killed on exit."""
+    config as a single server, plus a name and its routes, over TLS when `secure`); every one
+    is killed on exit. Secure servers share one directory of users and TLS files."""
     with tempfile.TemporaryDirectory(prefix="stratos-nats-cluster-") as tmp, ExitStack() as stack:
+        security = NatsSecurity(Path(tmp) / "security") if secure else None
+        if security:
+            security.user_file(Role.INDEX)  # known to every server (a later user: to one only)
+        route_tls = security.route_tls() if security else ""
         route_ports = [free_port() for _ in range(size)]
         routes = ", ".join(f"nats://127.0.0.1:{p}" for p in route_ports)
         servers: list[NatsProcess] = []
@@ -95,12 +155,14 @@ def nats_cluster(size: int = 3) -> Iterator[list[NatsProcess]]:
             root.mkdir()
             extra = (
                 f"server_name: n{i}\n"
-                f'cluster {{ name: stratos-test, listen: "127.0.0.1:{route_port}", '
-                f"routes: [{routes}] }}\n"
+                f'cluster {{\n  name: stratos-test\n  listen: "127.0.0.1:{route_port}"\n'
+                f"  routes: [{routes}]\n{route_tls}}}\n"
             )
             port, monitor_port = free_port(), free_port()
-            proc = _spawn(port, monitor_port, root, extra)
-            server = NatsProcess(f"nats://127.0.0.1:{port}", port, root, proc, monitor_port, extra)
+            proc = _spawn(port, monitor_port, root, extra, security)
+            server = NatsProcess(
+                f"nats://127.0.0.1:{port}", port, root, proc, monitor_port, extra, security
+            )
             stack.callback(server.kill)
             servers.append(server)
         for s in servers:

@@ -32,7 +32,9 @@ READ_BY: Mapping[str, frozenset[str]] = {
             "STRATOS_ADVERTISE_ADDRESS",
             "STRATOS_GRPC_ADDRESS",
             "STRATOS_LOG_LEVEL",
+            "STRATOS_NATS_NKEY_FILE",
             "STRATOS_NATS_REPLICAS",
+            "STRATOS_NATS_TLS_CA_FILE",
             "STRATOS_NATS_URL",
             "STRATOS_SHUTDOWN_GRACE_S",
         }

@@ -53,7 +53,13 @@ async def nats_connection(settings: IndexSettings) -> AsyncIterator[NATS]:
     log.info("nats_connecting", url=settings.nats_url, timeout_s=timeout_s)
     try:
         nc = await asyncio.wait_for(
-            connect(settings.nats_url, name=SERVICE, connect_deadline_s=timeout_s), timeout_s
+            connect(
+                settings.nats_url,
+                name=SERVICE,
+                connect_deadline_s=timeout_s,
+                login=settings.nats_login(),
+            ),
+            timeout_s,
         )
     except TimeoutError:
         raise Unavailable(

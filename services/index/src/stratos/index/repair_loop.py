@@ -1,7 +1,7 @@
 """The edge of repair: every STRATOS_REPAIR_INTERVAL_S read manifests, locations and the node
 registry, ask the pure planner what to do, and publish the new jobs on the STRATOS_REPAIR work
 queue (subject stratos.repair.job.<target>); apply the RepairResults storage nodes send back on
-stratos.repair.result to the locations.
+stratos.repair.result.<node> to the locations.
 
 Nothing here must survive a restart: a restarted index plans the same jobs with the same IDs,
 and JetStream's duplicate window (Nats-Msg-Id = job ID) stores each one once. A job whose
@@ -27,7 +27,7 @@ from stratos.common.logging import get_logger
 from stratos.common.nats_trust import Gate, Signer
 from stratos.common.natsutil import (
     MANIFEST_BUCKET,
-    REPAIR_RESULT_SUBJECT,
+    REPAIR_RESULT_WILDCARD,
     ensure_kv,
     ensure_repair_stream,
 )
@@ -164,7 +164,7 @@ class RepairLoop(Component):
         await ensure_repair_stream(self._js, replicas=replicas)
         self._manifest_kv = await ensure_kv(self._js, MANIFEST_BUCKET, replicas=replicas)
         self._locations = await LocationStore.open(self._js, replicas=replicas)
-        self._sub = await self._nc.subscribe(REPAIR_RESULT_SUBJECT, cb=self._on_result)
+        self._sub = await self._nc.subscribe(REPAIR_RESULT_WILDCARD, cb=self._on_result)
         if run:
             self._task = asyncio.create_task(self._run())
         log.info(
@@ -325,6 +325,11 @@ class RepairLoop(Component):
             result = repair_pb2.RepairResult.FromString(msg.data)
         except DecodeError:
             log.warning("repair_result_unreadable", subject=msg.subject)
+            return
+        if msg.subject.rsplit(".", 1)[-1] != result.node_id:
+            # a node's NATS user may publish only on its own subject: a result naming another
+            # node is someone speaking for it
+            log.warning("repair_result_misaddressed", subject=msg.subject, node=result.node_id)
             return
         # Believed only from the storage node it is about: a forged "DELETE ok" would otherwise
         # write that node's copies off.

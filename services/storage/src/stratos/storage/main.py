@@ -81,7 +81,6 @@ def build_repair_worker(
             ack_wait_s=settings.repair_ack_wait_s,
             max_deliver=settings.repair_max_deliver,
             stop_grace_s=settings.shutdown_grace_s,
-            nats_replicas=settings.nats_replicas,
         ),
         signer=signer,
         gate=gate,
@@ -166,8 +165,8 @@ async def serve(
         link = NatsLink(
             settings.nats_url,
             name=f"stratos-storage-{settings.node_id}",
-            replicas=settings.nats_replicas,
             signer=signer,
+            login=settings.nats_login(),
         )
         heartbeats = Heartbeater(node, store.stat, link.publish, settings.heartbeat_interval_s)
         nats_ready = asyncio.Event()

@@ -1,8 +1,12 @@
 """The node's NATS connection, made in the background so the node serves gRPC while NATS is down.
 
 Publishing fails fast with `Unavailable` until the connection is up (the heartbeat loop logs it
-and tries again at the next tick) rather than queueing stale heartbeats. What it publishes is
-signed by this node (`stratos.common.nats_trust`).
+and tries again at the next tick) rather than queueing stale heartbeats. The node signs in as its
+own NATS user, which may publish its heartbeats but not create streams: the index creates the
+heartbeat stream, and a heartbeat sent before it exists is simply not kept (the next one is).
+A server that refuses the node's credentials is logged as one sentence naming the user, and
+retried slowly (an operator may be adding the user to the server's config). What it publishes
+is signed by this node (`stratos.common.nats_trust`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from nats.aio.client import Client as NATS
 
 from stratos.common import natsutil
-from stratos.common.errors import Unavailable
+from stratos.common.errors import PermissionDenied, Unavailable
 from stratos.common.lifecycle import background
 from stratos.common.logging import get_logger
 from stratos.common.nats_trust import Signer
@@ -24,16 +28,18 @@ log = get_logger(__name__)
 PROBE_INTERVAL_S = 0.5
 CONNECT_TIMEOUT_S = 10.0
 DRAIN_TIMEOUT_S = 5.0
+REFUSED_RETRY_S = 5.0
 
 
 class NatsLink:
-    def __init__(self, url: str, *, name: str, replicas: int, signer: Signer) -> None:
+    def __init__(
+        self, url: str, *, name: str, signer: Signer, login: natsutil.NatsLogin | None = None
+    ) -> None:
         self.url = url
         self.signer = signer
         self.name = name
-        self.replicas = replicas
+        self.login = login
         self.nc: NATS | None = None
-        self._stream_ready = False
 
     @contextlib.asynccontextmanager
     async def running(self, on_ready: Callable[[], None]) -> AsyncIterator[NatsLink]:
@@ -46,7 +52,7 @@ class NatsLink:
             await self.close()
 
     async def run(self, on_ready: Callable[[], None]) -> None:
-        """Connect (retrying forever), make sure the heartbeat stream exists, call `on_ready`."""
+        """Connect (retrying forever), then call `on_ready`."""
         endpoints = natsutil.server_endpoints(self.url)
         waiting_logged = False
         while self.nc is None:
@@ -59,29 +65,21 @@ class NatsLink:
                 continue
             try:
                 self.nc = await asyncio.wait_for(
-                    natsutil.connect(self.url, name=self.name), CONNECT_TIMEOUT_S
+                    natsutil.connect(self.url, name=self.name, login=self.login),
+                    CONNECT_TIMEOUT_S,
                 )
             except (Unavailable, TimeoutError) as exc:
                 log.warning("nats_connect_failed", url=self.url, error=str(exc))
+            except PermissionDenied as exc:
+                log.error("nats_refused", error=str(exc))
+                await asyncio.sleep(REFUSED_RETRY_S)
         log.info("nats_connected", url=self.url)
-        await self._ensure_stream()
         on_ready()
-
-    async def _ensure_stream(self) -> None:
-        if self._stream_ready or self.nc is None:
-            return
-        try:
-            await natsutil.ensure_heartbeat_stream(self.nc.jetstream(), replicas=self.replicas)
-        except Exception as exc:  # JetStream may be off or still starting; heartbeats still go
-            log.warning("heartbeat_stream_unavailable", error=str(exc) or type(exc).__name__)
-            return
-        self._stream_ready = True
 
     async def publish(self, subject: str, payload: bytes) -> None:
         nc = self.nc
         if nc is None or not nc.is_connected:
             raise Unavailable(f"not connected to NATS at {self.url}")
-        await self._ensure_stream()
         await self.signer.publish(nc, subject, payload)
 
     async def close(self) -> None:

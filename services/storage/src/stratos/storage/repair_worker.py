@@ -3,11 +3,11 @@
 Jobs arrive on `stratos.repair.job.<node_id>` in the STRATOS_REPAIR work-queue stream. The
 consumer `repair-<node_id>` is durable, so jobs wait for a node that is down and resume after a
 restart. Up to `concurrency` jobs run at once. A job is acknowledged only once its result is
-durable (the chunk fsync'd); then a RepairResult goes to `stratos.repair.result`. A job that
-failed for now is nak'd with a back-off delay, at most `max_deliver` times; the last attempt, a
-failure for good and a malformed job are acknowledged and reported with ok=false. A job that is
-still running tells JetStream so every ack_wait/3, so a long transfer is not redelivered; one
-whose node dies is redelivered after ack_wait and redone idempotently.
+durable (the chunk fsync'd); then a RepairResult goes to `stratos.repair.result.<node_id>`. A
+job that failed for now is nak'd with a back-off delay, at most `max_deliver` times; the last
+attempt, a failure for good and a malformed job are acknowledged and reported with ok=false. A
+job that is still running tells JetStream so every ack_wait/3, so a long transfer is not
+redelivered; one whose node dies is redelivered after ack_wait and redone idempotently.
 
 Only an admitted meta (index) node may give this node work: a job not signed by one (anyone who
 can publish on NATS could publish `RepairJob(kind=DELETE)`) is dropped, counted and terminated —
@@ -31,6 +31,7 @@ from stratos.common import natsutil
 from stratos.common.lifecycle import cancel_and_wait
 from stratos.common.logging import get_logger
 from stratos.common.nats_trust import Gate, Signer
+from stratos.common.nats_roles import repair_durable
 from stratos.common.natsutil import REPAIR_JOB_SUBJECT, REPAIR_RESULT_SUBJECT, REPAIR_STREAM
 from stratos.common.tracing import extract_context, tracer
 from stratos.storage.repair_exec import RepairExecutor
@@ -53,15 +54,17 @@ class WorkerSettings:
     retry_base_delay_s: float = 2.0  # first nak delay; doubles per attempt, at most 60 s
     fetch_wait_s: float = 1.0  # how long one pull waits for a job (also the stop latency)
     stop_grace_s: float = 5.0  # running jobs get this long to finish on stop, then are nak'd
-    nats_replicas: int = 1  # copies of the repair stream if this worker creates it
 
 
 def durable_name(node_id: str) -> str:
-    return f"repair-{node_id}"
+    return repair_durable(node_id)
 
 
 def consumer_config(node_id: str, settings: WorkerSettings) -> ConsumerConfig:
     return ConsumerConfig(
+        # named, so nats-py creates it on CONSUMER.CREATE.<stream>.<name>.<filter>, where the
+        # server holds the filter to the subject its NATS user may publish to (nats_roles)
+        name=durable_name(node_id),
         durable_name=durable_name(node_id),
         filter_subject=REPAIR_JOB_SUBJECT.format(node_id=node_id),
         deliver_policy=DeliverPolicy.ALL,
@@ -136,12 +139,12 @@ class RepairWorker:
     async def _subscribe(
         self, js: JetStreamContext, stop: asyncio.Event
     ) -> JetStreamContext.PullSubscription | None:
-        """Stream, durable consumer (created or brought to this config) and a pull binding;
-        retried until it works or the node stops."""
+        """Durable consumer (created or brought to this config) and a pull binding; retried
+        until it works or the node stops. The stream is the index's to create: a storage node's
+        NATS user may only make its own consumer on it (`stratos.common.nats_roles`)."""
         failing = False
         while not stop.is_set():
             try:
-                await natsutil.ensure_repair_stream(js, replicas=self.settings.nats_replicas)
                 await js.add_consumer(REPAIR_STREAM, consumer_config(self.node_id, self.settings))
                 sub = await js.pull_subscribe_bind(
                     durable=durable_name(self.node_id), stream=REPAIR_STREAM
@@ -246,7 +249,8 @@ class RepairWorker:
             log.warning("repair_failed", **fields, error=result.error, attempt=attempt)
         assert self._nc is not None
         try:
-            await self.signer.publish(self._nc, REPAIR_RESULT_SUBJECT, result.SerializeToString())
+            subject = REPAIR_RESULT_SUBJECT.format(node_id=self.node_id)
+            await self.signer.publish(self._nc, subject, result.SerializeToString())
         except Exception as exc:
             log.warning("repair_result_unpublished", **fields, error=str(exc))
 

@@ -23,7 +23,7 @@ from stratos.common.lifecycle import (
     run_service,
 )
 from stratos.common.logging import configure_logging, get_logger
-from stratos.common.natsutil import connect, publish
+from stratos.common.natsutil import NatsLogin, connect, publish
 from stratos.common.tracing import setup_tracing
 from stratos.consensus.bft.types import TimeoutConfig
 from stratos.consensus.config import ConsensusSettings
@@ -95,8 +95,8 @@ class NatsPublisher(Component):
     effort: consensus never waits for NATS, and a block committed while NATS is away is not
     re-sent (readers catch up with StreamBlocks)."""
 
-    def __init__(self, url: str, store: Store) -> None:
-        self.url, self.store, self.nc = url, store, None
+    def __init__(self, url: str, store: Store, login: NatsLogin | None = None) -> None:
+        self.url, self.store, self.nc, self.login = url, store, None, login
         self._task: asyncio.Task | None = None
         self._publishing: set[asyncio.Task] = set()
 
@@ -106,7 +106,9 @@ class NatsPublisher(Component):
 
     async def _connect(self) -> None:
         try:
-            self.nc = await connect(self.url, name=SERVICE, connect_deadline_s=3600)
+            self.nc = await connect(
+                self.url, name=SERVICE, connect_deadline_s=3600, login=self.login
+            )
             log.info("nats_connected", url=self.url)
         except StratosError as err:
             log.warning("nats_unavailable", error=str(err))
@@ -171,7 +173,9 @@ async def _start(
     peers = Peers(tuple(p for p in settings.peer_list if p not in own), settings.peer_queue_size)
     publisher = None
     if settings.nats_url:
-        publisher = await stack.enter_async_context(NatsPublisher(settings.nats_url, store))
+        publisher = await stack.enter_async_context(
+            NatsPublisher(settings.nats_url, store, settings.nats_login())
+        )
     node = Node(
         node_config(settings),
         identity,

@@ -1,0 +1,91 @@
+"""The local mesh's NATS is locked by default (issue 11, part 3): a stranger who knows its
+address cannot connect without a user or without TLS, its monitoring answers on loopback only,
+and the users and keys `stratos dev up` made are its owner's alone."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from stratos.common import natsutil
+from stratos.common.errors import PermissionDenied
+from stratos.common.natsutil import NatsLogin
+
+pytestmark = [pytest.mark.integration, pytest.mark.attack]
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory):
+    from devharness import Dev
+
+    dev = Dev(tmp_path_factory.mktemp("natsmesh") / "home")
+    try:
+        dev.run("dev", "up", "--storage-nodes", "2", "--validators", "0", timeout=180)
+        yield dev, next(p for p in dev.mesh()["processes"] if p["kind"] == "nats")
+    finally:
+        dev.close()
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, port = address.rsplit(":", 1)
+    return host, int(port)
+
+
+async def test_a_stranger_cannot_connect_to_the_mesh_nats(mesh):
+    dev, nats = mesh
+    ca = dev.home.run_dir / "nats-auth" / "tls" / "ca.pem"
+    with pytest.raises(PermissionDenied, match="refused an anonymous connection"):
+        await natsutil.connect(
+            f"nats://{nats['address']}",
+            name="stranger",
+            login=NatsLogin(tls_ca_file=str(ca)),
+            connect_deadline_s=10,
+        )
+
+
+def test_the_mesh_nats_refuses_plaintext(mesh):
+    _, nats = mesh
+    with socket.create_connection(_host_port(nats["address"]), timeout=5) as s:
+        info = json.loads(s.recv(65536).decode().split(" ", 1)[1])
+        assert info["tls_required"] is True and info["auth_required"] is True
+        s.sendall(b'CONNECT {"verbose":false}\r\nPING\r\n')
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := s.recv(4096):
+                answer += chunk
+    assert b"PONG" not in answer
+
+
+def test_the_mesh_nats_monitoring_listens_on_loopback_only(mesh):
+    _, nats = mesh
+    host, port = _host_port(nats["monitor_address"])
+    assert ipaddress.ip_address(host).is_loopback
+    outbound = None
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("10.255.255.255", 9))  # sends nothing: picks the outbound address
+        outbound = s.getsockname()[0]
+    if outbound is None or ipaddress.ip_address(outbound).is_loopback:
+        pytest.skip("this machine has no non-loopback address to try")
+    with pytest.raises(OSError):
+        socket.create_connection((outbound, port), timeout=2).close()
+
+
+def test_the_mesh_nats_keys_are_private_and_the_config_holds_none(mesh):
+    dev, _ = mesh
+    auth = dev.home.run_dir / "nats-auth"
+    for path in [auth, *auth.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), path
+    users = sorted(p.name for p in (auth / "users").iterdir())
+    assert users == ["admin.nk", "index.nk", "storage.storage-1.nk", "storage.storage-2.nk"]
+    secure = (dev.home.run_dir / "nats" / "secure.conf").read_text()
+    seeds = [Path(p).read_text().splitlines()[-1] for p in (auth / "users").iterdir()]
+    assert all(seed.startswith("SU") and seed not in secure for seed in seeds)
+    storage = next(p for p in dev.mesh()["processes"] if p["name"] == "storage-1")
+    assert storage["env"]["STRATOS_NATS_NKEY_FILE"].endswith("storage.storage-1.nk")

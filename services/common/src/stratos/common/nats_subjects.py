@@ -1,0 +1,21 @@
+"""The NATS subjects, streams and buckets the services share, in a leaf module: the permission
+table (`nats_roles`) and the launcher read them without loading nats-py."""
+
+from __future__ import annotations
+
+# Subjects (see proto/stratos/v1/events.proto).
+HEARTBEAT_SUBJECT = "stratos.node.heartbeat.{node_id}"
+HEARTBEAT_WILDCARD = "stratos.node.heartbeat.>"
+HEARTBEAT_STREAM = "STRATOS_HEARTBEATS"
+FILE_COMMITTED_SUBJECT = "stratos.file.committed"
+FILE_DELETED_SUBJECT = "stratos.file.deleted"
+MANIFEST_BUCKET = "STRATOS_MANIFESTS"
+LOCATIONS_BUCKET = "STRATOS_LOCATIONS"  # FileLocations per file_id, changed with compare-and-set
+REPAIR_STREAM = "STRATOS_REPAIR"  # work queue: each job is delivered to one consumer until acked
+REPAIR_JOB_SUBJECT = "stratos.repair.job.{node_id}"  # RepairJob for the node that executes it
+REPAIR_JOB_WILDCARD = "stratos.repair.job.>"
+# RepairResult, plain NATS, on the executing node's own subject (its NATS user may publish
+# only there, and the index checks that the result names the same node)
+REPAIR_RESULT_SUBJECT = "stratos.repair.result.{node_id}"
+REPAIR_RESULT_WILDCARD = "stratos.repair.result.*"
+AUDIT_RESULT_SUBJECT = "stratos.audit.results"  # AuditResult, plain NATS
