@@ -20,7 +20,6 @@ from trust_support import job_message
 from stratos.common.grpcutil import channel, check_health
 from stratos.common.hashing import chunk_id
 from stratos.common.natsutil import (
-    REPAIR_JOB_SUBJECT,
     REPAIR_RESULT_WILDCARD,
     REPAIR_STREAM,
     ensure_repair_stream,

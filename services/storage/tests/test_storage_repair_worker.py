@@ -21,7 +21,6 @@ from stratos.common import natsutil
 from stratos.common.grpcutil import RunningServer
 from stratos.common.hashing import chunk_id
 from stratos.common.natsutil import (
-    REPAIR_JOB_SUBJECT,
     REPAIR_RESULT_WILDCARD,
     REPAIR_STREAM,
     ensure_repair_stream,

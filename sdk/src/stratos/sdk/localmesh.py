@@ -23,8 +23,7 @@ import psutil
 
 from stratos.common.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument
 from stratos.common.procs import free_port, nats_server_binary
-from stratos.sdk import mesh_trust
-from stratos.sdk import meshnats
+from stratos.sdk import mesh_trust, meshnats
 from stratos.sdk.home import Home
 from stratos.sdk.meshfile import find, load, locked, require, save
 from stratos.sdk.meshplan import (

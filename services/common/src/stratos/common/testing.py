@@ -23,9 +23,9 @@ from pathlib import Path
 from stratos.common.admission_source import AdmissionSource
 from stratos.common.identity import Identity
 from stratos.common.mesh_admin import write_members
-from stratos.common.nats_trust import Gate, Signer
 from stratos.common.nats_mesh import NatsSecurity
 from stratos.common.nats_roles import Role
+from stratos.common.nats_trust import Gate, Signer
 from stratos.common.natsutil import NatsLogin
 from stratos.common.procs import free_port, nats_config, nats_server_binary, port_open, wait_until
 

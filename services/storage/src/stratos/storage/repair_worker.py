@@ -27,11 +27,10 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from stratos.common import natsutil
 from stratos.common.lifecycle import cancel_and_wait
 from stratos.common.logging import get_logger
-from stratos.common.nats_trust import Gate, Signer
 from stratos.common.nats_roles import repair_durable
+from stratos.common.nats_trust import Gate, Signer
 from stratos.common.natsutil import REPAIR_JOB_SUBJECT, REPAIR_RESULT_SUBJECT, REPAIR_STREAM
 from stratos.common.tracing import extract_context, tracer
 from stratos.storage.repair_exec import RepairExecutor
