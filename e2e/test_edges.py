@@ -15,6 +15,7 @@ import grpc
 from blake3 import blake3
 from google.protobuf.descriptor import FieldDescriptor
 
+from stratos.common import tickets
 from stratos.common.identity import Identity
 from stratos.sdk.manifest import build_manifest, segment_record, sign_manifest
 from stratos.v1 import (
@@ -102,22 +103,37 @@ async def _call(call, method, request) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.OK, ""
 
 
-async def put_chunk(address: str) -> str:
+async def put_chunk(addresses: dict[str, str], writer: Identity) -> tuple[str, str]:
+    """One chunk stored the way any user may store one: placed by the index, which hands the
+    writer a PUT ticket, then PutChunk under it. Returns the chunk ID and the node holding it."""
     data = os.urandom(1000)
     chunk_id = blake3(data).hexdigest()
+    wanted = [(chunk_id, len(data))]
+    async with grpc.aio.insecure_channel(addresses["index"]) as channel:
+        placed = await index_pb2_grpc.IndexServiceStub(channel).PlaceChunks(
+            index_pb2.PlaceChunksRequest(
+                chunks=[index_pb2.ChunkToPlace(chunk_id=chunk_id, size=len(data))],
+                replicas=1,
+                ask=tickets.ask(writer, "PlaceChunks", tickets.place_subject(wanted)),
+            ),
+            timeout=30,
+        )
+    node = placed.placements[0].targets[0].node_id
+    bearer = tickets.Bearer(writer, placed.tickets[0])
 
     async def parts():
         header = storage_pb2.PutChunkHeader(chunk_id=chunk_id, size=len(data))
+        header.auth.CopyFrom(bearer.prove("PutChunk", node, chunk_id, str(len(data))))
         yield storage_pb2.PutChunkRequest(header=header)
         yield storage_pb2.PutChunkRequest(data=data)
 
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with grpc.aio.insecure_channel(addresses[node]) as channel:
         await storage_pb2_grpc.StorageServiceStub(channel).PutChunk(parts(), timeout=30)
-    return chunk_id
+    return chunk_id, node
 
 
 async def commit(
-    address: str, owner: Identity, chunk_id: str, **fields: int
+    address: str, owner: Identity, chunk_id: str, node: str, **fields: int
 ) -> tuple[grpc.StatusCode, str]:
     manifest = build_manifest(
         **{
@@ -127,7 +143,7 @@ async def commit(
             "size": 1000,
             "segment_size": 64 * 1024,  # the smallest a manifest may declare
             "replicas": 1,
-            "segments": [segment_record(0, chunk_id, 1000, ["storage-1"])],
+            "segments": [segment_record(0, chunk_id, 1000, [node])],
             **fields,
         }
     )
@@ -185,7 +201,7 @@ def test_a_signed_manifest_with_numbers_no_one_can_act_on_is_refused(mesh_factor
     stranger = Identity.generate()
 
     async def commits():
-        chunk_id = await put_chunk(addresses["storage-1"])
+        chunk_id, node = await put_chunk(addresses, stranger)
         cases = [
             ("created_unix_ms", I64_MAX),
             ("created_unix_ms", -1),
@@ -193,7 +209,7 @@ def test_a_signed_manifest_with_numbers_no_one_can_act_on_is_refused(mesh_factor
             ("replicas", U32),
         ]
         return [
-            (field, await commit(addresses["index"], stranger, chunk_id, **{field: value}))
+            (field, await commit(addresses["index"], stranger, chunk_id, node, **{field: value}))
             for field, value in cases
         ]
 

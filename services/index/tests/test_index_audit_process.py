@@ -83,8 +83,14 @@ def storage_nodes(nats_url: str, root: Path) -> Iterator[dict[str, Proc]]:
         yield nodes
 
 
-async def put(address: str, cid: str, data: bytes) -> None:
+def bearer(node_id: str):
+    """The admitted index's own ticket for `node_id`: the test writes and reads as it would."""
+    return index_support.mesh().bearer(node_id)
+
+
+async def put(node_id: str, address: str, cid: str, data: bytes) -> None:
     header = storage_pb2.PutChunkHeader(chunk_id=cid, size=len(data))
+    header.auth.CopyFrom(bearer(node_id).prove("PutChunk", node_id, cid, str(len(data))))
     reqs = [storage_pb2.PutChunkRequest(header=header)] + [
         storage_pb2.PutChunkRequest(data=data[i : i + MIB]) for i in range(0, len(data), MIB)
     ]
@@ -92,12 +98,14 @@ async def put(address: str, cid: str, data: bytes) -> None:
         await storage_pb2_grpc.StorageServiceStub(ch).PutChunk(iter(reqs), timeout=30)
 
 
-async def intact(address: str, cid: str) -> bool:
+async def intact(node_id: str, address: str, cid: str) -> bool:
     """The node returns the whole chunk and it hashes to its ID."""
+    request = storage_pb2.GetChunkRequest(chunk_id=cid)
+    request.auth.CopyFrom(bearer(node_id).prove("GetChunk", node_id, cid, "0", "0"))
     async with channel(address) as ch:
         stub = storage_pb2_grpc.StorageServiceStub(ch)
         try:
-            call = stub.GetChunk(storage_pb2.GetChunkRequest(chunk_id=cid), timeout=10)
+            call = stub.GetChunk(request, timeout=10)
             data = b"".join([m.data async for m in call])
         except grpc.RpcError:
             return False
@@ -127,7 +135,7 @@ async def test_a_chunk_altered_on_disk_is_caught_by_an_audit_and_repaired(nats, 
                     what=f"{n.node_id} to be healthy",
                 )
             for n in (first, second):
-                await put(nodes[n].address, cid, data)
+                await put(n, nodes[n].address, cid, data)
             plain = len(data) - 16
             file_id = new_file_id()
             manifest = types_pb2.Manifest(
@@ -182,7 +190,7 @@ async def test_a_chunk_altered_on_disk_is_caught_by_an_audit_and_repaired(nats, 
                 async def repaired() -> bool:
                     where = holders(manifest, await store.get(manifest.file_id))[cid]
                     return sorted(where) == sorted([first, second]) and all(
-                        [await intact(nodes[n].address, cid) for n in where]
+                        [await intact(n, nodes[n].address, cid) for n in where]
                     )
 
                 await async_wait_until(repaired, timeout_s=60, what="the altered copy repaired")

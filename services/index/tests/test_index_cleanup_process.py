@@ -130,9 +130,13 @@ async def running_mesh(nats_url: str, root: Path, **index_env: str) -> AsyncIter
             yield Mesh(nodes, stub, Identity.generate(), root / "index.log")
 
 
-async def put_chunk(address: str, data: bytes) -> str:
+async def put_chunk(node_id: str, address: str, data: bytes) -> str:
+    """PutChunk under a ticket of the admitted index (as the writer's ticket from PlaceChunks
+    would allow it; these tests are about what GC does with the chunk, not who may write it)."""
     cid = chunk_id(data)
     header = storage_pb2.PutChunkHeader(chunk_id=cid, size=len(data))
+    proof = index_support.mesh().bearer(node_id).prove("PutChunk", node_id, cid, str(len(data)))
+    header.auth.CopyFrom(proof)
     reqs = [storage_pb2.PutChunkRequest(header=header), storage_pb2.PutChunkRequest(data=data)]
     async with channel(address) as ch:
         await storage_pb2_grpc.StorageServiceStub(ch).PutChunk(iter(reqs), timeout=30)
@@ -152,7 +156,7 @@ async def upload(mesh: Mesh, pieces: list[bytes], replicas: int = 2) -> list[typ
         )
         targets = placed.placements[0].targets
         for t in targets:
-            await put_chunk(t.address, data)
+            await put_chunk(t.node_id, t.address, data)
         segments.append(
             types_pb2.Segment(
                 index=index,
@@ -299,7 +303,7 @@ async def test_an_orphan_chunk_is_collected_after_the_grace(nats, tmp_path) -> N
     async with running_mesh(nats.url, tmp_path) as mesh:
         node = mesh.nodes["c2"]
         stored_at = time.monotonic()
-        cid = await put_chunk(node.address, piece())  # a failed upload's leftover
+        cid = await put_chunk(node.node_id, node.address, piece())  # a failed upload's leftover
         # Watched through the first half of the grace (GC runs every 0.5 s); a slow machine
         # shortens the watch, never fails it.
         while time.monotonic() - stored_at < GRACE_S / 2:
@@ -370,7 +374,7 @@ async def test_chunks_older_than_a_lost_manifest_store_are_never_collected(nats,
     async with running_mesh(nats.url, tmp_path) as mesh:
         segments = await upload(mesh, [piece()])
         await commit(mesh, manifest_of(segments))
-        old_orphan = await put_chunk(mesh.nodes["c3"].address, piece())
+        old_orphan = await put_chunk("c3", mesh.nodes["c3"].address, piece())
         nc = await nats_py.connect(nats.url)
         try:
             js = nc.jetstream()
@@ -379,7 +383,7 @@ async def test_chunks_older_than_a_lost_manifest_store_are_never_collected(nats,
         finally:
             await nc.close()
         await asyncio.sleep(0.01)  # a chunk stored now is younger than the new bucket
-        new_orphan = await put_chunk(mesh.nodes["c3"].address, piece())
+        new_orphan = await put_chunk("c3", mesh.nodes["c3"].address, piece())
         await async_wait_until(
             on_disk(lambda: not mesh.nodes["c3"].has(new_orphan)),
             timeout_s=GRACE_S + 30,

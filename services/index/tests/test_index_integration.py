@@ -427,3 +427,27 @@ async def test_an_admitted_node_cannot_speak_for_another_nor_change_its_own_key(
         after = {n.info.node_id: n.info for n in (await idx.stub.ListNodes(LIST)).nodes}
         assert after["s1"].capacity_bytes == before["s1"].capacity_bytes < 1 << 60
         assert after["s2"].public_key == m.identities["s2"].public_bytes
+
+
+async def test_junk_in_the_manifests_bucket_fails_that_file_alone(nats) -> None:
+    """Only the index writes the manifests bucket; bytes that are not a manifest there (damage,
+    or a write around the index) make that one file DATA_LOSS with a sentence, and every other
+    file still lists and reads."""
+    owner = Identity.generate()
+    async with running_index(nats.url) as idx, beating(idx.nc, heartbeat("n1"), heartbeat("n2")):
+        await wait_for_nodes(idx.stub, {"n1", "n2"})
+        good = new_file_id()
+        await idx.stub.CommitManifest(
+            index_pb2.CommitManifestRequest(signed=sign(owner, build_manifest(good)))
+        )
+        junk = new_file_id()
+        kv = await idx.nc.jetstream().key_value(natsutil.MANIFEST_BUCKET)
+        await kv.put(junk, b"\xff\xff not a manifest")
+
+        listed = (await idx.stub.ListFiles(index_pb2.ListFilesRequest())).files
+        assert [f.file_id for f in listed] == [good]
+        err = await rpc_error(idx.stub.GetManifest(index_pb2.GetManifestRequest(file_id=junk)))
+        assert err.code() == grpc.StatusCode.DATA_LOSS
+        assert junk in err.details() and "does not parse" in err.details()
+        ok = await idx.stub.GetManifest(index_pb2.GetManifestRequest(file_id=good))
+        assert ok.signed.owner_public_key == owner.public_bytes

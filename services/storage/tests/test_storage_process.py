@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import trust_support
 
 from stratos.common import identity, natsutil
 from stratos.common.grpcutil import channel, check_health
@@ -121,7 +122,10 @@ async def serves_heartbeats_and_stops(tmp_path, ns, proc, address, data_dir) -> 
     data = os.urandom(3 * 1024 * 1024)
     async with channel(address) as ch:
         stub = storage_pb2_grpc.StorageServiceStub(ch)
-        header = storage_pb2.PutChunkHeader(chunk_id=chunk_id(data), size=len(data))
+        cid = chunk_id(data)
+        header = storage_pb2.PutChunkHeader(chunk_id=cid, size=len(data))
+        bearer = trust_support.mesh().bearer("proc-node")
+        header.auth.CopyFrom(bearer.prove("PutChunk", "proc-node", cid, str(len(data))))
         await stub.PutChunk(
             iter(
                 [

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nats
 import pytest
-from trust_support import job_message
+from trust_support import job_message, mesh
 
 from stratos.common.grpcutil import channel, check_health
 from stratos.common.hashing import chunk_id
@@ -42,6 +42,8 @@ class StorageProc:
         self.dir = root / node_id
         self.dir.mkdir()
         self.data_dir = self.dir / "data"
+        self.data_dir.mkdir()
+        mesh().storage(node_id, self.data_dir)  # admitted with its own key, as the launcher does
         self.address = f"127.0.0.1:{free_port()}"
         self.nats_url = nats_url
         self.proc: subprocess.Popen | None = None
@@ -100,11 +102,14 @@ def two_nodes(tmp_path: Path) -> Iterator[tuple[str, StorageProc, StorageProc]]:
             target.kill()
 
 
-async def put(address: str, data: bytes) -> str:
+async def put(node: StorageProc, data: bytes) -> str:
+    """PutChunk as the admitted index may (its own ticket for the node)."""
     cid = chunk_id(data)
-    async with channel(address) as ch:
+    async with channel(node.address) as ch:
         stub = storage_pb2_grpc.StorageServiceStub(ch)
         header = storage_pb2.PutChunkHeader(chunk_id=cid, size=len(data))
+        proof = mesh().bearer(node.node_id).prove("PutChunk", node.node_id, cid, str(len(data)))
+        header.auth.CopyFrom(proof)
         reqs = [storage_pb2.PutChunkRequest(header=header)] + [
             storage_pb2.PutChunkRequest(data=data[i : i + MIB]) for i in range(0, len(data), MIB)
         ]
@@ -112,10 +117,13 @@ async def put(address: str, data: bytes) -> str:
     return cid
 
 
-async def get(address: str, cid: str) -> bytes:
-    async with channel(address) as ch:
+async def get(node: StorageProc, cid: str) -> bytes:
+    request = storage_pb2.GetChunkRequest(chunk_id=cid)
+    bearer = mesh().bearer(node.node_id)
+    request.auth.CopyFrom(bearer.prove("GetChunk", node.node_id, cid, "0", "0"))
+    async with channel(node.address) as ch:
         stub = storage_pb2_grpc.StorageServiceStub(ch)
-        parts = [m.data async for m in stub.GetChunk(storage_pb2.GetChunkRequest(chunk_id=cid))]
+        parts = [m.data async for m in stub.GetChunk(request)]
     return b"".join(parts)
 
 
@@ -177,11 +185,11 @@ async def test_node_process_repairs_a_chunk_and_stops_cleanly_on_sigterm(tmp_pat
         bus = await Bus.open(url)
         try:
             data = os.urandom(3 * MIB + 1)
-            cid = await put(source.address, data)
+            cid = await put(source, data)
             await bus.submit(copy_job("p-copy", cid, len(data), target, source))
             [result] = await bus.results_of("p-copy")
             assert (result.ok, result.bytes, result.node_id) == (True, len(data), "proc-dst")
-            assert await get(target.address, cid) == data
+            assert await get(target, cid) == data
             assert await bus.queued() == 0
         finally:
             await bus.nc.close()
@@ -204,7 +212,7 @@ async def test_job_of_a_node_killed_mid_transfer_is_redelivered_and_done_once(
         bus = await Bus.open(url)
         try:
             data = os.urandom(8 * MIB)
-            cid = await put(source.address, data)
+            cid = await put(source, data)
             await bus.submit(copy_job("p-kill", cid, len(data), target, source))
 
             tmp_dir = target.data_dir / "tmp"
@@ -221,7 +229,7 @@ async def test_job_of_a_node_killed_mid_transfer_is_redelivered_and_done_once(
             await target.healthy()
             [result] = await bus.results_of("p-kill")
             assert (result.ok, result.bytes) == (True, len(data))
-            assert await get(target.address, cid) == data
+            assert await get(target, cid) == data
             # Acked and gone: nothing is left that could be delivered (and reported) again.
             assert await bus.queued() == 0
             info = await bus.nc.jetstream().consumer_info(REPAIR_STREAM, durable_name("proc-dst"))

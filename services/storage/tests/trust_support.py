@@ -4,9 +4,10 @@ repair worker checks them against the list, as a node does."""
 
 from __future__ import annotations
 
+from stratos.common import tickets
 from stratos.common.natsutil import REPAIR_JOB_SUBJECT
 from stratos.common.testing import INDEX_ID, TrustedMesh
-from stratos.v1 import repair_pb2
+from stratos.v1 import repair_pb2, ticket_pb2
 
 MESH: TrustedMesh | None = None
 
@@ -16,8 +17,46 @@ def mesh() -> TrustedMesh:
     return MESH
 
 
+def with_ticket(job: repair_pb2.RepairJob) -> repair_pb2.RepairJob:
+    """`job` carrying the GET ticket the index gives a job that fetches: for its chunks on its
+    sources, held by the target node's admitted key (which signs each fetch)."""
+    if job.ticket.ticket or job.kind not in (
+        repair_pb2.REPAIR_KIND_COPY,
+        repair_pb2.REPAIR_KIND_REENCODE,
+    ):
+        return job
+    if job.target_node_id not in mesh().identities:
+        return job  # a target the test never admitted: no ticket could name its key
+    if job.kind == repair_pb2.REPAIR_KIND_COPY:
+        chunks, nodes = [job.chunk_id], [s.node_id for s in job.sources]
+    else:
+        chunks = [s.chunk_id for s in job.shares]
+        nodes = [h.node_id for s in job.shares for h in s.holders]
+    if not nodes:
+        return job
+    meta = mesh().identities.get(INDEX_ID) or mesh().meta(INDEX_ID)[0]
+    stamped = repair_pb2.RepairJob()
+    stamped.CopyFrom(job)
+    stamped.ticket.CopyFrom(
+        tickets.issue(
+            meta,
+            INDEX_ID,
+            holder_public_key=mesh().identities[job.target_node_id].public_bytes,
+            actions=[ticket_pb2.TICKET_ACTION_GET],
+            node_ids=nodes,
+            chunk_ids=chunks,
+            byte_budget=max(1, 2 * job.size) * max(1, len(chunks)),
+            ttl_ms=600_000,
+            file_id=job.file_id,
+        )
+    )
+    return stamped
+
+
 def job_message(job: repair_pb2.RepairJob) -> tuple[str, bytes, dict[str, str]]:
-    """Subject, payload and headers of `job` published by the admitted index."""
+    """Subject, payload and headers of `job` published by the admitted index (with the ticket
+    it gives a job that fetches)."""
+    job = with_ticket(job)
     subject = REPAIR_JOB_SUBJECT.format(node_id=job.target_node_id)
     data = job.SerializeToString()
     return (

@@ -235,6 +235,26 @@ class TrustedMesh:
         """A consumer's gate over this list, which sees a node admitted a moment ago."""
         return Gate(self.source(check_every_s=0).current)
 
+    def bearer(self, *node_ids: str, meta: str = INDEX_ID, ttl_ms: int = 600_000):
+        """A ticket the admitted meta node `meta` issues to itself for every action on any chunk
+        of `node_ids` (what the index's own audits, GC and repairs use): a test that plays the
+        index calls storage RPCs with `bearer.prove(method, node_id, *fields)`."""
+        from stratos.common import tickets
+
+        if meta not in self.identities:
+            self.meta(meta)
+        ident = self.identities[meta]
+        signed = tickets.issue(
+            ident,
+            meta,
+            holder_public_key=ident.public_bytes,
+            actions=list(tickets.ACTION_NAMES),
+            node_ids=node_ids,
+            byte_budget=1 << 40,
+            ttl_ms=ttl_ms,
+        )
+        return tickets.Bearer(ident, signed)
+
     def source(self, **kwargs) -> AdmissionSource:
         return AdmissionSource(self.admission_file, self.admin.public_bytes, self.mesh_id, **kwargs)
 

@@ -14,15 +14,18 @@ from contextlib import asynccontextmanager
 
 import nats.errors
 import nats.js.errors
+from google.protobuf.message import DecodeError
 from nats.js import JetStreamContext
 
 from stratos.common.errors import (
     AlreadyExists,
+    DataLoss,
     InvalidArgument,
     NotFound,
     PermissionDenied,
     Unavailable,
 )
+from stratos.common.logging import get_logger
 from stratos.common.manifests import file_summary
 from stratos.common.natsutil import MANIFEST_BUCKET, ensure_kv, kv_keys
 from stratos.index.manifest_rules import (
@@ -33,6 +36,8 @@ from stratos.index.manifest_rules import (
     verify_signed,
 )
 from stratos.v1 import types_pb2
+
+log = get_logger(__name__)
 
 DEFAULT_PAGE = 1000
 MAX_PAGE = 10_000
@@ -64,9 +69,18 @@ async def _nats_call() -> AsyncIterator[None]:
         raise Unavailable(f"the index cannot reach its NATS store right now ({exc!r})") from None
 
 
-def _parse(value: bytes) -> tuple[types_pb2.SignedManifest, types_pb2.Manifest]:
-    signed = types_pb2.SignedManifest.FromString(value)
-    return signed, types_pb2.Manifest.FromString(signed.manifest)
+def _parse(file_id: str, value: bytes) -> tuple[types_pb2.SignedManifest, types_pb2.Manifest]:
+    """The stored signed manifest of `file_id`; DataLoss when the bucket holds something else
+    (only the index writes it, so that is damage or a write around the index, never a user's
+    input): one file fails with a sentence, never the listing of everyone's files."""
+    try:
+        signed = types_pb2.SignedManifest.FromString(value)
+        return signed, types_pb2.Manifest.FromString(signed.manifest)
+    except DecodeError:
+        raise DataLoss(
+            f"the stored manifest of file {file_id} does not parse: the manifests bucket was "
+            "damaged or written around the index"
+        ) from None
 
 
 class ManifestStore:
@@ -108,7 +122,7 @@ class ManifestStore:
                     if entry is None:
                         await self._kv.create(file_id, value)
                     else:
-                        stored, _ = _parse(entry.value)
+                        stored, _ = _parse(file_id, entry.value)
                         if stored.owner_public_key != signed.owner_public_key:
                             raise AlreadyExists(
                                 f"a file with ID {file_id} already exists and belongs to "
@@ -126,7 +140,7 @@ class ManifestStore:
         entry = await self._entry(file_id)
         if entry is None:
             raise NotFound(f"no file with ID {file_id}")
-        return types_pb2.SignedManifest.FromString(entry.value)
+        return _parse(file_id, entry.value)[0]
 
     async def list(
         self, limit: int = 0, page_token: str = "", owner_public_key: bytes = b""
@@ -149,7 +163,11 @@ class ManifestStore:
             entry = await self._entry(key)
             if entry is None:
                 continue  # deleted between keys() and get()
-            signed, manifest = _parse(entry.value)
+            try:
+                signed, manifest = _parse(key, entry.value)
+            except DataLoss as err:
+                log.warning("manifest_unreadable", file_id=key, error=str(err))
+                continue
             if owner_public_key and signed.owner_public_key != owner_public_key:
                 continue
             files.append(file_summary(manifest, signed.owner_public_key))
@@ -164,7 +182,7 @@ class ManifestStore:
             entry = await self._entry(file_id)
             if entry is None:
                 raise NotFound(f"no file with ID {file_id}")
-            signed, manifest = _parse(entry.value)
+            signed, manifest = _parse(file_id, entry.value)
             if signed.owner_public_key != owner_public_key:
                 raise PermissionDenied(f"only the owner can delete file {file_id}")
             try:
