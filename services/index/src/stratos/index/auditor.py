@@ -60,11 +60,13 @@ class Auditor(Component):
         settings: IndexSettings,
         snapshot: Callable[[], Snapshot | None],
         *,
+        credentials: grpc.ChannelCredentials,
         rng: random.Random | None = None,
         nonce: Callable[[int], bytes] = os.urandom,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self._nc, self._settings, self._snapshot = nc, settings, snapshot
+        self._credentials = credentials  # mutual TLS with the index's own certificate
         self._rng = rng or random.Random()
         self._nonce, self._clock = nonce, clock
         self._channels: dict[str, grpc.aio.Channel] = {}
@@ -160,7 +162,7 @@ class Auditor(Component):
     def _stub(self, address: str) -> storage_pb2_grpc.StorageServiceStub:
         ch = self._channels.get(address)
         if ch is None:
-            ch = self._channels[address] = grpcutil.channel(address)
+            ch = self._channels[address] = grpcutil.channel(address, self._credentials)
         return storage_pb2_grpc.StorageServiceStub(ch)
 
     async def _read(

@@ -14,6 +14,7 @@ from typing import TypeVar
 import nats.errors
 from nats.aio.client import Client as NATS
 
+from stratos.common import tls
 from stratos.common.config import load_settings
 from stratos.common.errors import Unavailable
 from stratos.common.grpcutil import serving, start_server
@@ -74,12 +75,15 @@ async def _jetstream_holds(settings: IndexSettings, what: str) -> AsyncIterator[
         ) from None
 
 
-async def serve(stop: asyncio.Event) -> None:
+async def serve(stop: asyncio.Event, credentials: tls.Credentials | None = None) -> None:
     """Run the index until `stop` is set: one AsyncExitStack, each component entered in start
-    order and closed in reverse, also when a later one fails to start (common.lifecycle)."""
+    order and closed in reverse, also when a later one fails to start (common.lifecycle).
+    gRPC is mutual TLS with the credentials the settings name (`credentials`: only a test
+    passes them)."""
     settings = load_settings(IndexSettings)
     configure_logging(SERVICE, settings.log_level)
     setup_tracing(SERVICE)
+    credentials = credentials or tls.from_settings(settings).credentials()
     async with contextlib.AsyncExitStack() as stack:
         nc = await first_or_stop(stack.enter_async_context(nats_connection(settings)), stop)
         if nc is None:
@@ -108,11 +112,16 @@ async def serve(stop: asyncio.Event) -> None:
             "the repair stream and buckets",
         )
         await enter(
-            Auditor(nc, settings, snapshot=lambda: repair.snapshot),
+            Auditor(
+                nc, settings, snapshot=lambda: repair.snapshot, credentials=credentials.channel
+            ),
             "the locations and manifest buckets",
         )
         cleanup = await enter(
-            Cleanup(nc, registry, settings, ready=lambda: feed.ready), "the reservations bucket"
+            Cleanup(
+                nc, registry, settings, credentials=credentials.channel, ready=lambda: feed.ready
+            ),
+            "the reservations bucket",
         )
         service = IndexService(
             settings, registry, store, nc, repair=repair, drains=drains, cleanup=cleanup
@@ -123,6 +132,8 @@ async def serve(stop: asyncio.Event) -> None:
                     settings.grpc_address,
                     lambda s: index_pb2_grpc.add_IndexServiceServicer_to_server(service, s),
                     [SERVICE_NAME],
+                    credentials=credentials.server,
+                    health_address=settings.health_address,
                 ),
                 grace_s=settings.shutdown_grace_s,
             )

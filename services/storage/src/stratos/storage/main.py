@@ -13,7 +13,7 @@ import contextlib
 import socket
 from collections.abc import Callable
 
-from stratos.common import identity
+from stratos.common import identity, tls
 from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError
 from stratos.common.grpcutil import serving
@@ -105,11 +105,17 @@ def open_store(settings: StorageSettings) -> ChunkStore:
         ) from None
 
 
-async def serve(stop: asyncio.Event, settings: StorageSettings | None = None) -> None:
-    """Run one storage node until `stop` is set."""
+async def serve(
+    stop: asyncio.Event,
+    settings: StorageSettings | None = None,
+    credentials: tls.Credentials | None = None,
+) -> None:
+    """Run one storage node until `stop` is set, with the mesh TLS its settings name (or
+    `credentials`, which only a test passes)."""
     settings = settings or load_settings(StorageSettings)
     configure_logging("storage", settings.log_level)
     setup_tracing("stratos-storage")
+    credentials = credentials or tls.from_settings(settings).credentials()
     try:
         ident = identity.load_or_create(settings.data_dir / "identity.pem")
     except OSError as err:
@@ -125,7 +131,12 @@ async def serve(stop: asyncio.Event, settings: StorageSettings | None = None) ->
     async with contextlib.AsyncExitStack() as stack:
         running = await stack.enter_async_context(
             serving(
-                start_storage_server(settings.grpc_address, service),
+                start_storage_server(
+                    settings.grpc_address,
+                    service,
+                    credentials,
+                    health_address=settings.health_address,
+                ),
                 grace_s=settings.shutdown_grace_s,
             )
         )
@@ -155,7 +166,7 @@ async def serve(stop: asyncio.Event, settings: StorageSettings | None = None) ->
         await stack.enter_async_context(
             background(heartbeats.run(stop), name="heartbeats", stop=stop)
         )
-        channels = await stack.enter_async_context(Channels())
+        channels = await stack.enter_async_context(Channels(credentials.channel))
         worker = build_repair_worker(settings, store, channels, busy=service.activity.busy)
         await stack.enter_async_context(
             background(run_repairs(link, nats_ready, worker, stop), name="repairs", stop=stop)
