@@ -141,7 +141,9 @@ def test_over_a_real_handshake_only_the_mesh_ca_is_trusted_both_ways(tmp_path):
     server_tls = MeshTLS.from_cert_files(
         mesh_ca.ensure_certificate(tmp_path / "mesh", ca, "storage", "storage-1")
     )
-    index = MeshTLS.from_cert_files(mesh_ca.ensure_certificate(tmp_path / "mesh", ca, "index", "ix"))
+    index = MeshTLS.from_cert_files(
+        mesh_ca.ensure_certificate(tmp_path / "mesh", ca, "index", "ix")
+    )
     client = MeshTLS.from_cert_files(
         mesh_ca.ensure_certificate(tmp_path / "mesh", ca, "client", "client")
     )

@@ -19,6 +19,7 @@ from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
 from stratos.common.lifecycle import cancel_and_wait
 from stratos.common.limits import MIN_SEGMENT_BYTES
+from stratos.common.testing_tls import channel_credentials, server_credentials
 from stratos.index.config import IndexSettings
 from stratos.index.drains import DrainRegistry
 from stratos.index.heartbeats import HeartbeatFeed
@@ -70,8 +71,9 @@ async def running_index(
             "127.0.0.1:0",
             lambda s: index_pb2_grpc.add_IndexServiceServicer_to_server(service, s),
             [SERVICE_NAME],
+            credentials=server_credentials("index", "index"),
         )
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+        async with grpc.aio.secure_channel(f"127.0.0.1:{server.port}", channel_credentials()) as ch:
             yield RunningIndex(
                 index_pb2_grpc.IndexServiceStub(ch), registry, feed, server, nc, drains
             )

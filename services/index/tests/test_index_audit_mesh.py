@@ -21,6 +21,7 @@ from stratos.common.grpcutil import RunningServer
 from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
 from stratos.common.procs import async_wait_until
+from stratos.common.testing_tls import channel_credentials, credentials
 from stratos.index.audit_rules import (
     CHUNK_CORRUPT,
     CHUNK_MISSING,
@@ -153,12 +154,22 @@ async def mesh(
             store = ChunkStore(root / node_id, node_id=node_id, capacity_bytes=64 * MIB)
             servicer = (LyingStorage if node_id in liars else StorageService)(store, zone="z1")
             nodes[node_id] = Node(
-                node_id, store, await start_storage_server("127.0.0.1:0", servicer)
+                node_id,
+                store,
+                await start_storage_server(
+                    "127.0.0.1:0", servicer, credentials("storage", "storage")
+                ),
             )
             registry.observe(heartbeat(nodes[node_id]))
         loop = RepairLoop(nc, registry, settings)
         await loop.start(run=False)
-        auditor = Auditor(nc, settings, lambda: loop.snapshot, rng=random.Random(1))
+        auditor = Auditor(
+            nc,
+            settings,
+            lambda: loop.snapshot,
+            credentials=channel_credentials("index", "index"),
+            rng=random.Random(1),
+        )
         await auditor.start(run=False)
         m = Mesh(nodes, loop, auditor, await LocationStore.open(nc.jetstream(), replicas=1))
 

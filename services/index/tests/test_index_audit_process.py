@@ -21,6 +21,7 @@ from stratos.common.grpcutil import channel, check_health
 from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
 from stratos.common.procs import async_wait_until, env_with, free_port
+from stratos.common.testing_tls import cert_files, channel_credentials
 from stratos.index.audit_rules import CHUNK_CORRUPT
 from stratos.index.locations import LocationStore
 from stratos.index.manifests import ManifestStore, now_ms
@@ -71,6 +72,7 @@ def storage_nodes(nats_url: str, root: Path) -> Iterator[dict[str, Proc]]:
                 STRATOS_DATA_DIR=str(data_dir),
                 STRATOS_CAPACITY_BYTES=str(CAPACITY),
                 STRATOS_GRPC_ADDRESS=address,
+                **cert_files("storage", "storage").env(),
                 STRATOS_NATS_URL=nats_url,
                 STRATOS_HEARTBEAT_INTERVAL_S="0.5",
             )
@@ -86,13 +88,13 @@ async def put(address: str, cid: str, data: bytes) -> None:
     reqs = [storage_pb2.PutChunkRequest(header=header)] + [
         storage_pb2.PutChunkRequest(data=data[i : i + MIB]) for i in range(0, len(data), MIB)
     ]
-    async with channel(address) as ch:
+    async with channel(address, channel_credentials()) as ch:
         await storage_pb2_grpc.StorageServiceStub(ch).PutChunk(iter(reqs), timeout=30)
 
 
 async def intact(address: str, cid: str) -> bool:
     """The node returns the whole chunk and it hashes to its ID."""
-    async with channel(address) as ch:
+    async with channel(address, channel_credentials()) as ch:
         stub = storage_pb2_grpc.StorageServiceStub(ch)
         try:
             call = stub.GetChunk(storage_pb2.GetChunkRequest(chunk_id=cid), timeout=10)
@@ -120,7 +122,7 @@ async def test_a_chunk_altered_on_disk_is_caught_by_an_audit_and_repaired(nats, 
         with storage_nodes(nats.url, tmp_path) as nodes:
             for n in nodes.values():
                 await async_wait_until(
-                    lambda a=n.address: check_health(a, timeout_s=1),
+                    lambda a=n.address: check_health(a, channel_credentials(), timeout_s=1),
                     timeout_s=30,
                     what=f"{n.node_id} to be healthy",
                 )
@@ -151,6 +153,7 @@ async def test_a_chunk_altered_on_disk_is_caught_by_an_audit_and_repaired(nats, 
             index_env = env_with(
                 STRATOS_NATS_URL=nats.url,
                 STRATOS_GRPC_ADDRESS=f"127.0.0.1:{free_port()}",
+                **cert_files("index", "index").env(),
                 STRATOS_REPAIR_INTERVAL_S="0.3",
                 STRATOS_AUDIT_INTERVAL_S="0.3",
                 STRATOS_AUDITS_PER_ROUND="4",

@@ -13,6 +13,7 @@ from blake3 import blake3
 
 from stratos.common.grpcutil import channel
 from stratos.common.hashing import chunk_id
+from stratos.common.testing_tls import channel_credentials, credentials
 from stratos.storage.chunkstore import ChunkStore
 from stratos.storage.grpcserver import start_storage_server
 from stratos.storage.servicer import StorageService
@@ -32,8 +33,10 @@ class Node:
 @pytest.fixture
 async def node(tmp_path: Path) -> AsyncIterator[Node]:
     store = ChunkStore(tmp_path, node_id="audited", capacity_bytes=64 * MIB)
-    running = await start_storage_server("127.0.0.1:0", StorageService(store, zone="zone-a"))
-    async with channel(f"127.0.0.1:{running.port}") as ch:
+    running = await start_storage_server(
+        "127.0.0.1:0", StorageService(store, zone="zone-a"), credentials("storage", "storage")
+    )
+    async with channel(f"127.0.0.1:{running.port}", channel_credentials()) as ch:
         yield Node(storage_pb2_grpc.StorageServiceStub(ch), store)
     await running.stop(0)
 

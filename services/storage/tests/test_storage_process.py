@@ -20,6 +20,7 @@ from stratos.common.grpcutil import channel, check_health
 from stratos.common.hashing import chunk_id
 from stratos.common.procs import async_wait_until, free_port
 from stratos.common.testing import nats_server
+from stratos.common.testing_tls import cert_files, channel_credentials
 from stratos.v1 import events_pb2, storage_pb2, storage_pb2_grpc
 
 pytestmark = pytest.mark.integration
@@ -39,6 +40,7 @@ def storage_process(tmp_path: Path, nats_url: str, **env: str) -> Iterator[tuple
         "STRATOS_DATA_DIR": str(data_dir),
         "STRATOS_CAPACITY_BYTES": str(64 * 1024 * 1024),
         "STRATOS_GRPC_ADDRESS": f"127.0.0.1:{port}",
+        **cert_files("storage", "storage").env(),
         "STRATOS_NATS_URL": nats_url,
         "STRATOS_HEARTBEAT_INTERVAL_S": "0.2",
         **env,
@@ -58,7 +60,7 @@ def storage_process(tmp_path: Path, nats_url: str, **env: str) -> Iterator[tuple
 async def wait_healthy(proc: subprocess.Popen, address: str) -> None:
     async def healthy() -> bool:
         assert proc.poll() is None, "stratos-storage exited during start-up"
-        return await check_health(address, timeout_s=1)
+        return await check_health(address, channel_credentials(), timeout_s=1)
 
     await async_wait_until(healthy, timeout_s=30, what="stratos-storage to be healthy")
 
@@ -103,7 +105,7 @@ async def test_node_heartbeats_serves_and_stops_cleanly_on_sigterm(tmp_path: Pat
 
         # Heartbeats report what the node stores.
         data = os.urandom(3 * 1024 * 1024)
-        async with channel(address) as ch:
+        async with channel(address, channel_credentials()) as ch:
             stub = storage_pb2_grpc.StorageServiceStub(ch)
             header = storage_pb2.PutChunkHeader(chunk_id=chunk_id(data), size=len(data))
             await stub.PutChunk(
@@ -131,7 +133,7 @@ async def test_node_serves_while_nats_is_down_and_heartbeats_once_it_is_up(
         ns.kill()
         with storage_process(tmp_path, ns.url) as (proc, address, _):
             await wait_healthy(proc, address)
-            async with channel(address) as ch:
+            async with channel(address, channel_credentials()) as ch:
                 stat = await storage_pb2_grpc.StorageServiceStub(ch).Stat(storage_pb2.StatRequest())
             assert stat.node_id == "proc-node"
 

@@ -22,7 +22,12 @@ from typing import Any
 
 import psutil
 
-from stratos.common.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument
+from stratos.common.errors import (
+    ConfigError,
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidArgument,
+)
 from stratos.common.procs import free_port, nats_server_binary
 from stratos.sdk.home import Home
 from stratos.sdk.meshfile import find, load, locked, require, save
@@ -346,7 +351,10 @@ def start(home: Home, name: str, wait_s: float = 30.0) -> bool:
 def status(home: Home) -> list[StatusRow]:
     """One row per process; storage columns come from the index (None when it cannot answer)."""
     records = require(home)
-    credentials = local_client_tls(home).channel_credentials()
+    try:
+        credentials = local_client_tls(home).channel_credentials()
+    except ConfigError:  # no CA yet: nothing can have started with one, so nothing answers
+        credentials = None
     rows = []
     for rec in records:
         running = is_running(rec)
@@ -357,12 +365,12 @@ def status(home: Home) -> list[StatusRow]:
                 pid=rec.pid if running else None,
                 address=rec.address,
                 running=running,
-                healthy=running and healthy(rec, credentials),
+                healthy=running and credentials is not None and healthy(rec, credentials),
             )
         )
     index = next((r for r in rows if r.kind == INDEX), None)
     nodes = health = None
-    if index is not None and index.running:
+    if index is not None and index.running and credentials is not None:
         nodes = list_nodes(index.address, credentials)
         health = node_health(index.address, credentials)
     for row in rows:
@@ -371,7 +379,7 @@ def status(home: Home) -> list[StatusRow]:
                 setattr(row, k, v)
             if health is not None and row.name in health:
                 row.repair_jobs = health[row.name].jobs_outstanding
-        elif row.kind == VALIDATOR and row.running:
+        elif row.kind == VALIDATOR and row.running and credentials is not None:
             row.height = validator_height(row.address, credentials)
     return rows
 

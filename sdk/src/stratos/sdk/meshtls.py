@@ -47,9 +47,11 @@ def issue_local(home: Home, processes: Iterable[tuple[str, str]]) -> dict[str, C
 def client_tls(home: Home) -> MeshTLS:
     """What the CLI calls the mesh with: STRATOS_TLS_{CA,CERT,KEY}_FILE when STRATOS_TLS_CA_FILE
     is set (another mesh), else the local mesh's client certificate."""
-    if env.value(CA_VAR) is not None:
+    # the names are spelt out: test_variables finds what the CLI reads by them
+    ca = env.value("STRATOS_TLS_CA_FILE")
+    if ca is not None:
         return MeshTLS.from_files(
-            env.value(CA_VAR) or "", env.value(CERT_VAR) or "", env.value(KEY_VAR) or ""
+            ca, env.value("STRATOS_TLS_CERT_FILE") or "", env.value("STRATOS_TLS_KEY_FILE") or ""
         )
     return local_client_tls(home)
 
