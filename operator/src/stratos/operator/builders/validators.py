@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stratos.operator.builders import tls
 from stratos.operator.builders.meta import (
     CLAIM_RETENTION,
     PORT_CONSENSUS,
@@ -163,14 +164,19 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
             {"name": "STRATOS_VALIDATOR_KEY_FILE", "value": f"{KEYS_DIR}/$(POD_NAME).pem"},
             {"name": "STRATOS_NATS_URL", "value": nats_url(cluster)},
             *common_env(cluster, "consensus"),
+            *tls.env(PORT_CONSENSUS),
         ],
-        "ports": [{"name": "grpc", "containerPort": PORT_CONSENSUS}],
-        **grpc_probes(PORT_CONSENSUS),
+        "ports": [
+            {"name": "grpc", "containerPort": PORT_CONSENSUS},
+            {"name": "health", "containerPort": tls.health_port(PORT_CONSENSUS)},
+        ],
+        **grpc_probes(tls.health_port(PORT_CONSENSUS)),
         "volumeMounts": [
             {"name": "data", "mountPath": "/data"},
             {"name": "keys", "mountPath": KEYS_DIR, "readOnly": True},
             {"name": "genesis", "mountPath": GENESIS_DIR, "readOnly": True},
             tmp_mount,
+            tls.mount(),
         ],
         "securityContext": container_security_context(),
         "resources": spec.resources.manifest(),
@@ -201,6 +207,7 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
                         },
                         {"name": "genesis", "configMap": {"name": genesis_name(cluster)}},
                         tmp,
+                        tls.volume(cluster, COMPONENT),
                     ],
                 },
             },

@@ -253,7 +253,7 @@ def ensure_certificate(
         cert is None
         or key is None
         or problem_with(cert, ca.cert_pem, now=later) is not None
-        or not _names(cert, identity_uri(role, name), dns_names, ip_addresses)
+        or not names_match(cert, identity_uri(role, name), dns_names, ip_addresses)
     ):
         fresh = issue(ca, role, name, dns_names=dns_names, ip_addresses=ip_addresses, now=now)
         write_atomic(files.key_file, fresh.key_pem)
@@ -261,7 +261,7 @@ def ensure_certificate(
     return files
 
 
-def _names(cert_pem: bytes, uri: str, dns_names: Iterable[str], ips: Iterable[str]) -> bool:
+def names_match(cert_pem: bytes, uri: str, dns_names: Iterable[str], ips: Iterable[str]) -> bool:
     """The certificate names exactly `uri` and at least `dns_names` and `ips`."""
     from cryptography import x509
 
