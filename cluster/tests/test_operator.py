@@ -44,6 +44,7 @@ def operator(
     chart: ControlPlane, index: LocalIndex, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Operator]:
     chart.kubectl("create", "namespace", NS)
+    index.share_ca(chart, NS, NAME)
     op = Operator(
         chart,
         tmp_path_factory.mktemp("operator") / "operator.log",
