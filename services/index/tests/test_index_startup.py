@@ -19,7 +19,7 @@ from stratos.common import natsutil
 from stratos.common.errors import Unavailable
 from stratos.common.lifecycle import Component, run_service
 from stratos.common.procs import async_wait_until, env_with, free_port
-from stratos.common.testing_tls import cert_files
+from stratos.common.testing_tls import cert_files, credentials
 from stratos.index import main as index_main
 
 JETSTREAM_SENTENCE = "cannot hold the repair stream and buckets (is JetStream enabled?)"
@@ -155,7 +155,7 @@ async def test_an_index_that_cannot_start_its_repair_loop_leaves_nothing_running
     before = asyncio.all_tasks()
 
     with pytest.raises(Unavailable, match=r"cannot hold the repair stream and buckets \(is Jet"):
-        await index_main.serve(asyncio.Event())
+        await index_main.serve(asyncio.Event(), credentials("index", "index"))
 
     async def nothing_left() -> bool:
         return not (asyncio.all_tasks() - before) and nats.monitor("connz")["num_connections"] == 0
