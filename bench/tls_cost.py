@@ -40,6 +40,7 @@ class Mesh:
 @contextlib.contextmanager
 def plaintext_mesh(root: Path, nodes: int = 3) -> Iterator[Mesh]:
     """nats-server, one index and `nodes` storage nodes serving gRPC in plaintext."""
+    (root / "nats").mkdir(parents=True, exist_ok=True)
     with nats_server(root / "nats") as nats, contextlib.ExitStack() as stack:
         base = {**os.environ, "STRATOS_NATS_URL": nats.url, "STRATOS_LOG_LEVEL": "warning"}
         index = f"127.0.0.1:{free_port()}"
