@@ -27,7 +27,7 @@ from stratos.sdk.client import MeshClient
 from stratos.sdk.home import Home
 from stratos.sdk.meshtls import local_client_tls
 
-ENTRY = Path(__file__).resolve().parent / "plaintext_service.py"
+ENTRY = Path(__file__).resolve().parents[1] / "e2e" / "plaintext_service.py"
 MiB = 1 << 20
 
 

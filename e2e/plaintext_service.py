@@ -1,7 +1,7 @@
 """Tests-only entry point: a real storage node or index (`serve()` of its service, same settings,
 same start-up and shutdown) with gRPC in plaintext, so the benchmark can measure what TLS costs.
 
-    python bench/plaintext_service.py storage|index
+    python e2e/plaintext_service.py storage|index
 
 Production code has no way to turn TLS off: `serve()` takes the credentials it runs with, and
 only this wrapper hands it plaintext ones (`stratos.common.tls`).
