@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.results import Figure
+from stratos.common import testing_tls
 from stratos.common.identity import Identity, address_of
 from stratos.common.procs import env_with, free_port
 from stratos.consensus.ledger.genesis import Genesis, GenesisValidator
@@ -141,6 +142,7 @@ class _Cluster:
                         STRATOS_VALIDATOR_KEY_FILE=str(v.data_dir / "validator.pem"),
                         STRATOS_GRPC_ADDRESS=v.address,
                         STRATOS_PEERS=peers,
+                        **testing_tls.cert_files("consensus", f"validator-{v.index}").env(),
                         STRATOS_NATS_URL="",
                         STRATOS_LOG_LEVEL="warning",
                     ),
@@ -279,7 +281,8 @@ async def _empty_blocks_per_s(stub: consensus_pb2_grpc.ConsensusServiceStub) -> 
 
 
 async def _run(cluster: _Cluster, signed: list[list[bytes]]) -> dict[str, float]:
-    channels = [grpc.aio.insecure_channel(v.address) for v in cluster.nodes]
+    client = testing_tls.channel_credentials()
+    channels = [grpc.aio.secure_channel(v.address, client) for v in cluster.nodes]
     stubs = [consensus_pb2_grpc.ConsensusServiceStub(c) for c in channels]
     try:
         await _wait_ready(cluster, stubs, 2, timeout_s=60)

@@ -47,6 +47,7 @@ from stratos.index.config import IndexSettings
 from stratos.sdk import localmesh, transfer
 from stratos.sdk.client import MeshClient
 from stratos.sdk.home import Home
+from stratos.sdk.meshtls import local_client_tls
 from stratos.storage.config import StorageSettings
 from stratos.v1 import index_pb2, types_pb2
 
@@ -112,7 +113,7 @@ class _Index:
     """GetHealth on the local mesh's index."""
 
     def __init__(self, home: Home) -> None:
-        self._channels = transfer.Channels()
+        self._channels = transfer.Channels(local_client_tls(home).channel_credentials())
         self._client = transfer.IndexClient(home.index_addresses(), self._channels)
 
     async def health(self) -> index_pb2.GetHealthResponse | None:
@@ -379,7 +380,11 @@ async def _scenario(home: Home, src: Path) -> _Results:
     r = _Results()
     index = _Index(home)
     try:
-        async with MeshClient(home.index_addresses(), home.identity()) as client:
+        async with MeshClient(
+            home.index_addresses(),
+            home.identity(),
+            credentials=local_client_tls(home).channel_credentials(),
+        ) as client:
             start = time.perf_counter()
             for _ in range(USER_FILES):
                 await _put(client, src)

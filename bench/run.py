@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench import cli, consensus, disk, grpc_loopback, healing, results, storage
+from bench import cli, consensus, disk, grpc_loopback, healing, results, storage, tls_cost
 from bench import operator as operator_bench
 from bench.results import Figure
 from stratos.common.memory import keep_buffers_in_heap
@@ -44,6 +44,8 @@ def storage_figures(
         figures.append(
             Figure.against("storage.get_256MiB", speed.get, "MB/s", grpc_mb_s, "ratio >= 0.4")
         )
+        # the same put and get with gRPC in plaintext, on a mesh beside this one, in turns
+        figures += tls_cost.measure(home, work)
         # not the figures, reported so that neither the allocator's gain nor the disk's
         # limit is taken for the read path's: the same get against loopback gRPC with our
         # allocator settings, and a get onto the disk against the disk's write bandwidth

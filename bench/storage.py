@@ -18,9 +18,14 @@ from pathlib import Path
 from stratos.sdk import localmesh
 from stratos.sdk.client import MeshClient
 from stratos.sdk.home import Home
+from stratos.sdk.meshtls import local_client_tls
 
 MiB = 1 << 20
 TMPFS = "/dev/shm"
+
+
+def _credentials(home: Home):
+    return local_client_tls(home).channel_credentials()
 
 
 def make_file(path: Path, size: int) -> Path:
@@ -47,7 +52,9 @@ class Throughput:
 
 async def _put_get(home: Home, src: Path, out_tmpfs: Path, out_disk: Path) -> Throughput:
     mb = src.stat().st_size / 1e6
-    async with MeshClient(home.index_addresses(), home.identity()) as client:
+    async with MeshClient(
+        home.index_addresses(), home.identity(), credentials=_credentials(home)
+    ) as client:
         start = time.perf_counter()
         put = await client.put(src, replicas=3)
         put_s = time.perf_counter() - start
@@ -77,7 +84,9 @@ def put_get_throughput(home: Home, work: Path, size: int = 256 * MiB) -> Through
 
 
 async def _small_puts(home: Home, sources: list[Path], warmup: int) -> float:
-    async with MeshClient(home.index_addresses(), home.identity()) as client:
+    async with MeshClient(
+        home.index_addresses(), home.identity(), credentials=_credentials(home)
+    ) as client:
         for src in sources[:warmup]:
             await client.put(src, replicas=3)
         start = time.perf_counter()

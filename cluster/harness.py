@@ -226,10 +226,26 @@ class LocalIndex:
     def json(self, *args: str) -> Any:
         return json.loads(self.stratos(*args, "--json").stdout)
 
+    def credentials(self):
+        from stratos.sdk.home import Home
+        from stratos.sdk.meshtls import local_client_tls
+
+        return local_client_tls(Home(self.home)).channel_credentials()
+
+    def share_ca(self, cp: ControlPlane, namespace: str, cluster: str) -> None:
+        """Give the cluster `cluster` this mesh's CA (as the Secret the operator keeps it in), so
+        the certificate the operator issues itself is one this index accepts."""
+        tls = self.home / "run" / "tls"
+        cp.kubectl(
+            "create", "secret", "generic", f"{cluster}-mesh-ca", "-n", namespace,
+            f"--from-file=ca.pem={tls / 'ca.pem'}", f"--from-file=ca.key={tls / 'ca.key'}",
+        )  # fmt: skip
+
     def add_node(self, node_id: str, zone: str) -> None:
         from stratos.common.identity import load_or_create
         from stratos.sdk.home import Home
         from stratos.sdk.mesh_trust import admit_extra
+        from stratos.sdk.meshtls import issue_local
         from stratos.v1 import auth_pb2
 
         data = self.home / "named" / node_id
@@ -239,6 +255,7 @@ class LocalIndex:
         trust = admit_extra(Home(self.home), node_id, auth_pb2.MESH_ROLE_STORAGE, key)
         env = {
             **self.env,
+            **issue_local(Home(self.home), [(node_id, "storage")])[node_id].env(),
             "STRATOS_NATS_URL": self.nats_url,
             "STRATOS_GRPC_ADDRESS": f"127.0.0.1:{_free_port()}",
             "STRATOS_NODE_ID": node_id,
@@ -269,7 +286,7 @@ class LocalIndex:
         from stratos.sdk.procctl import list_nodes
         from stratos.v1 import types_pb2
 
-        nodes = list_nodes(self.address) or {}
+        nodes = list_nodes(self.address, self.credentials()) or {}
         return {n for n, s in nodes.items() if s.state == types_pb2.NODE_STATE_LIVE}
 
     def drain_state(self, node_id: str) -> str:
@@ -277,7 +294,7 @@ class LocalIndex:
 
         from stratos.v1 import index_pb2, index_pb2_grpc
 
-        with grpc.insecure_channel(self.address) as ch:
+        with grpc.secure_channel(self.address, self.credentials()) as ch:
             st = index_pb2_grpc.IndexServiceStub(ch).GetDrainStatus(
                 index_pb2.GetDrainStatusRequest(node_id=node_id), timeout=5
             )

@@ -17,7 +17,9 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from stratos.common import tickets
 from stratos.common.identity import Identity
+from stratos.sdk.home import Home
 from stratos.sdk.manifest import build_manifest, segment_record, sign_manifest
+from stratos.sdk.meshtls import local_client_tls
 from stratos.v1 import (
     consensus_pb2,
     consensus_pb2_grpc,
@@ -65,10 +67,10 @@ def extreme(message, variant: int, depth: int = 0):
     return message
 
 
-async def sweep(address: str, stub_class, pb2, service: str) -> list[str]:
+async def sweep(address: str, credentials, stub_class, pb2, service: str) -> list[str]:
     """Call every method of `service` with extreme integers; the answers that were crashes."""
     crashes = []
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with grpc.aio.secure_channel(address, credentials) as channel:
         stub = stub_class(channel)
         for method in pb2.DESCRIPTOR.services_by_name[service].methods:
             request_class = getattr(pb2_module(method.input_type), method.input_type.name)
@@ -103,13 +105,13 @@ async def _call(call, method, request) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.OK, ""
 
 
-async def put_chunk(addresses: dict[str, str], writer: Identity) -> tuple[str, str]:
+async def put_chunk(addresses: dict[str, str], writer: Identity, credentials) -> tuple[str, str]:
     """One chunk stored the way any user may store one: placed by the index, which hands the
     writer a PUT ticket, then PutChunk under it. Returns the chunk ID and the node holding it."""
     data = os.urandom(1000)
     chunk_id = blake3(data).hexdigest()
     wanted = [(chunk_id, len(data))]
-    async with grpc.aio.insecure_channel(addresses["index"]) as channel:
+    async with grpc.aio.secure_channel(addresses["index"], credentials) as channel:
         placed = await index_pb2_grpc.IndexServiceStub(channel).PlaceChunks(
             index_pb2.PlaceChunksRequest(
                 chunks=[index_pb2.ChunkToPlace(chunk_id=chunk_id, size=len(data))],
@@ -127,13 +129,13 @@ async def put_chunk(addresses: dict[str, str], writer: Identity) -> tuple[str, s
         yield storage_pb2.PutChunkRequest(header=header)
         yield storage_pb2.PutChunkRequest(data=data)
 
-    async with grpc.aio.insecure_channel(addresses[node]) as channel:
+    async with grpc.aio.secure_channel(addresses[node], credentials) as channel:
         await storage_pb2_grpc.StorageServiceStub(channel).PutChunk(parts(), timeout=30)
     return chunk_id, node
 
 
 async def commit(
-    address: str, owner: Identity, chunk_id: str, node: str, **fields: int
+    address: str, credentials, owner: Identity, chunk_id: str, node: str, **fields: int
 ) -> tuple[grpc.StatusCode, str]:
     manifest = build_manifest(
         **{
@@ -148,12 +150,17 @@ async def commit(
         }
     )
     request = index_pb2.CommitManifestRequest(signed=sign_manifest(manifest, owner))
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with grpc.aio.secure_channel(address, credentials) as channel:
         try:
             await index_pb2_grpc.IndexServiceStub(channel).CommitManifest(request, timeout=30)
         except grpc.aio.AioRpcError as err:
             return err.code(), err.details() or ""
     return grpc.StatusCode.OK, ""
+
+
+def client_credentials(mesh) -> grpc.ChannelCredentials:
+    """What any user of the mesh is given: its CA and the client role's certificate."""
+    return local_client_tls(Home(mesh.home)).channel_credentials()
 
 
 def addresses_of(mesh) -> dict[str, str]:
@@ -165,26 +172,34 @@ def test_every_edge_answers_extreme_integers_with_a_status_not_a_crash(mesh_fact
     mesh = mesh_factory(nodes=3)
     mesh.stratos("dev", "up", "--validators", "1", timeout=180, check=True)
     addresses = addresses_of(mesh)
+    creds = client_credentials(mesh)
 
     async def all_edges() -> list[str]:
         return [
             *await sweep(
-                addresses["index"], index_pb2_grpc.IndexServiceStub, index_pb2, "IndexService"
+                addresses["index"],
+                creds,
+                index_pb2_grpc.IndexServiceStub,
+                index_pb2,
+                "IndexService",
             ),
             *await sweep(
                 addresses["storage-1"],
+                creds,
                 storage_pb2_grpc.StorageServiceStub,
                 storage_pb2,
                 "StorageService",
             ),
             *await sweep(
                 addresses["validator-1"],
+                creds,
                 consensus_pb2_grpc.ConsensusServiceStub,
                 consensus_pb2,
                 "ConsensusService",
             ),
             *await sweep(
                 addresses["validator-1"],
+                creds,
                 consensus_pb2_grpc.ValidatorServiceStub,
                 consensus_pb2,
                 "ValidatorService",
@@ -199,9 +214,10 @@ def test_a_signed_manifest_with_numbers_no_one_can_act_on_is_refused(mesh_factor
     mesh = mesh_factory(nodes=3)
     addresses = addresses_of(mesh)
     stranger = Identity.generate()
+    creds = client_credentials(mesh)
 
     async def commits():
-        chunk_id, node = await put_chunk(addresses, stranger)
+        chunk_id, node = await put_chunk(addresses, stranger, creds)
         cases = [
             ("created_unix_ms", I64_MAX),
             ("created_unix_ms", -1),
@@ -209,7 +225,10 @@ def test_a_signed_manifest_with_numbers_no_one_can_act_on_is_refused(mesh_factor
             ("replicas", U32),
         ]
         return [
-            (field, await commit(addresses["index"], stranger, chunk_id, node, **{field: value}))
+            (
+                field,
+                await commit(addresses["index"], creds, stranger, chunk_id, node, **{field: value}),
+            )
             for field, value in cases
         ]
 

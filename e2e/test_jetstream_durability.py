@@ -18,6 +18,7 @@ from stratos.common.nats_credentials import NatsLogin, read_credentials
 from stratos.common.natsutil import connect
 from stratos.common.procs import async_wait_until, env_with, free_port
 from stratos.common.testing import nats_cluster, trusted_mesh
+from stratos.common.testing_tls import cert_files
 
 # Every stream the index and a storage node create at start (KV buckets are streams "KV_<name>").
 STREAMS = {
@@ -103,7 +104,11 @@ async def test_index_and_storage_keep_three_copies_of_every_stream_on_a_nats_clu
         procs = [
             subprocess.Popen(
                 [sys.executable, "-m", "stratos.index"],
-                env=env_with(**common, STRATOS_GRPC_ADDRESS=f"127.0.0.1:{free_port()}"),
+                env=env_with(
+                    **common,
+                    STRATOS_GRPC_ADDRESS=f"127.0.0.1:{free_port()}",
+                    **cert_files("index", "index").env(),
+                ),
                 stdout=index_log,
                 stderr=subprocess.STDOUT,
             ),
@@ -112,6 +117,7 @@ async def test_index_and_storage_keep_three_copies_of_every_stream_on_a_nats_clu
                 env=env_with(
                     **common,
                     STRATOS_GRPC_ADDRESS=f"127.0.0.1:{free_port()}",
+                    **cert_files("storage", "storage").env(),
                     STRATOS_NODE_ID="storage-1",
                     STRATOS_DATA_DIR=str(tmp_path / "storage-1"),
                 ),

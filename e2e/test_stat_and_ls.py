@@ -91,11 +91,23 @@ def test_stat_after_a_drain_no_longer_shows_the_drained_node(mesh_factory, tmp_p
 
 
 def second_user(mesh: Mesh, tmp_path) -> Mesh:
-    """Another STRATOS_HOME (its own identity) pointed at the same mesh's index."""
+    """Another STRATOS_HOME (its own identity) pointed at the same mesh's index, with the
+    mesh's CA and client certificate (what its owner hands a user)."""
     processes = json.loads((mesh.home / "run" / "mesh.json").read_text())["processes"]
     index = next(p["address"] for p in processes if p["kind"] == "index")
     home = tmp_path / "bob-home"
-    return Mesh(home, {**mesh.env, "STRATOS_HOME": str(home), "STRATOS_INDEX_ADDRESS": index})
+    tls = mesh.home / "run" / "tls"
+    return Mesh(
+        home,
+        {
+            **mesh.env,
+            "STRATOS_HOME": str(home),
+            "STRATOS_INDEX_ADDRESS": index,
+            "STRATOS_TLS_CA_FILE": str(tls / "ca.pem"),
+            "STRATOS_TLS_CERT_FILE": str(tls / "client.pem"),
+            "STRATOS_TLS_KEY_FILE": str(tls / "client.key"),
+        },
+    )
 
 
 def test_ls_shows_the_callers_own_files_and_all_shows_everyones(mesh_factory, tmp_path):

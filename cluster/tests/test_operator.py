@@ -52,6 +52,7 @@ def operator(
     chart: ControlPlane, index: LocalIndex, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Operator]:
     restricted_namespace(chart, NS)  # every pod the operator makes must pass admission
+    index.share_ca(chart, NS, NAME)
     op = Operator(
         chart,
         tmp_path_factory.mktemp("operator") / "operator.log",

@@ -18,10 +18,22 @@ from stratos.operator.builders import DefaultImages, build_all, pdb, prunable
 from stratos.operator.builders.immutable import claims_to_expand, keep_claim_templates
 from stratos.operator.builders.spec import parse_cluster
 from stratos.operator.keys import ensure_material
+from stratos.operator.meshcerts import ensure_certs
 
 DEFAULTS = DefaultImages(
     nats="nats:test", index="idx:test", storage="sto:test", consensus="con:test"
 )
+
+
+_CERTS: dict = {}
+
+
+def certs_of(cluster):
+    """One set per cluster name, so building twice gives the same Secrets."""
+    key = (cluster.name, cluster.namespace)
+    if key not in _CERTS:
+        _CERTS[key] = ensure_certs(cluster, None, {})
+    return _CERTS[key]
 
 
 def _cluster(spec=None, **meta):
@@ -35,7 +47,7 @@ def _children(spec=None, **kw):
     )
     return cluster, {
         (m["kind"], m["metadata"]["name"]): m
-        for m in build_all(cluster, DEFAULTS, material=material, **kw)
+        for m in build_all(cluster, DEFAULTS, material=material, certs=certs_of(cluster), **kw)
     }
 
 
@@ -58,6 +70,9 @@ def test_a_default_cluster_has_nats_index_storage_budgets_and_policies_but_no_va
         ("NetworkPolicy", "demo-nats"),
         ("NetworkPolicy", "demo-index"),
         ("NetworkPolicy", "demo-storage"),
+        ("Secret", "demo-mesh-ca"),
+        *(("Secret", f"demo-{c}-tls") for c in ("index", "storage", "validator", "operator")),
+        ("Secret", "demo-client-tls"),
     }
 
 
@@ -190,6 +205,7 @@ def test_zones_are_assigned_round_robin_by_ordinal(tmp_path):
 
 
 def test_pods_are_hardened_and_probed_over_grpc_health():
+    """The kubelet's gRPC probes speak no TLS: they ask the plaintext health-only port."""
     _, kids = _children({"validators": {"replicas": 4}})
     for name in ("demo-storage", "demo-validator"):
         pod = kids[("StatefulSet", name)]["spec"]["template"]["spec"]
@@ -197,11 +213,14 @@ def test_pods_are_hardened_and_probed_over_grpc_health():
         (c,) = pod["containers"]
         assert c["securityContext"]["readOnlyRootFilesystem"] is True
         assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
-        port = c["ports"][0]["containerPort"]
+        ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+        assert ports["health"] == ports["grpc"] + 1
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        assert env["STRATOS_HEALTH_ADDRESS"] == f"0.0.0.0:{ports['health']}"
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert c[probe]["grpc"]["port"] == port
+            assert c[probe]["grpc"]["port"] == ports["health"]
     index = kids[("Deployment", "demo-index")]["spec"]["template"]["spec"]["containers"][0]
-    assert index["readinessProbe"]["grpc"]["port"] == 7100
+    assert index["readinessProbe"]["grpc"]["port"] == 7101
 
 
 def test_nats_runs_jetstream_clustered_with_a_route_per_server():
@@ -357,3 +376,28 @@ def test_a_budget_the_spec_no_longer_wants_is_pruned():
 
 def test_building_is_deterministic():
     assert _children()[1] == _children()[1]
+
+
+def test_every_grpc_pod_mounts_its_components_certificate_and_names_it():
+    _, kids = _children({"validators": {"replicas": 4}})
+    for kind, name, component in [
+        ("Deployment", "demo-index", "index"),
+        ("StatefulSet", "demo-storage", "storage"),
+        ("StatefulSet", "demo-validator", "validator"),
+    ]:
+        pod = kids[(kind, name)]["spec"]["template"]["spec"]
+        (tls_volume,) = [v for v in pod["volumes"] if v["name"] == "tls"]
+        assert tls_volume["secret"]["secretName"] == f"demo-{component}-tls"
+        (c,) = pod["containers"]
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        assert env["STRATOS_TLS_CERT_FILE"] == "/etc/stratos/tls/tls.crt"
+        secret = kids[("Secret", f"demo-{component}-tls")]
+        assert set(secret["data"]) == {"ca.pem", "tls.crt", "tls.key"}
+    # the CA's key is in its own Secret, which no pod mounts
+    assert "ca.key" in kids[("Secret", "demo-mesh-ca")]["data"]
+    mounted = {
+        v.get("secret", {}).get("secretName")
+        for obj in kids.values()
+        for v in obj.get("spec", {}).get("template", {}).get("spec", {}).get("volumes", [])
+    }
+    assert "demo-mesh-ca" not in mounted

@@ -17,6 +17,7 @@ from stratos.operator.builders import DefaultImages, build_all
 from stratos.operator.builders.spec import parse_cluster
 from stratos.operator.config import OperatorSettings
 from stratos.operator.keys import ensure_material
+from stratos.operator.meshcerts import ensure_certs
 from stratos.storage.config import StorageSettings
 
 DEFAULTS = DefaultImages(
@@ -32,7 +33,9 @@ def _containers() -> list[dict]:
     )
     material = ensure_material(cluster, None, None, now_ms=1)
     out = []
-    for child in build_all(cluster, DEFAULTS, material=material):
+    for child in build_all(
+        cluster, DEFAULTS, material=material, certs=ensure_certs(cluster, None, {})
+    ):
         pod = child.get("spec", {}).get("template", {}).get("spec", {})
         out += pod.get("initContainers", []) + pod.get("containers", [])
     return out

@@ -14,6 +14,7 @@ import psutil
 from stratos.sdk import localmesh
 from stratos.sdk.cli import app
 from stratos.sdk.home import Home
+from stratos.sdk.meshtls import local_client_tls
 
 # Fast heartbeats so storage nodes are LIVE (and a killed one SUSPECT) within seconds.
 FAST_ENV = {
@@ -29,7 +30,12 @@ class Dev:
     def __init__(self, root: Path) -> None:
         self.home = Home(root)
         self.env = {**os.environ, **FAST_ENV, "STRATOS_HOME": str(root)}
-        for var in ("STRATOS_INDEX_ADDRESS", "STRATOS_CONSENSUS_ADDRESS", "STRATOS_DEBUG"):
+        for var in (
+            "STRATOS_INDEX_ADDRESS",
+            "STRATOS_CONSENSUS_ADDRESS",
+            "STRATOS_DEBUG",
+            "STRATOS_TLS_CA_FILE",  # the CLI would call another mesh with it
+        ):
             self.env.pop(var, None)
 
     def run(self, *args: str, check: bool = True, timeout: float = 120):
@@ -52,6 +58,10 @@ class Dev:
 
     def status(self) -> dict[str, dict]:
         return {r["name"]: r for r in self.json("dev", "status")}
+
+    def channel_credentials(self):
+        """The mesh's TLS as its user holds it (the client certificate `dev up` made)."""
+        return local_client_tls(self.home).channel_credentials()
 
     def mesh(self) -> dict:
         return json.loads(self.home.mesh_file.read_text())

@@ -18,6 +18,7 @@ from devharness import assert_one_sentence, run_cli
 
 from stratos.common.errors import AlreadyExists, FailedPrecondition, StratosError
 from stratos.common.identity import Identity, address_of, load_or_create
+from stratos.common.testing_tls import cert_files, channel_credentials, server_credentials
 from stratos.consensus.ledger.apphash import app_hash
 from stratos.consensus.ledger.apply import apply_block
 from stratos.consensus.ledger.block import block_hash, make_block
@@ -108,6 +109,8 @@ def test_stopped_validators_are_not_running_not_a_dead_address(home, capsys):
 
 
 def test_unreachable_validators_are_one_sentence(home, capsys, monkeypatch):
+    for name, value in cert_files().env().items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("STRATOS_CONSENSUS_ADDRESS", "127.0.0.1:1, 127.0.0.1:2")
     code, _, err = run_cli(capsys, "balance", ADDR)
     assert_one_sentence(code, err, "cannot reach any of the 2 validators")
@@ -415,11 +418,13 @@ def chain(home, monkeypatch) -> Iterator[FakeConsensus]:
     fake = FakeConsensus(Genesis.from_json(genesis.genesis_json(doc)), validator)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     consensus_pb2_grpc.add_ConsensusServiceServicer_to_server(fake, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = server.add_secure_port("127.0.0.1:0", server_credentials("consensus", "validator"))
     server.start()
     fake.endpoint = f"127.0.0.1:{port}"
     # A dead validator first: the client must fail over to the live one.
     monkeypatch.setenv("STRATOS_CONSENSUS_ADDRESS", f"127.0.0.1:1,127.0.0.1:{port}")
+    for name, value in cert_files().env().items():  # a mesh other than the local one
+        monkeypatch.setenv(name, value)
     try:
         yield fake
     finally:
@@ -598,11 +603,13 @@ def test_a_hung_validator_does_not_hold_up_a_committed_answer(home, capsys, chai
     hung = HungConsensus()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     consensus_pb2_grpc.add_ConsensusServiceServicer_to_server(hung, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = server.add_secure_port("127.0.0.1:0", server_credentials("consensus", "hung"))
     server.start()
 
     async def ask():
-        async with ChainClient([f"127.0.0.1:{port}", chain.endpoint]) as client:
+        async with ChainClient(
+            [f"127.0.0.1:{port}", chain.endpoint], credentials=channel_credentials()
+        ) as client:
             return await client.tx(h, wait_s=1)
 
     try:

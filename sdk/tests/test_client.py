@@ -30,6 +30,7 @@ from stratos.common.errors import (
 from stratos.common.identity import Identity
 from stratos.common.procs import env_with, free_port, wait_until
 from stratos.common.testing import NatsProcess, TrustedMesh, nats_server, trusted_mesh
+from stratos.common.testing_tls import cert_files, channel_credentials
 from stratos.sdk.capability import parse_capability
 from stratos.sdk.client import MeshClient
 from stratos.v1 import index_pb2, index_pb2_grpc, storage_pb2, storage_pb2_grpc, types_pb2
@@ -79,6 +80,7 @@ class Mesh:
             "index",
             "stratos.index",
             STRATOS_GRPC_ADDRESS=self.index_address,
+            **cert_files("index", "index").env(),
             STRATOS_SUSPECT_AFTER_S="3",
             STRATOS_LOST_AFTER_S="10",
         )
@@ -91,6 +93,7 @@ class Mesh:
             node_id,
             "stratos.storage",
             STRATOS_GRPC_ADDRESS=address,
+            **cert_files("storage", "storage").env(),
             STRATOS_NODE_ID=node_id,
             STRATOS_DATA_DIR=str(data_dir),
             STRATOS_CAPACITY_BYTES=str(capacity_bytes),
@@ -100,7 +103,7 @@ class Mesh:
         self.nodes[node_id] = StorageNode(node_id, address, data_dir, proc)
 
     def live_nodes(self) -> set[str]:
-        with grpc.insecure_channel(self.index_address) as ch:
+        with grpc.secure_channel(self.index_address, channel_credentials()) as ch:
             try:
                 resp = index_pb2_grpc.IndexServiceStub(ch).ListNodes(
                     index_pb2.ListNodesRequest(), timeout=2
@@ -121,7 +124,7 @@ class Mesh:
         for node in self.nodes.values():
             if node.proc.poll() is not None:
                 continue
-            with grpc.insecure_channel(node.address) as ch:
+            with grpc.secure_channel(node.address, channel_credentials()) as ch:
                 resp = storage_pb2_grpc.StorageServiceStub(ch).Stat(
                     storage_pb2.StatRequest(), timeout=5
                 )
@@ -198,7 +201,9 @@ async def test_put_get_round_trip_is_byte_identical(
     data = _write(src, size)
     put_progress: list[int] = []
     get_progress: list[int] = []
-    async with MeshClient([mesh.index_address], identity, parallelism=3) as client:
+    async with MeshClient(
+        [mesh.index_address], identity, parallelism=3, credentials=channel_credentials()
+    ) as client:
         put = await client.put(
             src, replicas=3, segment_size=segment_size, on_progress=put_progress.append
         )
@@ -229,7 +234,9 @@ async def test_default_segment_size_comes_from_the_index(
 ) -> None:
     src = tmp_path / "big.bin"
     data = _write(src, 4 * 1024 * 1024 + 5)
-    async with MeshClient([mesh.index_address], identity) as client:
+    async with MeshClient(
+        [mesh.index_address], identity, credentials=channel_credentials()
+    ) as client:
         put = await client.put(src, replicas=2, name="renamed.bin")
         st = await client.stat(put.file_id, parse_capability(put.capability)[1])
         assert st.manifest.segment_size == 4 * 1024 * 1024 and put.segments == 2
@@ -245,7 +252,9 @@ async def test_an_unreachable_index_address_fails_over_to_the_next(
     src = tmp_path / "f"
     data = _write(src, 1000)
     dead = f"127.0.0.1:{free_port()}"
-    async with MeshClient([dead, mesh.index_address], identity) as client:
+    async with MeshClient(
+        [dead, mesh.index_address], identity, credentials=channel_credentials()
+    ) as client:
         put = await client.put(src, replicas=2)
         await client.get(put.capability, tmp_path / "g")
     assert (tmp_path / "g").read_bytes() == data
@@ -257,7 +266,9 @@ async def test_fewer_live_nodes_than_replicas_is_refused_before_any_byte_moves(
     src = tmp_path / "f"
     _write(src, 3 * SEG)
     before = mesh.chunk_counts()
-    async with MeshClient([mesh.index_address], identity) as client:
+    async with MeshClient(
+        [mesh.index_address], identity, credentials=channel_credentials()
+    ) as client:
         listed = len(await client.list_files())
         with pytest.raises(FailedPrecondition, match="4") as info:
             await client.put(src, replicas=5, segment_size=SEG)
@@ -271,7 +282,9 @@ async def test_a_corrupt_replica_is_skipped_and_all_corrupt_is_data_loss(
 ) -> None:
     src = tmp_path / "f"
     data = _write(src, 3 * SEG + 17)
-    async with MeshClient([mesh.index_address], identity) as client:
+    async with MeshClient(
+        [mesh.index_address], identity, credentials=channel_credentials()
+    ) as client:
         put = await client.put(src, replicas=3, segment_size=SEG)
         st = await client.stat(put.file_id)
         seg = st.manifest.segments[1]
@@ -305,7 +318,7 @@ async def test_bad_paths_are_refused_without_contacting_the_mesh(
     identity: Identity, tmp_path: Path
 ) -> None:
     unreachable = [f"127.0.0.1:{free_port()}"]
-    async with MeshClient(unreachable, identity) as client:
+    async with MeshClient(unreachable, identity, credentials=channel_credentials()) as client:
         with pytest.raises(InvalidArgument, match=r"cannot read .*nope: no such file$"):
             await client.put(tmp_path / "nope")
         with pytest.raises(InvalidArgument, match="is a directory"):
@@ -333,7 +346,9 @@ async def test_unknown_id_wrong_key_and_delete(
 ) -> None:
     src = tmp_path / "f"
     _write(src, 5000)
-    async with MeshClient([mesh.index_address], identity) as client:
+    async with MeshClient(
+        [mesh.index_address], identity, credentials=channel_credentials()
+    ) as client:
         unknown = "0" * 32
         cap = f"stratos://{unknown}#" + "A" * 43
         with pytest.raises(NotFound, match=f"^no file with ID {unknown}$"):
@@ -355,7 +370,9 @@ async def test_unknown_id_wrong_key_and_delete(
 
 
 async def test_list_nodes_reports_every_storage_node(mesh: Mesh, identity: Identity) -> None:
-    async with MeshClient([mesh.index_address], identity) as client:
+    async with MeshClient(
+        [mesh.index_address], identity, credentials=channel_credentials()
+    ) as client:
         nodes = await client.list_nodes()
     assert {n.info.node_id for n in nodes} >= set(mesh.nodes)
 
@@ -374,7 +391,9 @@ async def test_a_node_killed_mid_put_leaves_a_complete_file_or_nothing(
                 m.kill(victim)
                 killed.append(n)
 
-        async with MeshClient([m.index_address], identity, parallelism=2) as client:
+        async with MeshClient(
+            [m.index_address], identity, parallelism=2, credentials=channel_credentials()
+        ) as client:
             try:
                 put = await client.put(src, replicas=3, segment_size=SEG, on_progress=progress)
             except StratosError as err:

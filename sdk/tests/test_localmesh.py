@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from pathlib import Path
 
 import pytest
@@ -35,8 +36,16 @@ def test_up_status_kill_start_down(dev):
     assert s2["env"]["STRATOS_GRPC_ADDRESS"] == s2["address"]
     assert Path(s2["log"]).exists() and Path(s2["data_dir"]).is_dir()
 
+    # TLS: the mesh CA and each process's certificate under run/tls, private, named in its env
+    tls = dev.home.run_dir / "tls"
+    assert s2["env"]["STRATOS_TLS_CERT_FILE"] == str(tls / "storage-2.pem")
+    assert stat.S_IMODE(tls.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in tls.iterdir())
+    issued = {f.name: f.read_bytes() for f in tls.iterdir()}
+
     again = dev.run("dev", "up")
     assert "already running" in again.stderr
+    assert {f.name: f.read_bytes() for f in tls.iterdir()} == issued  # reused, not remade
     assert {p["pid"] for p in dev.mesh()["processes"]} == {p["pid"] for p in mesh["processes"]}
 
     dev.run("dev", "kill", "storage-2")

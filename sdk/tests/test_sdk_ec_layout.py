@@ -13,6 +13,7 @@ from stratos.common.erasure import encode, share_size
 from stratos.common.errors import DataLoss, FailedPrecondition, Unavailable
 from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
+from stratos.common.testing_tls import channel_credentials
 from stratos.sdk import ec_layout, holdings, render, transfer
 from stratos.sdk.ec_transfer import EcUpload
 from stratos.sdk.file_names import ListedFile
@@ -189,7 +190,7 @@ class FakeMesh:
 def upload_with(fake: FakeMesh, monkeypatch, k: int = 2, m: int = 1) -> EcUpload:
     monkeypatch.setattr(transfer, "put_chunk", fake.put_chunk)
     return EcUpload(
-        channels=transfer.Channels(),
+        channels=transfer.Channels(channel_credentials()),
         place=fake.place,
         read=lambda span: ("", bytes(range(span.length % 256)) * 3),
         k=k,

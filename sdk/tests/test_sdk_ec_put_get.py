@@ -43,7 +43,7 @@ def chunk_counts(dev: Dev, names: list[str]) -> dict[str, int]:
     """Chunks each named node holds, asked of the node itself (not its last heartbeat)."""
     counts = {}
     for name in names:
-        with grpc.insecure_channel(storage_addresses(dev)[name]) as ch:
+        with grpc.secure_channel(storage_addresses(dev)[name], dev.channel_credentials()) as ch:
             resp = storage_pb2_grpc.StorageServiceStub(ch).Stat(
                 storage_pb2.StatRequest(), timeout=5
             )

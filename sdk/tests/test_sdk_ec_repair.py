@@ -33,7 +33,7 @@ def test_get_reads_a_repaired_share_from_its_current_location(tmp_path):
         lost = seg["shares"][0]["chunk_id"]
 
         def repaired() -> bool:
-            with grpc.insecure_channel(index) as ch:
+            with grpc.secure_channel(index, dev.channel_credentials()) as ch:
                 resp = index_pb2_grpc.IndexServiceStub(ch).GetManifest(
                     index_pb2.GetManifestRequest(file_id=put["id"]), timeout=5
                 )

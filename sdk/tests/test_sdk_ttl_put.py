@@ -16,6 +16,7 @@ from test_client import running_mesh
 from stratos.common.errors import InvalidArgument, NotFound
 from stratos.common.identity import Identity
 from stratos.common.procs import wait_until
+from stratos.common.testing_tls import channel_credentials
 from stratos.sdk import render
 from stratos.sdk.client import MeshClient
 from stratos.sdk.file_names import ListedFile
@@ -56,7 +57,9 @@ def test_put_with_a_bad_ttl_is_one_error_line_before_anything_else(home, capsys,
 async def test_the_client_refuses_a_ttl_that_is_not_positive(tmp_path: Path) -> None:
     src = tmp_path / "f.bin"
     src.write_bytes(b"x")
-    async with MeshClient(["127.0.0.1:1"], Identity.generate()) as client:
+    async with MeshClient(
+        ["127.0.0.1:1"], Identity.generate(), credentials=channel_credentials()
+    ) as client:
         with pytest.raises(InvalidArgument, match="more than 0 s"):
             await client.put(src, ttl_s=0)
 
@@ -97,7 +100,9 @@ async def test_a_file_put_with_a_ttl_expires_and_its_chunks_are_collected(
     with running_mesh(3) as mesh:
         src = tmp_path / "short-lived.bin"
         src.write_bytes(os.urandom(150_000))
-        async with MeshClient([mesh.index_address], Identity.generate()) as client:
+        async with MeshClient(
+            [mesh.index_address], Identity.generate(), credentials=channel_credentials()
+        ) as client:
             before = time.time_ns() // 1_000_000
             put = await client.put(src, replicas=2, segment_size=64 * 1024, ttl_s=4)
             keep = await client.put(src, replicas=2, segment_size=64 * 1024)

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from stratos.common.identity import Identity, address_of
 from stratos.common.procs import async_wait_until, env_with, free_port
+from stratos.common.testing_tls import cert_files, channel_credentials
 from stratos.consensus.ledger.genesis import Genesis, GenesisValidator
 from stratos.consensus.ledger.state import Params
 from stratos.consensus.ledger.tx import build_tx
@@ -127,7 +128,9 @@ class Validator:
     @property
     def stub(self) -> consensus_pb2_grpc.ConsensusServiceStub:
         if self.channel is None:
-            self.channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+            self.channel = grpc.aio.secure_channel(
+                self.address, channel_credentials(), options=CHANNEL_OPTIONS
+            )
         return consensus_pb2_grpc.ConsensusServiceStub(self.channel)
 
 
@@ -170,6 +173,7 @@ class Cluster:
                 STRATOS_GENESIS_FILE=str(self.genesis_file),
                 STRATOS_DATA_DIR=str(v.data_dir),
                 STRATOS_GRPC_ADDRESS=v.address,
+                **cert_files("consensus", "consensus").env(),
                 STRATOS_PEERS=peers,
                 **{**FAST_ENV, **self.env},
             ),

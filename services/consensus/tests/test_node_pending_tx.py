@@ -21,6 +21,7 @@ import grpc
 import pytest
 from node_support import ALICE, BOB, FEE, STOS, Cluster, addr, write_key
 
+from stratos.common.testing_tls import cert_files
 from stratos.v1 import consensus_pb2
 
 pytestmark = pytest.mark.integration
@@ -43,6 +44,7 @@ class Cli:
             **os.environ,
             "STRATOS_HOME": str(self.home),
             "STRATOS_CONSENSUS_ADDRESS": ",".join(validators),
+            **cert_files().env(),  # the mesh's client certificate, as its operator hands it out
         }
         env.pop("STRATOS_DEBUG", None)
         return await asyncio.to_thread(

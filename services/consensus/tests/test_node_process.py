@@ -12,6 +12,7 @@ import pytest
 from node_support import Cluster
 
 from stratos.common.procs import env_with
+from stratos.common.testing_tls import cert_files
 from stratos.v1 import consensus_pb2
 
 pytestmark = pytest.mark.integration
@@ -67,7 +68,11 @@ def test_a_bad_setting_exits_2_with_one_sentence_naming_the_variable(
 ) -> None:
     genesis = tmp_path / "genesis.json"
     Cluster(tmp_path, 1)  # writes a valid genesis
-    base = {"STRATOS_GENESIS_FILE": str(genesis), "STRATOS_DATA_DIR": str(tmp_path / "d")}
+    base = {
+        "STRATOS_GENESIS_FILE": str(genesis),
+        "STRATOS_DATA_DIR": str(tmp_path / "d"),
+        **cert_files("consensus", "validator").env(),
+    }
     proc = subprocess.run(
         [sys.executable, "-m", "stratos.consensus"],
         env=env_with(**{**base, **env}),
@@ -86,7 +91,11 @@ def test_a_malformed_genesis_is_refused_with_its_reason(tmp_path) -> None:
     genesis.write_text(json.dumps({"chain_id": "x", "genesis_time_unix_ms": 0, "accounts": []}))
     proc = subprocess.run(
         [sys.executable, "-m", "stratos.consensus"],
-        env=env_with(STRATOS_GENESIS_FILE=str(genesis), STRATOS_DATA_DIR=str(tmp_path / "d")),
+        env=env_with(
+            STRATOS_GENESIS_FILE=str(genesis),
+            STRATOS_DATA_DIR=str(tmp_path / "d"),
+            **cert_files("consensus", "validator").env(),
+        ),
         capture_output=True,
         text=True,
         timeout=30,

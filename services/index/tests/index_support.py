@@ -26,6 +26,7 @@ from stratos.common.limits import MIN_SEGMENT_BYTES
 from stratos.common.sealed_metadata import seal
 from stratos.common.signed import sign as sign_message
 from stratos.common.testing import INDEX_ID, TrustedMesh
+from stratos.common.testing_tls import channel_credentials, server_credentials
 from stratos.index.config import IndexSettings
 from stratos.index.drains import DrainRegistry
 from stratos.index.heartbeats import HeartbeatFeed
@@ -99,8 +100,9 @@ async def running_index(
             "127.0.0.1:0",
             lambda s: index_pb2_grpc.add_IndexServiceServicer_to_server(service, s),
             [SERVICE_NAME],
+            credentials=server_credentials("index", "index"),
         )
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+        async with grpc.aio.secure_channel(f"127.0.0.1:{server.port}", channel_credentials()) as ch:
             yield RunningIndex(
                 index_pb2_grpc.IndexServiceStub(ch), registry, feed, server, nc, drains
             )

@@ -21,6 +21,7 @@ from stratos.common.grpcutil import RunningServer
 from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
 from stratos.common.procs import async_wait_until
+from stratos.common.testing_tls import channel_credentials, credentials
 from stratos.index.audit_rules import (
     CHUNK_CORRUPT,
     CHUNK_MISSING,
@@ -155,7 +156,11 @@ async def mesh(
                 store, zone="z1", tickets=None
             )
             nodes[node_id] = Node(
-                node_id, store, await start_storage_server("127.0.0.1:0", servicer)
+                node_id,
+                store,
+                await start_storage_server(
+                    "127.0.0.1:0", servicer, credentials("storage", "storage")
+                ),
             )
             registry.observe(heartbeat(nodes[node_id]))
         loop = RepairLoop(nc, registry, settings, **index_trust())
@@ -164,6 +169,7 @@ async def mesh(
             nc,
             settings,
             lambda: loop.snapshot,
+            credentials=channel_credentials("index", "index"),
             rng=random.Random(1),
             signer=index_trust()["signer"],
         )

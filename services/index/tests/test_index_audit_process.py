@@ -22,6 +22,7 @@ from stratos.common.grpcutil import channel, check_health
 from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
 from stratos.common.procs import async_wait_until, env_with, free_port
+from stratos.common.testing_tls import cert_files, channel_credentials
 from stratos.index.audit_rules import CHUNK_CORRUPT
 from stratos.index.locations import LocationStore
 from stratos.index.manifests import ManifestStore, now_ms
@@ -73,6 +74,7 @@ def storage_nodes(nats_url: str, root: Path) -> Iterator[dict[str, Proc]]:
                 STRATOS_DATA_DIR=str(data_dir),
                 STRATOS_CAPACITY_BYTES=str(CAPACITY),
                 STRATOS_GRPC_ADDRESS=address,
+                **cert_files("storage", "storage").env(),
                 STRATOS_NATS_URL=nats_url,
                 STRATOS_HEARTBEAT_INTERVAL_S="0.5",
             )
@@ -94,7 +96,7 @@ async def put(node_id: str, address: str, cid: str, data: bytes) -> None:
     reqs = [storage_pb2.PutChunkRequest(header=header)] + [
         storage_pb2.PutChunkRequest(data=data[i : i + MIB]) for i in range(0, len(data), MIB)
     ]
-    async with channel(address) as ch:
+    async with channel(address, channel_credentials()) as ch:
         await storage_pb2_grpc.StorageServiceStub(ch).PutChunk(iter(reqs), timeout=30)
 
 
@@ -102,7 +104,7 @@ async def intact(node_id: str, address: str, cid: str) -> bool:
     """The node returns the whole chunk and it hashes to its ID."""
     request = storage_pb2.GetChunkRequest(chunk_id=cid)
     request.auth.CopyFrom(bearer(node_id).prove("GetChunk", node_id, cid, "0", "0"))
-    async with channel(address) as ch:
+    async with channel(address, channel_credentials()) as ch:
         stub = storage_pb2_grpc.StorageServiceStub(ch)
         try:
             call = stub.GetChunk(request, timeout=10)
@@ -130,7 +132,7 @@ async def test_a_chunk_altered_on_disk_is_caught_by_an_audit_and_repaired(nats, 
         with storage_nodes(nats.url, tmp_path) as nodes:
             for n in nodes.values():
                 await async_wait_until(
-                    lambda a=n.address: check_health(a, timeout_s=1),
+                    lambda a=n.address: check_health(a, channel_credentials(), timeout_s=1),
                     timeout_s=30,
                     what=f"{n.node_id} to be healthy",
                 )
@@ -162,6 +164,7 @@ async def test_a_chunk_altered_on_disk_is_caught_by_an_audit_and_repaired(nats, 
             index_env = env_with(
                 STRATOS_NATS_URL=nats.url,
                 STRATOS_GRPC_ADDRESS=f"127.0.0.1:{free_port()}",
+                **cert_files("index", "index").env(),
                 STRATOS_REPAIR_INTERVAL_S="0.3",
                 STRATOS_AUDIT_INTERVAL_S="0.3",
                 STRATOS_AUDITS_PER_ROUND="4",

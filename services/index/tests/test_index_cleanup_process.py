@@ -28,6 +28,7 @@ from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
 from stratos.common.natsutil import MANIFEST_BUCKET, ensure_kv
 from stratos.common.procs import async_wait_until, env_with, free_port
+from stratos.common.testing_tls import cert_files, channel_credentials
 from stratos.index.manifests import now_ms
 from stratos.v1 import index_pb2, index_pb2_grpc, storage_pb2, storage_pb2_grpc, types_pb2
 
@@ -96,6 +97,7 @@ async def running_mesh(nats_url: str, root: Path, **index_env: str) -> AsyncIter
                 STRATOS_DATA_DIR=str(root / node_id),
                 STRATOS_CAPACITY_BYTES=str(64 << 20),
                 STRATOS_GRPC_ADDRESS=address,
+                **cert_files("storage", "storage").env(),
                 STRATOS_NATS_URL=nats_url,
                 STRATOS_HEARTBEAT_INTERVAL_S="0.5",
             )
@@ -107,6 +109,7 @@ async def running_mesh(nats_url: str, root: Path, **index_env: str) -> AsyncIter
         settings = {
             "STRATOS_NATS_URL": nats_url,
             "STRATOS_GRPC_ADDRESS": index_address,
+            **cert_files("storage", "storage").env(),
             "STRATOS_REPAIR_INTERVAL_S": "0.5",
             "STRATOS_AUDITS_PER_ROUND": "0",
             "STRATOS_GC_INTERVAL_S": "0.5",
@@ -116,9 +119,11 @@ async def running_mesh(nats_url: str, root: Path, **index_env: str) -> AsyncIter
         env = env_with(**{**settings, **index_env})
         stack.enter_context(spawn([sys.executable, "-m", "stratos.index"], env, root / "index.log"))
         await async_wait_until(
-            lambda: check_health(index_address, timeout_s=1), timeout_s=30, what="the index"
+            lambda: check_health(index_address, channel_credentials(), timeout_s=1),
+            timeout_s=30,
+            what="the index",
         )
-        async with channel(index_address) as ch:
+        async with channel(index_address, channel_credentials()) as ch:
             stub = index_pb2_grpc.IndexServiceStub(ch)
 
             async def all_live() -> bool:
@@ -138,7 +143,7 @@ async def put_chunk(node_id: str, address: str, data: bytes) -> str:
     proof = index_support.mesh().bearer(node_id).prove("PutChunk", node_id, cid, str(len(data)))
     header.auth.CopyFrom(proof)
     reqs = [storage_pb2.PutChunkRequest(header=header), storage_pb2.PutChunkRequest(data=data)]
-    async with channel(address) as ch:
+    async with channel(address, channel_credentials()) as ch:
         await storage_pb2_grpc.StorageServiceStub(ch).PutChunk(iter(reqs), timeout=30)
     return cid
 

@@ -12,6 +12,7 @@ import pytest
 
 from stratos.common.grpcutil import check_health
 from stratos.common.procs import async_wait_until, env_with, free_port, wait_until
+from stratos.common.testing_tls import cert_files, channel_credentials
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +22,11 @@ async def test_the_index_process_serves_and_stops_cleanly_on_sigterm(nats, tmp_p
     out = (tmp_path / "stdout").open("w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "stratos.index"],
-        env=env_with(STRATOS_NATS_URL=nats.url, STRATOS_GRPC_ADDRESS=f"127.0.0.1:{port}"),
+        env=env_with(
+            STRATOS_NATS_URL=nats.url,
+            STRATOS_GRPC_ADDRESS=f"127.0.0.1:{port}",
+            **cert_files("index", "index").env(),
+        ),
         stdout=out,
         stderr=subprocess.PIPE,
         text=True,
@@ -30,7 +35,7 @@ async def test_the_index_process_serves_and_stops_cleanly_on_sigterm(nats, tmp_p
 
         async def healthy() -> bool:
             assert proc.poll() is None, f"the index exited: {proc.stderr.read()}"
-            return await check_health(f"127.0.0.1:{port}", timeout_s=1)
+            return await check_health(f"127.0.0.1:{port}", channel_credentials(), timeout_s=1)
 
         await async_wait_until(healthy, timeout_s=30, interval_s=0.2, what="a healthy index")
         proc.send_signal(signal.SIGTERM)
@@ -51,7 +56,11 @@ async def test_the_index_process_serves_and_stops_cleanly_on_sigterm(nats, tmp_p
 def test_a_bad_setting_exits_2_with_one_sentence_naming_the_variable() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "stratos.index"],
-        env=env_with(STRATOS_LOST_AFTER_S="2", STRATOS_NATS_URL="nats://127.0.0.1:1"),
+        env=env_with(
+            **cert_files("index", "index").env(),
+            STRATOS_LOST_AFTER_S="2",
+            STRATOS_NATS_URL="nats://127.0.0.1:1",
+        ),
         capture_output=True,
         text=True,
         timeout=30,
@@ -67,7 +76,9 @@ def test_unreachable_nats_exits_2_after_the_connect_deadline() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "stratos.index"],
         env=env_with(
-            STRATOS_NATS_URL=f"nats://127.0.0.1:{free_port()}", STRATOS_NATS_CONNECT_TIMEOUT_S="1"
+            **cert_files("index", "index").env(),
+            STRATOS_NATS_URL=f"nats://127.0.0.1:{free_port()}",
+            STRATOS_NATS_CONNECT_TIMEOUT_S="1",
         ),
         capture_output=True,
         text=True,
@@ -83,7 +94,10 @@ def test_sigterm_while_waiting_for_nats_exits_0(tmp_path) -> None:
     with out.open("w") as sink:
         proc = subprocess.Popen(
             [sys.executable, "-m", "stratos.index"],
-            env=env_with(STRATOS_NATS_URL=f"nats://127.0.0.1:{free_port()}"),
+            env=env_with(
+                **cert_files("index", "index").env(),
+                STRATOS_NATS_URL=f"nats://127.0.0.1:{free_port()}",
+            ),
             stdout=sink,
             stderr=subprocess.PIPE,
             text=True,

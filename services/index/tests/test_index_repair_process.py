@@ -25,6 +25,7 @@ from test_index_repair_loop import (
 
 from stratos.common import natsutil
 from stratos.common.procs import async_wait_until, env_with, free_port
+from stratos.common.testing_tls import cert_files
 from stratos.index.locations import LocationStore
 from stratos.index.manifests import now_ms
 from stratos.index.pieces import holders
@@ -41,6 +42,7 @@ def index_process(nats_url: str, log: Path) -> Iterator[subprocess.Popen]:
             env=env_with(
                 STRATOS_NATS_URL=nats_url,
                 STRATOS_GRPC_ADDRESS=f"127.0.0.1:{free_port()}",
+                **cert_files("index", "index").env(),
                 STRATOS_REPAIR_INTERVAL_S="0.2",
                 # an index calls a node LOST only after watching it silent this long itself
                 STRATOS_LOST_AFTER_S="8",

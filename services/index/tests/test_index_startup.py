@@ -19,6 +19,7 @@ from stratos.common import natsutil
 from stratos.common.errors import Unavailable
 from stratos.common.lifecycle import Component, run_service
 from stratos.common.procs import async_wait_until, env_with, free_port
+from stratos.common.testing_tls import cert_files, credentials
 from stratos.index import main as index_main
 
 JETSTREAM_SENTENCE = "cannot hold the repair stream and buckets (is JetStream enabled?)"
@@ -100,6 +101,8 @@ def test_when_the_third_component_cannot_start_the_first_two_are_closed_and_one_
             return frozenset()
 
     monkeypatch.setenv("STRATOS_NATS_URL", "nats://127.0.0.1:4999")
+    for name, value in cert_files("index", "index").env().items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setattr(index_main, "nats_connection", nats_connection)
     monkeypatch.setattr(index_main, "ManifestStore", FakeStore)
     monkeypatch.setattr(
@@ -152,7 +155,7 @@ async def test_an_index_that_cannot_start_its_repair_loop_leaves_nothing_running
     before = asyncio.all_tasks()
 
     with pytest.raises(Unavailable, match=r"cannot hold the repair stream and buckets \(is Jet"):
-        await index_main.serve(asyncio.Event())
+        await index_main.serve(asyncio.Event(), credentials("index", "index"))
 
     async def nothing_left() -> bool:
         return not (asyncio.all_tasks() - before) and nats.monitor("connz")["num_connections"] == 0
@@ -167,7 +170,11 @@ async def test_the_index_process_that_cannot_start_its_repair_loop_exits_2_with_
     await _refuse_the_repair_stream(nats.url)
     proc = subprocess.run(
         [sys.executable, "-m", "stratos.index"],
-        env=env_with(STRATOS_NATS_URL=nats.url, STRATOS_GRPC_ADDRESS=f"127.0.0.1:{free_port()}"),
+        env=env_with(
+            **cert_files("index", "index").env(),
+            STRATOS_NATS_URL=nats.url,
+            STRATOS_GRPC_ADDRESS=f"127.0.0.1:{free_port()}",
+        ),
         capture_output=True,
         text=True,
         timeout=60,

@@ -13,6 +13,7 @@ from blake3 import blake3
 
 from stratos.common.grpcutil import channel
 from stratos.common.hashing import chunk_id
+from stratos.common.testing_tls import channel_credentials, credentials
 from stratos.storage.chunkstore import ChunkStore
 from stratos.storage.grpcserver import start_storage_server
 from stratos.storage.servicer import StorageService
@@ -33,9 +34,11 @@ class Node:
 async def node(tmp_path: Path) -> AsyncIterator[Node]:
     store = ChunkStore(tmp_path, node_id="audited", capacity_bytes=64 * MIB)
     running = await start_storage_server(
-        "127.0.0.1:0", StorageService(store, zone="zone-a", tickets=None)
+        "127.0.0.1:0",
+        StorageService(store, zone="zone-a", tickets=None),
+        credentials("storage", "storage"),
     )
-    async with channel(f"127.0.0.1:{running.port}") as ch:
+    async with channel(f"127.0.0.1:{running.port}", channel_credentials()) as ch:
         yield Node(storage_pb2_grpc.StorageServiceStub(ch), store)
     await running.stop(0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ import pytest
 from stratos.common.grpcutil import RunningServer, channel, check_health
 from stratos.common.hashing import chunk_id
 from stratos.common.procs import async_wait_until
+from stratos.common.testing_tls import cert_files, channel_credentials, credentials
 from stratos.storage.chunkstore import ChunkStore
 from stratos.storage.grpcserver import start_storage_server
 from stratos.storage.servicer import StorageService
@@ -36,14 +38,16 @@ class Node:
 async def start_node(root: Path, capacity: int, **service_args) -> tuple[RunningServer, ChunkStore]:
     store = ChunkStore(root, node_id="node-g", capacity_bytes=capacity, max_chunk_bytes=8 * MIB)
     service = StorageService(store, zone="zone-x", tickets=None, **service_args)
-    return await start_storage_server("127.0.0.1:0", service), store
+    return await start_storage_server(
+        "127.0.0.1:0", service, credentials("storage", "storage")
+    ), store
 
 
 @pytest.fixture
 async def node(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Node]:
     capacity = getattr(request, "param", 64 * MIB)
     running, store = await start_node(tmp_path, capacity)
-    async with channel(f"127.0.0.1:{running.port}") as ch:
+    async with channel(f"127.0.0.1:{running.port}", channel_credentials()) as ch:
         yield Node(storage_pb2_grpc.StorageServiceStub(ch), store, tmp_path, running.port)
     await running.stop(0)
 
@@ -214,7 +218,7 @@ async def test_client_cancel_mid_put_leaves_nothing(node: Node) -> None:
     never = asyncio.Event()
     # A plain channel: through the OpenTelemetry client interceptor, cancel() of a
     # client-streaming call never reaches the server (see the README's notes).
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{node.port}") as ch:
+    async with grpc.aio.secure_channel(f"127.0.0.1:{node.port}", channel_credentials()) as ch:
         call = storage_pb2_grpc.StorageServiceStub(ch).PutChunk(
             stalled_put(chunk_id(data), data, never)
         )
@@ -228,6 +232,7 @@ async def test_client_cancel_mid_put_leaves_nothing(node: Node) -> None:
 CLIENT_THAT_STALLS = """
 import asyncio, sys
 from stratos.common.grpcutil import channel
+from stratos.common.tls import MeshTLS
 from stratos.v1 import storage_pb2, storage_pb2_grpc
 
 async def main(address, cid, size):
@@ -237,7 +242,8 @@ async def main(address, cid, size):
         yield storage_pb2.PutChunkRequest(data=bytes(1024 * 1024))
         await asyncio.Event().wait()
 
-    async with channel(address) as ch:
+    creds = MeshTLS.from_files(*sys.argv[4:7]).channel_credentials()
+    async with channel(address, creds) as ch:
         await storage_pb2_grpc.StorageServiceStub(ch).PutChunk(requests())
 
 asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
@@ -253,6 +259,7 @@ async def test_client_process_dying_mid_put_leaves_nothing(node: Node) -> None:
         f"127.0.0.1:{node.port}",
         chunk_id(b"never completed"),
         str(size),
+        *map(str, dataclasses.astuple(cert_files())),
     )
     try:
 
@@ -270,7 +277,9 @@ async def test_client_process_dying_mid_put_leaves_nothing(node: Node) -> None:
 async def test_a_stalled_upload_is_dropped_and_frees_its_slot(tmp_path: Path) -> None:
     running, store = await start_node(tmp_path, 64 * MIB, max_active_puts=1, idle_timeout_s=0.5)
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as ch:
+        async with grpc.aio.secure_channel(
+            f"127.0.0.1:{running.port}", channel_credentials()
+        ) as ch:
             stub = storage_pb2_grpc.StorageServiceStub(ch)
             stalled_data = os.urandom(2 * MIB)
             never = asyncio.Event()
@@ -290,4 +299,4 @@ async def test_a_stalled_upload_is_dropped_and_frees_its_slot(tmp_path: Path) ->
 
 
 async def test_server_reports_healthy(node: Node) -> None:
-    assert await check_health(f"127.0.0.1:{node.port}")
+    assert await check_health(f"127.0.0.1:{node.port}", channel_credentials())

@@ -15,6 +15,7 @@ import pytest
 from stratos.common.errors import InvalidArgument
 from stratos.common.grpcutil import channel
 from stratos.common.hashing import chunk_id
+from stratos.common.testing_tls import channel_credentials, credentials
 from stratos.storage.chunkstore import ChunkStore
 from stratos.storage.grpcserver import start_storage_server
 from stratos.storage.servicer import StorageService
@@ -77,10 +78,12 @@ def test_a_bad_start_after_is_refused_before_the_walk(tmp_path) -> None:
 async def served(tmp_path) -> AsyncIterator[tuple[storage_pb2_grpc.StorageServiceStub, dict]]:
     store, chunks = filled_store(tmp_path, 25)
     running = await start_storage_server(
-        "127.0.0.1:0", StorageService(store, zone="z", tickets=None)
+        "127.0.0.1:0",
+        StorageService(store, zone="z", tickets=None),
+        credentials("storage", "storage"),
     )
     try:
-        async with channel(f"127.0.0.1:{running.port}") as ch:
+        async with channel(f"127.0.0.1:{running.port}", channel_credentials()) as ch:
             yield storage_pb2_grpc.StorageServiceStub(ch), chunks
     finally:
         await running.stop(0)

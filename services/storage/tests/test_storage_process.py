@@ -22,6 +22,7 @@ from stratos.common.hashing import chunk_id
 from stratos.common.nats_roles import Role
 from stratos.common.procs import async_wait_until, free_port
 from stratos.common.testing import NatsProcess, nats_server
+from stratos.common.testing_tls import cert_files, channel_credentials
 from stratos.v1 import events_pb2, storage_pb2, storage_pb2_grpc
 
 pytestmark = pytest.mark.integration
@@ -43,6 +44,7 @@ def storage_process(tmp_path: Path, ns: NatsProcess, **env: str) -> Iterator[tup
         "STRATOS_GRPC_ADDRESS": f"127.0.0.1:{port}",
         "STRATOS_NATS_URL": ns.url,
         **ns.env(Role.STORAGE, "proc-node"),
+        **cert_files("storage", "storage").env(),
         "STRATOS_HEARTBEAT_INTERVAL_S": "0.2",
         **env,
     }
@@ -61,7 +63,7 @@ def storage_process(tmp_path: Path, ns: NatsProcess, **env: str) -> Iterator[tup
 async def wait_healthy(proc: subprocess.Popen, address: str) -> None:
     async def healthy() -> bool:
         assert proc.poll() is None, "stratos-storage exited during start-up"
-        return await check_health(address, timeout_s=1)
+        return await check_health(address, channel_credentials(), timeout_s=1)
 
     await async_wait_until(healthy, timeout_s=30, what="stratos-storage to be healthy")
 
@@ -120,7 +122,7 @@ async def serves_heartbeats_and_stops(tmp_path, ns, proc, address, data_dir) -> 
 
     # Heartbeats report what the node stores.
     data = os.urandom(3 * 1024 * 1024)
-    async with channel(address) as ch:
+    async with channel(address, channel_credentials()) as ch:
         stub = storage_pb2_grpc.StorageServiceStub(ch)
         cid = chunk_id(data)
         header = storage_pb2.PutChunkHeader(chunk_id=cid, size=len(data))
@@ -152,7 +154,7 @@ async def test_node_serves_while_nats_is_down_and_heartbeats_once_it_is_up(
         ns.kill()
         with storage_process(tmp_path, ns) as (proc, address, _):
             await wait_healthy(proc, address)
-            async with channel(address) as ch:
+            async with channel(address, channel_credentials()) as ch:
                 stat = await storage_pb2_grpc.StorageServiceStub(ch).Stat(storage_pb2.StatRequest())
             assert stat.node_id == "proc-node"
 

@@ -26,6 +26,7 @@ from stratos.common.natsutil import (
 )
 from stratos.common.procs import async_wait_until, free_port
 from stratos.common.testing import nats_server
+from stratos.common.testing_tls import cert_files, channel_credentials
 from stratos.storage.repair_worker import durable_name
 from stratos.v1 import repair_pb2, storage_pb2, storage_pb2_grpc
 
@@ -57,6 +58,7 @@ class StorageProc:
             "STRATOS_DATA_DIR": str(self.data_dir),
             "STRATOS_CAPACITY_BYTES": str(64 * MIB),
             "STRATOS_GRPC_ADDRESS": self.address,
+            **cert_files("storage", "storage").env(),
             "STRATOS_NATS_URL": self.nats_url,
             "STRATOS_HEARTBEAT_INTERVAL_S": "0.5",
             **env,
@@ -72,7 +74,7 @@ class StorageProc:
     async def healthy(self) -> None:
         async def up() -> bool:
             assert self.proc is not None and self.proc.poll() is None, "stratos-storage exited"
-            return await check_health(self.address, timeout_s=1)
+            return await check_health(self.address, channel_credentials(), timeout_s=1)
 
         await async_wait_until(up, timeout_s=30, what=f"{self.node_id} to be healthy")
 
@@ -105,7 +107,7 @@ def two_nodes(tmp_path: Path) -> Iterator[tuple[str, StorageProc, StorageProc]]:
 async def put(node: StorageProc, data: bytes) -> str:
     """PutChunk as the admitted index may (its own ticket for the node)."""
     cid = chunk_id(data)
-    async with channel(node.address) as ch:
+    async with channel(node.address, channel_credentials()) as ch:
         stub = storage_pb2_grpc.StorageServiceStub(ch)
         header = storage_pb2.PutChunkHeader(chunk_id=cid, size=len(data))
         proof = mesh().bearer(node.node_id).prove("PutChunk", node.node_id, cid, str(len(data)))
@@ -121,14 +123,14 @@ async def get(node: StorageProc, cid: str) -> bytes:
     request = storage_pb2.GetChunkRequest(chunk_id=cid)
     bearer = mesh().bearer(node.node_id)
     request.auth.CopyFrom(bearer.prove("GetChunk", node.node_id, cid, "0", "0"))
-    async with channel(node.address) as ch:
+    async with channel(node.address, channel_credentials()) as ch:
         stub = storage_pb2_grpc.StorageServiceStub(ch)
         parts = [m.data async for m in stub.GetChunk(request)]
     return b"".join(parts)
 
 
 async def stat(address: str) -> storage_pb2.StatResponse:
-    async with channel(address) as ch:
+    async with channel(address, channel_credentials()) as ch:
         return await storage_pb2_grpc.StorageServiceStub(ch).Stat(storage_pb2.StatRequest())
 
 

@@ -27,6 +27,7 @@ from stratos.common.natsutil import (
 )
 from stratos.common.procs import async_wait_until, free_port
 from stratos.common.testing import NatsProcess, nats_server
+from stratos.common.testing_tls import channel_credentials, credentials
 from stratos.storage.chunkstore import ChunkStore
 from stratos.storage.grpcserver import start_storage_server
 from stratos.storage.ratelimit import RateLimiter
@@ -70,7 +71,9 @@ class Node:
 async def start_node(root: Path, node_id: str, port: int = 0) -> Node:
     store = ChunkStore(root / node_id, node_id=node_id, capacity_bytes=64 * MIB)
     running = await start_storage_server(
-        f"127.0.0.1:{port}", StorageService(store, zone="zone-r", tickets=None)
+        f"127.0.0.1:{port}",
+        StorageService(store, zone="zone-r", tickets=None),
+        credentials("storage", "storage"),
     )
     return Node(node_id, store, running)
 
@@ -112,7 +115,7 @@ async def mesh(tmp_path: Path, n_sources: int = 2, **settings) -> AsyncIterator[
             m.results.append(repair_pb2.RepairResult.FromString(msg.data))
 
         await nc.subscribe(REPAIR_RESULT_WILDCARD, cb=collect)
-        channels = Channels()
+        channels = Channels(channel_credentials("storage", "storage"))
         executor = RepairExecutor(
             target.store,
             Puller(channels, RateLimiter(0), min_rate_bytes_s=MIB),

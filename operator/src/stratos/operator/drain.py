@@ -66,12 +66,18 @@ def report_of(status: index_pb2.DrainStatus) -> DrainReport:
 
 
 class IndexDrainer:
-    """Drains through the index's gRPC API at `address` (host:port)."""
+    """Drains through the index's gRPC API at `address` (host:port), over mutual TLS with the
+    operator's certificate (`credentials`)."""
 
     def __init__(
-        self, address: str, timeout_s: float = 10.0, admin: Identity | None = None
+        self,
+        address: str,
+        credentials: grpc.ChannelCredentials,
+        timeout_s: float = 10.0,
+        admin: Identity | None = None,
     ) -> None:
         self.address = address
+        self.credentials = credentials
         self.timeout_s = timeout_s
         self.admin = admin  # signs each request: draining is an admin action
 
@@ -81,7 +87,7 @@ class IndexDrainer:
         return request
 
     async def drain(self, node_id: str) -> DrainReport:
-        async with grpc.aio.insecure_channel(self.address) as channel:
+        async with grpc.aio.secure_channel(self.address, self.credentials) as channel:
             stub = index_pb2_grpc.IndexServiceStub(channel)
             try:
                 status = await stub.DrainNode(
@@ -93,7 +99,7 @@ class IndexDrainer:
         return report_of(status)
 
     async def undrain(self, node_id: str) -> None:
-        async with grpc.aio.insecure_channel(self.address) as channel:
+        async with grpc.aio.secure_channel(self.address, self.credentials) as channel:
             stub = index_pb2_grpc.IndexServiceStub(channel)
             try:
                 await stub.DrainNode(

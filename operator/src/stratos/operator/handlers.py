@@ -19,7 +19,7 @@ from typing import Any
 import kopf
 
 from stratos.common.errors import StratosError
-from stratos.operator import metrics
+from stratos.operator import meshcerts, metrics
 from stratos.operator.builders.meta import PORT_INDEX
 from stratos.operator.builders.spec import GROUP, PLURAL, VERSION, SpecError
 from stratos.operator.config import OperatorSettings
@@ -77,8 +77,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings, kube: Ku
                 outcome = await reconcile(
                     body,
                     kube=kube,
-                    drainer=IndexDrainer(
+                    drainer=lambda certs: IndexDrainer(
                         config.index_address or f"{name}-index.{namespace}.svc:{PORT_INDEX}",
+                        meshcerts.credentials(certs),
                         timeout_s=config.drain_timeout_s,
                         admin=admin,
                     ),

@@ -9,7 +9,7 @@ changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,9 +18,11 @@ from stratos.operator.builders import build_all, prunable, validators
 from stratos.operator.builders.immutable import claims_to_expand, keep_claim_templates
 from stratos.operator.builders.meta import DefaultImages, child_name, selector_string
 from stratos.operator.builders.spec import Cluster, parse_cluster
+from stratos.operator.builders.tls import ROLES, MeshCerts, ca_secret_name, tls_secret_name
 from stratos.operator.drain import Drainer, DrainReport
 from stratos.operator.keys import ensure_material
 from stratos.operator.kube import Kube
+from stratos.operator.meshcerts import ensure_certs
 from stratos.operator.status import Workload, status_body, workload_from_object
 
 WORKLOADS = {
@@ -62,20 +64,30 @@ async def _material(kube: Kube, cluster: Cluster) -> validators.ValidatorMateria
     return ensure_material(cluster, secret, genesis)
 
 
+async def _certs(kube: Kube, cluster: Cluster) -> MeshCerts:
+    ns = cluster.namespace
+    ca = await kube.get("v1", "Secret", ns, ca_secret_name(cluster))
+    components = {c: await kube.get("v1", "Secret", ns, tls_secret_name(cluster, c)) for c in ROLES}
+    return ensure_certs(cluster, ca, components)
+
+
 async def reconcile(
     body: Mapping[str, Any],
     *,
     kube: Kube,
-    drainer: Drainer,
+    drainer: Callable[[MeshCerts], Drainer],
     emit: EventSink,
     defaults: DefaultImages,
     now: str,
 ) -> Outcome:
     """Bring the children of the StratosCluster `body` to its spec and compute its status.
-    A bad spec raises `SpecError` (permanent); API trouble raises the Stratos error tree."""
+    A bad spec raises `SpecError` (permanent); API trouble raises the Stratos error tree.
+    `drainer` makes the drainer from the mesh's certificates (the index takes mutual TLS)."""
     cluster = parse_cluster(body)
     ns = cluster.namespace
     previous = dict(body.get("status") or {})
+    certs = await _certs(kube, cluster)
+    drains = drainer(certs)
 
     # 1. storage scale-down: how many nodes may run now
     storage_name = child_name(cluster, "storage")
@@ -84,9 +96,9 @@ async def reconcile(
     reports: dict[str, DrainReport] = {}
     if not scaledown.forced(cluster):
         for node in scaledown.leaving(cluster, current):
-            reports[node] = await drainer.drain(node)
+            reports[node] = await drains.drain(node)
     for node in scaledown.joining(cluster, current):
-        await drainer.undrain(node)  # drained when it was scaled away, it takes chunks again
+        await drains.undrain(node)  # drained when it was scaled away, it takes chunks again
     decision = scaledown.decide(cluster, current, reports)
     if scaledown.worth_announcing(decision, previous.get("conditions") or []):
         assert decision.event is not None
@@ -96,6 +108,7 @@ async def reconcile(
     manifests = build_all(
         cluster,
         defaults,
+        certs=certs,
         storage_replicas=decision.replicas,
         material=await _material(kube, cluster),
     )

@@ -116,8 +116,15 @@ def _account(address: str, resp: consensus_pb2.GetAccountResponse) -> AccountInf
 class ChainClient:
     """A client of the ledger, reached through any of `addresses` (host:port of validators)."""
 
-    def __init__(self, addresses: Sequence[str], names: Mapping[str, str] | None = None) -> None:
-        """`names`: what the user calls each address (e.g. validator-3), for sentences."""
+    def __init__(
+        self,
+        addresses: Sequence[str],
+        names: Mapping[str, str] | None = None,
+        *,
+        credentials: grpc.ChannelCredentials,
+    ) -> None:
+        """`names`: what the user calls each address (e.g. validator-3), for sentences;
+        `credentials`: the mesh's TLS."""
         if not addresses:
             raise FailedPrecondition(
                 "no validator address is known; set STRATOS_CONSENSUS_ADDRESS "
@@ -127,6 +134,7 @@ class ChainClient:
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._first = 0  # the validator that answered last is asked first
         self._names = dict(names or {})
+        self._credentials = credentials
 
     def name(self, address: str) -> str:
         return self._names.get(address, address)
@@ -151,7 +159,7 @@ class ChainClient:
         if ch is None:
             from stratos.common.grpcutil import channel
 
-            ch = self._channels[address] = channel(address)
+            ch = self._channels[address] = channel(address, self._credentials)
         return consensus_pb2_grpc.ConsensusServiceStub(ch)
 
     def _unreachable(self, server_said: StratosError | None = None) -> StratosError:
@@ -429,14 +437,17 @@ class ValidatorProbe:
 
 
 async def probe(
-    targets: Sequence[tuple[str, str]], *, timeout_s: float = 2.0
+    targets: Sequence[tuple[str, str]],
+    *,
+    credentials: grpc.ChannelCredentials,
+    timeout_s: float = 2.0,
 ) -> list[ValidatorProbe]:
     """Ask every (name, endpoint) for Status in parallel; an unreachable one is not an error."""
     from stratos.common.grpcutil import channel
 
     async def one(name: str, endpoint: str) -> ValidatorProbe:
         try:
-            async with channel(endpoint) as ch:
+            async with channel(endpoint, credentials) as ch:
                 stub = consensus_pb2_grpc.ConsensusServiceStub(ch)
                 resp = await stub.Status(consensus_pb2.StatusRequest(), timeout=timeout_s)
         except grpc.RpcError as err:

@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from stratos.common import erasure as ec
 from stratos.common import tickets
@@ -60,6 +60,9 @@ from stratos.sdk.manifest import (
 from stratos.sdk.put_options import check_put
 from stratos.sdk.ticketbook import TicketBook
 from stratos.v1 import index_pb2, ticket_pb2, types_pb2
+
+if TYPE_CHECKING:
+    import grpc
 
 DEFAULT_SEGMENT_SIZE = 4 * 1024 * 1024
 FALLBACK_CANDIDATES = 2  # PlaceChunks `extra`
@@ -116,16 +119,22 @@ class _Found:
 
 
 class MeshClient:
-    """A client of one mesh, reached through any of `index_addresses`."""
+    """A client of one mesh, reached through any of `index_addresses` over `credentials` (the
+    mesh's TLS: `meshtls.client_tls(home).channel_credentials()`)."""
 
     def __init__(
-        self, index_addresses: Sequence[str], identity: Identity, *, parallelism: int = 4
+        self,
+        index_addresses: Sequence[str],
+        identity: Identity,
+        *,
+        credentials: grpc.ChannelCredentials,
+        parallelism: int = 4,
     ) -> None:
         if parallelism < 1:
             raise InvalidArgument(f"parallelism must be at least 1, not {parallelism}")
         self._identity = identity
         self._parallelism = parallelism
-        self._channels = transfer.Channels()
+        self._channels = transfer.Channels(credentials)
         self._index = transfer.IndexClient(index_addresses, self._channels)
 
     async def __aenter__(self) -> MeshClient:

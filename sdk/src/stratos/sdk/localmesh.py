@@ -18,10 +18,16 @@ import sys
 import time
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import psutil
 
-from stratos.common.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument
+from stratos.common.errors import (
+    ConfigError,
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidArgument,
+)
 from stratos.common.procs import free_port, nats_server_binary
 from stratos.sdk import mesh_trust, meshnats
 from stratos.sdk.home import Home
@@ -51,6 +57,7 @@ from stratos.sdk.meshplan import (
     validator_key_file,
     validator_name,
 )
+from stratos.sdk.meshtls import issue_local, local_client_tls
 from stratos.sdk.procctl import (
     grpc_healthy,
     healthy,
@@ -103,13 +110,14 @@ _POLL_S = 0.2
 
 
 def _wait_ready(
-    records: list[ProcessRecord], names: set[str], deadline: float, wait_s: float
+    home: Home, records: list[ProcessRecord], names: set[str], deadline: float, wait_s: float
 ) -> None:
     """Until `deadline`: every process in `names` healthy and every storage node LIVE in the
     index. Raises naming the first process that did not come up, with its log."""
     # The generated stubs are imported here, not at the top, so `stratos dev kill` starts faster.
     from stratos.v1 import types_pb2
 
+    credentials = local_client_tls(home).channel_credentials()
     index = next((r for r in records if r.kind == INDEX), None)
     targets = [r for r in records if r.name in names]
     storage = {r.name for r in targets if r.kind == STORAGE}
@@ -121,10 +129,10 @@ def _wait_ready(
                 raise FailedPrecondition(
                     f"{rec.name} exited while starting ({last_line(rec)}); see {rec.log}"
                 )
-            if blame is None and not healthy(rec):
+            if blame is None and not healthy(rec, credentials):
                 blame = (rec, "did not become healthy")
         if blame is None and storage and index is not None and is_running(index):
-            nodes = list_nodes(index.address) or {}
+            nodes = list_nodes(index.address, credentials) or {}
             for rec in targets:
                 node = nodes.get(rec.name)
                 if rec.name in storage and (
@@ -165,6 +173,15 @@ def _prepare_chain(home: Home, validators: int) -> None:
     genesis.write_genesis(path, doc)
 
 
+def _with_certificates(home: Home, records: list[ProcessRecord]) -> None:
+    """The mesh CA and each gRPC process's certificate under run/tls (`meshtls`), named in its
+    environment."""
+    issued = issue_local(home, [(r.name, r.kind) for r in records])
+    for rec in records:
+        if rec.name in issued:
+            rec.env.update(issued[rec.name].env())
+
+
 def up(
     home: Home,
     storage_nodes: int = 3,
@@ -197,6 +214,7 @@ def up(
         )
         if n := validator_count(records):
             _prepare_chain(home, n)
+        _with_certificates(home, records)
         mesh_trust.admit(home, records)
         if meshnats.secure(home.run_dir, records):
             _reload_nats(records)
@@ -210,9 +228,9 @@ def up(
             save(home, records)
             report.started.append(rec.name)
             if rec.kind == NATS:  # the services need NATS to be there before they start
-                _wait_ready(records, {rec.name}, deadline, wait_s)
+                _wait_ready(home, records, {rec.name}, deadline, wait_s)
         save(home, records)
-        _wait_ready(records, {r.name for r in records}, deadline, wait_s)
+        _wait_ready(home, records, {r.name for r in records}, deadline, wait_s)
     return report
 
 
@@ -253,6 +271,7 @@ def add_storage(
             nats_binary=nats_server_binary,
         )
         added = [r for r in records if r.name not in before]
+        _with_certificates(home, records)
         mesh_trust.admit(home, records)
         if meshnats.secure(home.run_dir, records):
             _reload_nats(records)  # the new nodes' NATS users
@@ -260,7 +279,7 @@ def add_storage(
         for rec in added:
             spawn(rec)
             save(home, records)
-        _wait_ready(records, {r.name for r in added}, deadline, wait_s)
+        _wait_ready(home, records, {r.name for r in added}, deadline, wait_s)
     return [r.name for r in added]
 
 
@@ -340,13 +359,17 @@ def start(home: Home, name: str, wait_s: float = 30.0) -> bool:
             return False
         spawn(rec)
         save(home, records)
-        _wait_ready(records, {name}, deadline, wait_s)
+        _wait_ready(home, records, {name}, deadline, wait_s)
     return True
 
 
 def status(home: Home) -> list[StatusRow]:
     """One row per process; storage columns come from the index (None when it cannot answer)."""
     records = require(home)
+    try:
+        credentials = local_client_tls(home).channel_credentials()
+    except ConfigError:  # no CA yet: nothing can have started with one, so nothing answers
+        credentials = None
     rows = []
     for rec in records:
         running = is_running(rec)
@@ -357,32 +380,32 @@ def status(home: Home) -> list[StatusRow]:
                 pid=rec.pid if running else None,
                 address=rec.address,
                 running=running,
-                healthy=running and healthy(rec),
+                healthy=running and credentials is not None and healthy(rec, credentials),
             )
         )
     index = next((r for r in rows if r.kind == INDEX), None)
     nodes = health = None
-    if index is not None and index.running:
-        nodes = list_nodes(index.address)
-        health = node_health(index.address)
+    if index is not None and index.running and credentials is not None:
+        nodes = list_nodes(index.address, credentials)
+        health = node_health(index.address, credentials)
     for row in rows:
         if row.kind == STORAGE:
             for k, v in storage_fields(row.name, nodes).items():
                 setattr(row, k, v)
             if health is not None and row.name in health:
                 row.repair_jobs = health[row.name].jobs_outstanding
-        elif row.kind == VALIDATOR and row.running:
-            row.height = validator_height(row.address)
+        elif row.kind == VALIDATOR and row.running and credentials is not None:
+            row.height = validator_height(row.address, credentials)
     return rows
 
 
-def validator_height(address: str, timeout_s: float = 1.0) -> int | None:
+def validator_height(address: str, credentials: Any, timeout_s: float = 1.0) -> int | None:
     """The latest committed height a validator reports, or None when it cannot be asked."""
     import grpc
 
     from stratos.v1 import consensus_pb2, consensus_pb2_grpc
 
-    with grpc.insecure_channel(address) as ch:
+    with grpc.secure_channel(address, credentials) as ch:
         try:
             resp = consensus_pb2_grpc.ConsensusServiceStub(ch).Status(
                 consensus_pb2.StatusRequest(), timeout=timeout_s

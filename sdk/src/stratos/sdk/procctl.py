@@ -103,12 +103,14 @@ def spawn(rec: ProcessRecord) -> None:
     rec.state = "running"
 
 
-def grpc_healthy(address: str, timeout_s: float = 1.0) -> bool:
-    """The standard gRPC health check, synchronous so the launcher works inside or outside an
-    event loop (same semantics as grpcutil.check_health)."""
+def grpc_healthy(
+    address: str, credentials: grpc.ChannelCredentials, timeout_s: float = 1.0
+) -> bool:
+    """The standard gRPC health check over the mesh's TLS, synchronous so the launcher works
+    inside or outside an event loop (same semantics as grpcutil.check_health)."""
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(address) as ch:
+    with grpc.secure_channel(address, credentials) as ch:
         try:
             resp = health_pb2_grpc.HealthStub(ch).Check(
                 health_pb2.HealthCheckRequest(), timeout=timeout_s
@@ -118,11 +120,13 @@ def grpc_healthy(address: str, timeout_s: float = 1.0) -> bool:
     return resp.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def list_nodes(index_address: str, timeout_s: float = 2.0) -> dict[str, Any] | None:
+def list_nodes(
+    index_address: str, credentials: grpc.ChannelCredentials, timeout_s: float = 2.0
+) -> dict[str, Any] | None:
     """node_id → NodeStatus from the index, or None when the index cannot be asked."""
     from stratos.v1 import index_pb2, index_pb2_grpc
 
-    with grpc.insecure_channel(index_address) as ch:
+    with grpc.secure_channel(index_address, credentials) as ch:
         try:
             resp = index_pb2_grpc.IndexServiceStub(ch).ListNodes(
                 index_pb2.ListNodesRequest(), timeout=timeout_s
@@ -132,11 +136,13 @@ def list_nodes(index_address: str, timeout_s: float = 2.0) -> dict[str, Any] | N
     return {n.info.node_id: n for n in resp.nodes}
 
 
-def node_health(index_address: str, timeout_s: float = 2.0) -> dict[str, Any] | None:
+def node_health(
+    index_address: str, credentials: grpc.ChannelCredentials, timeout_s: float = 2.0
+) -> dict[str, Any] | None:
     """node_id → NodeHealth (repair jobs, draining) from the index, or None when it cannot say."""
     from stratos.v1 import index_pb2, index_pb2_grpc
 
-    with grpc.insecure_channel(index_address) as ch:
+    with grpc.secure_channel(index_address, credentials) as ch:
         try:
             resp = index_pb2_grpc.IndexServiceStub(ch).GetHealth(
                 index_pb2.GetHealthRequest(), timeout=timeout_s
@@ -146,11 +152,11 @@ def node_health(index_address: str, timeout_s: float = 2.0) -> dict[str, Any] | 
     return {n.node_id: n for n in resp.nodes}
 
 
-def healthy(rec: ProcessRecord) -> bool:
+def healthy(rec: ProcessRecord, credentials: grpc.ChannelCredentials) -> bool:
     host, _, port = rec.address.rpartition(":")
     if rec.kind == NATS:
         return port_open(host, int(port))
-    return grpc_healthy(rec.address)
+    return grpc_healthy(rec.address, credentials)
 
 
 def tail(path: Path | str, n: int = 50) -> list[str]:

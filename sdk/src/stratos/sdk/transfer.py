@@ -38,15 +38,17 @@ def transfer_deadline(size: int) -> float:
 
 
 class Channels:
-    """One grpc.aio channel per address, opened on first use and closed together."""
+    """One grpc.aio channel per address over `credentials` (the mesh's TLS), opened on first use
+    and closed together."""
 
-    def __init__(self) -> None:
+    def __init__(self, credentials: grpc.ChannelCredentials) -> None:
+        self._credentials = credentials
         self._channels: dict[str, grpc.aio.Channel] = {}
 
     def get(self, address: str) -> grpc.aio.Channel:
         ch = self._channels.get(address)
         if ch is None:
-            ch = self._channels[address] = grpcutil.channel(address)
+            ch = self._channels[address] = grpcutil.channel(address, self._credentials)
         return ch
 
     def forget(self, address: str) -> None:

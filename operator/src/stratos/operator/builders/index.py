@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stratos.operator.builders import tls
 from stratos.operator.builders.meta import (
     PORT_INDEX,
     DefaultImages,
@@ -47,10 +48,14 @@ def deployment(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
             {"name": "STRATOS_GRPC_ADDRESS", "value": f"0.0.0.0:{PORT_INDEX}"},
             *jetstream_env(cluster),
             *common_env(cluster, COMPONENT),
+            *tls.env(PORT_INDEX),
         ],
-        "ports": [{"name": "grpc", "containerPort": PORT_INDEX}],
-        **grpc_probes(PORT_INDEX),
-        "volumeMounts": [tmp_mount],
+        "ports": [
+            {"name": "grpc", "containerPort": PORT_INDEX},
+            {"name": "health", "containerPort": tls.health_port(PORT_INDEX)},
+        ],
+        **grpc_probes(tls.health_port(PORT_INDEX)),
+        "volumeMounts": [tmp_mount, tls.mount()],
         "securityContext": container_security_context(),
         "resources": spec.resources.manifest(),
     }
@@ -71,7 +76,7 @@ def deployment(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
                     "securityContext": pod_security_context(),
                     "automountServiceAccountToken": False,  # it never calls the API server
                     "containers": [container],
-                    "volumes": [tmp],
+                    "volumes": [tmp, tls.volume(cluster, COMPONENT)],
                 },
             },
         },

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stratos.operator.builders import tls
 from stratos.operator.builders.meta import (
     CLAIM_RETENTION,
     PORT_STORAGE,
@@ -95,15 +96,19 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages, replicas: int) -> di
         {"name": "STRATOS_DATA_DIR", "value": "/data"},
         {"name": "STRATOS_CAPACITY_BYTES", "value": str(storage.capacity_bytes)},
         *common_env(cluster, COMPONENT),
+        *tls.env(PORT_STORAGE),
     ]
     container: dict[str, Any] = {
         "name": "storage",
         "image": image(cluster, defaults, COMPONENT),
         "imagePullPolicy": cluster.spec.image_pull_policy,
         "env": env,
-        "ports": [{"name": "grpc", "containerPort": PORT_STORAGE}],
-        **grpc_probes(PORT_STORAGE),
-        "volumeMounts": [{"name": VOLUME, "mountPath": "/data"}, tmp_mount],
+        "ports": [
+            {"name": "grpc", "containerPort": PORT_STORAGE},
+            {"name": "health", "containerPort": tls.health_port(PORT_STORAGE)},
+        ],
+        **grpc_probes(tls.health_port(PORT_STORAGE)),
+        "volumeMounts": [{"name": VOLUME, "mountPath": "/data"}, tmp_mount, tls.mount()],
         "securityContext": container_security_context(),
         "resources": storage.resources.manifest(),
     }
@@ -139,7 +144,7 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages, replicas: int) -> di
                         for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
                     ],
                     "containers": [container],
-                    "volumes": [tmp],
+                    "volumes": [tmp, tls.volume(cluster, COMPONENT)],
                 },
             },
             "volumeClaimTemplates": [

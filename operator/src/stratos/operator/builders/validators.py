@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stratos.operator.builders import tls
 from stratos.operator.builders.meta import (
     CLAIM_RETENTION,
     PORT_CONSENSUS,
@@ -165,14 +166,19 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
             {"name": "STRATOS_VALIDATOR_KEY_FILE", "value": f"{KEYS_DIR}/$(POD_NAME).pem"},
             {"name": "STRATOS_NATS_URL", "value": nats_url(cluster)},
             *common_env(cluster, "consensus"),
+            *tls.env(PORT_CONSENSUS),
         ],
-        "ports": [{"name": "grpc", "containerPort": PORT_CONSENSUS}],
-        **grpc_probes(PORT_CONSENSUS),
+        "ports": [
+            {"name": "grpc", "containerPort": PORT_CONSENSUS},
+            {"name": "health", "containerPort": tls.health_port(PORT_CONSENSUS)},
+        ],
+        **grpc_probes(tls.health_port(PORT_CONSENSUS)),
         "volumeMounts": [
             {"name": "data", "mountPath": "/data"},
             keys_mount,
             {"name": "genesis", "mountPath": GENESIS_DIR, "readOnly": True},
             tmp_mount,
+            tls.mount(),
         ],
         "securityContext": container_security_context(),
         "resources": spec.resources.manifest(),
@@ -197,6 +203,7 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
                         keys,
                         {"name": "genesis", "configMap": {"name": genesis_name(cluster)}},
                         tmp,
+                        tls.volume(cluster, COMPONENT),
                     ],
                 },
             },

@@ -73,12 +73,14 @@ def validator_targets(home: Home) -> list[tuple[str, str]]:
 def with_chain(home: Home, work: Callable[[Any], Awaitable[Any]]) -> Any:
     """Run `await work(client)` against the validators and close the client afterwards."""
     from stratos.sdk.chain import ChainClient
+    from stratos.sdk.meshtls import client_tls
 
     async def go() -> Any:
         targets = validator_targets(home)
         addresses = [addr for _, addr in targets]
         names = {addr: name for name, addr in targets}
-        async with ChainClient(addresses, names) as client:
+        credentials = client_tls(home).channel_credentials()
+        async with ChainClient(addresses, names, credentials=credentials) as client:
             return await work(client)
 
     return run_async(go)
@@ -314,9 +316,12 @@ def tx(
 def chain_status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Height, app hash and last block time, and each validator's height and health."""
     from stratos.sdk.chain import probe, summarize_status
+    from stratos.sdk.meshtls import client_tls
 
     home = Home.from_env()
-    probes = run_async(lambda: probe(validator_targets(home)))
+    targets = validator_targets(home)
+    credentials = client_tls(home).channel_credentials()
+    probes = run_async(lambda: probe(targets, credentials=credentials))
     probes = [
         p if p.address else dataclasses.replace(p, address=_validator_address(home, p.name))
         for p in probes

@@ -32,10 +32,12 @@ POLL_S = 1.0
 def call_index(method: str, request: Any) -> Any:
     """One call of the index's `method`, through the mesh this STRATOS_HOME points at."""
     from stratos.sdk import transfer
+    from stratos.sdk.meshtls import client_tls
 
     async def call() -> Any:
-        addresses = index_addresses(Home.from_env())
-        channels = transfer.Channels()
+        home = Home.from_env()
+        addresses = index_addresses(home)
+        channels = transfer.Channels(client_tls(home).channel_credentials())
         try:
             return await transfer.IndexClient(addresses, channels).call(method, request)
         finally:

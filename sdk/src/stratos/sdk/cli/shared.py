@@ -94,9 +94,12 @@ def index_addresses(home: Home) -> list[str]:
 def with_client(home: Home, work: Callable[[Any], Awaitable[T]]) -> T:
     """Run `await work(client)` with a MeshClient on the mesh's index, closed afterwards."""
     from stratos.sdk.client import MeshClient
+    from stratos.sdk.meshtls import client_tls
 
     async def go() -> T:
-        async with MeshClient(index_addresses(home), home.identity()) as client:
+        addresses = index_addresses(home)
+        credentials = client_tls(home).channel_credentials()
+        async with MeshClient(addresses, home.identity(), credentials=credentials) as client:
             return await work(client)
 
     return run_async(go)

@@ -71,6 +71,16 @@ class ServiceSettings(StratosSettings):
     advertise_address: str = Field(
         "", description="host:port other processes use to reach this one (default: bound address)."
     )
+    health_address: str = Field(
+        "",
+        description="host:port of a plaintext port serving only the gRPC health service, for "
+        "Kubernetes probes, which speak no TLS (empty: none).",
+    )
+    tls_ca_file: str = Field("", description="the mesh CA's certificate (PEM); required.")
+    tls_cert_file: str = Field(
+        "", description="this process's certificate from the mesh CA (PEM); required."
+    )
+    tls_key_file: str = Field("", description="this process's private key (PEM, 0600); required.")
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
     shutdown_grace_s: float = Field(5.0, ge=0, le=300, description="gRPC stop grace, seconds.")
 
@@ -78,6 +88,13 @@ class ServiceSettings(StratosSettings):
     @classmethod
     def _listen_address(cls, value: str) -> str:
         if problem := host_port_problem(value, allow_port_zero=True):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("health_address")
+    @classmethod
+    def _health_address(cls, value: str) -> str:
+        if value and (problem := host_port_problem(value, allow_port_zero=True)):
             raise ValueError(problem)
         return value
 

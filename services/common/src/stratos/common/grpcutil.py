@@ -2,6 +2,10 @@
 graceful stop (`serving` holds it for the life of a service's `serve()` stack); client channels
 with matching limits; and the error mapping at the edge.
 
+Servers and channels take their credentials from the caller (a service's `MeshTLS`,
+`stratos.common.tls`): there is no plaintext default to fall back to, and a test that needs one
+passes it in.
+
 The server side's imports (health, reflection, structlog) are made inside its functions: the
 `stratos` CLI opens client channels only and would otherwise pay ~0.5 s at every start."""
 
@@ -36,11 +40,15 @@ class RunningServer:
     server: grpc.aio.Server
     port: int
     health: health.aio.HealthServicer
+    health_server: grpc.aio.Server | None = None
+    health_port: int = 0
 
     async def stop(self, grace_s: float) -> None:
         """Mark not-serving, refuse new calls and give running ones `grace_s` to finish."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace_s)
+        if self.health_server is not None:
+            await self.health_server.stop(None)
 
 
 async def start_server(
@@ -48,10 +56,14 @@ async def start_server(
     register: Callable[[grpc.aio.Server], None],
     service_names: Iterable[str],
     *,
+    credentials: grpc.ServerCredentials,
+    health_address: str = "",
     options: Iterable[tuple[str, object]] = (),
 ) -> RunningServer:
-    """Start a gRPC server on `address` with health and reflection for `service_names`.
-    `options` are added to the mesh's channel options (they win on conflicts)."""
+    """Start a gRPC server on `address` with `credentials` (`MeshTLS.server_credentials()`),
+    health and reflection for `service_names`. `options` are added to the mesh's channel options
+    (they win on conflicts). With a `health_address`, the same health service is also served
+    there in plaintext and alone, for Kubernetes' gRPC probes, which speak no TLS."""
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection
 
@@ -67,23 +79,45 @@ async def start_server(
     reflection.enable_server_reflection(
         [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
+    port = _listen(server, address, "STRATOS_GRPC_ADDRESS", credentials)
+    health_server, health_port = None, 0
     try:
-        port = server.add_insecure_port(address)
-    except RuntimeError:
-        port = 0  # grpcio raises rather than returning 0 when the address cannot be bound
-    if port == 0:
-        raise StratosError(
-            f"cannot listen on {address} (STRATOS_GRPC_ADDRESS): the address is in use or not local"
-        )
-    try:
+        if health_address:
+            health_server = grpc.aio.server()
+            health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
+            health_port = _listen(health_server, health_address, "STRATOS_HEALTH_ADDRESS", None)
+            await health_server.start()
         await server.start()
         for name in ["", *names]:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     except BaseException:
         with contextlib.suppress(Exception):  # the failed start is the error to report
             await server.stop(None)
+            if health_server is not None:
+                await health_server.stop(None)
         raise
-    return RunningServer(server, port, health_servicer)
+    return RunningServer(server, port, health_servicer, health_server, health_port)
+
+
+def _listen(
+    server: grpc.aio.Server,
+    address: str,
+    variable: str,
+    credentials: grpc.ServerCredentials | None,
+) -> int:
+    """Bind `address` (plaintext only for the health-only server); the bound port."""
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
+    except RuntimeError:
+        port = 0  # grpcio raises rather than returning 0 when the address cannot be bound
+    if port == 0:
+        raise StratosError(
+            f"cannot listen on {address} ({variable}): the address is in use or not local"
+        )
+    return port
 
 
 @contextlib.asynccontextmanager
@@ -100,8 +134,9 @@ async def serving(
         await server.stop(grace_s)
 
 
-def channel(address: str) -> grpc.aio.Channel:
-    """An async client channel with tracing and the mesh's message limits.
+def channel(address: str, credentials: grpc.ChannelCredentials) -> grpc.aio.Channel:
+    """An async client channel over `credentials` (`MeshTLS.channel_credentials()`) with
+    tracing and the mesh's message limits.
 
     Only unary-request calls go through the OpenTelemetry client interceptors: with the
     stream-request interceptors a cancelled upload never reaches the server (measured with
@@ -115,7 +150,9 @@ def channel(address: str) -> grpc.aio.Channel:
             i, grpc.aio.UnaryUnaryClientInterceptor | grpc.aio.UnaryStreamClientInterceptor
         )
     ]
-    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS, interceptors=interceptors)
+    return grpc.aio.secure_channel(
+        address, credentials, options=CHANNEL_OPTIONS, interceptors=interceptors
+    )
 
 
 def trace_metadata() -> list[tuple[str, str]]:
@@ -165,11 +202,20 @@ async def _abort(context: grpc.aio.ServicerContext, exc: Exception, method: str)
     await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {exc}")
 
 
-async def check_health(address: str, timeout_s: float = 2.0) -> bool:
-    """True when the server at `address` answers SERVING on the standard health service."""
+async def check_health(
+    address: str, credentials: grpc.ChannelCredentials | None, timeout_s: float = 2.0
+) -> bool:
+    """True when the server at `address` answers SERVING on the standard health service: over
+    `credentials`, or in plaintext (None) on a health-only port (`start_server`'s
+    `health_address`)."""
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    async with grpc.aio.insecure_channel(address) as ch:
+    ch = (
+        grpc.aio.insecure_channel(address)
+        if credentials is None
+        else grpc.aio.secure_channel(address, credentials)
+    )
+    async with ch:
         stub = health_pb2_grpc.HealthStub(ch)
         try:
             resp = await stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout_s)

@@ -31,12 +31,16 @@ READ_BY: Mapping[str, frozenset[str]] = {
         {
             "STRATOS_ADVERTISE_ADDRESS",
             "STRATOS_GRPC_ADDRESS",
+            "STRATOS_HEALTH_ADDRESS",
             "STRATOS_LOG_LEVEL",
             "STRATOS_NATS_NKEY_FILE",
             "STRATOS_NATS_REPLICAS",
             "STRATOS_NATS_TLS_CA_FILE",
             "STRATOS_NATS_URL",
             "STRATOS_SHUTDOWN_GRACE_S",
+            "STRATOS_TLS_CA_FILE",
+            "STRATOS_TLS_CERT_FILE",
+            "STRATOS_TLS_KEY_FILE",
         }
     ),
     # stratos.common.admission_source.AdmissionSettings: the storage nodes and the index
@@ -131,6 +135,9 @@ READ_BY: Mapping[str, frozenset[str]] = {
             "STRATOS_HOME",
             "STRATOS_INDEX_ADDRESS",
             "STRATOS_LOG_LEVEL",
+            "STRATOS_TLS_CA_FILE",
+            "STRATOS_TLS_CERT_FILE",
+            "STRATOS_TLS_KEY_FILE",
         }
     ),
     # CI (.ci/run), the cluster tier (cluster/) and the tool builds under hack/: a developer's

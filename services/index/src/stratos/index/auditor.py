@@ -64,6 +64,7 @@ class Auditor(Component):
         snapshot: Callable[[], Snapshot | None],
         *,
         signer: Signer,
+        credentials: grpc.ChannelCredentials,
         rng: random.Random | None = None,
         nonce: Callable[[int], bytes] = os.urandom,
         clock: Callable[[], int] = now_ms,
@@ -72,6 +73,7 @@ class Auditor(Component):
         self._nc, self._settings, self._snapshot = nc, settings, snapshot
         self._tickets = tickets  # this meta node's own tickets for its reads and challenges
         self._signer = signer
+        self._credentials = credentials  # mutual TLS with the index's own certificate
         self._rng = rng or random.Random()
         self._nonce, self._clock = nonce, clock
         self._channels: dict[str, grpc.aio.Channel] = {}
@@ -169,7 +171,7 @@ class Auditor(Component):
     def _stub(self, address: str) -> storage_pb2_grpc.StorageServiceStub:
         ch = self._channels.get(address)
         if ch is None:
-            ch = self._channels[address] = grpcutil.channel(address)
+            ch = self._channels[address] = grpcutil.channel(address, self._credentials)
         return storage_pb2_grpc.StorageServiceStub(ch)
 
     def _prove(self, node_id: str, method: str, *fields: str) -> ticket_pb2.TicketProof | None:

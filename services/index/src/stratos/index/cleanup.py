@@ -58,6 +58,7 @@ class Cleanup(Component):
         settings: IndexSettings,
         *,
         signer: Signer,
+        credentials: grpc.ChannelCredentials,
         ready: Callable[[], bool] = lambda: True,
         clock: Callable[[], int] = now_ms,
         tickets: TicketSigner | None = None,
@@ -66,6 +67,7 @@ class Cleanup(Component):
         self._tickets = tickets  # this meta node's own tickets for ListChunks
         self._signer = signer
         self._registry, self._settings = registry, settings
+        self._credentials = credentials  # mutual TLS with the index's own certificate
         self._ready, self._clock = ready, clock
         self._grace_ms = int(settings.gc_grace_s * 1000)
         self._manifest_kv = None
@@ -323,7 +325,7 @@ class Cleanup(Component):
     def _stub(self, address: str) -> storage_pb2_grpc.StorageServiceStub:
         ch = self._channels.get(address)
         if ch is None:
-            ch = self._channels[address] = grpcutil.channel(address)
+            ch = self._channels[address] = grpcutil.channel(address, self._credentials)
         return storage_pb2_grpc.StorageServiceStub(ch)
 
     async def _has(self, node_id: str, chunk_ids: list[str]) -> list[bool]:

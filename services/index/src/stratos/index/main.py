@@ -15,6 +15,7 @@ from typing import TypeVar
 import nats.errors
 from nats.aio.client import Client as NATS
 
+from stratos.common import tls
 from stratos.common.admin_auth import AdminCheck
 from stratos.common.admission_source import AdmissionSource, self_problem
 from stratos.common.config import load_settings
@@ -102,13 +103,21 @@ async def _jetstream_holds(settings: IndexSettings, what: str) -> AsyncIterator[
         ) from None
 
 
-async def serve(stop: asyncio.Event, *, tickets: TicketSigner | None = None) -> None:
+async def serve(
+    stop: asyncio.Event,
+    credentials: tls.Credentials | None = None,
+    *,
+    tickets: TicketSigner | None = None,
+) -> None:
     """Run the index until `stop` is set: one AsyncExitStack, each component entered in start
     order and closed in reverse, also when a later one fails to start (common.lifecycle).
-    `tickets`: signs tickets as this meta node (default: with its admitted identity)."""
+    gRPC is mutual TLS with the credentials the settings name (`credentials`: only a test
+    passes them). `tickets`: signs tickets as this meta node (default: with its admitted
+    identity)."""
     settings = load_settings(IndexSettings)
     configure_logging(SERVICE, settings.log_level)
     setup_tracing(SERVICE)
+    credentials = credentials or tls.from_settings(settings).credentials()
     admission = AdmissionSource.from_env()
     ident = load_identity(settings)
     role = auth_pb2.MESH_ROLE_META
@@ -154,12 +163,25 @@ async def serve(stop: asyncio.Event, *, tickets: TicketSigner | None = None) -> 
             "the repair stream and buckets",
         )
         await enter(
-            Auditor(nc, settings, snapshot=lambda: repair.snapshot, tickets=tickets, signer=signer),
+            Auditor(
+                nc,
+                settings,
+                snapshot=lambda: repair.snapshot,
+                tickets=tickets,
+                signer=signer,
+                credentials=credentials.channel,
+            ),
             "the locations and manifest buckets",
         )
         cleanup = await enter(
             Cleanup(
-                nc, registry, settings, ready=lambda: feed.ready, tickets=tickets, signer=signer
+                nc,
+                registry,
+                settings,
+                credentials=credentials.channel,
+                ready=lambda: feed.ready,
+                tickets=tickets,
+                signer=signer,
             ),
             "the reservations bucket",
         )
@@ -181,6 +203,8 @@ async def serve(stop: asyncio.Event, *, tickets: TicketSigner | None = None) -> 
                     settings.grpc_address,
                     lambda s: index_pb2_grpc.add_IndexServiceServicer_to_server(service, s),
                     [SERVICE_NAME],
+                    credentials=credentials.server,
+                    health_address=settings.health_address,
                 ),
                 grace_s=settings.shutdown_grace_s,
             )

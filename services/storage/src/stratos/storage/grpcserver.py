@@ -10,6 +10,7 @@ per stream, data waits in the client until the node is ready for it.
 from __future__ import annotations
 
 from stratos.common.grpcutil import RunningServer, start_server
+from stratos.common.tls import Credentials
 from stratos.storage.servicer import SERVICE_NAME, StorageService, register
 
 STREAM_WINDOW_BYTES = 256 * 1024
@@ -19,8 +20,15 @@ SERVER_OPTIONS = [
 ]
 
 
-async def start_storage_server(address: str, service: StorageService) -> RunningServer:
+async def start_storage_server(
+    address: str, service: StorageService, credentials: Credentials, *, health_address: str = ""
+) -> RunningServer:
     """Serve `service` (with health and reflection) on `address`; port 0 picks a free port."""
     return await start_server(
-        address, lambda server: register(server, service), [SERVICE_NAME], options=SERVER_OPTIONS
+        address,
+        lambda server: register(server, service),
+        [SERVICE_NAME],
+        credentials=credentials.server,
+        health_address=health_address,
+        options=SERVER_OPTIONS,
     )

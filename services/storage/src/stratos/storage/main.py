@@ -13,7 +13,7 @@ import contextlib
 import socket
 from collections.abc import Callable
 
-from stratos.common import identity
+from stratos.common import identity, tls
 from stratos.common.admission_source import AdmissionSource, self_problem
 from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError
@@ -119,13 +119,16 @@ async def serve(
     stop: asyncio.Event,
     settings: StorageSettings | None = None,
     admission: AdmissionSource | None = None,
+    credentials: tls.Credentials | None = None,
 ) -> None:
     """Run one storage node until `stop` is set. `admission` (default: from the environment)
-    says who is in the mesh: whose NATS messages to believe and whose tickets to accept."""
+    says who is in the mesh: whose NATS messages to believe and whose tickets to accept. gRPC is
+    mutual TLS with the credentials the settings name (`credentials`: only a test passes them)."""
     settings = settings or load_settings(StorageSettings)
     configure_logging("storage", settings.log_level)
     setup_tracing("stratos-storage")
     admission = admission or AdmissionSource.from_env()
+    credentials = credentials or tls.from_settings(settings).credentials()
     try:
         ident = identity.load_or_create(settings.data_dir / "identity.pem")
     except OSError as err:
@@ -148,7 +151,12 @@ async def serve(
     async with contextlib.AsyncExitStack() as stack:
         running = await stack.enter_async_context(
             serving(
-                start_storage_server(settings.grpc_address, service),
+                start_storage_server(
+                    settings.grpc_address,
+                    service,
+                    credentials,
+                    health_address=settings.health_address,
+                ),
                 grace_s=settings.shutdown_grace_s,
             )
         )
@@ -179,7 +187,7 @@ async def serve(
         await stack.enter_async_context(
             background(heartbeats.run(stop), name="heartbeats", stop=stop)
         )
-        channels = await stack.enter_async_context(Channels())
+        channels = await stack.enter_async_context(Channels(credentials.channel))
         worker = build_repair_worker(
             settings, store, channels, busy=service.activity.busy, signer=signer, gate=gate
         )

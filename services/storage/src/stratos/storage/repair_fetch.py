@@ -31,10 +31,12 @@ BASE_DEADLINE_S = 30.0
 
 
 class Channels:
-    """One gRPC channel per peer address, reused across jobs, closed together (when the
-    `async with Channels()` block is left, or by `close()`)."""
+    """One gRPC channel per peer address over `credentials` (mutual TLS with the node's own
+    certificate), reused across jobs, closed together (when the `async with Channels(...)`
+    block is left, or by `close()`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, credentials: grpc.ChannelCredentials) -> None:
+        self._credentials = credentials
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -47,7 +49,7 @@ class Channels:
     def get(self, address: str) -> grpc.aio.Channel:
         ch = self._channels.get(address)
         if ch is None:
-            ch = self._channels[address] = grpcutil.channel(address)
+            ch = self._channels[address] = grpcutil.channel(address, self._credentials)
         return ch
 
     def forget(self, address: str) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
+from stratos.common import tls
 from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError, InvalidArgument, StratosError
 from stratos.common.grpcutil import serving, start_server
@@ -143,18 +144,25 @@ async def _every(interval_s: float, fn) -> None:
         fn()
 
 
-async def serve(stop: asyncio.Event, network: NetworkFactory = _peer_links) -> None:
+async def serve(
+    stop: asyncio.Event,
+    network: NetworkFactory = _peer_links,
+    credentials: tls.Credentials | None = None,
+) -> None:
     """The validator's parts as one `AsyncExitStack` (see `stratos.common.lifecycle`): entered
     in start order, closed in reverse — on SIGTERM, when a part fails to start, or when the node
-    halts because it cannot commit a decided block (then the process exits 2 saying why)."""
+    halts because it cannot commit a decided block (then the process exits 2 saying why).
+    gRPC, the peer links included, is mutual TLS with the credentials the settings name
+    (`credentials`: only a test passes them)."""
     settings = load_settings(ConsensusSettings)
     configure_logging(SERVICE, settings.log_level)
     setup_tracing(SERVICE)
+    credentials = credentials or tls.from_settings(settings).credentials()
     identity = load_or_create(settings.key_path)
     async with contextlib.AsyncExitStack() as stack:
         store = open_store(settings)
         stack.callback(store.close)
-        node = await _start(stack, settings, identity, store, network)
+        node = await _start(stack, settings, identity, store, network, credentials)
         await first_or_stop(node.halted.wait(), stop)
         log.info("stopping", grace_s=settings.shutdown_grace_s, height=node.height)
     log.info("stopped")
@@ -168,9 +176,14 @@ async def _start(
     identity: Identity,
     store: Store,
     network: NetworkFactory,
+    credentials: tls.Credentials,
 ) -> Node:
     own = {settings.grpc_address, settings.advertise_address}
-    peers = Peers(tuple(p for p in settings.peer_list if p not in own), settings.peer_queue_size)
+    peers = Peers(
+        tuple(p for p in settings.peer_list if p not in own),
+        settings.peer_queue_size,
+        credentials.channel,
+    )
     publisher = None
     if settings.nats_url:
         publisher = await stack.enter_async_context(
@@ -197,7 +210,13 @@ async def _start(
 
     server = await stack.enter_async_context(
         serving(
-            start_server(settings.grpc_address, register, [CONSENSUS_SERVICE, VALIDATOR_SERVICE]),
+            start_server(
+                settings.grpc_address,
+                register,
+                [CONSENSUS_SERVICE, VALIDATOR_SERVICE],
+                credentials=credentials.server,
+                health_address=settings.health_address,
+            ),
             grace_s=settings.shutdown_grace_s,
         )
     )

@@ -42,9 +42,10 @@ RELAY_MAX_PENDING = 20_000  # per peer; the oldest drop first (relay is best eff
 
 
 class PeerLink:
-    def __init__(self, address: str, queue_size: int) -> None:
+    def __init__(self, address: str, queue_size: int, credentials: grpc.ChannelCredentials) -> None:
         self.address = address
-        self.channel = grpc.aio.insecure_channel(address, options=PEER_CHANNEL_OPTIONS)
+        # mutual TLS with this validator's own certificate
+        self.channel = grpc.aio.secure_channel(address, credentials, options=PEER_CHANNEL_OPTIONS)
         self.validator = consensus_pb2_grpc.ValidatorServiceStub(self.channel)
         self.consensus = consensus_pb2_grpc.ConsensusServiceStub(self.channel)
         self.connected = False
@@ -110,8 +111,10 @@ class PeerLink:
 class Peers(Component):
     """Every peer link: the node's `Network`."""
 
-    def __init__(self, addresses: tuple[str, ...], queue_size: int) -> None:
-        self.links = [PeerLink(a, queue_size) for a in addresses]
+    def __init__(
+        self, addresses: tuple[str, ...], queue_size: int, credentials: grpc.ChannelCredentials
+    ) -> None:
+        self.links = [PeerLink(a, queue_size, credentials) for a in addresses]
         self._by_address = {link.address: link for link in self.links}
         self._tasks: set[asyncio.Task] = set()
 

@@ -1,0 +1,162 @@
+"""What mutual TLS costs a 256 MiB put (R=3) and get: the local mesh as `stratos dev up` runs it
+(TLS on) against the same processes in plaintext (`plaintext_service.py`, tests-only), both up at
+once, measured in turns so that the machine's noise falls on both alike; the best of each."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc.experimental import insecure_channel_credentials
+
+from bench import storage
+from bench.results import Figure
+from stratos.common.grpcutil import check_health
+from stratos.common.identity import Identity
+from stratos.common.procs import free_port, wait_until
+from stratos.common.testing import nats_server
+from stratos.sdk.client import MeshClient
+from stratos.sdk.home import Home
+from stratos.sdk.meshtls import local_client_tls
+
+ENTRY = Path(__file__).resolve().parents[1] / "e2e" / "plaintext_service.py"
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Mesh:
+    index_address: str
+    credentials: grpc.ChannelCredentials
+
+
+@contextlib.contextmanager
+def plaintext_mesh(root: Path, nodes: int = 3) -> Iterator[Mesh]:
+    """nats-server, one index and `nodes` storage nodes serving gRPC in plaintext."""
+    (root / "nats").mkdir(parents=True, exist_ok=True)
+    with nats_server(root / "nats") as nats, contextlib.ExitStack() as stack:
+        base = {**os.environ, "STRATOS_NATS_URL": nats.url, "STRATOS_LOG_LEVEL": "warning"}
+        index = f"127.0.0.1:{free_port()}"
+        procs = [_spawn(stack, root, "index", {**base, "STRATOS_GRPC_ADDRESS": index})]
+        for i in range(1, nodes + 1):
+            env = {
+                **base,
+                "STRATOS_GRPC_ADDRESS": f"127.0.0.1:{free_port()}",
+                "STRATOS_NODE_ID": f"plain-{i}",
+                "STRATOS_DATA_DIR": str(root / f"plain-{i}"),
+                "STRATOS_CAPACITY_BYTES": str(64 << 30),
+                "STRATOS_HEARTBEAT_INTERVAL_S": "0.5",
+            }
+            procs.append(_spawn(stack, root, "storage", env, f"plain-{i}"))
+        creds = insecure_channel_credentials()
+        wait_until(
+            lambda: (
+                all(p.poll() is None for p in procs)
+                and asyncio.run(check_health(index, creds))
+                and asyncio.run(_live(index, creds)) >= nodes
+            ),
+            timeout_s=60,
+            what="the plaintext mesh",
+        )
+        yield Mesh(index, creds)
+
+
+def _spawn(stack, root: Path, kind: str, env: dict, name: str = "") -> subprocess.Popen:
+    log = open(root / f"{name or kind}.log", "ab")  # noqa: SIM115 - closed by the stack
+    stack.callback(log.close)
+    proc = subprocess.Popen([sys.executable, str(ENTRY), kind], env=env, stdout=log, stderr=log)
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    stack.callback(stop)
+    return proc
+
+
+async def _live(index: str, creds: grpc.ChannelCredentials) -> int:
+    from stratos.v1 import types_pb2
+
+    try:
+        async with MeshClient([index], Identity.generate(), credentials=creds) as client:
+            nodes = await client.list_nodes()
+    except Exception:  # not up yet: asked again
+        return 0
+    return sum(n.state == types_pb2.NODE_STATE_LIVE for n in nodes)
+
+
+async def _put_get(mesh: Mesh, src: Path, out: Path) -> tuple[float, float]:
+    mb = src.stat().st_size / 1e6
+    async with MeshClient(
+        [mesh.index_address], Identity.generate(), credentials=mesh.credentials
+    ) as c:
+        start = time.perf_counter()
+        put = await c.put(src, replicas=3)
+        put_s = time.perf_counter() - start
+        start = time.perf_counter()
+        await c.get(put.capability, out)
+        get_s = time.perf_counter() - start
+        await c.delete(put.file_id)
+    out.unlink(missing_ok=True)
+    return mb / put_s, mb / get_s
+
+
+def measure(home: Home, work: Path, rounds: int = 2, size: int = 256 * MiB) -> list[Figure]:
+    """With the TLS mesh of `home` running: start a plaintext one beside it, then put and get
+    the same file on each in turn, `rounds` times."""
+    tls = Mesh(home.index_addresses()[0], local_client_tls(home).channel_credentials())
+    src = storage.make_file(work / "tls-cost.bin", size)
+    out = Path(storage.TMPFS) / f"stratos-tls-cost-{os.getpid()}.out"
+    best = {"on": (0.0, 0.0), "off": (0.0, 0.0)}
+    root = work / "plaintext-mesh"
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        with plaintext_mesh(root) as plain:
+            for _ in range(rounds):
+                for label, mesh in (("on", tls), ("off", plain)):
+                    put, get = asyncio.run(_put_get(mesh, src, out))
+                    best[label] = (max(best[label][0], put), max(best[label][1], get))
+                    print(f"tls {label}: put {put:.0f} MB/s, get {get:.0f} MB/s", flush=True)
+    finally:
+        src.unlink(missing_ok=True)
+        out.unlink(missing_ok=True)
+    (on_put, on_get), (off_put, off_get) = best["on"], best["off"]
+    return [
+        Figure("storage.put_256MiB_r3_tls_off", round(off_put, 3), "MB/s", None, None),
+        Figure("storage.get_256MiB_tls_off", round(off_get, 3), "MB/s", None, None),
+        Figure.against("storage.put_256MiB_r3_tls_vs_off", on_put, "MB/s", off_put, "ratio >= 0.9"),
+        Figure.against("storage.get_256MiB_tls_vs_off", on_get, "MB/s", off_get, "ratio >= 0.9"),
+    ]
+
+
+if __name__ == "__main__":  # `python -m bench.tls_cost`: only these figures, on a fresh mesh
+    import shutil
+    import tempfile
+
+    from bench import results
+    from stratos.common.memory import keep_buffers_in_heap
+    from stratos.sdk import localmesh
+
+    keep_buffers_in_heap()
+    work = Path(tempfile.mkdtemp(prefix="stratos-bench-tls-"))
+    home = Home(work / "home")
+    try:
+        localmesh.up(home, storage_nodes=3, capacity_bytes=64 << 30, validators=0)
+        try:
+            figures = measure(home, work)
+        finally:
+            localmesh.down(home)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    results.show(figures)
