@@ -16,6 +16,7 @@ from stratos.operator.builders.meta import labels
 from stratos.operator.builders.spec import parse_cluster
 from stratos.operator.keys import ensure_material
 from stratos.operator.kube import PLURALS
+from stratos.operator.meshcerts import ensure_certs
 
 NS = "mesh"
 PORTS = {
@@ -165,7 +166,9 @@ def _children(spec):
     )
     return cluster, {
         (m["kind"], m["metadata"]["name"]): m
-        for m in build_all(cluster, DefaultImages(), material=material)
+        for m in build_all(
+            cluster, DefaultImages(), material=material, certs=ensure_certs(cluster, None, {})
+        )
     }
 
 

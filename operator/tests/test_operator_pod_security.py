@@ -13,6 +13,7 @@ from restricted_profile import violations
 from stratos.operator.builders import DefaultImages, build_all
 from stratos.operator.builders.spec import parse_cluster
 from stratos.operator.keys import ensure_material
+from stratos.operator.meshcerts import ensure_certs
 
 SPECS = [
     {},
@@ -28,7 +29,9 @@ def _pods(spec):
     )
     return {
         m["metadata"]["name"]: m["spec"]["template"]["spec"]
-        for m in build_all(cluster, DefaultImages(), material=material)
+        for m in build_all(
+            cluster, DefaultImages(), material=material, certs=ensure_certs(cluster, None, {})
+        )
         if m["kind"] in ("StatefulSet", "Deployment")
     }
 

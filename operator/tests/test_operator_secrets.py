@@ -14,6 +14,7 @@ from stratos.operator.builders import DefaultImages, build_all
 from stratos.operator.builders.secrets import leaks, secret_files, secret_in_text
 from stratos.operator.builders.spec import parse_cluster
 from stratos.operator.keys import ensure_material
+from stratos.operator.meshcerts import ensure_certs
 
 SPECS = [
     {},
@@ -28,7 +29,9 @@ def _manifests(spec):
     material = (
         ensure_material(cluster, None, None, now_ms=1) if cluster.spec.validators.replicas else None
     )
-    return build_all(cluster, DefaultImages(), material=material)
+    return build_all(
+        cluster, DefaultImages(), material=material, certs=ensure_certs(cluster, None, {})
+    )
 
 
 @pytest.mark.parametrize("spec", SPECS)
@@ -38,14 +41,20 @@ def test_no_cluster_puts_secret_material_in_config_maps_or_the_environment(spec)
 
 def test_validator_keys_are_files_only_the_pods_user_and_group_can_read():
     manifests = _manifests({"validators": {"replicas": 4}})
-    (secret,) = [m for m in manifests if m["kind"] == "Secret"]
+    (secret,) = [
+        m
+        for m in manifests
+        if m["kind"] == "Secret" and m["metadata"]["name"] == "demo-validator-keys"
+    ]
     keys = [base64.b64decode(v).decode() for v in secret["data"].values()]
     assert all(secret_in_text(k) == "a private key" for k in keys)  # the check knows a key
     sts = next(
         m for m in manifests if m["kind"] == "StatefulSet" and "validator" in m["metadata"]["name"]
     )
     pod = sts["spec"]["template"]["spec"]
-    (volume,) = [v for v in pod["volumes"] if "secret" in v]
+    (volume,) = [
+        v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == "demo-validator-keys"
+    ]
     assert volume["secret"] == {"secretName": "demo-validator-keys", "defaultMode": 0o440}
     (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == volume["name"]]
     assert mount["readOnly"] is True
