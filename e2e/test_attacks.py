@@ -27,6 +27,8 @@ from stratos.common.natsutil import (
 )
 from stratos.common.procs import wait_until
 from stratos.common.signed import sign
+from stratos.sdk.home import Home
+from stratos.sdk.meshtls import local_client_tls
 from stratos.v1 import events_pb2, index_pb2, index_pb2_grpc, repair_pb2, types_pb2
 
 pytestmark = [pytest.mark.integration, pytest.mark.attack]
@@ -65,7 +67,9 @@ def nats_url(mesh: Mesh) -> str:
 
 
 def index_stub(mesh: Mesh) -> tuple[grpc.Channel, index_pb2_grpc.IndexServiceStub]:
-    ch = grpc.insecure_channel(record(mesh, "index")["address"])
+    # the client certificate every user of the mesh is given: it proves nothing more
+    credentials = local_client_tls(Home(mesh.home)).channel_credentials()
+    ch = grpc.secure_channel(record(mesh, "index")["address"], credentials)
     return ch, index_pb2_grpc.IndexServiceStub(ch)
 
 

@@ -17,6 +17,7 @@ from e2e.conftest import Mesh, random_file
 from stratos.common.natsutil import MANIFEST_BUCKET, kv_keys
 from stratos.sdk.home import Home
 from stratos.sdk.manifest import sign_manifest
+from stratos.sdk.meshtls import local_client_tls
 from stratos.v1 import index_pb2, index_pb2_grpc, types_pb2
 
 NAME = "acme-takeover-plan-q3.pdf"
@@ -62,9 +63,10 @@ class Eavesdropper:
         return {key: (await kv.get(key)).value for key in await kv_keys(kv)}
 
 
-async def index_answers(address: str) -> tuple[list[str], list[bytes]]:
-    """What the index tells anyone who asks, without a key: (listed IDs, every answer's bytes)."""
-    async with grpc.aio.insecure_channel(address) as channel:
+async def index_answers(address: str, credentials) -> tuple[list[str], list[bytes]]:
+    """What the index tells anyone who asks, without a key: (listed IDs, every answer's bytes).
+    `credentials`: the client certificate every user of the mesh is given."""
+    async with grpc.aio.secure_channel(address, credentials) as channel:
         stub = index_pb2_grpc.IndexServiceStub(channel)
         listed = await stub.ListFiles(index_pb2.ListFilesRequest(), timeout=30)
         answers = [listed.SerializeToString()]
@@ -95,7 +97,9 @@ def test_a_stranger_reading_nats_and_the_index_finds_no_file_name(mesh_factory, 
         return manifests, spy.seen, put
 
     manifests, messages, put = asyncio.run(eavesdrop_on_a_put())
-    listed, answers = asyncio.run(index_answers(index))
+    listed, answers = asyncio.run(
+        index_answers(index, local_client_tls(Home(alice.home)).channel_credentials())
+    )
 
     # the stranger really read the file's records: its ID is in the bucket and the listing
     assert put["id"] in manifests and put["id"] in listed

@@ -3,7 +3,9 @@ and three storage nodes checking them, all admitted by the mesh's admin as the l
 them. The owner's put, get and rm work through tickets; a stranger — who has only the published
 contracts, the addresses and keys of its own — cannot delete, overwrite, fill, list or read a
 node's chunks: each attack is refused with PERMISSION_DENIED and the file still reads back,
-byte for byte."""
+byte for byte. Everyone calls with the client certificate of the test mesh CA
+(`channel_credentials()`): every user of a mesh is given it, the stranger too, and it proves
+nothing more than that (stratos.common.tls)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from stratos.common.hashing import chunk_id
 from stratos.common.identity import Identity
 from stratos.common.procs import async_wait_until, free_port
 from stratos.common.testing import TrustedMesh, nats_server
+from stratos.common.testing_tls import cert_files, channel_credentials
 from stratos.common.tickets import Bearer
 from stratos.sdk.client import MeshClient
 from stratos.v1 import (
@@ -50,7 +53,9 @@ class Mesh:
     meta_key: Identity  # the index's key: only to forge an *old* ticket the index once signed
 
     def stub(self, node: str) -> storage_pb2_grpc.StorageServiceStub:
-        return storage_pb2_grpc.StorageServiceStub(grpc.aio.insecure_channel(self.storage[node]))
+        return storage_pb2_grpc.StorageServiceStub(
+            grpc.aio.secure_channel(self.storage[node], channel_credentials())
+        )
 
     def disk(self, node: str) -> list[Path]:
         return sorted(p for p in (self.data[node] / "chunks").rglob("*") if p.is_file())
@@ -91,6 +96,7 @@ async def mesh(tmp_path: Path) -> AsyncIterator[Mesh]:
                 {
                     **trust.env,
                     **index_env,
+                    **cert_files("index", "index-0").env(),
                     "STRATOS_NATS_URL": nats.url,
                     "STRATOS_GRPC_ADDRESS": f"127.0.0.1:{index_port}",
                 },
@@ -107,6 +113,7 @@ async def mesh(tmp_path: Path) -> AsyncIterator[Mesh]:
                     "stratos.storage",
                     {
                         **trust.env,
+                        **cert_files("storage", node).env(),
                         "STRATOS_NATS_URL": nats.url,
                         "STRATOS_NODE_ID": node,
                         "STRATOS_ZONE": f"zone-{node[-1]}",
@@ -121,7 +128,7 @@ async def mesh(tmp_path: Path) -> AsyncIterator[Mesh]:
 
         async def all_live() -> bool:
             try:
-                async with grpc.aio.insecure_channel(m.index) as ch:
+                async with grpc.aio.secure_channel(m.index, channel_credentials()) as ch:
                     resp = await index_pb2_grpc.IndexServiceStub(ch).ListNodes(
                         index_pb2.ListNodesRequest(), timeout=2
                     )
@@ -140,7 +147,7 @@ async def stored(mesh: Mesh, tmp_path: Path):
     src = tmp_path / "secret.bin"
     src.write_bytes(os.urandom(300_000))
     owner = Identity.generate()
-    async with MeshClient([mesh.index], owner) as client:
+    async with MeshClient([mesh.index], owner, credentials=channel_credentials()) as client:
         put = await client.put(src, replicas=3)
         stat = await client.stat(put.file_id)
         [seg] = stat.manifest.segments
@@ -174,7 +181,7 @@ async def test_a_stranger_cannot_delete_a_files_chunks(mesh, stored, tmp_path):
     client, put, src, seg = stored
     stranger, rogue_meta = Identity.generate(), Identity.generate()
     # a real GET ticket, asked for with the stranger's own key: reading is allowed, deleting not
-    async with grpc.aio.insecure_channel(mesh.index) as ch:
+    async with grpc.aio.secure_channel(mesh.index, channel_credentials()) as ch:
         resp = await index_pb2_grpc.IndexServiceStub(ch).GetManifest(
             index_pb2.GetManifestRequest(
                 file_id=put.file_id, ask=tickets.ask(stranger, "GetManifest", put.file_id)
@@ -219,7 +226,7 @@ async def test_a_stranger_cannot_fill_a_disk_with_junk(mesh, stored, tmp_path):
     # a real PUT ticket for one small chunk, then junk under another ID and past its budget
     small = b"x" * 10
     small_id = chunk_id(small)
-    async with grpc.aio.insecure_channel(mesh.index) as ch:
+    async with grpc.aio.secure_channel(mesh.index, channel_credentials()) as ch:
         placed = await index_pb2_grpc.IndexServiceStub(ch).PlaceChunks(
             index_pb2.PlaceChunksRequest(
                 chunks=[index_pb2.ChunkToPlace(chunk_id=small_id, size=10)],
@@ -294,7 +301,7 @@ async def test_a_stranger_cannot_list_or_read_a_nodes_chunks(mesh, stored, tmp_p
     )
     assert "the ticket expired" in await refused(stream(stub.GetChunk(expired)))
     # the owner's own GET ticket, sniffed: useless without the owner's key
-    async with grpc.aio.insecure_channel(mesh.index) as ch:
+    async with grpc.aio.secure_channel(mesh.index, channel_credentials()) as ch:
         owners = await index_pb2_grpc.IndexServiceStub(ch).GetManifest(
             index_pb2.GetManifestRequest(
                 file_id=put.file_id,

@@ -17,6 +17,7 @@ from stratos.common.nats_auth import credentials_text, new_user
 from stratos.common.nats_roles import Role
 from stratos.common.procs import async_wait_until, env_with, free_port
 from stratos.common.testing import nats_server
+from stratos.common.testing_tls import cert_files, channel_credentials
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +31,9 @@ def secure_nats():
 def _run_index(env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "stratos.index"],
-        env=env_with(STRATOS_NATS_CONNECT_TIMEOUT_S="10", **env),
+        env=env_with(
+            STRATOS_NATS_CONNECT_TIMEOUT_S="10", **cert_files("index", "index").env(), **env
+        ),
         capture_output=True,
         text=True,
         timeout=60,
@@ -45,6 +48,7 @@ async def test_the_index_runs_as_its_nats_user_and_creates_the_mesh_streams(secu
             STRATOS_NATS_URL=secure_nats.url,
             STRATOS_GRPC_ADDRESS=f"127.0.0.1:{port}",
             **secure_nats.env(Role.INDEX),
+            **cert_files("index", "index").env(),
         ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -54,7 +58,7 @@ async def test_the_index_runs_as_its_nats_user_and_creates_the_mesh_streams(secu
 
         async def healthy() -> bool:
             assert proc.poll() is None, f"the index exited: {proc.stderr.read()}"
-            return await check_health(f"127.0.0.1:{port}", timeout_s=1)
+            return await check_health(f"127.0.0.1:{port}", channel_credentials(), timeout_s=1)
 
         await async_wait_until(healthy, timeout_s=60, interval_s=0.2, what="a healthy index")
         nc = await natsutil.connect(secure_nats.url, name="admin", login=secure_nats.login())
