@@ -84,7 +84,8 @@ async def test_the_local_mesh_syncs_every_write_and_keeps_each_stream_on_file(me
     nats = next(r for r in records if r["kind"] == "nats")
     assert varz(nats["monitor_address"])["jetstream"]["config"].get("sync_always") is True
     auth = mesh.home / "run" / "nats-auth"  # the mesh owner's admin user
-    login = NatsLogin(read_credentials(auth / "users" / "admin.nk"), str(auth / "tls" / "ca.pem"))
+    ca = mesh.home / "run" / "tls" / "ca.pem"  # the mesh's one CA
+    login = NatsLogin(read_credentials(auth / "users" / "admin.nk"), str(ca))
     for info in await streams_once_all_exist("nats://" + nats["address"], login):
         assert_kept(info, copies=1)
 

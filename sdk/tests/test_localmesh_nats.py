@@ -39,7 +39,7 @@ def _host_port(address: str) -> tuple[str, int]:
 
 async def test_a_stranger_cannot_connect_to_the_mesh_nats(mesh):
     dev, nats = mesh
-    ca = dev.home.run_dir / "nats-auth" / "tls" / "ca.pem"
+    ca = dev.home.run_dir / "tls" / "ca.pem"  # the mesh's one CA, gRPC's too
     with pytest.raises(PermissionDenied, match="refused an anonymous connection"):
         await natsutil.connect(
             f"nats://{nats['address']}",
@@ -47,6 +47,14 @@ async def test_a_stranger_cannot_connect_to_the_mesh_nats(mesh):
             login=NatsLogin(tls_ca_file=str(ca)),
             connect_deadline_s=10,
         )
+
+
+def test_nats_and_grpc_trust_the_one_mesh_ca(mesh):
+    dev, _ = mesh
+    services = [p for p in dev.mesh()["processes"] if p["kind"] in ("index", "storage")]
+    ca = str(dev.home.run_dir / "tls" / "ca.pem")
+    assert services and all(p["env"]["STRATOS_NATS_TLS_CA_FILE"] == ca for p in services)
+    assert all(p["env"]["STRATOS_TLS_CA_FILE"] == ca for p in services)
 
 
 def test_the_mesh_nats_refuses_plaintext(mesh):

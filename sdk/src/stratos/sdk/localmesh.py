@@ -57,7 +57,7 @@ from stratos.sdk.meshplan import (
     validator_key_file,
     validator_name,
 )
-from stratos.sdk.meshtls import issue_local, local_client_tls
+from stratos.sdk.meshtls import issue_local, local_client_tls, tls_dir
 from stratos.sdk.procctl import (
     grpc_healthy,
     healthy,
@@ -216,7 +216,7 @@ def up(
             _prepare_chain(home, n)
         _with_certificates(home, records)
         mesh_trust.admit(home, records)
-        if meshnats.secure(home.run_dir, records):
+        if meshnats.secure(home.run_dir, records, tls_dir(home)):
             _reload_nats(records)
         save(home, records)
         for rec in records:
@@ -273,7 +273,7 @@ def add_storage(
         added = [r for r in records if r.name not in before]
         _with_certificates(home, records)
         mesh_trust.admit(home, records)
-        if meshnats.secure(home.run_dir, records):
+        if meshnats.secure(home.run_dir, records, tls_dir(home)):
             _reload_nats(records)  # the new nodes' NATS users
         save(home, records)
         for rec in added:

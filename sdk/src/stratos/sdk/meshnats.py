@@ -2,12 +2,14 @@
 on the client port, monitoring on loopback — generated under `$STRATOS_HOME/run/nats-auth/`
 (0700, keys 0600) the first time and kept.
 
-`secure(run_dir, records)` makes whatever is missing (the CA and server certificate, a user for
-each index, storage node and validator, and an admin user for the owner's own tools), writes
-the server's part of the config to `run/nats/secure.conf` (which the `nats.conf` that `procctl`
-writes includes), and gives each service record the variables it signs in with. The CLI and the
-SDK get no user: they speak gRPC only. A storage node added to a running mesh needs its user in
-the running server: `reload` has nats-server read its config again.
+`secure(run_dir, records, ca_dir)` makes whatever is missing (the server's certificate, issued
+by the mesh CA that gRPC uses too, so a mesh has one CA; a user for each index, storage node and
+validator; an admin user for the owner's own tools), writes the server's part of the config to
+`run/nats/secure.conf` (which the `nats.conf` that `procctl` writes includes), and gives each
+service record the variables it signs in with. The CLI and the SDK get no user: they speak gRPC
+only. A storage node added to a running mesh needs its user in the running server, a mesh whose
+server certificate was issued again its new certificate: `reload` has nats-server read its
+config again.
 """
 
 from __future__ import annotations
@@ -29,25 +31,33 @@ SECURE_CONF = "secure.conf"  # beside nats.conf, which includes it
 ROLES = {INDEX: Role.INDEX, STORAGE: Role.STORAGE, VALIDATOR: Role.VALIDATOR}
 
 
-def security(run_dir: Path) -> NatsSecurity:
-    return NatsSecurity(run_dir / "nats-auth")
+def security(run_dir: Path, ca_dir: Path) -> NatsSecurity:
+    """The mesh's NATS material; the server's certificate is issued by the mesh CA in `ca_dir`
+    (`meshtls`: ca.pem, ca.key), the one gRPC uses, so a mesh has one CA."""
+    return NatsSecurity(
+        run_dir / "nats-auth", ca_file=ca_dir / "ca.pem", ca_key_file=ca_dir / "ca.key"
+    )
 
 
-def secure(run_dir: Path, records: list[ProcessRecord]) -> bool:
-    """Users, TLS files and the server's config for `records`; True when a user was added."""
-    sec = security(run_dir)
-    added = False
+def secure(run_dir: Path, records: list[ProcessRecord], ca_dir: Path) -> bool:
+    """Users, TLS files and the server's config for `records`; True when a running server must
+    reload it (a user was added or the certificate issued again). The mesh CA must be in
+    `ca_dir` already (`meshtls.issue_local` makes it)."""
+    sec = security(run_dir, ca_dir)
+    cert = sec.tls_dir / "server.pem"
+    before = cert.read_bytes() if cert.exists() else None
+    changed = sec.tls().cert_file.read_bytes() != before
     for rec in records:
         role = ROLES.get(rec.kind)
         if role is None:
             continue
         name = "" if role is Role.INDEX else rec.name
-        added |= not sec.has_user(role, name)
+        changed |= not sec.has_user(role, name)
         rec.env.update(sec.env(role, name))
     nats = next((r for r in records if r.kind == NATS), None)
     if nats is not None and nats.data_dir:
         write_atomic(Path(nats.data_dir) / SECURE_CONF, sec.server_config().encode(), mode=0o600)
-    return added
+    return changed
 
 
 def _config_load_time(monitor_address: str) -> str | None:

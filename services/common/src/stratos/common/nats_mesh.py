@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stratos.common.files import private_dir
+from stratos.common.mesh_ca import problem_with
 from stratos.common.nats_auth import NatsUser, authorization_block, ensure_user
 from stratos.common.nats_credentials import NatsLogin, read_credentials
 from stratos.common.nats_roles import Role, user_label
@@ -25,7 +26,9 @@ LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
 class NatsSecurity:
     directory: Path
     hosts: tuple[str, ...] = tuple(LOOPBACK_HOSTS)
-    ca_file: Path | None = None  # the mesh's CA, when one is shared with gRPC (part 4)
+    # the mesh CA (`stratos.common.mesh_ca`, the one gRPC uses) issues the server's certificate;
+    # without one a CA of NATS's own is made beside it (the test harness's servers)
+    ca_file: Path | None = None
     ca_key_file: Path | None = None
 
     @property
@@ -53,11 +56,13 @@ class NatsSecurity:
         return found
 
     def tls(self) -> NatsTlsFiles:
-        """The server's TLS files, made on first use."""
+        """The server's TLS files, made on first use and again when the CA is not the one that
+        issued them (a mesh that had a NATS CA of its own before it had one mesh CA)."""
         cert = self.tls_dir / "server.pem"
         if cert.exists() and (self.tls_dir / "server-key.pem").exists():
             ca = self.ca_file or self.tls_dir / "ca.pem"
-            return NatsTlsFiles(ca, cert, self.tls_dir / "server-key.pem")
+            if ca.exists() and problem_with(cert.read_bytes(), ca.read_bytes()) is None:
+                return NatsTlsFiles(ca, cert, self.tls_dir / "server-key.pem")
         return make_tls_files(
             self.tls_dir, list(self.hosts), ca_file=self.ca_file, ca_key_file=self.ca_key_file
         )
