@@ -22,7 +22,7 @@ from bench.results import Figure
 from stratos.common.grpcutil import check_health
 from stratos.common.identity import Identity
 from stratos.common.procs import free_port, wait_until
-from stratos.common.testing import nats_server
+from stratos.common.testing import TrustedMesh, nats_server
 from stratos.sdk.client import MeshClient
 from stratos.sdk.home import Home
 from stratos.sdk.meshtls import local_client_tls
@@ -41,11 +41,22 @@ class Mesh:
 def plaintext_mesh(root: Path, nodes: int = 3) -> Iterator[Mesh]:
     """nats-server, one index and `nodes` storage nodes serving gRPC in plaintext."""
     (root / "nats").mkdir(parents=True, exist_ok=True)
+    trust = TrustedMesh(root / "trust", mesh_id="plaintext")  # admitted as `dev up` admits
+    trust.root.mkdir(parents=True, exist_ok=True)
+    _, index_env = trust.meta("plain-index")
     with nats_server(root / "nats") as nats, contextlib.ExitStack() as stack:
-        base = {**os.environ, "STRATOS_NATS_URL": nats.url, "STRATOS_LOG_LEVEL": "warning"}
+        base = {
+            **os.environ,
+            **trust.env,
+            "STRATOS_NATS_URL": nats.url,
+            "STRATOS_LOG_LEVEL": "warning",
+        }
         index = f"127.0.0.1:{free_port()}"
-        procs = [_spawn(stack, root, "index", {**base, "STRATOS_GRPC_ADDRESS": index})]
+        procs = [
+            _spawn(stack, root, "index", {**base, **index_env, "STRATOS_GRPC_ADDRESS": index})
+        ]
         for i in range(1, nodes + 1):
+            trust.storage(f"plain-{i}", root / f"plain-{i}")
             env = {
                 **base,
                 "STRATOS_GRPC_ADDRESS": f"127.0.0.1:{free_port()}",

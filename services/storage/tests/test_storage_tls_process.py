@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import trust_support
 
 from stratos.common import mesh_ca
 from stratos.common.grpcutil import channel, check_health
@@ -23,6 +24,13 @@ from stratos.common.tls import MeshTLS
 from stratos.v1 import storage_pb2, storage_pb2_grpc
 
 pytestmark = [pytest.mark.integration, pytest.mark.attack]
+
+NODE = "storage-1"
+
+
+def bearer():
+    """The admitted index's own ticket for NODE, in this test's mesh."""
+    return trust_support.mesh().bearer(NODE)
 
 
 def _stranger(tmp_path: Path, ca_pem: bytes) -> dict[str, grpc.ChannelCredentials]:
@@ -58,8 +66,10 @@ async def _delete(address: str, creds: grpc.ChannelCredentials | None, cid: str)
 
 
 async def _put(address: str, data: bytes) -> str:
+    """PutChunk as the admitted index may (its own ticket for the node)."""
     cid = chunk_id(data)
     header = storage_pb2.PutChunkHeader(chunk_id=cid, size=len(data))
+    header.auth.CopyFrom(bearer().prove("PutChunk", NODE, cid, str(len(data))))
     reqs = [storage_pb2.PutChunkRequest(header=header), storage_pb2.PutChunkRequest(data=data)]
     async with channel(address, channel_credentials()) as ch:
         await storage_pb2_grpc.StorageServiceStub(ch).PutChunk(iter(reqs), timeout=30)
@@ -68,9 +78,9 @@ async def _put(address: str, data: bytes) -> str:
 
 async def _read(address: str, cid: str) -> bytes:
     async with channel(address, channel_credentials()) as ch:
-        call = storage_pb2_grpc.StorageServiceStub(ch).GetChunk(
-            storage_pb2.GetChunkRequest(chunk_id=cid), timeout=30
-        )
+        request = storage_pb2.GetChunkRequest(chunk_id=cid)
+        request.auth.CopyFrom(bearer().prove("GetChunk", NODE, cid, "0", "0"))
+        call = storage_pb2_grpc.StorageServiceStub(ch).GetChunk(request, timeout=30)
         return b"".join([m.data async for m in call])
 
 
