@@ -149,3 +149,16 @@ def same_bytes(a: Path, b: Path) -> bool:
                 return False
             if not x:
                 return True
+
+
+async def connect_nats_as_admin(home: Path, url: str):
+    """A NATS connection with the mesh owner's admin user: the worst case of a compromised or
+    misconfigured NATS account, which may publish and read anything. What the mesh refuses
+    then rests on signatures and tickets alone, not on NATS permissions (strangers without a
+    user cannot connect at all: sdk/tests/test_localmesh_nats.py)."""
+    from stratos.common.nats_credentials import read_credentials
+    from stratos.common.natsutil import NatsLogin, connect
+
+    auth = home / "run" / "nats-auth"
+    login = NatsLogin(read_credentials(auth / "users" / "admin.nk"), str(auth / "tls" / "ca.pem"))
+    return await connect(url, name="compromised-account", login=login, connect_deadline_s=10)

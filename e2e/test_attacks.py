@@ -1,8 +1,9 @@
-"""Attacks on a running local mesh by a stranger who can reach its NATS and its index port (a
-compromised or misconfigured NATS account: connected here the way every test connects) but
-holds no key from anyone's STRATOS_HOME. Each one does no harm — the files still read back, the
-nodes are listed as they are — and is refused: dropped and counted by the consumer (its log
-says so, once per reason and sender a minute), or PERMISSION_DENIED with one sentence."""
+"""Attacks on a running local mesh by a stranger who can reach its NATS and its index port
+(a compromised or misconfigured NATS account: here the mesh's admin user, which may publish
+anything, so what is refused rests on signatures alone) but holds no node's or wallet's key.
+Each one does no harm — the files still read back, the nodes are listed as they are — and is
+refused: dropped and counted by the consumer (its log says so, once per reason and sender a
+minute), or PERMISSION_DENIED with one sentence."""
 
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
-import nats
 import pytest
 
-from e2e.conftest import Mesh, random_file, start_mesh
+from e2e.conftest import Mesh, connect_nats_as_admin, random_file, start_mesh
 from stratos.common.identity import Identity
 from stratos.common.natsutil import (
     AUDIT_RESULT_SUBJECT,
@@ -104,10 +104,10 @@ def reads_back(mesh: Mesh, stored: dict, tmp_path: Path) -> None:
 
 
 def publish(mesh: Mesh, subject: str, payload: bytes, *, headers=None, stream: bool = False):
-    """Publish as the stranger: a plain NATS connection, no credentials, no mesh key."""
+    """Publish as the stranger: a NATS account that may publish anything, no node's key."""
 
     async def go() -> None:
-        nc = await nats.connect(nats_url(mesh))
+        nc = await connect_nats_as_admin(mesh.home, nats_url(mesh))
         try:
             if stream:
                 await nc.jetstream().publish(subject, payload, headers=headers)
@@ -210,7 +210,7 @@ def test_a_forged_delete_job_deletes_nothing_and_is_not_redelivered(mesh, stored
     wait_dropped(mesh, node, "bad_signature", "index-1")
 
     async def queued() -> int:
-        nc = await nats.connect(nats_url(mesh))
+        nc = await connect_nats_as_admin(mesh.home, nats_url(mesh))
         try:
             info = await nc.jetstream().stream_info(REPAIR_STREAM, subjects_filter=subject)
             return (info.state.subjects or {}).get(subject, 0)

@@ -10,10 +10,9 @@ import json
 from pathlib import Path
 
 import grpc
-import nats
 import pytest
 
-from e2e.conftest import Mesh, random_file
+from e2e.conftest import Mesh, connect_nats_as_admin, random_file
 from stratos.common.natsutil import MANIFEST_BUCKET, kv_keys
 from stratos.sdk.home import Home
 from stratos.sdk.manifest import sign_manifest
@@ -36,16 +35,17 @@ def second_user(mesh: Mesh, home: Path) -> Mesh:
 
 
 class Eavesdropper:
-    """A stranger on NATS: subscribed to every subject before the put, reading the manifests
-    bucket afterwards. Keeps every byte it saw."""
+    """A stranger on NATS with an account that may read everything (the mesh's admin user, the
+    worst case of a compromised account): subscribed to every subject before the put, reading
+    the manifests bucket afterwards. Keeps every byte it saw."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, home: Path, url: str) -> None:
+        self.home, self.url = home, url
         self.seen: list[bytes] = []
         self.nc = None
 
     async def __aenter__(self) -> Eavesdropper:
-        self.nc = await nats.connect(self.url, name="eavesdropper")
+        self.nc = await connect_nats_as_admin(self.home, self.url)
 
         async def keep(msg) -> None:
             headers = json.dumps(msg.headers or {}).encode()
@@ -90,7 +90,7 @@ def test_a_stranger_reading_nats_and_the_index_finds_no_file_name(mesh_factory, 
     index = processes(alice)["index"]["address"]
 
     async def eavesdrop_on_a_put() -> tuple[dict[str, bytes], list[bytes], dict]:
-        async with Eavesdropper(nats_url) as spy:
+        async with Eavesdropper(alice.home, nats_url) as spy:
             put = await asyncio.to_thread(alice.json, "put", str(src))
             manifests = await spy.read_manifests()
             await spy.nc.flush()
@@ -157,7 +157,7 @@ def test_a_file_stored_before_names_were_sealed_still_lists_and_reads(mesh_facto
     nats_url = "nats://" + processes(alice)["nats"]["address"]
 
     async def store_as_an_old_client_did() -> None:
-        nc = await nats.connect(nats_url)
+        nc = await connect_nats_as_admin(alice.home, nats_url)
         try:
             kv = await nc.jetstream().key_value(MANIFEST_BUCKET)
             signed = types_pb2.SignedManifest.FromString((await kv.get(put["id"])).value)
