@@ -159,6 +159,6 @@ async def connect_nats_as_admin(home: Path, url: str):
     from stratos.common.nats_credentials import read_credentials
     from stratos.common.natsutil import NatsLogin, connect
 
-    auth = home / "run" / "nats-auth"
-    login = NatsLogin(read_credentials(auth / "users" / "admin.nk"), str(auth / "tls" / "ca.pem"))
+    auth, ca = home / "run" / "nats-auth", home / "run" / "tls" / "ca.pem"  # the mesh's one CA
+    login = NatsLogin(read_credentials(auth / "users" / "admin.nk"), str(ca))
     return await connect(url, name="compromised-account", login=login, connect_deadline_s=10)
