@@ -256,6 +256,7 @@ class LocalIndex:
         env = {
             **self.env,
             **issue_local(Home(self.home), [(node_id, "storage")])[node_id].env(),
+            **self._nats_user(node_id),
             "STRATOS_NATS_URL": self.nats_url,
             "STRATOS_GRPC_ADDRESS": f"127.0.0.1:{_free_port()}",
             "STRATOS_NODE_ID": node_id,
@@ -273,6 +274,26 @@ class LocalIndex:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+
+    def _nats_user(self, node_id: str) -> dict[str, str]:
+        """A NATS user for a storage node the launcher did not start, added to the running
+        server's config as `dev add-storage` adds one; the variables it signs in with."""
+        from stratos.common.nats_roles import Role
+        from stratos.sdk import meshnats
+        from stratos.sdk.home import Home
+        from stratos.sdk.meshfile import load
+        from stratos.sdk.meshplan import NATS
+        from stratos.sdk.meshtls import tls_dir
+        from stratos.sdk.procctl import live_process
+
+        home = Home(self.home)
+        records = load(home) or []
+        login = meshnats.security(home.run_dir, tls_dir(home)).env(Role.STORAGE, node_id)
+        meshnats.secure(home.run_dir, records, tls_dir(home))  # the config names every user
+        nats = next(r for r in records if r.kind == NATS)
+        if (p := live_process(nats)) is not None:
+            meshnats.reload(nats, p.pid)
+        return login
 
     @property
     def admin_key_file(self) -> Path:

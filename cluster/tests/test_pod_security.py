@@ -21,6 +21,7 @@ from cluster.harness import helm, restricted_namespace
 from stratos.operator.builders import DefaultImages, build_all
 from stratos.operator.builders.spec import parse_cluster
 from stratos.operator.keys import ensure_material
+from stratos.operator.meshcerts import ensure_certs
 
 NS = "stratos-restricted"
 SPEC = {
@@ -73,7 +74,9 @@ def operator_workloads() -> list[dict[str, Any]]:
     material = ensure_material(cluster, None, None, now_ms=1)
     return [
         m
-        for m in build_all(cluster, DefaultImages(), material=material)
+        for m in build_all(
+            cluster, DefaultImages(), material=material, certs=ensure_certs(cluster, None, {})
+        )
         if m["kind"] in ("StatefulSet", "Deployment")
     ]
 
