@@ -29,9 +29,21 @@ def processes(mesh: Mesh) -> dict[str, dict]:
 
 
 def second_user(mesh: Mesh, home: Path) -> Mesh:
-    """Another user of the same mesh: their own STRATOS_HOME (key, keyring), the same index."""
+    """Another user of the same mesh: their own STRATOS_HOME (key, keyring), the same index, the
+    mesh's CA and client certificate (what its owner hands a user)."""
     index = processes(mesh)["index"]["address"]
-    return Mesh(home, {**mesh.env, "STRATOS_HOME": str(home), "STRATOS_INDEX_ADDRESS": index})
+    tls = mesh.home / "run" / "tls"
+    return Mesh(
+        home,
+        {
+            **mesh.env,
+            "STRATOS_HOME": str(home),
+            "STRATOS_INDEX_ADDRESS": index,
+            "STRATOS_TLS_CA_FILE": str(tls / "ca.pem"),
+            "STRATOS_TLS_CERT_FILE": str(tls / "client.pem"),
+            "STRATOS_TLS_KEY_FILE": str(tls / "client.key"),
+        },
+    )
 
 
 class Eavesdropper:
