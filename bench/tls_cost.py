@@ -52,9 +52,7 @@ def plaintext_mesh(root: Path, nodes: int = 3) -> Iterator[Mesh]:
             "STRATOS_LOG_LEVEL": "warning",
         }
         index = f"127.0.0.1:{free_port()}"
-        procs = [
-            _spawn(stack, root, "index", {**base, **index_env, "STRATOS_GRPC_ADDRESS": index})
-        ]
+        procs = [_spawn(stack, root, "index", {**base, **index_env, "STRATOS_GRPC_ADDRESS": index})]
         for i in range(1, nodes + 1):
             trust.storage(f"plain-{i}", root / f"plain-{i}")
             env = {
