@@ -53,6 +53,7 @@ READ_BY: Mapping[str, frozenset[str]] = {
             "STRATOS_CAPACITY_BYTES",
             "STRATOS_DATA_DIR",
             "STRATOS_HEARTBEAT_INTERVAL_S",
+            "STRATOS_IDENTITY_FILE",
             "STRATOS_MAX_ACTIVE_PUTS",
             "STRATOS_MAX_CHUNK_BYTES",
             "STRATOS_NODE_ID",
@@ -109,7 +110,6 @@ READ_BY: Mapping[str, frozenset[str]] = {
     # stratos.operator.config.OperatorSettings
     "operator": frozenset(
         {
-            "STRATOS_ADMIN_KEY_FILE",
             "STRATOS_DRAIN_TIMEOUT_S",
             "STRATOS_HEAL_INTERVAL_S",
             "STRATOS_IMAGE_CONSENSUS",
