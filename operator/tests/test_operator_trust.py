@@ -103,7 +103,8 @@ def test_every_node_mounts_its_key_and_the_list_names_exactly_the_running_nodes(
         pod = _pod(kids, kind, name)
         env = _env(pod)
         stem = "$(POD_NAME)" if kind == "StatefulSet" else "demo-index"
-        assert env["STRATOS_IDENTITY_FILE"] == f"{IDENTITY_DIR}/{stem}.pem"
+        key_variable = "STRATOS_NODE_KEY_FILE" if kind == "StatefulSet" else "STRATOS_IDENTITY_FILE"
+        assert env[key_variable] == f"{IDENTITY_DIR}/{stem}.pem"
         assert env["STRATOS_NATS_NKEY_FILE"] == f"{IDENTITY_DIR}/{stem}.nk"
         assert env["STRATOS_ADMISSION_FILE"] == f"{ADMISSION_DIR}/admission.bin"
         assert env["STRATOS_ADMIN_KEY"] == public_key(admin).hex()

@@ -72,10 +72,12 @@ def admission_env(cluster: Cluster, admin_public_hex: str) -> list[dict[str, Any
     ]
 
 
-def identity_env(stem: str, *, key: bool = True) -> list[dict[str, Any]]:
-    """The node's key and NATS credentials files; `stem` is its node ID, or `$(POD_NAME)` where
-    the kubelet fills in the pod's own name (POD_NAME must be defined earlier in the list)."""
+def identity_env(stem: str, key_variable: str | None) -> list[dict[str, Any]]:
+    """The node's key (in `key_variable`: the index reads STRATOS_IDENTITY_FILE, a storage node
+    STRATOS_NODE_KEY_FILE; None: no key here) and NATS credentials files. `stem` is its node ID,
+    or `$(POD_NAME)` where the kubelet fills in the pod's own name (POD_NAME must be defined
+    earlier in the list)."""
     env = [{"name": "STRATOS_NATS_NKEY_FILE", "value": f"{IDENTITY_DIR}/{stem}.nk"}]
-    if key:
-        env.insert(0, {"name": "STRATOS_IDENTITY_FILE", "value": f"{IDENTITY_DIR}/{stem}.pem"})
+    if key_variable:
+        env.insert(0, {"name": key_variable, "value": f"{IDENTITY_DIR}/{stem}.pem"})
     return env

@@ -59,7 +59,7 @@ def deployment(cluster: Cluster, defaults: DefaultImages, admin_key_hex: str) ->
             {"name": "STRATOS_GRPC_ADDRESS", "value": f"0.0.0.0:{PORT_INDEX}"},
             *jetstream_env(cluster),
             {"name": "STRATOS_NODE_ID", "value": node},
-            *identity_env(node),
+            *identity_env(node, "STRATOS_IDENTITY_FILE"),
             *admission_env(cluster, admin_key_hex),
             *common_env(cluster, COMPONENT),
         ],

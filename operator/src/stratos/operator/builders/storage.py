@@ -105,7 +105,7 @@ def stateful_set(
         *jetstream_env(cluster),
         {"name": "STRATOS_DATA_DIR", "value": "/data"},
         {"name": "STRATOS_CAPACITY_BYTES", "value": str(storage.capacity_bytes)},
-        *identity_env("$(POD_NAME)"),
+        *identity_env("$(POD_NAME)", "STRATOS_NODE_KEY_FILE"),
         *admission_env(cluster, admin_key_hex),
         *common_env(cluster, COMPONENT),
     ]

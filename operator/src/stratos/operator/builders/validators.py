@@ -166,7 +166,7 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
             {"name": "STRATOS_GENESIS_FILE", "value": f"{GENESIS_DIR}/genesis.json"},
             {"name": "STRATOS_VALIDATOR_KEY_FILE", "value": f"{KEYS_DIR}/$(POD_NAME).pem"},
             {"name": "STRATOS_NATS_URL", "value": nats_url(cluster)},
-            *identity_env("$(POD_NAME)", key=False),
+            *identity_env("$(POD_NAME)", None),
             *common_env(cluster, "consensus"),
         ],
         "ports": [{"name": "grpc", "containerPort": PORT_CONSENSUS}],

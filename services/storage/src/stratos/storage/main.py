@@ -116,20 +116,20 @@ def open_store(settings: StorageSettings) -> ChunkStore:
 
 
 def load_identity(settings: StorageSettings) -> identity.Identity:
-    """The node's key: STRATOS_IDENTITY_FILE, which must exist (a key made here would be
+    """The node's key: STRATOS_NODE_KEY_FILE, which must exist (a key made here would be
     admitted by nobody), else DATA_DIR/identity.pem, made on first start."""
-    if settings.identity_file is not None:
-        path = settings.identity_file
+    if settings.node_key_file is not None:
+        path = settings.node_key_file
         if not path.is_file():
             raise ConfigError(
-                f"the identity key {path} (STRATOS_IDENTITY_FILE) does not exist: it is the "
+                f"the identity key {path} (STRATOS_NODE_KEY_FILE) does not exist: it is the "
                 f"PEM file whose public key the admission list gives {settings.node_id}"
             )
         try:
             return identity.load_or_create(path)
         except OSError as err:
             raise ConfigError(
-                f"cannot read {path} (STRATOS_IDENTITY_FILE): {err.strerror or err}"
+                f"cannot read {path} (STRATOS_NODE_KEY_FILE): {err.strerror or err}"
             ) from None
     try:
         return identity.load_or_create(settings.data_dir / "identity.pem")
