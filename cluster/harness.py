@@ -237,6 +237,7 @@ class LocalIndex:
         key = load_or_create(data / "identity.pem").public_bytes
         # admitted, as the mesh's admin would before the node starts
         trust = admit_extra(Home(self.home), node_id, auth_pb2.MESH_ROLE_STORAGE, key)
+        trust.update(self._nats_user(node_id))
         env = {
             **self.env,
             "STRATOS_NATS_URL": self.nats_url,
@@ -256,6 +257,25 @@ class LocalIndex:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+
+    def _nats_user(self, node_id: str) -> dict[str, str]:
+        """The node's NATS user, added to the running server's config (it admits no one else)."""
+        from stratos.common.nats_roles import Role
+        from stratos.sdk import meshnats
+        from stratos.sdk.home import Home
+        from stratos.sdk.meshfile import load
+        from stratos.sdk.meshplan import NATS
+        from stratos.sdk.procctl import live_process
+
+        run_dir = Home(self.home).run_dir
+        env = meshnats.security(run_dir).env(Role.STORAGE, node_id)
+        records = load(Home(self.home)) or []
+        meshnats.secure(run_dir, records)
+        nats = next(r for r in records if r.kind == NATS)
+        proc = live_process(nats)
+        assert proc is not None, "the local mesh's nats-server is not running"
+        meshnats.reload(nats, proc.pid)
+        return env
 
     @property
     def admin_key_file(self) -> Path:

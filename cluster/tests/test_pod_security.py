@@ -20,6 +20,7 @@ from cluster.controlplane import ControlPlane
 from cluster.harness import helm, restricted_namespace
 from stratos.operator.builders import DefaultImages, build_all
 from stratos.operator.builders.spec import parse_cluster
+from stratos.operator.identities import Held, ensure, ensure_admin
 from stratos.operator.keys import ensure_material
 
 NS = "stratos-restricted"
@@ -73,7 +74,18 @@ def operator_workloads() -> list[dict[str, Any]]:
     material = ensure_material(cluster, None, None, now_ms=1)
     return [
         m
-        for m in build_all(cluster, DefaultImages(), material=material)
+        for m in build_all(
+            cluster,
+            DefaultImages(),
+            trust_material=ensure(
+                cluster,
+                Held(),
+                ensure_admin(Held()),
+                storage_replicas=cluster.spec.storage.replicas,
+                validator_material=material,
+            ),
+            material=material,
+        )
         if m["kind"] in ("StatefulSet", "Deployment")
     ]
 

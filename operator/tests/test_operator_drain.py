@@ -6,10 +6,13 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from stratos.common.errors import ConfigError, Unavailable
+from stratos.common.errors import Unavailable
+from stratos.common.identity import Identity
 from stratos.common.procs import free_port
 from stratos.operator.drain import DrainState, IndexDrainer
 from stratos.v1 import index_pb2, index_pb2_grpc
+
+ADMIN = Identity.generate()
 
 
 class Index(index_pb2_grpc.IndexServiceServicer):
@@ -60,27 +63,27 @@ def address(served):
 
 
 async def test_a_drain_is_draining_then_drained(address):
-    drainer = IndexDrainer(address)
+    drainer = IndexDrainer(address, ADMIN)
     first = await drainer.drain("node-1")
     assert first.state is DrainState.DRAINING and "4 of 4 chunks left" in first.message
     assert (await drainer.drain("node-1")).state is DrainState.DRAINED
 
 
 async def test_a_refusal_carries_the_index_sentence(address):
-    report = await IndexDrainer(address).drain("full")
+    report = await IndexDrainer(address, ADMIN).drain("full")
     assert report.state is DrainState.REFUSED
     assert report.message.startswith("cannot drain full: draining full would leave 2 live")
 
 
 async def test_an_unreachable_index_is_a_refusal_that_says_so():
-    report = await IndexDrainer(f"127.0.0.1:{free_port()}", timeout_s=1).drain("node-1")
+    report = await IndexDrainer(f"127.0.0.1:{free_port()}", ADMIN, timeout_s=1).drain("node-1")
     assert report.state is DrainState.REFUSED
     assert "could not be asked to drain node-1 (UNAVAILABLE" in report.message
 
 
 async def test_undrain_cancels_a_drain_and_ignores_a_node_that_was_not_drained(served):
     addr, index = served
-    drainer = IndexDrainer(addr)
+    drainer = IndexDrainer(addr, ADMIN)
     await drainer.undrain("drained")
     await drainer.undrain("never-drained")  # FAILED_PRECONDITION: nothing to cancel, no error
     assert index.cancelled == ["drained", "never-drained"]
@@ -88,27 +91,19 @@ async def test_undrain_cancels_a_drain_and_ignores_a_node_that_was_not_drained(s
 
 async def test_undrain_with_the_index_away_raises_a_retryable_sentence():
     with pytest.raises(Unavailable, match="could not be asked to let node-1 take chunks again"):
-        await IndexDrainer(f"127.0.0.1:{free_port()}", timeout_s=1).undrain("node-1")
+        await IndexDrainer(f"127.0.0.1:{free_port()}", ADMIN, timeout_s=1).undrain("node-1")
 
 
-async def test_the_drainer_signs_starts_and_cancels_with_the_admin_key(served, tmp_path):
+async def test_the_drainer_signs_starts_and_cancels_with_the_admin_key(served):
     """What the index checks (`AdminCheck`): both requests verify against the admin's public
-    key, and a drainer without a key sends none (the index then refuses it)."""
+    key. There is no unsigned drainer: the constructor needs the key."""
     from stratos.common.admin_auth import AdminCheck
-    from stratos.common.identity import load_or_create
-    from stratos.operator.drain import load_admin
 
     address, index = served
-    load_or_create(tmp_path / "admin.pem")
-    admin = load_admin(str(tmp_path / "admin.pem"))
-    drainer = IndexDrainer(address, admin=admin)
+    drainer = IndexDrainer(address, ADMIN)
     await drainer.drain("node-1")
     await drainer.undrain("drained")
-    check = AdminCheck(admin.public_bytes)
+    check = AdminCheck(ADMIN.public_bytes)
     for request in index.requests:
         check.check("DrainNode", request)
     assert [r.cancel for r in index.requests] == [False, True]
-    await IndexDrainer(address).drain("node-2")
-    assert not index.requests[-1].HasField("admin")
-    with pytest.raises(ConfigError, match="STRATOS_ADMIN_KEY_FILE"):
-        load_admin(str(tmp_path / "missing.pem"))

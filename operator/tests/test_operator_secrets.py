@@ -8,7 +8,7 @@ import base64
 import copy
 
 import pytest
-from operator_support import cluster_body
+from operator_support import cluster_body, new_trust
 
 from stratos.operator.builders import DefaultImages, build_all
 from stratos.operator.builders.secrets import leaks, secret_files, secret_in_text
@@ -28,7 +28,9 @@ def _manifests(spec):
     material = (
         ensure_material(cluster, None, None, now_ms=1) if cluster.spec.validators.replicas else None
     )
-    return build_all(cluster, DefaultImages(), material=material)
+    return build_all(
+        cluster, DefaultImages(), trust_material=new_trust(cluster, material), material=material
+    )
 
 
 @pytest.mark.parametrize("spec", SPECS)
@@ -38,14 +40,16 @@ def test_no_cluster_puts_secret_material_in_config_maps_or_the_environment(spec)
 
 def test_validator_keys_are_files_only_the_pods_user_and_group_can_read():
     manifests = _manifests({"validators": {"replicas": 4}})
-    (secret,) = [m for m in manifests if m["kind"] == "Secret"]
+    (secret,) = [m for m in manifests if m["metadata"]["name"] == "demo-validator-keys"]
     keys = [base64.b64decode(v).decode() for v in secret["data"].values()]
     assert all(secret_in_text(k) == "a private key" for k in keys)  # the check knows a key
     sts = next(
         m for m in manifests if m["kind"] == "StatefulSet" and "validator" in m["metadata"]["name"]
     )
     pod = sts["spec"]["template"]["spec"]
-    (volume,) = [v for v in pod["volumes"] if "secret" in v]
+    (volume,) = [
+        v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == "demo-validator-keys"
+    ]
     assert volume["secret"] == {"secretName": "demo-validator-keys", "defaultMode": 0o440}
     (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == volume["name"]]
     assert mount["readOnly"] is True
@@ -117,15 +121,15 @@ def _with(mutate):
             "holds an NKey seed",
         ),
         (
-            lambda ms: next(m for m in ms if m["kind"] == "ConfigMap")["data"].update(
-                {"nats.conf": "authorization { user: index, password: s3cret }\n"}
-            ),
+            lambda ms: next(m for m in ms if m["kind"] == "ConfigMap" and "data" in m)[
+                "data"
+            ].update({"nats.conf": "authorization { user: index, password: s3cret }\n"}),
             "key nats.conf holds a password or token",
         ),
         (
-            lambda ms: next(m for m in ms if m["kind"] == "ConfigMap")["data"].update(
-                {"index.creds": CREDS}
-            ),
+            lambda ms: next(m for m in ms if m["kind"] == "ConfigMap" and "data" in m)[
+                "data"
+            ].update({"index.creds": CREDS}),
             "key index.creds holds a NATS credentials seed",
         ),
         (

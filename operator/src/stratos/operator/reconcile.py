@@ -9,11 +9,12 @@ changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from stratos.operator import scaledown
+from stratos.common.identity import Identity
+from stratos.operator import identities, scaledown
 from stratos.operator.builders import build_all, prunable, validators
 from stratos.operator.builders.immutable import claims_to_expand, keep_claim_templates
 from stratos.operator.builders.meta import DefaultImages, child_name, selector_string
@@ -66,16 +67,20 @@ async def reconcile(
     body: Mapping[str, Any],
     *,
     kube: Kube,
-    drainer: Drainer,
+    drainer_for: Callable[[Identity], Drainer],
     emit: EventSink,
     defaults: DefaultImages,
     now: str,
 ) -> Outcome:
     """Bring the children of the StratosCluster `body` to its spec and compute its status.
-    A bad spec raises `SpecError` (permanent); API trouble raises the Stratos error tree."""
+    `drainer_for` gives the drainer that signs with the cluster's admin key. A bad spec raises
+    `SpecError` (permanent); API trouble raises the Stratos error tree."""
     cluster = parse_cluster(body)
     ns = cluster.namespace
     previous = dict(body.get("status") or {})
+    held = await identities.observe(kube, cluster)
+    admin_pem = identities.ensure_admin(held)
+    drainer = drainer_for(identities.admin_identity(admin_pem))
 
     # 1. storage scale-down: how many nodes may run now
     storage_name = child_name(cluster, "storage")
@@ -93,12 +98,15 @@ async def reconcile(
         emit(decision.event.type, decision.event.reason, decision.event.message)
 
     # 2. render and apply every child
-    manifests = build_all(
+    material = await _material(kube, cluster)
+    trust = identities.ensure(
         cluster,
-        defaults,
+        held,
+        admin_pem,
         storage_replicas=decision.replicas,
-        material=await _material(kube, cluster),
+        validator_material=material,
     )
+    manifests = build_all(cluster, defaults, trust_material=trust, material=material)
     outcome = Outcome(status={})
     applied: dict[str, dict[str, Any]] = {}
     for manifest in manifests:

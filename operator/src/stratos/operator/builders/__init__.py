@@ -8,29 +8,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from stratos.operator.builders import index, nats, netpol, pdb, storage, validators
+from stratos.operator.builders import index, nats, netpol, pdb, storage, trust, validators
 from stratos.operator.builders.meta import DefaultImages, child_name
 from stratos.operator.builders.spec import Cluster
+from stratos.operator.builders.trust import TrustMaterial
 from stratos.operator.builders.validators import ValidatorMaterial
 
-__all__ = ["DefaultImages", "ValidatorMaterial", "build_all", "prunable"]
+__all__ = ["DefaultImages", "TrustMaterial", "ValidatorMaterial", "build_all", "prunable"]
 
 
 def build_all(
     cluster: Cluster,
     defaults: DefaultImages,
     *,
-    storage_replicas: int | None = None,
+    trust_material: TrustMaterial,
     material: ValidatorMaterial | None = None,
 ) -> list[dict[str, Any]]:
-    """Every child of `cluster`. `storage_replicas` (default: the spec's) is what the scale-down
-    plan allows now; `material` is required when the cluster runs validators."""
-    replicas = cluster.spec.storage.replicas if storage_replicas is None else storage_replicas
+    """Every child of `cluster`. `trust_material` (keys, NATS users, the admission list) says
+    how many storage nodes run now (what the scale-down plan allows); `material` is required
+    when the cluster runs validators."""
+    replicas = trust_material.storage_replicas
+    admin_key = trust_material.admin_public_hex
     return [
         *netpol.build(cluster),  # before the workloads: their pods start isolated
-        *nats.build(cluster, defaults),
-        *index.build(cluster, defaults),
-        *storage.build(cluster, defaults, replicas),
+        *trust.build(cluster, trust_material),  # before the pods that mount it
+        *nats.build(cluster, defaults, trust.nats_users(cluster, trust_material)),
+        *index.build(cluster, defaults, admin_key),
+        *storage.build(cluster, defaults, replicas, admin_key),
         *validators.build(cluster, defaults, material),
         *pdb.build(cluster),
     ]

@@ -5,6 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from stratos.operator.builders.identity_files import (
+    admission_env,
+    admission_volume,
+    identity_env,
+    identity_volume,
+    index_node_id,
+)
 from stratos.operator.builders.meta import (
     PORT_INDEX,
     DefaultImages,
@@ -36,9 +43,14 @@ def service(cluster: Cluster) -> dict[str, Any]:
     }
 
 
-def deployment(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
+def deployment(cluster: Cluster, defaults: DefaultImages, admin_key_hex: str) -> dict[str, Any]:
+    """Every replica is the meta node `index_node_id(cluster)` (a Deployment's pods have no
+    stable names to give each its own)."""
     spec = cluster.spec.index
     tmp, tmp_mount = tmp_volume()
+    identity, identity_mount = identity_volume(cluster, COMPONENT)
+    admission, admission_mount = admission_volume(cluster)
+    node = index_node_id(cluster)
     container = {
         "name": "index",
         "image": image(cluster, defaults, COMPONENT),
@@ -46,11 +58,14 @@ def deployment(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
         "env": [
             {"name": "STRATOS_GRPC_ADDRESS", "value": f"0.0.0.0:{PORT_INDEX}"},
             *jetstream_env(cluster),
+            {"name": "STRATOS_NODE_ID", "value": node},
+            *identity_env(node, "STRATOS_IDENTITY_FILE"),
+            *admission_env(cluster, admin_key_hex),
             *common_env(cluster, COMPONENT),
         ],
         "ports": [{"name": "grpc", "containerPort": PORT_INDEX}],
         **grpc_probes(PORT_INDEX),
-        "volumeMounts": [tmp_mount],
+        "volumeMounts": [tmp_mount, identity_mount, admission_mount],
         "securityContext": container_security_context(),
         "resources": spec.resources.manifest(),
     }
@@ -71,12 +86,12 @@ def deployment(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
                     "securityContext": pod_security_context(),
                     "automountServiceAccountToken": False,  # it never calls the API server
                     "containers": [container],
-                    "volumes": [tmp],
+                    "volumes": [tmp, identity, admission],
                 },
             },
         },
     }
 
 
-def build(cluster: Cluster, defaults: DefaultImages) -> list[dict[str, Any]]:
-    return [service(cluster), deployment(cluster, defaults)]
+def build(cluster: Cluster, defaults: DefaultImages, admin_key_hex: str) -> list[dict[str, Any]]:
+    return [service(cluster), deployment(cluster, defaults, admin_key_hex)]

@@ -15,6 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from stratos.operator.builders.identity_files import (
+    admission_env,
+    admission_volume,
+    identity_env,
+    identity_volume,
+)
 from stratos.operator.builders.meta import (
     CLAIM_RETENTION,
     PORT_STORAGE,
@@ -77,12 +83,17 @@ def headless_service(cluster: Cluster) -> dict[str, Any]:
     }
 
 
-def stateful_set(cluster: Cluster, defaults: DefaultImages, replicas: int) -> dict[str, Any]:
+def stateful_set(
+    cluster: Cluster, defaults: DefaultImages, replicas: int, admin_key_hex: str
+) -> dict[str, Any]:
     """`replicas` is what the scale-down plan allows, which may lag spec.storage.replicas while
-    the highest nodes drain."""
+    the highest nodes drain; `admin_key_hex` is the mesh admin's public key."""
     storage = cluster.spec.storage
     name = child_name(cluster, COMPONENT)
     tmp, tmp_mount = tmp_volume()
+    # each pod picks its own key and NATS user by its name, which is its node ID
+    identity, identity_mount = identity_volume(cluster, COMPONENT)
+    admission, admission_mount = admission_volume(cluster)
     env = [
         *pod_name_env(),
         {"name": "STRATOS_NODE_ID", "value": "$(POD_NAME)"},
@@ -94,6 +105,8 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages, replicas: int) -> di
         *jetstream_env(cluster),
         {"name": "STRATOS_DATA_DIR", "value": "/data"},
         {"name": "STRATOS_CAPACITY_BYTES", "value": str(storage.capacity_bytes)},
+        *identity_env("$(POD_NAME)", "STRATOS_NODE_KEY_FILE"),
+        *admission_env(cluster, admin_key_hex),
         *common_env(cluster, COMPONENT),
     ]
     container: dict[str, Any] = {
@@ -103,7 +116,12 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages, replicas: int) -> di
         "env": env,
         "ports": [{"name": "grpc", "containerPort": PORT_STORAGE}],
         **grpc_probes(PORT_STORAGE),
-        "volumeMounts": [{"name": VOLUME, "mountPath": "/data"}, tmp_mount],
+        "volumeMounts": [
+            {"name": VOLUME, "mountPath": "/data"},
+            tmp_mount,
+            identity_mount,
+            admission_mount,
+        ],
         "securityContext": container_security_context(),
         "resources": storage.resources.manifest(),
     }
@@ -139,7 +157,7 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages, replicas: int) -> di
                         for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
                     ],
                     "containers": [container],
-                    "volumes": [tmp],
+                    "volumes": [tmp, identity, admission],
                 },
             },
             "volumeClaimTemplates": [
@@ -154,5 +172,7 @@ def claim_name(cluster: Cluster, ordinal: int) -> str:
     return f"{VOLUME}-{node_id(cluster, ordinal)}"
 
 
-def build(cluster: Cluster, defaults: DefaultImages, replicas: int) -> list[dict[str, Any]]:
-    return [headless_service(cluster), stateful_set(cluster, defaults, replicas)]
+def build(
+    cluster: Cluster, defaults: DefaultImages, replicas: int, admin_key_hex: str
+) -> list[dict[str, Any]]:
+    return [headless_service(cluster), stateful_set(cluster, defaults, replicas, admin_key_hex)]
