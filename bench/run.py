@@ -4,7 +4,8 @@ only ratios against same-run bounds mean anything). Writes bench/results/latest.
 The storage part runs on a local mesh without validators, so they do not disturb its figures;
 the healing part (bench/healing.py) then runs its own 5-node mesh, and the consensus part its
 own 4-validator cluster (bench/consensus.py), and the operator part a local Kubernetes control
-plane with kwok nodes (bench/operator.py), each after the previous one is down."""
+plane with kwok nodes (bench/operator.py), each after the previous one is down; last, every
+attack test runs and is counted (bench/security.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench import cli, consensus, disk, grpc_loopback, healing, results, storage, tls_cost
+from bench import cli, consensus, disk, grpc_loopback, healing, results, security, storage, tls_cost
 from bench import operator as operator_bench
 from bench.results import Figure
 from stratos.common.memory import keep_buffers_in_heap
@@ -90,6 +91,7 @@ def main() -> None:
         figures += healing.measure(work, disk_mb_s)
         figures += consensus.measure(work / "consensus")
         figures += operator_bench.measure(work / "operator")
+        figures += security.measure()
         figures.append(Figure("bound.disk_fsync_write", round(disk_mb_s, 1), "MB/s", None, None))
         figures.append(
             Figure("bound.disk_fsync_64KiB_writes", round(disk_syncs_s, 1), "writes/s", None, None)

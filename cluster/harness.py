@@ -253,10 +253,10 @@ class LocalIndex:
         key = load_or_create(data / "identity.pem").public_bytes
         # admitted, as the mesh's admin would before the node starts
         trust = admit_extra(Home(self.home), node_id, auth_pb2.MESH_ROLE_STORAGE, key)
+        trust.update(self._nats_user(node_id))
         env = {
             **self.env,
             **issue_local(Home(self.home), [(node_id, "storage")])[node_id].env(),
-            **self._nats_user(node_id),
             "STRATOS_NATS_URL": self.nats_url,
             "STRATOS_GRPC_ADDRESS": f"127.0.0.1:{_free_port()}",
             "STRATOS_NODE_ID": node_id,

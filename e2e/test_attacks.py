@@ -234,10 +234,9 @@ def test_a_forged_delete_result_does_not_write_the_holders_off(mesh, stored, tmp
         ok=True,
     )
     data = result.SerializeToString()
-    publish(mesh, REPAIR_RESULT_SUBJECT, data)
-    publish(
-        mesh, REPAIR_RESULT_SUBJECT, data, headers=self_signed(node, REPAIR_RESULT_SUBJECT, data)
-    )
+    subject = REPAIR_RESULT_SUBJECT.format(node_id=node)
+    publish(mesh, subject, data)
+    publish(mesh, subject, data, headers=self_signed(node, subject, data))
     wait_dropped(mesh, "index", "unsigned", "")
     wait_dropped(mesh, "index", "bad_signature", node)
 

@@ -53,12 +53,22 @@ def operator(
 ) -> Iterator[Operator]:
     restricted_namespace(chart, NS)  # every pod the operator makes must pass admission
     index.share_ca(chart, NS, NAME)
+    # the cluster's admin key, brought in before the cluster: the local index behind the drain
+    # API trusts the local mesh's admin key, so the operator must sign its drains with it
+    chart.kubectl(
+        "create",
+        "secret",
+        "generic",
+        f"{NAME}-mesh-admin",
+        "-n",
+        NS,
+        f"--from-file=admin.pem={index.admin_key_file}",
+    )
     op = Operator(
         chart,
         tmp_path_factory.mktemp("operator") / "operator.log",
         env={
             "STRATOS_INDEX_ADDRESS": index.address,
-            "STRATOS_ADMIN_KEY_FILE": str(index.admin_key_file),
             "STRATOS_HEAL_INTERVAL_S": str(HEAL_S),
         },
     ).start()
@@ -165,6 +175,74 @@ def test_example_reaches_ready_with_owned_children_status_and_printer_columns(
     wait_event(cp, "Normal", "PhaseReady")
 
 
+def _admission(cp: ControlPlane):
+    """The admission list as the pods read it, opened under the admin key in the Secret."""
+    import base64
+
+    from stratos.common.admission import open_list
+    from stratos.operator.builders.trust import public_key
+
+    admin = get(cp, "secret", f"{NAME}-mesh-admin", NS)
+    pem = base64.b64decode(admin["data"]["admin.pem"]).decode()
+    raw = base64.b64decode(
+        get(cp, "configmap", f"{NAME}-admission", NS)["binaryData"]["admission.bin"]
+    )
+    return open_list(raw, public_key(pem), NAME), pem
+
+
+def _identity_keys(cp: ControlPlane, component: str) -> dict[str, bytes]:
+    import base64
+
+    from stratos.operator.builders.trust import public_key
+
+    data = get(cp, "secret", f"{NAME}-{component}-identity", NS)["data"]
+    return {
+        k.removesuffix(".pem"): public_key(base64.b64decode(v).decode())
+        for k, v in data.items()
+        if k.endswith(".pem")
+    }
+
+
+def test_every_node_is_admitted_under_its_own_key_and_no_secret_sits_in_env_or_config_maps(
+    chart: ControlPlane, operator: Operator, index: LocalIndex
+):
+    """The trust objects as the API server stores them: the admin key is the one brought in;
+    the admission list, signed by it, names exactly the nodes that run with the keys their
+    pods mount; NATS admits only users with keys; nothing secret is in a ConfigMap or env."""
+    from stratos.common.identity import load_or_create
+    from stratos.operator.builders.secrets import leaks
+    from stratos.operator.builders.trust import public_key
+    from stratos.v1 import auth_pb2
+
+    cp = chart
+    admission, pem = _admission(cp)
+    assert load_or_create(index.admin_key_file).public_bytes == public_key(pem)
+    storage_keys = _identity_keys(cp, "storage")
+    (index_key,) = _identity_keys(cp, "index").values()
+    storage = {m.node_id: m.public_key for m in admission.members(auth_pb2.MESH_ROLE_STORAGE)}
+    assert storage == {f"{NAME}-storage-{i}": storage_keys[f"{NAME}-storage-{i}"] for i in range(3)}
+    assert admission.key_of(f"{NAME}-index", auth_pb2.MESH_ROLE_META) == index_key
+    assert len(admission.members(auth_pb2.MESH_ROLE_VALIDATOR)) == 4
+    STORY["admission_version"] = str(admission.version)
+    STORY["storage_keys"] = json.dumps({k: v.hex() for k, v in storage_keys.items()})
+
+    stored = [
+        *cp.kubectl_json("get", "configmaps", "-n", NS, "-l", INSTANCE)["items"],
+        *cp.kubectl_json("get", "statefulsets,deployments", "-n", NS, "-l", INSTANCE)["items"],
+        *cp.kubectl_json("get", "pods", "-n", NS, "-l", INSTANCE)["items"],
+    ]
+    assert leaks(stored) == []
+    nats_conf = get(cp, "configmap", f"{NAME}-nats-config", NS)["data"]["nats.conf"]
+    assert "authorization {" in nats_conf and nats_conf.count("nkey:") == 1 + 3 + 4
+    sts = get(cp, "statefulset", f"{NAME}-storage", NS)["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in sts["volumes"]}
+    assert volumes["identity"]["secret"] == {
+        "secretName": f"{NAME}-storage-identity",
+        "defaultMode": 0o440,
+    }
+    assert volumes["admission"]["configMap"]["name"] == f"{NAME}-admission"
+
+
 def test_the_network_policies_are_stored_as_the_operator_rendered_them(
     chart: ControlPlane, operator: Operator
 ):
@@ -250,6 +328,15 @@ def test_scale_up_through_the_scale_subresource(chart: ControlPlane, operator: O
     assert INSTANCE in scale["status"]["selector"]
     row = cp.kubectl("get", "stratoscluster", NAME, "-n", NS, "--no-headers").stdout.split()
     assert row[:5] == [NAME, "Ready", "4", "5", "14/14"]
+    # the new nodes are admitted under new keys, the old ones keep theirs, a newer list
+    admission, _ = _admission(cp)
+    assert admission.version > int(STORY["admission_version"])
+    keys = _identity_keys(cp, "storage")
+    before = json.loads(STORY["storage_keys"])
+    assert {k: keys[k].hex() for k in before} == before
+    assert {m.node_id: m.public_key for m in admission.members() if "-storage-" in m.node_id} == {
+        f"{NAME}-storage-{i}": keys[f"{NAME}-storage-{i}"] for i in range(5)
+    }
 
 
 def test_a_refused_drain_keeps_the_nodes_warns_and_reconciles_the_rest(

@@ -20,6 +20,7 @@ from cluster.controlplane import ControlPlane
 from cluster.harness import helm, restricted_namespace
 from stratos.operator.builders import DefaultImages, build_all
 from stratos.operator.builders.spec import parse_cluster
+from stratos.operator.identities import Held, ensure, ensure_admin
 from stratos.operator.keys import ensure_material
 from stratos.operator.meshcerts import ensure_certs
 
@@ -75,7 +76,17 @@ def operator_workloads() -> list[dict[str, Any]]:
     return [
         m
         for m in build_all(
-            cluster, DefaultImages(), material=material, certs=ensure_certs(cluster, None, {})
+            cluster,
+            DefaultImages(),
+            trust_material=ensure(
+                cluster,
+                Held(),
+                ensure_admin(Held()),
+                storage_replicas=cluster.spec.storage.replicas,
+                validator_material=material,
+            ),
+            certs=ensure_certs(cluster, None, {}),
+            material=material,
         )
         if m["kind"] in ("StatefulSet", "Deployment")
     ]

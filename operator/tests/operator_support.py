@@ -76,3 +76,19 @@ class FakeDrainer:
         if self.calls[node_id] >= self.steps:
             return DrainReport(DrainState.DRAINED)
         return DrainReport(DrainState.DRAINING, "moving chunks")
+
+
+def new_trust(cluster, material=None, *, storage_replicas=None, held=None):
+    """The trust material the operator makes on a cluster's first pass (or, with `held`, on a
+    later one): fresh keys, NATS users and a signed admission list."""
+    from stratos.operator.identities import Held, ensure, ensure_admin
+
+    held = held or Held()
+    replicas = cluster.spec.storage.replicas if storage_replicas is None else storage_replicas
+    return ensure(
+        cluster,
+        held,
+        ensure_admin(held),
+        storage_replicas=replicas,
+        validator_material=material,
+    )

@@ -9,7 +9,7 @@ import re
 import subprocess
 
 import pytest
-from operator_support import cluster_body
+from operator_support import cluster_body, new_trust
 
 from stratos.common.limits import MAX_MANIFEST_BYTES, NATS_MAX_PAYLOAD_BYTES
 from stratos.common.procs import nats_server_binary
@@ -47,7 +47,13 @@ def _children(spec=None, **kw):
     )
     return cluster, {
         (m["kind"], m["metadata"]["name"]): m
-        for m in build_all(cluster, DEFAULTS, material=material, certs=certs_of(cluster), **kw)
+        for m in build_all(
+            cluster,
+            DEFAULTS,
+            trust_material=new_trust(cluster, material, **kw),
+            certs=certs_of(cluster),
+            material=material,
+        )
     }
 
 
@@ -70,6 +76,10 @@ def test_a_default_cluster_has_nats_index_storage_budgets_and_policies_but_no_va
         ("NetworkPolicy", "demo-nats"),
         ("NetworkPolicy", "demo-index"),
         ("NetworkPolicy", "demo-storage"),
+        ("Secret", "demo-mesh-admin"),
+        ("Secret", "demo-index-identity"),
+        ("Secret", "demo-storage-identity"),
+        ("ConfigMap", "demo-admission"),
         ("Secret", "demo-mesh-ca"),
         *(("Secret", f"demo-{c}-tls") for c in ("index", "storage", "validator", "operator")),
         ("Secret", "demo-client-tls"),
@@ -375,7 +385,13 @@ def test_a_budget_the_spec_no_longer_wants_is_pruned():
 
 
 def test_building_is_deterministic():
-    assert _children()[1] == _children()[1]
+    """The same cluster and the same material (keys are made once, in `identities`) render the
+    same children, so a pass with nothing to do changes nothing."""
+    cluster = _cluster({"validators": {"replicas": 4}})
+    material = ensure_material(cluster, None, None, now_ms=1)
+    trust = new_trust(cluster, material)
+    kw = {"trust_material": trust, "certs": certs_of(cluster), "material": material}
+    assert build_all(cluster, DEFAULTS, **kw) == build_all(cluster, DEFAULTS, **kw)
 
 
 def test_every_grpc_pod_mounts_its_components_certificate_and_names_it():

@@ -6,13 +6,15 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from stratos.common.errors import ConfigError, Unavailable
+from stratos.common.errors import Unavailable
+from stratos.common.identity import Identity
 from stratos.common.procs import free_port
 from stratos.common.testing_tls import channel_credentials, mesh_tls, server_credentials
 from stratos.operator.drain import DrainState, IndexDrainer
 from stratos.v1 import index_pb2, index_pb2_grpc
 
 OPERATOR = channel_credentials("operator", "operator")
+ADMIN = Identity.generate()
 
 
 class Index(index_pb2_grpc.IndexServiceServicer):
@@ -63,27 +65,29 @@ def address(served):
 
 
 async def test_a_drain_is_draining_then_drained(address):
-    drainer = IndexDrainer(address, OPERATOR)
+    drainer = IndexDrainer(address, OPERATOR, ADMIN)
     first = await drainer.drain("node-1")
     assert first.state is DrainState.DRAINING and "4 of 4 chunks left" in first.message
     assert (await drainer.drain("node-1")).state is DrainState.DRAINED
 
 
 async def test_a_refusal_carries_the_index_sentence(address):
-    report = await IndexDrainer(address, OPERATOR).drain("full")
+    report = await IndexDrainer(address, OPERATOR, ADMIN).drain("full")
     assert report.state is DrainState.REFUSED
     assert report.message.startswith("cannot drain full: draining full would leave 2 live")
 
 
 async def test_an_unreachable_index_is_a_refusal_that_says_so():
-    report = await IndexDrainer(f"127.0.0.1:{free_port()}", OPERATOR, timeout_s=1).drain("node-1")
+    report = await IndexDrainer(f"127.0.0.1:{free_port()}", OPERATOR, ADMIN, timeout_s=1).drain(
+        "node-1"
+    )
     assert report.state is DrainState.REFUSED
     assert "could not be asked to drain node-1 (UNAVAILABLE" in report.message
 
 
 async def test_undrain_cancels_a_drain_and_ignores_a_node_that_was_not_drained(served):
     addr, index = served
-    drainer = IndexDrainer(addr, OPERATOR)
+    drainer = IndexDrainer(addr, OPERATOR, ADMIN)
     await drainer.undrain("drained")
     await drainer.undrain("never-drained")  # FAILED_PRECONDITION: nothing to cancel, no error
     assert index.cancelled == ["drained", "never-drained"]
@@ -91,7 +95,7 @@ async def test_undrain_cancels_a_drain_and_ignores_a_node_that_was_not_drained(s
 
 async def test_an_operator_without_a_certificate_from_the_mesh_ca_is_refused(address):
     stranger = grpc.ssl_channel_credentials(server_credentials_ca())
-    report = await IndexDrainer(address, stranger, timeout_s=2).drain("node-1")
+    report = await IndexDrainer(address, stranger, ADMIN, timeout_s=2).drain("node-1")
     assert report.state is DrainState.REFUSED and "UNAVAILABLE" in report.message
 
 
@@ -101,27 +105,21 @@ def server_credentials_ca() -> bytes:
 
 async def test_undrain_with_the_index_away_raises_a_retryable_sentence():
     with pytest.raises(Unavailable, match="could not be asked to let node-1 take chunks again"):
-        await IndexDrainer(f"127.0.0.1:{free_port()}", OPERATOR, timeout_s=1).undrain("node-1")
+        await IndexDrainer(f"127.0.0.1:{free_port()}", OPERATOR, ADMIN, timeout_s=1).undrain(
+            "node-1"
+        )
 
 
-async def test_the_drainer_signs_starts_and_cancels_with_the_admin_key(served, tmp_path):
+async def test_the_drainer_signs_starts_and_cancels_with_the_admin_key(served):
     """What the index checks (`AdminCheck`): both requests verify against the admin's public
-    key, and a drainer without a key sends none (the index then refuses it)."""
+    key. There is no unsigned drainer: the constructor needs the key."""
     from stratos.common.admin_auth import AdminCheck
-    from stratos.common.identity import load_or_create
-    from stratos.operator.drain import load_admin
 
     address, index = served
-    load_or_create(tmp_path / "admin.pem")
-    admin = load_admin(str(tmp_path / "admin.pem"))
-    drainer = IndexDrainer(address, OPERATOR, admin=admin)
+    drainer = IndexDrainer(address, OPERATOR, ADMIN)
     await drainer.drain("node-1")
     await drainer.undrain("drained")
-    check = AdminCheck(admin.public_bytes)
+    check = AdminCheck(ADMIN.public_bytes)
     for request in index.requests:
         check.check("DrainNode", request)
     assert [r.cancel for r in index.requests] == [False, True]
-    await IndexDrainer(address, OPERATOR).drain("node-2")
-    assert not index.requests[-1].HasField("admin")
-    with pytest.raises(ConfigError, match="STRATOS_ADMIN_KEY_FILE"):
-        load_admin(str(tmp_path / "missing.pem"))

@@ -8,8 +8,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from operator_support import cluster_body
+from operator_support import cluster_body, new_trust
 
+from stratos.common.admission_source import AdmissionSettings
 from stratos.common.config import env_names
 from stratos.consensus.config import ConsensusSettings
 from stratos.index.config import IndexSettings
@@ -23,7 +24,12 @@ from stratos.storage.config import StorageSettings
 DEFAULTS = DefaultImages(
     nats="nats:test", index="idx:test", storage="sto:test", consensus="con:test"
 )
-READER = {"idx:test": IndexSettings, "sto:test": StorageSettings, "con:test": ConsensusSettings}
+# the settings classes each image reads (index and storage also read their admission list's)
+READER = {
+    "idx:test": (IndexSettings, AdmissionSettings),
+    "sto:test": (StorageSettings, AdmissionSettings),
+    "con:test": (ConsensusSettings,),
+}
 CHART = Path(__file__).resolve().parents[2] / "charts" / "stratos" / "templates"
 
 
@@ -34,7 +40,11 @@ def _containers() -> list[dict]:
     material = ensure_material(cluster, None, None, now_ms=1)
     out = []
     for child in build_all(
-        cluster, DEFAULTS, material=material, certs=ensure_certs(cluster, None, {})
+        cluster,
+        DEFAULTS,
+        trust_material=new_trust(cluster, material),
+        certs=ensure_certs(cluster, None, {}),
+        material=material,
     ):
         pod = child.get("spec", {}).get("template", {}).get("spec", {})
         out += pod.get("initContainers", []) + pod.get("containers", [])
@@ -66,7 +76,7 @@ def test_every_variable_the_builders_hand_a_service_is_one_it_reads():
         if reader is None:
             assert not _reaching_the_process(container), container["name"]  # nats
             continue
-        unread = _reaching_the_process(container) - env_names(reader)
+        unread = _reaching_the_process(container) - set().union(*map(env_names, reader))
         assert not unread, f"{container['name']} is handed {sorted(unread)}"
         checked.add(reader)
     assert checked == set(READER.values())

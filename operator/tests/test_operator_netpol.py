@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from operator_support import cluster_body
+from operator_support import cluster_body, new_trust
 from policy_model import Endpoint, allowed
 
 from stratos.operator.builders import DefaultImages, build_all, netpol
@@ -167,7 +167,11 @@ def _children(spec):
     return cluster, {
         (m["kind"], m["metadata"]["name"]): m
         for m in build_all(
-            cluster, DefaultImages(), material=material, certs=ensure_certs(cluster, None, {})
+            cluster,
+            DefaultImages(),
+            trust_material=new_trust(cluster, material),
+            certs=ensure_certs(cluster, None, {}),
+            material=material,
         )
     }
 

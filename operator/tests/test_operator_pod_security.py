@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from operator_support import cluster_body
+from operator_support import cluster_body, new_trust
 from restricted_profile import violations
 
 from stratos.operator.builders import DefaultImages, build_all
@@ -30,7 +30,11 @@ def _pods(spec):
     return {
         m["metadata"]["name"]: m["spec"]["template"]["spec"]
         for m in build_all(
-            cluster, DefaultImages(), material=material, certs=ensure_certs(cluster, None, {})
+            cluster,
+            DefaultImages(),
+            trust_material=new_trust(cluster, material),
+            certs=ensure_certs(cluster, None, {}),
+            material=material,
         )
         if m["kind"] in ("StatefulSet", "Deployment")
     }

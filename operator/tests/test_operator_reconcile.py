@@ -18,6 +18,7 @@ class Run:
         self.kube = kube or FakeKube()
         self.drainer = drainer or FakeDrainer()
         self.events: list[tuple[str, str, str]] = []
+        self.admins: list = []  # the admin key each pass gave its drainer
         self.status: dict = {}
         self.tick = 0
 
@@ -28,13 +29,17 @@ class Run:
         outcome = await reconcile(
             body,
             kube=self.kube,
-            drainer=lambda _certs: self.drainer,
+            drainer_for=self._drainer_for,
             emit=lambda *e: self.events.append(e),
             defaults=DefaultImages(),
             now=f"t{self.tick}",
         )
         self.status = outcome.status
         return outcome
+
+    def _drainer_for(self, _certs, admin):
+        self.admins.append(admin)
+        return self.drainer
 
     def reasons(self):
         return [e[1] for e in self.events]

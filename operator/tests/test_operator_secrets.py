@@ -8,7 +8,7 @@ import base64
 import copy
 
 import pytest
-from operator_support import cluster_body
+from operator_support import cluster_body, new_trust
 
 from stratos.operator.builders import DefaultImages, build_all
 from stratos.operator.builders.secrets import leaks, secret_files, secret_in_text
@@ -30,7 +30,11 @@ def _manifests(spec):
         ensure_material(cluster, None, None, now_ms=1) if cluster.spec.validators.replicas else None
     )
     return build_all(
-        cluster, DefaultImages(), material=material, certs=ensure_certs(cluster, None, {})
+        cluster,
+        DefaultImages(),
+        trust_material=new_trust(cluster, material),
+        certs=ensure_certs(cluster, None, {}),
+        material=material,
     )
 
 
@@ -126,15 +130,15 @@ def _with(mutate):
             "holds an NKey seed",
         ),
         (
-            lambda ms: next(m for m in ms if m["kind"] == "ConfigMap")["data"].update(
-                {"nats.conf": "authorization { user: index, password: s3cret }\n"}
-            ),
+            lambda ms: next(m for m in ms if m["kind"] == "ConfigMap" and "data" in m)[
+                "data"
+            ].update({"nats.conf": "authorization { user: index, password: s3cret }\n"}),
             "key nats.conf holds a password or token",
         ),
         (
-            lambda ms: next(m for m in ms if m["kind"] == "ConfigMap")["data"].update(
-                {"index.creds": CREDS}
-            ),
+            lambda ms: next(m for m in ms if m["kind"] == "ConfigMap" and "data" in m)[
+                "data"
+            ].update({"index.creds": CREDS}),
             "key index.creds holds a NATS credentials seed",
         ),
         (

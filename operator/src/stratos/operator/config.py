@@ -36,12 +36,6 @@ class OperatorSettings(StratosSettings):
         "scale-down; empty = each cluster's own index Service (<name>-index.<namespace>.svc). "
         "Set it when the operator runs outside the cluster (the cluster test tier does).",
     )
-    admin_key_file: str = Field(
-        "",
-        description="the mesh admin's ed25519 key (PEM) that signs DrainNode before a "
-        "scale-down; empty = the index refuses the operator's drains (PERMISSION_DENIED) and "
-        "scale-downs wait. Mount it from a Secret; never put it in a ConfigMap.",
-    )
     drain_timeout_s: float = Field(
         10.0, ge=0.5, le=120, description="Seconds to wait for one DrainNode answer."
     )

@@ -15,24 +15,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import grpc
 
 from stratos.common.admin_auth import sign_request
-from stratos.common.errors import ConfigError, Unavailable
-from stratos.common.identity import Identity, load_or_create
+from stratos.common.errors import Unavailable
+from stratos.common.identity import Identity
 from stratos.v1 import index_pb2, index_pb2_grpc
-
-
-def load_admin(path: str) -> Identity | None:
-    """The admin key the drainer signs with (STRATOS_ADMIN_KEY_FILE), or None when unset."""
-    if not path:
-        return None
-    if not Path(path).is_file():
-        raise ConfigError(f"the admin key {path} (STRATOS_ADMIN_KEY_FILE) does not exist")
-    return load_or_create(Path(path))
 
 
 class DrainState(enum.Enum):
@@ -67,23 +57,23 @@ def report_of(status: index_pb2.DrainStatus) -> DrainReport:
 
 class IndexDrainer:
     """Drains through the index's gRPC API at `address` (host:port), over mutual TLS with the
-    operator's certificate (`credentials`)."""
+    operator's certificate (`credentials`), signing every request with the cluster's admin key
+    (`stratos.operator.identities`): draining is an admin action."""
 
     def __init__(
         self,
         address: str,
         credentials: grpc.ChannelCredentials,
+        admin: Identity,
         timeout_s: float = 10.0,
-        admin: Identity | None = None,
     ) -> None:
         self.address = address
         self.credentials = credentials
+        self.admin = admin
         self.timeout_s = timeout_s
-        self.admin = admin  # signs each request: draining is an admin action
 
     def _signed(self, request: index_pb2.DrainNodeRequest) -> index_pb2.DrainNodeRequest:
-        if self.admin is not None:
-            request.admin.CopyFrom(sign_request(self.admin, "DrainNode", request))
+        request.admin.CopyFrom(sign_request(self.admin, "DrainNode", request))
         return request
 
     async def drain(self, node_id: str) -> DrainReport:

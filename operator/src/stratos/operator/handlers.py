@@ -23,7 +23,7 @@ from stratos.operator import meshcerts, metrics
 from stratos.operator.builders.meta import PORT_INDEX
 from stratos.operator.builders.spec import GROUP, PLURAL, VERSION, SpecError
 from stratos.operator.config import OperatorSettings
-from stratos.operator.drain import IndexDrainer, load_admin
+from stratos.operator.drain import IndexDrainer
 from stratos.operator.kube import Kube
 from stratos.operator.reconcile import reconcile
 from stratos.operator.scaledown import FORCE_ANNOTATION
@@ -51,7 +51,6 @@ def configure(settings: kopf.OperatorSettings) -> None:
 def register(registry: kopf.OperatorRegistry, config: OperatorSettings, kube: Kube) -> None:
     """Register the handlers on `registry` (main uses its own, tests a fresh one)."""
     locks: dict[str, asyncio.Lock] = {}
-    admin = load_admin(config.admin_key_file)
 
     @kopf.on.startup(registry=registry)
     def _startup(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -77,11 +76,11 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings, kube: Ku
                 outcome = await reconcile(
                     body,
                     kube=kube,
-                    drainer=lambda certs: IndexDrainer(
+                    drainer_for=lambda certs, admin: IndexDrainer(
                         config.index_address or f"{name}-index.{namespace}.svc:{PORT_INDEX}",
                         meshcerts.credentials(certs),
+                        admin,
                         timeout_s=config.drain_timeout_s,
-                        admin=admin,
                     ),
                     emit=emit,
                     defaults=config.default_images,

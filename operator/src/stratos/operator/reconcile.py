@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from stratos.operator import scaledown
+from stratos.common.identity import Identity
+from stratos.operator import identities, scaledown
 from stratos.operator.builders import build_all, prunable, validators
 from stratos.operator.builders.immutable import claims_to_expand, keep_claim_templates
 from stratos.operator.builders.meta import DefaultImages, child_name, selector_string
@@ -75,19 +76,22 @@ async def reconcile(
     body: Mapping[str, Any],
     *,
     kube: Kube,
-    drainer: Callable[[MeshCerts], Drainer],
+    drainer_for: Callable[[MeshCerts, Identity], Drainer],
     emit: EventSink,
     defaults: DefaultImages,
     now: str,
 ) -> Outcome:
     """Bring the children of the StratosCluster `body` to its spec and compute its status.
-    A bad spec raises `SpecError` (permanent); API trouble raises the Stratos error tree.
-    `drainer` makes the drainer from the mesh's certificates (the index takes mutual TLS)."""
+    `drainer_for` gives the drainer that speaks mutual TLS with the mesh's certificates (the
+    index takes nothing else) and signs with the cluster's admin key. A bad spec raises
+    `SpecError` (permanent); API trouble raises the Stratos error tree."""
     cluster = parse_cluster(body)
     ns = cluster.namespace
     previous = dict(body.get("status") or {})
     certs = await _certs(kube, cluster)
-    drains = drainer(certs)
+    held = await identities.observe(kube, cluster)
+    admin_pem = identities.ensure_admin(held)
+    drainer = drainer_for(certs, identities.admin_identity(admin_pem))
 
     # 1. storage scale-down: how many nodes may run now
     storage_name = child_name(cluster, "storage")
@@ -96,22 +100,24 @@ async def reconcile(
     reports: dict[str, DrainReport] = {}
     if not scaledown.forced(cluster):
         for node in scaledown.leaving(cluster, current):
-            reports[node] = await drains.drain(node)
+            reports[node] = await drainer.drain(node)
     for node in scaledown.joining(cluster, current):
-        await drains.undrain(node)  # drained when it was scaled away, it takes chunks again
+        await drainer.undrain(node)  # drained when it was scaled away, it takes chunks again
     decision = scaledown.decide(cluster, current, reports)
     if scaledown.worth_announcing(decision, previous.get("conditions") or []):
         assert decision.event is not None
         emit(decision.event.type, decision.event.reason, decision.event.message)
 
     # 2. render and apply every child
-    manifests = build_all(
+    material = await _material(kube, cluster)
+    trust = identities.ensure(
         cluster,
-        defaults,
-        certs=certs,
+        held,
+        admin_pem,
         storage_replicas=decision.replicas,
-        material=await _material(kube, cluster),
+        validator_material=material,
     )
+    manifests = build_all(cluster, defaults, trust_material=trust, certs=certs, material=material)
     outcome = Outcome(status={})
     applied: dict[str, dict[str, Any]] = {}
     for manifest in manifests:

@@ -8,33 +8,44 @@ from __future__ import annotations
 
 from typing import Any
 
-from stratos.operator.builders import index, nats, netpol, pdb, storage, tls, validators
+from stratos.operator.builders import index, nats, netpol, pdb, storage, tls, trust, validators
 from stratos.operator.builders.meta import DefaultImages, child_name
 from stratos.operator.builders.spec import Cluster
 from stratos.operator.builders.tls import MeshCerts
+from stratos.operator.builders.trust import TrustMaterial
 from stratos.operator.builders.validators import ValidatorMaterial
 
-__all__ = ["DefaultImages", "MeshCerts", "ValidatorMaterial", "build_all", "prunable"]
+__all__ = [
+    "DefaultImages",
+    "MeshCerts",
+    "TrustMaterial",
+    "ValidatorMaterial",
+    "build_all",
+    "prunable",
+]
 
 
 def build_all(
     cluster: Cluster,
     defaults: DefaultImages,
     *,
+    trust_material: TrustMaterial,
     certs: MeshCerts,
-    storage_replicas: int | None = None,
     material: ValidatorMaterial | None = None,
 ) -> list[dict[str, Any]]:
-    """Every child of `cluster`. `storage_replicas` (default: the spec's) is what the scale-down
-    plan allows now; `material` is required when the cluster runs validators; `certs` are the
-    mesh CA's (`meshcerts`), applied as Secrets before the workloads that mount them."""
-    replicas = cluster.spec.storage.replicas if storage_replicas is None else storage_replicas
+    """Every child of `cluster`. `trust_material` (keys, NATS users, the admission list) says
+    how many storage nodes run now (what the scale-down plan allows); `certs` are the mesh CA's
+    (`meshcerts`), applied as Secrets before the workloads that mount them; `material` is
+    required when the cluster runs validators."""
+    replicas = trust_material.storage_replicas
+    admin_key = trust_material.admin_public_hex
     return [
         *netpol.build(cluster),  # before the workloads: their pods start isolated
         *tls.secrets(cluster, certs),
-        *nats.build(cluster, defaults),
-        *index.build(cluster, defaults),
-        *storage.build(cluster, defaults, replicas),
+        *trust.build(cluster, trust_material),  # before the pods that mount it
+        *nats.build(cluster, defaults, trust.nats_users(cluster, trust_material)),
+        *index.build(cluster, defaults, admin_key),
+        *storage.build(cluster, defaults, replicas, admin_key),
         *validators.build(cluster, defaults, material),
         *pdb.build(cluster),
     ]

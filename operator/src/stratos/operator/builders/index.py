@@ -6,6 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from stratos.operator.builders import tls
+from stratos.operator.builders.identity_files import (
+    admission_env,
+    admission_volume,
+    identity_env,
+    identity_volume,
+    index_node_id,
+)
 from stratos.operator.builders.meta import (
     PORT_INDEX,
     DefaultImages,
@@ -37,9 +44,14 @@ def service(cluster: Cluster) -> dict[str, Any]:
     }
 
 
-def deployment(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
+def deployment(cluster: Cluster, defaults: DefaultImages, admin_key_hex: str) -> dict[str, Any]:
+    """Every replica is the meta node `index_node_id(cluster)` (a Deployment's pods have no
+    stable names to give each its own)."""
     spec = cluster.spec.index
     tmp, tmp_mount = tmp_volume()
+    identity, identity_mount = identity_volume(cluster, COMPONENT)
+    admission, admission_mount = admission_volume(cluster)
+    node = index_node_id(cluster)
     container = {
         "name": "index",
         "image": image(cluster, defaults, COMPONENT),
@@ -47,6 +59,9 @@ def deployment(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
         "env": [
             {"name": "STRATOS_GRPC_ADDRESS", "value": f"0.0.0.0:{PORT_INDEX}"},
             *jetstream_env(cluster),
+            {"name": "STRATOS_NODE_ID", "value": node},
+            *identity_env(node, "STRATOS_IDENTITY_FILE"),
+            *admission_env(cluster, admin_key_hex),
             *common_env(cluster, COMPONENT),
             *tls.env(PORT_INDEX),
         ],
@@ -55,7 +70,7 @@ def deployment(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
             {"name": "health", "containerPort": tls.health_port(PORT_INDEX)},
         ],
         **grpc_probes(tls.health_port(PORT_INDEX)),
-        "volumeMounts": [tmp_mount, tls.mount()],
+        "volumeMounts": [tmp_mount, tls.mount(), identity_mount, admission_mount],
         "securityContext": container_security_context(),
         "resources": spec.resources.manifest(),
     }
@@ -76,12 +91,12 @@ def deployment(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
                     "securityContext": pod_security_context(),
                     "automountServiceAccountToken": False,  # it never calls the API server
                     "containers": [container],
-                    "volumes": [tmp, tls.volume(cluster, COMPONENT)],
+                    "volumes": [tmp, tls.volume(cluster, COMPONENT), identity, admission],
                 },
             },
         },
     }
 
 
-def build(cluster: Cluster, defaults: DefaultImages) -> list[dict[str, Any]]:
-    return [service(cluster), deployment(cluster, defaults)]
+def build(cluster: Cluster, defaults: DefaultImages, admin_key_hex: str) -> list[dict[str, Any]]:
+    return [service(cluster), deployment(cluster, defaults, admin_key_hex)]

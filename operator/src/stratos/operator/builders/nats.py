@@ -5,13 +5,22 @@ With 3 or more servers JetStream runs clustered (a RAFT group per stream) and th
 storage nodes create every stream and bucket with min(3, servers) replicas (STRATOS_NATS_REPLICAS,
 `meta.jetstream_replicas`), so the index keeps no single point of failure; 1 server is for
 development. Every server fsyncs each write before acknowledging it (`sync_interval: always`).
+
+Only the users of `builders/trust.py` get in (NKeys: the config holds public keys only, so it
+may be a ConfigMap), each with its role's subjects (`stratos.common.nats_roles`); there is no
+anonymous user. nats-server reads its users at start only, so the pod template carries a hash
+of the config: a change of users (a storage node added or removed) rolls the servers one at a
+time (lame duck first). The monitoring port serves the kubelet's probes only: no Service
+publishes it and the NetworkPolicies let no pod reach it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from stratos.common.limits import NATS_MAX_PAYLOAD_BYTES
+from stratos.common.nats_auth import NatsUser, authorization_block
 from stratos.operator.builders.meta import (
     CLAIM_RETENTION,
     PORT_NATS_CLIENT,
@@ -30,6 +39,7 @@ from stratos.operator.builders.meta import (
 from stratos.operator.builders.spec import Cluster, parse_quantity
 
 COMPONENT = "nats"
+CONFIG_HASH = "stratos.io/nats-config"
 NATS_UID = 1000  # any non-root uid: the nats image needs no file outside its volume
 
 
@@ -37,8 +47,9 @@ def headless_name(cluster: Cluster) -> str:
     return f"{child_name(cluster, COMPONENT)}-headless"
 
 
-def config_text(cluster: Cluster) -> str:
-    """nats.conf; `$POD_NAME` is expanded by nats-server from the environment."""
+def config_text(cluster: Cluster, users: list[NatsUser]) -> str:
+    """nats.conf admitting only `users`; `$POD_NAME` is expanded by nats-server from the
+    environment."""
     nats = cluster.spec.nats
     # leave 10% of the volume to the filesystem and JetStream's own metadata
     max_file = parse_quantity(nats.storage_size, "spec.nats.storageSize") * 9 // 10
@@ -70,15 +81,15 @@ def config_text(cluster: Cluster) -> str:
             f"  routes: [{routes}]",
             "}",
         ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + authorization_block(users)
 
 
-def config_map(cluster: Cluster) -> dict[str, Any]:
+def config_map(cluster: Cluster, text: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata(cluster, COMPONENT, f"{child_name(cluster, COMPONENT)}-config"),
-        "data": {"nats.conf": config_text(cluster)},
+        "data": {"nats.conf": text},
     }
 
 
@@ -86,7 +97,6 @@ def _ports() -> list[dict[str, Any]]:
     return [
         {"name": "client", "port": PORT_NATS_CLIENT, "targetPort": "client"},
         {"name": "cluster", "port": PORT_NATS_CLUSTER, "targetPort": "cluster"},
-        {"name": "monitor", "port": PORT_NATS_MONITOR, "targetPort": "monitor"},
     ]
 
 
@@ -118,7 +128,7 @@ def client_service(cluster: Cluster) -> dict[str, Any]:
     }
 
 
-def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
+def stateful_set(cluster: Cluster, defaults: DefaultImages, config: str) -> dict[str, Any]:
     nats = cluster.spec.nats
     name = child_name(cluster, COMPONENT)
     container = {
@@ -165,7 +175,10 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
             "persistentVolumeClaimRetentionPolicy": CLAIM_RETENTION,
             "selector": {"matchLabels": selector_labels(cluster, COMPONENT)},
             "template": {
-                "metadata": {"labels": metadata(cluster, COMPONENT)["labels"]},
+                "metadata": {
+                    "labels": metadata(cluster, COMPONENT)["labels"],
+                    "annotations": {CONFIG_HASH: hashlib.sha256(config.encode()).hexdigest()[:16]},
+                },
                 "spec": {
                     "securityContext": pod_security_context(NATS_UID),
                     "automountServiceAccountToken": False,  # it never calls the API server
@@ -181,10 +194,11 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
     }
 
 
-def build(cluster: Cluster, defaults: DefaultImages) -> list[dict[str, Any]]:
+def build(cluster: Cluster, defaults: DefaultImages, users: list[NatsUser]) -> list[dict[str, Any]]:
+    text = config_text(cluster, users)
     return [
-        config_map(cluster),
+        config_map(cluster, text),
         headless_service(cluster),
         client_service(cluster),
-        stateful_set(cluster, defaults),
+        stateful_set(cluster, defaults, text),
     ]

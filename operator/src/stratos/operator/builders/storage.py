@@ -16,6 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from stratos.operator.builders import tls
+from stratos.operator.builders.identity_files import (
+    admission_env,
+    admission_volume,
+    identity_env,
+    identity_volume,
+)
 from stratos.operator.builders.meta import (
     CLAIM_RETENTION,
     PORT_STORAGE,
@@ -78,12 +84,17 @@ def headless_service(cluster: Cluster) -> dict[str, Any]:
     }
 
 
-def stateful_set(cluster: Cluster, defaults: DefaultImages, replicas: int) -> dict[str, Any]:
+def stateful_set(
+    cluster: Cluster, defaults: DefaultImages, replicas: int, admin_key_hex: str
+) -> dict[str, Any]:
     """`replicas` is what the scale-down plan allows, which may lag spec.storage.replicas while
-    the highest nodes drain."""
+    the highest nodes drain; `admin_key_hex` is the mesh admin's public key."""
     storage = cluster.spec.storage
     name = child_name(cluster, COMPONENT)
     tmp, tmp_mount = tmp_volume()
+    # each pod picks its own key and NATS user by its name, which is its node ID
+    identity, identity_mount = identity_volume(cluster, COMPONENT)
+    admission, admission_mount = admission_volume(cluster)
     env = [
         *pod_name_env(),
         {"name": "STRATOS_NODE_ID", "value": "$(POD_NAME)"},
@@ -95,6 +106,8 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages, replicas: int) -> di
         *jetstream_env(cluster),
         {"name": "STRATOS_DATA_DIR", "value": "/data"},
         {"name": "STRATOS_CAPACITY_BYTES", "value": str(storage.capacity_bytes)},
+        *identity_env("$(POD_NAME)", "STRATOS_NODE_KEY_FILE"),
+        *admission_env(cluster, admin_key_hex),
         *common_env(cluster, COMPONENT),
         *tls.env(PORT_STORAGE),
     ]
@@ -108,7 +121,13 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages, replicas: int) -> di
             {"name": "health", "containerPort": tls.health_port(PORT_STORAGE)},
         ],
         **grpc_probes(tls.health_port(PORT_STORAGE)),
-        "volumeMounts": [{"name": VOLUME, "mountPath": "/data"}, tmp_mount, tls.mount()],
+        "volumeMounts": [
+            {"name": VOLUME, "mountPath": "/data"},
+            tmp_mount,
+            tls.mount(),
+            identity_mount,
+            admission_mount,
+        ],
         "securityContext": container_security_context(),
         "resources": storage.resources.manifest(),
     }
@@ -144,7 +163,7 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages, replicas: int) -> di
                         for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
                     ],
                     "containers": [container],
-                    "volumes": [tmp, tls.volume(cluster, COMPONENT)],
+                    "volumes": [tmp, tls.volume(cluster, COMPONENT), identity, admission],
                 },
             },
             "volumeClaimTemplates": [
@@ -159,5 +178,7 @@ def claim_name(cluster: Cluster, ordinal: int) -> str:
     return f"{VOLUME}-{node_id(cluster, ordinal)}"
 
 
-def build(cluster: Cluster, defaults: DefaultImages, replicas: int) -> list[dict[str, Any]]:
-    return [headless_service(cluster), stateful_set(cluster, defaults, replicas)]
+def build(
+    cluster: Cluster, defaults: DefaultImages, replicas: int, admin_key_hex: str
+) -> list[dict[str, Any]]:
+    return [headless_service(cluster), stateful_set(cluster, defaults, replicas, admin_key_hex)]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stratos.operator.builders import tls
+from stratos.operator.builders.identity_files import identity_env, identity_volume
 from stratos.operator.builders.meta import (
     CLAIM_RETENTION,
     PORT_CONSENSUS,
@@ -149,6 +150,7 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
     name = child_name(cluster, COMPONENT)
     tmp, tmp_mount = tmp_volume()
     keys, keys_mount = secret_files("keys", keys_secret_name(cluster), KEYS_DIR)
+    nats_user, nats_user_mount = identity_volume(cluster, COMPONENT)  # its NATS user
     container = {
         "name": "validator",
         "image": image(cluster, defaults, "consensus"),
@@ -165,6 +167,7 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
             {"name": "STRATOS_GENESIS_FILE", "value": f"{GENESIS_DIR}/genesis.json"},
             {"name": "STRATOS_VALIDATOR_KEY_FILE", "value": f"{KEYS_DIR}/$(POD_NAME).pem"},
             {"name": "STRATOS_NATS_URL", "value": nats_url(cluster)},
+            *identity_env("$(POD_NAME)", None),
             *common_env(cluster, "consensus"),
             *tls.env(PORT_CONSENSUS),
         ],
@@ -176,6 +179,7 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
         "volumeMounts": [
             {"name": "data", "mountPath": "/data"},
             keys_mount,
+            nats_user_mount,
             {"name": "genesis", "mountPath": GENESIS_DIR, "readOnly": True},
             tmp_mount,
             tls.mount(),
@@ -201,6 +205,7 @@ def stateful_set(cluster: Cluster, defaults: DefaultImages) -> dict[str, Any]:
                     "containers": [container],
                     "volumes": [
                         keys,
+                        nats_user,
                         {"name": "genesis", "configMap": {"name": genesis_name(cluster)}},
                         tmp,
                         tls.volume(cluster, COMPONENT),

@@ -64,9 +64,11 @@ def quiet_logging() -> None:
         return
     import structlog
 
+    from stratos.common.logging import CurrentStream
+
     structlog.configure(
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=CurrentStream("stderr")),
     )
 
 

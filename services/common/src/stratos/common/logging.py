@@ -17,6 +17,21 @@ def _add_trace_ids(_logger: object, _name: str, event: dict) -> dict:
     return event
 
 
+class CurrentStream:
+    """`sys.stdout` or `sys.stderr` as it is at each write, not as it was when logging was
+    configured: a logger holding the stream object itself keeps writing to it after it was
+    replaced and closed (pytest's capture between tests, a CLI run in-process), and fails."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, text: str) -> int:
+        return getattr(sys, self.name).write(text)
+
+    def flush(self) -> None:
+        getattr(sys, self.name).flush()
+
+
 def configure_logging(service: str, level: str = "info") -> None:
     """Route structlog and stdlib logging to JSON lines on stdout."""
     lvl = getattr(logging, level.upper(), logging.INFO)
@@ -31,7 +46,7 @@ def configure_logging(service: str, level: str = "info") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(file=CurrentStream("stdout")),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)

@@ -60,6 +60,7 @@ READ_BY: Mapping[str, frozenset[str]] = {
             "STRATOS_MAX_ACTIVE_PUTS",
             "STRATOS_MAX_CHUNK_BYTES",
             "STRATOS_NODE_ID",
+            "STRATOS_NODE_KEY_FILE",
             "STRATOS_REPAIR_ACK_WAIT_S",
             "STRATOS_REPAIR_BUSY_RATE_BYTES_S",
             "STRATOS_REPAIR_CONCURRENCY",
@@ -113,7 +114,6 @@ READ_BY: Mapping[str, frozenset[str]] = {
     # stratos.operator.config.OperatorSettings
     "operator": frozenset(
         {
-            "STRATOS_ADMIN_KEY_FILE",
             "STRATOS_DRAIN_TIMEOUT_S",
             "STRATOS_HEAL_INTERVAL_S",
             "STRATOS_IMAGE_CONSENSUS",

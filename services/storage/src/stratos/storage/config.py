@@ -36,6 +36,13 @@ class StorageSettings(ServiceSettings):
         Path("./stratos-data"),
         description="Directory holding chunks/, tmp/, quarantine/ and identity.pem.",
     )
+    node_key_file: Path | None = Field(
+        None,
+        description="The node's ed25519 key (PEM) whose public half the admission list gives "
+        "node_id; it must exist (the operator mounts it from a Secret). Unset: "
+        "DATA_DIR/identity.pem, made on first start (the local launcher admits it). Not "
+        "STRATOS_IDENTITY_FILE: that is the index's, and a shell or harness may hold both.",
+    )
     capacity_bytes: int = Field(
         10 * GIB,
         ge=MIB,

@@ -115,6 +115,31 @@ def open_store(settings: StorageSettings) -> ChunkStore:
         ) from None
 
 
+def load_identity(settings: StorageSettings) -> identity.Identity:
+    """The node's key: STRATOS_NODE_KEY_FILE, which must exist (a key made here would be
+    admitted by nobody), else DATA_DIR/identity.pem, made on first start."""
+    if settings.node_key_file is not None:
+        path = settings.node_key_file
+        if not path.is_file():
+            raise ConfigError(
+                f"the identity key {path} (STRATOS_NODE_KEY_FILE) does not exist: it is the "
+                f"PEM file whose public key the admission list gives {settings.node_id}"
+            )
+        try:
+            return identity.load_or_create(path)
+        except OSError as err:
+            raise ConfigError(
+                f"cannot read {path} (STRATOS_NODE_KEY_FILE): {err.strerror or err}"
+            ) from None
+    try:
+        return identity.load_or_create(settings.data_dir / "identity.pem")
+    except OSError as err:
+        raise ConfigError(
+            f"cannot use the data directory {settings.data_dir} (STRATOS_DATA_DIR): "
+            f"{err.strerror or err}"
+        ) from None
+
+
 async def serve(
     stop: asyncio.Event,
     settings: StorageSettings | None = None,
@@ -129,13 +154,7 @@ async def serve(
     setup_tracing("stratos-storage")
     admission = admission or AdmissionSource.from_env()
     credentials = credentials or tls.from_settings(settings).credentials()
-    try:
-        ident = identity.load_or_create(settings.data_dir / "identity.pem")
-    except OSError as err:
-        raise ConfigError(
-            f"cannot use the data directory {settings.data_dir} (STRATOS_DATA_DIR): "
-            f"{err.strerror or err}"
-        ) from None
+    ident = load_identity(settings)
     store = await asyncio.to_thread(open_store, settings)
     role = auth_pb2.MESH_ROLE_STORAGE
     if problem := self_problem(admission.current(), settings.node_id, ident.public_bytes, role):
