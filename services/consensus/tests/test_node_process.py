@@ -8,12 +8,14 @@ import json
 import subprocess
 import sys
 
+import grpc
 import pytest
 from node_support import Cluster
 
+from stratos.common.grpcutil import channel
 from stratos.common.procs import env_with
-from stratos.common.testing_tls import cert_files
-from stratos.v1 import consensus_pb2
+from stratos.common.testing_tls import cert_files, channel_credentials
+from stratos.v1 import bft_pb2, consensus_pb2, consensus_pb2_grpc
 
 pytestmark = pytest.mark.integration
 
@@ -104,3 +106,44 @@ def test_a_malformed_genesis_is_refused_with_its_reason(tmp_path) -> None:
     assert proc.stderr.strip() == ("error: STRATOS_GENESIS_FILE: genesis lacks validators"), (
         proc.stderr
     )
+
+
+@pytest.mark.attack
+@pytest.mark.parametrize(("role", "name"), [("client", "client"), ("storage", "storage-1")])
+async def test_only_a_validator_certificate_opens_the_validators_own_service(
+    tmp_path, role, name
+) -> None:
+    """A user's client certificate (which every user of the mesh is given) or a storage node's
+    reaches a validator's public ConsensusService but not ValidatorService: Push, RelayTxs and
+    SyncBlocks are refused with PERMISSION_DENIED, and the chain goes on."""
+    c = Cluster(tmp_path, 1)
+    c.start(0)
+    try:
+        await c.wait_heights(2, timeout_s=30)
+        async with channel(c.nodes[0].address, channel_credentials(role, name)) as ch:
+            stub = consensus_pb2_grpc.ValidatorServiceStub(ch)
+            calls = {
+                "Push": stub.Push(iter([bft_pb2.ConsensusMessage()]), timeout=10),
+                "RelayTxs": stub.RelayTxs(consensus_pb2.RelayTxsRequest(), timeout=10),
+                "SyncBlocks": _drain(
+                    stub.SyncBlocks(consensus_pb2.SyncBlocksRequest(from_height=1), timeout=10)
+                ),
+            }
+            for method, call in calls.items():
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await call
+                assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED, method
+                assert f"ValidatorService.{method} is for validators" in err.value.details()
+                assert f"a {role} certificate" in err.value.details()
+            # the public API answers the same caller
+            st = await consensus_pb2_grpc.ConsensusServiceStub(ch).Status(
+                consensus_pb2.StatusRequest(), timeout=10
+            )
+        height = st.height
+        await c.wait_heights(height + 2, timeout_s=30)
+    finally:
+        await c.close()
+
+
+async def _drain(stream) -> list:
+    return [m async for m in stream]

@@ -12,11 +12,13 @@ from stratos.common.errors import (
     DeadlineExceeded,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     StratosError,
 )
 from stratos.common.grpcutil import rpc_edge
 from stratos.common.logging import get_logger
 from stratos.common.stos import is_tx_hash
+from stratos.common.tls import peer_identity
 from stratos.consensus.bft.messages import InvalidMessage
 from stratos.consensus.bft.wire import from_proto
 from stratos.consensus.ledger.apphash import app_hash
@@ -233,12 +235,30 @@ class ConsensusServicer(consensus_pb2_grpc.ConsensusServiceServicer):
                 h += 1
 
 
+VALIDATOR_ROLE = "consensus"  # the role a validator's mesh certificate names
+
+
+def only_validators(context, method: str) -> None:
+    """`ValidatorService` is the validators' own channel: every call must come over mutual TLS
+    with a validator's certificate. Every message on it is signed by a validator key anyway (a
+    forged vote is dropped), but a user's client certificate or a storage node's must not hold
+    endless streams open on a validator or use the relay path into its mempool (users submit
+    through `ConsensusService.SubmitTx`)."""
+    peer = peer_identity(context)
+    if peer is None or peer.role != VALIDATOR_ROLE:
+        who = "no mesh certificate" if peer is None else f"a {peer.role} certificate"
+        raise PermissionDenied(
+            f"ValidatorService.{method} is for validators; the caller presented {who}"
+        )
+
+
 class ValidatorServicer(consensus_pb2_grpc.ValidatorServiceServicer):
     def __init__(self, node: Node, calls: LongCalls) -> None:
         self.node, self.calls = node, calls
 
     @rpc_edge
     async def Push(self, request_iterator, context):
+        only_validators(context, "Push")
         with self.calls.track():
             async for m in request_iterator:
                 try:
@@ -253,10 +273,12 @@ class ValidatorServicer(consensus_pb2_grpc.ValidatorServiceServicer):
     async def RelayTxs(self, request, context):
         """Txs a peer admitted: each enters this mempool if it can (no relay onwards: the
         sender relays to every validator itself)."""
+        only_validators(context, "RelayTxs")
         self.node.admit_relayed(request.txs)
         return consensus_pb2.RelayTxsResponse()
 
     @rpc_edge
     async def SyncBlocks(self, request, context):
+        only_validators(context, "SyncBlocks")
         async for cb in serve_blocks(self.node.store, request.from_height, request.max_blocks):
             yield cb
