@@ -1,6 +1,13 @@
 """What mutual TLS costs a 256 MiB put (R=3) and get: the local mesh as `stratos dev up` runs it
 (TLS on) against the same processes in plaintext (`plaintext_service.py`, tests-only), both up at
-once, measured in turns so that the machine's noise falls on both alike; the best of each."""
+once, measured in turns so that the machine's noise falls on both alike; the best of each.
+
+The issue asks for ratios of at least 0.9. Measured on this 2-core machine, grpcio's own mutual
+TLS moves 1 MiB streaming messages at 0.61-0.70 of its plaintext speed with no Stratos code at all
+(`grpc_loopback` with `tls_dir`): the receiving end decrypts in grpc core's secure endpoint, on
+the same two cores. So the get figure is also reported against that raw ratio, measured in the
+same turns: `storage.get_256MiB_tls_cost_vs_grpc` is the mesh's TLS ratio over grpcio's, 1.0
+when the mesh adds nothing to what TLS itself costs."""
 
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ from pathlib import Path
 import grpc
 from grpc.experimental import insecure_channel_credentials
 
-from bench import storage
+from bench import grpc_loopback, storage
 from bench.results import Figure
 from stratos.common.grpcutil import check_health
 from stratos.common.identity import Identity
@@ -128,6 +135,7 @@ def measure(home: Home, work: Path, rounds: int = 2, size: int = 256 * MiB) -> l
     src = storage.make_file(work / "tls-cost.bin", size)
     out = Path(storage.TMPFS) / f"stratos-tls-cost-{os.getpid()}.out"
     best = {"on": (0.0, 0.0), "off": (0.0, 0.0)}
+    raw = {"on": 0.0, "off": 0.0}  # grpcio alone, 1 MiB messages, tuned like our processes
     root = work / "plaintext-mesh"
     root.mkdir(parents=True, exist_ok=True)
     try:
@@ -137,6 +145,10 @@ def measure(home: Home, work: Path, rounds: int = 2, size: int = 256 * MiB) -> l
                     put, get = asyncio.run(_put_get(mesh, src, out))
                     best[label] = (max(best[label][0], put), max(best[label][1], get))
                     print(f"tls {label}: put {put:.0f} MB/s, get {get:.0f} MB/s", flush=True)
+                    tls_dir = work / "raw-grpc-tls" if label == "on" else None
+                    speed = grpc_loopback.streaming_throughput(tuned=True, tls_dir=tls_dir)
+                    raw[label] = max(raw[label], speed)
+                    print(f"raw grpc tls {label}: {speed:.0f} MB/s", flush=True)
     finally:
         src.unlink(missing_ok=True)
         out.unlink(missing_ok=True)
@@ -146,6 +158,14 @@ def measure(home: Home, work: Path, rounds: int = 2, size: int = 256 * MiB) -> l
         Figure("storage.get_256MiB_tls_off", round(off_get, 3), "MB/s", None, None),
         Figure.against("storage.put_256MiB_r3_tls_vs_off", on_put, "MB/s", off_put, "ratio >= 0.9"),
         Figure.against("storage.get_256MiB_tls_vs_off", on_get, "MB/s", off_get, "ratio >= 0.9"),
+        Figure.against("bound.grpc_loopback_tls_vs_off", raw["on"], "MB/s", raw["off"], ""),
+        Figure.against(
+            "storage.get_256MiB_tls_cost_vs_grpc",
+            on_get / off_get,
+            "ratio",
+            raw["on"] / raw["off"],
+            "ratio >= 0.9",
+        ),
     ]
 
 
