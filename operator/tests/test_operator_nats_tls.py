@@ -6,6 +6,7 @@ the config is shown to work)."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 import socket
 import subprocess
@@ -234,3 +235,72 @@ async def test_the_rendered_nats_server_serves_a_rendered_client_over_tls_only(t
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _routes(monitor: int) -> set[str]:
+    """The servers this one routes to (a pool of connections to each)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{monitor}/routez", timeout=5) as r:
+        return {route["remote_name"] for route in json.load(r)["routes"] or []}
+
+
+def _route_server(conf: str, tls_dir: Path, tmp: Path, name: str, routes: list[int]):
+    """A server of the rendered 3-server config on loopback: its own ports, `tls_dir`'s
+    certificate, and routes to `localhost` (the pod names do not resolve here)."""
+    port, monitor, route = free_port(), free_port(), free_port()
+    conf = in_test_dir(conf, tls_dir)
+    conf = conf.replace("listen: 0.0.0.0:4222", f"listen: 127.0.0.1:{port}")
+    conf = conf.replace("http: 0.0.0.0:8222", f"http: 127.0.0.1:{monitor}")
+    conf = conf.replace("listen: 0.0.0.0:6222", f"listen: 127.0.0.1:{route}")
+    conf = conf.replace("store_dir: /data", f"store_dir: {tmp / name}")
+    urls = ", ".join(f"nats://localhost:{p}" for p in [route, *routes])
+    conf = re.sub(r"routes: \[.*\]", f"routes: [{urls}]", conf)
+    (tmp / f"{name}.conf").write_text(conf)
+    log = tmp / f"{name}.log"
+    server = subprocess.Popen(
+        [nats_server_binary(), "-c", str(tmp / f"{name}.conf"), "-l", str(log)],
+        env={"POD_NAME": name},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_until(lambda: port_open("127.0.0.1", monitor), timeout_s=30, what=f"{name} to serve")
+    return server, monitor, route, log
+
+
+@pytest.mark.integration
+@pytest.mark.attack
+def test_routes_form_between_nats_servers_only_not_with_another_mesh_certificate(tmp_path):
+    """The rendered route `tls {}` on real servers: two servers holding the NATS certificate
+    route to each other; a server holding another certificate from the same CA (the storage
+    nodes') is refused, since it names no route."""
+    cluster, _, kids = _render(SPEC)
+    conf = _conf(kids)
+    certs = certs_of(cluster)
+    ca = mesh_ca.Issued(certs.ca.cert_pem.encode(), certs.ca.key_pem.encode())
+    # the NATS certificate with `localhost` standing in for the pod names it holds
+    nats = mesh_ca.issue(ca, ROLES["nats"], "nats", dns_names=["localhost"], ip_addresses=[])
+    ours = tmp_path / "nats-tls"
+    ours.mkdir()
+    (ours / "ca.pem").write_text(certs.ca.cert_pem)
+    (ours / "tls.crt").write_bytes(nats.cert_pem)
+    (ours / "tls.key").write_bytes(nats.key_pem)
+    servers = []
+    try:
+        a, a_mon, a_route, a_log = _route_server(conf, ours, tmp_path, "demo-nats-0", [])
+        servers.append(a)
+        b, b_mon, _, _ = _route_server(conf, ours, tmp_path, "demo-nats-1", [a_route])
+        servers.append(b)
+        wait_until(lambda: _routes(a_mon) == {"demo-nats-1"}, what="the two servers to route")
+        # the storage certificate: from the mesh CA, names no route
+        storage = tls_mounted(kids, "storage", tmp_path)
+        c, _, _, _ = _route_server(conf, storage, tmp_path, "stranger", [a_route])
+        servers.append(c)
+        wait_until(
+            lambda: "authentication error" in a_log.read_text().lower(),
+            what="the route from the storage certificate to be refused",
+        )
+        assert _routes(a_mon) == {"demo-nats-1"}
+        assert _routes(b_mon) == {"demo-nats-0"}
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
