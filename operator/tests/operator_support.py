@@ -4,6 +4,7 @@ way the API server applies them, and an in-memory index (the API server's stand-
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,10 +12,41 @@ from typing import Any
 
 import yaml
 
+from stratos.operator.builders.tls import TLS_DIR, MeshCerts
 from stratos.operator.drain import DrainReport, DrainState
+from stratos.operator.meshcerts import ensure_certs
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_PATH = REPO / "charts" / "stratos" / "crds" / "stratosclusters.yaml"
+
+
+_CERTS: dict[tuple[str, str], MeshCerts] = {}
+
+
+def certs_of(cluster) -> MeshCerts:
+    """One set per cluster name, so building twice gives the same Secrets."""
+    key = (cluster.name, cluster.namespace)
+    if key not in _CERTS:
+        _CERTS[key] = ensure_certs(cluster, None, {})
+    return _CERTS[key]
+
+
+def write_secret(secret: Mapping[str, Any], directory: Path) -> Path:
+    """The files a pod would see where it mounts `secret`, written under `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, value in secret["data"].items():
+        (directory / name).write_bytes(base64.b64decode(value))
+    return directory
+
+
+def tls_mounted(kids: Mapping[tuple[str, str], Any], component: str, tmp: Path) -> Path:
+    """The component's TLS Secret written where a test stands in for TLS_DIR."""
+    return write_secret(kids[("Secret", f"demo-{component}-tls")], tmp / f"{component}-tls")
+
+
+def in_test_dir(text: str, tls_dir: Path) -> str:
+    """`text` (a config, a variable) with the pod's TLS_DIR replaced by the test's."""
+    return text.replace(TLS_DIR, str(tls_dir))
 
 
 def load_crd() -> dict[str, Any]:

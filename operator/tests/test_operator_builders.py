@@ -9,7 +9,7 @@ import re
 import subprocess
 
 import pytest
-from operator_support import cluster_body, new_trust
+from operator_support import certs_of, cluster_body, in_test_dir, new_trust, tls_mounted
 
 from stratos.common.limits import MAX_MANIFEST_BYTES, NATS_MAX_PAYLOAD_BYTES
 from stratos.common.procs import nats_server_binary
@@ -18,22 +18,10 @@ from stratos.operator.builders import DefaultImages, build_all, pdb, prunable
 from stratos.operator.builders.immutable import claims_to_expand, keep_claim_templates
 from stratos.operator.builders.spec import parse_cluster
 from stratos.operator.keys import ensure_material
-from stratos.operator.meshcerts import ensure_certs
 
 DEFAULTS = DefaultImages(
     nats="nats:test", index="idx:test", storage="sto:test", consensus="con:test"
 )
-
-
-_CERTS: dict = {}
-
-
-def certs_of(cluster):
-    """One set per cluster name, so building twice gives the same Secrets."""
-    key = (cluster.name, cluster.namespace)
-    if key not in _CERTS:
-        _CERTS[key] = ensure_certs(cluster, None, {})
-    return _CERTS[key]
 
 
 def _cluster(spec=None, **meta):
@@ -81,7 +69,10 @@ def test_a_default_cluster_has_nats_index_storage_budgets_and_policies_but_no_va
         ("Secret", "demo-storage-identity"),
         ("ConfigMap", "demo-admission"),
         ("Secret", "demo-mesh-ca"),
-        *(("Secret", f"demo-{c}-tls") for c in ("index", "storage", "validator", "operator")),
+        *(
+            ("Secret", f"demo-{c}-tls")
+            for c in ("index", "storage", "validator", "operator", "nats")
+        ),
         ("Secret", "demo-client-tls"),
     }
 
@@ -178,7 +169,7 @@ def test_storage_nodes_are_named_after_their_pod_and_sized_from_the_spec():
     assert env["STRATOS_NODE_ID"] == "$(POD_NAME)"
     assert env["STRATOS_ADVERTISE_ADDRESS"] == "$(POD_NAME).demo-storage.$(POD_NAMESPACE).svc:7000"
     assert env["STRATOS_CAPACITY_BYTES"] == str(15 * 2**30)
-    assert env["STRATOS_NATS_URL"] == "nats://demo-nats.mesh.svc:4222"
+    assert env["STRATOS_NATS_URL"] == "tls://demo-nats.mesh.svc:4222"
     # POD_NAME must come before the variables that expand it
     names = [e["name"] for e in container["env"]]
     assert names.index("POD_NAME") < names.index("STRATOS_NODE_ID")
@@ -256,9 +247,14 @@ def test_the_nats_server_accepts_the_rendered_config(servers, tmp_path):
     is refused), the way the pods will read it."""
     _, kids = _children({"nats": {"replicas": servers}})
     conf = tmp_path / "nats.conf"
-    conf.write_text(kids[("ConfigMap", "demo-nats-config")]["data"]["nats.conf"])
+    text = kids[("ConfigMap", "demo-nats-config")]["data"]["nats.conf"]
+    conf.write_text(in_test_dir(text, tls_mounted(kids, "nats", tmp_path)))
+    args = kids[("StatefulSet", "demo-nats")]["spec"]["template"]["spec"]["containers"][0]["args"]
+    # the arguments as the pod passes them: Kubernetes expands $(POD_NAME), the config is here
+    args = [str(conf) if a == "/etc/nats/nats.conf" else a for a in args]
+    args = [a.replace("$(POD_NAME)", "demo-nats-0") for a in args]
     checked = subprocess.run(
-        [nats_server_binary(), "-c", str(conf), "-t"],
+        [nats_server_binary(), *args, "-t"],
         env={**os.environ, "POD_NAME": "demo-nats-0"},
         capture_output=True,
         text=True,

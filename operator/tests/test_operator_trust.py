@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fake_kube import FakeKube
-from operator_support import FakeDrainer, cluster_body, new_trust
+from operator_support import FakeDrainer, certs_of, cluster_body, new_trust, write_secret
 
 from stratos.common.admission import open_list
 from stratos.common.admission_source import AdmissionSource
@@ -24,6 +24,7 @@ from stratos.operator.builders import DefaultImages, build_all
 from stratos.operator.builders.identity_files import ADMISSION_DIR, IDENTITY_DIR
 from stratos.operator.builders.secrets import leaks
 from stratos.operator.builders.spec import parse_cluster
+from stratos.operator.builders.tls import TLS_DIR
 from stratos.operator.builders.trust import public_key
 from stratos.operator.identities import Held
 from stratos.operator.keys import ensure_material
@@ -38,7 +39,7 @@ SPECS = [
 ]
 
 
-def _render(spec, held=None, storage_replicas=None):
+def _render(spec, held=None, storage_replicas=None, certs=None):
     cluster = parse_cluster(cluster_body(spec))
     material = (
         ensure_material(cluster, None, None, now_ms=1) if cluster.spec.validators.replicas else None
@@ -48,7 +49,7 @@ def _render(spec, held=None, storage_replicas=None):
         cluster,
         DefaultImages(),
         trust_material=trust,
-        certs=ensure_certs(cluster, None, {}),
+        certs=certs or certs_of(cluster),
         material=material,
     )
     return cluster, trust, {(m["kind"], m["metadata"]["name"]): m for m in manifests}
@@ -205,7 +206,7 @@ def test_a_deleted_admission_config_map_comes_back_newer_than_any_list_a_node_ho
 
 
 def test_the_nats_servers_roll_when_their_users_change_and_only_then():
-    _, _, three = _render({"storage": {"replicas": 3}})
+    cluster, _, three = _render({"storage": {"replicas": 3}})
     _, _, same = _render({"storage": {"replicas": 3}}, held=_held(three))
     _, _, four = _render({"storage": {"replicas": 4}}, held=_held(three))
 
@@ -214,6 +215,10 @@ def test_the_nats_servers_roll_when_their_users_change_and_only_then():
 
     assert stamp(three) == stamp(same)
     assert stamp(three) != stamp(four)
+    # nats-server reads its certificate at start too: a renewed one rolls the servers
+    fresh = ensure_certs(cluster, None, {})
+    _, _, renewed = _render({"storage": {"replicas": 3}}, held=_held(three), certs=fresh)
+    assert stamp(renewed) != stamp(three)
 
 
 async def test_drains_are_signed_with_the_admin_key_the_cluster_keeps_in_its_secret():
@@ -311,7 +316,11 @@ def _expand(value: str, env: dict[str, str]) -> str:
 def _start_pod(tmp_path: Path, kids, pod_name: str) -> subprocess.CompletedProcess[str]:
     pod = _pod(kids, "StatefulSet", "demo-storage")
     container = pod["containers"][0]
-    roots = {IDENTITY_DIR: tmp_path / "identity", ADMISSION_DIR: tmp_path / "admission"}
+    roots = {
+        IDENTITY_DIR: tmp_path / "identity",
+        ADMISSION_DIR: tmp_path / "admission",
+        TLS_DIR: write_secret(kids[("Secret", "demo-storage-tls")], tmp_path / "tls"),
+    }
     for root in roots.values():
         root.mkdir(exist_ok=True)
     for name, content in _secret_files(kids[("Secret", "demo-storage-identity")]).items():

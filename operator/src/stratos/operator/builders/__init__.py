@@ -43,7 +43,12 @@ def build_all(
         *netpol.build(cluster),  # before the workloads: their pods start isolated
         *tls.secrets(cluster, certs),
         *trust.build(cluster, trust_material),  # before the pods that mount it
-        *nats.build(cluster, defaults, trust.nats_users(cluster, trust_material)),
+        *nats.build(
+            cluster,
+            defaults,
+            trust.nats_users(cluster, trust_material),
+            certs.components[nats.COMPONENT],
+        ),
         *index.build(cluster, defaults, admin_key),
         *storage.build(cluster, defaults, replicas, admin_key),
         *validators.build(cluster, defaults, material),

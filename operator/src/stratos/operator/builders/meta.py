@@ -125,7 +125,7 @@ def pod_name_env() -> list[dict[str, Any]]:
 
 
 def nats_url(cluster: Cluster) -> str:
-    return f"nats://{child_name(cluster, 'nats')}.{cluster.namespace}.svc:{PORT_NATS_CLIENT}"
+    return f"tls://{child_name(cluster, 'nats')}.{cluster.namespace}.svc:{PORT_NATS_CLIENT}"
 
 
 def jetstream_replicas(cluster: Cluster) -> int:

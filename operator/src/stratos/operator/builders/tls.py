@@ -1,7 +1,8 @@
 """The mesh TLS of a StratosCluster as Kubernetes objects: the CA Secret (read by the operator
 only), one Secret per component (its CA, certificate and key, mounted into its pods), and what a
-pod needs to use it — the volume, the STRATOS_TLS_* variables, and the plaintext health port the
-kubelet's gRPC probes use (they speak no TLS; `stratos.common.tls`).
+pod needs to use it — the volume, the STRATOS_TLS_* variables (and STRATOS_NATS_TLS_CA_FILE: the
+same CA vouches for the NATS servers), and the plaintext health port the kubelet's gRPC probes use
+(they speak no TLS; `stratos.common.tls`).
 
 One certificate per component, not per pod: a StatefulSet mounts one Secret into every pod, so
 a storage certificate names every storage pod (`*.<name>-storage.<ns>.svc`). The certificate
@@ -28,6 +29,9 @@ ROLES = {
     "validator": "consensus",
     "operator": "operator",
     "client": "client",
+    # the NATS servers prove to their clients and to each other's routes that they are this
+    # mesh's; on gRPC their certificate must grant nothing, so it is a client's
+    "nats": "client",
 }
 
 
@@ -55,12 +59,14 @@ def tls_secret_name(cluster: Cluster, component: str) -> str:
 
 def dns_names(cluster: Cluster, component: str) -> list[str]:
     """The names a component's pods are reached at: its Service, and each pod of a headless
-    one (storage, validators)."""
+    one (storage, validators; the NATS servers' routes dial `<pod>.<name>-nats-headless`)."""
     svc = child_name(cluster, component)
     ns = cluster.namespace
     names = [svc, f"{svc}.{ns}", f"{svc}.{ns}.svc", f"*.{svc}.{ns}.svc"]
     if component in ("operator", "client"):
         return [child_name(cluster, component)]
+    if component == "nats":
+        return [*names, f"*.{svc}-headless.{ns}.svc"]
     return names + (["localhost"] if component == "index" else [])
 
 
@@ -115,6 +121,8 @@ def env(grpc_port: int) -> list[dict[str, Any]]:
         {"name": "STRATOS_TLS_CA_FILE", "value": f"{TLS_DIR}/ca.pem"},
         {"name": "STRATOS_TLS_CERT_FILE", "value": f"{TLS_DIR}/tls.crt"},
         {"name": "STRATOS_TLS_KEY_FILE", "value": f"{TLS_DIR}/tls.key"},
+        # every pod with a certificate talks to NATS, whose servers the same CA vouches for
+        {"name": "STRATOS_NATS_TLS_CA_FILE", "value": f"{TLS_DIR}/ca.pem"},
         {"name": "STRATOS_HEALTH_ADDRESS", "value": f"0.0.0.0:{health_port(grpc_port)}"},
     ]
 

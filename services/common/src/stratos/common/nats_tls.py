@@ -132,9 +132,13 @@ def make_tls_files(
     return NatsTlsFiles(ca_file=ca_file, cert_file=cert_file, key_file=key_file)
 
 
-def tls_block(files: NatsTlsFiles, *, verify: bool = False, indent: str = "") -> str:
+def tls_block(
+    files: NatsTlsFiles, *, verify: bool = False, known_urls: bool = False, indent: str = ""
+) -> str:
     """nats-server's `tls { ... }`: with it on the client port every client must speak TLS
-    (no `allow_non_tls`); `verify` makes the peer show a certificate from the CA (routes)."""
+    (no `allow_non_tls`); `verify` makes the peer show a certificate from the CA (routes);
+    `known_urls` (routes) also wants that certificate to name one of the configured routes, so
+    a certificate the same CA gave anyone else does not make a route."""
     lines = [
         "tls {",
         f"  cert_file: {json.dumps(str(files.cert_file))}",
@@ -142,8 +146,10 @@ def tls_block(files: NatsTlsFiles, *, verify: bool = False, indent: str = "") ->
         f"  ca_file: {json.dumps(str(files.ca_file))}",
         "  timeout: 5",
     ]
-    if verify:
+    if verify or known_urls:
         lines.append("  verify: true")
+    if known_urls:
+        lines.append("  verify_cert_and_check_known_urls: true")
     lines.append("}")
     return "".join(f"{indent}{line}\n" for line in lines)
 
