@@ -24,6 +24,7 @@ from nats.js.errors import (
 
 from stratos.common.errors import PermissionDenied, Unavailable
 from stratos.common.logging import get_logger
+from stratos.common.nats_client import TlsOnlyClient
 from stratos.common.nats_credentials import NatsLogin
 from stratos.common.nats_subjects import (  # re-exported: callers name them natsutil.X
     AUDIT_RESULT_SUBJECT as AUDIT_RESULT_SUBJECT,
@@ -183,7 +184,7 @@ async def _connect(servers: list[str], name: str, login: NatsLogin) -> NATS:
     if login.credentials is not None:
         options["nkeys_seed_str"] = login.credentials.seed
         options["inbox_prefix"] = login.credentials.inbox_prefix
-    nc = NATS()
+    nc = TlsOnlyClient()
     connecting = asyncio.ensure_future(
         nc.connect(
             servers=servers,
