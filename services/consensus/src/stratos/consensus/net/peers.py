@@ -38,6 +38,7 @@ _MAX_BACKOFF_S = 2.0
 # peer in one `RelayTxs` call, instead of one unary call per tx per peer.
 RELAY_DELAY_S = 0.05
 RELAY_MAX_BATCH = 1000
+FINISH_GRACE_S = 1.0  # how long stop() lets each Push stream end by its own close
 RELAY_MAX_PENDING = 20_000  # per peer; the oldest drop first (relay is best effort)
 
 
@@ -54,6 +55,7 @@ class PeerLink:
         self._wake = asyncio.Event()
         self._relay: deque[bytes] = deque(maxlen=RELAY_MAX_PENDING)
         self._relay_wake = asyncio.Event()
+        self._closing = False
 
     def send(self, m: bft_pb2.ConsensusMessage) -> None:
         if len(self._queue) == self._queue.maxlen:
@@ -62,15 +64,24 @@ class PeerLink:
         self._wake.set()
 
     async def _messages(self):
-        while True:
-            while not self._queue:
+        while not self._closing:
+            while not self._queue and not self._closing:
                 self._wake.clear()
                 await self._wake.wait()
-            yield self._queue.popleft()
+            if self._queue and not self._closing:
+                yield self._queue.popleft()
+
+    def finish(self) -> None:
+        """End the Push stream by closing our side (the peer answers and the call ends), not by
+        cancelling it: grpcio's server logs a traceback for a call cancelled before its handler
+        started, which a stream opened just before shutdown would be."""
+        self._closing = True
+        self._wake.set()
+        self._relay_wake.set()
 
     async def run(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._closing:
             opened = time.monotonic()
             try:
                 await self.channel.channel_ready()
@@ -83,6 +94,8 @@ class PeerLink:
                 if self.connected:
                     log.info("peer_disconnected", peer=self.address)
                 self.connected = False
+            if self._closing:
+                return
             if time.monotonic() - opened > 5:
                 backoff = 0.1
             await asyncio.sleep(backoff)
@@ -96,10 +109,12 @@ class PeerLink:
     async def run_relay(self) -> None:
         """Send queued txs in batches, one call in flight at a time (so batches grow with the
         load); a failed batch is dropped: the peer gets those txs from the proposals."""
-        while True:
-            while not self._relay:
+        while not self._closing:
+            while not self._relay and not self._closing:
                 self._relay_wake.clear()
                 await self._relay_wake.wait()
+            if self._closing:
+                return
             await asyncio.sleep(RELAY_DELAY_S)
             batch = [self._relay.popleft() for _ in range(min(len(self._relay), RELAY_MAX_BATCH))]
             if not self.connected:
@@ -151,6 +166,10 @@ class Peers(Component):
         self._by_address[peer].relay_tx(raw)
 
     async def stop(self) -> None:
+        for link in self.links:
+            link.finish()
+        if self._tasks:  # the streams end by their own close, briefly; then anything left is cut
+            await asyncio.wait(set(self._tasks), timeout=FINISH_GRACE_S)
         with contextlib.suppress(Exception):  # a link's last error was logged where it happened
             await cancel_and_wait(*self._tasks)
         for link in self.links:
