@@ -94,8 +94,10 @@ async def _async(value):
     return value
 
 
-async def seen_on(observer, subject: str, act) -> list:
-    """Messages an admin observer subscribed to `subject` receives while `act()` runs."""
+async def seen_on(observer, subject: str, act, expect: int = 0) -> list:
+    """Messages an admin observer subscribed to `subject` receives while `act()` runs: once
+    `expect` of them arrived (within a deadline), or, expecting none, after a round trip to the
+    server (a refused publish never reaches it)."""
     got = []
 
     async def collect(msg):
@@ -105,6 +107,10 @@ async def seen_on(observer, subject: str, act) -> list:
     await observer.flush()
     await act()
     await observer.flush()
+    if expect:
+        await async_wait_until(
+            lambda: _async(len(got) >= expect), timeout_s=10, what=f"{expect} message(s)"
+        )
     await asyncio.sleep(0)
     await sub.unsubscribe()
     return got
@@ -163,7 +169,7 @@ async def test_a_node_cannot_beat_for_another_node(server, mesh):
         assert got == []
         own = natsutil.HEARTBEAT_SUBJECT.format(node_id="n1")
         got = await seen_on(
-            observer, natsutil.HEARTBEAT_WILDCARD, lambda: _publish_flushed(node, own)
+            observer, natsutil.HEARTBEAT_WILDCARD, lambda: _publish_flushed(node, own), expect=1
         )
         assert [m.subject for m in got] == [own]  # its own heartbeat goes through
         info = await mesh[0].jetstream().stream_info(natsutil.HEARTBEAT_STREAM, subjects_filter=">")
@@ -199,7 +205,7 @@ async def test_a_node_cannot_report_results_as_another_node(server, mesh):
         assert got == []
         own = natsutil.REPAIR_RESULT_SUBJECT.format(node_id="n1")
         got = await seen_on(
-            index, natsutil.REPAIR_RESULT_WILDCARD, lambda: _publish_flushed(node, own)
+            index, natsutil.REPAIR_RESULT_WILDCARD, lambda: _publish_flushed(node, own), expect=1
         )
         assert [m.subject for m in got] == [own]
 

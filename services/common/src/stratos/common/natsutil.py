@@ -215,6 +215,12 @@ async def _connect(servers: list[str], name: str, login: NatsLogin) -> NATS:
         await connecting
     with contextlib.suppress(Exception):
         await nc.close()
+    # nats-py may already count a refused client as closed, and then close() leaves its socket
+    # open (an unclosed-transport warning later, wherever the garbage collector runs)
+    transport = getattr(nc, "_transport", None)
+    if transport is not None:
+        with contextlib.suppress(Exception):
+            transport.close()
     raise _Refused()
 
 
