@@ -31,6 +31,7 @@ def run_attacks(junit: Path) -> tuple[int, int]:
             f"--junitxml={junit}",
             "services",
             "sdk",
+            "operator",
             "e2e",
         ],
         cwd=ROOT,
