@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from stratos.common import mesh_ca
 from stratos.common.errors import ConfigError
 from stratos.common.files import private_dir, write_atomic
 
@@ -55,37 +56,11 @@ def _san(hosts: list[str]) -> x509.SubjectAlternativeName:
 
 
 def _make_ca(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stratos nats ca")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
-    )
+    """A NATS-only CA, for a server that is given none (the test harness): the mesh CA's kind."""
+    ca = mesh_ca.new_authority("stratos nats ca")
     ca_file, ca_key = directory / "ca.pem", directory / "ca-key.pem"
-    write_atomic(ca_key, _key_pem(key), mode=0o600)
-    write_atomic(ca_file, cert.public_bytes(serialization.Encoding.PEM), mode=0o600)
+    write_atomic(ca_key, ca.key_pem, mode=0o600)
+    write_atomic(ca_file, ca.cert_pem, mode=0o600)
     return ca_file, ca_key
 
 
