@@ -1,10 +1,20 @@
 """Canonical bytes and the app hash of a ledger state.
 
 Every validator must hash the same state to the same 32 bytes, whatever its Python hash seed or
-dict insertion order. The state is flattened to key/value records, sorted by key, each written
-length-prefixed with fixed-width big-endian integers; the app hash is BLAKE3 of those bytes. The
-same bytes are the store's snapshot, so a snapshot read back hashes to the app hash it was
-saved under.
+dict insertion order, and a block must cost O(its txs) however many accounts exist. So the state
+is hashed in two parts:
+
+- the *header*: chain id, height, time, last block hash, params, pools, validators and evidence
+  (small, bounded by the validator set and the offences), flattened to key/value records sorted
+  by key, each written length-prefixed with fixed-width big-endian integers;
+- the accounts and the nodes, each a `table.HashedTable` whose root is kept incrementally
+  (4096 buckets by BLAKE3 of the address; a block rehashes only the buckets it touched).
+
+    app_hash = BLAKE3(MAGIC ‖ u32 len(header) ‖ header ‖ accounts.root ‖ nodes.root)
+
+The header bytes are what the store keeps beside its per-account and per-node rows, so a state
+read back hashes to the app hash it was saved under. `MAGIC` names this layout: v1 (one BLAKE3
+over every record of the whole state) is gone, and a store or a chain made under it is refused.
 """
 
 from __future__ import annotations
@@ -17,8 +27,9 @@ from blake3 import blake3
 from stratos.common.errors import DataLoss
 from stratos.consensus.ledger.pricing import OzonePool
 from stratos.consensus.ledger.state import Account, LedgerState, NodeRecord, Params, Validator
+from stratos.consensus.ledger.table import HashedTable
 
-MAGIC = b"stratos.state.v1\x00"  # bump when the layout changes: old snapshots then fail loudly
+MAGIC = b"stratos.state.v2\x00"  # bump when the layout changes: old headers then fail loudly
 _U32 = struct.Struct(">I")
 
 
@@ -49,15 +60,6 @@ def _records(state: LedgerState) -> list[tuple[bytes, bytes]]:
             + _u64(state.fee_pool),
         ),
     ]
-    for addr, a in state.accounts.items():
-        recs.append((b"acct/" + addr.encode(), _u64(a.balance) + _u64(a.nonce) + _u64(a.ozone)))
-    for addr, n in state.nodes.items():
-        recs.append(
-            (
-                b"node/" + addr.encode(),
-                _u64(n.role) + _u64(n.deposit) + _u64(n.unbonding_until_height),
-            )
-        )
     for addr, v in state.validators.items():
         recs.append(
             (b"val/" + addr.encode(), _blob(v.public_key) + _u64(v.power) + _u64(v.deposit))
@@ -67,8 +69,8 @@ def _records(state: LedgerState) -> list[tuple[bytes, bytes]]:
     return recs
 
 
-def encode_state(state: LedgerState) -> bytes:
-    """The canonical bytes of `state`."""
+def encode_header(state: LedgerState) -> bytes:
+    """The canonical bytes of everything in `state` but its accounts and nodes."""
     out = [MAGIC]
     for key, value in _records(state):
         out.append(_blob(key))
@@ -82,10 +84,14 @@ _hashes: weakref.WeakKeyDictionary[LedgerState, bytes] = weakref.WeakKeyDictiona
 
 
 def app_hash(state: LedgerState) -> bytes:
-    """BLAKE3 of `encode_state(state)`: what block headers and the store carry."""
+    """The state's 32-byte hash (the module docstring gives the scheme): what block headers and
+    the store carry."""
     h = _hashes.get(state)
     if h is None:
-        h = _hashes[state] = blake3(encode_state(state)).digest()
+        header = encode_header(state)
+        h = _hashes[state] = blake3(
+            MAGIC + _blob(header) + state.accounts.root() + state.nodes.root()
+        ).digest()
     return h
 
 
@@ -95,7 +101,7 @@ class _Reader:
 
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
-            raise DataLoss("the state snapshot is truncated")
+            raise DataLoss("the stored state header is truncated")
         chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
@@ -110,12 +116,15 @@ class _Reader:
         return self.pos == len(self.data)
 
 
-def decode_state(data: bytes) -> LedgerState:
-    """Inverse of `encode_state`; DataLoss if the bytes are not a snapshot of this layout."""
+def decode_header(
+    data: bytes, accounts: HashedTable[Account], nodes: HashedTable[NodeRecord]
+) -> LedgerState:
+    """Inverse of `encode_header`, with the tables read separately; DataLoss if the bytes are
+    not a header of this layout."""
     if not data.startswith(MAGIC):
-        raise DataLoss("the state snapshot has an unknown format")
+        raise DataLoss("the stored state header has an unknown format")
     r = _Reader(data[len(MAGIC) :])
-    kw: dict = {"accounts": {}, "nodes": {}, "validators": {}, "evidence": set()}
+    kw: dict = {"accounts": accounts, "nodes": nodes, "validators": {}, "evidence": set()}
     while not r.done():
         key, v = r.blob(), _Reader(r.blob())
         if key == b"0meta":
@@ -127,17 +136,13 @@ def decode_state(data: bytes) -> LedgerState:
         elif key == b"2pool":
             kw["pool"] = OzonePool(v.u64(), v.u64(), v.u64())
             kw["fee_pool"] = v.u64()
-        elif key.startswith(b"acct/"):
-            kw["accounts"][key[5:].decode()] = Account(v.u64(), v.u64(), v.u64())
-        elif key.startswith(b"node/"):
-            kw["nodes"][key[5:].decode()] = NodeRecord(v.u64(), v.u64(), v.u64())
         elif key.startswith(b"val/"):
             kw["validators"][key[4:].decode()] = Validator(v.blob(), v.u64(), v.u64())
         elif key.startswith(b"evid/"):
             kw["evidence"].add(key[5:])
         else:
-            raise DataLoss(f"the state snapshot holds an unknown record {key[:16]!r}")
+            raise DataLoss(f"the stored state header holds an unknown record {key[:16]!r}")
         if not v.done():
-            raise DataLoss(f"the state snapshot record {key[:16]!r} has trailing bytes")
+            raise DataLoss(f"the stored state header record {key[:16]!r} has trailing bytes")
     kw["evidence"] = frozenset(kw["evidence"])
     return LedgerState(**kw)

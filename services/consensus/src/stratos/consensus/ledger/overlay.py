@@ -4,7 +4,8 @@ Applying a tx must be all-or-nothing at two levels: the fee and nonce (kept even
 fails) and the message's own effects (dropped when it fails). Layered overlays give both without
 copying the state per tx: writes land in the top layer, reads fall through, and a layer is either
 committed into its parent or thrown away. The mempool keeps one long-lived overlay over the
-committed state so pending txs from one sender are checked in nonce order.
+committed state so pending txs from one sender are checked in nonce order. A node deleted in
+an overlay is written as None.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from dataclasses import replace
 
 from stratos.consensus.ledger.pricing import OzonePool
 from stratos.consensus.ledger.state import Account, LedgerState, NodeRecord, Validator
-
-_GONE = None  # a deleted entry in an overlay
 
 
 class Working:
@@ -130,13 +129,16 @@ class Working:
         if not isinstance(self.parent, LedgerState):
             raise TypeError("only the bottom overlay can be materialized")
         base = self.parent
-        nodes = {**base.nodes, **self._nodes}
+        # O(what changed): the tables copy only touched buckets, and the small maps are copied
+        # only when written
         return replace(
             base,
-            accounts={**base.accounts, **self._accounts},
-            nodes={a: n for a, n in nodes.items() if n is not _GONE},
-            validators={**base.validators, **self._validators},
-            evidence=base.evidence | self._evidence,
+            accounts=base.accounts.updated(self._accounts),
+            nodes=base.nodes.updated(self._nodes),
+            validators={**base.validators, **self._validators}
+            if self._validators
+            else base.validators,
+            evidence=base.evidence | self._evidence if self._evidence else base.evidence,
             pool=self.pool,
             fee_pool=self.fee_pool,
             **header,

@@ -2,17 +2,22 @@
 
 A `LedgerState` is the whole replicated state after some height: accounts, nodes, validators,
 the ozone pool and the fee pool. It is never mutated; `apply.apply_block` builds the next one.
+Accounts and nodes are `HashedTable`s, so the next state shares every bucket a block did not
+touch and building it costs O(entries the block changed).
 Keeping it a value (no I/O, no clocks) is what lets every validator, the mempool and the tests
 compute the same state and app hash (`apphash.app_hash`) from the same blocks.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 
+from stratos.common.errors import DataLoss
 from stratos.consensus.ledger.pricing import OzonePool
+from stratos.consensus.ledger.table import Codec, HashedTable
 from stratos.v1 import ledger_pb2 as pb
 
 _EMPTY_POOL = OzonePool(0, 0, 0)
@@ -59,6 +64,29 @@ class NodeRecord:
         return self.unbonding_until_height == 0
 
 
+_U64X3 = struct.Struct(">QQQ")
+
+
+def _unpack3(raw: bytes, what: str) -> tuple[int, int, int]:
+    if len(raw) != _U64X3.size:
+        raise DataLoss(f"a stored {what} record has {len(raw)} bytes, not {_U64X3.size}")
+    return _U64X3.unpack(raw)
+
+
+# Canonical bytes of an account / a node: three big-endian u64 (struct.error on a negative or
+# too-large value: a bug, never silently wrapped).
+ACCOUNTS: Codec[Account] = Codec(
+    b"acct",
+    lambda a: _U64X3.pack(a.balance, a.nonce, a.ozone),
+    lambda raw: Account(*_unpack3(raw, "account")),
+)
+NODES: Codec[NodeRecord] = Codec(
+    b"node",
+    lambda n: _U64X3.pack(n.role, n.deposit, n.unbonding_until_height),
+    lambda raw: NodeRecord(*_unpack3(raw, "node")),
+)
+
+
 @dataclass(frozen=True)
 class Validator:
     public_key: bytes
@@ -70,6 +98,14 @@ def _frozen(d: Mapping | None = None) -> Mapping:
     return MappingProxyType(dict(d or {}))
 
 
+def _accounts() -> HashedTable[Account]:
+    return HashedTable.empty(ACCOUNTS)
+
+
+def _nodes() -> HashedTable[NodeRecord]:
+    return HashedTable.empty(NODES)
+
+
 @dataclass(frozen=True, eq=False)
 class LedgerState:
     """The replicated state after `height` (0 = genesis)."""
@@ -79,18 +115,20 @@ class LedgerState:
     height: int = 0
     time_unix_ms: int = 0  # time of the last block (genesis time at height 0)
     last_block_hash: bytes = b""
-    accounts: Mapping[str, Account] = field(default_factory=_frozen)
-    nodes: Mapping[str, NodeRecord] = field(default_factory=_frozen)
+    accounts: HashedTable[Account] = field(default_factory=_accounts)
+    nodes: HashedTable[NodeRecord] = field(default_factory=_nodes)
     validators: Mapping[str, Validator] = field(default_factory=_frozen)
     pool: OzonePool = _EMPTY_POOL
     fee_pool: int = 0
     evidence: frozenset[bytes] = frozenset()  # hashes of evidence already committed
 
     def __post_init__(self) -> None:
-        for name in ("accounts", "nodes", "validators"):
+        for name, codec in (("accounts", ACCOUNTS), ("nodes", NODES)):
             value = getattr(self, name)
-            if not isinstance(value, MappingProxyType):
-                object.__setattr__(self, name, _frozen(value))
+            if not isinstance(value, HashedTable):  # a plain mapping (genesis, tests)
+                object.__setattr__(self, name, HashedTable.from_items(codec, value.items()))
+        if not isinstance(self.validators, MappingProxyType):
+            object.__setattr__(self, "validators", _frozen(self.validators))
 
     def account(self, address: str) -> Account | None:
         return self.accounts.get(address)

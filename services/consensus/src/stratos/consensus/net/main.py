@@ -81,10 +81,12 @@ def open_store(settings: ConsensusSettings) -> Store:
         raise ConfigError(f"STRATOS_GENESIS_FILE: {err}") from None
     try:
         store = Store(settings.data_dir / "chain.sqlite")
+    except StratosError as err:  # a store of another format
+        raise ConfigError(f"STRATOS_DATA_DIR: {err}") from None
     except Exception as err:  # sqlite3 raises several types for an unusable path
         raise ConfigError(f"STRATOS_DATA_DIR: cannot open {settings.data_dir}: {err}") from None
     try:
-        store.save_genesis(genesis.initial_state())
+        store.save_genesis(genesis)
     except StratosError as err:
         store.close()
         raise ConfigError(f"STRATOS_DATA_DIR: {err}") from None
