@@ -16,6 +16,10 @@ temp dirs, every process ended before `measure` returns.
 - `consensus.commit_latency_p50_s` / `_p99_s`: for every tx submitted inside that window, the
   time from just before it is written to its `SubmitTxs` stream to the arrival on the block
   stream of the block holding it.
+- `consensus.transfers_per_s_100k_accounts`: the same load on a second chain whose genesis also
+  funds `BIG_ACCOUNTS` other accounts, each transfer paying one of them (so a block touches
+  accounts spread over the whole state); against the same verify bound. Also printed: how long
+  the genesis file took to write and the validators to load it and commit height 2.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+from blake3 import blake3
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -56,6 +61,7 @@ WARMUP_S = 10.0  # the first seconds of load are a burst the chain is still abso
 WINDOW_S = 25.0
 DRAIN_S = 15.0
 VERIFY_S = 2.0
+BIG_ACCOUNTS = 100_000
 
 
 def ed25519_verifies_per_s(seconds: float = VERIFY_S) -> float:
@@ -92,10 +98,16 @@ class _Node:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def filler_addresses(n: int) -> list[str]:
+    """`n` distinct account addresses (no keys: they only receive), the same in every run."""
+    return [blake3(b"bench-account-%d" % i).hexdigest(length=20) for i in range(n)]
+
+
 @dataclass
 class _Cluster:
     root: Path
     senders: list[Identity]
+    extra_accounts: list[str] = field(default_factory=list)  # funded in genesis besides senders
     nodes: list[_Node] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -107,6 +119,7 @@ class _Cluster:
             accounts=tuple(
                 [(address_of(s.public_bytes), 1_000_000 * STOS) for s in self.senders]
                 + [(address_of(k.public_bytes), 10 * STOS) for k in keys]
+                + [(a, STOS) for a in self.extra_accounts]
             ),
             validators=tuple(GenesisValidator(k.public_bytes, 1, 100 * STOS) for k in keys),
             params=Params(min_fee=FEE),
@@ -280,15 +293,24 @@ async def _empty_blocks_per_s(stub: consensus_pb2_grpc.ConsensusServiceStub) -> 
     return (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
 
 
-async def _run(cluster: _Cluster, signed: list[list[bytes]]) -> dict[str, float]:
+async def _run(
+    cluster: _Cluster, signed: list[list[bytes]], *, measure_empty: bool = True
+) -> dict[str, float]:
     client = testing_tls.channel_credentials()
     channels = [grpc.aio.secure_channel(v.address, client) for v in cluster.nodes]
     stubs = [consensus_pb2_grpc.ConsensusServiceStub(c) for c in channels]
     try:
-        await _wait_ready(cluster, stubs, 2, timeout_s=60)
-        print("consensus: 4 validators committing; measuring empty blocks (no load)", flush=True)
-        empty = await _empty_blocks_per_s(stubs[0])
-        print(f"consensus: {empty:.2f} empty blocks/s", flush=True)
+        started = time.monotonic()
+        await _wait_ready(cluster, stubs, 2, timeout_s=300)
+        print(
+            f"consensus: 4 validators at height 2 {time.monotonic() - started:.1f} s after start",
+            flush=True,
+        )
+        empty = 0.0
+        if measure_empty:
+            print("consensus: measuring empty blocks (no load)", flush=True)
+            empty = await _empty_blocks_per_s(stubs[0])
+            print(f"consensus: {empty:.2f} empty blocks/s", flush=True)
 
         load = _Load(asyncio.Semaphore(MAX_OUTSTANDING))
         watcher = asyncio.create_task(_watch_blocks(stubs[0], load))
@@ -382,6 +404,53 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[i]
 
 
+def _signed_transfers(senders: list[Identity], targets: list[str]) -> list[list[bytes]]:
+    """`TXS_PER_SENDER` transfers of 1 nstos per sender, in nonce order; tx n of sender i pays
+    `targets[(i * TXS_PER_SENDER + n) % len(targets)]`."""
+    t = time.perf_counter()
+    signed = [
+        [
+            build_tx(
+                s,
+                chain_id=CHAIN_ID,
+                nonce=n,
+                fee=FEE,
+                transfer=ledger_pb2.Transfer(
+                    to=targets[(i * TXS_PER_SENDER + n) % len(targets)], amount=1
+                ),
+            )
+            for n in range(TXS_PER_SENDER)
+        ]
+        for i, s in enumerate(senders)
+    ]
+    print(
+        f"consensus: {SENDERS * TXS_PER_SENDER} transfers pre-signed in "
+        f"{time.perf_counter() - t:.1f} s",
+        flush=True,
+    )
+    return signed
+
+
+def _load_run(
+    work: Path, senders: list[Identity], signed: list[list[bytes]], **kw
+) -> dict[str, float]:
+    """One chain: write its genesis, start the validators, measure, stop them."""
+    extra = kw.pop("extra_accounts", [])
+    t = time.perf_counter()
+    cluster = _Cluster(work, senders, extra)
+    print(
+        f"consensus: genesis of {len(senders) + VALIDATORS + len(extra)} accounts written in "
+        f"{time.perf_counter() - t:.1f} s ({cluster.genesis_file.stat().st_size / 1e6:.1f} MB); "
+        f"starting {VALIDATORS} validators",
+        flush=True,
+    )
+    try:
+        cluster.start()
+        return asyncio.run(_run(cluster, signed, **kw))
+    finally:
+        cluster.stop()
+
+
 def measure(work: Path) -> list[Figure]:
     """Run the consensus part in `work` (created; left for the caller to remove)."""
     verifies = ed25519_verifies_per_s()
@@ -394,33 +463,23 @@ def measure(work: Path) -> list[Figure]:
     )
     senders = [Identity(Ed25519PrivateKey.generate()) for _ in range(SENDERS)]
     addrs = [address_of(s.public_bytes) for s in senders]
-    t = time.perf_counter()
-    signed = [
-        [
-            build_tx(
-                s,
-                chain_id=CHAIN_ID,
-                nonce=n,
-                fee=FEE,
-                transfer=ledger_pb2.Transfer(to=addrs[(i + 1) % SENDERS], amount=1),
-            )
-            for n in range(TXS_PER_SENDER)
-        ]
-        for i, s in enumerate(senders)
-    ]
-    print(
-        f"consensus: {SENDERS * TXS_PER_SENDER} transfers pre-signed in "
-        f"{time.perf_counter() - t:.1f} s; starting {VALIDATORS} validators",
-        flush=True,
+    # sender i pays sender i + 1, as before the 100k-account figure existed
+    small = _signed_transfers(senders, addrs[1:] + addrs[:1])
+    r = _load_run(work / "small", senders, small)
+    del small
+    extra = filler_addresses(BIG_ACCOUNTS)
+    big = _load_run(
+        work / "100k-accounts",
+        senders,
+        _signed_transfers(senders, extra),
+        extra_accounts=extra,
+        measure_empty=False,
     )
-    cluster = _Cluster(work, senders)
-    try:
-        cluster.start()
-        r = asyncio.run(_run(cluster, signed))
-    finally:
-        cluster.stop()
     return [
         Figure.against("consensus.transfers_per_s", r["tps"], "tx/s", bound, "ratio >= 0.25"),
+        Figure.against(
+            "consensus.transfers_per_s_100k_accounts", big["tps"], "tx/s", bound, "ratio >= 0.25"
+        ),
         Figure.against("consensus.commit_latency_p50_s", r["p50"], "s", 1.0, "<= 1"),
         Figure("consensus.commit_latency_p99_s", round(r["p99"], 3), "s", None, None, ""),
         Figure("consensus.empty_blocks_per_s", round(r["empty"], 3), "blocks/s", None, None, ""),
