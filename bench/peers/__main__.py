@@ -57,7 +57,7 @@ def run(quick: bool, with_tahoe: bool) -> dict[str, Any]:
         info[report.STRATOS] = {
             "version": m.version,
             "daemons": m.commands(),
-            "launcher": m.command,
+            "launcher": m.launcher,
             "client": "the SDK's MeshClient, one for the whole run, in its own process",
             "client_command": argv,
         }

@@ -3,7 +3,6 @@ storage nodes, no validators, TLS on as always), in its own temp dir, and always
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ CAPACITY_BYTES = 64 << 30
 class Mesh:
     home: Home
     version: str
-    command: list[str]  # how the harness started it: the launcher call, as `stratos dev up`
+    launcher: str  # the call that started it, as `make bench` and `stratos dev up` do
 
     def daemons(self) -> dict[str, int]:
         return {row.name: row.pid for row in localmesh.status(self.home) if row.pid}
@@ -47,12 +46,10 @@ def running(root: Path) -> Iterator[Mesh]:
     home = Home(root / "home")
     try:
         localmesh.up(home, storage_nodes=STORAGE_NODES, capacity_bytes=CAPACITY_BYTES, validators=0)
-        command = [
-            sys.executable,
-            "-c",
-            f"localmesh.up(Home({str(home.root)!r}), storage_nodes={STORAGE_NODES}, "
-            f"capacity_bytes={CAPACITY_BYTES}, validators=0)",
-        ]
-        yield Mesh(home, _version(), command)
+        launcher = (
+            f"stratos.sdk.localmesh.up(Home({str(home.root)!r}), "
+            f"storage_nodes={STORAGE_NODES}, capacity_bytes={CAPACITY_BYTES}, validators=0)"
+        )
+        yield Mesh(home, _version(), launcher)
     finally:
         localmesh.down(home)
