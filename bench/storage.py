@@ -1,7 +1,7 @@
 """Storage figures on a real local mesh (nats-server, index, 3 storage nodes as processes):
-put and get throughput through the SDK, small puts per second (where the fsync of every
-JetStream write before its acknowledgement shows), the CLI's peak RSS for a 1 GiB put, and the
-storage nodes' peak RSS."""
+put and get throughput through the SDK, the CPU-seconds per GiB that get costs the client and
+the daemons, small puts per second (where the fsync of every JetStream write before its
+acknowledgement shows), the CLI's peak RSS for a 1 GiB put, and the storage nodes' peak RSS."""
 
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.cpu import CpuMeter, CpuSpent
 from stratos.sdk import localmesh
 from stratos.sdk.client import MeshClient
 from stratos.sdk.home import Home
+from stratos.sdk.meshfile import require
 from stratos.sdk.meshtls import local_client_tls
 
 MiB = 1 << 20
+GiB = 1 << 30
 TMPFS = "/dev/shm"
 
 
@@ -43,29 +46,54 @@ def make_file(path: Path, size: int) -> Path:
 
 @dataclass(frozen=True)
 class Throughput:
-    """Plaintext MB/s of one file: put with R=3, get into memory (tmpfs), get onto the disk."""
+    """Plaintext MB/s of one file: put with R=3, get into memory (tmpfs), get onto the disk;
+    and what the get into memory cost in CPU-seconds per GiB, the client (this process) and
+    every daemon of the mesh (nats-server, index, storage nodes)."""
 
     put: float
     get: float
     get_to_disk: float
+    get_cpu: CpuSpent
+    size: int
+
+    @property
+    def get_client_cpu_s_per_gib(self) -> float:
+        return self.get_cpu.client * GiB / self.size
+
+    @property
+    def get_cpu_s_per_gib(self) -> float:
+        return self.get_cpu.total * GiB / self.size
+
+
+def daemon_pids(home: Home) -> dict[str, int]:
+    """name → pid of every running process of the local mesh under `home`."""
+    return {rec.name: rec.pid for rec in require(home) if rec.pid}
 
 
 async def _put_get(home: Home, src: Path, out_tmpfs: Path, out_disk: Path) -> Throughput:
-    mb = src.stat().st_size / 1e6
+    size = src.stat().st_size
+    mb = size / 1e6
     async with MeshClient(
         home.index_addresses(), home.identity(), credentials=_credentials(home)
     ) as client:
         start = time.perf_counter()
         put = await client.put(src, replicas=3)
         put_s = time.perf_counter() - start
-        start = time.perf_counter()
-        await client.get(put.capability, out_tmpfs)
-        get_s = time.perf_counter() - start
+        with CpuMeter(daemon_pids(home)) as meter:
+            start = time.perf_counter()
+            await client.get(put.capability, out_tmpfs)
+            get_s = time.perf_counter() - start
         os.sync()  # nothing of the first get left to flush during the second
         start = time.perf_counter()
         await client.get(put.capability, out_disk)
         disk_s = time.perf_counter() - start
-    return Throughput(put=mb / put_s, get=mb / get_s, get_to_disk=mb / disk_s)
+    return Throughput(
+        put=mb / put_s,
+        get=mb / get_s,
+        get_to_disk=mb / disk_s,
+        get_cpu=meter.spent,
+        size=size,
+    )
 
 
 def put_get_throughput(home: Home, work: Path, size: int = 256 * MiB) -> Throughput:

@@ -26,8 +26,15 @@ HEAVY = (
     "rich",
     "structlog",
 )
-# What a command that talks to the mesh needs, and what it must still never import.
-NEVER_FOR_A_CLIENT = ("nats", "opentelemetry", "structlog")
+# What a command that talks to the mesh needs, and what it must still never import: nor the
+# launcher's modules (its NATS set-up and certificate authority), only to say the index is down.
+NEVER_FOR_A_CLIENT = (
+    "nats",
+    "opentelemetry",
+    "structlog",
+    "stratos.sdk.localmesh",
+    "stratos.sdk.meshnats",
+)
 
 
 def run_script(*args: str, home: Path) -> tuple[str, set[str]]:

@@ -503,13 +503,17 @@ class _Upload:
         self.records: list[types_pb2.Segment] = []
 
     async def segment(self, span: SegmentSpan) -> None:
-        chunk, data = _read_and_encrypt(self.fd, self.path, span, self.key, self.file_id)
+        # AES-GCM, blake3 and the pieces' one copy release the GIL: off the loop, which keeps
+        # the other segments' streams fed meanwhile
+        chunk, data = await asyncio.to_thread(
+            _read_encrypt_prepare, self.fd, self.path, span, self.key, self.file_id
+        )
         nodes = await self._replicate(span.index, chunk, data)
         self.records.append(segment_record(span.index, chunk, span.length, nodes))
         if self.on_progress:
             self.on_progress(span.length)
 
-    async def _replicate(self, index: int, chunk: str, data: bytes) -> list[str]:
+    async def _replicate(self, index: int, chunk: str, data: transfer.PreparedChunk) -> list[str]:
         """Store `replicas` copies of one chunk; the IDs of the nodes that acknowledged.
 
         Targets first, then the index's fallbacks, then fresh targets from the index with every
@@ -613,6 +617,13 @@ def _read_and_encrypt(
     del parts
     stored = encrypt_segment(key, file_id, span.index, plain)
     return hash_chunk(stored), stored
+
+
+def _read_encrypt_prepare(
+    fd: int, path: Path, span: SegmentSpan, key: bytes, file_id: str
+) -> tuple[str, transfer.PreparedChunk]:
+    chunk, stored = _read_and_encrypt(fd, path, span, key, file_id)
+    return chunk, transfer.PreparedChunk.of(stored)
 
 
 def _decode_and_decrypt(

@@ -61,6 +61,7 @@ from stratos.sdk.meshtls import issue_local, local_client_tls, tls_dir
 from stratos.sdk.procctl import (
     grpc_healthy,
     healthy,
+    index_running,
     is_running,
     last_line,
     list_nodes,
@@ -413,14 +414,6 @@ def validator_height(address: str, credentials: Any, timeout_s: float = 1.0) -> 
         except grpc.RpcError:
             return None
     return resp.height
-
-
-def index_running(home: Home) -> bool | None:
-    """Whether the local mesh's index process is alive; None when there is no local mesh."""
-    records = load(home)
-    if records is None:
-        return None
-    return any(r.kind == INDEX and is_running(r) for r in records)
 
 
 def log_file(home: Home, name: str) -> Path:

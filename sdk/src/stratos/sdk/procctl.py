@@ -18,7 +18,9 @@ import psutil
 from stratos.common.errors import FailedPrecondition
 from stratos.common.files import PRIVATE_UMASK, private_dir, tighten, write_atomic
 from stratos.common.procs import nats_config, port_open
-from stratos.sdk.meshplan import NATS, ProcessRecord
+from stratos.sdk.home import Home
+from stratos.sdk.meshfile import load
+from stratos.sdk.meshplan import INDEX, NATS, ProcessRecord
 
 # The generated gRPC stubs are imported where used, so `stratos dev kill` starts faster.
 
@@ -47,6 +49,16 @@ def live_process(rec: ProcessRecord) -> psutil.Process | None:
 
 def is_running(rec: ProcessRecord) -> bool:
     return live_process(rec) is not None
+
+
+def index_running(home: Home) -> bool | None:
+    """Whether the local mesh's index process is alive; None when there is no local mesh.
+    Here rather than in `localmesh`, so a client command's hint does not load the launcher
+    (its NATS and certificate modules)."""
+    records = load(home)
+    if records is None:
+        return None
+    return any(r.kind == INDEX and is_running(r) for r in records)
 
 
 def wait_gone(procs: list[tuple[ProcessRecord, psutil.Process]], timeout_s: float) -> list:

@@ -4,16 +4,23 @@ Everything that touches the network for the client lives here, so `client.py` ca
 chunks and manifests. Each call has its own deadline; every gRPC failure becomes a StratosError
 sentence here and nowhere else. A downloaded chunk is hashed before it is handed on, so a node
 that returns the wrong bytes is caught even if it did not notice itself.
+
+The chunk bytes themselves skip the protobuf runtime (`chunkwire`): an upload's pieces are
+serialized once (`PreparedChunk`, in the worker thread that encrypted them) and the same bytes go
+to every replica; a download reads each piece as a view into gRPC's buffer, and hashes the chunk
+in a worker thread, so the event loop only moves buffers and keeps every stream fed.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
-from stratos.common import grpcutil
+from stratos.common import chunkwire, grpcutil
 from stratos.common.errors import (
     AlreadyExists,
     DataLoss,
@@ -22,7 +29,7 @@ from stratos.common.errors import (
     Unavailable,
     from_grpc,
 )
-from stratos.common.hashing import new_hasher
+from stratos.common.hashing import chunk_id as hash_chunk
 from stratos.common.tickets import Bearer
 from stratos.v1 import index_pb2_grpc, storage_pb2, storage_pb2_grpc
 
@@ -30,6 +37,8 @@ PIECE_BYTES = 1024 * 1024
 BASE_DEADLINE_S = 30.0
 MIN_RATE_BYTES_PER_S = 1024 * 1024  # deadlines allow at least this throughput on top of the base
 INDEX_DEADLINE_S = 15.0
+PUT_CHUNK = "/stratos.v1.StorageService/PutChunk"
+GET_CHUNK = "/stratos.v1.StorageService/GetChunk"
 
 
 def transfer_deadline(size: int) -> float:
@@ -61,32 +70,66 @@ class Channels:
             await ch.close()
 
 
-async def _pieces(
-    header: storage_pb2.PutChunkHeader, data: bytes
-) -> AsyncIterator[storage_pb2.PutChunkRequest]:
-    yield storage_pb2.PutChunkRequest(header=header)
-    view = memoryview(data)
-    for start in range(0, len(data), PIECE_BYTES):
-        yield storage_pb2.PutChunkRequest(data=bytes(view[start : start + PIECE_BYTES]))
+@dataclass(frozen=True)
+class PreparedChunk:
+    """A chunk's bytes as the wire messages of its PutChunk data pieces, made once and sent to
+    every node that stores a copy. `len()` is the chunk's size."""
+
+    size: int
+    messages: tuple[bytes, ...]
+
+    @classmethod
+    def of(cls, data: bytes | bytearray | memoryview) -> PreparedChunk:
+        view = memoryview(data)
+        return cls(
+            size=len(view),
+            messages=tuple(
+                chunkwire.data_message(chunkwire.PUT_DATA_FIELD, view[start : start + PIECE_BYTES])
+                for start in range(0, len(view), PIECE_BYTES)
+            ),
+        )
+
+    def __len__(self) -> int:
+        return self.size
+
+
+async def _pieces(header: storage_pb2.PutChunkHeader, chunk: PreparedChunk) -> AsyncIterator[bytes]:
+    yield storage_pb2.PutChunkRequest(header=header).SerializeToString()
+    for message in chunk.messages:
+        yield message
+
+
+def _get_response(raw: bytes) -> chunkwire.Fields | None:
+    """A GetChunkResponse read in place; None when it does not parse (gRPC would log a
+    deserializer's exception and hand on None all the same)."""
+    try:
+        return chunkwire.parse_data(raw, chunkwire.GET_DATA_FIELD)
+    except StratosError:
+        return None
 
 
 async def put_chunk(
     channels: Channels,
     address: str,
     chunk_id: str,
-    data: bytes,
+    data: bytes | PreparedChunk,
     *,
     node_id: str = "",
     bearer: Bearer | None = None,
 ) -> storage_pb2.PutChunkResponse:
     """Store `data` under `chunk_id` on the node `node_id` at `address`, under `bearer`'s
     ticket; returns once it is fsync'd."""
-    stub = storage_pb2_grpc.StorageServiceStub(channels.get(address))
-    header = storage_pb2.PutChunkHeader(chunk_id=chunk_id, size=len(data))
+    chunk = data if isinstance(data, PreparedChunk) else PreparedChunk.of(data)
+    call = channels.get(address).stream_unary(
+        PUT_CHUNK,
+        request_serializer=None,  # the messages are wire bytes already
+        response_deserializer=storage_pb2.PutChunkResponse.FromString,
+    )
+    header = storage_pb2.PutChunkHeader(chunk_id=chunk_id, size=chunk.size)
     if bearer is not None:
-        header.auth.CopyFrom(bearer.prove("PutChunk", node_id, chunk_id, str(len(data))))
+        header.auth.CopyFrom(bearer.prove("PutChunk", node_id, chunk_id, str(chunk.size)))
     try:
-        resp = await stub.PutChunk(_pieces(header, data), timeout=transfer_deadline(len(data)))
+        resp = await call(_pieces(header, chunk), timeout=transfer_deadline(chunk.size))
     except grpc.RpcError as err:
         raise from_grpc(err, peer=address) from None
     if resp.chunk_id and resp.chunk_id != chunk_id:
@@ -108,29 +151,35 @@ async def get_chunk(
 
     The buffer is allocated once at its final size: growing it piece by piece would briefly
     hold two copies of every chunk in flight."""
-    stub = storage_pb2_grpc.StorageServiceStub(channels.get(address))
+    get = channels.get(address).unary_stream(
+        GET_CHUNK,
+        request_serializer=storage_pb2.GetChunkRequest.SerializeToString,
+        response_deserializer=_get_response,
+    )
     buf = bytearray(expected_size)
     view = memoryview(buf)
     got = 0
-    hasher = new_hasher()
     request = storage_pb2.GetChunkRequest(chunk_id=chunk_id)
     if bearer is not None:
         request.auth.CopyFrom(bearer.prove("GetChunk", node_id, chunk_id, "0", "0"))
     try:
-        call = stub.GetChunk(request, timeout=transfer_deadline(expected_size))
+        call = get(request, timeout=transfer_deadline(expected_size))
         async for msg in call:
+            if msg is None:
+                call.cancel()
+                raise DataLoss(f"the node at {address} sent a malformed piece of chunk {chunk_id}")
             n = len(msg.data)
             if got + n > expected_size:
                 call.cancel()
                 raise DataLoss(f"the node at {address} sent more bytes than chunk {chunk_id} has")
             view[got : got + n] = msg.data
-            hasher.update(msg.data)
             got += n
     except grpc.RpcError as err:
         raise from_grpc(err, peer=address) from None
     finally:
         view.release()
-    if got != expected_size or hasher.hexdigest() != chunk_id:
+    # blake3 releases the GIL: the loop goes on feeding the other transfers meanwhile
+    if got != expected_size or await asyncio.to_thread(hash_chunk, buf) != chunk_id:
         raise DataLoss(f"the node at {address} returned corrupt bytes for chunk {chunk_id}")
     return buf
 

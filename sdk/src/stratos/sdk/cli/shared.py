@@ -24,7 +24,7 @@ from stratos.sdk.home import Home
 from stratos.sdk.names import shown
 
 asyncio = lazy.module("asyncio")
-localmesh = lazy.module("stratos.sdk.localmesh")
+procctl = lazy.module("stratos.sdk.procctl")
 
 T = TypeVar("T")
 
@@ -85,7 +85,7 @@ def run_async(work: Callable[[], Awaitable[T]]) -> T:
 
 def index_addresses(home: Home) -> list[str]:
     """The index to talk to; a local mesh that was stopped is "not running", not a dead address."""
-    if env.addresses("STRATOS_INDEX_ADDRESS") is None and localmesh.index_running(home) is False:
+    if env.addresses("STRATOS_INDEX_ADDRESS") is None and procctl.index_running(home) is False:
         raise FailedPrecondition(
             f"no mesh is running under {home.root}; start one with 'stratos dev up' "
             "or set STRATOS_INDEX_ADDRESS"

@@ -1,0 +1,21 @@
+"""An upload's pieces are made once, as PutChunk wire messages that carry the chunk in order."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from stratos.sdk import transfer
+from stratos.v1 import storage_pb2
+
+
+@pytest.mark.parametrize("size", [0, 1, transfer.PIECE_BYTES, 4 * transfer.PIECE_BYTES + 16])
+def test_prepared_pieces_are_put_messages_that_rebuild_the_chunk(size):
+    data = os.urandom(size)
+    chunk = transfer.PreparedChunk.of(data)
+    assert len(chunk) == size
+    messages = [storage_pb2.PutChunkRequest.FromString(m) for m in chunk.messages]
+    assert all(m.WhichOneof("part") == "data" for m in messages)
+    assert all(len(m.data) <= transfer.PIECE_BYTES for m in messages)
+    assert b"".join(m.data for m in messages) == data
