@@ -59,9 +59,7 @@ def test_concurrent_writers_share_syncs_and_each_waits_for_one_begun_after_it(
         first = pool.submit(writer, 0)
         wait_until(lambda: syncs, what="the first sync to start")
         rest = [pool.submit(writer, i) for i in range(1, WRITERS)]
-        wait_until(
-            lambda: dirs.waiting(tmp_path) == WRITERS - 1, what="the other writers to queue"
-        )
+        wait_until(lambda: dirs.waiting(tmp_path) == WRITERS - 1, what="the other writers to queue")
         release_first.set()
         for f in [first, *rest]:
             f.result(30)

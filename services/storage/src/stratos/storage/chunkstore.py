@@ -4,7 +4,8 @@ A chunk lives at `<data_dir>/chunks/<id[:2]>/<id>`, where the ID is the BLAKE3 o
 the store can prove every byte it keeps and every byte it returns. Writes go to `tmp/`, are hashed
 while they stream in, fsync'd and renamed into place: a chunk is either fully stored and verified
 or absent. The directory fsync that makes a rename durable is shared by the writes that land at
-the same time (`dirsync`); each write still returns only once its own is done. Copies found corrupt on read are moved to `quarantine/` for an operator to look at.
+the same time (`dirsync`); each write still returns only once one begun after its rename is
+done. Copies found corrupt on read are moved to `quarantine/` for an operator to look at.
 
 All I/O here is blocking on purpose (plain files, no event loop); the gRPC edge calls it through
 worker threads. Pieces are at most `PIECE_BYTES`, so memory stays bounded whatever the chunk size.

@@ -41,7 +41,7 @@ class _Round:
 
 
 class _Dir:
-    __slots__ = ("running", "next")
+    __slots__ = ("next", "running")
 
     def __init__(self) -> None:
         self.running: _Round | None = None  # the sync in flight (it may predate a new rename)
