@@ -64,9 +64,10 @@ class Channels:
 async def _pieces(
     header: storage_pb2.PutChunkHeader, data: bytes
 ) -> AsyncIterator[storage_pb2.PutChunkRequest]:
-    yield storage_pb2.PutChunkRequest(header=header)
+    # The first piece rides with the header: a small chunk is one message, one write step.
     view = memoryview(data)
-    for start in range(0, len(data), PIECE_BYTES):
+    yield storage_pb2.PutChunkRequest(header=header, data=bytes(view[:PIECE_BYTES]))
+    for start in range(PIECE_BYTES, len(data), PIECE_BYTES):
         yield storage_pb2.PutChunkRequest(data=bytes(view[start : start + PIECE_BYTES]))
 
 
