@@ -1,7 +1,7 @@
 """Storage figures on a real local mesh (nats-server, index, 3 storage nodes as processes):
 put and get throughput through the SDK, the CPU-seconds per GiB that get costs the client and
-the daemons, small puts per second (where the fsync of every JetStream write before its
-acknowledgement shows), the CLI's peak RSS for a 1 GiB put, and the storage nodes' peak RSS."""
+the daemons, the CLI's peak RSS for a 1 GiB put, and the storage nodes' peak RSS. Small files
+have their own module (`small_files`)."""
 
 from __future__ import annotations
 
@@ -109,38 +109,6 @@ def put_get_throughput(home: Home, work: Path, size: int = 256 * MiB) -> Through
         src.unlink(missing_ok=True)
         out_disk.unlink(missing_ok=True)
         shutil.rmtree(out_tmpfs.parent, ignore_errors=True)
-
-
-async def _small_puts(home: Home, sources: list[Path], warmup: int) -> float:
-    async with MeshClient(
-        home.index_addresses(), home.identity(), credentials=_credentials(home)
-    ) as client:
-        for src in sources[:warmup]:
-            await client.put(src, replicas=3)
-        start = time.perf_counter()
-        for src in sources[warmup:]:
-            await client.put(src, replicas=3)
-        return (len(sources) - warmup) / (time.perf_counter() - start)
-
-
-def small_put_rate(
-    home: Home, work: Path, size: int = 64 << 10, count: int = 100, warmup: int = 5
-) -> float:
-    """Puts per second of distinct `size`-byte files, one client, one put at a time, R=3: each
-    is a placement, three chunk writes and the index's commit, whose JetStream writes are each
-    fsync'd before they are acknowledged."""
-    folder = work / "small"
-    folder.mkdir(parents=True, exist_ok=True)
-    sources = []
-    for i in range(warmup + count):
-        path = folder / f"small-{i}.bin"
-        path.write_bytes(os.urandom(size))
-        sources.append(path)
-    os.sync()
-    try:
-        return asyncio.run(_small_puts(home, sources, warmup))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def cli_put_peak_rss_mb(home: Home, work: Path, size: int = 1024 * MiB) -> float:

@@ -31,6 +31,7 @@ from stratos.common.identity import Identity
 from stratos.common.procs import env_with, free_port, wait_until
 from stratos.common.testing import NatsProcess, TrustedMesh, nats_server, trusted_mesh
 from stratos.common.testing_tls import cert_files, channel_credentials
+from stratos.sdk import transfer
 from stratos.sdk.capability import parse_capability
 from stratos.sdk.client import MeshClient
 from stratos.v1 import index_pb2, index_pb2_grpc, storage_pb2, storage_pb2_grpc, types_pb2
@@ -275,6 +276,35 @@ async def test_fewer_live_nodes_than_replicas_is_refused_before_any_byte_moves(
         assert len(await client.list_files()) == listed
     assert "Traceback" not in str(info.value)
     assert mesh.chunk_counts() == before
+
+
+async def test_a_small_file_is_two_index_calls_to_put_and_one_to_get(
+    mesh: Mesh, identity: Identity, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plan and place together, commit; then the manifest, node states and tickets at once."""
+    calls: list[str] = []
+    real_call = transfer.IndexClient.call
+
+    async def counted(self, method, request, **kwargs):
+        calls.append(method)
+        return await real_call(self, method, request, **kwargs)
+
+    monkeypatch.setattr(transfer.IndexClient, "call", counted)
+    src = tmp_path / "small.bin"
+    data = _write(src, 64 * 1024)
+    async with MeshClient(
+        [mesh.index_address], identity, credentials=channel_credentials()
+    ) as client:
+        put = await client.put(src, replicas=3)
+        assert calls == ["PlaceChunks", "CommitManifest"]
+        calls.clear()
+        await client.get(put.capability, tmp_path / "back.bin")
+        assert calls == ["GetManifest"]
+        before = mesh.chunk_counts()
+        with pytest.raises(FailedPrecondition, match="only 4 storage nodes are live"):
+            await client.put(src, replicas=5)  # the plan's refusal, before any byte moves
+        assert mesh.chunk_counts() == before
+    assert (tmp_path / "back.bin").read_bytes() == data
 
 
 async def test_a_corrupt_replica_is_skipped_and_all_corrupt_is_data_loss(

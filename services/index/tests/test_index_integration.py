@@ -101,6 +101,20 @@ async def test_plan_write_and_place_chunks(nats) -> None:
             assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
             assert "of 3 live storage nodes" in err.details()
 
+            # A small file plans and places in one call: the plan's refusal, word for word.
+            small = index_pb2.PlaceChunksRequest(chunks=chunks[:1], replicas=3, file_size=10)
+            err = await rpc_error(idx.stub.PlaceChunks(small))
+            assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert err.details() == (
+                "only 2 of 3 live storage nodes have room for a 26-byte chunk; "
+                "3 replicas need at least 3"
+            )
+            small.replicas = 2
+            placed = await idx.stub.PlaceChunks(small)
+            targets = placed.placements[0].targets
+            assert {t.node_id for t in targets} == {"n0", "n1"}
+            assert {t.state for t in targets} == {types_pb2.NODE_STATE_LIVE}
+
 
 async def test_commit_get_list_delete_round_trip(nats) -> None:
     owner, stranger = Identity.generate(), Identity.generate()
@@ -125,6 +139,8 @@ async def test_commit_get_list_delete_round_trip(nats) -> None:
         got = await idx.stub.GetManifest(index_pb2.GetManifestRequest(file_id=fid))
         assert got.signed == signed
         assert {n.node_id for n in got.nodes} == {"n1", "n2"}
+        # with each node's state, so a reader needs no ListNodes to try live holders first
+        assert {n.state for n in got.nodes} == {types_pb2.NODE_STATE_LIVE}
 
         listed = await idx.stub.ListFiles(index_pb2.ListFilesRequest())
         assert [f.file_id for f in listed.files] == [fid]
@@ -303,6 +319,8 @@ async def test_a_restarted_index_knows_every_file_and_node_at_once(nats) -> None
         assert [f.file_id for f in listed.files] == fids
         got = await second.stub.GetManifest(index_pb2.GetManifestRequest(file_id=fids[0]))
         assert {n.node_id for n in got.nodes} == {"n1", "n2"}
+        # with each node's state, so a reader needs no ListNodes to try live holders first
+        assert {n.state for n in got.nodes} == {types_pb2.NODE_STATE_LIVE}
 
 
 async def test_the_index_keeps_working_across_a_nats_restart(nats) -> None:

@@ -121,6 +121,35 @@ async def test_wrong_hash_is_invalid_argument_and_stores_nothing(node: Node) -> 
     assert node.store.stat().reserved_bytes == 0
 
 
+async def test_a_chunk_sent_whole_in_the_header_message_is_stored(node: Node) -> None:
+    """A small chunk is one message (header and bytes); a bigger one may start in it too."""
+    small = os.urandom(64 * 1024)
+    one = storage_pb2.PutChunkRequest(
+        header=storage_pb2.PutChunkHeader(chunk_id=chunk_id(small), size=len(small)), data=small
+    )
+    resp = await node.stub.PutChunk(iter([one]))
+    assert (resp.chunk_id, resp.size, resp.already_present) == (chunk_id(small), len(small), False)
+    assert (await get(node.stub, chunk_id(small)))[0] == small
+
+    big = os.urandom(MIB + 5)
+    started = storage_pb2.PutChunkRequest(
+        header=storage_pb2.PutChunkHeader(chunk_id=chunk_id(big), size=len(big)), data=big[:MIB]
+    )
+    rest = storage_pb2.PutChunkRequest(data=big[MIB:])
+    await node.stub.PutChunk(iter([started, rest]))
+    assert (await get(node.stub, chunk_id(big)))[0] == big
+
+    fresh = os.urandom(100)
+    too_much = storage_pb2.PutChunkRequest(
+        header=storage_pb2.PutChunkHeader(chunk_id=chunk_id(fresh), size=10), data=fresh
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as exc:
+        await node.stub.PutChunk(iter([too_much]))
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert node.store.stat().reserved_bytes == 0
+    assert files_under(node.root / "tmp") == []
+
+
 async def test_malformed_streams_are_invalid_argument(node: Node) -> None:
     data = b"abc"
     cid = chunk_id(data)

@@ -46,28 +46,32 @@ class ChunkToPlace(_message.Message):
     def __init__(self, chunk_id: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
 class PlaceChunksRequest(_message.Message):
-    __slots__ = ("chunks", "replicas", "exclude_node_ids", "extra", "ask")
+    __slots__ = ("chunks", "replicas", "exclude_node_ids", "extra", "ask", "file_size")
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     EXTRA_FIELD_NUMBER: _ClassVar[int]
     ASK_FIELD_NUMBER: _ClassVar[int]
+    FILE_SIZE_FIELD_NUMBER: _ClassVar[int]
     chunks: _containers.RepeatedCompositeFieldContainer[ChunkToPlace]
     replicas: int
     exclude_node_ids: _containers.RepeatedScalarFieldContainer[str]
     extra: int
     ask: _ticket_pb2.TicketAsk
-    def __init__(self, chunks: _Optional[_Iterable[_Union[ChunkToPlace, _Mapping]]] = ..., replicas: _Optional[int] = ..., exclude_node_ids: _Optional[_Iterable[str]] = ..., extra: _Optional[int] = ..., ask: _Optional[_Union[_ticket_pb2.TicketAsk, _Mapping]] = ...) -> None: ...
+    file_size: int
+    def __init__(self, chunks: _Optional[_Iterable[_Union[ChunkToPlace, _Mapping]]] = ..., replicas: _Optional[int] = ..., exclude_node_ids: _Optional[_Iterable[str]] = ..., extra: _Optional[int] = ..., ask: _Optional[_Union[_ticket_pb2.TicketAsk, _Mapping]] = ..., file_size: _Optional[int] = ...) -> None: ...
 
 class NodeAddress(_message.Message):
-    __slots__ = ("node_id", "address", "zone")
+    __slots__ = ("node_id", "address", "zone", "state")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ZONE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     address: str
     zone: str
-    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ...) -> None: ...
+    state: _types_pb2.NodeState
+    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., state: _Optional[_Union[_types_pb2.NodeState, str]] = ...) -> None: ...
 
 class ChunkPlacement(_message.Message):
     __slots__ = ("chunk_id", "targets")

@@ -92,6 +92,7 @@ class IndexServiceServicer:
     def PlanWrite(self, request, context):
         """Checks, before any byte is sent, that a write with this redundancy can be placed.
         Fewer live nodes with room than `replicas` → FAILED_PRECONDITION naming how many are live.
+        A file of one segment skips it: its PlaceChunks carries `file_size` and is checked the same.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -83,8 +83,8 @@ class StorageServiceServicer:
     """
 
     def PutChunk(self, request_iterator, context):
-        """Client-streaming: first message carries `header`, the rest carry `data` pieces
-        (at most 1 MiB each). The node hashes as it writes, fsyncs, renames into place and only
+        """Client-streaming: first message carries `header` (and may carry the first `data` piece),
+        the rest carry `data` pieces (at most 1 MiB each). The node hashes as it writes, fsyncs, renames into place and only
         then answers. A hash that does not match chunk_id → INVALID_ARGUMENT; over capacity →
         RESOURCE_EXHAUSTED. Writing a chunk that is already stored is idempotent.
         """

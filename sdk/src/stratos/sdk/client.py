@@ -1,7 +1,10 @@
 """MeshClient: the SDK's data path — encrypt, place, upload, commit, and read back.
 
 A put reads the file one segment at a time, encrypts it, asks the index where the chunk goes,
-and stores R copies in parallel, falling back to other nodes when one fails. At most
+and stores R copies in parallel, falling back to other nodes when one fails. A file of one
+segment (at most `SMALL_FILE_BYTES`) skips PlanWrite: its one PlaceChunks is checked the same
+way, so a small put is PlaceChunks, R parallel one-message PutChunks and CommitManifest, and a
+small get is GetManifest (which names the nodes' states) and one GetChunk. At most
 `parallelism` segments are in memory at once whatever the file size. Only when every segment has
 R acknowledged copies is the signed manifest committed, so the index never lists a half-written
 file. A get verifies the manifest, fetches segments in a bounded window, skips replicas that are
@@ -40,6 +43,7 @@ from stratos.common.errors import (
 )
 from stratos.common.hashing import chunk_id as hash_chunk
 from stratos.common.identity import Identity
+from stratos.common.limits import MIN_SEGMENT_BYTES
 from stratos.common.sealed_metadata import check_name
 from stratos.common.segment_limits import fitting_segment_size
 from stratos.sdk import ec_layout, file_names, holdings, sinks, transfer
@@ -69,6 +73,8 @@ FALLBACK_CANDIDATES = 2  # PlaceChunks `extra`
 MAX_REPLACEMENTS = 2  # times one segment may ask the index for fresh targets
 LIST_PAGE = 1000
 MAX_LIST_PAGES = 100_000
+# A file this small is one segment whatever the mesh suggests: no PlanWrite needed to cut it.
+SMALL_FILE_BYTES = MIN_SEGMENT_BYTES
 
 Progress = Callable[[int], None] | None
 T = TypeVar("T")
@@ -113,6 +119,7 @@ class _Found:
     signed: types_pb2.SignedManifest
     manifest: types_pb2.Manifest
     addresses: dict[str, str]  # node_id → address, for the nodes the index named
+    live: set[str]  # those of them the index sees LIVE
     locations: dict[str, list[str]]  # chunk_id → current holders, where they changed
     moved: types_pb2.FileLocations  # the same, as the index answered it
     tickets: TicketBook  # GET tickets for the chunks, when asked for
@@ -172,17 +179,23 @@ class MeshClient:
             # refused before contacting anything
             opts = check_put(size, replicas=replicas, erasure=erasure, segment_size=segment_size)
             copies = opts.replicas
-            plan = await self._plan(copies, size, erasure)
-            # the mesh's suggestion grows until the file's segments fit one manifest
-            seg_size = opts.segment_size or fitting_segment_size(
-                size, plan.segment_size or DEFAULT_SEGMENT_SIZE, copies, erasure
-            )
+            small = erasure is None and size <= (opts.segment_size or SMALL_FILE_BYTES)
+            if small:  # one segment: its placement carries the plan (`_Upload`)
+                seg_size = opts.segment_size or SMALL_FILE_BYTES
+            else:
+                plan = await self._plan(copies, size, erasure)
+                # the mesh's suggestion grows until the file's segments fit one manifest
+                seg_size = opts.segment_size or fitting_segment_size(
+                    size, plan.segment_size or DEFAULT_SEGMENT_SIZE, copies, erasure
+                )
             layout = segment_layout(size, seg_size)
             file_id = secrets.token_hex(16)
             key = new_file_key()
             upload: _Upload | EcUpload
             if erasure is None:
-                upload = _Upload(self, fd, path, file_id, key, copies, on_progress)
+                upload = _Upload(
+                    self, fd, path, file_id, key, copies, on_progress, plan=size if small else None
+                )
             else:
                 upload = EcUpload(
                     channels=self._channels,
@@ -237,21 +250,28 @@ class MeshClient:
         return plan
 
     async def _place(
-        self, chunks: Sequence[str], size: int, replicas: int, exclude: Iterable[str]
+        self,
+        chunks: Sequence[str],
+        size: int,
+        replicas: int,
+        exclude: Iterable[str],
+        *,
+        plan: int | None = None,
     ) -> tuple[list[index_pb2.NodeAddress], TicketBook]:
         """Targets (then fallbacks) for `chunks[0]`, and the PUT tickets for every chunk in
-        `chunks` (each of `size` bytes: the one chunk of a segment, or its shares)."""
+        `chunks` (each of `size` bytes: the one chunk of a segment, or its shares). `plan`: the
+        size of a one-chunk file, checked as PlanWrite would before it is placed."""
         wanted = [(chunk, size) for chunk in chunks]
-        resp = await self._index.call(
-            "PlaceChunks",
-            index_pb2.PlaceChunksRequest(
-                chunks=[index_pb2.ChunkToPlace(chunk_id=c, size=n) for c, n in wanted],
-                replicas=replicas,
-                exclude_node_ids=sorted(exclude),
-                extra=FALLBACK_CANDIDATES,
-                ask=tickets.ask(self._identity, "PlaceChunks", tickets.place_subject(wanted)),
-            ),
+        request = index_pb2.PlaceChunksRequest(
+            chunks=[index_pb2.ChunkToPlace(chunk_id=c, size=n) for c, n in wanted],
+            replicas=replicas,
+            exclude_node_ids=sorted(exclude),
+            extra=FALLBACK_CANDIDATES,
+            ask=tickets.ask(self._identity, "PlaceChunks", tickets.place_subject(wanted)),
         )
+        if plan is not None:
+            request.file_size = plan
+        resp = await self._index.call("PlaceChunks", request)
         for placement in resp.placements:
             if placement.chunk_id == chunks[0]:
                 return list(placement.targets), TicketBook(self._identity, resp.tickets)
@@ -292,8 +312,7 @@ class MeshClient:
         name = file_names.name_of(manifest, key)  # a wrong key stops here, before any write
         target = sinks.choose_target(out, name, file_id, force=force)
         code = ec_layout.code_of(manifest)
-        live, known = await self._node_view()
-        addresses = {**known, **found.addresses}
+        live, addresses = found.live, found.addresses
         sink = await sinks.open_sink(target)
         try:
             sink.reserve(manifest.size)
@@ -382,6 +401,7 @@ class MeshClient:
             signed=resp.signed,
             manifest=verify_manifest(resp.signed, file_id),
             addresses={n.node_id: n.address for n in resp.nodes},
+            live={n.node_id for n in resp.nodes if n.state == types_pb2.NODE_STATE_LIVE},
             locations=ec_layout.current_locations(resp),
             moved=resp.locations,
             tickets=TicketBook(self._identity, resp.tickets, renew=renew if read else None),
@@ -395,16 +415,6 @@ class MeshClient:
             return await self._index.call("GetManifest", request)
         except NotFound:
             raise NotFound(f"no file with ID {file_id}") from None
-
-    async def _node_view(self) -> tuple[set[str], dict[str, str]]:
-        """The nodes the index sees live, and the address of every node it knows; both empty
-        when it cannot say (then manifest order and GetManifest's addresses are used)."""
-        try:
-            nodes = await self.list_nodes()
-        except StratosError:
-            return set(), {}
-        live = {n.info.node_id for n in nodes if n.state == types_pb2.NODE_STATE_LIVE}
-        return live, {n.info.node_id: n.info.address for n in nodes if n.info.address}
 
     # -- metadata ----------------------------------------------------------------------------
 
@@ -491,8 +501,11 @@ class _Upload:
         key: bytes,
         replicas: int,
         on_progress: Progress,
+        *,
+        plan: int | None = None,
     ) -> None:
         self.client = client
+        self.plan = plan  # a one-segment file's size: its first placement is its plan
         self.fd = fd
         self.path = path
         self.file_id = file_id
@@ -523,7 +536,9 @@ class _Upload:
         errors: list[tuple[str, StratosError]] = []  # (node_id or "", error) in order met
         for attempt in range(MAX_REPLACEMENTS + 1):
             try:
-                targets, book = await self.client._place([chunk], len(data), want, self.failed)
+                targets, book = await self.client._place(
+                    [chunk], len(data), want, self.failed, plan=self.plan if attempt == 0 else None
+                )
             except StratosError as err:
                 if attempt == 0 and not self.failed:
                     raise  # the index refused outright: its sentence says why

@@ -94,8 +94,14 @@ class PreparedChunk:
 
 
 async def _pieces(header: storage_pb2.PutChunkHeader, chunk: PreparedChunk) -> AsyncIterator[bytes]:
-    yield storage_pb2.PutChunkRequest(header=header).SerializeToString()
-    for message in chunk.messages:
+    # The first piece rides with the header: a small chunk is one message, one write step. A
+    # message's fields are concatenated encodings, so the header's bytes go before the piece's.
+    head = storage_pb2.PutChunkRequest(header=header).SerializeToString()
+    if not chunk.messages:
+        yield head
+        return
+    yield head + chunk.messages[0]
+    for message in chunk.messages[1:]:
         yield message
 
 

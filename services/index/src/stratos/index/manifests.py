@@ -115,22 +115,29 @@ class ManifestStore:
         manifest = verify_signed(signed)
         value = signed.SerializeToString()
         file_id = manifest.file_id
+        summary = file_summary(manifest, signed.owner_public_key)
         for _ in range(_CAS_ATTEMPTS):
-            entry = await self._entry(file_id)
+            # A new file (the usual case) is one write: create, which fails if the key exists.
             try:
                 async with _nats_call():
-                    if entry is None:
-                        await self._kv.create(file_id, value)
-                    else:
-                        stored, _ = _parse(file_id, entry.value)
-                        if stored.owner_public_key != signed.owner_public_key:
-                            raise AlreadyExists(
-                                f"a file with ID {file_id} already exists and belongs to "
-                                "another owner"
-                            )
-                        if entry.value != value:
-                            await self._kv.update(file_id, value, last=entry.revision)
-                return file_summary(manifest, signed.owner_public_key)
+                    await self._kv.create(file_id, value)
+                return summary
+            except (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.BadRequestError):
+                pass  # the key exists: read it and decide
+            entry = await self._entry(file_id)
+            if entry is None:
+                continue  # deleted between our create and our read; create again
+            stored, _ = _parse(file_id, entry.value)
+            if stored.owner_public_key != signed.owner_public_key:
+                raise AlreadyExists(
+                    f"a file with ID {file_id} already exists and belongs to another owner"
+                )
+            if entry.value == value:
+                return summary
+            try:
+                async with _nats_call():
+                    await self._kv.update(file_id, value, last=entry.revision)
+                return summary
             except nats.js.errors.KeyWrongLastSequenceError:
                 continue  # another replica wrote this key between our read and write; re-read
         raise Unavailable(f"file {file_id} is being changed concurrently; try again")

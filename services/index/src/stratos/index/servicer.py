@@ -1,9 +1,12 @@
 """The gRPC edge of the index: translate requests into calls on the registry, the placement
 rules and the manifest store, and their answers (or one-sentence errors) back into responses.
-PlaceChunks and GetManifest also carry the tickets a signed ask is owed (`ticketing`)."""
+PlaceChunks and GetManifest also carry the tickets a signed ask is owed (`ticketing`), so a small
+file's put is one PlaceChunks (planned and placed together) and one CommitManifest, and its get
+one GetManifest (manifest, node addresses and states, tickets)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from nats.aio.client import Client as NATS
@@ -37,7 +40,9 @@ log = get_logger(__name__)
 
 
 def _address(node: Candidate) -> index_pb2.NodeAddress:
-    return index_pb2.NodeAddress(node_id=node.node_id, address=node.address, zone=node.zone)
+    return index_pb2.NodeAddress(
+        node_id=node.node_id, address=node.address, zone=node.zone, state=types_pb2.NODE_STATE_LIVE
+    )
 
 
 class IndexService(index_pb2_grpc.IndexServiceServicer):
@@ -99,16 +104,14 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
                 "deleted_file_chunks_not_collected", file_id=manifest.file_id, error=str(exc)
             )
 
+    def _plan(self, replicas: int, size: int, live: list[Candidate]) -> int:
+        return plan_write(
+            replicas, size, self._settings.segment_size_bytes, live, self._settings.max_replicas
+        )
+
     @rpc_edge
     async def PlanWrite(self, request, context):
-        live = self._candidates()
-        n_live = plan_write(
-            request.replicas,
-            request.size,
-            self._settings.segment_size_bytes,
-            live,
-            self._settings.max_replicas,
-        )
+        n_live = self._plan(request.replicas, request.size, self._candidates())
         return index_pb2.PlanWriteResponse(
             live_nodes=n_live, segment_size=self._settings.segment_size_bytes
         )
@@ -128,6 +131,8 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
             holder = self._asker(request, "PlaceChunks", place_subject(chunks))
             live = self._candidates()
             span.set_attribute("stratos.live_nodes", len(live))
+            if request.HasField("file_size"):  # a one-chunk file: PlanWrite's check first
+                self._plan(request.replicas, request.file_size, live)
             placed = place_chunks(
                 [(c.chunk_id, c.size) for c in request.chunks],
                 live,
@@ -186,24 +191,29 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
     @rpc_edge
     async def GetManifest(self, request, context):
         holder = self._asker(request, "GetManifest", request.file_id)
-        signed = await self._store.get(request.file_id)
+        where = await for_connection(self._nc, replicas=self._settings.nats_replicas)
+        # Both reads at once: a get waits for one NATS round trip, not two.
+        signed, locations = await _both(
+            self._store.get(request.file_id), where.get(request.file_id)
+        )
         manifest = types_pb2.Manifest.FromString(signed.manifest)
         if is_expired(manifest.expires_unix_ms, self._clock()):
             # Hidden at once; the expiry sweep removes it and collects its chunks soon after.
             raise NotFound(expired_message(request.file_id, manifest.expires_unix_ms))
-        locations = await (
-            await for_connection(self._nc, replicas=self._settings.nats_replicas)
-        ).get(request.file_id)
         signed_by, now_at = manifest_holders(manifest), holders(manifest, locations)
         held = [*signed_by.values(), *now_at.values()]
         named = sorted({n for ids in held for n in ids})
         nodes = []
+        now = self._clock()
         for node_id in named:
             rec = self._registry.get(node_id)
             if rec is not None:
                 nodes.append(
                     index_pb2.NodeAddress(
-                        node_id=node_id, address=rec.info.address, zone=rec.info.zone
+                        node_id=node_id,
+                        address=rec.info.address,
+                        zone=rec.info.zone,
+                        state=self._registry.state_of(rec, now),
                     )
                 )
         granted = []
@@ -272,3 +282,17 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
     async def GetHealth(self, request, context):
         repair, drains = self._mesh()
         return drain_api.health(repair, drains, self._registry.statuses(self._clock()))
+
+
+async def _both(first, second):
+    """Await two reads concurrently; the first one's error wins (a missing manifest is the
+    answer, whatever the locations read did), and neither is left running."""
+    tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
+    try:
+        return await tasks[0], await tasks[1]
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled():
+                task.exception()  # retrieved, so an unneeded failure is not logged as lost

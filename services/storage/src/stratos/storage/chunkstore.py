@@ -3,7 +3,9 @@
 A chunk lives at `<data_dir>/chunks/<id[:2]>/<id>`, where the ID is the BLAKE3 of its bytes, so
 the store can prove every byte it keeps and every byte it returns. Writes go to `tmp/`, are hashed
 while they stream in, fsync'd and renamed into place: a chunk is either fully stored and verified
-or absent. Copies found corrupt on read are moved to `quarantine/` for an operator to look at.
+or absent. The directory fsync that makes a rename durable is shared by the writes that land at
+the same time (`dirsync`); each write still returns only once one begun after its rename is
+done. Copies found corrupt on read are moved to `quarantine/` for an operator to look at.
 
 All I/O here is blocking on purpose (plain files, no event loop); the gRPC edge calls it through
 worker threads. Pieces are at most `PIECE_BYTES`, so memory stays bounded whatever the chunk size.
@@ -34,6 +36,7 @@ from stratos.common.errors import (
 from stratos.common.hashing import is_chunk_id, new_hasher
 from stratos.common.logging import get_logger
 from stratos.common.shown import shown
+from stratos.storage.dirsync import DirSync
 
 log = get_logger(__name__)
 
@@ -73,15 +76,6 @@ def check_chunk_id(chunk_id: str) -> None:
         )
 
 
-def _fsync_dir(path: Path) -> None:
-    # The rename is only durable once the directory entry itself reaches the disk.
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _hash_fd(fd: int, size: int) -> str:
     """BLAKE3 of the first `size` bytes of an open file, read through one reused buffer."""
     hasher = new_hasher()
@@ -107,8 +101,11 @@ class ChunkStore:
         node_id: str,
         capacity_bytes: int,
         max_chunk_bytes: int | None = None,
+        dir_sync: DirSync | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        # The rename is only durable once the directory entry itself reaches the disk.
+        self._dir_sync = dir_sync or DirSync()
         self.node_id = node_id
         self.capacity_bytes = capacity_bytes
         self.max_chunk_bytes = max_chunk_bytes
@@ -146,6 +143,10 @@ class ChunkStore:
                     sizes[bytes.fromhex(entry.name)] = entry.stat().st_size
         self._sizes = sizes
         self._used = sum(sizes.values())
+        # The prefix directories there now are durable once chunks/ is synced; a new one is
+        # synced into chunks/ by the first write that needs it (and any write racing that one).
+        self._dir_sync.sync(self.chunks_dir)
+        self._durable_prefixes = {p.name for p in self.chunks_dir.iterdir() if p.is_dir()}
         log.info(
             "storage_opened",
             data_dir=str(self.data_dir),
@@ -266,12 +267,10 @@ class ChunkStore:
         with self._lock:
             self._reserved -= size
 
-    def _install(self, tmp_path: Path, chunk_id: str, size: int) -> tuple[bool, bool]:
-        """Rename a verified, fsync'd temp file into place and count it.
-
-        Returns (a copy was already there, the prefix directory is new)."""
+    def _install(self, tmp_path: Path, chunk_id: str, size: int) -> bool:
+        """Rename a verified, fsync'd temp file into place and count it; True when a copy was
+        already there."""
         final = self.chunks_dir / chunk_id[:2] / chunk_id
-        new_prefix = not final.parent.exists()
         final.parent.mkdir(exist_ok=True)
         key = bytes.fromhex(chunk_id)
         with self._lock:
@@ -280,12 +279,14 @@ class ChunkStore:
             self._sizes[key] = size
             self._reserved -= size
             self._used += size - (old_size or 0)
-        return old_size is not None, new_prefix
+        return old_size is not None
 
-    def _make_durable(self, chunk_id: str, new_prefix: bool) -> None:
-        _fsync_dir(self.chunks_dir / chunk_id[:2])
-        if new_prefix:
-            _fsync_dir(self.chunks_dir)
+    def _make_durable(self, chunk_id: str) -> None:
+        self._dir_sync.sync(self.chunks_dir / chunk_id[:2])
+        prefix = chunk_id[:2]
+        if prefix not in self._durable_prefixes:  # every writer until its entry is synced
+            self._dir_sync.sync(self.chunks_dir)
+            self._durable_prefixes.add(prefix)
 
     def _intact_size(self, chunk_id: str, path: Path) -> int | None:
         """Size of the stored copy when it is intact; a corrupt copy is quarantined (→ None)."""
@@ -460,7 +461,7 @@ class ChunkWriter:
                 os.close(self._fd)
                 self._fd = -1
                 assert self._tmp_path is not None
-                existed, new_prefix = self.store._install(self._tmp_path, self.chunk_id, self.size)
+                existed = self.store._install(self._tmp_path, self.chunk_id, self.size)
             except OSError as err:
                 self._discard()
                 raise self._disk_error(err) from None
@@ -470,7 +471,7 @@ class ChunkWriter:
             # Installed and counted: from here a failure must not release the reservation again.
             self._tmp_path = None
             self._done = True
-            self.store._make_durable(self.chunk_id, new_prefix)
+            self.store._make_durable(self.chunk_id)
             return PutResult(self.chunk_id, self.size, existed)
 
     def _disk_error(self, err: OSError) -> Exception:

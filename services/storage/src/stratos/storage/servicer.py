@@ -2,7 +2,8 @@
 
 Blocking disk work runs in worker threads so one slow disk write never stalls other calls.
 An upload overlaps receiving piece N+1 with hashing and writing piece N, at most one piece
-ahead, which keeps throughput near disk speed and memory at a few MiB per stream. Only
+ahead, which keeps throughput near disk speed and memory at a few MiB per stream. A small chunk
+comes whole in the header's message and is opened and written in one worker-thread step. Only
 `max_active_puts` uploads run at once (the others wait, unread, in the transport's small
 flow-control window), so the node's memory stays bounded however many clients push at once;
 an upload that goes silent is dropped so it cannot hold its slot forever.
@@ -76,7 +77,7 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
     async def _put(self, requests: AsyncIterator[storage_pb2.PutChunkRequest]) -> PutResult:
         messages = _Messages(requests, self.idle_timeout_s)
         first = await messages.next()
-        if first is None or first.WhichOneof("part") != "header":
+        if first is None or not first.HasField("header"):
             raise InvalidArgument("the first PutChunk message must carry the header")
         header = first.header
         ticket = self._admit(
@@ -89,7 +90,7 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
         if ticket is not None:
             self.tickets.charge(ticket, header.size)
         try:
-            return await self._store(header, messages)
+            return await self._store(header, first.data, messages)
         except BaseException:
             if ticket is not None:
                 self.tickets.refund(ticket, header.size)
@@ -107,11 +108,13 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
             fields=fields,
         )
 
-    async def _store(self, header: storage_pb2.PutChunkHeader, messages: _Messages) -> PutResult:
+    async def _store(
+        self, header: storage_pb2.PutChunkHeader, first: bytes, messages: _Messages
+    ) -> PutResult:
         with _tracer.start_as_current_span("store_chunk") as span:
             span.set_attribute("stratos.chunk_id", header.chunk_id)
             span.set_attribute("stratos.bytes", header.size)
-            writer = await asyncio.to_thread(self.store.begin, header.chunk_id, header.size)
+            writer = await asyncio.to_thread(_begin, self.store, header, first)
             try:
                 result = await _stream_into(writer, messages)
             finally:
@@ -274,11 +277,25 @@ class _Messages:
 
     async def next(self) -> storage_pb2.PutChunkRequest | None:
         try:
-            return await asyncio.wait_for(anext(self._it, None), self.idle_timeout_s)
+            async with asyncio.timeout(self.idle_timeout_s):  # no task per message, unlike wait_for
+                return await anext(self._it, None)
         except TimeoutError:
             raise DeadlineExceeded(
                 f"the upload sent nothing for {self.idle_timeout_s:g} s and was dropped"
             ) from None
+
+
+def _begin(store: ChunkStore, header: storage_pb2.PutChunkHeader, first: bytes) -> ChunkWriter:
+    """Open the chunk's write and write the data that came with the header (a small chunk's
+    every byte), in one worker-thread step."""
+    writer = store.begin(header.chunk_id, header.size)
+    if first:
+        try:
+            writer.write(first)
+        except BaseException:
+            writer.abort()
+            raise
+    return writer
 
 
 async def _stream_into(writer: ChunkWriter, messages: _Messages) -> PutResult:
@@ -286,7 +303,7 @@ async def _stream_into(writer: ChunkWriter, messages: _Messages) -> PutResult:
     pending: asyncio.Future[None] | None = None
     try:
         while (msg := await messages.next()) is not None:
-            if msg.WhichOneof("part") != "data":
+            if msg.HasField("header"):
                 raise InvalidArgument("only the first PutChunk message may carry a header")
             if pending is not None:
                 await pending
