@@ -30,6 +30,7 @@ from stratos.index.audit_rules import (
     Target,
 )
 from stratos.index.auditor import Auditor
+from stratos.index.catalog import Catalog
 from stratos.index.config import IndexSettings
 from stratos.index.locations import LocationStore
 from stratos.index.manifests import ManifestStore, now_ms
@@ -104,15 +105,14 @@ class Mesh:
         return file_id, cid
 
     async def holders_of(self, file_id: str, cid: str) -> list[str]:
-        files, _ = self.loop.snapshot
-        manifest = next(f.manifest for f in files if f.manifest.file_id == file_id)
+        manifest = next(f.manifest for f in self.loop.views() if f.manifest.file_id == file_id)
         return holders(manifest, await self.locations.get(file_id))[cid]
 
     async def audit(
         self, file_id: str, cid: str, node: str, *others: str
     ) -> list[events_pb2.AuditResult]:
         """Challenge one copy, learning the answer from `others` (tried in a random order)."""
-        _, views = self.loop.snapshot
+        views = self.loop.nodes
         return await self.auditor.audit(Target(file_id, cid, self.sizes[cid], node, others), views)
 
     async def published_for(self, node: str, count: int = 1) -> list[events_pb2.AuditResult]:
@@ -147,7 +147,7 @@ async def mesh(
     settings = IndexSettings(nats_url=nats_url, **overrides)
     nc = await natsutil.connect(nats_url, name="test-auditor", connect_deadline_s=10)
     listener = await natsutil.connect(nats_url, name="test-audit-listener", connect_deadline_s=10)
-    loop = auditor = None
+    loop = auditor = catalog = None
     try:
         for i in (1, 2, 3):
             node_id = f"s{i}"
@@ -163,12 +163,15 @@ async def mesh(
                 ),
             )
             registry.observe(heartbeat(nodes[node_id]))
-        loop = RepairLoop(nc, registry, settings, **index_trust())
+        catalog = Catalog(nc.jetstream(), replicas=1)
+        await catalog.start()
+        loop = RepairLoop(nc, registry, settings, catalog=catalog, **index_trust())
         await loop.start(run=False)
         auditor = Auditor(
             nc,
             settings,
-            lambda: loop.snapshot,
+            catalog,
+            lambda: loop.nodes,
             credentials=channel_credentials("index", "index"),
             rng=random.Random(1),
             signer=index_trust()["signer"],
@@ -187,6 +190,8 @@ async def mesh(
             await auditor.stop()
         if loop is not None:
             await loop.stop()
+        if catalog is not None:
+            await catalog.stop()
         for n in nodes.values():
             await n.server.stop(0)
         await listener.close()

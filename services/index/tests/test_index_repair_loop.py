@@ -16,6 +16,7 @@ from stratos.common.errors import ConfigError
 from stratos.common.identity import Identity
 from stratos.common.procs import async_wait_until
 from stratos.common.tracing import setup_tracing
+from stratos.index.catalog import Catalog
 from stratos.index.config import IndexSettings
 from stratos.index.locations import LocationStore
 from stratos.index.manifests import ManifestStore, now_ms
@@ -64,14 +65,22 @@ async def repair_loop(
     """A loop on its own connection, on the test's clock; unless `run`, the test runs its
     rounds (run_once)."""
     nc = await natsutil.connect(url, name="test-repair", connect_deadline_s=10)
+    catalog = Catalog(nc.jetstream(), replicas=1)
     loop = RepairLoop(
-        nc, registry, IndexSettings(nats_url=url, **overrides), clock=clock, **index_trust()
+        nc,
+        registry,
+        IndexSettings(nats_url=url, **overrides),
+        catalog=catalog,
+        clock=clock,
+        **index_trust(),
     )
     try:
+        await catalog.start()
         await loop.start(run=run)
         yield loop
     finally:
         await loop.stop()
+        await catalog.stop()
         await nc.close()
 
 
@@ -171,6 +180,43 @@ async def test_a_lost_node_puts_jobs_on_the_queue_and_results_heal_the_locations
         assert len(loop.outstanding) == 0
         assert (await loop.run_once()).jobs == []
         assert loop.health.healthy == 3 and loop.health.bytes_to_repair == 0
+
+
+async def test_a_round_plans_what_changed_not_every_file_stored(nats) -> None:
+    """After the first round (every file checked once), a round with nothing new plans no file;
+    a commit plans that file; a lost node plans the files it held; a node joining queues every
+    file for rebalancing, planned a bounded batch per round."""
+    async with repair_loop(nats.url, registry_with(), repair_sweep_files_per_round=10) as loop:
+        nc = loop._nc
+        files = [settled(new_file_id(), size=SEGMENT) for _ in range(40)]
+        await commit(nc, *files)
+        assert (await loop.run_once()).jobs == []
+        assert loop.planned_files == 40 and loop.health.healthy == 40
+        await loop.run_once()
+        assert loop.planned_files == 0
+
+        extra = settled(new_file_id(), size=SEGMENT)
+        await commit(nc, extra)
+        await loop.run_once()
+        assert loop.planned_files == 1
+        assert loop.health.healthy == loop.health.file_count == 41
+
+        loop._registry = registry_with(lost=("n2",))
+        p = await loop.run_once()
+        on_n2 = {m.file_id for m in [*files, extra] if "n2" in m.segments[0].node_ids}
+        assert 0 < loop.planned_files == len(on_n2) < 41
+        assert {j.file_id for j in p.jobs} == on_n2
+        assert loop.health.degraded + loop.health.repairing == len(on_n2)
+
+    async with repair_loop(nats.url, registry_with(), repair_sweep_files_per_round=10) as loop:
+        await loop.run_once()  # a fresh loop over the same 41 files
+        await loop.run_once()
+        assert loop.planned_files == 0
+        joined = registry_with()
+        joined.observe(heartbeat("n9", capacity=CAPACITY, sent_unix_ms=NOW_MS))
+        loop._registry = joined
+        await loop.run_once()
+        assert loop.planned_files == 10  # the first batch of the rebalancing sweep
 
 
 async def test_a_result_on_another_nodes_subject_is_dropped(nats) -> None:

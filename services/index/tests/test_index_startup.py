@@ -71,12 +71,13 @@ def keep_umask():
     os.umask(was)
 
 
-def test_when_the_third_component_cannot_start_the_first_two_are_closed_and_one_sentence_exits_2(
+def test_when_the_repair_loop_cannot_start_the_parts_before_it_are_closed_and_one_sentence_exits_2(
     monkeypatch, capsys, quiet_index, keep_umask
 ) -> None:
-    """NATS, the heartbeat feed and the drain registry start; the repair loop's start fails
-    halfway with a NATS error: it releases its own subscription, then the drains, the feed and
-    the connection are closed in that order, and the user reads one sentence."""
+    """NATS, the heartbeat feed, the drain registry and the catalog start; the repair loop's
+    start fails halfway with a NATS error: it releases its own subscription, then the catalog,
+    the drains, the feed and the connection are closed in that order, and the user reads one
+    sentence."""
     events: list[str] = []
 
     @asynccontextmanager
@@ -109,6 +110,7 @@ def test_when_the_third_component_cannot_start_the_first_two_are_closed_and_one_
         index_main, "HeartbeatFeed", lambda *_, **__: FakePart("heartbeat feed", events)
     )
     monkeypatch.setattr(index_main, "DrainRegistry", Drains)
+    monkeypatch.setattr(index_main, "Catalog", lambda *_, **__: FakePart("catalog", events))
     monkeypatch.setattr(
         index_main,
         "RepairLoop",
@@ -121,7 +123,9 @@ def test_when_the_third_component_cannot_start_the_first_two_are_closed_and_one_
         "connected",
         "started heartbeat feed",
         "started drains",
+        "started catalog",
         "stopped repair loop (unsubscribed)",
+        "stopped catalog (unsubscribed)",
         "stopped drains",
         "stopped heartbeat feed (unsubscribed)",
         "drained NATS",

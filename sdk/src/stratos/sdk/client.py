@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 DEFAULT_SEGMENT_SIZE = 4 * 1024 * 1024
 FALLBACK_CANDIDATES = 2  # PlaceChunks `extra`
 MAX_REPLACEMENTS = 2  # times one segment may ask the index for fresh targets
-LIST_PAGE = 1000
+LIST_PAGE = 10_000  # the index answers up to MAX_PAGE per call: fewer round trips for big listings
 MAX_LIST_PAGES = 100_000
 # A file this small is one segment whatever the mesh suggests: no PlanWrite needed to cut it.
 SMALL_FILE_BYTES = MIN_SEGMENT_BYTES

@@ -87,6 +87,8 @@ READ_BY: Mapping[str, frozenset[str]] = {
             "STRATOS_REPAIR_JOB_TIMEOUT_S",
             "STRATOS_REPAIR_MAX_OUTSTANDING",
             "STRATOS_REPAIR_PLAN_RATE_BYTES_S",
+            "STRATOS_REPAIR_SWEEP_FILES_PER_ROUND",
+            "STRATOS_REPAIR_SWEEP_INTERVAL_S",
             "STRATOS_SEGMENT_SIZE_BYTES",
             "STRATOS_SUSPECT_AFTER_S",
         }

@@ -2,7 +2,8 @@
 copies on live nodes, publish one AuditResult per challenge on stratos.audit.results, and write
 off copies that failed on their data, so the repair loop re-creates them on its next round.
 
-What exists comes from the repair loop's last round (its snapshot). The right answer comes from
+What exists comes from the catalog: a few random chunks of each live node, so a round costs
+the challenges it makes, not the files stored. The right answer comes from
 another live holder: its copy is streamed, checked against the chunk ID and reduced to the
 challenged ranges (a bad copy there is a failed audit of that holder). A chunk with no other
 good holder (an erasure-coded share, R=1) is audited by reading the node's own copy whole.
@@ -41,10 +42,12 @@ from stratos.index.audit_rules import (
     pick_targets,
     still_held,
 )
+from stratos.index.catalog import Catalog
 from stratos.index.config import IndexSettings
 from stratos.index.locations import LocationStore
 from stratos.index.manifests import now_ms
-from stratos.index.repair_plan import DELETE, FileView, NodeView
+from stratos.index.registry import LIVE
+from stratos.index.repair_plan import DELETE, NodeView
 from stratos.index.ticketing import TicketSigner
 from stratos.v1 import events_pb2, repair_pb2, storage_pb2, storage_pb2_grpc, ticket_pb2, types_pb2
 
@@ -53,7 +56,7 @@ _tracer = tracer("stratos.index")
 NONCE_BYTES = 32
 _READ_RATE_BYTES_S = 1024 * 1024  # read deadlines allow at least this throughput
 
-Snapshot = tuple[list[FileView], dict[str, NodeView]]
+_SAMPLE_PER_NODE = 8  # chunks of each live node drawn from the catalog per round
 
 
 class Auditor(Component):
@@ -61,7 +64,8 @@ class Auditor(Component):
         self,
         nc: NATS,
         settings: IndexSettings,
-        snapshot: Callable[[], Snapshot | None],
+        catalog: Catalog,
+        nodes: Callable[[], dict[str, NodeView]],
         *,
         signer: Signer,
         credentials: grpc.ChannelCredentials,
@@ -70,7 +74,8 @@ class Auditor(Component):
         clock: Callable[[], int] = now_ms,
         tickets: TicketSigner | None = None,
     ) -> None:
-        self._nc, self._settings, self._snapshot = nc, settings, snapshot
+        self._nc, self._settings = nc, settings
+        self._catalog, self._nodes = catalog, nodes
         self._tickets = tickets  # this meta node's own tickets for its reads and challenges
         self._signer = signer
         self._credentials = credentials  # mutual TLS with the index's own certificate
@@ -113,16 +118,22 @@ class Auditor(Component):
 
     async def run_once(self) -> list[events_pb2.AuditResult]:
         """One round, challenges one after another (one chunk's ranges in memory at a time)."""
-        snap = self._snapshot()
-        if snap is None:
+        if not self._catalog.ready:
             return []
-        files, nodes = snap
-        targets = pick_targets(files, nodes, self._settings.audits_per_round, self._rng)
+        nodes = self._nodes()
+        count = self._settings.audits_per_round
+        state = self._catalog.state
+        sample: set[str] = set()
+        for n in sorted(nodes):
+            if nodes[n].state == LIVE:
+                for cid in state.random_chunks(n, max(count, _SAMPLE_PER_NODE), self._rng):
+                    sample |= state.files_naming(cid)
+        targets = pick_targets(state.views(sample), nodes, count, self._rng)
         results: list[events_pb2.AuditResult] = []
         for picked in targets:
             t = still_held(picked, await self._locations.get(picked.file_id))
             if t is None:
-                continue  # written off since the snapshot: repair is already on it
+                continue  # written off since it was drawn: repair is already on it
             try:
                 results += await self.audit(t, nodes)
             except Exception as exc:  # one odd copy must not stop the round
@@ -282,8 +293,7 @@ class Auditor(Component):
         manifest = await self._manifest(t.file_id)
         if manifest is None:
             return False
-        snap = self._snapshot()
-        others = [f.manifest for f in snap[0] if f.manifest.file_id != t.file_id] if snap else []
+        others = [m for m in self._catalog.state.naming(t.chunk_id) if m.file_id != t.file_id]
         result = repair_pb2.RepairResult(
             job_id=f"audit-{t.chunk_id[:16]}-{node_id}",
             kind=DELETE,

@@ -1,8 +1,9 @@
-"""The edge of cleanup: every STRATOS_EXPIRY_INTERVAL_S remove expired files, every
-STRATOS_GC_INTERVAL_S compare each live node's chunks (ListChunks) with the manifests and the
-reservations; and the hooks the gRPC edge calls — reserve placed chunks, check a commit, collect
-a deleted file's chunks. Decisions are cleanup_rules'; chunks are deleted by DELETE jobs on the
-STRATOS_REPAIR work queue, which storage nodes execute like any repair job.
+"""The edge of cleanup: every STRATOS_EXPIRY_INTERVAL_S remove the files whose expiry has come,
+every STRATOS_GC_INTERVAL_S compare each live node's chunks (ListChunks) with the chunks the
+catalog knows to be named and the reservations; and the hooks the gRPC edge calls — reserve
+placed chunks, check a commit, collect a deleted file's chunks. Decisions are cleanup_rules';
+chunks are deleted by DELETE jobs on the STRATOS_REPAIR work queue, which storage nodes
+execute like any repair job.
 
 Nothing here must survive a restart: a removed manifest's chunks that never got their jobs are
 orphans, which the next GC rounds collect after the grace.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Container, Iterable
 
 import grpc
 import nats.js.errors
@@ -32,10 +33,10 @@ from stratos.common.natsutil import (
 )
 from stratos.common.tracing import tracer
 from stratos.index import cleanup_rules as rules
+from stratos.index.catalog import Catalog
 from stratos.index.config import IndexSettings
 from stratos.index.jobqueue import publish_job
 from stratos.index.locations import LocationStore
-from stratos.index.manifest_cache import ManifestCache
 from stratos.index.manifests import _nats_call, now_ms
 from stratos.index.pieces import manifest_holders
 from stratos.index.registry import LIVE, Registry
@@ -57,6 +58,7 @@ class Cleanup(Component):
         registry: Registry,
         settings: IndexSettings,
         *,
+        catalog: Catalog,
         signer: Signer,
         credentials: grpc.ChannelCredentials,
         ready: Callable[[], bool] = lambda: True,
@@ -73,7 +75,7 @@ class Cleanup(Component):
         self._manifest_kv = None
         self._locations: LocationStore | None = None
         self.reservations: ReservationStore | None = None
-        self._cache = ManifestCache()
+        self._catalog = catalog
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._tasks: list[asyncio.Task] = []
 
@@ -128,7 +130,7 @@ class Cleanup(Component):
         records = await self.reservations.get(ids)
         if not rules.lapsed_at_commit(ids, records, set(), now):
             return  # the usual case: no manifest read needed
-        named = rules.referenced((await self._manifests()).values())
+        named = (await self._catalog.sync()).named_chunks()
         lapsed = rules.lapsed_at_commit(ids, records, named, now)
         where = manifest_holders(manifest)
         wanted: dict[str, list[str]] = {}
@@ -155,9 +157,10 @@ class Cleanup(Component):
         """Send DELETE jobs for a removed file's chunks no other file names or upload reserves;
         returns how many were published."""
         now = self._clock()
-        others = await self._manifests()
-        others.pop(manifest.file_id, None)
-        keep = rules.referenced(others.values())
+        state = await self._catalog.sync()  # a file committed meanwhile may share a chunk
+        keep = {
+            cid for cid in rules.chunk_ids(manifest) if state.files_naming(cid) - {manifest.file_id}
+        }
         keep |= rules.reserved(await self.reservations.get(rules.chunk_ids(manifest)), now)
         locations = await self._locations.get(manifest.file_id)
         jobs = rules.file_delete_jobs(manifest, locations, keep, reason=reason, now_ms=now)
@@ -178,17 +181,17 @@ class Cleanup(Component):
     async def expire_once(self) -> list[str]:
         """Remove every expired file; returns their IDs."""
         now = self._clock()
-        manifests = await self._manifests()
-        expired = sorted(
-            fid for fid, m in manifests.items() if rules.is_expired(m.expires_unix_ms, now)
-        )
+        state = self._catalog.state
         removed = []
-        for fid in expired:
+        for fid in state.due(now):
+            manifest = state.manifests.get(fid)
+            if manifest is None:
+                continue  # deleted while an earlier one was collected
             summary = await self._remove_expired(fid, now)
             if summary is None:
                 continue
             removed.append(fid)
-            await self.collect_file(manifests[fid], reason="expired")
+            await self.collect_file(manifest, reason="expired")
             event = events_pb2.FileEvent(file_id=fid, summary=summary)
             with contextlib.suppress(Exception):
                 await self._signer.publish(
@@ -220,9 +223,9 @@ class Cleanup(Component):
     async def collect_once(self) -> list[repair_pb2.RepairJob]:
         """One GC round over every live node; returns the DELETE jobs it published or found
         already queued."""
-        if not self._ready():
+        if not self._ready() or not self._catalog.ready:
             return []
-        named = rules.referenced((await self._manifests()).values())
+        named = (await self._catalog.sync()).named_chunks()
         since = await self._metadata_since_ms()
         nodes = sorted(
             (s.info.node_id, s.info.address)
@@ -247,7 +250,7 @@ class Cleanup(Component):
         return int(created.timestamp() * 1000) if created is not None else 0
 
     async def _collect_node(
-        self, node_id: str, address: str, named: set[str], since_ms: int
+        self, node_id: str, address: str, named: Container[str], since_ms: int
     ) -> list[repair_pb2.RepairJob]:
         with _tracer.start_as_current_span(
             "collect_garbage", attributes={"stratos.node_id": node_id}
@@ -268,10 +271,11 @@ class Cleanup(Component):
                 candidates += rules.orphans(
                     copies, named, set(), now_ms=self._clock(), grace_ms=self._grace_ms
                 )
-            # Reservations are read after the listing (rule 2 in cleanup_rules), and manifests
-            # again: a late commit may have named a candidate since the round began.
+            # Reservations are read after the listing (rule 2 in cleanup_rules), and the
+            # catalog brought up to date: a late commit may have named a candidate meanwhile
+            # (`named` is a live view of it).
             if candidates:
-                named = named | rules.referenced((await self._manifests()).values())
+                await self._catalog.sync()
             now = self._clock()
             held = rules.reserved(await self.reservations.get(c.chunk_id for c in candidates), now)
             garbage = rules.orphans(
@@ -306,7 +310,7 @@ class Cleanup(Component):
             )
         return jobs
 
-    async def _purge_reservations(self, named: set[str]) -> None:
+    async def _purge_reservations(self, named: Container[str]) -> None:
         now = self._clock()
         done, stale = rules.purgeable(
             await self.reservations.all(), named, now_ms=now, grace_ms=self._grace_ms
@@ -317,10 +321,6 @@ class Cleanup(Component):
             log.info("reservations_purged", count=purged)
 
     # -- plumbing ----------------------------------------------------------------------------
-
-    async def _manifests(self) -> dict[str, types_pb2.Manifest]:
-        """Every stored manifest (expired ones too: they still name their chunks)."""
-        return await self._cache.read(self._manifest_kv)
 
     def _stub(self, address: str) -> storage_pb2_grpc.StorageServiceStub:
         ch = self._channels.get(address)

@@ -31,7 +31,7 @@ which random per-file keys make practically impossible) while GC's DELETE for it
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 
 from stratos.index.pieces import chunk_sizes, holders, manifest_holders
@@ -120,8 +120,8 @@ def delete_job(
 
 def orphans(
     listed: Iterable[ChunkCopy],
-    referenced_ids: set[str],
-    reserved_ids: set[str],
+    referenced_ids: Container[str],
+    reserved_ids: Container[str],
     *,
     now_ms: int,
     grace_ms: int,
@@ -145,7 +145,7 @@ def orphans(
 def lapsed_at_commit(
     chunk_ids_: Iterable[str],
     reservations: Mapping[str, int],
-    referenced_elsewhere: set[str],
+    referenced_elsewhere: Container[str],
     now_ms: int,
 ) -> list[str]:
     """Chunks of a manifest being committed that GC may have collected: their reservation
@@ -166,7 +166,7 @@ def lapsed_message(file_id: str, chunk_id: str, node_id: str, grace_s: float) ->
 
 
 def purgeable(
-    reservations: Mapping[str, int], referenced_ids: set[str], *, now_ms: int, grace_ms: int
+    reservations: Mapping[str, int], referenced_ids: Container[str], *, now_ms: int, grace_ms: int
 ) -> tuple[list[str], list[str]]:
     """Reservation records GC may forget: (expired ones whose chunk a manifest now names,
     ones expired for more than another grace). The second wait lets a late commit still be

@@ -84,6 +84,22 @@ class IndexSettings(ServiceSettings):
         le=100_000,
         description="Repair jobs published and not yet answered, at most.",
     )
+    repair_sweep_files_per_round: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="Files a repair round plans from the sweep queue, besides the files that "
+        "changed: the sweep visits every file when a node enters service (rebalancing) and every "
+        "STRATOS_REPAIR_SWEEP_INTERVAL_S, so its cost per round stays bounded however many files "
+        "are stored.",
+    )
+    repair_sweep_interval_s: float = Field(
+        3600.0,
+        gt=0,
+        le=7 * 86400,
+        description="Seconds between two safety-net sweeps that plan every file once, a batch "
+        "per round (repair reacts to changes in between).",
+    )
     repair_job_timeout_s: float = Field(
         60.0,
         ge=1,

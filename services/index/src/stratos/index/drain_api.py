@@ -1,26 +1,33 @@
 """The drain and health RPCs of the index, kept out of the servicer: start, cancel and follow a
-drain; summarise the mesh's redundancy. Both answer from the repair loop's last round."""
+drain; summarise the mesh's redundancy. Drains answer from the catalog brought up to date
+first (`Catalog.sync`), so a file committed a moment ago counts; health from the repair loop's
+last round. Each costs what is on the node asked about, not what is stored."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 from stratos.common.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from stratos.index.drain_rules import Load, node_load, node_loads, refusal
+from stratos.index.drain_rules import Load, refusal
 from stratos.index.drains import HOLDING_OFF, DrainRegistry
 from stratos.index.manifests import now_ms
 from stratos.index.repair_health import eta
 from stratos.index.repair_loop import RepairLoop
-from stratos.index.repair_plan import FileView, NodeView
+from stratos.index.repair_plan import FileView
 from stratos.v1 import index_pb2, types_pb2
 
 MAX_LOST_FILES = 100  # GetHealth names at most this many unrecoverable files
 
 
-def _snapshot(repair: RepairLoop) -> tuple[list[FileView], dict[str, NodeView]]:
-    if repair.snapshot is None:
+def _read(repair: RepairLoop) -> None:
+    if repair.health is None:
         raise Unavailable("the index has not read the mesh yet; try again in a few seconds")
-    return repair.snapshot
+
+
+async def _on_node(repair: RepairLoop, node_id: str) -> tuple[list[FileView], Load]:
+    """The files with a copy on `node_id` and what it holds, as stored now."""
+    state = await repair.catalog.sync()
+    return state.views(state.files_on(node_id)), state.load(node_id)
 
 
 async def drain_node(
@@ -29,8 +36,9 @@ async def drain_node(
     node_id = request.node_id
     if not node_id:
         raise InvalidArgument("name the storage node to drain")
-    _snapshot(repair)  # the index has read the mesh once (else Unavailable)
-    files, nodes = await repair.refresh_snapshot()
+    _read(repair)
+    files, load = await _on_node(repair, node_id)
+    nodes = repair.current_nodes()
     current = drains.get(node_id)
     holding_off = current is not None and current.state in HOLDING_OFF
     if request.cancel:
@@ -43,7 +51,6 @@ async def drain_node(
     why = refusal(files, nodes, node_id, drains.draining())
     if why is not None:
         raise FailedPrecondition(f"cannot drain {node_id}: {why}")
-    load = node_load(files, node_id)
     status = index_pb2.DrainStatus(
         node_id=node_id,
         state=index_pb2.DRAIN_STATE_DRAINING,
@@ -63,8 +70,8 @@ async def drain_status(
     current = drains.get(node_id)
     if current is None:
         raise NotFound(f"{node_id} is not being drained")
-    files, _ = _snapshot(repair)
-    load = node_load(files, node_id)
+    _read(repair)
+    _, load = await _on_node(repair, node_id)
     out = index_pb2.DrainStatus()
     out.CopyFrom(current)
     out.chunks_left, out.bytes_left = load.chunks, load.bytes
@@ -80,12 +87,11 @@ def health(
     h = repair.health
     if h is None:
         raise Unavailable("the index has not read the mesh yet; try again in a few seconds")
-    files, _ = _snapshot(repair)
     rate = repair.repair_bytes_per_s()
     outstanding = repair.outstanding.jobs()
     jobs = Counter(j.target_node_id for j in outstanding)
     eta_s, eta_reason = eta(h, rate, len(outstanding))
-    loads = node_loads(files)
+    loads = repair.catalog.state.loads()
     draining = drains.draining()
     nodes = [
         index_pb2.NodeHealth(
@@ -100,7 +106,7 @@ def health(
     ]
     lost = [f for f in h.files if f.state == "unrecoverable"][:MAX_LOST_FILES]
     return index_pb2.GetHealthResponse(
-        files=len(h.files),
+        files=h.file_count,
         healthy=h.healthy,
         degraded=h.degraded,
         repairing=h.repairing,

@@ -28,6 +28,7 @@ from stratos.common.nats_trust import Gate, Signer
 from stratos.common.natsutil import connect
 from stratos.common.tracing import setup_tracing
 from stratos.index.auditor import Auditor
+from stratos.index.catalog import Catalog
 from stratos.index.cleanup import Cleanup
 from stratos.index.config import IndexSettings
 from stratos.index.drains import DrainRegistry
@@ -149,11 +150,19 @@ async def serve(
             DrainRegistry.refreshing(nc.jetstream(), replicas=settings.nats_replicas),
             "the drain bucket",
         )
+        # Every file once at start, then only changes: what repair, cleanup, audits, drains and
+        # listings read instead of the buckets.
+        catalog = await enter(
+            Catalog(nc.jetstream(), replicas=settings.nats_replicas),
+            "the manifest and locations buckets",
+        )
+        store.catalog = catalog
         repair = await enter(
             RepairLoop(
                 nc,
                 registry,
                 settings,
+                catalog=catalog,
                 ready=lambda: feed.ready,
                 draining=drains.draining,
                 tickets=tickets,
@@ -166,7 +175,8 @@ async def serve(
             Auditor(
                 nc,
                 settings,
-                snapshot=lambda: repair.snapshot,
+                catalog,
+                nodes=lambda: repair.nodes,
                 tickets=tickets,
                 signer=signer,
                 credentials=credentials.channel,
@@ -178,6 +188,7 @@ async def serve(
                 nc,
                 registry,
                 settings,
+                catalog=catalog,
                 credentials=credentials.channel,
                 ready=lambda: feed.ready,
                 tickets=tickets,

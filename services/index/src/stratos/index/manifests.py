@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import nats.errors
 import nats.js.errors
@@ -36,6 +37,9 @@ from stratos.index.manifest_rules import (
     verify_signed,
 )
 from stratos.v1 import types_pb2
+
+if TYPE_CHECKING:
+    from stratos.index.catalog import Catalog
 
 log = get_logger(__name__)
 
@@ -87,6 +91,9 @@ class ManifestStore:
     def __init__(self, kv, clock: Callable[[], int] = now_ms) -> None:
         self._kv = kv
         self._clock = clock
+        # The index's catalog, once it runs: listings page through it (brought up to date
+        # first) instead of listing the bucket's keys and reading each manifest.
+        self.catalog: Catalog | None = None
 
     @classmethod
     async def open(
@@ -160,6 +167,11 @@ class ManifestStore:
         if page_token:
             check_file_id(page_token)
         check_owner_key(owner_public_key)
+        if self.catalog is not None:
+            state = await self.catalog.sync()
+            ids = state.page(page_token, limit + 1, owner_public_key)
+            files = [file_summary(state.manifests[f], state.owners[f]) for f in ids[:limit]]
+            return files, files[-1].file_id if len(ids) > limit else ""
         async with _nats_call():
             keys = await kv_keys(self._kv)
         after = sorted(k for k in keys if k > page_token and FILE_ID_RE.match(k))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from stratos.index.pieces import assign_shares, union_holders
 from stratos.index.registry import LIVE, LOST, SUSPECT
-from stratos.index.repair_plan import DELETE, FileView, NodeView, Plan
+from stratos.index.repair_plan import DELETE, FileView, NodeView, Plan, Stuck
 from stratos.v1 import repair_pb2
 
 
@@ -50,7 +50,7 @@ class StuckGroup:
 
 @dataclass(frozen=True)
 class Health:
-    files: list[FileHealth]
+    files: list[FileHealth]  # from `health()` every file; from a HealthBook, the unhealthy ones
     healthy: int
     degraded: int
     repairing: int
@@ -61,17 +61,27 @@ class Health:
     node_chunks: dict[str, int]  # node → distinct chunks it holds, per the locations
     stuck: list[StuckGroup]
     waiting_on: list[str]  # suspect nodes holding copies that files are short of
+    file_count: int = 0  # files stored
 
 
-def health(
+@dataclass(frozen=True)
+class FileCheck:
+    """One file's health and the suspect nodes it waits on."""
+
+    health: FileHealth
+    waiting: frozenset[str] = frozenset()
+
+
+def check_files(
     files: Iterable[FileView],
     nodes: dict[str, NodeView],
     outstanding: Iterable[repair_pb2.RepairJob] = (),
     plan: Plan | None = None,
-) -> Health:
-    """A file is short of its target by the copies (shares) missing on live nodes — draining
-    ones included, their copies are still there; `plan` (the round's plan) says which of the
-    missing copies are stuck."""
+) -> list[FileCheck]:
+    """Each file's health. A file is short of its target by the copies (shares) missing on
+    live nodes — draining ones included, their copies are still there; `plan` (the round's plan)
+    says which of the missing copies are stuck. `files` must hold every file naming each chunk
+    they name (`CatalogState.closure`): a copy is a node's, whichever file recorded it."""
     files = list(files)
     where = union_holders((f.manifest, f.locations) for f in files)
     stuck_chunks = {s.chunk_id for s in plan.stuck} if plan else set()
@@ -86,12 +96,12 @@ def health(
     def held(cid: str, states: Collection[int]) -> list[str]:
         return [n for n in where.get(cid, ()) if state(n) in states]
 
-    out: list[FileHealth] = []
-    waiting: set[str] = set()
+    out: list[FileCheck] = []
     for f in files:
         m = f.manifest
         buckets = {"repair": 0, "stuck": 0, "lost": 0}
         unreadable = touched = False
+        waiting: set[str] = set()
         for seg in m.segments:
             short: list[tuple[str, int]] = []  # (chunk, bytes missing on live nodes)
             if seg.shares:
@@ -118,38 +128,104 @@ def health(
             verdict = "healthy"
         else:
             verdict = "repairing" if touched else "degraded"
-        out.append(
-            FileHealth(
-                m.file_id,
-                verdict,
-                buckets["repair"],
-                buckets["stuck"],
-                buckets["lost"],
-                reasons.get(m.file_id, "") if unreadable else "",
-            )
+        fh = FileHealth(
+            m.file_id,
+            verdict,
+            buckets["repair"],
+            buckets["stuck"],
+            buckets["lost"],
+            reasons.get(m.file_id, "") if unreadable else "",
         )
+        out.append(FileCheck(fh, frozenset(waiting)))
+    return out
+
+
+def health(
+    files: Iterable[FileView],
+    nodes: dict[str, NodeView],
+    outstanding: Iterable[repair_pb2.RepairJob] = (),
+    plan: Plan | None = None,
+) -> Health:
+    """The whole mesh's health from every file at once (`HealthBook` keeps the same one change
+    at a time)."""
+    files = list(files)
+    book = HealthBook()
+    book.update({f.manifest.file_id for f in files}, check_files(files, nodes, outstanding, plan))
     per_node: dict[str, int] = defaultdict(int)
-    for holding in where.values():
+    for holding in union_holders((f.manifest, f.locations) for f in files).values():
         for n in holding:
             per_node[n] += 1
-    return Health(
-        files=sorted(out, key=lambda fh: fh.file_id),
-        healthy=sum(1 for fh in out if fh.state == "healthy"),
-        degraded=sum(1 for fh in out if fh.state == "degraded"),
-        repairing=sum(1 for fh in out if fh.state == "repairing"),
-        unrecoverable=sum(1 for fh in out if fh.state == "unrecoverable"),
-        bytes_to_repair=sum(fh.bytes_to_repair for fh in out),
-        bytes_stuck=sum(fh.bytes_stuck for fh in out),
-        bytes_lost=sum(fh.bytes_lost for fh in out),
-        node_chunks=dict(sorted(per_node.items())),
-        stuck=_stuck_groups(plan),
-        waiting_on=sorted(waiting),
-    )
+    h = book.health(dict(sorted(per_node.items())), plan.stuck if plan else ())
+    every = sorted((c.health for c in book.checks()), key=lambda fh: fh.file_id)
+    return Health(**{**h.__dict__, "files": every})
 
 
-def _stuck_groups(plan: Plan | None) -> list[StuckGroup]:
+class HealthBook:
+    """Every file's last health, with the totals kept as files change: a round re-checks only
+    the files it planned, and `health()` costs what is not healthy, not what is stored. Healthy
+    files are counted, not listed."""
+
+    def __init__(self) -> None:
+        self._checks: dict[str, FileCheck] = {}
+        self._sick: dict[str, FileCheck] = {}  # the checks that are not healthy
+        self._counts: dict[str, int] = defaultdict(int)
+        self._bytes = {"repair": 0, "stuck": 0, "lost": 0}
+
+    def __len__(self) -> int:
+        return len(self._checks)
+
+    def checks(self) -> Iterable[FileCheck]:
+        return self._checks.values()
+
+    def update(self, scope: Iterable[str], checks: Iterable[FileCheck]) -> None:
+        """Forget the files of `scope` (some may be gone), then record `checks`."""
+        for file_id in scope:
+            self._forget(file_id)
+        for c in checks:
+            self._forget(c.health.file_id)
+            self._checks[c.health.file_id] = c
+            if c.health.state != "healthy":
+                self._sick[c.health.file_id] = c
+            self._count(c, 1)
+
+    def _forget(self, file_id: str) -> None:
+        old = self._checks.pop(file_id, None)
+        if old is not None:
+            self._sick.pop(file_id, None)
+            self._count(old, -1)
+
+    def _count(self, c: FileCheck, sign: int) -> None:
+        self._counts[c.health.state] += sign
+        self._bytes["repair"] += sign * c.health.bytes_to_repair
+        self._bytes["stuck"] += sign * c.health.bytes_stuck
+        self._bytes["lost"] += sign * c.health.bytes_lost
+
+    def unhealthy(self) -> list[FileCheck]:
+        return list(self._sick.values())
+
+    def health(self, node_chunks: dict[str, int], stuck: Iterable[Stuck]) -> Health:
+        """`node_chunks`: distinct chunks per node; `stuck`: the copies no node can take now."""
+        sick = self.unhealthy()
+        waiting = {n for c in sick for n in c.waiting}
+        return Health(
+            files=sorted((c.health for c in sick), key=lambda fh: fh.file_id),
+            healthy=self._counts["healthy"],
+            degraded=self._counts["degraded"],
+            repairing=self._counts["repairing"],
+            unrecoverable=self._counts["unrecoverable"],
+            bytes_to_repair=self._bytes["repair"],
+            bytes_stuck=self._bytes["stuck"],
+            bytes_lost=self._bytes["lost"],
+            node_chunks=node_chunks,
+            stuck=_stuck_groups(stuck),
+            waiting_on=sorted(waiting),
+            file_count=len(self._checks),
+        )
+
+
+def _stuck_groups(stuck: Iterable[Stuck]) -> list[StuckGroup]:
     by_reason: dict[str, dict[str, int]] = defaultdict(dict)
-    for s in plan.stuck if plan else ():
+    for s in stuck:
         by_reason[s.reason][s.chunk_id] = max(s.size, by_reason[s.reason].get(s.chunk_id, 0))
     groups = [StuckGroup(r, len(c), sum(c.values())) for r, c in by_reason.items()]
     return sorted(groups, key=lambda g: (-g.bytes, g.reason))

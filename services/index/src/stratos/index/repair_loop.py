@@ -1,7 +1,15 @@
-"""The edge of repair: every STRATOS_REPAIR_INTERVAL_S read manifests, locations and the node
-registry, ask the pure planner what to do, and publish the new jobs on the STRATOS_REPAIR work
-queue (subject stratos.repair.job.<target>); apply the RepairResults storage nodes send back on
+"""The edge of repair: every STRATOS_REPAIR_INTERVAL_S ask the pure planner what to do about
+the files that may need something, and publish the new jobs on the STRATOS_REPAIR work queue
+(subject stratos.repair.job.<target>); apply the RepairResults storage nodes send back on
 stratos.repair.result.<node> to the locations.
+
+A round costs what changed, not what is stored (`repair_scope.py` decides which files): files
+whose manifest or locations changed (the catalog says which), the files on a node whose state
+changed or that began or ended a drain, files not settled last round (short of copies, stuck,
+or with jobs planned), files of jobs in flight or expired — each with every file sharing a
+chunk with it. A node entering service, and a slow periodic sweep, put every file in a queue
+planned a bounded batch per round, so rebalancing and the safety net cost a bounded share of a
+core however many files exist. The first round checks every file's health once.
 
 Nothing here must survive a restart: a restarted index plans the same jobs with the same IDs,
 and JetStream's duplicate window (Nats-Msg-Id = job ID) stores each one once. A job whose
@@ -33,28 +41,31 @@ from stratos.common.natsutil import (
 )
 from stratos.common.shown import enum_name
 from stratos.common.tracing import extract_context, tracer
+from stratos.index.catalog import Catalog
 from stratos.index.config import IndexSettings
 from stratos.index.jobqueue import publish_job
 from stratos.index.locations import LocationStore
-from stratos.index.manifest_cache import ManifestCache
 from stratos.index.manifests import now_ms
 from stratos.index.registry import Registry
-from stratos.index.repair_health import Health, health
+from stratos.index.repair_health import Health, HealthBook, check_files
 from stratos.index.repair_plan import (
     DELETE,
     REENCODE,
     FileView,
     NodeView,
     Plan,
+    Stuck,
     node_views,
     plan,
 )
+from stratos.index.repair_scope import NodeKey, Sweep, node_changes, node_keys
 from stratos.index.ticketing import TicketSigner
 from stratos.v1 import auth_pb2, repair_pb2, types_pb2
 
 log = get_logger(__name__)
 _tracer = tracer("stratos.index")
 RESULT_SENDERS = frozenset({auth_pb2.MESH_ROLE_STORAGE})
+_PUBLISH_CONCURRENCY = 64  # job publishes awaiting their acknowledgement at once
 
 
 class Outstanding:
@@ -124,6 +135,7 @@ class RepairLoop(Component):
         registry: Registry,
         settings: IndexSettings,
         *,
+        catalog: Catalog,
         ready: Callable[[], bool] = lambda: True,
         draining: Callable[[], Collection[str]] = frozenset,
         clock: Callable[[], int] = now_ms,
@@ -136,6 +148,7 @@ class RepairLoop(Component):
         self._tickets = tickets  # a COPY or REENCODE job carries a ticket for its fetches
         self._registry = registry
         self._settings = settings
+        self._catalog = catalog
         self._ready, self._draining, self._clock = ready, draining, clock
         self.outstanding = Outstanding(int(settings.repair_job_timeout_s * 1000))
         interval = settings.repair_interval_s
@@ -145,25 +158,36 @@ class RepairLoop(Component):
         )
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
-        self._manifests = ManifestCache()
-        self._manifest_kv = None
         self._locations: LocationStore | None = None
         self._sub = None
         self._task: asyncio.Task | None = None
         self._last_round = time.monotonic()
         self._reported: tuple = ()
-        self._unrecoverable: set[str] = set()
+        self._lost: dict[str, set[str]] = {}  # file → its chunks no node can supply, as logged
+        self._manifest_kv = None
+        # what the next round plans (repair_scope): changed files, files not settled yet, the
+        # sweep queue; and what the last round saw of the nodes, to tell what changed
+        self._changed: set[str] = set()
+        self._unsettled: set[str] = set()
+        self._sweep = Sweep()
+        self._next_sweep = time.monotonic() + settings.repair_sweep_interval_s
+        self._node_keys: dict[str, NodeKey] = {}
+        self._was_draining: frozenset[str] = frozenset()
+        self._first = True
+        self._book = HealthBook()
+        self._stuck: dict[str, list[Stuck]] = {}
         self.health: Health | None = None
-        # the files and nodes of the last round, for drain checks and progress
-        self.snapshot: tuple[list[FileView], dict[str, NodeView]] | None = None
+        self.nodes: dict[str, NodeView] = {}  # the nodes of the last round
+        self.planned_files = 0  # files the last round planned (what a round costs)
         self._moved: deque[tuple[float, int]] = deque(maxlen=4096)  # (monotonic s, bytes)
 
     async def start(self, *, run: bool = True) -> None:
         """Open the stream and buckets and listen for results; with `run`, plan periodically."""
         replicas = self._settings.nats_replicas
         await ensure_repair_stream(self._js, replicas=replicas)
-        self._manifest_kv = await ensure_kv(self._js, MANIFEST_BUCKET, replicas=replicas)
         self._locations = await LocationStore.open(self._js, replicas=replicas)
+        self._manifest_kv = await ensure_kv(self._js, MANIFEST_BUCKET, replicas=replicas)
+        self._catalog.state.listen(self._changed_file)
         self._sub = await self._nc.subscribe(REPAIR_RESULT_WILDCARD, cb=self._on_result)
         if run:
             self._task = asyncio.create_task(self._run())
@@ -182,6 +206,9 @@ class RepairLoop(Component):
                 await self._sub.unsubscribe()
             self._sub = None
 
+    def _changed_file(self, file_id: str) -> None:
+        self._changed.add(file_id)
+
     async def _run(self) -> None:
         while True:
             try:
@@ -198,36 +225,48 @@ class RepairLoop(Component):
                 await asyncio.wait_for(self._wake.wait(), self._settings.repair_interval_s)
             self._wake.clear()
 
-    async def refresh_snapshot(self) -> tuple[list[FileView], dict[str, NodeView]]:
-        """Read the mesh now instead of waiting for the next round: a drain decided on a view
-        from before a just-committed file would accept what it must refuse."""
-        async with self._lock:
-            manifests = await self._read_manifests()
-            locations = await self._locations.all()
-            files = [FileView(m, locations.get(fid)) for fid, m in sorted(manifests.items())]
-            self.snapshot = (files, node_views(self._registry.statuses(self._clock())))
-            return self.snapshot
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    def current_nodes(self) -> dict[str, NodeView]:
+        """The nodes as the registry has them now."""
+        return node_views(self._registry.statuses(self._clock()))
+
+    def views(self, node_id: str = "") -> list[FileView]:
+        """The files as the catalog has them now: those with a copy on `node_id`, or all."""
+        state = self._catalog.state
+        return state.views(state.files_on(node_id) if node_id else state.all_ids())
 
     async def run_once(self) -> Plan | None:
-        """One planning round; None when the registry is not caught up yet (planning from a
-        half-read registry would see live nodes as missing)."""
-        if not self._ready():
+        """One planning round; None when the registry or the catalog is not caught up yet
+        (planning from a half-read registry would see live nodes as missing)."""
+        if not self._ready() or not self._catalog.ready:
             return None
+        # Up to date first: a round plans from what is stored, not from what had arrived.
+        state = await self._catalog.sync()
         async with self._lock:
             now = self._clock()
             for job in self.outstanding.expire(now):
                 log.info("repair_job_expired", job_id=job.job_id, target=job.target_node_id)
-            manifests = await self._read_manifests()
-            locations = await self._locations.all()
-            for file_id in locations.keys() - self._manifests.keys:
+                self._changed |= state.files_naming(job.chunk_id)
+            for file_id in state.stray_locations():
                 await self._locations.delete(file_id)  # the file was deleted
                 log.info("locations_removed", file_id=file_id)
-            files = [FileView(m, locations.get(fid)) for fid, m in sorted(manifests.items())]
             nodes = node_views(self._registry.statuses(now))
-            draining = set(self._draining())
-            self.snapshot = (files, nodes)
+            draining = frozenset(self._draining())
+            self._note_nodes(nodes, draining)
+            changed, self._changed = self._changed, set()
+            seeds = changed | self._unsettled | set(self._sweep.take(self._sweep_batch()))
             outstanding = self.outstanding.jobs()
-            # In a thread: a big mesh takes a noticeable while, and gRPC must keep answering.
+            for job in outstanding:
+                seeds |= state.files_naming(job.chunk_id)
+            check_all, self._first = self._first, False
+            scope = state.closure(state.all_ids() if check_all else seeds)
+            files = state.views(scope)
+            self.nodes = nodes
+            # In a thread: a big change takes a noticeable while, and gRPC must keep answering.
+            started = time.monotonic()
             p = await asyncio.to_thread(
                 plan,
                 files,
@@ -246,28 +285,51 @@ class RepairLoop(Component):
                         "stratos.outstanding": len(outstanding),
                     },
                 ) as span:
-                    published = await self._publish_plan(p, now)
+                    published = await self._publish_plan(
+                        p, now, files=len(files), plan_s=time.monotonic() - started
+                    )
                     span.set_attribute("stratos.jobs_published", published)
-            await self._report(p, files, nodes)
+            await self._report(p, scope, files, nodes)
+            self.planned_files = len(files)
             return p
 
-    async def _read_manifests(self) -> dict[str, types_pb2.Manifest]:
-        return await self._manifests.read(self._manifest_kv)
+    def _sweep_batch(self) -> int:
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + self._settings.repair_sweep_interval_s
+            self._sweep.add(self._catalog.state.all_ids())
+        return self._settings.repair_sweep_files_per_round
 
-    async def _publish_plan(self, p: Plan, now: int) -> int:
+    def _note_nodes(self, nodes: dict[str, NodeView], draining: frozenset[str]) -> None:
+        keys = node_keys(nodes)
+        changed, entered = node_changes(self._node_keys, keys, self._was_draining, draining)
+        for n in changed:
+            self._changed |= self._catalog.state.files_on(n)
+        if entered and not self._first:
+            self._sweep.add(self._catalog.state.all_ids())  # rebalance onto it, paced
+        if changed:
+            log.info("repair_nodes_changed", nodes=sorted(changed), entered=entered)
+        self._node_keys, self._was_draining = keys, draining
+
+    async def _publish_plan(self, p: Plan, now: int, *, files: int, plan_s: float) -> int:
+        """Publish what the limits allow (outstanding jobs, the byte budget), many at once: a
+        lost node's thousands of jobs must not wait on one acknowledgement after another."""
         elapsed = time.monotonic() - self._last_round
         self._last_round = time.monotonic()
         self._budget.refill(elapsed)
-        published = 0
+        chosen: list[repair_pb2.RepairJob] = []
         for job in p.jobs:
-            if len(self.outstanding) >= self._settings.repair_max_outstanding:
+            if len(self.outstanding) + len(chosen) >= self._settings.repair_max_outstanding:
                 break
             if job.kind != DELETE and not self._budget.take(_traffic(job)):
                 continue  # over the rate: copies wait for a later round, deletes still go
-            stored = await self._publish(job)
+            chosen.append(job)
+        gate = asyncio.Semaphore(_PUBLISH_CONCURRENCY)
+
+        async def one(job: repair_pb2.RepairJob) -> bool:
+            async with gate:
+                stored = await self._publish(job)
             self.outstanding.add(job, now)
-            published += stored
-            log.info(
+            log.debug(
                 "repair_job_published" if stored else "repair_job_already_queued",
                 job_id=job.job_id,
                 kind=repair_pb2.RepairKind.Name(job.kind),
@@ -277,6 +339,26 @@ class RepairLoop(Component):
                 reason=job.reason,
                 size=job.size,
             )
+            return stored
+
+        started = time.monotonic()
+        results = await asyncio.gather(*(one(j) for j in chosen), return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        published = sum(1 for r in results if r is True)
+        log.info(
+            "repair_jobs_published",
+            planned=len(p.jobs),
+            published=published,
+            already_queued=len(results) - published - len(failed),
+            failed=len(failed),
+            held_back=len(p.jobs) - len(chosen),
+            reasons=sorted({j.reason for j in chosen})[:10],
+            files=files,
+            plan_s=round(plan_s, 3),
+            publish_s=round(time.monotonic() - started, 3),
+        )
+        if failed:
+            raise failed[0]
         return published
 
     async def _publish(self, job: repair_pb2.RepairJob) -> bool:
@@ -290,9 +372,12 @@ class RepairLoop(Component):
                 job = stamped
         return await publish_job(self._js, job, self._signer)
 
-    async def _report(self, p: Plan, files: list[FileView], nodes) -> None:
+    async def _report(
+        self, p: Plan, scope: set[str], files: list[FileView], nodes: dict[str, NodeView]
+    ) -> None:
+        known = {c for chunks in self._lost.values() for c in chunks}
         for u in p.unrecoverable:
-            if u.chunk_id not in self._unrecoverable:
+            if u.chunk_id not in known:
                 log.error(
                     "chunk_unrecoverable",
                     file_id=u.file_id,
@@ -300,15 +385,32 @@ class RepairLoop(Component):
                     chunk_id=u.chunk_id,
                     reason=u.reason,
                 )
-        self._unrecoverable = {u.chunk_id for u in p.unrecoverable}
-        self.health = await asyncio.to_thread(health, files, nodes, self.outstanding.jobs(), p)
+        for file_id in scope:  # what the round planned replaces what was known of them
+            self._stuck.pop(file_id, None)
+            self._lost.pop(file_id, None)
+        for s in p.stuck:
+            self._stuck.setdefault(s.file_id, []).append(s)
+        for u in p.unrecoverable:
+            self._lost.setdefault(u.file_id, set()).add(u.chunk_id)
+        checks = await asyncio.to_thread(check_files, files, nodes, self.outstanding.jobs(), p)
+        self._book.update(scope, checks)
+        # Not settled: short of something, or with jobs planned (published or over the
+        # budget): planned again next round, until nothing is left to do for them.
+        state = self._catalog.state
+        unsettled = {c.health.file_id for c in checks if c.health.state != "healthy"}
+        for cid in {j.chunk_id for j in p.jobs}:
+            unsettled |= state.files_naming(cid)
+        self._unsettled = unsettled
+        node_chunks = {n: load.chunks for n, load in state.loads().items()}
+        stuck = [s for group in self._stuck.values() for s in group]
+        self.health = self._book.health(node_chunks, stuck)
         h = self.health
         summary = (h.healthy, h.degraded, h.repairing, h.bytes_to_repair, h.bytes_stuck)
         if summary != self._reported:
             self._reported = summary
             log.info(
                 "repair_status",
-                files=len(h.files),
+                files=h.file_count,
                 healthy=h.healthy,
                 degraded=h.degraded,
                 repairing=h.repairing,
@@ -373,9 +475,9 @@ class RepairLoop(Component):
                 return
             if not result.file_id:  # an orphan collected by GC: no file's locations to change
                 return
-            named = self._manifests.naming(result.chunk_id)
+            named = self._catalog.state.naming(result.chunk_id)
             if all(m.file_id != result.file_id for m in named):
-                manifest = await self._manifest(result.file_id)  # committed since the last read
+                manifest = await self._manifest(result.file_id)  # committed, not seen yet
                 named += [manifest] if manifest is not None else []
             if not named:
                 log.info("repair_result_for_deleted_file", **fields)

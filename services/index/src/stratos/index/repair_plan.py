@@ -35,6 +35,7 @@ from blake3 import blake3
 
 from stratos.index.pieces import assign_shares, union_holders
 from stratos.index.placement import rank as hrw_rank
+from stratos.index.placement import score as hrw_score
 from stratos.index.registry import LIVE, LOST, SUSPECT, Candidate
 from stratos.v1 import repair_pb2, types_pb2
 
@@ -137,6 +138,7 @@ class _Ctx:
     out: list[tuple[int, int, repair_pb2.RepairJob]] = field(default_factory=list)
     emitted: set[str] = field(default_factory=set)
     plan: Plan = field(default_factory=Plan)
+    scores: dict[tuple[str, str], float] = field(default_factory=dict)  # HRW, once per pair
 
     def state(self, node_id: str) -> int:
         view = self.nodes.get(node_id)
@@ -153,8 +155,20 @@ class _Ctx:
             for n in ids
             if (v := self.nodes.get(n)) is not None
         ]
-        best = [c.node_id for c in self.rank(chunk_id, known)]
+        if self.rank is hrw_rank:  # the same pairs are ranked again and again: score once
+            best = [c.node_id for c in sorted(known, key=lambda c: self._hrw(chunk_id, c))]
+        else:
+            best = [c.node_id for c in self.rank(chunk_id, known)]
         return best + sorted(ids - set(best))
+
+    def _hrw(self, chunk_id: str, c: Candidate) -> tuple[float, str]:
+        """hrw_rank's sort key, remembered for the plan (a node's weight does not change
+        within one)."""
+        pair = (chunk_id, c.node_id)
+        s = self.scores.get(pair)
+        if s is None:
+            s = self.scores[pair] = hrw_score(c, chunk_id)
+        return -s, c.node_id
 
     def eligible(self, chunk_id: str, size: int, holding: Collection[str]) -> list[str]:
         """Live, non-draining nodes that hold the chunk or have room for it, best first."""
