@@ -20,6 +20,7 @@ from bench import (
     grpc_loopback,
     healing,
     results,
+    scale,
     security,
     small_files,
     storage,
@@ -127,6 +128,7 @@ def main() -> None:
         figures += storage_figures(home, work, disk_mb_s, grpc_mb_s, grpc_tuned_mb_s, disk_syncs_s)
         figures += healing.measure(work, disk_mb_s)
         figures += consensus.measure(work / "consensus")
+        figures += scale.measure(work / "scale")
         figures += operator_bench.measure(work / "operator")
         figures += security.measure()
         figures.append(Figure("bound.disk_fsync_write", round(disk_mb_s, 1), "MB/s", None, None))
