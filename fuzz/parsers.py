@@ -45,6 +45,7 @@ from stratos.consensus.bft.wire import decode as decode_bft
 from stratos.consensus.ledger.apply import check_tx
 from stratos.consensus.ledger.tx import SIGN_DOMAIN, TxCode
 from stratos.consensus.node.codec import verify_evidence_bytes
+from stratos.index.catalog_state import CatalogState
 from stratos.index.config import IndexSettings
 from stratos.index.heartbeats import HEARTBEAT_PREFIX, HeartbeatFeed
 from stratos.index.locations import LocationStore
@@ -392,6 +393,7 @@ def _repair_result(data: bytes) -> dict[str, types_pb2.FileLocations]:
         _NoNats(),
         Registry(6, 30),
         _index_settings(),
+        catalog=SimpleNamespace(state=CatalogState()),  # knows no file: the bucket is asked
         signer=Signer(_META_NODE, _META_KEY),
         gate=Gate(lambda: _NODE_ADMISSION),
     )
