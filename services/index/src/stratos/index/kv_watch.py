@@ -5,9 +5,9 @@ learns what changed, instead of reading every key again each round.
 An ordered consumer delivering LAST_PER_SUBJECT on the bucket's stream does it (the way
 `heartbeats.py` follows the heartbeat stream): ordered consumers re-create themselves from the
 next stream sequence when their idle heartbeats stop, which carries the watch across a NATS
-restart. A NATS that comes back *without* its store (the stream is gone or started over at a
-lower sequence) is noticed by a slow check, and the watch starts afresh: `on_reset` first,
-then every key again.
+restart. A NATS that comes back *without* its store (the stream is gone, made again, or started over
+at a lower sequence) is noticed by a slow check, and the watch starts afresh: `on_reset`
+first, then every key again.
 
 `sync()` is what makes reads from memory the truth and not a cached plan: it waits until every
 change stored before the call has been delivered, so a listing after a commit (on any replica)
@@ -61,6 +61,7 @@ class KvWatch:
         self._sub = None
         self._watch: asyncio.Task | None = None
         self._seen_seq = 0
+        self._created = None  # when the stream followed was made: another time is another stream
         self._progress = asyncio.Event()
         self.caught_up = asyncio.Event()
 
@@ -97,7 +98,8 @@ class KvWatch:
                 await asyncio.wait_for(self._progress.wait(), min(remaining, 0.5))
 
     async def _subscribe(self) -> int:
-        target = (await self._js.stream_info(self._stream)).state.last_seq
+        info = await self._js.stream_info(self._stream)
+        target, self._created = info.state.last_seq, info.created
         self._seen_seq = 0
         if target == 0:
             self.caught_up.set()
@@ -128,10 +130,10 @@ class KvWatch:
         while True:
             await asyncio.sleep(self._check_interval_s)
             try:
-                state = (await self._js.stream_info(self._stream)).state
-                if state.last_seq >= self._seen_seq:
+                info = await self._js.stream_info(self._stream)
+                if info.state.last_seq >= self._seen_seq and info.created == self._created:
                     continue
-                log.warning("kv_stream_reset", bucket=self._bucket, last_seq=state.last_seq)
+                log.warning("kv_stream_reset", bucket=self._bucket, last_seq=info.state.last_seq)
             except NotFoundError:
                 log.warning("kv_stream_missing", bucket=self._bucket)
             except Exception as exc:  # NATS unreachable: the client reconnects; look again later
