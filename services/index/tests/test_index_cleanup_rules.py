@@ -127,3 +127,9 @@ def test_reservation_records_are_purged_once_named_or_long_lapsed() -> None:
     )
     assert named == ["named-lapsed"]
     assert stale == ["old-lapse"]
+
+
+def test_gc_rounds_are_spaced_so_listing_stays_within_its_rate() -> None:
+    assert rules.gc_pause(60, 1_000, 5_000) == 60  # a small mesh: the interval
+    assert rules.gc_pause(60, 1_500_000, 5_000) == 300  # a big one: listing paced at the rate
+    assert rules.gc_pause(60, 0, 5_000) == 60

@@ -76,6 +76,7 @@ READ_BY: Mapping[str, frozenset[str]] = {
             "STRATOS_AUDIT_INTERVAL_S",
             "STRATOS_AUDIT_TIMEOUT_S",
             "STRATOS_EXPIRY_INTERVAL_S",
+            "STRATOS_GC_CHUNKS_PER_S",
             "STRATOS_GC_GRACE_S",
             "STRATOS_GC_INTERVAL_S",
             "STRATOS_IDENTITY_FILE",

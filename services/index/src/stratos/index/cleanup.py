@@ -78,6 +78,7 @@ class Cleanup(Component):
         self._catalog = catalog
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._tasks: list[asyncio.Task] = []
+        self.listed = 0  # chunks the GC round under way (or the last one) listed
 
     async def start(self, *, run: bool = True) -> None:
         """Open the stream and buckets; with `run`, sweep expired files and collect garbage."""
@@ -91,7 +92,7 @@ class Cleanup(Component):
                 asyncio.create_task(
                     self._every(self._settings.expiry_interval_s, self.expire_once)
                 ),
-                asyncio.create_task(self._every(self._settings.gc_interval_s, self.collect_once)),
+                asyncio.create_task(self._collect_paced()),
             ]
         log.info(
             "cleanup_started",
@@ -116,6 +117,22 @@ class Cleanup(Component):
                 await work()
             except Exception as exc:  # NATS or a node away: the next round tries again
                 log.warning("cleanup_round_failed", work=work.__name__, error=str(exc) or repr(exc))
+
+    async def _collect_paced(self) -> None:
+        """GC rounds at the interval, or further apart when the last one listed more chunks
+        than STRATOS_GC_CHUNKS_PER_S allows: the safety net's cost stays bounded however many
+        chunks the mesh holds."""
+        while True:
+            listed, self.listed = self.listed, 0
+            await asyncio.sleep(
+                rules.gc_pause(self._settings.gc_interval_s, listed, self._settings.gc_chunks_per_s)
+            )
+            try:
+                await self.collect_once()
+            except Exception as exc:  # NATS or a node away: the next round tries again
+                log.warning(
+                    "cleanup_round_failed", work="collect_once", error=str(exc) or repr(exc)
+                )
 
     # -- hooks for the gRPC edge -------------------------------------------------------------
 
@@ -264,6 +281,7 @@ class Cleanup(Component):
             call = self._stub(address).ListChunks(request, timeout=_LIST_TIMEOUT_S)
             async for page in call:
                 listed += len(page.chunks)
+                self.listed += len(page.chunks)
                 copies = [
                     rules.ChunkCopy(c.chunk_id, c.size, c.stored_unix_ms) for c in page.chunks
                 ]

@@ -176,3 +176,9 @@ def purgeable(
         c for c, e in reservations.items() if e < now_ms - grace_ms and c not in referenced_ids
     )
     return named, stale
+
+
+def gc_pause(interval_s: float, listed: int, chunks_per_s: float) -> float:
+    """Seconds before the next GC round: the interval, or the time that listing `listed`
+    chunks is allowed at `chunks_per_s` on average, whichever is longer."""
+    return max(interval_s, listed / chunks_per_s)

@@ -134,6 +134,14 @@ class IndexSettings(ServiceSettings):
         description="Seconds between two garbage-collection rounds (every live node's chunks "
         "compared with the manifests and reservations).",
     )
+    gc_chunks_per_s: float = Field(
+        5000.0,
+        gt=0,
+        le=10_000_000,
+        description="Chunk copies GC may list per second on average: a round that listed more "
+        "than STRATOS_GC_INTERVAL_S allows waits longer before the next, so the safety net costs "
+        "a bounded share of a core however many chunks are stored.",
+    )
     gc_grace_s: float = Field(
         6 * 3600.0,
         gt=0,
