@@ -14,8 +14,10 @@ from stratos.common import natsutil
 from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError
 from stratos.common.identity import Identity
+from stratos.common.nats_subjects import REPAIR_BATCH_HEADER
 from stratos.common.procs import async_wait_until
 from stratos.common.tracing import setup_tracing
+from stratos.index import repair_loop as repair_loop_module
 from stratos.index.catalog import Catalog
 from stratos.index.config import IndexSettings
 from stratos.index.locations import LocationStore
@@ -25,6 +27,7 @@ from stratos.index.placement import rank
 from stratos.index.registry import Candidate, Registry
 from stratos.index.repair_loop import Budget, RepairLoop
 from stratos.v1 import repair_pb2, types_pb2
+from stratos.v1.auth_pb2 import MESH_ROLE_META
 
 pytestmark = pytest.mark.integration
 
@@ -180,6 +183,48 @@ async def test_a_lost_node_puts_jobs_on_the_queue_and_results_heal_the_locations
         assert len(loop.outstanding) == 0
         assert (await loop.run_once()).jobs == []
         assert loop.health.healthy == 3 and loop.health.bytes_to_repair == 0
+
+
+async def test_many_jobs_go_in_signed_batches_per_node_and_their_results_heal(
+    nats, monkeypatch
+) -> None:
+    """A round with many jobs (a lost node's) sends one message per node and batch, not one
+    per job; the storage nodes' per-job results heal the locations as before."""
+    monkeypatch.setattr(repair_loop_module, "BATCH_FROM", 2)
+    async with repair_loop(nats.url, registry_with()) as loop:
+        nc, js = loop._nc, loop._nc.jetstream()
+        files = [settled(new_file_id()) for _ in range(4)]
+        await commit(nc, *files)
+        assert (await loop.run_once()).jobs == []
+        loop._registry = registry_with(lost=("n2",))
+        p = await loop.run_once()
+        assert len(p.jobs) >= 3
+        messages = await queued(js)
+        assert sum(messages.values()) == len({j.target_node_id for j in p.jobs})
+        jobs = []
+        for node in NODES:
+            subject = natsutil.REPAIR_JOB_SUBJECT.format(node_id=node)
+            for msg in await take_jobs(js, node, messages.get(subject, 0)):
+                assert int(msg.headers[REPAIR_BATCH_HEADER]) >= 1
+                assert (
+                    mesh()
+                    .gate()
+                    .admit(msg.subject, msg.data, msg.headers, roles=frozenset({MESH_ROLE_META}))
+                )
+                batch = repair_pb2.RepairJobBatch.FromString(msg.data).jobs
+                assert all(j.target_node_id == node for j in batch)
+                jobs += batch
+        assert sorted(j.job_id for j in jobs) == sorted(j.job_id for j in p.jobs)
+        for job in jobs:
+            await send_result(nc, job)
+        await async_wait_until(
+            lambda: _answered(loop), timeout_s=10, what="every batched job answered"
+        )
+        assert (await loop.run_once()).jobs == [] and loop.health.healthy == 4
+
+
+async def _answered(loop: RepairLoop) -> bool:
+    return len(loop.outstanding) == 0
 
 
 async def test_a_round_plans_what_changed_not_every_file_stored(nats) -> None:

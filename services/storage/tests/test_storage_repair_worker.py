@@ -15,7 +15,7 @@ import pytest
 import zfec
 from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
-from trust_support import job_message, worker_trust
+from trust_support import batch_message, job_message, worker_trust
 
 from stratos.common import natsutil
 from stratos.common.grpcutil import RunningServer
@@ -266,6 +266,66 @@ async def test_delete_job_removes_the_chunk_and_tolerates_absence(tmp_path: Path
             )
             assert not m.target.store.path_of(cid).exists()
         assert m.target.store.stat().chunk_count == 0
+
+
+async def test_a_batch_runs_each_job_reports_each_and_is_acknowledged_once(
+    tmp_path: Path,
+) -> None:
+    async with mesh(tmp_path) as m:
+        chunks = [os.urandom(100_000 + i) for i in range(3)]
+        for data in chunks:
+            m.sources[0].store.put(chunk_id(data), data)
+        extra = b"an extra copy"
+        m.target.store.put(chunk_id(extra), extra)
+        dead = [dead_source()]
+        jobs = [
+            copy_job(f"b-copy-{i}", chunk_id(d), len(d), [m.sources[0].source()])
+            for i, d in enumerate(chunks)
+        ]
+        jobs.append(copy_job("b-copy-dead", chunk_id(b"nowhere"), 7, dead))
+        jobs.append(
+            repair_pb2.RepairJob(
+                job_id="b-del",
+                kind=repair_pb2.REPAIR_KIND_DELETE,
+                chunk_id=chunk_id(extra),
+                size=len(extra),
+                target_node_id=TARGET,
+            )
+        )
+        subject, payload, headers = batch_message(jobs)
+        await m.nc.jetstream().publish(subject, payload, headers=headers)
+        for i, data in enumerate(chunks):
+            result = await m.result_of(f"b-copy-{i}")
+            assert (result.ok, result.bytes) == (True, len(data))
+            assert m.target.store.path_of(chunk_id(data)).read_bytes() == data
+        # a job of a batch is tried once: its failure is reported for the index to plan again
+        assert not (await m.result_of("b-copy-dead")).ok
+        assert (await m.result_of("b-del")).ok and not m.target.store.path_of(
+            chunk_id(extra)
+        ).exists()
+        await async_wait_until(lambda: _is_zero(m.queued()), timeout_s=10, what="acked batch")
+        info = await m.nc.jetstream().consumer_info(REPAIR_STREAM, durable_name(TARGET))
+        assert info.num_ack_pending == 0 and info.num_redelivered == 0
+
+
+async def test_a_batch_not_signed_by_an_index_is_dropped_unrun(tmp_path: Path) -> None:
+    async with mesh(tmp_path, n_sources=0) as m:
+        keep = b"a copy the attacker wants gone"
+        m.target.store.put(chunk_id(keep), keep)
+        mallory = "mallory"
+        worker_trust(mallory)  # an admitted storage node, not a meta node
+        delete = repair_pb2.RepairJob(
+            job_id="evil-del",
+            kind=repair_pb2.REPAIR_KIND_DELETE,
+            chunk_id=chunk_id(keep),
+            size=len(keep),
+            target_node_id=TARGET,
+        )
+        subject, payload, headers = batch_message([delete], signer_id=mallory)
+        await m.nc.jetstream().publish(subject, payload, headers=headers)
+        await async_wait_until(lambda: _is_zero(m.queued()), timeout_s=10, what="dropped batch")
+        assert m.target.store.path_of(chunk_id(keep)).read_bytes() == keep
+        assert all(r.job_id != "evil-del" for r in m.results)
 
 
 async def test_reencode_job_rebuilds_a_lost_share(tmp_path: Path) -> None:

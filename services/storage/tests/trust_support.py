@@ -71,3 +71,17 @@ def worker_trust(node_id: str) -> dict:
     if node_id not in mesh().identities:
         mesh().storage(node_id)
     return {"signer": mesh().signer(node_id), "gate": mesh().gate()}
+
+
+def batch_message(
+    jobs: list[repair_pb2.RepairJob], signer_id: str = INDEX_ID
+) -> tuple[str, bytes, dict[str, str]]:
+    """Subject, payload and headers of a RepairJobBatch for one node, signed by `signer_id`
+    (the admitted index unless a test plays someone else)."""
+    from stratos.common.nats_subjects import REPAIR_BATCH_HEADER
+
+    jobs = [with_ticket(j) for j in jobs]
+    subject = REPAIR_JOB_SUBJECT.format(node_id=jobs[0].target_node_id)
+    data = repair_pb2.RepairJobBatch(jobs=jobs).SerializeToString()
+    headers = {"Nats-Msg-Id": "batch-" + jobs[0].job_id, REPAIR_BATCH_HEADER: str(len(jobs))}
+    return subject, data, mesh().signer(signer_id).headers(subject, data, headers)

@@ -26,21 +26,23 @@ from stratos.v1 import ticket_pb2 as stratos_dot_v1_dot_ticket__pb2
 from stratos.v1 import types_pb2 as stratos_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17stratos/v1/repair.proto\x12\nstratos.v1\x1a\x17stratos/v1/ticket.proto\x1a\x16stratos/v1/types.proto\"/\n\x0b\x43hunkSource\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"X\n\x0bShareSource\x12\r\n\x05index\x18\x01 \x01(\r\x12\x10\n\x08\x63hunk_id\x18\x02 \x01(\t\x12(\n\x07holders\x18\x03 \x03(\x0b\x32\x17.stratos.v1.ChunkSource\"\x8c\x03\n\tRepairJob\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.stratos.v1.RepairKind\x12\x0f\n\x07\x66ile_id\x18\x03 \x01(\t\x12\x10\n\x08\x63hunk_id\x18\x04 \x01(\t\x12\x0c\n\x04size\x18\x05 \x01(\x04\x12\x16\n\x0etarget_node_id\x18\x06 \x01(\t\x12(\n\x07sources\x18\x07 \x03(\x0b\x32\x17.stratos.v1.ChunkSource\x12(\n\x07\x65rasure\x18\x08 \x01(\x0b\x32\x17.stratos.v1.ErasureCode\x12\x13\n\x0bshare_index\x18\t \x01(\r\x12\'\n\x06shares\x18\n \x03(\x0b\x32\x17.stratos.v1.ShareSource\x12\x1b\n\x13segment_stored_size\x18\x0b \x01(\x04\x12\x0e\n\x06reason\x18\x0c \x01(\t\x12\x17\n\x0fplanned_unix_ms\x18\r \x01(\x03\x12(\n\x06ticket\x18\x0e \x01(\x0b\x32\x18.stratos.v1.SignedTicket\"\xa2\x01\n\x0cRepairResult\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.stratos.v1.RepairKind\x12\x0f\n\x07\x66ile_id\x18\x03 \x01(\t\x12\x10\n\x08\x63hunk_id\x18\x04 \x01(\t\x12\x0f\n\x07node_id\x18\x05 \x01(\t\x12\n\n\x02ok\x18\x06 \x01(\x08\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12\r\n\x05\x62ytes\x18\x08 \x01(\x04*q\n\nRepairKind\x12\x1b\n\x17REPAIR_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10REPAIR_KIND_COPY\x10\x01\x12\x18\n\x14REPAIR_KIND_REENCODE\x10\x02\x12\x16\n\x12REPAIR_KIND_DELETE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17stratos/v1/repair.proto\x12\nstratos.v1\x1a\x17stratos/v1/ticket.proto\x1a\x16stratos/v1/types.proto\"/\n\x0b\x43hunkSource\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"X\n\x0bShareSource\x12\r\n\x05index\x18\x01 \x01(\r\x12\x10\n\x08\x63hunk_id\x18\x02 \x01(\t\x12(\n\x07holders\x18\x03 \x03(\x0b\x32\x17.stratos.v1.ChunkSource\"\x8c\x03\n\tRepairJob\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.stratos.v1.RepairKind\x12\x0f\n\x07\x66ile_id\x18\x03 \x01(\t\x12\x10\n\x08\x63hunk_id\x18\x04 \x01(\t\x12\x0c\n\x04size\x18\x05 \x01(\x04\x12\x16\n\x0etarget_node_id\x18\x06 \x01(\t\x12(\n\x07sources\x18\x07 \x03(\x0b\x32\x17.stratos.v1.ChunkSource\x12(\n\x07\x65rasure\x18\x08 \x01(\x0b\x32\x17.stratos.v1.ErasureCode\x12\x13\n\x0bshare_index\x18\t \x01(\r\x12\'\n\x06shares\x18\n \x03(\x0b\x32\x17.stratos.v1.ShareSource\x12\x1b\n\x13segment_stored_size\x18\x0b \x01(\x04\x12\x0e\n\x06reason\x18\x0c \x01(\t\x12\x17\n\x0fplanned_unix_ms\x18\r \x01(\x03\x12(\n\x06ticket\x18\x0e \x01(\x0b\x32\x18.stratos.v1.SignedTicket\"5\n\x0eRepairJobBatch\x12#\n\x04jobs\x18\x01 \x03(\x0b\x32\x15.stratos.v1.RepairJob\"\xa2\x01\n\x0cRepairResult\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.stratos.v1.RepairKind\x12\x0f\n\x07\x66ile_id\x18\x03 \x01(\t\x12\x10\n\x08\x63hunk_id\x18\x04 \x01(\t\x12\x0f\n\x07node_id\x18\x05 \x01(\t\x12\n\n\x02ok\x18\x06 \x01(\x08\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12\r\n\x05\x62ytes\x18\x08 \x01(\x04*q\n\nRepairKind\x12\x1b\n\x17REPAIR_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10REPAIR_KIND_COPY\x10\x01\x12\x18\n\x14REPAIR_KIND_REENCODE\x10\x02\x12\x16\n\x12REPAIR_KIND_DELETE\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stratos.v1.repair_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REPAIRKIND']._serialized_start=791
-  _globals['_REPAIRKIND']._serialized_end=904
+  _globals['_REPAIRKIND']._serialized_start=846
+  _globals['_REPAIRKIND']._serialized_end=959
   _globals['_CHUNKSOURCE']._serialized_start=88
   _globals['_CHUNKSOURCE']._serialized_end=135
   _globals['_SHARESOURCE']._serialized_start=137
   _globals['_SHARESOURCE']._serialized_end=225
   _globals['_REPAIRJOB']._serialized_start=228
   _globals['_REPAIRJOB']._serialized_end=624
-  _globals['_REPAIRRESULT']._serialized_start=627
-  _globals['_REPAIRRESULT']._serialized_end=789
+  _globals['_REPAIRJOBBATCH']._serialized_start=626
+  _globals['_REPAIRJOBBATCH']._serialized_end=679
+  _globals['_REPAIRRESULT']._serialized_start=682
+  _globals['_REPAIRRESULT']._serialized_end=844
 # @@protoc_insertion_point(module_scope)

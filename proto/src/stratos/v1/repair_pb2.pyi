@@ -70,6 +70,12 @@ class RepairJob(_message.Message):
     ticket: _ticket_pb2.SignedTicket
     def __init__(self, job_id: _Optional[str] = ..., kind: _Optional[_Union[RepairKind, str]] = ..., file_id: _Optional[str] = ..., chunk_id: _Optional[str] = ..., size: _Optional[int] = ..., target_node_id: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[ChunkSource, _Mapping]]] = ..., erasure: _Optional[_Union[_types_pb2.ErasureCode, _Mapping]] = ..., share_index: _Optional[int] = ..., shares: _Optional[_Iterable[_Union[ShareSource, _Mapping]]] = ..., segment_stored_size: _Optional[int] = ..., reason: _Optional[str] = ..., planned_unix_ms: _Optional[int] = ..., ticket: _Optional[_Union[_ticket_pb2.SignedTicket, _Mapping]] = ...) -> None: ...
 
+class RepairJobBatch(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[RepairJob]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[RepairJob, _Mapping]]] = ...) -> None: ...
+
 class RepairResult(_message.Message):
     __slots__ = ("job_id", "kind", "file_id", "chunk_id", "node_id", "ok", "error", "bytes")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]

@@ -14,6 +14,8 @@ LOCATIONS_BUCKET = "STRATOS_LOCATIONS"  # FileLocations per file_id, changed wit
 REPAIR_STREAM = "STRATOS_REPAIR"  # work queue: each job is delivered to one consumer until acked
 REPAIR_JOB_SUBJECT = "stratos.repair.job.{node_id}"  # RepairJob for the node that executes it
 REPAIR_JOB_WILDCARD = "stratos.repair.job.>"
+# On a message of that subject that carries a RepairJobBatch instead: how many jobs it holds.
+REPAIR_BATCH_HEADER = "Stratos-Jobs"
 # RepairResult, plain NATS, on the executing node's own subject (its NATS user may publish
 # only there, and the index checks that the result names the same node)
 REPAIR_RESULT_SUBJECT = "stratos.repair.result.{node_id}"

@@ -43,7 +43,7 @@ from stratos.common.shown import enum_name
 from stratos.common.tracing import extract_context, tracer
 from stratos.index.catalog import Catalog
 from stratos.index.config import IndexSettings
-from stratos.index.jobqueue import publish_job
+from stratos.index.jobqueue import batches, publish_batch, publish_job
 from stratos.index.locations import LocationStore
 from stratos.index.manifests import now_ms
 from stratos.index.registry import Registry
@@ -66,6 +66,7 @@ log = get_logger(__name__)
 _tracer = tracer("stratos.index")
 RESULT_SENDERS = frozenset({auth_pb2.MESH_ROLE_STORAGE})
 _PUBLISH_CONCURRENCY = 64  # job publishes awaiting their acknowledgement at once
+BATCH_FROM = 256  # a round publishing this many jobs or more sends them in batches per node
 
 
 class Outstanding:
@@ -323,34 +324,43 @@ class RepairLoop(Component):
             if job.kind != DELETE and not self._budget.take(_traffic(job)):
                 continue  # over the rate: copies wait for a later round, deletes still go
             chosen.append(job)
+        # Few jobs go one per message; many go in batches per node (jobqueue.MAX_BATCH each).
+        units = [[j] for j in chosen] if len(chosen) < BATCH_FROM else batches(chosen)
         gate = asyncio.Semaphore(_PUBLISH_CONCURRENCY)
 
-        async def one(job: repair_pb2.RepairJob) -> bool:
+        async def one(unit: list[repair_pb2.RepairJob]) -> tuple[bool, int]:
+            stamped = [self._stamp(j) for j in unit]
             async with gate:
-                stored = await self._publish(job)
-            self.outstanding.add(job, now)
-            log.debug(
-                "repair_job_published" if stored else "repair_job_already_queued",
-                job_id=job.job_id,
-                kind=repair_pb2.RepairKind.Name(job.kind),
-                file_id=job.file_id,
-                chunk_id=job.chunk_id,
-                target=job.target_node_id,
-                reason=job.reason,
-                size=job.size,
-            )
-            return stored
+                if len(unit) == 1 and len(chosen) < BATCH_FROM:
+                    stored = await publish_job(self._js, stamped[0], self._signer)
+                else:
+                    stored = await publish_batch(self._js, stamped, self._signer)
+            for job in unit:
+                self.outstanding.add(job, now)
+                log.debug(
+                    "repair_job_published" if stored else "repair_job_already_queued",
+                    job_id=job.job_id,
+                    kind=repair_pb2.RepairKind.Name(job.kind),
+                    file_id=job.file_id,
+                    chunk_id=job.chunk_id,
+                    target=job.target_node_id,
+                    reason=job.reason,
+                    size=job.size,
+                )
+            return stored, len(unit)
 
         started = time.monotonic()
-        results = await asyncio.gather(*(one(j) for j in chosen), return_exceptions=True)
+        results = await asyncio.gather(*(one(u) for u in units), return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
-        published = sum(1 for r in results if r is True)
+        done = [r for r in results if not isinstance(r, BaseException)]
+        published = sum(n for stored, n in done if stored)
         log.info(
             "repair_jobs_published",
             planned=len(p.jobs),
             published=published,
-            already_queued=len(results) - published - len(failed),
-            failed=len(failed),
+            already_queued=sum(n for stored, n in done if not stored),
+            failed=len(chosen) - sum(n for _, n in done),
+            messages=len(units),
             held_back=len(p.jobs) - len(chosen),
             reasons=sorted({j.reason for j in chosen})[:10],
             files=files,
@@ -361,16 +371,18 @@ class RepairLoop(Component):
             raise failed[0]
         return published
 
-    async def _publish(self, job: repair_pb2.RepairJob) -> bool:
+    def _stamp(self, job: repair_pb2.RepairJob) -> repair_pb2.RepairJob:
+        """The job with the ticket its target fetches with (a copy: the planned job stays as
+        the planner made it)."""
         target = self._registry.get(job.target_node_id)
         if self._tickets is not None and target is not None and target.info.public_key:
             ticket = self._tickets.for_repair(job, bytes(target.info.public_key))
-            if ticket is not None:  # on a copy: the planned job stays as the planner made it
+            if ticket is not None:
                 stamped = repair_pb2.RepairJob()
                 stamped.CopyFrom(job)
                 stamped.ticket.CopyFrom(ticket)
-                job = stamped
-        return await publish_job(self._js, job, self._signer)
+                return stamped
+        return job
 
     async def _report(
         self, p: Plan, scope: set[str], files: list[FileView], nodes: dict[str, NodeView]

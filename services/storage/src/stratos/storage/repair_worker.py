@@ -9,6 +9,11 @@ attempt, a failure for good and a malformed job are acknowledged and reported wi
 job that is still running tells JetStream so every ack_wait/3, so a long transfer is not
 redelivered; one whose node dies is redelivered after ack_wait and redone idempotently.
 
+A message with the `Stratos-Jobs` header holds a RepairJobBatch (the index sends a lost node's
+thousands of jobs that way): its jobs run one after another, each reported as it ends, and the
+message is acknowledged when all are done. A job of a batch is attempted once — a failure, even
+one that may pass, is reported, and the index plans that chunk again (elsewhere while it may).
+
 Only an admitted meta (index) node may give this node work: a job not signed by one (anyone who
 can publish on NATS could publish `RepairJob(kind=DELETE)`) is dropped, counted and terminated —
 never executed, never redelivered. Results are signed by this node.
@@ -30,6 +35,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from stratos.common.lifecycle import cancel_and_wait
 from stratos.common.logging import get_logger
 from stratos.common.nats_roles import repair_durable
+from stratos.common.nats_subjects import REPAIR_BATCH_HEADER
 from stratos.common.nats_trust import Gate, Signer
 from stratos.common.natsutil import REPAIR_JOB_SUBJECT, REPAIR_RESULT_SUBJECT, REPAIR_STREAM
 from stratos.common.tracing import extract_context, tracer
@@ -174,6 +180,9 @@ class RepairWorker:
         ):
             await _quietly(msg.term())  # dropped for good: a forged job is never redelivered
             return
+        if (msg.headers or {}).get(REPAIR_BATCH_HEADER):
+            await self._handle_batch(msg)
+            return
         try:
             job = repair_pb2.RepairJob.FromString(msg.data)
         except DecodeError:
@@ -197,6 +206,49 @@ class RepairWorker:
             span.set_attribute("stratos.ok", outcome.ok)
             span.set_attribute("stratos.bytes", outcome.bytes)
             await self._settle(msg, job, outcome, attempt)
+
+    async def _handle_batch(self, msg: Msg) -> None:
+        try:
+            jobs = repair_pb2.RepairJobBatch.FromString(msg.data).jobs
+        except DecodeError:
+            log.error("repair_batch_unreadable", subject=msg.subject, size=len(msg.data))
+            await _quietly(msg.ack_sync(timeout=ACK_TIMEOUT_S))  # retrying cannot help
+            return
+        keepalive = asyncio.create_task(self._keep_alive(msg))
+        try:
+            for job in jobs:
+                if job.target_node_id != self.node_id:
+                    log.warning("repair_job_not_ours", job_id=job.job_id, target=job.target_node_id)
+                    continue
+                with _tracer.start_as_current_span(
+                    "repair_chunk", context=extract_context(msg.headers)
+                ) as span:
+                    span.set_attribute("stratos.job_id", job.job_id)
+                    span.set_attribute("stratos.chunk_id", job.chunk_id)
+                    span.set_attribute("stratos.repair_kind", kind_name(job.kind))
+                    outcome = await self._attempt(job)
+                    span.set_attribute("stratos.ok", outcome.ok)
+                await self._report(job, outcome, outcome.error, attempt=1)
+        except asyncio.CancelledError:
+            await _quietly(msg.nak())  # stopping: the batch is run again, idempotently
+            raise
+        finally:
+            keepalive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keepalive
+        try:
+            await msg.ack_sync(timeout=ACK_TIMEOUT_S)
+        except Exception as exc:  # redelivered; its jobs find their work done
+            log.warning("repair_batch_ack_failed", error=str(exc) or type(exc).__name__)
+
+    async def _attempt(self, job: repair_pb2.RepairJob) -> Outcome:
+        try:
+            return await self.executor.execute(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug must not kill the worker
+            log.exception("repair_job_crashed", job_id=job.job_id)
+            return Outcome(False, error=f"internal error: {exc}")
 
     async def _execute(self, msg: Msg, job: repair_pb2.RepairJob) -> Outcome:
         keepalive = asyncio.create_task(self._keep_alive(msg))
@@ -241,7 +293,13 @@ class RepairWorker:
             # Not acknowledged: JetStream redelivers it and the idempotent redo reports then.
             log.warning("repair_ack_failed", **fields, error=str(exc) or type(exc).__name__)
             return
-        result = build_result(job, self.node_id, outcome, disposition.error)
+        await self._report(job, outcome, disposition.error, attempt)
+
+    async def _report(
+        self, job: repair_pb2.RepairJob, outcome: Outcome, error: str, attempt: int
+    ) -> None:
+        fields = {"job_id": job.job_id, "kind": kind_name(job.kind), "chunk_id": job.chunk_id}
+        result = build_result(job, self.node_id, outcome, error)
         if result.ok:
             log.info("repair_done", **fields, bytes=result.bytes, attempt=attempt)
         else:
