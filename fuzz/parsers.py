@@ -359,6 +359,32 @@ REPAIR_JOB = Parser(
 )
 
 
+def _storage_batch(data: bytes) -> list[repair_pb2.RepairJob]:
+    """A batch of jobs (RepairJobBatch): decoded whole or refused; then each job is handled as
+    a single one is, a refused job reported failed while the others go on."""
+    accepted = []
+    for job in repair_pb2.RepairJobBatch.FromString(data).jobs:
+        try:
+            accepted.append(_storage_job(job.SerializeToString()))
+        except JobFailed:
+            continue
+    return accepted
+
+
+def _batch_is_doable(data: bytes, jobs: list[repair_pb2.RepairJob]) -> None:
+    for job in jobs:
+        _job_is_doable(data, job)
+
+
+REPAIR_BATCH = Parser(
+    "storage.repair_batch",
+    _storage_batch,
+    (DecodeError,),
+    seeds=lambda: [repair_pb2.RepairJobBatch(jobs=seeds.repair_jobs())],
+    invariant=_batch_is_doable,
+)
+
+
 class _MemoryKV:
     """The four calls of a JetStream KV bucket the repair loop and LocationStore make."""
 
@@ -603,6 +629,7 @@ PARSERS: tuple[Parser, ...] = (
     EVIDENCE,
     HEARTBEAT,
     REPAIR_JOB,
+    REPAIR_BATCH,
     REPAIR_RESULT,
     AUDIT,
     CAPABILITY,
