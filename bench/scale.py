@@ -10,7 +10,7 @@ chunk exists on any disk: these figures are about the control plane only.
   has read everything and nothing happens but heartbeats (bound 0.05 cores).
 - `scale.repair_plan_s_100k`: one node stops beating; from the moment the index shows it LOST
   (ListNodes) until every repair job for its chunks (about a third of the files) is queued on
-  the STRATOS_REPAIR stream (bound 10 s). The index runs with a plan rate and an outstanding
+  the STRATOS_REPAIR stream (bound 10 s; a batch message counts as the jobs it holds). The index runs with a plan rate and an outstanding
   limit that let it queue them all (`REPAIR_ENV`); by default it queues 512 at a time.
 - `scale.list_100k_s`: `stratos ls --all --json` of every file, a fresh CLI process (bound 5 s).
 Beside them, without a bound: `scale.index_ready_s_100k`, from starting the index until
@@ -39,6 +39,7 @@ from bench.results import Figure
 from stratos.common import natsutil
 from stratos.common.identity import Identity
 from stratos.common.nats_roles import Role
+from stratos.common.nats_subjects import REPAIR_BATCH_HEADER
 from stratos.common.procs import free_port
 from stratos.common.signed import sign as sign_message
 from stratos.common.testing import NatsProcess, TrustedMesh, nats_server
@@ -221,11 +222,23 @@ async def _state(index: index_pb2_grpc.IndexServiceStub, node_id: str) -> int:
     return next((n.state for n in nodes if n.info.node_id == node_id), 0)
 
 
-async def _queued(js) -> int:
-    try:
-        return (await js.stream_info(natsutil.REPAIR_STREAM)).state.messages
-    except Exception:  # not created yet
-        return 0
+class QueuedJobs:
+    """Repair jobs on the STRATOS_REPAIR stream: a message holds one job, or a batch of as many
+    as its REPAIR_BATCH_HEADER says. Each new message is read once."""
+
+    def __init__(self, js) -> None:
+        self._js, self._seen, self.jobs = js, 0, 0
+
+    async def count(self) -> int:
+        try:
+            last = (await self._js.stream_info(natsutil.REPAIR_STREAM)).state.last_seq
+        except Exception:  # not created yet
+            return 0
+        for seq in range(self._seen + 1, last + 1):
+            msg = await self._js.get_msg(natsutil.REPAIR_STREAM, seq)
+            self.jobs += int((msg.headers or {}).get(REPAIR_BATCH_HEADER, 1))
+        self._seen = max(self._seen, last)
+        return self.jobs
 
 
 def _list_all(address: str) -> tuple[float, int]:
@@ -312,7 +325,8 @@ async def _measure(work: Path, files: int) -> list[Figure]:
                 lost_at = time.monotonic()
                 want = per_node[victim]
                 deadline = lost_at + 300
-                while (got := await _queued(js)) < want:
+                queued = QueuedJobs(js)
+                while (got := await queued.count()) < want:
                     assert time.monotonic() < deadline, f"only {got} of {want} jobs queued"
                     await asyncio.sleep(0.05)
                 plan_s = time.monotonic() - lost_at
