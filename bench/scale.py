@@ -10,8 +10,9 @@ chunk exists on any disk: these figures are about the control plane only.
   has read everything and nothing happens but heartbeats (bound 0.05 cores).
 - `scale.repair_plan_s_100k`: one node stops beating; from the moment the index shows it LOST
   (ListNodes) until every repair job for its chunks (about a third of the files) is queued on
-  the STRATOS_REPAIR stream (bound 10 s; a batch message counts as the jobs it holds). The index runs with a plan rate and an outstanding
-  limit that let it queue them all (`REPAIR_ENV`); by default it queues 512 at a time.
+  the STRATOS_REPAIR stream (bound 10 s; a batch message counts as the jobs it holds). The
+  index runs with a plan rate and an outstanding limit that let it queue them all
+  (`REPAIR_ENV`); by default it queues 512 at a time.
 - `scale.list_100k_s`: `stratos ls --all --json` of every file, a fresh CLI process (bound 5 s).
 Beside them, without a bound: `scale.index_ready_s_100k`, from starting the index until
 GetHealth counts every file, and the index's resident memory then.
