@@ -17,7 +17,6 @@ from stratos.common.identity import Identity
 from stratos.common.nats_subjects import REPAIR_BATCH_HEADER
 from stratos.common.procs import async_wait_until
 from stratos.common.tracing import setup_tracing
-from stratos.index import repair_loop as repair_loop_module
 from stratos.index.catalog import Catalog
 from stratos.index.config import IndexSettings
 from stratos.index.locations import LocationStore
@@ -185,13 +184,10 @@ async def test_a_lost_node_puts_jobs_on_the_queue_and_results_heal_the_locations
         assert loop.health.healthy == 3 and loop.health.bytes_to_repair == 0
 
 
-async def test_many_jobs_go_in_signed_batches_per_node_and_their_results_heal(
-    nats, monkeypatch
-) -> None:
+async def test_many_jobs_go_in_signed_batches_per_node_and_their_results_heal(nats) -> None:
     """A round with many jobs (a lost node's) sends one message per node and batch, not one
     per job; the storage nodes' per-job results heal the locations as before."""
-    monkeypatch.setattr(repair_loop_module, "BATCH_FROM", 2)
-    async with repair_loop(nats.url, registry_with()) as loop:
+    async with repair_loop(nats.url, registry_with(), repair_batch_from=2) as loop:
         nc, js = loop._nc, loop._nc.jetstream()
         files = [settled(new_file_id()) for _ in range(4)]
         await commit(nc, *files)

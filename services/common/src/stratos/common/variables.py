@@ -84,6 +84,7 @@ READ_BY: Mapping[str, frozenset[str]] = {
             "STRATOS_MAX_REPLICAS",
             "STRATOS_NATS_CONNECT_TIMEOUT_S",
             "STRATOS_NODE_ID",
+            "STRATOS_REPAIR_BATCH_FROM",
             "STRATOS_REPAIR_INTERVAL_S",
             "STRATOS_REPAIR_JOB_TIMEOUT_S",
             "STRATOS_REPAIR_MAX_OUTSTANDING",

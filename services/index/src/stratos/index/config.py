@@ -84,6 +84,14 @@ class IndexSettings(ServiceSettings):
         le=100_000,
         description="Repair jobs published and not yet answered, at most.",
     )
+    repair_batch_from: int = Field(
+        256,
+        ge=1,
+        le=100_000,
+        description="A repair round publishing at least this many jobs sends them in batches "
+        "per storage node (up to 128 jobs per message, signed once, copies sharing a ticket) "
+        "instead of one message each.",
+    )
     repair_sweep_files_per_round: int = Field(
         1000,
         ge=1,

@@ -66,7 +66,6 @@ log = get_logger(__name__)
 _tracer = tracer("stratos.index")
 RESULT_SENDERS = frozenset({auth_pb2.MESH_ROLE_STORAGE})
 _PUBLISH_CONCURRENCY = 64  # job publishes awaiting their acknowledgement at once
-BATCH_FROM = 256  # a round publishing this many jobs or more sends them in batches per node
 
 
 class Outstanding:
@@ -325,13 +324,14 @@ class RepairLoop(Component):
                 continue  # over the rate: copies wait for a later round, deletes still go
             chosen.append(job)
         # Few jobs go one per message; many go in batches per node (jobqueue.MAX_BATCH each).
-        units = [[j] for j in chosen] if len(chosen) < BATCH_FROM else batches(chosen)
+        batched = len(chosen) >= self._settings.repair_batch_from
+        units = batches(chosen) if batched else [[j] for j in chosen]
         gate = asyncio.Semaphore(_PUBLISH_CONCURRENCY)
 
         async def one(unit: list[repair_pb2.RepairJob]) -> tuple[bool, int]:
-            stamped = [self._stamp(j) for j in unit]
+            stamped = self._stamp_batch(unit) if batched else [self._stamp(j) for j in unit]
             async with gate:
-                if len(unit) == 1 and len(chosen) < BATCH_FROM:
+                if not batched:
                     stored = await publish_job(self._js, stamped[0], self._signer)
                 else:
                     stored = await publish_batch(self._js, stamped, self._signer)
@@ -370,6 +370,23 @@ class RepairLoop(Component):
         if failed:
             raise failed[0]
         return published
+
+    def _stamp_batch(self, jobs: list[repair_pb2.RepairJob]) -> list[repair_pb2.RepairJob]:
+        """The jobs of one batch (one target) with their tickets, copies sharing theirs."""
+        target = self._registry.get(jobs[0].target_node_id)
+        if self._tickets is None or target is None or not target.info.public_key:
+            return jobs
+        tickets = self._tickets.for_repair_batch(jobs, bytes(target.info.public_key))
+        out = []
+        for job in jobs:
+            ticket = tickets.get(job.job_id)
+            if ticket is not None:
+                stamped = repair_pb2.RepairJob()
+                stamped.CopyFrom(job)
+                stamped.ticket.CopyFrom(ticket)
+                job = stamped
+            out.append(job)
+        return out
 
     def _stamp(self, job: repair_pb2.RepairJob) -> repair_pb2.RepairJob:
         """The job with the ticket its target fetches with (a copy: the planned job stays as
