@@ -163,19 +163,21 @@ def health(
 class HealthBook:
     """Every file's last health, with the totals kept as files change: a round re-checks only
     the files it planned, and `health()` costs what is not healthy, not what is stored. Healthy
-    files are counted, not listed."""
+    files are counted and remembered by ID only (most files are healthy; a record each would
+    cost more than the file's own manifest)."""
 
     def __init__(self) -> None:
-        self._checks: dict[str, FileCheck] = {}
+        self._healthy: set[str] = set()
         self._sick: dict[str, FileCheck] = {}  # the checks that are not healthy
         self._counts: dict[str, int] = defaultdict(int)
         self._bytes = {"repair": 0, "stuck": 0, "lost": 0}
 
     def __len__(self) -> int:
-        return len(self._checks)
+        return len(self._healthy) + len(self._sick)
 
     def checks(self) -> Iterable[FileCheck]:
-        return self._checks.values()
+        yield from (FileCheck(FileHealth(f, "healthy", 0)) for f in self._healthy)
+        yield from self._sick.values()
 
     def update(self, scope: Iterable[str], checks: Iterable[FileCheck]) -> None:
         """Forget the files of `scope` (some may be gone), then record `checks`."""
@@ -183,15 +185,19 @@ class HealthBook:
             self._forget(file_id)
         for c in checks:
             self._forget(c.health.file_id)
-            self._checks[c.health.file_id] = c
-            if c.health.state != "healthy":
+            if c.health.state == "healthy":
+                self._healthy.add(c.health.file_id)
+            else:
                 self._sick[c.health.file_id] = c
             self._count(c, 1)
 
     def _forget(self, file_id: str) -> None:
-        old = self._checks.pop(file_id, None)
+        if file_id in self._healthy:
+            self._healthy.discard(file_id)
+            self._counts["healthy"] -= 1
+            return
+        old = self._sick.pop(file_id, None)
         if old is not None:
-            self._sick.pop(file_id, None)
             self._count(old, -1)
 
     def _count(self, c: FileCheck, sign: int) -> None:
@@ -219,7 +225,7 @@ class HealthBook:
             node_chunks=node_chunks,
             stuck=_stuck_groups(stuck),
             waiting_on=sorted(waiting),
-            file_count=len(self._checks),
+            file_count=len(self),
         )
 
 
