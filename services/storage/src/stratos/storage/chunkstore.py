@@ -520,13 +520,18 @@ class ChunkReader:
         self._verify = verify
         self._hasher = new_hasher() if verify else None
 
-    def read_piece(self) -> bytes:
-        """The next piece (at most PIECE_BYTES); b"" once the range is done."""
+    @property
+    def position(self) -> int:
+        """Where the next piece starts."""
+        return self._pos
+
+    def read_piece(self, size: int = PIECE_BYTES) -> bytes:
+        """The next piece (at most `size` bytes); b"" once the range is done."""
         if self._fd < 0 or self._pos >= self.end:
             if self._verify and self._pos == self.end == self.offset:  # an empty chunk
                 self._check_hash()
             return b""
-        data = os.pread(self._fd, min(PIECE_BYTES, self.end - self._pos), self._pos)
+        data = os.pread(self._fd, min(size, self.end - self._pos), self._pos)
         if not data:
             raise DataLoss("a chunk shrank while it was being read")
         self._pos += len(data)
