@@ -10,6 +10,7 @@ import pytest
 
 from stratos.common.errors import DataLoss
 from stratos.common.hashing import chunk_id
+from stratos.common.limits import GRPC_MAX_MESSAGE_BYTES
 from stratos.storage import get_stream
 from stratos.storage.chunkstore import ChunkStore
 from stratos.storage.get_stream import MESSAGE_BYTES, next_read
@@ -38,6 +39,11 @@ def test_a_short_tail_rides_with_the_message_before_it() -> None:
     assert next_read(MESSAGE_BYTES + TAG) == MESSAGE_BYTES + TAG
     assert next_read(MESSAGE_BYTES + MESSAGE_BYTES // 8) == MESSAGE_BYTES + MESSAGE_BYTES // 8
     assert next_read(MESSAGE_BYTES + MESSAGE_BYTES // 8 + 1) == MESSAGE_BYTES
+
+
+def test_the_largest_answer_fits_every_channel_s_message_limit() -> None:
+    largest = next_read(MESSAGE_BYTES + MESSAGE_BYTES // 8) + 32  # + tags, lengths, total_size
+    assert largest <= GRPC_MAX_MESSAGE_BYTES
 
 
 async def test_a_default_chunk_is_two_messages_protobuf_reads_back(tmp_path: Path) -> None:
