@@ -3,7 +3,10 @@ cut into messages, and that a corrupt chunk never goes out whole."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,50 @@ async def test_a_get_dropped_early_lets_its_read_ahead_finish(tmp_path: Path) ->
         await anext(stream)
         await stream.aclose()
         assert reader.position == 2 * MESSAGE_BYTES  # the read-ahead ran to its end
+
+
+async def test_a_get_cancelled_mid_read_closes_its_file_only_after_the_read(
+    tmp_path: Path,
+) -> None:
+    """A client that hangs up cancels the call while a read runs in a worker thread; the file
+    must stay open until that read is done (a reused descriptor would feed it another file's
+    bytes, fail the hash and quarantine the good copy)."""
+    store = make_store(tmp_path)
+    data = os.urandom(3 * MESSAGE_BYTES)
+    cid = chunk_id(data)
+    store.put(cid, data)
+    events: list[str] = []
+    reading, closing = threading.Event(), threading.Event()
+    reader = store.open_reader(cid)
+    read_piece, close = reader.read_piece, reader.close
+
+    def slow_read(size: int) -> bytes:
+        if reader.position > 0:  # the read-ahead: hold it until the reader is being closed
+            reading.set()
+            closing.wait(timeout=1.0)  # never set when the close waits for us, as it must
+        piece = read_piece(size)
+        events.append("read")
+        return piece
+
+    def logged_close() -> None:
+        closing.set()
+        events.append("close")
+        close()
+
+    reader.read_piece = slow_read  # type: ignore[method-assign]
+    reader.close = logged_close  # type: ignore[method-assign]
+
+    async def serve() -> None:
+        # as the servicer holds them: the stream is closed before the reader
+        with reader:
+            async with contextlib.aclosing(get_stream.messages(reader)) as messages:
+                async for _ in messages:
+                    await asyncio.Event().wait()  # the send that never completes
+
+    task = asyncio.create_task(serve())
+    await asyncio.to_thread(reading.wait, 5.0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert events == ["read", "read", "close"]
+    assert store.path_of(cid).exists()

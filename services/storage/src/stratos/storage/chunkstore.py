@@ -519,6 +519,10 @@ class ChunkReader:
         self._fd = fd
         self._verify = verify
         self._hasher = new_hasher() if verify else None
+        # A read runs in a worker thread while a dropped call may close the reader: the close
+        # waits for it, so a read never lands on a descriptor number the process has reused
+        # (its bytes would fail the hash and quarantine the good copy).
+        self._lock = threading.Lock()
 
     @property
     def position(self) -> int:
@@ -526,7 +530,12 @@ class ChunkReader:
         return self._pos
 
     def read_piece(self, size: int = PIECE_BYTES) -> bytes:
-        """The next piece (at most `size` bytes); b"" once the range is done."""
+        """The next piece (at most `size` bytes); b"" once the range is done or the reader
+        closed."""
+        with self._lock:
+            return self._read_piece(size)
+
+    def _read_piece(self, size: int) -> bytes:
         if self._fd < 0 or self._pos >= self.end:
             if self._verify and self._pos == self.end == self.offset:  # an empty chunk
                 self._check_hash()
@@ -557,9 +566,10 @@ class ChunkReader:
             self.close()
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
 
     def __enter__(self) -> ChunkReader:
         return self

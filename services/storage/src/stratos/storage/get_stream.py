@@ -56,7 +56,8 @@ async def messages(reader: ChunkReader) -> AsyncIterator[bytes]:
     thread while the one before it is sent."""
     pending = asyncio.ensure_future(asyncio.to_thread(read_message, reader, first=True))
     try:
-        while (message := await pending) is not None:
+        # Shielded: a dropped call must not abandon the read in its thread (see `finally`).
+        while (message := await asyncio.shield(pending)) is not None:
             pending = asyncio.ensure_future(asyncio.to_thread(read_message, reader, first=False))
             yield message
     finally:
