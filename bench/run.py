@@ -76,6 +76,15 @@ def storage_figures(
                 None,
             )
         )
+        figures.append(
+            Figure(
+                "storage.get_256MiB_storage_nodes_cpu_s_per_gib",
+                round(speed.get_storage_cpu_s_per_gib, 3),
+                "CPU-s/GiB",
+                None,
+                None,
+            )
+        )
         # the same put and get with gRPC in plaintext, on a mesh beside this one, in turns
         figures += tls_cost.measure(home, work)
         # not the figures, reported so that neither the allocator's gain nor the disk's

@@ -64,6 +64,12 @@ class Throughput:
     def get_cpu_s_per_gib(self) -> float:
         return self.get_cpu.total * GiB / self.size
 
+    @property
+    def get_storage_cpu_s_per_gib(self) -> float:
+        """The storage nodes' share (all of them together): what serving the bytes cost."""
+        nodes = sum(s for name, s in self.get_cpu.daemons.items() if name.startswith("storage"))
+        return nodes * GiB / self.size
+
 
 def daemon_pids(home: Home) -> dict[str, int]:
     """name → pid of every running process of the local mesh under `home`."""

@@ -519,14 +519,28 @@ class ChunkReader:
         self._fd = fd
         self._verify = verify
         self._hasher = new_hasher() if verify else None
+        # A read runs in a worker thread while a dropped call may close the reader: the close
+        # waits for it, so a read never lands on a descriptor number the process has reused
+        # (its bytes would fail the hash and quarantine the good copy).
+        self._lock = threading.Lock()
 
-    def read_piece(self) -> bytes:
-        """The next piece (at most PIECE_BYTES); b"" once the range is done."""
+    @property
+    def position(self) -> int:
+        """Where the next piece starts."""
+        return self._pos
+
+    def read_piece(self, size: int = PIECE_BYTES) -> bytes:
+        """The next piece (at most `size` bytes); b"" once the range is done or the reader
+        closed."""
+        with self._lock:
+            return self._read_piece(size)
+
+    def _read_piece(self, size: int) -> bytes:
         if self._fd < 0 or self._pos >= self.end:
             if self._verify and self._pos == self.end == self.offset:  # an empty chunk
                 self._check_hash()
             return b""
-        data = os.pread(self._fd, min(PIECE_BYTES, self.end - self._pos), self._pos)
+        data = os.pread(self._fd, min(size, self.end - self._pos), self._pos)
         if not data:
             raise DataLoss("a chunk shrank while it was being read")
         self._pos += len(data)
@@ -552,9 +566,10 @@ class ChunkReader:
             self.close()
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
 
     def __enter__(self) -> ChunkReader:
         return self

@@ -27,6 +27,7 @@ from stratos.common.grpcutil import rpc_edge
 from stratos.common.logging import get_logger
 from stratos.common.tickets import Ticket, audit_fields
 from stratos.common.tracing import tracer
+from stratos.storage import get_stream
 from stratos.storage.activity import Activity, is_repair
 from stratos.storage.audit import Range, answer_audit
 from stratos.storage.chunkstore import ChunkStore, ChunkWriter, PutResult
@@ -133,7 +134,8 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
     @rpc_edge
     async def GetChunk(
         self, request: storage_pb2.GetChunkRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[storage_pb2.GetChunkResponse]:
+    ) -> AsyncIterator[bytes]:
+        """The chunk's range as GetChunkResponse messages, already in wire form (`get_stream`)."""
         # A repair's own reads must not count as the client transfers that repair yields to.
         repair = is_repair(context.invocation_metadata())
         ticket = self._admit(
@@ -150,7 +152,7 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
 
     async def _get(
         self, request: storage_pb2.GetChunkRequest, ticket: Ticket | None
-    ) -> AsyncIterator[storage_pb2.GetChunkResponse]:
+    ) -> AsyncIterator[bytes]:
         with _tracer.start_as_current_span("read_chunk") as span:
             span.set_attribute("stratos.chunk_id", request.chunk_id)
             span.set_attribute("stratos.offset", request.offset)
@@ -161,13 +163,9 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
                 span.set_attribute("stratos.bytes", reader.end - reader.offset)
                 if ticket is not None:  # before the first byte goes out
                     self.tickets.charge(ticket, reader.end - reader.offset)
-                piece = await asyncio.to_thread(reader.read_piece)
-                # The first message goes out even for an empty range: it carries the size.
-                yield storage_pb2.GetChunkResponse(data=piece, total_size=reader.total_size)
-                while piece:
-                    piece = await asyncio.to_thread(reader.read_piece)
-                    if piece:
-                        yield storage_pb2.GetChunkResponse(data=piece)
+                async with contextlib.aclosing(get_stream.messages(reader)) as messages:
+                    async for message in messages:
+                        yield message
 
     @rpc_edge
     async def HasChunks(
@@ -325,4 +323,30 @@ def _consume_result(fut: asyncio.Future[None]) -> None:
 
 
 def register(server: grpc.aio.Server, service: StorageService) -> None:
-    storage_pb2_grpc.add_StorageServiceServicer_to_server(service, server)
+    """The generated handlers, except that GetChunk's answers go out as the wire bytes
+    `get_stream` made (no serializer: gRPC sends the `bytes` as they are)."""
+    generated = _Handlers()
+    storage_pb2_grpc.add_StorageServiceServicer_to_server(service, generated)
+    handlers = dict(generated.handlers)
+    handlers["GetChunk"] = grpc.unary_stream_rpc_method_handler(
+        service.GetChunk,
+        request_deserializer=storage_pb2.GetChunkRequest.FromString,
+        response_serializer=None,
+    )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)
+
+
+class _Handlers:
+    """Catches the method handlers the generated `add_..._to_server` registers."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, grpc.RpcMethodHandler] = {}
+
+    def add_generic_rpc_handlers(self, handlers: object) -> None:
+        pass
+
+    def add_registered_method_handlers(self, service: str, handlers: dict) -> None:
+        if service != SERVICE_NAME:
+            raise RuntimeError(f"the generated code registered {service}, not {SERVICE_NAME}")
+        self.handlers = handlers
