@@ -175,7 +175,7 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
             held = {}
             if self._cleanup is not None:
                 held = await self._cleanup.check_commit(manifest)
-            summary = await self._store.commit(request.signed)
+            summary = await self._store.commit(request.signed, verified=manifest)
             if self._cleanup is not None:
                 self._cleanup.committed(manifest, held)  # released after this answer
             span.set_attributes(
