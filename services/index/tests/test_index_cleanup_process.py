@@ -30,6 +30,7 @@ from stratos.common.natsutil import MANIFEST_BUCKET, ensure_kv
 from stratos.common.procs import async_wait_until, env_with, free_port
 from stratos.common.testing_tls import cert_files, channel_credentials
 from stratos.index.manifests import now_ms
+from stratos.index.reservations import ReservationStore
 from stratos.v1 import index_pb2, index_pb2_grpc, storage_pb2, storage_pb2_grpc, types_pb2
 
 pytestmark = pytest.mark.integration
@@ -360,6 +361,26 @@ async def test_a_commit_after_the_grace_is_refused_once_gc_took_its_chunks(nats,
             err.value.details()
         )
         assert node in err.value.details()
+
+
+async def test_a_commit_releases_its_chunks_reservations(nats, tmp_path) -> None:
+    """PlaceChunks reserves every chunk it places; the commit naming them drops the records
+    (after it has answered), so deleting the file is not held back by its own upload."""
+    async with running_mesh(nats.url, tmp_path, STRATOS_GC_INTERVAL_S="3600") as mesh:
+        segments = await upload(mesh, [piece(), piece()])
+        ids = [s.chunk_id for s in segments]
+        nc = await nats_py.connect(nats.url)
+        try:
+            store = await ReservationStore.open(nc.jetstream(), replicas=1)
+            assert set(await store.get(ids)) == set(ids)
+            await commit(mesh, manifest_of(segments))
+
+            async def released() -> bool:
+                return not await store.get(ids)
+
+            await async_wait_until(released, what="the commit to release its reservations")
+        finally:
+            await nc.close()
 
 
 async def test_a_late_commit_is_accepted_when_every_copy_is_still_there(nats, tmp_path) -> None:

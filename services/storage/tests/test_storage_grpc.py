@@ -150,6 +150,29 @@ async def test_a_chunk_sent_whole_in_the_header_message_is_stored(node: Node) ->
     assert files_under(node.root / "tmp") == []
 
 
+async def test_a_whole_chunk_is_stored_only_once_its_stream_ends_cleanly(node: Node) -> None:
+    """The header carried every byte: an empty message after it changes nothing, but more
+    bytes or a second header refuse the chunk, and nothing of it stays behind."""
+    small = os.urandom(64 * 1024)
+    header = storage_pb2.PutChunkHeader(chunk_id=chunk_id(small), size=len(small))
+    whole = storage_pb2.PutChunkRequest(header=header, data=small)
+    for extra, said in (
+        (storage_pb2.PutChunkRequest(data=b"x"), "more bytes arrived than the announced"),
+        (storage_pb2.PutChunkRequest(header=header), "only the first PutChunk message"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await node.stub.PutChunk(iter([whole, extra]))
+        assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert said in exc.value.details()
+        assert files_under(node.root / "chunks") == files_under(node.root / "tmp") == []
+        assert node.store.stat().reserved_bytes == 0
+    resp = await node.stub.PutChunk(iter([whole, storage_pb2.PutChunkRequest(data=b"")]))
+    assert (resp.chunk_id, resp.size, resp.already_present) == (chunk_id(small), len(small), False)
+    assert (await get(node.stub, chunk_id(small)))[0] == small
+    again = await node.stub.PutChunk(iter([whole]))
+    assert again.already_present
+
+
 async def test_malformed_streams_are_invalid_argument(node: Node) -> None:
     data = b"abc"
     cid = chunk_id(data)

@@ -40,7 +40,7 @@ from stratos.index.locations import LocationStore
 from stratos.index.manifests import _nats_call, now_ms
 from stratos.index.pieces import manifest_holders
 from stratos.index.registry import LIVE, Registry
-from stratos.index.reservations import ReservationStore
+from stratos.index.reservations import Record, ReservationStore
 from stratos.index.ticketing import TicketSigner
 from stratos.v1 import events_pb2, repair_pb2, storage_pb2, storage_pb2_grpc, types_pb2
 
@@ -78,6 +78,7 @@ class Cleanup(Component):
         self._catalog = catalog
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._tasks: list[asyncio.Task] = []
+        self._releasing: set[asyncio.Task] = set()  # commits' reservations being released
         self.listed = 0  # chunks the GC round under way (or the last one) listed
 
     async def start(self, *, run: bool = True) -> None:
@@ -140,13 +141,15 @@ class Cleanup(Component):
         """Called by PlaceChunks before it answers: the writer may now store these chunks."""
         await self.reservations.reserve(chunk_ids, self._clock() + self._grace_ms)
 
-    async def check_commit(self, manifest: types_pb2.Manifest) -> None:
-        """Refuse a commit whose upload outlived its reservations and lost a chunk since."""
+    async def check_commit(self, manifest: types_pb2.Manifest) -> dict[str, Record]:
+        """Refuse a commit whose upload outlived its reservations and lost a chunk since;
+        returns the records read, which `committed` releases."""
         now = self._clock()
         ids = rules.chunk_ids(manifest)
-        records = await self.reservations.get(ids)
+        held = await self.reservations.records(ids)
+        records = {cid: r.expires_unix_ms for cid, r in held.items()}
         if not rules.lapsed_at_commit(ids, records, set(), now):
-            return  # the usual case: no manifest read needed
+            return held  # the usual case: no manifest read needed
         named = (await self._catalog.sync()).named_chunks()
         lapsed = rules.lapsed_at_commit(ids, records, named, now)
         where = manifest_holders(manifest)
@@ -162,13 +165,23 @@ class Cleanup(Component):
                         rules.lapsed_message(manifest.file_id, cid, node, self._settings.gc_grace_s)
                     )
         log.info("late_commit_verified", file_id=manifest.file_id, chunks=len(lapsed))
+        return held
 
-    async def committed(self, manifest: types_pb2.Manifest) -> None:
-        """The manifest is stored: its chunks are referenced now and need no reservation."""
+    def committed(self, manifest: types_pb2.Manifest, held: dict[str, Record]) -> None:
+        """The manifest is stored: its chunks are referenced now and need no reservation. The
+        records read at the check are released in the background, after the commit is
+        answered — best effort (GC purges what stays), so the writer does not wait for it."""
+        if not held:
+            return
+        task = asyncio.create_task(self._release(manifest.file_id, held))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    async def _release(self, file_id: str, held: dict[str, Record]) -> None:
         try:
-            await self.reservations.release(rules.chunk_ids(manifest))
+            await self.reservations.release(held)
         except Exception as exc:  # GC purges them later anyway
-            log.warning("reservations_not_released", file_id=manifest.file_id, error=str(exc))
+            log.warning("reservations_not_released", file_id=file_id, error=str(exc))
 
     async def collect_file(self, manifest: types_pb2.Manifest, reason: str) -> int:
         """Send DELETE jobs for a removed file's chunks no other file names or upload reserves;

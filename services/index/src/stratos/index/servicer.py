@@ -172,11 +172,12 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
             # The repair loop keeps `replicas` copies: no more than a write may ask for.
             check_replicas(manifest.replicas, self._settings.max_replicas)
             check_not_expired(manifest, self._clock())
+            held = {}
             if self._cleanup is not None:
-                await self._cleanup.check_commit(manifest)
-            summary = await self._store.commit(request.signed)
+                held = await self._cleanup.check_commit(manifest)
+            summary = await self._store.commit(request.signed, verified=manifest)
             if self._cleanup is not None:
-                await self._cleanup.committed(manifest)
+                self._cleanup.committed(manifest, held)  # released after this answer
             span.set_attributes(
                 {
                     "stratos.file_id": summary.file_id,

@@ -3,7 +3,8 @@
 Blocking disk work runs in worker threads so one slow disk write never stalls other calls.
 An upload overlaps receiving piece N+1 with hashing and writing piece N, at most one piece
 ahead, which keeps throughput near disk speed and memory at a few MiB per stream. A small chunk
-comes whole in the header's message and is opened and written in one worker-thread step. Only
+comes whole in the header's message and is opened, written, fsync'd and renamed in one
+worker-thread step once its stream has ended. Only
 `max_active_puts` uploads run at once (the others wait, unread, in the transport's small
 flow-control window), so the node's memory stays bounded however many clients push at once;
 an upload that goes silent is dropped so it cannot hold its slot forever.
@@ -115,13 +116,19 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
         with _tracer.start_as_current_span("store_chunk") as span:
             span.set_attribute("stratos.chunk_id", header.chunk_id)
             span.set_attribute("stratos.bytes", header.size)
-            writer = await asyncio.to_thread(_begin, self.store, header, first)
-            try:
-                result = await _stream_into(writer, messages)
-            finally:
-                # A client that vanished mid-stream cancels this task; the abort must still
-                # run, synchronously, so no temp file or reservation outlives the call.
-                writer.abort()
+            if len(first) == header.size:
+                # A small chunk came whole: once the stream has ended, it is opened, written,
+                # fsync'd and renamed in one worker-thread step instead of two.
+                await _drain_empty(messages, header)
+                result = await asyncio.to_thread(self.store.put, header.chunk_id, first)
+            else:
+                writer = await asyncio.to_thread(_begin, self.store, header, first)
+                try:
+                    result = await _stream_into(writer, messages)
+                finally:
+                    # A client that vanished mid-stream cancels this task; the abort must still
+                    # run, synchronously, so no temp file or reservation outlives the call.
+                    writer.abort()
             span.set_attribute("stratos.already_present", result.already_present)
             log.info(
                 "chunk_stored",
@@ -294,6 +301,18 @@ def _begin(store: ChunkStore, header: storage_pb2.PutChunkHeader, first: bytes) 
             writer.abort()
             raise
     return writer
+
+
+async def _drain_empty(messages: _Messages, header: storage_pb2.PutChunkHeader) -> None:
+    """Read to the end of a stream whose header already carried every byte: only empty data
+    messages may follow."""
+    while (msg := await messages.next()) is not None:
+        if msg.HasField("header"):
+            raise InvalidArgument("only the first PutChunk message may carry a header")
+        if msg.data:
+            raise InvalidArgument(
+                f"chunk {header.chunk_id}: more bytes arrived than the announced {header.size}"
+            )
 
 
 async def _stream_into(writer: ChunkWriter, messages: _Messages) -> PutResult:
