@@ -42,8 +42,8 @@ def copies_per_node(mesh: Mesh) -> dict[str, int]:
 
 
 def test_kill_random_nodes_until_r_remain_heals_every_time(mesh_factory, tmp_path):
-    # Every round's jobs go in batches here (a lost node's thousands would): the copies fetch
-    # with the ticket their batch shares, from real storage nodes that check it.
+    # Every round's jobs go in batches here (a lost node's thousands would), run by real storage
+    # nodes that check each copy's ticket.
     mesh = mesh_factory(5, **HEAL_ENV, STRATOS_REPAIR_BATCH_FROM="1")
     files = {
         random_file(tmp_path / f"h{i}.bin", 2 * MiB + 1000 * i, seed=40 + i): "" for i in range(4)

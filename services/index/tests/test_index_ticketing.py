@@ -3,8 +3,6 @@ involves, in tickets a storage node accepts."""
 
 from __future__ import annotations
 
-import pytest
-
 from stratos.common import admission, tickets
 from stratos.common.identity import Identity, address_of
 from stratos.common.tickets import Bearer
@@ -66,50 +64,6 @@ def test_a_copy_job_ticket_lets_its_target_fetch_the_chunk_from_its_sources_only
     assert t.payer == "" and t.node_ids == {"s-1"}
     delete = repair_pb2.RepairJob(kind=repair_pb2.REPAIR_KIND_DELETE, chunk_id="c" * 64)
     assert signer().for_repair(delete, TARGET.public_bytes) is None
-
-
-def test_a_batchs_copies_share_a_ticket_for_their_chunks_on_their_sources():
-    jobs = [
-        repair_pb2.RepairJob(
-            job_id=f"j{i}",
-            kind=repair_pb2.REPAIR_KIND_COPY,
-            chunk_id=f"{i:064x}",
-            size=100,
-            target_node_id="s-9",
-            sources=[repair_pb2.ChunkSource(node_id=f"s-{i % 3}", address="x")],
-        )
-        for i in range(300)  # more than one ticket may list
-    ]
-    jobs.append(repair_pb2.RepairJob(job_id="del", kind=repair_pb2.REPAIR_KIND_DELETE))
-    issued = signer().for_repair_batch(jobs, TARGET.public_bytes)
-    assert set(issued) == {f"j{i}" for i in range(300)}  # a delete fetches nothing
-    assert len({id(t) for t in issued.values()}) == 2  # two signatures, not 300
-    for i in (0, 255, 299):
-        cid = f"{i:064x}"
-        proof = Bearer(TARGET, issued[f"j{i}"]).prove("GetChunk", f"s-{i % 3}", cid, "0", "0")
-        t = tickets.admit(
-            proof,
-            ADMISSION,
-            method="GetChunk",
-            action=ticket_pb2.TICKET_ACTION_GET,
-            node_id=f"s-{i % 3}",
-            chunk_id=cid,
-            fields=(cid, "0", "0"),
-            now=NOW + 1,
-        )
-        assert t.node_ids == {"s-0", "s-1", "s-2"}
-    with pytest.raises(tickets.TicketRefused):  # a chunk the batch does not copy
-        proof = Bearer(TARGET, issued["j0"]).prove("GetChunk", "s-0", "f" * 64, "0", "0")
-        tickets.admit(
-            proof,
-            ADMISSION,
-            method="GetChunk",
-            action=ticket_pb2.TICKET_ACTION_GET,
-            node_id="s-0",
-            chunk_id="f" * 64,
-            fields=("f" * 64, "0", "0"),
-            now=NOW + 1,
-        )
 
 
 def test_the_index_reuses_its_own_ticket_per_storage_node():

@@ -89,7 +89,7 @@ class IndexSettings(ServiceSettings):
         ge=1,
         le=100_000,
         description="A repair round publishing at least this many jobs sends them in batches "
-        "per storage node (up to 128 jobs per message, signed once, copies sharing a ticket) "
+        "per storage node (up to 128 jobs per message, signed once) "
         "instead of one message each.",
     )
     repair_sweep_files_per_round: int = Field(

@@ -329,7 +329,7 @@ class RepairLoop(Component):
         gate = asyncio.Semaphore(_PUBLISH_CONCURRENCY)
 
         async def one(unit: list[repair_pb2.RepairJob]) -> tuple[bool, int]:
-            stamped = self._stamp_batch(unit) if batched else [self._stamp(j) for j in unit]
+            stamped = [self._stamp(j) for j in unit]
             async with gate:
                 if not batched:
                     stored = await publish_job(self._js, stamped[0], self._signer)
@@ -370,23 +370,6 @@ class RepairLoop(Component):
         if failed:
             raise failed[0]
         return published
-
-    def _stamp_batch(self, jobs: list[repair_pb2.RepairJob]) -> list[repair_pb2.RepairJob]:
-        """The jobs of one batch (one target) with their tickets, copies sharing theirs."""
-        target = self._registry.get(jobs[0].target_node_id)
-        if self._tickets is None or target is None or not target.info.public_key:
-            return jobs
-        tickets = self._tickets.for_repair_batch(jobs, bytes(target.info.public_key))
-        out = []
-        for job in jobs:
-            ticket = tickets.get(job.job_id)
-            if ticket is not None:
-                stamped = repair_pb2.RepairJob()
-                stamped.CopyFrom(job)
-                stamped.ticket.CopyFrom(ticket)
-                job = stamped
-            out.append(job)
-        return out
 
     def _stamp(self, job: repair_pb2.RepairJob) -> repair_pb2.RepairJob:
         """The job with the ticket its target fetches with (a copy: the planned job stays as

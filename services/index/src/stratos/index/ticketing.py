@@ -157,29 +157,6 @@ class TicketSigner:
             file_id=job.file_id,
         )
 
-    def for_repair_batch(
-        self, jobs: Sequence[repair_pb2.RepairJob], holder: bytes
-    ) -> dict[str, ticket_pb2.SignedTicket]:
-        """Job ID → the GET ticket it fetches with, for jobs going to one node in one batch:
-        the COPY jobs share a ticket per `group` of their chunks (one signature for up to
-        MAX_CHUNKS copies instead of one each), any other job that fetches gets its own."""
-        copies = [j for j in jobs if j.kind == repair_pb2.REPAIR_KIND_COPY]
-        out: dict[str, ticket_pb2.SignedTicket] = {}
-        groups = group((j.chunk_id, j.size, [s.node_id for s in j.sources]) for j in copies)
-        of_chunk: dict[str, ticket_pb2.SignedTicket] = {}
-        for g in groups:
-            ticket = self._issue(
-                g, holder=holder, action=GET, ttl_ms=REPAIR_TTL_MS, payer="", file_id=""
-            )
-            of_chunk.update(dict.fromkeys(g.chunk_ids, ticket))
-        for job in jobs:
-            if job.kind == repair_pb2.REPAIR_KIND_COPY:
-                if job.chunk_id in of_chunk:
-                    out[job.job_id] = of_chunk[job.chunk_id]
-            elif (single := self.for_repair(job, holder)) is not None:
-                out[job.job_id] = single
-        return out
-
     def own(self, storage_node_id: str) -> Bearer:
         """This meta node's own ticket for its calls to `storage_node_id` (any chunk), reused
         until half its life is gone."""
