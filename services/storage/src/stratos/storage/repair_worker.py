@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
@@ -190,12 +191,7 @@ class RepairWorker:
             await _quietly(msg.ack_sync(timeout=ACK_TIMEOUT_S))  # retrying cannot help
             return
         attempt = msg.metadata.num_delivered or 1
-        with _tracer.start_as_current_span(
-            "repair_chunk", context=extract_context(msg.headers)
-        ) as span:
-            span.set_attribute("stratos.job_id", job.job_id)
-            span.set_attribute("stratos.chunk_id", job.chunk_id)
-            span.set_attribute("stratos.repair_kind", kind_name(job.kind))
+        with _job_span(msg, job) as span:
             span.set_attribute("stratos.attempt", attempt)
             try:
                 outcome = await self._execute(msg, job)
@@ -214,49 +210,45 @@ class RepairWorker:
             log.error("repair_batch_unreadable", subject=msg.subject, size=len(msg.data))
             await _quietly(msg.ack_sync(timeout=ACK_TIMEOUT_S))  # retrying cannot help
             return
-        keepalive = asyncio.create_task(self._keep_alive(msg))
         try:
-            for job in jobs:
-                if job.target_node_id != self.node_id:
-                    log.warning("repair_job_not_ours", job_id=job.job_id, target=job.target_node_id)
-                    continue
-                with _tracer.start_as_current_span(
-                    "repair_chunk", context=extract_context(msg.headers)
-                ) as span:
-                    span.set_attribute("stratos.job_id", job.job_id)
-                    span.set_attribute("stratos.chunk_id", job.chunk_id)
-                    span.set_attribute("stratos.repair_kind", kind_name(job.kind))
-                    outcome = await self._attempt(job)
-                    span.set_attribute("stratos.ok", outcome.ok)
-                await self._report(job, outcome, outcome.error, attempt=1)
+            async with self._keeping_alive(msg):
+                for job in jobs:
+                    if job.target_node_id != self.node_id:
+                        log.warning(
+                            "repair_job_not_ours", job_id=job.job_id, target=job.target_node_id
+                        )
+                        continue
+                    with _job_span(msg, job) as span:
+                        outcome = await self._attempt(job, retryable=False)
+                        span.set_attribute("stratos.ok", outcome.ok)
+                    await self._report(job, outcome, outcome.error, attempt=1)
         except asyncio.CancelledError:
             await _quietly(msg.nak())  # stopping: the batch is run again, idempotently
             raise
-        finally:
-            keepalive.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keepalive
         try:
             await msg.ack_sync(timeout=ACK_TIMEOUT_S)
         except Exception as exc:  # redelivered; its jobs find their work done
             log.warning("repair_batch_ack_failed", error=str(exc) or type(exc).__name__)
 
-    async def _attempt(self, job: repair_pb2.RepairJob) -> Outcome:
+    async def _attempt(self, job: repair_pb2.RepairJob, *, retryable: bool) -> Outcome:
+        """One run of `job`; a bug must not kill the worker (a single job is then retried,
+        bounded; a batch's is reported failed)."""
         try:
             return await self.executor.execute(job)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bug must not kill the worker
+        except Exception as exc:
             log.exception("repair_job_crashed", job_id=job.job_id)
-            return Outcome(False, error=f"internal error: {exc}")
+            return Outcome(False, error=f"internal error: {exc}", retryable=retryable)
 
     async def _execute(self, msg: Msg, job: repair_pb2.RepairJob) -> Outcome:
+        async with self._keeping_alive(msg):
+            return await self._attempt(job, retryable=True)
+
+    @contextlib.asynccontextmanager
+    async def _keeping_alive(self, msg: Msg) -> AsyncIterator[None]:
+        """Tell JetStream the message is still worked on, every ack_wait/3, for the block."""
         keepalive = asyncio.create_task(self._keep_alive(msg))
         try:
-            return await self.executor.execute(job)
-        except Exception as exc:  # a bug must not kill the worker: retry, bounded
-            log.exception("repair_job_crashed", job_id=job.job_id)
-            return Outcome(False, error=f"internal error: {exc}", retryable=True)
+            yield
         finally:
             keepalive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -310,6 +302,18 @@ class RepairWorker:
             await self.signer.publish(self._nc, subject, result.SerializeToString())
         except Exception as exc:
             log.warning("repair_result_unpublished", **fields, error=str(exc))
+
+
+@contextlib.contextmanager
+def _job_span(msg: Msg, job: repair_pb2.RepairJob) -> Iterator:
+    """The span of one job's run, in the trace its message carries."""
+    with _tracer.start_as_current_span(
+        "repair_chunk", context=extract_context(msg.headers)
+    ) as span:
+        span.set_attribute("stratos.job_id", job.job_id)
+        span.set_attribute("stratos.chunk_id", job.chunk_id)
+        span.set_attribute("stratos.repair_kind", kind_name(job.kind))
+        yield span
 
 
 async def _quietly(aw) -> None:
