@@ -42,6 +42,7 @@ from stratos.common.identity import Identity
 from stratos.common.nats_roles import Role
 from stratos.common.nats_subjects import REPAIR_BATCH_HEADER
 from stratos.common.procs import free_port
+from stratos.common.procs import stop as stop_process
 from stratos.common.signed import sign as sign_message
 from stratos.common.testing import NatsProcess, TrustedMesh, nats_server
 from stratos.common.testing_tls import cert_files, channel_credentials
@@ -203,12 +204,7 @@ def _index(nats: NatsProcess, trust: TrustedMesh, work: Path) -> Iterator[tuple[
     try:
         yield proc.pid, address
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
 
 async def _health_files(index: index_pb2_grpc.IndexServiceStub) -> int:

@@ -29,6 +29,7 @@ from bench.results import Figure
 from stratos.common.grpcutil import check_health
 from stratos.common.identity import Identity
 from stratos.common.procs import free_port, wait_until
+from stratos.common.procs import stop as stop_process
 from stratos.common.testing import TrustedMesh, nats_server
 from stratos.sdk.client import MeshClient
 from stratos.sdk.home import Home
@@ -89,15 +90,7 @@ def _spawn(stack, root: Path, kind: str, env: dict, name: str = "") -> subproces
     stack.callback(log.close)
     proc = subprocess.Popen([sys.executable, str(ENTRY), kind], env=env, stdout=log, stderr=log)
 
-    def stop() -> None:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-    stack.callback(stop)
+    stack.callback(stop_process, proc)
     return proc
 
 
