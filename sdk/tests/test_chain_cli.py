@@ -636,7 +636,9 @@ def test_a_send_that_loses_sight_of_its_admitted_tx_says_so(home, capsys, chain,
     code, out, err = run_cli(capsys, "send", ADDR, "1")
     assert code == 3, err
     h = out.strip().removeprefix("tx ")
-    (line,) = err.strip().splitlines()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    (line,) = lines
     assert line == (
         f"submitted as tx {h}, but could not follow it: cannot reach any of the 2 validators; "
         f"are they running? — it may still commit; check 'stratos tx {h}' before sending again"

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from stratos.common import env
+from stratos.common import asyncio_noise, env
 from stratos.common.errors import ConfigError, FailedPrecondition, StratosError
 from stratos.sdk import lazy
 from stratos.sdk.home import Home
@@ -60,6 +60,7 @@ def quiet_logging() -> None:
         raise ConfigError(f"STRATOS_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {name!r}")
     level = getattr(logging, name.upper())
     logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
+    asyncio_noise.install()
     if "structlog" not in sys.modules:
         return
     import structlog

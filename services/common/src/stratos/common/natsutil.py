@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import logging
 import time
 from urllib.parse import urlsplit
 
@@ -22,6 +21,7 @@ from nats.js.errors import (
     ServiceUnavailableError,
 )
 
+from stratos.common import asyncio_noise
 from stratos.common.errors import PermissionDenied, Unavailable
 from stratos.common.logging import get_logger
 from stratos.common.nats_client import TlsOnlyClient
@@ -71,16 +71,7 @@ from stratos.common.tracing import inject_headers
 log = get_logger(__name__)
 
 
-class _QuietTlsEof(logging.Filter):
-    """nats-py's stream protocol answers a peer's EOF with True, which asyncio's SSL transport
-    ignores and reports as a warning on every close of a TLS connection (as every NATS
-    connection now is): noise, and not a JSON line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "eof_received() has no effect when using ssl" not in record.getMessage()
-
-
-logging.getLogger("asyncio").addFilter(_QuietTlsEof())
+asyncio_noise.install()
 
 REPAIR_DEDUP_WINDOW_S = 120.0  # a job published twice within this window is stored once
 REPLICAS_SETTLE_S = 30.0  # how long a stream whose replica count changed may take to elect
