@@ -1,12 +1,18 @@
 """ed25519 identities: created on first start, kept in a 0600 PEM file, used to sign manifests,
 deletes and (later) votes and receipts.
 
-`cryptography` is imported where a key is used, not here: it costs ~0.1 s, and the CLI imports
-this module (for addresses) in commands that never touch a key."""
+Keys are kept and stored with `cryptography`; signatures are made and checked with libsodium
+(PyNaCl, already here for NATS's nkeys): on this machine it verifies in 75 µs where OpenSSL
+took 146, and signs in 29 where OpenSSL took 45 — and a get checks four signatures, a put more.
+ed25519 signatures are deterministic, so both libraries make the same bytes.
+
+Both are imported where a key is used, not here: `cryptography` costs ~0.1 s, and the CLI
+imports this module (for addresses) in commands that never touch a key."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,22 +23,25 @@ from stratos.common.files import write_atomic
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from nacl.signing import SigningKey
 
 
 @dataclass(frozen=True)
 class Identity:
     private_key: Ed25519PrivateKey
 
-    @property
+    @cached_property
     def public_bytes(self) -> bytes:
-        from cryptography.hazmat.primitives import serialization
+        return self.private_key.public_key().public_bytes_raw()
 
-        return self.private_key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+    @cached_property
+    def _signer(self) -> SigningKey:
+        from nacl.signing import SigningKey
+
+        return SigningKey(self.private_key.private_bytes_raw())
 
     def sign(self, message: bytes) -> bytes:
-        return self.private_key.sign(message)
+        return self._signer.sign(message).signature
 
     @classmethod
     def generate(cls) -> Identity:
@@ -49,12 +58,12 @@ def address_of(public_key: bytes) -> str:
 
 def verify(public_key: bytes, signature: bytes, message: bytes) -> bool:
     """True when `signature` is a valid ed25519 signature of `message` by `public_key`."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from nacl.exceptions import CryptoError
+    from nacl.signing import VerifyKey
 
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
-    except (InvalidSignature, ValueError):
+        VerifyKey(bytes(public_key)).verify(bytes(message), bytes(signature))
+    except (CryptoError, TypeError):  # a forged signature, or a key or signature of bad length
         return False
     return True
 
