@@ -153,3 +153,81 @@ async def test_a_get_cancelled_mid_read_closes_its_file_only_after_the_read(
         await task
     assert events == ["read", "read", "close"]
     assert store.path_of(cid).exists()
+
+
+async def test_a_chunk_that_fits_one_message_costs_one_thread_step(tmp_path: Path, monkeypatch):
+    store = make_store(tmp_path)
+    data = os.urandom(64 << 10)
+    cid = chunk_id(data)
+    store.put(cid, data)
+    steps: list[str] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(fn, /, *args, **kwargs):
+        steps.append(fn.__name__)
+        return await to_thread(fn, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+    reader, first = await get_stream.open_first_async(store, cid, 0, 0)
+    with reader:
+        raw = [m async for m in get_stream.messages(reader, first)]
+    assert steps == ["open_first"]
+    (msg,) = [storage_pb2.GetChunkResponse.FromString(r) for r in raw]
+    assert msg.data == data and msg.total_size == len(data)
+
+
+async def test_a_default_chunk_after_open_first_reads_no_step_past_its_end(
+    tmp_path: Path, monkeypatch
+) -> None:
+    store = make_store(tmp_path)
+    data = os.urandom(2 * MESSAGE_BYTES + TAG)
+    cid = chunk_id(data)
+    store.put(cid, data)
+    reads: list[int] = []
+    read_message = get_stream.read_message
+
+    def counted(reader, *, first):
+        reads.append(reader.position)
+        return read_message(reader, first=first)
+
+    monkeypatch.setattr(get_stream, "read_message", counted)
+    reader, first = await get_stream.open_first_async(store, cid, 0, 0)
+    with reader:
+        msgs = [
+            storage_pb2.GetChunkResponse.FromString(r)
+            async for r in get_stream.messages(reader, first)
+        ]
+    assert b"".join(m.data for m in msgs) == data
+    assert reads == [0, MESSAGE_BYTES]  # two reads for two messages, none to find the end
+
+
+async def test_a_get_cancelled_while_opening_closes_what_the_thread_opened(
+    tmp_path: Path, monkeypatch
+) -> None:
+    store = make_store(tmp_path)
+    data = os.urandom(1000)
+    cid = chunk_id(data)
+    store.put(cid, data)
+    started, release = threading.Event(), threading.Event()
+    opened: list = []
+    open_reader = store.open_reader
+
+    def slow_open(*args):
+        started.set()
+        release.wait(5.0)
+        reader = open_reader(*args)
+        opened.append(reader)
+        return reader
+
+    monkeypatch.setattr(store, "open_reader", slow_open)
+    task = asyncio.create_task(get_stream.open_first_async(store, cid, 0, 0))
+    await asyncio.to_thread(started.wait, 5.0)
+    task.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(200):  # the thread finishes on its own; its callback closes the reader
+        if opened and opened[0]._fd < 0:
+            break
+        await asyncio.sleep(0.01)
+    assert opened and opened[0]._fd < 0

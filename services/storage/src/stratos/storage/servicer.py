@@ -163,14 +163,14 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
         with _tracer.start_as_current_span("read_chunk") as span:
             span.set_attribute("stratos.chunk_id", request.chunk_id)
             span.set_attribute("stratos.offset", request.offset)
-            reader = await asyncio.to_thread(
-                self.store.open_reader, request.chunk_id, request.offset, request.length
+            reader, first = await get_stream.open_first_async(
+                self.store, request.chunk_id, request.offset, request.length
             )
             with reader:
                 span.set_attribute("stratos.bytes", reader.end - reader.offset)
                 if ticket is not None:  # before the first byte goes out
                     self.tickets.charge(ticket, reader.end - reader.offset)
-                async with contextlib.aclosing(get_stream.messages(reader)) as messages:
+                async with contextlib.aclosing(get_stream.messages(reader, first)) as messages:
                     async for message in messages:
                         yield message
 
