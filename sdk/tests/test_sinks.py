@@ -38,7 +38,7 @@ def pieces(*parts: bytes):
 async def write_all(sink, parts, order=None) -> None:
     offsets = [sum(len(p()) for p in parts[:i]) for i in range(len(parts))]
     order = order or range(len(parts))
-    await asyncio.gather(*(sink.write(i, offsets[i], parts[i]) for i in order))
+    await asyncio.gather(*(sink.write(i, offsets[i], parts[i], len(parts[i]())) for i in order))
 
 
 # -- choosing ---------------------------------------------------------------------------------
@@ -194,12 +194,37 @@ async def test_a_segment_that_fails_to_verify_is_never_written_to_a_stream(tmp_p
     def bad() -> bytes:
         raise StratosError("segment 1 does not decrypt")
 
-    later = asyncio.create_task(sink.write(2, 10, lambda: b"after"))  # arrived early: waits
-    await sink.write(0, 0, lambda: b"good-")
+    later = asyncio.create_task(sink.write(2, 10, lambda: b"after", 5))  # arrived early: waits
+    await sink.write(0, 0, lambda: b"good-", 5)
     with pytest.raises(StratosError, match="does not decrypt"):
-        await sink.write(1, 5, bad)
+        await sink.write(1, 5, bad, 5)
     await asyncio.sleep(0)  # let it run: it must still be waiting for segment 1
     assert not later.done() and sink.next_index == 1
     later.cancel()  # as the client's task group does when a segment fails
     sink.abort()
     assert out.read_bytes() == b"good-"
+
+
+async def test_a_small_segment_is_written_on_the_loop_and_a_large_one_in_a_worker(tmp_path):
+    """A thread hop costs more than decrypting and writing a small segment (`offload`)."""
+    import threading
+
+    from stratos.sdk import offload
+
+    sink = FileSink(choose_target(tmp_path / "out", "out", "f" * 32, force=False))
+    threads: list[int] = []
+
+    def produce(data: bytes):
+        def run() -> bytes:
+            threads.append(threading.get_ident())
+            return data
+
+        return run
+
+    small, large = b"s" * 10, b"L" * (offload.INLINE_BYTES + 1)
+    sink.reserve(len(small) + len(large))
+    await sink.write(0, 0, produce(small), len(small))
+    await sink.write(1, len(small), produce(large), len(large))
+    assert threads[0] == threading.get_ident() != threads[1]
+    sink.finish(len(small) + len(large), "f" * 32)
+    assert (tmp_path / "out").read_bytes() == small + large

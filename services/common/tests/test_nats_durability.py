@@ -69,14 +69,21 @@ async def test_streams_and_buckets_are_replicated_across_a_cluster_and_grown_to_
             await ensure_repair_stream(js, replicas=3)
             await ensure_kv(js, "FRESH", replicas=3)
             # a bucket made when the mesh had one NATS server, opened by a service told 3
-            await ensure_kv(js, "GROWN", replicas=1)
+            one = await ensure_kv(js, "GROWN", replicas=1)
             assert (await js.stream_info("KV_GROWN")).config.num_replicas == 1
+            # one copy: reads are direct gets (no JSON, no base64), and read back what was put
+            assert one._direct and (await js.stream_info("KV_GROWN")).config.allow_direct
+            await one.put("k", b"one")
+            assert (await one.get("k")).value == b"one"
             kv = await ensure_kv(js, "GROWN", replicas=3)
             await kv.put("k", b"v")  # still usable after the change
+            # three copies: a follower's direct get may trail the leader, so reads go to it
+            assert not kv._direct and (await kv.get("k")).value == b"v"
             for name in (HEARTBEAT_STREAM, REPAIR_STREAM, "KV_FRESH", "KV_GROWN"):
                 info = await js.stream_info(name)
                 assert info.config.num_replicas == 3, name
                 assert info.config.storage == StorageType.FILE, name
                 assert _stream_replicas(info) == 3, f"{name} is held by {info.cluster}"
+                assert not info.config.allow_direct, name
         finally:
             await nc.close()

@@ -46,7 +46,7 @@ from stratos.common.identity import Identity
 from stratos.common.limits import MIN_SEGMENT_BYTES
 from stratos.common.sealed_metadata import check_name
 from stratos.common.segment_limits import fitting_segment_size
-from stratos.sdk import ec_layout, file_names, holdings, sinks, transfer
+from stratos.sdk import ec_layout, file_names, holdings, offload, sinks, transfer
 from stratos.sdk.capability import format_capability, is_file_id, parse_capability
 from stratos.sdk.crypto import decrypt_segment, encrypt_segment, new_file_key
 from stratos.sdk.ec_transfer import EcUpload, plan_ec, read_shares
@@ -338,7 +338,9 @@ class MeshClient:
                         _decode_and_decrypt, key, file_id, seg, shares=shares, code=code
                     )
                 # decrypting verifies the GCM tag: nothing unverified is ever written
-                await sink.write(seg.index, seg.index * manifest.segment_size, produce)
+                await sink.write(
+                    seg.index, seg.index * manifest.segment_size, produce, seg.plain_size
+                )
                 if on_progress:
                     on_progress(seg.plain_size)
                 unsynced[0] += seg.plain_size
@@ -517,9 +519,9 @@ class _Upload:
 
     async def segment(self, span: SegmentSpan) -> None:
         # AES-GCM, blake3 and the pieces' one copy release the GIL: off the loop, which keeps
-        # the other segments' streams fed meanwhile
-        chunk, data = await asyncio.to_thread(
-            _read_encrypt_prepare, self.fd, self.path, span, self.key, self.file_id
+        # the other segments' streams fed meanwhile (a small segment, on it: `offload`)
+        chunk, data = await offload.run(
+            span.length, _read_encrypt_prepare, self.fd, self.path, span, self.key, self.file_id
         )
         nodes = await self._replicate(span.index, chunk, data)
         self.records.append(segment_record(span.index, chunk, span.length, nodes))

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from stratos.common.errors import DataLoss, FailedPrecondition, InvalidArgument, StratosError
 from stratos.common.files import fsync_dir
+from stratos.sdk import offload
 from stratos.sdk.names import safe_name, shown
 
 STDOUT = "-"  # `-o -`
@@ -156,9 +157,10 @@ class FileSink:
         except OSError as err:
             raise StratosError(f"cannot write {self._label}: {reason(err)}") from None
 
-    async def write(self, index: int, offset: int, produce: Produce) -> None:
-        """Decrypt (`produce`) and write at `offset` in one worker thread: pwrite and AES-GCM
-        release the GIL, so this overlaps with receiving the next segment."""
+    async def write(self, index: int, offset: int, produce: Produce, size: int) -> None:
+        """Decrypt (`produce`, about `size` bytes) and write at `offset` in one worker thread:
+        pwrite and AES-GCM release the GIL, so this overlaps with receiving the next segment
+        (a small segment, on the loop: `offload`)."""
 
         def work() -> int:
             data = memoryview(produce())
@@ -169,7 +171,7 @@ class FileSink:
             return n
 
         try:
-            n = await asyncio.to_thread(work)
+            n = await offload.run(size, work)
         except OSError as err:
             raise StratosError(f"cannot write {self._label}: {reason(err)}") from None
         self.written += n
@@ -262,8 +264,8 @@ class StreamSink:
     def reserve(self, size: int) -> None:
         return None
 
-    async def write(self, index: int, offset: int, produce: Produce) -> None:
-        data = await asyncio.to_thread(produce)  # decrypting verifies the tag
+    async def write(self, index: int, offset: int, produce: Produce, size: int) -> None:
+        data = await offload.run(size, produce)  # decrypting verifies the tag
         async with self._turn:
             await self._turn.wait_for(lambda: self.next_index == index)
         try:

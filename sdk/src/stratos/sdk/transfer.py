@@ -13,7 +13,6 @@ in a worker thread, so the event loop only moves buffers and keeps every stream 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from stratos.common.errors import (
 )
 from stratos.common.hashing import chunk_id as hash_chunk
 from stratos.common.tickets import Bearer
+from stratos.sdk import offload
 from stratos.v1 import index_pb2_grpc, storage_pb2, storage_pb2_grpc
 
 PIECE_BYTES = 1024 * 1024
@@ -184,8 +184,9 @@ async def get_chunk(
         raise from_grpc(err, peer=address) from None
     finally:
         view.release()
-    # blake3 releases the GIL: the loop goes on feeding the other transfers meanwhile
-    if got != expected_size or await asyncio.to_thread(hash_chunk, buf) != chunk_id:
+    # blake3 releases the GIL: a large chunk is hashed off the loop, which goes on feeding the
+    # other transfers meanwhile
+    if got != expected_size or await offload.run(got, hash_chunk, buf) != chunk_id:
         raise DataLoss(f"the node at {address} returned corrupt bytes for chunk {chunk_id}")
     return buf
 
