@@ -261,6 +261,17 @@ async def test_a_stranger_cannot_fill_a_disk_with_junk(mesh, stored, tmp_path):
         auth=bearer.prove("PutChunk", node, small_id, str(len(junk))),
     )
     assert "allows 20 bytes at this node" in await put(node, over)
+
+    async def put_whole(node: str, header: storage_pb2.PutChunkHeader) -> str:
+        """The same, as a small file's one-message PutSmallChunk."""
+        request = storage_pb2.PutChunkRequest(header=header, data=junk)
+        return await refused(mesh.stub(node).PutSmallChunk(request))
+
+    for n in NODES:
+        plain = storage_pb2.PutChunkHeader(chunk_id=junk_id, size=len(junk))
+        assert "needs a ticket" in await put_whole(n, plain)
+    assert "does not cover chunk" in await put_whole(node, other)
+    assert "allows 20 bytes at this node" in await put_whole(node, over)
     for n in NODES:
         files, stat = before[n]
         assert mesh.disk(n) == files
@@ -279,6 +290,9 @@ async def test_a_stranger_cannot_list_or_read_a_nodes_chunks(mesh, stored, tmp_p
     assert "needs a ticket" in await refused(
         stream(stub.GetChunk(storage_pb2.GetChunkRequest(chunk_id=seg.chunk_id)))
     )
+    assert "needs a ticket" in await refused(
+        stub.GetSmallChunk(storage_pb2.GetChunkRequest(chunk_id=seg.chunk_id))
+    )
     # an old ticket the index once signed for the stranger: expired
     old = tickets.issue(
         mesh.meta_key,
@@ -296,6 +310,7 @@ async def test_a_stranger_cannot_list_or_read_a_nodes_chunks(mesh, stored, tmp_p
         auth=Bearer(stranger, old).prove("GetChunk", node, seg.chunk_id, "0", "0"),
     )
     assert "the ticket expired" in await refused(stream(stub.GetChunk(expired)))
+    assert "the ticket expired" in await refused(stub.GetSmallChunk(expired))
     # the owner's own GET ticket, sniffed: useless without the owner's key
     async with grpc.aio.secure_channel(mesh.index, channel_credentials()) as ch:
         owners = await index_pb2_grpc.IndexServiceStub(ch).GetManifest(

@@ -352,3 +352,75 @@ async def test_a_stalled_upload_is_dropped_and_frees_its_slot(tmp_path: Path) ->
 
 async def test_server_reports_healthy(node: Node) -> None:
     assert await check_health(f"127.0.0.1:{node.port}", channel_credentials())
+
+
+async def test_small_chunks_go_in_one_request_and_come_in_one_answer(node: Node) -> None:
+    data = os.urandom(64 << 10)
+    cid = chunk_id(data)
+    whole = storage_pb2.PutChunkRequest(
+        header=storage_pb2.PutChunkHeader(chunk_id=cid, size=len(data)), data=data
+    )
+    resp = await node.stub.PutSmallChunk(whole)
+    assert (resp.chunk_id, resp.size, resp.already_present) == (cid, len(data), False)
+    assert (await node.stub.PutSmallChunk(whole)).already_present
+    got = await node.stub.GetSmallChunk(storage_pb2.GetChunkRequest(chunk_id=cid))
+    assert (got.data, got.total_size) == (data, len(data))
+    part = await node.stub.GetSmallChunk(
+        storage_pb2.GetChunkRequest(chunk_id=cid, offset=100, length=10)
+    )
+    assert part.data == data[100:110]
+    assert await get(node.stub, cid) == (data, len(data))  # the streaming read agrees
+
+
+async def test_small_chunk_calls_refuse_what_does_not_fit_them(node: Node) -> None:
+    async def refused(call) -> grpc.aio.AioRpcError:
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await call
+        return exc.value
+
+    data = os.urandom(1000)
+    cid = chunk_id(data)
+    header = storage_pb2.PutChunkHeader(chunk_id=cid, size=len(data))
+    short = await refused(
+        node.stub.PutSmallChunk(storage_pb2.PutChunkRequest(header=header, data=data[:10]))
+    )
+    assert short.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert short.details() == (
+        f"chunk {cid}: a PutSmallChunk request carries the whole chunk; 1000 bytes were "
+        "announced and 10 sent"
+    )
+    headless = await refused(node.stub.PutSmallChunk(storage_pb2.PutChunkRequest(data=data)))
+    assert headless.details() == "a PutSmallChunk request must carry the header"
+    big = os.urandom(MIB + 1)
+    too_big = await refused(
+        node.stub.PutSmallChunk(
+            storage_pb2.PutChunkRequest(
+                header=storage_pb2.PutChunkHeader(chunk_id=chunk_id(big), size=len(big)), data=big
+            )
+        )
+    )
+    assert too_big.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "PutSmallChunk accepts at most 1048576 bytes" in too_big.details()
+    wrong = await refused(
+        node.stub.PutSmallChunk(
+            storage_pb2.PutChunkRequest(
+                header=storage_pb2.PutChunkHeader(chunk_id=chunk_id(b"other"), size=len(data)),
+                data=data,
+            )
+        )
+    )
+    assert wrong.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert files_under(node.root / "chunks") == files_under(node.root / "tmp") == []
+    assert node.store.stat().reserved_bytes == 0
+
+    large = os.urandom(3 * MIB)
+    await node.stub.PutChunk(put_requests(chunk_id(large), large))
+    ranged = await refused(
+        node.stub.GetSmallChunk(storage_pb2.GetChunkRequest(chunk_id=chunk_id(large)))
+    )
+    assert ranged.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "read it with GetChunk" in ranged.details()
+    absent = await refused(
+        node.stub.GetSmallChunk(storage_pb2.GetChunkRequest(chunk_id=chunk_id(b"absent")))
+    )
+    assert absent.code() == grpc.StatusCode.NOT_FOUND

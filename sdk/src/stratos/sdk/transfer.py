@@ -39,6 +39,11 @@ MIN_RATE_BYTES_PER_S = 1024 * 1024  # deadlines allow at least this throughput o
 INDEX_DEADLINE_S = 15.0
 PUT_CHUNK = "/stratos.v1.StorageService/PutChunk"
 GET_CHUNK = "/stratos.v1.StorageService/GetChunk"
+PUT_SMALL_CHUNK = "/stratos.v1.StorageService/PutSmallChunk"
+GET_SMALL_CHUNK = "/stratos.v1.StorageService/GetSmallChunk"
+# Chunks up to this size go in one request or come in one answer (PutSmallChunk, GetSmallChunk):
+# a stream's machinery cost a 64 KiB put or get a tenth of a CPU-ms or more at each end.
+SMALL_CHUNK_BYTES = 1024 * 1024
 
 
 def transfer_deadline(size: int) -> float:
@@ -53,6 +58,9 @@ class Channels:
     def __init__(self, credentials: grpc.ChannelCredentials) -> None:
         self._credentials = credentials
         self._channels: dict[str, grpc.aio.Channel] = {}
+        # nodes that answered UNIMPLEMENTED to the small-chunk calls (an older version): they
+        # get streams, until their channel is dropped (they may have been upgraded by then)
+        self.streams_only: set[str] = set()
 
     def get(self, address: str) -> grpc.aio.Channel:
         ch = self._channels.get(address)
@@ -63,6 +71,11 @@ class Channels:
     def forget(self, address: str) -> None:
         """Drop a channel without awaiting its close (the next use reconnects afresh)."""
         self._channels.pop(address, None)
+        self.streams_only.discard(address)
+
+    def small_calls(self, address: str, size: int) -> bool:
+        """Whether a chunk of `size` bytes goes to or comes from `address` in one message."""
+        return size <= SMALL_CHUNK_BYTES and address not in self.streams_only
 
     async def close(self) -> None:
         channels, self._channels = list(self._channels.values()), {}
@@ -126,21 +139,46 @@ async def put_chunk(
     """Store `data` under `chunk_id` on the node `node_id` at `address`, under `bearer`'s
     ticket; returns once it is fsync'd."""
     chunk = data if isinstance(data, PreparedChunk) else PreparedChunk.of(data)
-    call = channels.get(address).stream_unary(
-        PUT_CHUNK,
-        request_serializer=None,  # the messages are wire bytes already
-        response_deserializer=storage_pb2.PutChunkResponse.FromString,
-    )
     header = storage_pb2.PutChunkHeader(chunk_id=chunk_id, size=chunk.size)
     if bearer is not None:
         header.auth.CopyFrom(bearer.prove("PutChunk", node_id, chunk_id, str(chunk.size)))
+    deadline = transfer_deadline(chunk.size)
     try:
-        resp = await call(_pieces(header, chunk), timeout=transfer_deadline(chunk.size))
+        resp = None
+        if channels.small_calls(address, chunk.size):
+            resp = await _unless_unimplemented(
+                channels,
+                address,
+                channels.get(address).unary_unary(
+                    PUT_SMALL_CHUNK,
+                    request_serializer=None,  # wire bytes already
+                    response_deserializer=storage_pb2.PutChunkResponse.FromString,
+                )(b"".join([m async for m in _pieces(header, chunk)]), timeout=deadline),
+            )
+        if resp is None:
+            call = channels.get(address).stream_unary(
+                PUT_CHUNK,
+                request_serializer=None,  # the messages are wire bytes already
+                response_deserializer=storage_pb2.PutChunkResponse.FromString,
+            )
+            resp = await call(_pieces(header, chunk), timeout=deadline)
     except grpc.RpcError as err:
         raise from_grpc(err, peer=address) from None
     if resp.chunk_id and resp.chunk_id != chunk_id:
         raise DataLoss(f"the node at {address} acknowledged chunk {resp.chunk_id} for {chunk_id}")
     return resp
+
+
+async def _unless_unimplemented(channels: Channels, address: str, call: Any) -> Any:
+    """The answer of a small-chunk call, or None when the node does not know the method (it
+    is then sent streams from now on)."""
+    try:
+        return await call
+    except grpc.RpcError as err:
+        if err.code() != grpc.StatusCode.UNIMPLEMENTED:
+            raise
+        channels.streams_only.add(address)
+        return None
 
 
 async def get_chunk(
@@ -157,6 +195,30 @@ async def get_chunk(
 
     The buffer is allocated once at its final size: growing it piece by piece would briefly
     hold two copies of every chunk in flight."""
+    request = storage_pb2.GetChunkRequest(chunk_id=chunk_id)
+    if bearer is not None:
+        request.auth.CopyFrom(bearer.prove("GetChunk", node_id, chunk_id, "0", "0"))
+    if channels.small_calls(address, expected_size):
+        try:
+            small = await _unless_unimplemented(
+                channels,
+                address,
+                channels.get(address).unary_unary(
+                    GET_SMALL_CHUNK,
+                    request_serializer=storage_pb2.GetChunkRequest.SerializeToString,
+                    response_deserializer=_get_response,
+                )(request, timeout=transfer_deadline(expected_size)),
+            )
+        except grpc.RpcError as err:
+            raise from_grpc(err, peer=address) from None
+        if small is not None:
+            data = _one_answer(small, address, chunk_id)
+            if len(data) != expected_size:
+                raise DataLoss(
+                    f"the node at {address} sent {len(data)} bytes of chunk {chunk_id}, "
+                    f"which has {expected_size}"
+                )
+            return await _checked(bytearray(data), chunk_id, address)
     get = channels.get(address).unary_stream(
         GET_CHUNK,
         request_serializer=storage_pb2.GetChunkRequest.SerializeToString,
@@ -165,9 +227,6 @@ async def get_chunk(
     buf = bytearray(expected_size)
     view = memoryview(buf)
     got = 0
-    request = storage_pb2.GetChunkRequest(chunk_id=chunk_id)
-    if bearer is not None:
-        request.auth.CopyFrom(bearer.prove("GetChunk", node_id, chunk_id, "0", "0"))
     try:
         call = get(request, timeout=transfer_deadline(expected_size))
         async for msg in call:
@@ -184,9 +243,21 @@ async def get_chunk(
         raise from_grpc(err, peer=address) from None
     finally:
         view.release()
-    # blake3 releases the GIL: a large chunk is hashed off the loop, which goes on feeding the
-    # other transfers meanwhile
-    if got != expected_size or await offload.run(got, hash_chunk, buf) != chunk_id:
+    if got != expected_size:
+        raise DataLoss(f"the node at {address} returned corrupt bytes for chunk {chunk_id}")
+    return await _checked(buf, chunk_id, address)
+
+
+def _one_answer(msg: chunkwire.Fields | None, address: str, chunk_id: str) -> memoryview | bytes:
+    if msg is None:
+        raise DataLoss(f"the node at {address} sent a malformed answer for chunk {chunk_id}")
+    return msg.data
+
+
+async def _checked(buf: bytearray, chunk_id: str, address: str) -> bytearray:
+    """`buf` when its hash is `chunk_id`. blake3 releases the GIL: a large chunk is hashed off
+    the loop, which goes on feeding the other transfers meanwhile."""
+    if await offload.run(len(buf), hash_chunk, buf) != chunk_id:
         raise DataLoss(f"the node at {address} returned corrupt bytes for chunk {chunk_id}")
     return buf
 

@@ -33,6 +33,7 @@ from stratos.common import chunkwire
 from stratos.storage.chunkstore import ChunkReader, ChunkStore
 
 MESSAGE_BYTES = 2 * 1024 * 1024
+ONE_MESSAGE_BYTES = MESSAGE_BYTES + MESSAGE_BYTES // 8  # the largest range one message carries
 
 
 class Opened(NamedTuple):
@@ -44,7 +45,7 @@ def next_read(remaining: int, message_bytes: int = MESSAGE_BYTES) -> int:
     """How many of the `remaining` bytes of a range the next message carries: one message's
     worth, or all of them when what would be left is a tail shorter than an eighth of a message
     (so a 4 MiB segment's chunk is two messages, not two and one of 16 bytes)."""
-    if remaining <= message_bytes + message_bytes // 8:
+    if remaining <= message_bytes + message_bytes // 8:  # ONE_MESSAGE_BYTES, by default
         return remaining
     return message_bytes
 

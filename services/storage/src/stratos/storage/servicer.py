@@ -3,8 +3,8 @@
 Blocking disk work runs in worker threads so one slow disk write never stalls other calls.
 An upload overlaps receiving piece N+1 with hashing and writing piece N, at most one piece
 ahead, which keeps throughput near disk speed and memory at a few MiB per stream. A small chunk
-comes whole in the header's message and is opened, written, fsync'd and renamed in one
-worker-thread step once its stream has ended. Only
+comes whole in the header's message (or in PutSmallChunk's one request) and is opened, written,
+fsync'd and renamed in one worker-thread step once its stream has ended. Only
 `max_active_puts` uploads run at once (the others wait, unread, in the transport's small
 flow-control window), so the node's memory stays bounded however many clients push at once;
 an upload that goes silent is dropped so it cannot hold its slot forever.
@@ -44,6 +44,7 @@ LIST_PAGE_DEFAULT = 1000
 LIST_PAGE_MAX = 10_000
 # A healthy client streams a chunk's pieces back to back; this long without one means it hung.
 IDLE_TIMEOUT_S = 30.0
+SMALL_CHUNK_BYTES = 1024 * 1024  # the most a PutSmallChunk request carries
 
 
 class StorageService(storage_pb2_grpc.StorageServiceServicer):
@@ -71,16 +72,39 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
     ) -> storage_pb2.PutChunkResponse:
         async with self._put_slots:
             with self.activity.transfer():
-                result = await self._put(request_iterator)
-        return storage_pb2.PutChunkResponse(
-            chunk_id=result.chunk_id, size=result.size, already_present=result.already_present
-        )
+                messages = _Messages(request_iterator, self.idle_timeout_s)
+                first = await messages.next()
+                if first is None or not first.HasField("header"):
+                    raise InvalidArgument("the first PutChunk message must carry the header")
+                result = await self._put(first, messages)
+        return _put_answer(result)
 
-    async def _put(self, requests: AsyncIterator[storage_pb2.PutChunkRequest]) -> PutResult:
-        messages = _Messages(requests, self.idle_timeout_s)
-        first = await messages.next()
-        if first is None or not first.HasField("header"):
-            raise InvalidArgument("the first PutChunk message must carry the header")
+    @rpc_edge
+    async def PutSmallChunk(
+        self, request: storage_pb2.PutChunkRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.PutChunkResponse:
+        """PutChunk in one message: the header and every byte."""
+        if not request.HasField("header"):
+            raise InvalidArgument("a PutSmallChunk request must carry the header")
+        if len(request.data) > SMALL_CHUNK_BYTES:
+            raise TooLarge(
+                "the chunk", len(request.data), SMALL_CHUNK_BYTES, holder="PutSmallChunk",
+                unit=" bytes",
+            )  # fmt: skip
+        if len(request.data) != request.header.size:
+            raise InvalidArgument(
+                f"chunk {request.header.chunk_id}: a PutSmallChunk request carries the whole "
+                f"chunk; {request.header.size} bytes were announced and {len(request.data)} sent"
+            )
+        async with self._put_slots:
+            with self.activity.transfer():
+                result = await self._put(request, None)
+        return _put_answer(result)
+
+    async def _put(
+        self, first: storage_pb2.PutChunkRequest, messages: _Messages | None
+    ) -> PutResult:
+        """Store the chunk `first` announces (`messages`: the rest of its stream, if any)."""
         header = first.header
         ticket = self._admit(
             header.auth,
@@ -111,15 +135,16 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
         )
 
     async def _store(
-        self, header: storage_pb2.PutChunkHeader, first: bytes, messages: _Messages
+        self, header: storage_pb2.PutChunkHeader, first: bytes, messages: _Messages | None
     ) -> PutResult:
         with _tracer.start_as_current_span("store_chunk") as span:
             span.set_attribute("stratos.chunk_id", header.chunk_id)
             span.set_attribute("stratos.bytes", header.size)
-            if len(first) == header.size:
+            if len(first) == header.size or messages is None:
                 # A small chunk came whole: once the stream has ended, it is opened, written,
                 # fsync'd and renamed in one worker-thread step instead of two.
-                await _drain_empty(messages, header)
+                if messages is not None:
+                    await _drain_empty(messages, header)
                 result = await asyncio.to_thread(self.store.put, header.chunk_id, first)
             else:
                 writer = await asyncio.to_thread(_begin, self.store, header, first)
@@ -130,7 +155,7 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
                     # run, synchronously, so no temp file or reservation outlives the call.
                     writer.abort()
             span.set_attribute("stratos.already_present", result.already_present)
-            log.info(
+            log.debug(  # one line per chunk: thousands a second on a busy node
                 "chunk_stored",
                 chunk_id=result.chunk_id,
                 size=result.size,
@@ -156,6 +181,38 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
             async with contextlib.aclosing(self._get(request, ticket)) as messages:
                 async for msg in messages:
                     yield msg
+
+    @rpc_edge
+    async def GetSmallChunk(
+        self, request: storage_pb2.GetChunkRequest, context: grpc.aio.ServicerContext
+    ) -> bytes:
+        """GetChunk's one answer, for a range that fits one message."""
+        repair = is_repair(context.invocation_metadata())
+        ticket = self._admit(
+            request.auth,
+            "GetChunk",
+            ticket_pb2.TICKET_ACTION_GET,
+            request.chunk_id,
+            (request.chunk_id, str(request.offset), str(request.length)),
+        )
+        busy = contextlib.nullcontext() if repair else self.activity.transfer()
+        with busy, _tracer.start_as_current_span("read_chunk") as span:
+            span.set_attribute("stratos.chunk_id", request.chunk_id)
+            span.set_attribute("stratos.offset", request.offset)
+            reader, first = await get_stream.open_first_async(
+                self.store, request.chunk_id, request.offset, request.length
+            )
+            with reader:
+                size = reader.end - reader.offset
+                if reader.position < reader.end:
+                    raise TooLarge(
+                        "the range", size, get_stream.ONE_MESSAGE_BYTES,
+                        holder="GetSmallChunk (read it with GetChunk)", unit=" bytes",
+                    )  # fmt: skip
+                span.set_attribute("stratos.bytes", size)
+                if ticket is not None:
+                    self.tickets.charge(ticket, size)
+                return first
 
     async def _get(
         self, request: storage_pb2.GetChunkRequest, ticket: Ticket | None
@@ -263,6 +320,12 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
         return storage_pb2.AuditResponse(digest=digest)
 
 
+def _put_answer(result: PutResult) -> storage_pb2.PutChunkResponse:
+    return storage_pb2.PutChunkResponse(
+        chunk_id=result.chunk_id, size=result.size, already_present=result.already_present
+    )
+
+
 def _page_size(requested: int) -> int:
     if requested > LIST_PAGE_MAX:
         raise TooLarge(
@@ -342,13 +405,18 @@ def _consume_result(fut: asyncio.Future[None]) -> None:
 
 
 def register(server: grpc.aio.Server, service: StorageService) -> None:
-    """The generated handlers, except that GetChunk's answers go out as the wire bytes
-    `get_stream` made (no serializer: gRPC sends the `bytes` as they are)."""
+    """The generated handlers, except that GetChunk's and GetSmallChunk's answers go out as the
+    wire bytes `get_stream` made (no serializer: gRPC sends the `bytes` as they are)."""
     generated = _Handlers()
     storage_pb2_grpc.add_StorageServiceServicer_to_server(service, generated)
     handlers = dict(generated.handlers)
     handlers["GetChunk"] = grpc.unary_stream_rpc_method_handler(
         service.GetChunk,
+        request_deserializer=storage_pb2.GetChunkRequest.FromString,
+        response_serializer=None,
+    )
+    handlers["GetSmallChunk"] = grpc.unary_unary_rpc_method_handler(
+        service.GetSmallChunk,
         request_deserializer=storage_pb2.GetChunkRequest.FromString,
         response_serializer=None,
     )
