@@ -45,7 +45,7 @@ TARGETS = (
 
 LABELS = {
     PUT_LARGE: "put {large}, MB/s",
-    GET_LARGE: "get {large} to disk, MB/s",
+    GET_LARGE: "get {large} to disk (fsync'd), MB/s",
     PUT_SMALL: "put {small}, ops/s, 1 client",
     GET_SMALL_1: "get {small}, ops/s, 1 client",
     GET_SMALL_8: "get {small}, ops/s, {clients} clients",

@@ -6,6 +6,7 @@ run on that many threads."""
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import uuid
@@ -19,6 +20,22 @@ from bench.peers.protocol import serve
 
 PIECE = 1 << 20
 TIMEOUT_S = 600
+
+
+def durable(dest: str) -> None:
+    """fsync a downloaded file and its folder, as `stratos get` does before it reports a file
+    written: every system's download is timed (and its CPU counted) to the same point, on
+    disk, not in the page cache to be written out after the clock stopped."""
+    fd = os.open(dest, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    folder = os.open(os.path.dirname(os.path.abspath(dest)), os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 class HttpClient:
@@ -40,6 +57,7 @@ class HttpClient:
             with open(dest, "wb") as f:
                 for piece in answer.iter_content(PIECE):
                     f.write(piece)
+        durable(dest)
 
 
 class Filer(HttpClient):
@@ -91,6 +109,7 @@ class S3:
 
     def get_file(self, key: str, dest: str) -> None:
         self.client.download_file(self.bucket, key, dest)
+        durable(dest)
 
 
 def _get_small(client, key: str, dest: str) -> None:

@@ -6,7 +6,11 @@ persistent process (`protocol.Worker`).
 Fresh data in each repetition because Tahoe's convergent encryption would store a second upload
 of the same bytes as nothing; the same data for every system within one, so all write the same.
 The system's dirty pages are flushed (`os.sync`) after each step, outside the timings, so that
-no system's writes are flushed during the next one's measurement."""
+no system's writes are flushed during the next one's measurement. A download counts as done
+once it is fsync'd, file and folder, for every system: `stratos get` does so before it reports
+a file written, and the peers' clients (`worker_http.durable`) are timed to the same point —
+until this was so, the large get timed Stratos's writes to disk and the peers' to the page
+cache, and counted the write-back's CPU for Stratos alone."""
 
 from __future__ import annotations
 
