@@ -134,6 +134,16 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
             fields=fields,
         )
 
+    def _admit_get(self, request: storage_pb2.GetChunkRequest) -> Ticket | None:
+        """GetChunk's and GetSmallChunk's ticket: the holder signs the proof as for GetChunk."""
+        return self._admit(
+            request.auth,
+            "GetChunk",
+            ticket_pb2.TICKET_ACTION_GET,
+            request.chunk_id,
+            (request.chunk_id, str(request.offset), str(request.length)),
+        )
+
     async def _store(
         self, header: storage_pb2.PutChunkHeader, first: bytes, messages: _Messages | None
     ) -> PutResult:
@@ -170,13 +180,7 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
         """The chunk's range as GetChunkResponse messages, already in wire form (`get_stream`)."""
         # A repair's own reads must not count as the client transfers that repair yields to.
         repair = is_repair(context.invocation_metadata())
-        ticket = self._admit(
-            request.auth,
-            "GetChunk",
-            ticket_pb2.TICKET_ACTION_GET,
-            request.chunk_id,
-            (request.chunk_id, str(request.offset), str(request.length)),
-        )
+        ticket = self._admit_get(request)
         with contextlib.nullcontext() if repair else self.activity.transfer():
             async with contextlib.aclosing(self._get(request, ticket)) as messages:
                 async for msg in messages:
@@ -188,13 +192,7 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
     ) -> bytes:
         """GetChunk's one answer, for a range that fits one message."""
         repair = is_repair(context.invocation_metadata())
-        ticket = self._admit(
-            request.auth,
-            "GetChunk",
-            ticket_pb2.TICKET_ACTION_GET,
-            request.chunk_id,
-            (request.chunk_id, str(request.offset), str(request.length)),
-        )
+        ticket = self._admit_get(request)
         busy = contextlib.nullcontext() if repair else self.activity.transfer()
         with busy, _tracer.start_as_current_span("read_chunk") as span:
             span.set_attribute("stratos.chunk_id", request.chunk_id)
