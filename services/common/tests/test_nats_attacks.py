@@ -97,7 +97,9 @@ async def _async(value):
 async def seen_on(observer, subject: str, act, expect: int = 0) -> list:
     """Messages an admin observer subscribed to `subject` receives while `act()` runs: once
     `expect` of them arrived (within a deadline), or, expecting none, after a round trip to the
-    server (a refused publish never reaches it)."""
+    server (a refused publish never reaches it). Expecting some, `act()` is repeated every
+    2 s until they arrive: one allowed publish went unseen once in CI under the whole
+    integration tier's load, and what these tests show is that it is allowed at all."""
     got = []
 
     async def collect(msg):
@@ -107,10 +109,17 @@ async def seen_on(observer, subject: str, act, expect: int = 0) -> list:
     await observer.flush()
     await act()
     await observer.flush()
-    if expect:
-        await async_wait_until(
-            lambda: _async(len(got) >= expect), timeout_s=10, what=f"{expect} message(s)"
-        )
+    for attempt in range(5 if expect else 0):
+        try:
+            await async_wait_until(
+                lambda: _async(len(got) >= expect), timeout_s=2, what=f"{expect} message(s)"
+            )
+            break
+        except TimeoutError:
+            if attempt == 4:
+                raise
+            await act()
+            await observer.flush()
     await asyncio.sleep(0)
     await sub.unsubscribe()
     return got
@@ -171,7 +180,7 @@ async def test_a_node_cannot_beat_for_another_node(server, mesh):
         got = await seen_on(
             observer, natsutil.HEARTBEAT_WILDCARD, lambda: _publish_flushed(node, own), expect=1
         )
-        assert [m.subject for m in got] == [own]  # its own heartbeat goes through
+        assert {m.subject for m in got} == {own}  # its own heartbeat goes through
         info = await mesh[0].jetstream().stream_info(natsutil.HEARTBEAT_STREAM, subjects_filter=">")
         assert ghost not in (info.state.subjects or {})
 
@@ -207,7 +216,7 @@ async def test_a_node_cannot_report_results_as_another_node(server, mesh):
         got = await seen_on(
             index, natsutil.REPAIR_RESULT_WILDCARD, lambda: _publish_flushed(node, own), expect=1
         )
-        assert [m.subject for m in got] == [own]
+        assert {m.subject for m in got} == {own}
 
 
 @pytest.mark.parametrize("bucket", [MANIFESTS, natsutil.LOCATIONS_BUCKET, "STRATOS_DRAINS"])
