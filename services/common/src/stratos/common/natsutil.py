@@ -193,26 +193,38 @@ async def _connect(servers: list[str], name: str, login: NatsLogin) -> NATS:
     )
     try:
         await asyncio.wait({connecting, refused}, return_when=asyncio.FIRST_COMPLETED)
+        if connecting.done():
+            connecting.result()
+            if not refused.done():
+                return nc
     except BaseException:
+        # a connect that failed or ran out of time (`connect` tries again with a new client)
         connecting.cancel()
+        _close_socket(nc)
         raise
-    if connecting.done():
-        connecting.result()
-        if not refused.done():
-            return nc
     # refused: the first connection is not worth retrying with the same key
     connecting.cancel()
     with contextlib.suppress(BaseException):
         await connecting
     with contextlib.suppress(Exception):
         await nc.close()
-    # nats-py may already count a refused client as closed, and then close() leaves its socket
-    # open (an unclosed-transport warning later, wherever the garbage collector runs)
-    transport = getattr(nc, "_transport", None)
-    if transport is not None:
-        with contextlib.suppress(Exception):
-            transport.close()
+    _close_socket(nc)
     raise _Refused()
+
+
+def _close_socket(nc: NATS) -> None:
+    """Close the socket of a client given up on. nats-py may already count it closed (refused),
+    or be halfway through its handshake (timed out), and leave the socket open: an
+    unclosed-transport warning later, wherever the garbage collector runs."""
+    transport = getattr(nc, "_transport", None)
+    if transport is None:
+        return
+    with contextlib.suppress(Exception):
+        transport.close()
+    bare = getattr(transport, "_bare_io_writer", None)  # the plain socket under TLS
+    if bare is not None:
+        with contextlib.suppress(Exception):
+            bare.close()
 
 
 async def _on_error(exc: Exception) -> None:
