@@ -106,14 +106,16 @@ class PreparedChunk:
         return self.size
 
 
-async def _pieces(header: storage_pb2.PutChunkHeader, chunk: PreparedChunk) -> AsyncIterator[bytes]:
-    # The first piece rides with the header: a small chunk is one message, one write step. A
-    # message's fields are concatenated encodings, so the header's bytes go before the piece's.
+def _first_message(header: storage_pb2.PutChunkHeader, chunk: PreparedChunk) -> bytes:
+    """The header with the first piece riding along: all of a small chunk in one message, one
+    write step. A message's fields are concatenated encodings, so the header's bytes go before
+    the piece's."""
     head = storage_pb2.PutChunkRequest(header=header).SerializeToString()
-    if not chunk.messages:
-        yield head
-        return
-    yield head + chunk.messages[0]
+    return head + chunk.messages[0] if chunk.messages else head
+
+
+async def _pieces(header: storage_pb2.PutChunkHeader, chunk: PreparedChunk) -> AsyncIterator[bytes]:
+    yield _first_message(header, chunk)
     for message in chunk.messages[1:]:
         yield message
 
@@ -153,7 +155,7 @@ async def put_chunk(
                     PUT_SMALL_CHUNK,
                     request_serializer=None,  # wire bytes already
                     response_deserializer=storage_pb2.PutChunkResponse.FromString,
-                )(b"".join([m async for m in _pieces(header, chunk)]), timeout=deadline),
+                )(_first_message(header, chunk), timeout=deadline),
             )
         if resp is None:
             call = channels.get(address).stream_unary(
