@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +89,23 @@ def get(cp: ControlPlane, kind: str, name: str, namespace: str) -> dict | None:
 
 
 def events(cp: ControlPlane, namespace: str, name: str) -> list[dict]:
-    """Events about the StratosCluster `name`, oldest first."""
+    """Events about the StratosCluster `name`, oldest first.
+
+    Ordered by `eventTime` (microseconds) where the poster set it, as kopf does: the
+    `lastTimestamp` the API server keeps has whole seconds only, and two events of one
+    second would otherwise come back in the arbitrary order of their generated names.
+    """
     items = cp.kubectl_json(
         "get", "events", "-n", namespace, "--field-selector", f"involvedObject.name={name}"
     )["items"]
-    return sorted(items, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+    return sorted(items, key=_event_time)
+
+
+def _event_time(event: dict) -> datetime:
+    stamp = event.get("eventTime") or event.get("lastTimestamp") or event.get("firstTimestamp")
+    if not stamp:
+        return datetime.min.replace(tzinfo=UTC)
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def condition(obj: dict | None, kind: str) -> dict:
