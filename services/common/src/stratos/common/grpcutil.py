@@ -142,10 +142,10 @@ def channel(address: str, credentials: grpc.ChannelCredentials) -> grpc.aio.Chan
     stream-request interceptors a cancelled upload never reaches the server (measured with
     grpcio 1.85), which would pin a storage node's upload slot. Client-streaming calls pass
     `metadata=trace_metadata()` instead, which the server interceptor reads the same way.
-    A process that records no spans gets no interceptors: they would carry no context."""
+    A process that records no spans gets no interceptors (`tracing.recording`)."""
     interceptors = [
         i
-        for i in (tracing.grpc_client_interceptors() if tracing.active() else [])
+        for i in (tracing.grpc_client_interceptors() if tracing.recording() else [])
         if isinstance(
             i, grpc.aio.UnaryUnaryClientInterceptor | grpc.aio.UnaryStreamClientInterceptor
         )
@@ -157,7 +157,7 @@ def channel(address: str, credentials: grpc.ChannelCredentials) -> grpc.aio.Chan
 
 def trace_metadata() -> list[tuple[str, str]]:
     """gRPC metadata carrying the current trace context, for client-streaming calls."""
-    return list(tracing.inject_headers().items()) if tracing.active() else []
+    return list(tracing.inject_headers().items()) if tracing.recording() else []
 
 
 def rpc_edge(fn):
