@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from bench.peers.protocol import serve
+from stratos.common import eventloop
 from stratos.common.memory import keep_buffers_in_heap
 from stratos.sdk.client import MeshClient
 from stratos.sdk.home import Home
@@ -21,7 +22,7 @@ REPLICAS = 3
 def main(home_dir: str) -> None:
     keep_buffers_in_heap()
     home = Home(Path(home_dir))
-    with asyncio.Runner() as runner:
+    with asyncio.Runner(loop_factory=eventloop.new_loop) as runner:
 
         async def connect() -> MeshClient:
             credentials = local_client_tls(home).channel_credentials()

@@ -23,7 +23,6 @@ from stratos.sdk import lazy
 from stratos.sdk.home import Home
 from stratos.sdk.names import shown
 
-asyncio = lazy.module("asyncio")
 procctl = lazy.module("stratos.sdk.procctl")
 
 T = TypeVar("T")
@@ -74,11 +73,14 @@ def quiet_logging() -> None:
 
 
 def run_async(work: Callable[[], Awaitable[T]]) -> T:
-    """The one way a command runs async code: library logs quieted, then `asyncio.run(work())`.
+    """The one way a command runs async code: library logs quieted, then `work()` to its end on
+    a uvloop loop (`stratos.common.eventloop`).
     Import the modules `work` uses before calling (see `quiet_logging`); anything that may fail
     before a connection (finding addresses) belongs inside `work`, after the log level's check."""
     quiet_logging()
-    return asyncio.run(work())  # type: ignore[arg-type]
+    from stratos.common import eventloop
+
+    return eventloop.run(work())  # type: ignore[arg-type]
 
 
 # -- reaching the mesh -------------------------------------------------------------------------

@@ -50,6 +50,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, Self, TypeVar
 
+from stratos.common import eventloop
 from stratos.common.errors import StratosError
 from stratos.common.files import PRIVATE_UMASK
 from stratos.common.logging import get_logger
@@ -77,7 +78,7 @@ def run_service(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
             shutdown_tracing()
 
     try:
-        asyncio.run(runner())
+        eventloop.run(runner())
     except StratosError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
