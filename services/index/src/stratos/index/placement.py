@@ -35,7 +35,12 @@ def weight(free_bytes: int) -> int:
 
 
 def score(node: Candidate, chunk_id: str) -> float:
-    return -weight(node.free_bytes) / math.log(unit_hash(node.node_id, chunk_id))
+    return score_of(node.node_id, node.free_bytes, chunk_id)
+
+
+def score_of(node_id: str, weighed_bytes: int, chunk_id: str) -> float:
+    """`score` without a Candidate: a planner ranking thousands of chunks makes none."""
+    return -weight(weighed_bytes) / math.log(unit_hash(node_id, chunk_id))
 
 
 def rank(chunk_id: str, candidates: Iterable[Candidate]) -> list[Candidate]:

@@ -35,7 +35,7 @@ from blake3 import blake3
 
 from stratos.index.pieces import assign_shares, union_holders
 from stratos.index.placement import rank as hrw_rank
-from stratos.index.placement import score as hrw_score
+from stratos.index.placement import score_of as capacity_score
 from stratos.index.registry import LIVE, LOST, SUSPECT, Candidate
 from stratos.v1 import repair_pb2, types_pb2
 
@@ -106,6 +106,11 @@ class Plan:
     stuck: list[Stuck] = field(default_factory=list)
 
 
+def _by_capacity(v: NodeView) -> Candidate:
+    """A node as HRW ranks it for repair: weighted by capacity, not free bytes."""
+    return Candidate(v.node_id, v.address, v.zone, v.capacity_bytes)
+
+
 def job_id(kind: int, chunk_id: str, target_node_id: str) -> str:
     """The same work always has the same ID (32 hex chars)."""
     return blake3(f"{kind}\x00{chunk_id}\x00{target_node_id}".encode()).hexdigest(length=16)
@@ -138,11 +143,14 @@ class _Ctx:
     out: list[tuple[int, int, repair_pb2.RepairJob]] = field(default_factory=list)
     emitted: set[str] = field(default_factory=set)
     plan: Plan = field(default_factory=Plan)
-    scores: dict[tuple[str, str], float] = field(default_factory=dict)  # HRW, once per pair
+    # chunk → node → its HRW sort key, each pair scored once per plan
+    scores: dict[str, dict[str, tuple[float, str]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._states = {n: v.state for n, v in self.nodes.items()}
 
     def state(self, node_id: str) -> int:
-        view = self.nodes.get(node_id)
-        return LOST if view is None else view.state
+        return self._states.get(node_id, LOST)
 
     def counts(self, node_id: str) -> bool:
         return self.state(node_id) in (LIVE, SUSPECT) and node_id not in self.draining
@@ -150,25 +158,21 @@ class _Ctx:
     def ranked(self, chunk_id: str, node_ids: Iterable[str]) -> list[str]:
         """Known nodes best first by capacity-weighted HRW, then unknown ones by name."""
         ids = set(node_ids)
-        known = [
-            Candidate(v.node_id, v.address, v.zone, v.capacity_bytes)
-            for n in ids
-            if (v := self.nodes.get(n)) is not None
-        ]
+        nodes = self.nodes
         if self.rank is hrw_rank:  # the same pairs are ranked again and again: score once
-            best = [c.node_id for c in sorted(known, key=lambda c: self._hrw(chunk_id, c))]
+            keys = self.scores.get(chunk_id)
+            if keys is None:
+                keys = self.scores[chunk_id] = {}
+            for n in ids:
+                if n not in keys and (v := nodes.get(n)) is not None:
+                    keys[n] = (-capacity_score(n, v.capacity_bytes, chunk_id), n)
+            best = sorted((n for n in ids if n in keys), key=keys.__getitem__)
         else:
+            known = [_by_capacity(v) for n in ids if (v := nodes.get(n)) is not None]
             best = [c.node_id for c in self.rank(chunk_id, known)]
-        return best + sorted(ids - set(best))
-
-    def _hrw(self, chunk_id: str, c: Candidate) -> tuple[float, str]:
-        """hrw_rank's sort key, remembered for the plan (a node's weight does not change
-        within one)."""
-        pair = (chunk_id, c.node_id)
-        s = self.scores.get(pair)
-        if s is None:
-            s = self.scores[pair] = hrw_score(c, chunk_id)
-        return -s, c.node_id
+        if len(best) == len(ids):
+            return best
+        return best + sorted(ids.difference(best))
 
     def eligible(self, chunk_id: str, size: int, holding: Collection[str]) -> list[str]:
         """Live, non-draining nodes that hold the chunk or have room for it, best first."""
