@@ -6,7 +6,7 @@ from __future__ import annotations
 from plan_support import cid, coded, mesh, one_plus, replicated
 
 from stratos.index.registry import LOST, SUSPECT
-from stratos.index.repair_health import eta, health
+from stratos.index.repair_health import check_files, eta, health
 from stratos.index.repair_plan import plan
 
 
@@ -69,3 +69,23 @@ def test_states_partition_the_files() -> None:
     h = _health(files, mesh(5, n3=LOST))
     assert h.healthy + h.degraded + h.repairing + h.unrecoverable == len(files)
     assert [fh.state for fh in h.files] == ["healthy", "unrecoverable", "degraded", "healthy"]
+
+
+def test_a_file_short_only_of_copies_on_suspect_nodes_only_waits() -> None:
+    waits = replicated(1, 2, [(cid("a"), ["n0", "n1"])])  # n1 suspect: nothing to do yet
+    lost = replicated(2, 2, [(cid("b"), ["n1", "n2"])])  # n2 lost: a copy is owed now
+    fine = replicated(3, 2, [(cid("c"), ["n0", "n3"])])
+    nodes = mesh(4, n1=SUSPECT, n2=LOST)
+    checks = {c.health.file_id: c for c in check_files([waits, lost, fine], nodes)}
+    assert checks[waits.manifest.file_id].only_waiting
+    assert checks[waits.manifest.file_id].waiting == {"n1"}
+    assert not checks[lost.manifest.file_id].only_waiting  # its shortness is not all waiting
+    assert not checks[fine.manifest.file_id].only_waiting  # healthy: waits on nothing
+
+
+def test_a_coded_segment_only_waits_when_each_missing_share_is_on_a_suspect_node() -> None:
+    f = coded(1, 2, 1, [(cid("a"), ["n0"]), (cid("b"), ["n1"]), (cid("p"), ["n2"])])
+    (waits,) = check_files([f], mesh(4, n1=SUSPECT))
+    assert waits.only_waiting and waits.waiting == {"n1"}
+    (owed,) = check_files([f], mesh(4, n1=SUSPECT, n2=LOST))  # the parity share is gone
+    assert not owed.only_waiting

@@ -52,10 +52,10 @@ def settled(file_id: str, replicas: int = 2, size: int = 5 * SEGMENT) -> types_p
     return m
 
 
-def registry_with(lost: tuple[str, ...] = ()) -> Registry:
+def registry_with(lost: tuple[str, ...] = (), suspect: tuple[str, ...] = ()) -> Registry:
     reg = Registry(6.0, 30.0)
     for n in NODES:
-        sent = NOW_MS - 60_000 if n in lost else NOW_MS
+        sent = NOW_MS - 60_000 if n in lost else NOW_MS - 10_000 if n in suspect else NOW_MS
         reg.observe(heartbeat(n, capacity=CAPACITY, sent_unix_ms=sent))
     return reg
 
@@ -242,9 +242,18 @@ async def test_a_round_plans_what_changed_not_every_file_stored(nats) -> None:
         assert loop.planned_files == 1
         assert loop.health.healthy == loop.health.file_count == 41
 
+        # suspect: its files are checked once (they wait on it), then left alone until it
+        # comes back or is lost — not planned again every round for nothing
+        on_n2 = {m.file_id for m in [*files, extra] if "n2" in m.segments[0].node_ids}
+        loop._registry = registry_with(suspect=("n2",))
+        assert (await loop.run_once()).jobs == []
+        assert 0 < loop.planned_files == len(on_n2) < 41
+        assert loop.health.waiting_on == ["n2"] and loop.health.degraded == len(on_n2)
+        await loop.run_once()
+        assert loop.planned_files == 0 and loop.health.waiting_on == ["n2"]
+
         loop._registry = registry_with(lost=("n2",))
         p = await loop.run_once()
-        on_n2 = {m.file_id for m in [*files, extra] if "n2" in m.segments[0].node_ids}
         assert 0 < loop.planned_files == len(on_n2) < 41
         assert {j.file_id for j in p.jobs} == on_n2
         assert loop.health.degraded + loop.health.repairing == len(on_n2)

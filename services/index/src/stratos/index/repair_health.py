@@ -66,10 +66,13 @@ class Health:
 
 @dataclass(frozen=True)
 class FileCheck:
-    """One file's health and the suspect nodes it waits on."""
+    """One file's health and the suspect nodes it waits on. `only_waiting`: every copy it is
+    short of is on a suspect node, nothing is stuck or in flight — planning it again changes
+    nothing until one of those nodes changes state (which plans its files anyway)."""
 
     health: FileHealth
     waiting: frozenset[str] = frozenset()
+    only_waiting: bool = False
 
 
 def check_files(
@@ -90,17 +93,16 @@ def check_files(
         reasons.setdefault(u.file_id, u.reason)
     busy = {j.chunk_id for j in outstanding if j.kind != DELETE}
 
-    def state(n: str) -> int:
-        return nodes[n].state if n in nodes else LOST
+    state = {n: v.state for n, v in nodes.items()}  # a node not in the registry is lost
 
     def held(cid: str, states: Collection[int]) -> list[str]:
-        return [n for n in where.get(cid, ()) if state(n) in states]
+        return [n for n in where.get(cid, ()) if state.get(n, LOST) in states]
 
     out: list[FileCheck] = []
     for f in files:
         m = f.manifest
         buckets = {"repair": 0, "stuck": 0, "lost": 0}
-        unreadable = touched = False
+        unreadable = touched = unexplained = False
         waiting: set[str] = set()
         for seg in m.segments:
             short: list[tuple[str, int]] = []  # (chunk, bytes missing on live nodes)
@@ -109,10 +111,16 @@ def check_files(
                 short = [(s.chunk_id, s.size) for s in seg.shares if s.index not in owners]
                 readable = sum(1 for s in seg.shares if held(s.chunk_id, (LIVE, SUSPECT)))
                 lost = readable < m.erasure.data_shares
+                # each missing share waits on a suspect node of its own
+                on_suspect = {n for cid, _ in short for n in held(cid, (SUSPECT,))}
+                unexplained |= len(on_suspect) < len(short) or any(
+                    not held(cid, (SUSPECT,)) for cid, _ in short
+                )
             elif seg.chunk_id:
                 missing = max(1, m.replicas) - len(held(seg.chunk_id, (LIVE,)))
                 short = [(seg.chunk_id, seg.stored_size * missing)] if missing > 0 else []
                 lost = not held(seg.chunk_id, (LIVE, SUSPECT))
+                unexplained |= len(held(seg.chunk_id, (SUSPECT,))) < missing
             else:
                 continue
             unreadable |= lost
@@ -136,7 +144,9 @@ def check_files(
             buckets["lost"],
             reasons.get(m.file_id, "") if unreadable else "",
         )
-        out.append(FileCheck(fh, frozenset(waiting)))
+        only_waiting = bool(waiting) and not (unexplained or touched or unreadable)
+        only_waiting &= buckets["stuck"] == 0
+        out.append(FileCheck(fh, frozenset(waiting), only_waiting))
     return out
 
 

@@ -407,9 +407,14 @@ class RepairLoop(Component):
         checks = await asyncio.to_thread(check_files, files, nodes, self.outstanding.jobs(), p)
         self._book.update(scope, checks)
         # Not settled: short of something, or with jobs planned (published or over the
-        # budget): planned again next round, until nothing is left to do for them.
+        # budget): planned again next round, until nothing is left to do for them. Files
+        # short only of copies on suspect nodes wait for those nodes' next state instead
+        # (a node's change plans its files): a suspect node holding a third of 100,000 files
+        # would otherwise have every round plan them all again, for nothing.
         state = self._catalog.state
-        unsettled = {c.health.file_id for c in checks if c.health.state != "healthy"}
+        unsettled = {
+            c.health.file_id for c in checks if c.health.state != "healthy" and not c.only_waiting
+        }
         for cid in {j.chunk_id for j in p.jobs}:
             unsettled |= state.files_naming(cid)
         self._unsettled = unsettled
