@@ -24,5 +24,4 @@ def new_loop() -> asyncio.AbstractEventLoop:
 
 def run(main: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run(main)` on a uvloop loop."""
-    with asyncio.Runner(loop_factory=new_loop) as runner:
-        return runner.run(main)
+    return uvloop.run(main)
