@@ -111,22 +111,22 @@ def check_files(
                 short = [(s.chunk_id, s.size) for s in seg.shares if s.index not in owners]
                 readable = sum(1 for s in seg.shares if held(s.chunk_id, (LIVE, SUSPECT)))
                 lost = readable < m.erasure.data_shares
-                # each missing share waits on a suspect node of its own
-                on_suspect = {n for cid, _ in short for n in held(cid, (SUSPECT,))}
-                unexplained |= len(on_suspect) < len(short) or any(
-                    not held(cid, (SUSPECT,)) for cid, _ in short
-                )
             elif seg.chunk_id:
                 missing = max(1, m.replicas) - len(held(seg.chunk_id, (LIVE,)))
                 short = [(seg.chunk_id, seg.stored_size * missing)] if missing > 0 else []
                 lost = not held(seg.chunk_id, (LIVE, SUSPECT))
-                unexplained |= len(held(seg.chunk_id, (SUSPECT,))) < missing
             else:
                 continue
             unreadable |= lost
+            on_suspect = {cid: held(cid, (SUSPECT,)) for cid, _ in short}
+            if seg.shares:  # each missing share waits on a suspect node of its own
+                suspects = {n for nodes in on_suspect.values() for n in nodes}
+                unexplained |= len(suspects) < len(short) or not all(on_suspect.values())
+            elif short:  # as many suspect copies as copies missing
+                unexplained |= len(on_suspect[seg.chunk_id]) < missing
             for cid, size in short:
                 touched |= cid in busy
-                waiting.update(held(cid, (SUSPECT,)))
+                waiting.update(on_suspect[cid])
                 bucket = "lost" if lost else "stuck" if cid in stuck_chunks else "repair"
                 buckets[bucket] += size
         short_bytes = sum(buckets.values())
