@@ -11,11 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from ledger_support import ALICE, BOB, STOS, Chain, genesis, transfer
+from ledger_support import ALICE, BOB, PARAMS, STOS, Chain, addr, genesis, transfer
 
 from stratos.common.errors import DataLoss, InvalidArgument
 from stratos.consensus.ledger.apphash import app_hash, decode_header, encode_header
-from stratos.consensus.ledger.genesis import Genesis
+from stratos.consensus.ledger.genesis import Genesis, GenesisNode
+from stratos.consensus.ledger.pricing import OzonePool, after_prepay
 from stratos.consensus.ledger.state import LedgerState
 from stratos.v1 import ledger_pb2 as pb
 
@@ -112,6 +113,14 @@ def test_genesis_json_round_trips() -> None:
         (lambda d: d["params"].update(min_fee="0.0000000001"), "more than 9 decimals"),
         (lambda d: d["params"].update(slash_fraction_bps=20_000), "at most 10000"),
         (lambda d: d["params"].update(colour="blue"), "unknown keys: colour"),
+        (lambda d: d["params"].update(reward_meta_bps=1), "must add up to 10000"),
+        (lambda d: d["params"].update(epoch_blocks=0), "epoch_blocks"),
+        (lambda d: d.update(nodes=[{"address": "ab" * 20, "role": "x", "deposit": "1"}]), "role"),
+        (
+            lambda d: d.update(nodes=[{"address": "ab" * 20, "role": "meta", "deposit": "1"}]),
+            "below the minimum of 500 STOS for a meta node",
+        ),
+        (lambda d: d.update(ozone=[{"address": "zz", "prepaid": "1"}]), "ozone\\[0\\].address"),
     ],
 )
 def test_bad_genesis_is_refused_with_the_field_named(mutate, match: str) -> None:
@@ -119,6 +128,29 @@ def test_bad_genesis_is_refused_with_the_field_named(mutate, match: str) -> None
     mutate(doc)
     with pytest.raises(InvalidArgument, match=match):
         Genesis.from_json(json.dumps(doc))
+
+
+def test_genesis_registers_nodes_and_sells_ozone_as_the_txs_would() -> None:
+    """Nodes and prepaid ozone at genesis give the state that RegisterNode and PrepayOzone txs in
+    the first block would (less their fees)."""
+    base = genesis()
+    res, meta = "ab" * 20, "cd" * 20
+    g = replace(
+        base,
+        nodes=(
+            GenesisNode(res, pb.NODE_ROLE_RESOURCE, 1_000 * STOS),
+            GenesisNode(meta, pb.NODE_ROLE_META, 500 * STOS),
+        ),
+        ozone=((addr(ALICE), 10 * STOS), (addr(BOB), 10 * STOS)),
+    )
+    assert Genesis.from_json(g.to_json()) == g
+    s = g.initial_state()
+    assert s.nodes[res].deposit == 1_000 * STOS and s.nodes[meta].role == pb.NODE_ROLE_META
+    assert s.pool.deposits == 1_000 * STOS and s.pool.prepaid == 20 * STOS
+    first, _ = after_prepay(OzonePool(1_000 * STOS, 0, PARAMS.initial_ozone_limit), 10 * STOS)
+    assert s.accounts[addr(ALICE)].ozone == PARAMS.initial_ozone_limit - first.limit
+    assert 0 < s.accounts[addr(BOB)].ozone < s.accounts[addr(ALICE)].ozone  # the price rose
+    assert s.total_supply() == base.initial_state().total_supply() + 1_520 * STOS
 
 
 def test_genesis_that_is_not_json() -> None:

@@ -92,12 +92,7 @@ def test_a_short_public_key_is_malformed() -> None:
 
 
 def test_oversized() -> None:
-    big = {
-        "epoch_report": pb.EpochReport(
-            epoch=1, traffic=[pb.NodeTraffic(node="ab" * 20, bytes=1)] * 40
-        )
-    }
-    raw = Chain().tx(ALICE, **big)
+    raw = Chain().tx(ALICE, slash=pb.Slash(evidence=b"e" * 1_100))
     assert len(raw) > PARAMS.max_tx_bytes
     refused(raw, TxCode.OVERSIZED, f"the limit is {PARAMS.max_tx_bytes} bytes")
 
@@ -123,17 +118,6 @@ def test_deposit_below_the_role_minimum() -> None:
     refused(
         Chain().tx(ALICE, **msg), TxCode.REJECTED, "below the minimum of 500 STOS for a meta node"
     )
-
-
-def test_epoch_report_needs_a_meta_node_and_is_not_enabled_yet() -> None:
-    c = Chain()
-    report = {
-        "epoch_report": pb.EpochReport(epoch=1, traffic=[pb.NodeTraffic(node=addr(BOB), bytes=10)])
-    }
-    refused(c.tx(ALICE, nonce=0, **report), TxCode.REJECTED, "only a bonded meta-service node", c)
-    meta = {"register_node": pb.RegisterNode(role=pb.NODE_ROLE_META, deposit=500 * STOS)}
-    assert [r.code for r in c.commit([c.tx(ALICE, **meta)])] == [TxCode.OK]
-    refused(c.tx(ALICE, **report), TxCode.NOT_ENABLED, "not enabled yet", c)
 
 
 def test_slash_without_a_verifier_is_not_available() -> None:

@@ -65,14 +65,16 @@ class GetAccountRequest(_message.Message):
     def __init__(self, address: _Optional[str] = ...) -> None: ...
 
 class GetAccountResponse(_message.Message):
-    __slots__ = ("account", "height", "pending_nonce")
+    __slots__ = ("account", "height", "pending_nonce", "node")
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     PENDING_NONCE_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
     account: _ledger_pb2.Account
     height: int
     pending_nonce: int
-    def __init__(self, account: _Optional[_Union[_ledger_pb2.Account, _Mapping]] = ..., height: _Optional[int] = ..., pending_nonce: _Optional[int] = ...) -> None: ...
+    node: _ledger_pb2.NodeRecord
+    def __init__(self, account: _Optional[_Union[_ledger_pb2.Account, _Mapping]] = ..., height: _Optional[int] = ..., pending_nonce: _Optional[int] = ..., node: _Optional[_Union[_ledger_pb2.NodeRecord, _Mapping]] = ...) -> None: ...
 
 class GetTxRequest(_message.Message):
     __slots__ = ("tx_hash", "wait_ms")
@@ -133,7 +135,7 @@ class ValidatorInfo(_message.Message):
     def __init__(self, address: _Optional[str] = ..., power: _Optional[int] = ..., deposit: _Optional[int] = ...) -> None: ...
 
 class StatusResponse(_message.Message):
-    __slots__ = ("chain_id", "node_address", "height", "app_hash", "last_block_hash", "last_block_time_unix_ms", "round", "peers_connected", "validators", "mempool_txs")
+    __slots__ = ("chain_id", "node_address", "height", "app_hash", "last_block_hash", "last_block_time_unix_ms", "round", "peers_connected", "validators", "mempool_txs", "epochs")
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
@@ -144,6 +146,7 @@ class StatusResponse(_message.Message):
     PEERS_CONNECTED_FIELD_NUMBER: _ClassVar[int]
     VALIDATORS_FIELD_NUMBER: _ClassVar[int]
     MEMPOOL_TXS_FIELD_NUMBER: _ClassVar[int]
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
     chain_id: str
     node_address: str
     height: int
@@ -154,7 +157,26 @@ class StatusResponse(_message.Message):
     peers_connected: int
     validators: _containers.RepeatedCompositeFieldContainer[ValidatorInfo]
     mempool_txs: int
-    def __init__(self, chain_id: _Optional[str] = ..., node_address: _Optional[str] = ..., height: _Optional[int] = ..., app_hash: _Optional[bytes] = ..., last_block_hash: _Optional[bytes] = ..., last_block_time_unix_ms: _Optional[int] = ..., round: _Optional[int] = ..., peers_connected: _Optional[int] = ..., validators: _Optional[_Iterable[_Union[ValidatorInfo, _Mapping]]] = ..., mempool_txs: _Optional[int] = ...) -> None: ...
+    epochs: EpochStatus
+    def __init__(self, chain_id: _Optional[str] = ..., node_address: _Optional[str] = ..., height: _Optional[int] = ..., app_hash: _Optional[bytes] = ..., last_block_hash: _Optional[bytes] = ..., last_block_time_unix_ms: _Optional[int] = ..., round: _Optional[int] = ..., peers_connected: _Optional[int] = ..., validators: _Optional[_Iterable[_Union[ValidatorInfo, _Mapping]]] = ..., mempool_txs: _Optional[int] = ..., epochs: _Optional[_Union[EpochStatus, _Mapping]] = ...) -> None: ...
+
+class EpochStatus(_message.Message):
+    __slots__ = ("epoch_blocks", "current_epoch", "next_to_settle", "last_settled_height", "last_report_digest", "minted", "bonded_meta_nodes")
+    EPOCH_BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TO_SETTLE_FIELD_NUMBER: _ClassVar[int]
+    LAST_SETTLED_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    LAST_REPORT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    MINTED_FIELD_NUMBER: _ClassVar[int]
+    BONDED_META_NODES_FIELD_NUMBER: _ClassVar[int]
+    epoch_blocks: int
+    current_epoch: int
+    next_to_settle: int
+    last_settled_height: int
+    last_report_digest: bytes
+    minted: int
+    bonded_meta_nodes: int
+    def __init__(self, epoch_blocks: _Optional[int] = ..., current_epoch: _Optional[int] = ..., next_to_settle: _Optional[int] = ..., last_settled_height: _Optional[int] = ..., last_report_digest: _Optional[bytes] = ..., minted: _Optional[int] = ..., bonded_meta_nodes: _Optional[int] = ...) -> None: ...
 
 class StreamBlocksRequest(_message.Message):
     __slots__ = ("from_height",)

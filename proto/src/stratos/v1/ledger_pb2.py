@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17stratos/v1/ledger.proto\x12\nstratos.v1\"9\n\x02Tx\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\xc6\x02\n\x06TxBody\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\x04\x12\x0b\n\x03\x66\x65\x65\x18\x03 \x01(\x04\x12(\n\x08transfer\x18\n \x01(\x0b\x32\x14.stratos.v1.TransferH\x00\x12\x31\n\rregister_node\x18\x0b \x01(\x0b\x32\x18.stratos.v1.RegisterNodeH\x00\x12$\n\x06unbond\x18\x0c \x01(\x0b\x32\x12.stratos.v1.UnbondH\x00\x12/\n\x0cprepay_ozone\x18\r \x01(\x0b\x32\x17.stratos.v1.PrepayOzoneH\x00\x12/\n\x0c\x65poch_report\x18\x0e \x01(\x0b\x32\x17.stratos.v1.EpochReportH\x00\x12\"\n\x05slash\x18\x0f \x01(\x0b\x32\x11.stratos.v1.SlashH\x00\x42\x05\n\x03msg\"&\n\x08Transfer\x12\n\n\x02to\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x04\"C\n\x0cRegisterNode\x12\"\n\x04role\x18\x01 \x01(\x0e\x32\x14.stratos.v1.NodeRole\x12\x0f\n\x07\x64\x65posit\x18\x02 \x01(\x04\"\x08\n\x06Unbond\"\x1d\n\x0bPrepayOzone\x12\x0e\n\x06\x61mount\x18\x01 \x01(\x04\"*\n\x0bNodeTraffic\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\r\n\x05\x62ytes\x18\x02 \x01(\x04\"F\n\x0b\x45pochReport\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12(\n\x07traffic\x18\x02 \x03(\x0b\x32\x17.stratos.v1.NodeTraffic\"\x19\n\x05Slash\x12\x10\n\x08\x65vidence\x18\x01 \x01(\x0c\"I\n\x07\x41\x63\x63ount\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61lance\x18\x02 \x01(\x04\x12\r\n\x05nonce\x18\x03 \x01(\x04\x12\r\n\x05ozone\x18\x04 \x01(\x04\"r\n\nNodeRecord\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\"\n\x04role\x18\x02 \x01(\x0e\x32\x14.stratos.v1.NodeRole\x12\x0f\n\x07\x64\x65posit\x18\x03 \x01(\x04\x12\x1e\n\x16unbonding_until_height\x18\x04 \x01(\x04\"%\n\x08TxResult\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12\x0b\n\x03log\x18\x02 \x01(\t\"\x93\x01\n\x0b\x42lockHeader\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12\x14\n\x0ctime_unix_ms\x18\x03 \x01(\x03\x12\x17\n\x0fprev_block_hash\x18\x04 \x01(\x0c\x12\x10\n\x08\x61pp_hash\x18\x05 \x01(\x0c\x12\x10\n\x08proposer\x18\x06 \x01(\t\x12\x0f\n\x07tx_root\x18\x07 \x01(\x0c\"=\n\x05\x42lock\x12\'\n\x06header\x18\x01 \x01(\x0b\x32\x17.stratos.v1.BlockHeader\x12\x0b\n\x03txs\x18\x02 \x03(\x0c\"W\n\x0c\x42lockResults\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12%\n\x07results\x18\x02 \x03(\x0b\x32\x14.stratos.v1.TxResult\x12\x10\n\x08\x61pp_hash\x18\x03 \x01(\x0c*Q\n\x08NodeRole\x12\x19\n\x15NODE_ROLE_UNSPECIFIED\x10\x00\x12\x16\n\x12NODE_ROLE_RESOURCE\x10\x01\x12\x12\n\x0eNODE_ROLE_META\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17stratos/v1/ledger.proto\x12\nstratos.v1\"9\n\x02Tx\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\xc6\x02\n\x06TxBody\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\x04\x12\x0b\n\x03\x66\x65\x65\x18\x03 \x01(\x04\x12(\n\x08transfer\x18\n \x01(\x0b\x32\x14.stratos.v1.TransferH\x00\x12\x31\n\rregister_node\x18\x0b \x01(\x0b\x32\x18.stratos.v1.RegisterNodeH\x00\x12$\n\x06unbond\x18\x0c \x01(\x0b\x32\x12.stratos.v1.UnbondH\x00\x12/\n\x0cprepay_ozone\x18\r \x01(\x0b\x32\x17.stratos.v1.PrepayOzoneH\x00\x12/\n\x0c\x65poch_report\x18\x0e \x01(\x0b\x32\x17.stratos.v1.EpochReportH\x00\x12\"\n\x05slash\x18\x0f \x01(\x0b\x32\x11.stratos.v1.SlashH\x00\x42\x05\n\x03msg\"&\n\x08Transfer\x12\n\n\x02to\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x04\"C\n\x0cRegisterNode\x12\"\n\x04role\x18\x01 \x01(\x0e\x32\x14.stratos.v1.NodeRole\x12\x0f\n\x07\x64\x65posit\x18\x02 \x01(\x04\"\x08\n\x06Unbond\"\x1d\n\x0bPrepayOzone\x12\x0e\n\x06\x61mount\x18\x01 \x01(\x04\"A\n\x0bNodeTraffic\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\r\n\x05\x62ytes\x18\x02 \x01(\x04\x12\x15\n\raudits_failed\x18\x03 \x01(\r\",\n\x0cPayerTraffic\x12\r\n\x05payer\x18\x01 \x01(\t\x12\r\n\x05ozone\x18\x02 \x01(\x04\"8\n\x0fReportSignature\x12\x12\n\npublic_key\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"\xa1\x01\n\x0b\x45pochReport\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12(\n\x07traffic\x18\x02 \x03(\x0b\x32\x17.stratos.v1.NodeTraffic\x12(\n\x06payers\x18\x03 \x03(\x0b\x32\x18.stratos.v1.PayerTraffic\x12/\n\nsignatures\x18\x04 \x03(\x0b\x32\x1b.stratos.v1.ReportSignature\"\x19\n\x05Slash\x12\x10\n\x08\x65vidence\x18\x01 \x01(\x0c\"I\n\x07\x41\x63\x63ount\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61lance\x18\x02 \x01(\x04\x12\r\n\x05nonce\x18\x03 \x01(\x04\x12\r\n\x05ozone\x18\x04 \x01(\x04\"\x93\x01\n\nNodeRecord\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\"\n\x04role\x18\x02 \x01(\x0e\x32\x14.stratos.v1.NodeRole\x12\x0f\n\x07\x64\x65posit\x18\x03 \x01(\x04\x12\x1e\n\x16unbonding_until_height\x18\x04 \x01(\x04\x12\x0c\n\x04\x64\x65\x62t\x18\x05 \x01(\x04\x12\x11\n\tsuspended\x18\x06 \x01(\x08\"%\n\x08TxResult\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12\x0b\n\x03log\x18\x02 \x01(\t\"\x93\x01\n\x0b\x42lockHeader\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12\x14\n\x0ctime_unix_ms\x18\x03 \x01(\x03\x12\x17\n\x0fprev_block_hash\x18\x04 \x01(\x0c\x12\x10\n\x08\x61pp_hash\x18\x05 \x01(\x0c\x12\x10\n\x08proposer\x18\x06 \x01(\t\x12\x0f\n\x07tx_root\x18\x07 \x01(\x0c\"=\n\x05\x42lock\x12\'\n\x06header\x18\x01 \x01(\x0b\x32\x17.stratos.v1.BlockHeader\x12\x0b\n\x03txs\x18\x02 \x03(\x0c\"W\n\x0c\x42lockResults\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12%\n\x07results\x18\x02 \x03(\x0b\x32\x14.stratos.v1.TxResult\x12\x10\n\x08\x61pp_hash\x18\x03 \x01(\x0c*Q\n\x08NodeRole\x12\x19\n\x15NODE_ROLE_UNSPECIFIED\x10\x00\x12\x16\n\x12NODE_ROLE_RESOURCE\x10\x01\x12\x12\n\x0eNODE_ROLE_META\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stratos.v1.ledger_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NODEROLE']._serialized_start=1252
-  _globals['_NODEROLE']._serialized_end=1333
+  _globals['_NODEROLE']._serialized_start=1505
+  _globals['_NODEROLE']._serialized_end=1586
   _globals['_TX']._serialized_start=39
   _globals['_TX']._serialized_end=96
   _globals['_TXBODY']._serialized_start=99
@@ -46,21 +46,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PREPAYOZONE']._serialized_start=546
   _globals['_PREPAYOZONE']._serialized_end=575
   _globals['_NODETRAFFIC']._serialized_start=577
-  _globals['_NODETRAFFIC']._serialized_end=619
-  _globals['_EPOCHREPORT']._serialized_start=621
-  _globals['_EPOCHREPORT']._serialized_end=691
-  _globals['_SLASH']._serialized_start=693
-  _globals['_SLASH']._serialized_end=718
-  _globals['_ACCOUNT']._serialized_start=720
-  _globals['_ACCOUNT']._serialized_end=793
-  _globals['_NODERECORD']._serialized_start=795
-  _globals['_NODERECORD']._serialized_end=909
-  _globals['_TXRESULT']._serialized_start=911
-  _globals['_TXRESULT']._serialized_end=948
-  _globals['_BLOCKHEADER']._serialized_start=951
-  _globals['_BLOCKHEADER']._serialized_end=1098
-  _globals['_BLOCK']._serialized_start=1100
-  _globals['_BLOCK']._serialized_end=1161
-  _globals['_BLOCKRESULTS']._serialized_start=1163
-  _globals['_BLOCKRESULTS']._serialized_end=1250
+  _globals['_NODETRAFFIC']._serialized_end=642
+  _globals['_PAYERTRAFFIC']._serialized_start=644
+  _globals['_PAYERTRAFFIC']._serialized_end=688
+  _globals['_REPORTSIGNATURE']._serialized_start=690
+  _globals['_REPORTSIGNATURE']._serialized_end=746
+  _globals['_EPOCHREPORT']._serialized_start=749
+  _globals['_EPOCHREPORT']._serialized_end=910
+  _globals['_SLASH']._serialized_start=912
+  _globals['_SLASH']._serialized_end=937
+  _globals['_ACCOUNT']._serialized_start=939
+  _globals['_ACCOUNT']._serialized_end=1012
+  _globals['_NODERECORD']._serialized_start=1015
+  _globals['_NODERECORD']._serialized_end=1162
+  _globals['_TXRESULT']._serialized_start=1164
+  _globals['_TXRESULT']._serialized_end=1201
+  _globals['_BLOCKHEADER']._serialized_start=1204
+  _globals['_BLOCKHEADER']._serialized_end=1351
+  _globals['_BLOCK']._serialized_start=1353
+  _globals['_BLOCK']._serialized_end=1414
+  _globals['_BLOCKRESULTS']._serialized_start=1416
+  _globals['_BLOCKRESULTS']._serialized_end=1503
 # @@protoc_insertion_point(module_scope)

@@ -75,20 +75,42 @@ class PrepayOzone(_message.Message):
     def __init__(self, amount: _Optional[int] = ...) -> None: ...
 
 class NodeTraffic(_message.Message):
-    __slots__ = ("node", "bytes")
+    __slots__ = ("node", "bytes", "audits_failed")
     NODE_FIELD_NUMBER: _ClassVar[int]
     BYTES_FIELD_NUMBER: _ClassVar[int]
+    AUDITS_FAILED_FIELD_NUMBER: _ClassVar[int]
     node: str
     bytes: int
-    def __init__(self, node: _Optional[str] = ..., bytes: _Optional[int] = ...) -> None: ...
+    audits_failed: int
+    def __init__(self, node: _Optional[str] = ..., bytes: _Optional[int] = ..., audits_failed: _Optional[int] = ...) -> None: ...
+
+class PayerTraffic(_message.Message):
+    __slots__ = ("payer", "ozone")
+    PAYER_FIELD_NUMBER: _ClassVar[int]
+    OZONE_FIELD_NUMBER: _ClassVar[int]
+    payer: str
+    ozone: int
+    def __init__(self, payer: _Optional[str] = ..., ozone: _Optional[int] = ...) -> None: ...
+
+class ReportSignature(_message.Message):
+    __slots__ = ("public_key", "signature")
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    public_key: bytes
+    signature: bytes
+    def __init__(self, public_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class EpochReport(_message.Message):
-    __slots__ = ("epoch", "traffic")
+    __slots__ = ("epoch", "traffic", "payers", "signatures")
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     TRAFFIC_FIELD_NUMBER: _ClassVar[int]
+    PAYERS_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURES_FIELD_NUMBER: _ClassVar[int]
     epoch: int
     traffic: _containers.RepeatedCompositeFieldContainer[NodeTraffic]
-    def __init__(self, epoch: _Optional[int] = ..., traffic: _Optional[_Iterable[_Union[NodeTraffic, _Mapping]]] = ...) -> None: ...
+    payers: _containers.RepeatedCompositeFieldContainer[PayerTraffic]
+    signatures: _containers.RepeatedCompositeFieldContainer[ReportSignature]
+    def __init__(self, epoch: _Optional[int] = ..., traffic: _Optional[_Iterable[_Union[NodeTraffic, _Mapping]]] = ..., payers: _Optional[_Iterable[_Union[PayerTraffic, _Mapping]]] = ..., signatures: _Optional[_Iterable[_Union[ReportSignature, _Mapping]]] = ...) -> None: ...
 
 class Slash(_message.Message):
     __slots__ = ("evidence",)
@@ -109,16 +131,20 @@ class Account(_message.Message):
     def __init__(self, address: _Optional[str] = ..., balance: _Optional[int] = ..., nonce: _Optional[int] = ..., ozone: _Optional[int] = ...) -> None: ...
 
 class NodeRecord(_message.Message):
-    __slots__ = ("address", "role", "deposit", "unbonding_until_height")
+    __slots__ = ("address", "role", "deposit", "unbonding_until_height", "debt", "suspended")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     DEPOSIT_FIELD_NUMBER: _ClassVar[int]
     UNBONDING_UNTIL_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    DEBT_FIELD_NUMBER: _ClassVar[int]
+    SUSPENDED_FIELD_NUMBER: _ClassVar[int]
     address: str
     role: NodeRole
     deposit: int
     unbonding_until_height: int
-    def __init__(self, address: _Optional[str] = ..., role: _Optional[_Union[NodeRole, str]] = ..., deposit: _Optional[int] = ..., unbonding_until_height: _Optional[int] = ...) -> None: ...
+    debt: int
+    suspended: bool
+    def __init__(self, address: _Optional[str] = ..., role: _Optional[_Union[NodeRole, str]] = ..., deposit: _Optional[int] = ..., unbonding_until_height: _Optional[int] = ..., debt: _Optional[int] = ..., suspended: _Optional[bool] = ...) -> None: ...
 
 class TxResult(_message.Message):
     __slots__ = ("code", "log")

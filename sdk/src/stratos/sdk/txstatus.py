@@ -117,6 +117,16 @@ def decode_tx(raw: bytes) -> dict[str, Any]:
         )
     elif kind == "prepay_ozone":
         out.update(amount=format_stos(body.prepay_ozone.amount))
+    elif kind == "epoch_report":
+        r = body.epoch_report
+        out.update(
+            epoch=r.epoch,
+            nodes=len(r.traffic),
+            bytes=sum(t.bytes for t in r.traffic),
+            ozone=sum(p.ozone for p in r.payers),
+            audits_failed=sum(t.audits_failed for t in r.traffic),
+            signers=len(r.signatures),
+        )
     return out
 
 

@@ -4,7 +4,8 @@ Every validator must hash the same state to the same 32 bytes, whatever its Pyth
 dict insertion order, and a block must cost O(its txs) however many accounts exist. So the state
 is hashed in two parts:
 
-- the *header*: chain id, height, time, last block hash, params, pools, validators and evidence
+- the *header*: chain id, height, time, last block hash, params, pools, the epoch book,
+  validators and evidence
   (small, bounded by the validator set and the offences), flattened to key/value records sorted
   by key, each written length-prefixed with fixed-width big-endian integers;
 - the accounts and the nodes, each a `table.HashedTable` whose root is kept incrementally
@@ -14,7 +15,8 @@ is hashed in two parts:
 
 The header bytes are what the store keeps beside its per-account and per-node rows, so a state
 read back hashes to the app hash it was saved under. `MAGIC` names this layout: v1 (one BLAKE3
-over every record of the whole state) is gone, and a store or a chain made under it is refused.
+over every record of the whole state) and v2 (before Proof-of-Traffic epochs, node debts and
+their parameters) are gone, and a store or a chain made under them is refused.
 """
 
 from __future__ import annotations
@@ -26,10 +28,17 @@ from blake3 import blake3
 
 from stratos.common.errors import DataLoss
 from stratos.consensus.ledger.pricing import OzonePool
-from stratos.consensus.ledger.state import Account, LedgerState, NodeRecord, Params, Validator
+from stratos.consensus.ledger.state import (
+    Account,
+    EpochBook,
+    LedgerState,
+    NodeRecord,
+    Params,
+    Validator,
+)
 from stratos.consensus.ledger.table import HashedTable
 
-MAGIC = b"stratos.state.v2\x00"  # bump when the layout changes: old headers then fail loudly
+MAGIC = b"stratos.state.v3\x00"  # bump when the layout changes: old headers then fail loudly
 _U32 = struct.Struct(">I")
 
 
@@ -58,6 +67,13 @@ def _records(state: LedgerState) -> list[tuple[bytes, bytes]]:
             + _u64(state.pool.prepaid)
             + _u64(state.pool.limit)
             + _u64(state.fee_pool),
+        ),
+        (
+            b"3epochs",
+            _u64(state.epochs.next_to_settle)
+            + _u64(state.epochs.minted)
+            + _u64(state.epochs.last_settled_height)
+            + _blob(state.epochs.last_report_digest),
         ),
     ]
     for addr, v in state.validators.items():
@@ -136,6 +152,8 @@ def decode_header(
         elif key == b"2pool":
             kw["pool"] = OzonePool(v.u64(), v.u64(), v.u64())
             kw["fee_pool"] = v.u64()
+        elif key == b"3epochs":
+            kw["epochs"] = EpochBook(v.u64(), v.u64(), v.u64(), v.blob())
         elif key.startswith(b"val/"):
             kw["validators"][key[4:].decode()] = Validator(v.blob(), v.u64(), v.u64())
         elif key.startswith(b"evid/"):

@@ -69,7 +69,11 @@ def execute_tx(
     refused, only the fee and nonce are, and only if `charge_failed` (block delivery)."""
     tx_w = Working(w)
     try:
-        d = decode_tx(raw, max_tx_bytes=ctx.params.max_tx_bytes)
+        d = decode_tx(
+            raw,
+            max_tx_bytes=ctx.params.max_tx_bytes,
+            max_report_bytes=ctx.params.max_report_bytes,
+        )
         _ante(tx_w, ctx, w.base.chain_id, d, verify_sig=verify_sig)
     except TxRejected as rej:
         return pb.TxResult(code=rej.code, log=rej.log), None
@@ -96,11 +100,14 @@ def check_tx(
 
 
 def _release_unbonded(w: Working, state: LedgerState, height: int) -> None:
-    """Return deposits whose unbonding delay has passed (at the start of `height`)."""
+    """Return deposits whose unbonding delay has passed (at the start of `height`), less any
+    slashing debt rewards have not paid (that part goes to the fee pool)."""
     for address, node in sorted(state.nodes.items()):
         if not node.bonded and node.unbonding_until_height <= height:
             w.set_node(address, None)
-            w.credit(address, node.deposit)
+            owed = min(node.debt, node.deposit)  # slashing not yet paid from rewards
+            w.add_fees(owed)
+            w.credit(address, node.deposit - owed)
 
 
 def apply_block(

@@ -7,7 +7,13 @@ refused (a typo must not silently fall back to a default), amounts are decimal S
     {"chain_id": "stratos-local", "genesis_time_unix_ms": 1700000000000,
      "accounts": [{"address": "<40 hex>", "balance": "1000000"}],
      "validators": [{"public_key": "<64 hex>", "power": 10, "deposit": "0"}],
+     "nodes": [{"address": "<40 hex>", "role": "resource", "deposit": "1000"}],
+     "ozone": [{"address": "<40 hex>", "prepaid": "100"}],
      "params": {"min_fee": "0.000001", "unbonding_blocks": 100, ...}}
+
+`nodes` are registered at genesis, their deposits locked as if by `RegisterNode`; `ozone` buys
+ozone for an address at genesis, in the listed order, at the constant-product price after the
+nodes' deposits, as if by `PrepayOzone` (the STOS goes to the prepaid pool). Both are optional.
 """
 
 from __future__ import annotations
@@ -19,18 +25,33 @@ from pathlib import Path
 
 from stratos.common.errors import InvalidArgument
 from stratos.common.stos import MAX_NSTOS, format_stos, parse_stos
-from stratos.consensus.ledger.pricing import OzonePool
-from stratos.consensus.ledger.state import Account, LedgerState, Params, Validator
+from stratos.consensus.ledger.pricing import OzonePool, after_prepay
+from stratos.consensus.ledger.state import (
+    ROLE_NAMES,
+    Account,
+    LedgerState,
+    NodeRecord,
+    Params,
+    Validator,
+)
 from stratos.consensus.ledger.tx import address_of, is_address
+from stratos.v1 import ledger_pb2 as pb
 
 CHAIN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$")
-AMOUNT_PARAMS = ("min_fee", "min_deposit_resource", "min_deposit_meta")
+AMOUNT_PARAMS = (
+    "min_fee",
+    "min_deposit_resource",
+    "min_deposit_meta",
+    "mining_reward",
+    "audit_slash",
+)
 # Least value of each count parameter: below these the chain cannot carry a single tx.
 PARAM_FLOORS = {
     "max_tx_bytes": 256,
     "max_block_txs": 1,
     "max_block_bytes": 256,
     "unbonding_blocks": 1,
+    "epoch_blocks": 1,
 }
 
 
@@ -46,24 +67,44 @@ class GenesisValidator:
 
 
 @dataclass(frozen=True)
+class GenesisNode:
+    address: str
+    role: int  # pb.NodeRole
+    deposit: int
+
+
+ROLES_BY_NAME = {name: role for role, name in ROLE_NAMES.items()}
+
+
+@dataclass(frozen=True)
 class Genesis:
     chain_id: str
     genesis_time_unix_ms: int
     accounts: tuple[tuple[str, int], ...]  # (address, balance in nstos)
     validators: tuple[GenesisValidator, ...]
     params: Params = field(default_factory=Params)
+    nodes: tuple[GenesisNode, ...] = ()
+    ozone: tuple[tuple[str, int], ...] = ()  # (address, nstos prepaid), in order
 
     def initial_state(self) -> LedgerState:
+        accounts = {a: Account(balance=b) for a, b in self.accounts}
+        resource = sum(n.deposit for n in self.nodes if n.role == pb.NODE_ROLE_RESOURCE)
+        pool = OzonePool(resource, 0, self.params.initial_ozone_limit)
+        for address, amount in self.ozone:
+            pool, bought = after_prepay(pool, amount)
+            acct = accounts.get(address, Account())
+            accounts[address] = Account(acct.balance, acct.nonce, acct.ozone + bought)
         return LedgerState(
             chain_id=self.chain_id,
             params=self.params,
             height=0,
             time_unix_ms=self.genesis_time_unix_ms,
-            accounts={a: Account(balance=b) for a, b in self.accounts},
+            accounts=accounts,
+            nodes={n.address: NodeRecord(role=n.role, deposit=n.deposit) for n in self.nodes},
             validators={
                 v.address: Validator(v.public_key, v.power, v.deposit) for v in self.validators
             },
-            pool=OzonePool(0, 0, self.params.initial_ozone_limit),
+            pool=pool,
         )
 
     def to_json(self) -> str:
@@ -84,6 +125,17 @@ class Genesis:
             ],
             "params": params,
         }
+        if self.nodes:
+            doc["nodes"] = [
+                {
+                    "address": n.address,
+                    "role": ROLE_NAMES[n.role],
+                    "deposit": format_stos(n.deposit),
+                }
+                for n in self.nodes
+            ]
+        if self.ozone:
+            doc["ozone"] = [{"address": a, "prepaid": format_stos(x)} for a, x in self.ozone]
         return json.dumps(doc, indent=2) + "\n"
 
     @classmethod
@@ -106,7 +158,7 @@ class Genesis:
             doc,
             "genesis",
             required={"chain_id", "genesis_time_unix_ms", "accounts", "validators"},
-            optional={"params"},
+            optional={"params", "nodes", "ozone"},
         )
         chain_id = doc["chain_id"]
         if not isinstance(chain_id, str) or not CHAIN_ID_RE.match(chain_id):
@@ -115,10 +167,17 @@ class Genesis:
         accounts = _accounts(doc["accounts"])
         validators = _validators(doc["validators"])
         params = _params(doc.get("params", {}))
-        supply = sum(b for _, b in accounts) + sum(v.deposit for v in validators)
+        nodes = _nodes(doc.get("nodes", []), params)
+        ozone = _ozone(doc.get("ozone", []))
+        supply = (
+            sum(b for _, b in accounts)
+            + sum(v.deposit for v in validators)
+            + sum(n.deposit for n in nodes)
+            + sum(x for _, x in ozone)
+        )
         if supply > MAX_NSTOS:
             raise InvalidArgument("genesis total supply exceeds what a uint64 of nstos can hold")
-        return cls(chain_id, time_ms, accounts, validators, params)
+        return cls(chain_id, time_ms, accounts, validators, params, nodes, ozone)
 
 
 def _keys(doc: object, where: str, *, required: set[str], optional: set[str] = frozenset()) -> None:
@@ -186,6 +245,45 @@ def _validators(items: object) -> tuple[GenesisValidator, ...]:
     return tuple(out)
 
 
+def _address(value: object, where: str) -> str:
+    if not isinstance(value, str) or not is_address(value):
+        raise InvalidArgument(f"{where} is not a 40-hex-digit address")
+    return value
+
+
+def _nodes(items: object, params: Params) -> tuple[GenesisNode, ...]:
+    if not isinstance(items, list):
+        raise InvalidArgument("genesis nodes must be a list")
+    out: dict[str, GenesisNode] = {}
+    for i, item in enumerate(items):
+        _keys(item, f"genesis nodes[{i}]", required={"address", "role", "deposit"})
+        address = _address(item["address"], f"genesis nodes[{i}].address")
+        role = ROLES_BY_NAME.get(item["role"]) if isinstance(item["role"], str) else None
+        if role is None:
+            raise InvalidArgument(f'genesis nodes[{i}].role must be "resource" or "meta"')
+        deposit = _amount(item["deposit"], f"nodes[{i}].deposit")
+        if deposit < params.min_deposit(role):
+            raise InvalidArgument(
+                f"genesis nodes[{i}].deposit is below the minimum of "
+                f"{format_stos(params.min_deposit(role))} STOS for a {item['role']} node"
+            )
+        if address in out:
+            raise InvalidArgument(f"genesis lists the node {address} twice")
+        out[address] = GenesisNode(address, role, deposit)
+    return tuple(out.values())
+
+
+def _ozone(items: object) -> tuple[tuple[str, int], ...]:
+    if not isinstance(items, list):
+        raise InvalidArgument("genesis ozone must be a list")
+    out = []
+    for i, item in enumerate(items):
+        _keys(item, f"genesis ozone[{i}]", required={"address", "prepaid"})
+        address = _address(item["address"], f"genesis ozone[{i}].address")
+        out.append((address, _amount(item["prepaid"], f"ozone[{i}].prepaid")))
+    return tuple(out)
+
+
 def _params(doc: object) -> Params:
     names = set(Params.names())
     _keys(doc, "genesis params", required=set(), optional=names)
@@ -200,4 +298,10 @@ def _params(doc: object) -> Params:
         raise InvalidArgument("genesis params.max_block_bytes must be at least max_tx_bytes")
     if params.slash_fraction_bps > 10_000:
         raise InvalidArgument("genesis params.slash_fraction_bps must be at most 10000 (100%)")
+    shares = params.reward_validators_bps + params.reward_resource_bps + params.reward_meta_bps
+    if shares != 10_000:
+        raise InvalidArgument(
+            "genesis params.reward_validators_bps, reward_resource_bps and reward_meta_bps "
+            f"must add up to 10000 (100%); they add up to {shares}"
+        )
     return params

@@ -2,8 +2,7 @@
 
 Handlers run after the ante step (signature, nonce, fee, and funds for `spend()` are already
 checked and the fee charged), inside their own overlay: raising TxRejected drops every effect of
-the message. Adding a message kind — the incentive service's reward tx — means one entry in
-`SPEND` and one in `HANDLERS`.
+the message. Adding a message kind means one entry in `SPEND` and one in `HANDLERS`.
 """
 
 from __future__ import annotations
@@ -14,10 +13,19 @@ from dataclasses import dataclass, replace
 from blake3 import blake3
 
 from stratos.common.errors import StratosError
+from stratos.common.identity import address_of, verify
 from stratos.common.stos import format_stos
+from stratos.consensus.ledger import epochs
 from stratos.consensus.ledger.overlay import Working
 from stratos.consensus.ledger.pricing import OzonePool, after_prepay
-from stratos.consensus.ledger.state import ROLE_NAMES, LedgerState, NodeRecord, Params
+from stratos.consensus.ledger.state import (
+    ROLE_NAMES,
+    Account,
+    EpochBook,
+    LedgerState,
+    NodeRecord,
+    Params,
+)
 from stratos.consensus.ledger.tx import TxCode, TxRejected
 from stratos.v1 import ledger_pb2 as pb
 
@@ -92,13 +100,122 @@ def prepay_ozone(w: Working, ctx: Ctx, sender: str, m: pb.PrepayOzone) -> str:
     return f"bought {bought} ozone for {format_stos(m.amount)} STOS"
 
 
+def _bonded_meta(w: Working) -> dict[str, NodeRecord]:
+    """Bonded meta nodes by address: who may sign a report (O(registered nodes))."""
+    nodes = {a: w.node(a) for a in w.node_addresses()}
+    return {a: n for a, n in nodes.items() if n and n.role == pb.NODE_ROLE_META and n.bonded}
+
+
+def _signers(ctx: Ctx, chain_id: str, m: pb.EpochReport, meta: dict[str, NodeRecord]) -> list[str]:
+    """The distinct bonded meta nodes whose signature over the report's digest verifies."""
+    digest = epochs.report_digest(chain_id, m)
+    signers: list[str] = []
+    for sig in m.signatures:
+        who = address_of(sig.public_key)
+        if who not in meta:
+            raise _reject(f"the report is signed by {who}, which is not a bonded meta node")
+        if who in signers:
+            raise _reject(f"the report carries two signatures from {who}")
+        if not verify(sig.public_key, sig.signature, digest):
+            raise _reject(f"the signature of {who} does not match the report")
+        signers.append(who)
+    need = epochs.quorum(len(meta))
+    if len(signers) < need:
+        raise _reject(
+            f"{len(signers)} of {len(meta)} bonded meta nodes signed the report; "
+            f"at least {need} must"
+        )
+    return signers
+
+
+def _charge(w: Working, m: pb.EpochReport) -> tuple[int, int]:
+    """Debit each payer's ozone (at most what it holds): (ozone debited, ozone short)."""
+    consumed = short = 0
+    for entry in m.payers:
+        acct = w.account(entry.payer) or Account()
+        taken = min(acct.ozone, entry.ozone)
+        short += entry.ozone - taken
+        if taken:
+            w.set_account(entry.payer, replace(acct, ozone=acct.ozone - taken))
+        consumed += taken
+    return consumed, short
+
+
+def _pay(w: Working, address: str, amount: int) -> int:
+    """Credit a reward, paying the node's debt first; returns the part that paid debt."""
+    node = w.node(address)
+    paid = min(node.debt, amount) if node is not None else 0
+    if paid:
+        w.set_node(address, replace(node, debt=node.debt - paid))
+        w.add_fees(paid)
+    if amount - paid:
+        w.credit(address, amount - paid)
+    return paid
+
+
 def epoch_report(w: Working, ctx: Ctx, sender: str, m: pb.EpochReport) -> str:
-    node = w.node(sender)
-    if node is None or node.role != pb.NODE_ROLE_META or not node.bonded:
+    meta = _bonded_meta(w)
+    if sender not in meta:
         raise _reject("only a bonded meta-service node can submit an epoch report")
-    # The slot exists so blocks, results and app hashes already know this kind; rewards from
-    # traffic (R = (S+P)·Y/(L+Y)) arrive with the incentive service.
-    raise TxRejected(TxCode.NOT_ENABLED, "epoch reports are not enabled yet on this chain")
+    book, n = w.epochs, ctx.params.epoch_blocks
+    if m.epoch < book.next_to_settle:
+        raise _reject(f"epoch {m.epoch} is already settled")
+    if m.epoch > book.next_to_settle:
+        raise _reject(f"epoch {m.epoch} cannot settle before epoch {book.next_to_settle}")
+    opens = epochs.first_reportable_height(m.epoch, n)
+    if ctx.height < opens:
+        raise _reject(f"epoch {m.epoch} ends at height {opens - 1}; report it from height {opens}")
+    signers = _signers(ctx, w.base.chain_id, m, meta)
+    traffic: dict[str, int] = {}
+    slashed = 0
+    for t in m.traffic:
+        node = w.node(t.node)
+        if node is None or node.role != pb.NODE_ROLE_RESOURCE:
+            raise _reject(f"the report credits {t.node}, which is not a registered resource node")
+        traffic[t.node] = t.bytes
+        if t.audits_failed:
+            slash_amount = t.audits_failed * ctx.params.audit_slash
+            w.set_node(t.node, replace(node, debt=node.debt + slash_amount))
+            slashed += 1
+    pool = w.pool
+    consumed, short = _charge(w, m)
+    resource = {
+        a: r.deposit
+        for a in w.node_addresses()
+        if (r := w.node(a)) is not None
+        and r.role == pb.NODE_ROLE_RESOURCE
+        and r.bonded
+        and not r.suspended(ctx.params)
+    }
+    out = epochs.payout(
+        ctx.params,
+        pool,
+        consumed,
+        {a: v.power for a, v in sorted(w.base.validators.items())},
+        traffic,
+        resource,
+        {a: meta[a].deposit for a in sorted(signers)},
+    )
+    w.set_pool(OzonePool(pool.deposits, pool.prepaid - out.from_traffic, pool.limit + consumed))
+    for address, amount in sorted(out.rewards.items()):
+        _pay(w, address, amount)
+    w.set_epochs(
+        EpochBook(
+            next_to_settle=m.epoch + 1,
+            minted=book.minted + out.minted,
+            last_settled_height=ctx.height,
+            last_report_digest=epochs.report_digest(w.base.chain_id, m),
+        )
+    )
+    moved = sum(traffic.values())
+    log = (
+        f"settled epoch {m.epoch}: {moved} bytes at {len(traffic)} nodes, {consumed} ozone "
+        f"used, {format_stos(out.from_traffic)} STOS traffic reward, "
+        f"{format_stos(out.minted)} STOS mined, {slashed} nodes slashed"
+    )
+    if short:
+        log += f"; payers lacked {short} of the ozone charged"
+    return log
 
 
 def slash(w: Working, ctx: Ctx, sender: str, m: pb.Slash) -> str:

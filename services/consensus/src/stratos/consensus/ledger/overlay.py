@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from stratos.consensus.ledger.pricing import OzonePool
-from stratos.consensus.ledger.state import Account, LedgerState, NodeRecord, Validator
+from stratos.consensus.ledger.state import Account, EpochBook, LedgerState, NodeRecord, Validator
 
 
 class Working:
@@ -21,6 +21,7 @@ class Working:
 
     __slots__ = (
         "_accounts",
+        "_epochs",
         "_evidence",
         "_fee_pool",
         "_nodes",
@@ -39,6 +40,7 @@ class Working:
         self._evidence: set[bytes] = set()
         self._pool: OzonePool | None = None
         self._fee_pool: int | None = None
+        self._epochs: EpochBook | None = None
 
     # Reads ---------------------------------------------------------------------------------
     def account(self, address: str) -> Account | None:
@@ -70,6 +72,19 @@ class Working:
     @property
     def fee_pool(self) -> int:
         return self._fee_pool if self._fee_pool is not None else self.parent.fee_pool
+
+    def node_addresses(self) -> list[str]:
+        """Every registered node's address, this overlay's changes included, sorted."""
+        seen: set[str] = set(self.base.nodes)
+        layer: LedgerState | Working = self
+        while isinstance(layer, Working):
+            seen.update(layer._nodes)
+            layer = layer.parent
+        return sorted(a for a in seen if self.node(a) is not None)
+
+    @property
+    def epochs(self) -> EpochBook:
+        return self._epochs if self._epochs is not None else self.parent.epochs
 
     def _read_parent(self, kind: str, address: str):
         if isinstance(self.parent, LedgerState):
@@ -109,6 +124,9 @@ class Working:
     def add_fees(self, amount: int) -> None:
         self._fee_pool = self.fee_pool + amount
 
+    def set_epochs(self, epochs: EpochBook) -> None:
+        self._epochs = epochs
+
     # Layers --------------------------------------------------------------------------------
     def commit(self) -> None:
         """Push this layer's writes into the parent overlay."""
@@ -123,6 +141,8 @@ class Working:
             parent._pool = self._pool
         if self._fee_pool is not None:
             parent._fee_pool = self._fee_pool
+        if self._epochs is not None:
+            parent._epochs = self._epochs
 
     def materialize(self, **header: object) -> LedgerState:
         """The bottom layer merged into a new state, with `header` fields (height, time...)."""
@@ -141,5 +161,6 @@ class Working:
             evidence=base.evidence | self._evidence if self._evidence else base.evidence,
             pool=self.pool,
             fee_pool=self.fee_pool,
+            epochs=self.epochs,
             **header,
         )

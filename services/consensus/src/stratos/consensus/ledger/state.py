@@ -37,6 +37,19 @@ class Params:
     min_deposit_meta: int = 1_000 * 10**9  # least deposit of a meta-service node
     initial_ozone_limit: int = 10**15  # L at genesis, ozone units
     slash_fraction_bps: int = 500  # share of a deposit taken per offence, in 1/10000
+    # Proof-of-Traffic (ledger/epochs.py): an epoch is `epoch_blocks` blocks; its report is one
+    # tx of at most `max_report_bytes`; each settled epoch mints `mining_reward` and splits it,
+    # with the traffic reward, between validators, resource nodes and meta nodes by the three
+    # shares (in 1/10000, summing to 10000); each failed audit adds `audit_slash` to a node's
+    # debt, and a node whose debt reaches `suspend_debt_bps` of its deposit is suspended.
+    epoch_blocks: int = 100
+    max_report_bytes: int = 1024 * 1024
+    mining_reward: int = 10 * 10**9
+    reward_validators_bps: int = 2_000
+    reward_resource_bps: int = 6_000
+    reward_meta_bps: int = 2_000
+    audit_slash: int = 1 * 10**9
+    suspend_debt_bps: int = 5_000
 
     def min_deposit(self, role: int) -> int:
         return self.min_deposit_resource if role == pb.NODE_ROLE_RESOURCE else self.min_deposit_meta
@@ -58,32 +71,38 @@ class NodeRecord:
     role: int  # pb.NodeRole
     deposit: int
     unbonding_until_height: int = 0  # 0 while bonded
+    debt: int = 0  # nstos of audit slashing not yet paid from rewards (or, at release, deposit)
 
     @property
     def bonded(self) -> bool:
         return self.unbonding_until_height == 0
 
+    def suspended(self, params: Params) -> bool:
+        """Slashed past the threshold: the index places no new data on it."""
+        return self.debt > 0 and self.debt * 10_000 >= self.deposit * params.suspend_debt_bps
+
 
 _U64X3 = struct.Struct(">QQQ")
+_U64X4 = struct.Struct(">QQQQ")
 
 
-def _unpack3(raw: bytes, what: str) -> tuple[int, int, int]:
-    if len(raw) != _U64X3.size:
-        raise DataLoss(f"a stored {what} record has {len(raw)} bytes, not {_U64X3.size}")
-    return _U64X3.unpack(raw)
+def _unpack(fmt: struct.Struct, raw: bytes, what: str) -> tuple[int, ...]:
+    if len(raw) != fmt.size:
+        raise DataLoss(f"a stored {what} record has {len(raw)} bytes, not {fmt.size}")
+    return fmt.unpack(raw)
 
 
-# Canonical bytes of an account / a node: three big-endian u64 (struct.error on a negative or
+# Canonical bytes of an account / a node: three / four big-endian u64 (struct.error on a negative or
 # too-large value: a bug, never silently wrapped).
 ACCOUNTS: Codec[Account] = Codec(
     b"acct",
     lambda a: _U64X3.pack(a.balance, a.nonce, a.ozone),
-    lambda raw: Account(*_unpack3(raw, "account")),
+    lambda raw: Account(*_unpack(_U64X3, raw, "account")),
 )
 NODES: Codec[NodeRecord] = Codec(
     b"node",
-    lambda n: _U64X3.pack(n.role, n.deposit, n.unbonding_until_height),
-    lambda raw: NodeRecord(*_unpack3(raw, "node")),
+    lambda n: _U64X4.pack(n.role, n.deposit, n.unbonding_until_height, n.debt),
+    lambda raw: NodeRecord(*_unpack(_U64X4, raw, "node")),
 )
 
 
@@ -106,6 +125,17 @@ def _nodes() -> HashedTable[NodeRecord]:
     return HashedTable.empty(NODES)
 
 
+@dataclass(frozen=True)
+class EpochBook:
+    """Where Proof-of-Traffic settlement stands: epochs below `next_to_settle` are settled, each
+    exactly once, in order; `minted` is every nstos mining rewards created since genesis."""
+
+    next_to_settle: int = 0
+    minted: int = 0
+    last_settled_height: int = 0
+    last_report_digest: bytes = b""
+
+
 @dataclass(frozen=True, eq=False)
 class LedgerState:
     """The replicated state after `height` (0 = genesis)."""
@@ -121,6 +151,7 @@ class LedgerState:
     pool: OzonePool = _EMPTY_POOL
     fee_pool: int = 0
     evidence: frozenset[bytes] = frozenset()  # hashes of evidence already committed
+    epochs: EpochBook = EpochBook()
 
     def __post_init__(self) -> None:
         for name, codec in (("accounts", ACCOUNTS), ("nodes", NODES)):
@@ -134,7 +165,8 @@ class LedgerState:
         return self.accounts.get(address)
 
     def total_supply(self) -> int:
-        """Every nstos in existence: balances, deposits, prepaid ozone and the fee pool."""
+        """Every nstos in existence: balances, deposits, prepaid ozone and the fee pool. Equal to
+        the genesis supply plus `epochs.minted`: nothing else creates or destroys STOS."""
         return (
             sum(a.balance for a in self.accounts.values())
             + sum(n.deposit for n in self.nodes.values())

@@ -13,6 +13,7 @@ from enum import IntEnum
 
 from google.protobuf.message import DecodeError
 
+from stratos.common.epoch_reports import shape_problem
 from stratos.common.identity import Identity, address_of, verify
 from stratos.common.stos import SIGN_DOMAIN, is_address, sign_tx, tx_hash
 from stratos.v1 import ledger_pb2 as pb
@@ -102,21 +103,26 @@ class DecodedTx:
         return True
 
 
-def decode_tx(raw: bytes, *, max_tx_bytes: int) -> DecodedTx:
-    """Parse `raw`, refusing oversized or malformed txs with a TxRejected sentence."""
-    if len(raw) > max_tx_bytes:  # before the cache: the limit is a parameter that can change
+def decode_tx(raw: bytes, *, max_tx_bytes: int, max_report_bytes: int = 0) -> DecodedTx:
+    """Parse `raw`, refusing oversized or malformed txs with a TxRejected sentence. An epoch
+    report may be up to `max_report_bytes` (it lists every node and payer of an epoch)."""
+    limit = max(max_tx_bytes, max_report_bytes)
+    if len(raw) > limit:  # before the cache: the limit is a parameter that can change
+        raise TxRejected(
+            TxCode.OVERSIZED, f"the tx is {len(raw)} bytes; the limit is {limit} bytes"
+        )
+    hit = _decoded.get(raw)
+    if hit is None:
+        hit = _decode(raw)
+        with _verified_lock:
+            _decoded[raw] = hit
+            while len(_decoded) > _DECODED_MAX:
+                del _decoded[next(iter(_decoded))]
+    if len(raw) > max_tx_bytes and hit.kind != "epoch_report":
         raise TxRejected(
             TxCode.OVERSIZED, f"the tx is {len(raw)} bytes; the limit is {max_tx_bytes} bytes"
         )
-    hit = _decoded.get(raw)
-    if hit is not None:
-        return hit
-    d = _decode(raw)
-    with _verified_lock:
-        _decoded[raw] = d
-        while len(_decoded) > _DECODED_MAX:
-            del _decoded[next(iter(_decoded))]
-    return d
+    return hit
 
 
 def _decode(raw: bytes) -> DecodedTx:
@@ -152,8 +158,7 @@ def _check_msg_shape(kind: str, msg: object) -> None:
         if msg.amount == 0:
             bad = "the prepaid amount is 0"
     elif kind == "epoch_report":
-        if any(not is_address(t.node) for t in msg.traffic):
-            bad = "a traffic entry names something that is not a node address"
+        bad = shape_problem(msg)
     elif kind == "slash" and not msg.evidence:
         bad = "the slash carries no evidence"
     if bad:

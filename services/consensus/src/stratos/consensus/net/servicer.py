@@ -22,6 +22,7 @@ from stratos.common.tls import peer_identity
 from stratos.consensus.bft.messages import InvalidMessage
 from stratos.consensus.bft.wire import from_proto
 from stratos.consensus.ledger.apphash import app_hash
+from stratos.consensus.ledger.epochs import epoch_status, node_message
 from stratos.consensus.ledger.state import LedgerState
 from stratos.consensus.ledger.tx import is_address, tx_hash
 from stratos.consensus.net.blocksync import serve_blocks
@@ -161,11 +162,15 @@ class ConsensusServicer(consensus_pb2_grpc.ConsensusServiceServicer):
         msg = ledger_pb2.Account(address=request.address)
         if acct is not None:
             msg.balance, msg.nonce, msg.ozone = acct.balance, acct.nonce, acct.ozone
-        return consensus_pb2.GetAccountResponse(
+        resp = consensus_pb2.GetAccountResponse(
             account=msg,
             height=state.height,
             pending_nonce=self.node.mempool.next_nonce(request.address),
         )
+        node = state.nodes.get(request.address)
+        if node is not None:
+            resp.node.CopyFrom(node_message(request.address, node, state.params))
+        return resp
 
     @rpc_edge
     async def GetTx(self, request, context):
@@ -218,6 +223,7 @@ class ConsensusServicer(consensus_pb2_grpc.ConsensusServiceServicer):
                 for v in node.validators
             ],
             mempool_txs=len(node.mempool),
+            epochs=epoch_status(st),
         )
 
     @rpc_edge
