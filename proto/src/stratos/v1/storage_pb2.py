@@ -22,50 +22,51 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from stratos.v1 import receipt_pb2 as stratos_dot_v1_dot_receipt__pb2
 from stratos.v1 import ticket_pb2 as stratos_dot_v1_dot_ticket__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18stratos/v1/storage.proto\x12\nstratos.v1\x1a\x17stratos/v1/ticket.proto\"b\n\x11ListChunksRequest\x12\x13\n\x0bstart_after\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12%\n\x04\x61uth\x18\x03 \x01(\x0b\x32\x17.stratos.v1.TicketProof\"D\n\nChunkEntry\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x16\n\x0estored_unix_ms\x18\x03 \x01(\x03\"<\n\x12ListChunksResponse\x12&\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x16.stratos.v1.ChunkEntry\"+\n\tByteRange\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\x0e\n\x06length\x18\x02 \x01(\x04\"}\n\x0c\x41uditRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\x0c\x12%\n\x06ranges\x18\x03 \x03(\x0b\x32\x15.stratos.v1.ByteRange\x12%\n\x04\x61uth\x18\x04 \x01(\x0b\x32\x17.stratos.v1.TicketProof\"\x1f\n\rAuditResponse\x12\x0e\n\x06\x64igest\x18\x01 \x01(\x0c\"W\n\x0ePutChunkHeader\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12%\n\x04\x61uth\x18\x03 \x01(\x0b\x32\x17.stratos.v1.TicketProof\"K\n\x0fPutChunkRequest\x12*\n\x06header\x18\x01 \x01(\x0b\x32\x1a.stratos.v1.PutChunkHeader\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"K\n\x10PutChunkResponse\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x17\n\x0f\x61lready_present\x18\x03 \x01(\x08\"j\n\x0fGetChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x04\x12%\n\x04\x61uth\x18\x04 \x01(\x0b\x32\x17.stratos.v1.TicketProof\"4\n\x10GetChunkResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x12\n\ntotal_size\x18\x02 \x01(\x04\"%\n\x10HasChunksRequest\x12\x11\n\tchunk_ids\x18\x01 \x03(\t\"$\n\x11HasChunksResponse\x12\x0f\n\x07present\x18\x01 \x03(\x08\"M\n\x12\x44\x65leteChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12%\n\x04\x61uth\x18\x02 \x01(\x0b\x32\x17.stratos.v1.TicketProof\"&\n\x13\x44\x65leteChunkResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\r\n\x0bStatRequest\"n\n\x0cStatResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04zone\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x03 \x01(\x04\x12\x12\n\nused_bytes\x18\x04 \x01(\x04\x12\x13\n\x0b\x63hunk_count\x18\x05 \x01(\x04\x32\x9c\x05\n\x0eStorageService\x12G\n\x08PutChunk\x12\x1b.stratos.v1.PutChunkRequest\x1a\x1c.stratos.v1.PutChunkResponse(\x01\x12G\n\x08GetChunk\x12\x1b.stratos.v1.GetChunkRequest\x1a\x1c.stratos.v1.GetChunkResponse0\x01\x12J\n\rPutSmallChunk\x12\x1b.stratos.v1.PutChunkRequest\x1a\x1c.stratos.v1.PutChunkResponse\x12J\n\rGetSmallChunk\x12\x1b.stratos.v1.GetChunkRequest\x1a\x1c.stratos.v1.GetChunkResponse\x12H\n\tHasChunks\x12\x1c.stratos.v1.HasChunksRequest\x1a\x1d.stratos.v1.HasChunksResponse\x12N\n\x0b\x44\x65leteChunk\x12\x1e.stratos.v1.DeleteChunkRequest\x1a\x1f.stratos.v1.DeleteChunkResponse\x12\x39\n\x04Stat\x12\x17.stratos.v1.StatRequest\x1a\x18.stratos.v1.StatResponse\x12<\n\x05\x41udit\x12\x18.stratos.v1.AuditRequest\x1a\x19.stratos.v1.AuditResponse\x12M\n\nListChunks\x12\x1d.stratos.v1.ListChunksRequest\x1a\x1e.stratos.v1.ListChunksResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18stratos/v1/storage.proto\x12\nstratos.v1\x1a\x18stratos/v1/receipt.proto\x1a\x17stratos/v1/ticket.proto\"b\n\x11ListChunksRequest\x12\x13\n\x0bstart_after\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12%\n\x04\x61uth\x18\x03 \x01(\x0b\x32\x17.stratos.v1.TicketProof\"D\n\nChunkEntry\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x16\n\x0estored_unix_ms\x18\x03 \x01(\x03\"<\n\x12ListChunksResponse\x12&\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x16.stratos.v1.ChunkEntry\"+\n\tByteRange\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\x0e\n\x06length\x18\x02 \x01(\x04\"}\n\x0c\x41uditRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\x0c\x12%\n\x06ranges\x18\x03 \x03(\x0b\x32\x15.stratos.v1.ByteRange\x12%\n\x04\x61uth\x18\x04 \x01(\x0b\x32\x17.stratos.v1.TicketProof\"\x1f\n\rAuditResponse\x12\x0e\n\x06\x64igest\x18\x01 \x01(\x0c\"W\n\x0ePutChunkHeader\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12%\n\x04\x61uth\x18\x03 \x01(\x0b\x32\x17.stratos.v1.TicketProof\"K\n\x0fPutChunkRequest\x12*\n\x06header\x18\x01 \x01(\x0b\x32\x1a.stratos.v1.PutChunkHeader\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"K\n\x10PutChunkResponse\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x17\n\x0f\x61lready_present\x18\x03 \x01(\x08\"j\n\x0fGetChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x04\x12%\n\x04\x61uth\x18\x04 \x01(\x0b\x32\x17.stratos.v1.TicketProof\"4\n\x10GetChunkResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x12\n\ntotal_size\x18\x02 \x01(\x04\"%\n\x10HasChunksRequest\x12\x11\n\tchunk_ids\x18\x01 \x03(\t\"$\n\x11HasChunksResponse\x12\x0f\n\x07present\x18\x01 \x03(\x08\"M\n\x12\x44\x65leteChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12%\n\x04\x61uth\x18\x02 \x01(\x0b\x32\x17.stratos.v1.TicketProof\"&\n\x13\x44\x65leteChunkResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\r\n\x0bStatRequest\"n\n\x0cStatResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04zone\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x03 \x01(\x04\x12\x12\n\nused_bytes\x18\x04 \x01(\x04\x12\x13\n\x0b\x63hunk_count\x18\x05 \x01(\x04\x32\xf5\x05\n\x0eStorageService\x12G\n\x08PutChunk\x12\x1b.stratos.v1.PutChunkRequest\x1a\x1c.stratos.v1.PutChunkResponse(\x01\x12G\n\x08GetChunk\x12\x1b.stratos.v1.GetChunkRequest\x1a\x1c.stratos.v1.GetChunkResponse0\x01\x12J\n\rPutSmallChunk\x12\x1b.stratos.v1.PutChunkRequest\x1a\x1c.stratos.v1.PutChunkResponse\x12J\n\rGetSmallChunk\x12\x1b.stratos.v1.GetChunkRequest\x1a\x1c.stratos.v1.GetChunkResponse\x12H\n\tHasChunks\x12\x1c.stratos.v1.HasChunksRequest\x1a\x1d.stratos.v1.HasChunksResponse\x12N\n\x0b\x44\x65leteChunk\x12\x1e.stratos.v1.DeleteChunkRequest\x1a\x1f.stratos.v1.DeleteChunkResponse\x12\x39\n\x04Stat\x12\x17.stratos.v1.StatRequest\x1a\x18.stratos.v1.StatResponse\x12<\n\x05\x41udit\x12\x18.stratos.v1.AuditRequest\x1a\x19.stratos.v1.AuditResponse\x12M\n\nListChunks\x12\x1d.stratos.v1.ListChunksRequest\x1a\x1e.stratos.v1.ListChunksResponse0\x01\x12W\n\x0eSubmitReceipts\x12!.stratos.v1.SubmitReceiptsRequest\x1a\".stratos.v1.SubmitReceiptsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stratos.v1.storage_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTCHUNKSREQUEST']._serialized_start=65
-  _globals['_LISTCHUNKSREQUEST']._serialized_end=163
-  _globals['_CHUNKENTRY']._serialized_start=165
-  _globals['_CHUNKENTRY']._serialized_end=233
-  _globals['_LISTCHUNKSRESPONSE']._serialized_start=235
-  _globals['_LISTCHUNKSRESPONSE']._serialized_end=295
-  _globals['_BYTERANGE']._serialized_start=297
-  _globals['_BYTERANGE']._serialized_end=340
-  _globals['_AUDITREQUEST']._serialized_start=342
-  _globals['_AUDITREQUEST']._serialized_end=467
-  _globals['_AUDITRESPONSE']._serialized_start=469
-  _globals['_AUDITRESPONSE']._serialized_end=500
-  _globals['_PUTCHUNKHEADER']._serialized_start=502
-  _globals['_PUTCHUNKHEADER']._serialized_end=589
-  _globals['_PUTCHUNKREQUEST']._serialized_start=591
-  _globals['_PUTCHUNKREQUEST']._serialized_end=666
-  _globals['_PUTCHUNKRESPONSE']._serialized_start=668
-  _globals['_PUTCHUNKRESPONSE']._serialized_end=743
-  _globals['_GETCHUNKREQUEST']._serialized_start=745
-  _globals['_GETCHUNKREQUEST']._serialized_end=851
-  _globals['_GETCHUNKRESPONSE']._serialized_start=853
-  _globals['_GETCHUNKRESPONSE']._serialized_end=905
-  _globals['_HASCHUNKSREQUEST']._serialized_start=907
-  _globals['_HASCHUNKSREQUEST']._serialized_end=944
-  _globals['_HASCHUNKSRESPONSE']._serialized_start=946
-  _globals['_HASCHUNKSRESPONSE']._serialized_end=982
-  _globals['_DELETECHUNKREQUEST']._serialized_start=984
-  _globals['_DELETECHUNKREQUEST']._serialized_end=1061
-  _globals['_DELETECHUNKRESPONSE']._serialized_start=1063
-  _globals['_DELETECHUNKRESPONSE']._serialized_end=1101
-  _globals['_STATREQUEST']._serialized_start=1103
-  _globals['_STATREQUEST']._serialized_end=1116
-  _globals['_STATRESPONSE']._serialized_start=1118
-  _globals['_STATRESPONSE']._serialized_end=1228
-  _globals['_STORAGESERVICE']._serialized_start=1231
-  _globals['_STORAGESERVICE']._serialized_end=1899
+  _globals['_LISTCHUNKSREQUEST']._serialized_start=91
+  _globals['_LISTCHUNKSREQUEST']._serialized_end=189
+  _globals['_CHUNKENTRY']._serialized_start=191
+  _globals['_CHUNKENTRY']._serialized_end=259
+  _globals['_LISTCHUNKSRESPONSE']._serialized_start=261
+  _globals['_LISTCHUNKSRESPONSE']._serialized_end=321
+  _globals['_BYTERANGE']._serialized_start=323
+  _globals['_BYTERANGE']._serialized_end=366
+  _globals['_AUDITREQUEST']._serialized_start=368
+  _globals['_AUDITREQUEST']._serialized_end=493
+  _globals['_AUDITRESPONSE']._serialized_start=495
+  _globals['_AUDITRESPONSE']._serialized_end=526
+  _globals['_PUTCHUNKHEADER']._serialized_start=528
+  _globals['_PUTCHUNKHEADER']._serialized_end=615
+  _globals['_PUTCHUNKREQUEST']._serialized_start=617
+  _globals['_PUTCHUNKREQUEST']._serialized_end=692
+  _globals['_PUTCHUNKRESPONSE']._serialized_start=694
+  _globals['_PUTCHUNKRESPONSE']._serialized_end=769
+  _globals['_GETCHUNKREQUEST']._serialized_start=771
+  _globals['_GETCHUNKREQUEST']._serialized_end=877
+  _globals['_GETCHUNKRESPONSE']._serialized_start=879
+  _globals['_GETCHUNKRESPONSE']._serialized_end=931
+  _globals['_HASCHUNKSREQUEST']._serialized_start=933
+  _globals['_HASCHUNKSREQUEST']._serialized_end=970
+  _globals['_HASCHUNKSRESPONSE']._serialized_start=972
+  _globals['_HASCHUNKSRESPONSE']._serialized_end=1008
+  _globals['_DELETECHUNKREQUEST']._serialized_start=1010
+  _globals['_DELETECHUNKREQUEST']._serialized_end=1087
+  _globals['_DELETECHUNKRESPONSE']._serialized_start=1089
+  _globals['_DELETECHUNKRESPONSE']._serialized_end=1127
+  _globals['_STATREQUEST']._serialized_start=1129
+  _globals['_STATREQUEST']._serialized_end=1142
+  _globals['_STATRESPONSE']._serialized_start=1144
+  _globals['_STATRESPONSE']._serialized_end=1254
+  _globals['_STORAGESERVICE']._serialized_start=1257
+  _globals['_STORAGESERVICE']._serialized_end=2014
 # @@protoc_insertion_point(module_scope)

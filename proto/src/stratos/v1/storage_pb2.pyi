@@ -1,3 +1,4 @@
+from stratos.v1 import receipt_pb2 as _receipt_pb2
 from stratos.v1 import ticket_pb2 as _ticket_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from stratos.v1 import receipt_pb2 as stratos_dot_v1_dot_receipt__pb2
 from stratos.v1 import storage_pb2 as stratos_dot_v1_dot_storage__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -83,6 +84,11 @@ class StorageServiceStub:
                 request_serializer=stratos_dot_v1_dot_storage__pb2.ListChunksRequest.SerializeToString,
                 response_deserializer=stratos_dot_v1_dot_storage__pb2.ListChunksResponse.FromString,
                 _registered_method=True)
+        self.SubmitReceipts = channel.unary_unary(
+                '/stratos.v1.StorageService/SubmitReceipts',
+                request_serializer=stratos_dot_v1_dot_receipt__pb2.SubmitReceiptsRequest.SerializeToString,
+                response_deserializer=stratos_dot_v1_dot_receipt__pb2.SubmitReceiptsResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -161,6 +167,16 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitReceipts(self, request, context):
+        """Proof-of-Traffic: the paying side hands over receipts for bytes this node moved. The node
+        checks each against its ticket (issuer, holder signature, this node, the ticket's chunks and
+        actions) and publishes the good ones to the incentive service (JetStream), answering only
+        once they are stored there; bad ones → PERMISSION_DENIED with the reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -208,6 +224,11 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.ListChunks,
                     request_deserializer=stratos_dot_v1_dot_storage__pb2.ListChunksRequest.FromString,
                     response_serializer=stratos_dot_v1_dot_storage__pb2.ListChunksResponse.SerializeToString,
+            ),
+            'SubmitReceipts': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitReceipts,
+                    request_deserializer=stratos_dot_v1_dot_receipt__pb2.SubmitReceiptsRequest.FromString,
+                    response_serializer=stratos_dot_v1_dot_receipt__pb2.SubmitReceiptsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -457,6 +478,33 @@ class StorageService:
             '/stratos.v1.StorageService/ListChunks',
             stratos_dot_v1_dot_storage__pb2.ListChunksRequest.SerializeToString,
             stratos_dot_v1_dot_storage__pb2.ListChunksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitReceipts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stratos.v1.StorageService/SubmitReceipts',
+            stratos_dot_v1_dot_receipt__pb2.SubmitReceiptsRequest.SerializeToString,
+            stratos_dot_v1_dot_receipt__pb2.SubmitReceiptsResponse.FromString,
             options,
             channel_credentials,
             insecure,

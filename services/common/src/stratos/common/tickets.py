@@ -149,9 +149,14 @@ def parse(signed: ticket_pb2.SignedTicket) -> ticket_pb2.Ticket:
 
 
 def open_ticket(
-    signed: ticket_pb2.SignedTicket, admission: Admission | None, now: int, skew_ms: int = SKEW_MS
+    signed: ticket_pb2.SignedTicket,
+    admission: Admission | None,
+    now: int,
+    skew_ms: int = SKEW_MS,
+    grace_ms: int = 0,
 ) -> Ticket:
-    """The verified ticket: signed by a node admitted as meta, well formed, not expired."""
+    """The verified ticket: signed by a node admitted as meta, well formed, not expired (or
+    expired less than `grace_ms` ago: receipts for its transfers may follow it)."""
     t = parse(signed)
     problem = _shape_problem(t, len(signed.ticket))
     if problem:
@@ -163,7 +168,7 @@ def open_ticket(
         )
     if not verify(key, signed.signature, DOMAIN + signed.ticket):
         raise TicketRefused(f"the ticket is not signed by {t.issuer_node_id}'s key")
-    if t.expires_unix_ms <= now:
+    if t.expires_unix_ms + grace_ms <= now:
         raise TicketRefused(f"the ticket expired {now - t.expires_unix_ms} ms ago")
     if t.issued_unix_ms > now + skew_ms:
         raise TicketRefused("the ticket is dated in the future")
