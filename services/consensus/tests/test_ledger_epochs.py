@@ -154,8 +154,8 @@ def test_a_report_may_exceed_the_tx_limit_but_not_its_own() -> None:
     raw = c.tx(META[0], nonce=1, **report(0, many))
     assert len(raw) > P.max_tx_bytes
     result = check_tx(c.state, raw)
-    assert result.code == TxCode.REJECTED  # read, then refused: those nodes are not registered
-    assert "not a registered resource node" in result.log
+    assert result.code == TxCode.OK  # read and applied: those nodes are not registered
+    assert "40 listed nodes are not registered resource nodes and earn nothing" in result.log
     huge = {Identity.generate(): (1, 0) for _ in range(2_000)}
     result = check_tx(c.state, c.tx(META[0], nonce=1, **report(0, huge)))
     assert result.code == TxCode.OVERSIZED and "limit is 65536 bytes" in result.log
@@ -312,6 +312,17 @@ def test_ledger_invariants_hold_after_any_sequence_of_epochs(seq) -> None:
 def test_the_quorum_is_two_thirds_rounded_up(n: int) -> None:
     q = epochs.quorum(n)
     assert 3 * q >= 2 * n and (q == 1 or 3 * (q - 1) < 2 * n)
+
+
+def test_bytes_at_an_unregistered_node_earn_nothing_and_do_not_block_the_epoch() -> None:
+    c = mesh_chain()
+    stranger = key(50)
+    before = balance(c, stranger)
+    result = settle(c, report(0, {stranger: (1_000, 2), R1: (10, 0)}))
+    assert result.code == TxCode.OK and "1 listed nodes are not registered" in result.log
+    assert balance(c, stranger) == before
+    assert addr(stranger) not in c.state.nodes
+    assert c.state.epochs.next_to_settle == 1
 
 
 def test_the_traffic_reward_never_exceeds_the_prepaid_pool() -> None:

@@ -167,11 +167,14 @@ def epoch_report(w: Working, ctx: Ctx, sender: str, m: pb.EpochReport) -> str:
         raise _reject(f"epoch {m.epoch} ends at height {opens - 1}; report it from height {opens}")
     signers = _signers(ctx, w.base.chain_id, m, meta)
     traffic: dict[str, int] = {}
-    slashed = 0
+    slashed = unpaid = 0
     for t in m.traffic:
         node = w.node(t.node)
         if node is None or node.role != pb.NODE_ROLE_RESOURCE:
-            raise _reject(f"the report credits {t.node}, which is not a registered resource node")
+            # Not (or no longer) a resource node: its bytes earn nothing. Refusing the report
+            # would stall every later epoch on one node's registration.
+            unpaid += 1
+            continue
         traffic[t.node] = t.bytes
         if t.audits_failed:
             slash_amount = t.audits_failed * ctx.params.audit_slash
@@ -215,6 +218,8 @@ def epoch_report(w: Working, ctx: Ctx, sender: str, m: pb.EpochReport) -> str:
     )
     if short:
         log += f"; payers lacked {short} of the ozone charged"
+    if unpaid:
+        log += f"; {unpaid} listed nodes are not registered resource nodes and earn nothing"
     return log
 
 
