@@ -10,6 +10,7 @@ import stat
 import threading
 from collections.abc import Iterator
 from concurrent import futures
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -28,7 +29,7 @@ from stratos.consensus.ledger.state import Params
 from stratos.consensus.ledger.tx import tx_hash
 from stratos.sdk import genesis, localmesh, meshfile, meshplan
 from stratos.sdk.home import Home
-from stratos.v1 import consensus_pb2, consensus_pb2_grpc
+from stratos.v1 import consensus_pb2, consensus_pb2_grpc, ledger_pb2
 
 ADDR = "ab" * 20
 STOS = 10**9
@@ -151,18 +152,27 @@ def test_wallet_commands(home, capsys):
 
 def test_the_genesis_builder_is_what_the_consensus_service_reads():
     keys = [Identity.generate().public_bytes for _ in range(4)]
-    faucet = "cd" * 20
-    doc = genesis.local_genesis(keys, faucet, 1_700_000_000_123)
+    faucet, storage, meta = "cd" * 20, ["a1" * 20, "a2" * 20], "ee" * 20
+    doc = genesis.local_genesis(
+        keys, faucet, 1_700_000_000_123, resource_nodes=storage, meta_nodes=[meta]
+    )
     parsed = Genesis.from_json(genesis.genesis_json(doc))
     assert parsed.chain_id == "stratos-local"
     assert parsed.genesis_time_unix_ms == 1_700_000_000_123
-    assert parsed.accounts == ((faucet, 1_000_000 * STOS),)
+    assert parsed.accounts == ((faucet, 1_000_000 * STOS), (meta, 100 * STOS))
     assert [v.public_key for v in parsed.validators] == keys
     assert all(v.power == 10 and v.deposit == 1_000 * STOS for v in parsed.validators)
-    assert parsed.params == Params()
+    assert parsed.params == replace(Params(), epoch_blocks=20)
     state = parsed.initial_state()
     assert state.accounts[faucet].balance == 1_000_000 * STOS
+    assert state.accounts[faucet].ozone > 0  # the local user can pay for traffic at once
     assert sorted(state.validators) == sorted(address_of(k) for k in keys)
+    assert {a: n.role for a, n in state.nodes.items()} == {
+        storage[0]: ledger_pb2.NODE_ROLE_RESOURCE,
+        storage[1]: ledger_pb2.NODE_ROLE_RESOURCE,
+        meta: ledger_pb2.NODE_ROLE_META,
+    }
+    assert state.pool.deposits == 2_000 * STOS  # the resource nodes' deposits back the ozone
 
 
 def test_genesis_params_pass_through_to_the_consensus_reader():
@@ -193,7 +203,8 @@ def test_a_genesis_is_written_once_and_never_rewritten(tmp_path):
 
 
 def test_the_launcher_prepares_keys_and_genesis_once(home):
-    localmesh._prepare_chain(home, 4)
+    recs = _plan([], validators=4, run_dir=home.run_dir)
+    localmesh._prepare_chain(home, 4, recs)
     path = home.genesis_file
     first = path.read_text()
     keys = [load_or_create(meshplan.validator_key_file(home.run_dir, i)) for i in range(1, 5)]
@@ -202,11 +213,22 @@ def test_the_launcher_prepares_keys_and_genesis_once(home):
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     parsed = Genesis.from_json(first)
     assert [v.public_key for v in parsed.validators] == [k.public_bytes for k in keys]
-    assert parsed.accounts == ((address_of(home.identity().public_bytes), 1_000_000 * STOS),)
-    localmesh._prepare_chain(home, 4)  # again: nothing changes
+    incentive = address_of(load_or_create(meshplan.incentive_key_file(home.run_dir)).public_bytes)
+    assert parsed.accounts == (
+        (address_of(home.identity().public_bytes), 1_000_000 * STOS),
+        (incentive, 100 * STOS),
+    )
+    # the storage nodes and the incentive replica are registered under their own keys
+    storage = [
+        address_of(load_or_create(meshplan.storage_key_file(home.run_dir, r.name)).public_bytes)
+        for r in recs
+        if r.kind == "storage"
+    ]
+    assert {n.address for n in parsed.nodes} == {*storage, incentive}
+    localmesh._prepare_chain(home, 4, recs)  # again: nothing changes
     assert path.read_text() == first
     with pytest.raises(FailedPrecondition, match="fixed at genesis"):
-        localmesh._prepare_chain(home, 5)
+        localmesh._prepare_chain(home, 5, recs)
     assert path.read_text() == first
 
 
@@ -238,7 +260,7 @@ def test_the_default_local_mesh_runs_four_validators():
 def test_plan_starts_validators_with_their_peers_keys_and_genesis():
     recs = _plan([], validators=4)
     names = [r.name for r in recs]
-    assert names[-4:] == [f"validator-{i}" for i in range(1, 5)]
+    assert names[-5:] == [*(f"validator-{i}" for i in range(1, 5)), "incentive-1"]
     assert names[:5] == ["nats", "index", "storage-1", "storage-2", "storage-3"]
     nats = recs[0]
     vals = [r for r in recs if r.kind == "validator"]
@@ -276,7 +298,10 @@ def test_plan_keeps_validators_and_never_grows_the_set():
     no_chain = _plan([], validators=0)
     added = _plan(no_chain, validators=4)
     assert added[: len(no_chain)] == no_chain
-    assert [r.name for r in added[len(no_chain) :]] == [f"validator-{i}" for i in range(1, 5)]
+    assert [r.name for r in added[len(no_chain) :]] == [
+        *(f"validator-{i}" for i in range(1, 5)),
+        "incentive-1",
+    ]
 
 
 @pytest.mark.parametrize("n", [2, 3])
@@ -295,7 +320,7 @@ def test_validator_counts_out_of_range_are_refused(n):
 def test_down_stops_validators_first_and_status_shows_their_height(home):
     recs = _plan([], validators=4, run_dir=home.run_dir)
     meshfile.save(home, recs)
-    assert [r.name for r in meshfile.load(home)][-4:] == [f"validator-{i}" for i in range(1, 5)]
+    assert [r.name for r in meshfile.load(home)][-5:-1] == [f"validator-{i}" for i in range(1, 5)]
     rows = {r.name: r for r in localmesh.status(home)}
     assert rows["validator-2"].kind == "validator" and rows["validator-2"].height is None
     from stratos.sdk import render

@@ -13,11 +13,17 @@ from devharness import assert_one_sentence
 
 from stratos.common.config import env_names
 from stratos.consensus.config import ConsensusSettings
+from stratos.incentive.config import IncentiveSettings
 from stratos.index.config import IndexSettings
-from stratos.sdk.meshplan import INDEX, NATS, STORAGE, VALIDATOR, plan_processes
+from stratos.sdk.meshplan import INCENTIVE, INDEX, NATS, STORAGE, VALIDATOR, plan_processes
 from stratos.storage.config import StorageSettings
 
-READER = {INDEX: IndexSettings, STORAGE: StorageSettings, VALIDATOR: ConsensusSettings}
+READER = {
+    INDEX: IndexSettings,
+    STORAGE: StorageSettings,
+    VALIDATOR: ConsensusSettings,
+    INCENTIVE: IncentiveSettings,
+}
 
 
 def test_every_variable_the_launcher_hands_a_process_is_one_it_reads(tmp_path):

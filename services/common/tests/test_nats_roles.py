@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stratos.common import natsutil
+from stratos.common import nats_subjects, natsutil
 from stratos.common.config import ServiceSettings, load_settings
 from stratos.common.errors import ConfigError
 from stratos.common.nats_auth import authorization_block, ensure_user, new_user
@@ -33,7 +33,10 @@ WORKERS = [
     permissions(Role.INDEX),
     permissions(Role.STORAGE, "x"),
     permissions(Role.VALIDATOR, "1"),
+    permissions(Role.INCENTIVE, "x"),
 ]
+# The streams and buckets the incentive service owns; every other one is the index's.
+INCENTIVE_OWNS = {nats_subjects.TRAFFIC_STREAM, nats_subjects.REPORTS_BUCKET}
 
 
 def _constants() -> list[tuple[str, str, str]]:
@@ -72,12 +75,18 @@ def test_every_nats_name_in_the_code_is_in_the_table(where, name, value):
     if name.endswith(("_SUBJECT", "_WILDCARD")):
         assert any(may_publish(p, concrete) for p in WORKERS), f"{where}: {name} has no publisher"
     elif name.endswith("_BUCKET"):
-        assert value in INDEX_BUCKETS, f"{where}: {name} is not among the index's buckets"
+        owner = permissions(Role.INCENTIVE, "x") if value in INCENTIVE_OWNS else None
+        if owner is None:
+            assert value in INDEX_BUCKETS, f"{where}: {name} is not among the index's buckets"
         writers = [p for p in WORKERS if may_publish(p, f"$KV.{value}.k")]
-        assert writers == [permissions(Role.INDEX)]
+        assert writers == [owner or permissions(Role.INDEX)]
     else:
+        # the index may create any stream (it holds the whole JetStream API)
+        owners = [permissions(Role.INDEX)]
+        if value in INCENTIVE_OWNS:
+            owners.append(permissions(Role.INCENTIVE, "x"))
         creators = [p for p in WORKERS if may_publish(p, f"$JS.API.STREAM.CREATE.{value}")]
-        assert creators == [permissions(Role.INDEX)], f"{where}: {name}"
+        assert creators == owners, f"{where}: {name}"
 
 
 def test_a_storage_node_publishes_only_its_own_subjects():
@@ -102,6 +111,30 @@ def test_a_storage_node_publishes_only_its_own_subjects():
     assert may_subscribe(n1, "_INBOX.storage.n1.abc.1")
     assert not may_subscribe(n1, "_INBOX.index.abc")
     assert not may_subscribe(n1, natsutil.REPAIR_RESULT_WILDCARD)
+
+
+def test_a_storage_node_hands_on_receipts_only_as_itself():
+    n1 = permissions(Role.STORAGE, "n1")
+    assert may_publish(n1, nats_subjects.RECEIPTS_SUBJECT.format(node_id="n1"))
+    assert not may_publish(n1, nats_subjects.RECEIPTS_SUBJECT.format(node_id="n2"))
+    assert not may_publish(n1, nats_subjects.EPOCH_MARK_SUBJECT)
+
+
+def test_the_incentive_service_owns_its_stream_and_bucket_and_nothing_else():
+    inc = permissions(Role.INCENTIVE, "i1")
+    assert may_publish(inc, f"$JS.API.STREAM.CREATE.{nats_subjects.TRAFFIC_STREAM}")
+    assert may_publish(inc, f"$KV.{nats_subjects.REPORTS_BUCKET}.3.abc.i1")
+    assert may_publish(inc, nats_subjects.EPOCH_MARK_SUBJECT)
+    assert may_subscribe(inc, "stratos.chain.block")
+    for forbidden in (
+        f"$JS.API.STREAM.DELETE.{nats_subjects.TRAFFIC_STREAM}",
+        "$JS.API.STREAM.CREATE.STRATOS_REPAIR",
+        f"$KV.{natsutil.MANIFEST_BUCKET}.f",
+        nats_subjects.RECEIPTS_SUBJECT.format(node_id="n1"),
+        natsutil.HEARTBEAT_SUBJECT.format(node_id="n1"),
+        natsutil.AUDIT_RESULT_SUBJECT,
+    ):
+        assert not may_publish(inc, forbidden), forbidden
 
 
 def test_only_the_index_writes_its_buckets_and_queues_jobs():

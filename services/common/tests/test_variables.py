@@ -16,6 +16,7 @@ from stratos.common.admission_source import AdmissionSettings
 from stratos.common.config import ServiceSettings, StratosSettings, env_names, load_settings
 from stratos.common.errors import ConfigError, UnknownVariable
 from stratos.consensus.config import ConsensusSettings
+from stratos.incentive.config import IncentiveSettings
 from stratos.index.config import IndexSettings
 from stratos.operator.config import OperatorSettings
 from stratos.storage.config import StorageSettings
@@ -26,6 +27,7 @@ SETTINGS = {
     "storage": (StorageSettings, ServiceSettings),
     "index": (IndexSettings, ServiceSettings),
     "consensus": (ConsensusSettings, ServiceSettings),
+    "incentive": (IncentiveSettings, ServiceSettings),
     "operator": (OperatorSettings, StratosSettings),
     "storage and index (admission)": (AdmissionSettings, StratosSettings),
 }

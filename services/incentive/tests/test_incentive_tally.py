@@ -67,15 +67,15 @@ def test_receipts_become_bytes_per_node_and_ozone_per_payer() -> None:
     t = ticket()
     assert tally.add_receipts(batch("storage-1", t, (C1, 700, 0), (C2, 300, 0)), NOW) == []
     assert tally.add_receipts(batch("storage-2", t, (C1, 700, 0)), NOW + 5) == []
-    report = tally.close()
-    assert report.epoch == 0 and tally.epoch == 1
+    report = tally.close(0)
+    assert report.epoch == 0
     assert [(x.node, x.bytes) for x in report.traffic] == sorted([(A1, 1_000), (A2, 700)])
     assert [(p.payer, p.ozone) for p in report.payers] == [(address_of(ALICE.public_bytes), 1_700)]
     signed = ledger_pb2.EpochReport()
     signed.CopyFrom(report)
     signed.signatures.add(public_key=b"k" * 32, signature=b"s" * 64)
     assert shape_problem(signed) is None  # sorted, unique, payers within the bytes
-    assert tally.close().traffic == []  # the next epoch starts empty
+    assert tally.close(1).traffic == []  # the next epoch starts empty
 
 
 def test_the_same_stream_gives_every_replica_the_same_report() -> None:
@@ -89,7 +89,7 @@ def test_the_same_stream_gives_every_replica_the_same_report() -> None:
         tally = fresh()
         for b, ts in stream:
             tally.add_receipts(b, ts)
-        reports.append(tally.close().SerializeToString(deterministic=True))
+        reports.append(tally.close(3).SerializeToString(deterministic=True))
     assert reports[0] == reports[1]
 
 
@@ -116,7 +116,7 @@ def test_replays_inflation_and_foreign_receipts_earn_nothing() -> None:
     # an expired ticket past the grace period
     late = tally.add_receipts(batch("storage-2", t, (C1, 10, 5)), NOW + 600_000 + receipts.GRACE_MS)
     assert "expired" in late[0].reason
-    report = tally.close()
+    report = tally.close(0)
     assert [(x.node, x.bytes) for x in report.traffic] == [(A1, 600)]
     assert report.payers[0].ozone == 600
 
@@ -125,7 +125,7 @@ def test_network_traffic_pays_the_node_and_charges_no_one() -> None:
     tally = fresh()
     repair = ticket(holder=S2, action=GET, payer="", nodes=("storage-1",))
     tally.add_receipts(batch("storage-1", repair, (C1, 500, 0), holder=S2, action=GET), NOW)
-    report = tally.close()
+    report = tally.close(0)
     assert [(x.node, x.bytes) for x in report.traffic] == [(A1, 500)]
     assert list(report.payers) == []
 
@@ -138,7 +138,7 @@ def test_failed_audits_count_only_what_a_node_did_to_the_data() -> None:
     tally.add_audit(
         events_pb2.AuditResult(node_id="storage-9", passed=False, reason="wrong digest")
     )
-    report = tally.close()
+    report = tally.close(0)
     assert [(x.node, x.bytes, x.audits_failed) for x in report.traffic] == [(A2, 0, 2)]
 
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from stratos.v1 import ticket_pb2 as stratos_dot_v1_dot_ticket__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18stratos/v1/receipt.proto\x12\nstratos.v1\x1a\x17stratos/v1/ticket.proto\"\x88\x01\n\x07Receipt\x12\x11\n\tticket_id\x18\x01 \x01(\x0c\x12\x10\n\x08\x63hunk_id\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12(\n\x06\x61\x63tion\x18\x04 \x01(\x0e\x32\x18.stratos.v1.TicketAction\x12\r\n\x05\x62ytes\x18\x05 \x01(\x04\x12\x0e\n\x06serial\x18\x06 \x01(\x04\"3\n\rSignedReceipt\x12\x0f\n\x07receipt\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"w\n\x0cReceiptBatch\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12)\n\x07tickets\x18\x02 \x03(\x0b\x32\x18.stratos.v1.SignedTicket\x12+\n\x08receipts\x18\x03 \x03(\x0b\x32\x19.stratos.v1.SignedReceipt\"o\n\x15SubmitReceiptsRequest\x12)\n\x07tickets\x18\x01 \x03(\x0b\x32\x18.stratos.v1.SignedTicket\x12+\n\x08receipts\x18\x02 \x03(\x0b\x32\x19.stratos.v1.SignedReceipt\"*\n\x16SubmitReceiptsResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18stratos/v1/receipt.proto\x12\nstratos.v1\x1a\x17stratos/v1/ticket.proto\"\x88\x01\n\x07Receipt\x12\x11\n\tticket_id\x18\x01 \x01(\x0c\x12\x10\n\x08\x63hunk_id\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12(\n\x06\x61\x63tion\x18\x04 \x01(\x0e\x32\x18.stratos.v1.TicketAction\x12\r\n\x05\x62ytes\x18\x05 \x01(\x04\x12\x0e\n\x06serial\x18\x06 \x01(\x04\"3\n\rSignedReceipt\x12\x0f\n\x07receipt\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"w\n\x0cReceiptBatch\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12)\n\x07tickets\x18\x02 \x03(\x0b\x32\x18.stratos.v1.SignedTicket\x12+\n\x08receipts\x18\x03 \x03(\x0b\x32\x19.stratos.v1.SignedReceipt\"o\n\x15SubmitReceiptsRequest\x12)\n\x07tickets\x18\x01 \x03(\x0b\x32\x18.stratos.v1.SignedTicket\x12+\n\x08receipts\x18\x02 \x03(\x0b\x32\x19.stratos.v1.SignedReceipt\"*\n\x16SubmitReceiptsResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\r\"*\n\tEpochMark\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\x0e\n\x06height\x18\x02 \x01(\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,4 +42,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBMITRECEIPTSREQUEST']._serialized_end=489
   _globals['_SUBMITRECEIPTSRESPONSE']._serialized_start=491
   _globals['_SUBMITRECEIPTSRESPONSE']._serialized_end=533
+  _globals['_EPOCHMARK']._serialized_start=535
+  _globals['_EPOCHMARK']._serialized_end=577
 # @@protoc_insertion_point(module_scope)

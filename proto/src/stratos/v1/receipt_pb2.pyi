@@ -54,3 +54,11 @@ class SubmitReceiptsResponse(_message.Message):
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     accepted: int
     def __init__(self, accepted: _Optional[int] = ...) -> None: ...
+
+class EpochMark(_message.Message):
+    __slots__ = ("epoch", "height")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    height: int
+    def __init__(self, epoch: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...

@@ -62,6 +62,7 @@ from stratos.sdk.manifest import (
     verify_manifest,
 )
 from stratos.sdk.put_options import check_put
+from stratos.sdk.receipts_out import ReceiptSender
 from stratos.sdk.ticketbook import TicketBook
 from stratos.v1 import index_pb2, ticket_pb2, types_pb2
 
@@ -142,6 +143,7 @@ class MeshClient:
         self._identity = identity
         self._parallelism = parallelism
         self._channels = transfer.Channels(credentials)
+        self._receipts = self._channels.receipts = ReceiptSender(identity, self._channels)
         self._index = transfer.IndexClient(index_addresses, self._channels)
 
     async def __aenter__(self) -> MeshClient:
@@ -151,6 +153,8 @@ class MeshClient:
         await self.close()
 
     async def close(self) -> None:
+        """Hand the storage nodes their last receipts, then close every channel."""
+        await self._receipts.close()
         await self._channels.close()
 
     # -- put ---------------------------------------------------------------------------------

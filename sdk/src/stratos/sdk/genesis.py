@@ -30,6 +30,12 @@ LOCAL_CHAIN_ID = "stratos-local"
 LOCAL_VALIDATOR_POWER = 10
 LOCAL_VALIDATOR_DEPOSIT_NSTOS = 1_000 * NSTOS_PER_STOS
 LOCAL_FAUCET_NSTOS = 1_000_000 * NSTOS_PER_STOS  # what the local user's default wallet starts with
+LOCAL_NODE_DEPOSIT_NSTOS = 1_000 * NSTOS_PER_STOS  # each storage node's and meta node's deposit
+LOCAL_META_FUNDS_NSTOS = 100 * NSTOS_PER_STOS  # what a meta node pays its report fees from
+LOCAL_OZONE_PREPAID_NSTOS = 100 * NSTOS_PER_STOS  # ozone the local user's wallet starts with
+# Blocks per Proof-of-Traffic epoch on the local chain (a block a second): rewards show up in
+# well under a minute instead of the default 100 blocks.
+LOCAL_EPOCH_BLOCKS = 20
 
 
 @dataclass(frozen=True)
@@ -46,9 +52,13 @@ def build_genesis(
     accounts: Sequence[tuple[str, int]],
     validators: Sequence[GenesisValidator],
     params: Mapping[str, Any] | None = None,
+    nodes: Sequence[tuple[str, str, int]] = (),
+    ozone: Sequence[tuple[str, int]] = (),
 ) -> dict[str, Any]:
     """The genesis document (a JSON-ready dict). `accounts` are (address, balance in nstos);
-    `params` are passed through as given (amount parameters as STOS strings)."""
+    `params` are passed through as given (amount parameters as STOS strings); `nodes` are
+    (address, "resource" | "meta", deposit in nstos) registered at genesis; `ozone` is
+    (address, nstos) prepaid for ozone at genesis."""
     if not validators:
         raise InvalidArgument("a genesis needs at least one validator")
     seen: set[str] = set()
@@ -78,19 +88,38 @@ def build_genesis(
     }
     if params:
         doc["params"] = dict(params)
+    if nodes:
+        doc["nodes"] = [
+            {"address": a, "role": role, "deposit": format_stos(d)} for a, role, d in nodes
+        ]
+    if ozone:
+        doc["ozone"] = [{"address": a, "prepaid": format_stos(x)} for a, x in ozone]
     return doc
 
 
 def local_genesis(
-    validator_keys: Sequence[bytes], faucet_address: str, genesis_time_unix_ms: int
+    validator_keys: Sequence[bytes],
+    faucet_address: str,
+    genesis_time_unix_ms: int,
+    *,
+    resource_nodes: Sequence[str] = (),
+    meta_nodes: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The local mesh's genesis: its validators (power 10, a deposit each) and the local user's
-    default wallet funded with 1,000,000 STOS; chain parameters are the chain's defaults."""
+    """The local mesh's genesis: its validators (power 10, a deposit each); the local user's
+    default wallet funded with 1,000,000 STOS and 100 STOS of ozone prepaid; its storage nodes
+    (`resource_nodes`) and incentive replicas (`meta_nodes`, funded for their report fees)
+    registered with 1,000 STOS deposits; epochs of 20 blocks; the chain's other defaults."""
+    accounts = [(faucet_address, LOCAL_FAUCET_NSTOS)]
+    accounts += [(a, LOCAL_META_FUNDS_NSTOS) for a in meta_nodes if a != faucet_address]
     return build_genesis(
         chain_id=LOCAL_CHAIN_ID,
         genesis_time_unix_ms=genesis_time_unix_ms,
-        accounts=[(faucet_address, LOCAL_FAUCET_NSTOS)],
+        accounts=accounts,
         validators=[GenesisValidator(k) for k in validator_keys],
+        params={"epoch_blocks": LOCAL_EPOCH_BLOCKS},
+        nodes=[(a, "resource", LOCAL_NODE_DEPOSIT_NSTOS) for a in resource_nodes]
+        + [(a, "meta", LOCAL_NODE_DEPOSIT_NSTOS) for a in meta_nodes],
+        ozone=[(faucet_address, LOCAL_OZONE_PREPAID_NSTOS)],
     )
 
 

@@ -34,6 +34,7 @@ from stratos.sdk.home import Home
 from stratos.sdk.meshfile import find, load, locked, require, save
 from stratos.sdk.meshplan import (
     DEFAULT_VALIDATORS,
+    INCENTIVE,
     INDEX,
     MAX_CAPACITY_BYTES,
     MAX_STORAGE_ADDED,
@@ -49,9 +50,11 @@ from stratos.sdk.meshplan import (
     UpReport,
     check_validator_count,
     genesis_file,
+    incentive_key_file,
     plan_processes,
     sort_records,
     storage_fields,
+    storage_key_file,
     storage_name,
     validator_count,
     validator_key_file,
@@ -154,10 +157,12 @@ def _wait_ready(
 # -- the operations -----------------------------------------------------------------------------
 
 
-def _prepare_chain(home: Home, validators: int) -> None:
+def _prepare_chain(home: Home, validators: int, records: list[ProcessRecord]) -> None:
     """Keys for validator-1..N (run/validator-i/validator.pem, made once) and run/genesis.json:
-    written once with those validators and the local user's default wallet funded; an existing
-    genesis is only checked, never rewritten (the chain would fork from its own data)."""
+    written once with those validators, the local user's default wallet funded (and holding
+    ozone), and the mesh's storage nodes and incentive replica registered on the ledger; an
+    existing genesis is only checked, never rewritten (the chain would fork from its own data).
+    Storage nodes added later are not registered: they serve, and earn nothing on this chain."""
     from stratos.common.identity import address_of, load_or_create
     from stratos.sdk import genesis
 
@@ -169,8 +174,22 @@ def _prepare_chain(home: Home, validators: int) -> None:
     if path.exists():
         genesis.check_genesis(path, keys)
         return
+
+    def address(key_file: Path) -> str:
+        return address_of(load_or_create(key_file).public_bytes)
+
     faucet = address_of(home.identity().public_bytes)
-    doc = genesis.local_genesis(keys, faucet, int(time.time() * 1000))
+    doc = genesis.local_genesis(
+        keys,
+        faucet,
+        int(time.time() * 1000),
+        resource_nodes=[
+            address(storage_key_file(home.run_dir, r.name)) for r in records if r.kind == STORAGE
+        ],
+        meta_nodes=[
+            address(incentive_key_file(home.run_dir)) for r in records if r.kind == INCENTIVE
+        ],
+    )
     genesis.write_genesis(path, doc)
 
 
@@ -214,7 +233,7 @@ def up(
             validators=validators,
         )
         if n := validator_count(records):
-            _prepare_chain(home, n)
+            _prepare_chain(home, n, records)
         _with_certificates(home, records)
         mesh_trust.admit(home, records)
         if meshnats.secure(home.run_dir, records, tls_dir(home)):

@@ -1,8 +1,9 @@
 """Who is in the local mesh: the launcher is its admin.
 
 `stratos dev up` holds the local mesh's admin key (run/admin.pem, 0600, made once), gives every
-process it starts an identity key — a storage node its data_dir/identity.pem, the index
-run/index/identity.pem, a validator its validator.pem — and writes the admission list signed by
+process it starts an identity key — a storage node and the incentive service their
+data_dir/identity.pem, the index run/index/identity.pem, a validator its validator.pem — and
+writes the admission list signed by
 the admin key (run/admission.bin) with every one of them; its version goes up whenever the set
 of nodes changes (`stratos dev add-storage`, a node removed from mesh.json). Storage nodes and
 the index are pointed at it through STRATOS_MESH_ID, STRATOS_ADMIN_KEY, STRATOS_ADMISSION_FILE
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stratos.common.errors import FailedPrecondition
-from stratos.sdk.meshplan import INDEX, STORAGE, VALIDATOR, ProcessRecord
+from stratos.sdk.meshplan import INCENTIVE, INDEX, STORAGE, VALIDATOR, ProcessRecord
 
 if TYPE_CHECKING:
     from stratos.common.identity import Identity
@@ -41,7 +42,7 @@ def index_key_file(run_dir: Path) -> Path:
 def _key_file(run_dir: Path, rec: ProcessRecord) -> Path | None:
     if rec.kind == INDEX:
         return index_key_file(run_dir)
-    if rec.kind == STORAGE and rec.data_dir:
+    if rec.kind in (STORAGE, INCENTIVE) and rec.data_dir:
         return Path(rec.data_dir) / "identity.pem"
     if rec.kind == VALIDATOR and rec.env.get("STRATOS_VALIDATOR_KEY_FILE"):
         return Path(rec.env["STRATOS_VALIDATOR_KEY_FILE"])
@@ -61,6 +62,7 @@ def admit(home: Home, records: list[ProcessRecord]) -> bool:
         INDEX: auth_pb2.MESH_ROLE_META,
         STORAGE: auth_pb2.MESH_ROLE_STORAGE,
         VALIDATOR: auth_pb2.MESH_ROLE_VALIDATOR,
+        INCENTIVE: auth_pb2.MESH_ROLE_INCENTIVE,
     }
     run_dir = home.run_dir
     admin = load_or_create(admin_key_file(run_dir))
@@ -71,7 +73,7 @@ def admit(home: Home, records: list[ProcessRecord]) -> bool:
             continue
         node_id = INDEX_NODE_ID if rec.kind == INDEX else rec.name
         members.append(Member(node_id, roles[rec.kind], load_or_create(key_file).public_bytes))
-        if rec.kind in (INDEX, STORAGE):
+        if rec.kind in (INDEX, STORAGE, INCENTIVE):
             rec.env.update(service_env(run_dir, admin.public_bytes))
         if rec.kind == INDEX:
             rec.env.update(STRATOS_NODE_ID=node_id, STRATOS_IDENTITY_FILE=str(key_file))

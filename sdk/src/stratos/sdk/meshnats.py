@@ -25,10 +25,15 @@ from stratos.common.errors import DeadlineExceeded
 from stratos.common.files import write_atomic
 from stratos.common.nats_mesh import NatsSecurity
 from stratos.common.nats_roles import Role
-from stratos.sdk.meshplan import INDEX, NATS, STORAGE, VALIDATOR, ProcessRecord
+from stratos.sdk.meshplan import INCENTIVE, INDEX, NATS, STORAGE, VALIDATOR, ProcessRecord
 
 SECURE_CONF = "secure.conf"  # beside nats.conf, which includes it
-ROLES = {INDEX: Role.INDEX, STORAGE: Role.STORAGE, VALIDATOR: Role.VALIDATOR}
+ROLES = {
+    INDEX: Role.INDEX,
+    STORAGE: Role.STORAGE,
+    VALIDATOR: Role.VALIDATOR,
+    INCENTIVE: Role.INCENTIVE,
+}
 
 
 def security(run_dir: Path, ca_dir: Path) -> NatsSecurity:

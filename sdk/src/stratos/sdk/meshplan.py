@@ -14,7 +14,9 @@ from stratos.common.errors import FailedPrecondition, InvalidArgument
 MESH_VERSION = 1
 GiB = 1 << 30
 NATS, INDEX, STORAGE, VALIDATOR = "nats", "index", "storage", "validator"
-_KIND_ORDER = {NATS: 0, INDEX: 1, STORAGE: 2, VALIDATOR: 3}
+INCENTIVE = "incentive"
+INCENTIVE_NAME = "incentive-1"
+_KIND_ORDER = {NATS: 0, INDEX: 1, STORAGE: 2, VALIDATOR: 3, INCENTIVE: 4}
 # Validators `stratos dev up` runs unless told otherwise: 4, the least count that survives one
 # faulty validator.
 DEFAULT_VALIDATORS = 4
@@ -140,8 +142,9 @@ def plan_processes(
     nats_binary: Callable[[], str],
     validators: int = 0,
 ) -> list[ProcessRecord]:
-    """The mesh's records: every existing one unchanged, plus nats, the index, storage-1..N and
-    validator-1..`validators` for whichever are missing (never removes a node). `port` picks a
+    """The mesh's records: every existing one unchanged, plus nats, the index, storage-1..N,
+    validator-1..`validators` and, with validators, incentive-1 for whichever are missing
+    (never removes a node). `port` picks a
     fresh loopback port. Each validator's peers are all the other validators; the validator set
     is fixed by the genesis, so validators are only ever added to a mesh that has none."""
     have = {r.name: r for r in existing}
@@ -238,7 +241,35 @@ def plan_processes(
                     data_dir=str(data_dir),
                 )
             )
+    validator_addrs = [r.address for r in out if r.kind == VALIDATOR]
+    if validator_addrs and INCENTIVE_NAME not in have:
+        data_dir = run_dir / INCENTIVE_NAME
+        out.append(
+            ProcessRecord(
+                name=INCENTIVE_NAME,
+                kind=INCENTIVE,
+                address=(addr := fresh()),
+                argv=[python, "-m", "stratos.incentive"],
+                env={
+                    "STRATOS_NATS_URL": nats_url,
+                    "STRATOS_GRPC_ADDRESS": addr,
+                    "STRATOS_NODE_ID": INCENTIVE_NAME,
+                    "STRATOS_IDENTITY_FILE": str(incentive_key_file(run_dir)),
+                    "STRATOS_CONSENSUS_ADDRESSES": ",".join(validator_addrs),
+                },
+                log=str(logs / f"{INCENTIVE_NAME}.log"),
+                data_dir=str(data_dir),
+            )
+        )
     return sort_records(out)
+
+
+def incentive_key_file(run_dir: Path) -> Path:
+    return run_dir / INCENTIVE_NAME / "identity.pem"
+
+
+def storage_key_file(run_dir: Path, name: str) -> Path:
+    return run_dir / name / "identity.pem"
 
 
 def storage_fields(name: str, nodes: dict[str, Any] | None) -> dict[str, Any]:

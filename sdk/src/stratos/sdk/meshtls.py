@@ -24,7 +24,12 @@ from stratos.common.tls import CA_VAR, CERT_VAR, KEY_VAR, MeshTLS
 from stratos.sdk.home import Home
 
 CLIENT = "client"
-ROLE_OF_KIND = {"index": "index", "storage": "storage", "validator": "consensus"}
+ROLE_OF_KIND = {
+    "index": "index",
+    "storage": "storage",
+    "validator": "consensus",
+    "incentive": "incentive",
+}
 
 
 def tls_dir(home: Home) -> Path:

@@ -31,7 +31,7 @@ from stratos.common.errors import (
 from stratos.common.hashing import chunk_id as hash_chunk
 from stratos.common.tickets import Bearer
 from stratos.sdk import offload
-from stratos.v1 import index_pb2_grpc, storage_pb2, storage_pb2_grpc
+from stratos.v1 import index_pb2_grpc, storage_pb2, storage_pb2_grpc, ticket_pb2
 
 PIECE_BYTES = 1024 * 1024
 BASE_DEADLINE_S = 30.0
@@ -40,6 +40,7 @@ INDEX_DEADLINE_S = 15.0
 PUT_CHUNK = "/stratos.v1.StorageService/PutChunk"
 GET_CHUNK = "/stratos.v1.StorageService/GetChunk"
 PUT_SMALL_CHUNK = "/stratos.v1.StorageService/PutSmallChunk"
+PUT_ACTION, GET_ACTION = ticket_pb2.TICKET_ACTION_PUT, ticket_pb2.TICKET_ACTION_GET
 GET_SMALL_CHUNK = "/stratos.v1.StorageService/GetSmallChunk"
 # Chunks up to this size go in one request or come in one answer (PutSmallChunk, GetSmallChunk):
 # a stream's machinery cost a 64 KiB put or get a tenth of a CPU-ms or more at each end.
@@ -61,6 +62,9 @@ class Channels:
         # nodes that answered UNIMPLEMENTED to the small-chunk calls (an older version): they
         # get streams, until their channel is dropped (they may have been upgraded by then)
         self.streams_only: set[str] = set()
+        # where verified transfers are recorded for their Proof-of-Traffic receipts (the
+        # client's ReceiptSender); None: no receipts (a tool that pays for nothing)
+        self.receipts: Any = None
 
     def get(self, address: str) -> grpc.aio.Channel:
         ch = self._channels.get(address)
@@ -168,7 +172,22 @@ async def put_chunk(
         raise from_grpc(err, peer=address) from None
     if resp.chunk_id and resp.chunk_id != chunk_id:
         raise DataLoss(f"the node at {address} acknowledged chunk {resp.chunk_id} for {chunk_id}")
+    _received(channels, bearer, address, node_id, chunk_id, PUT_ACTION, chunk.size)
     return resp
+
+
+def _received(
+    channels: Channels,
+    bearer: Bearer | None,
+    address: str,
+    node_id: str,
+    chunk_id: str,
+    action: int,
+    nbytes: int,
+) -> None:
+    """A verified transfer: recorded for its receipt, when this client signs receipts."""
+    if bearer is not None and channels.receipts is not None:
+        channels.receipts.record(bearer.ticket, address, node_id, chunk_id, action, nbytes)
 
 
 async def _unless_unimplemented(channels: Channels, address: str, call: Any) -> Any:
@@ -220,7 +239,9 @@ async def get_chunk(
                     f"the node at {address} sent {len(data)} bytes of chunk {chunk_id}, "
                     f"which has {expected_size}"
                 )
-            return await _checked(bytearray(data), chunk_id, address)
+            checked = await _checked(bytearray(data), chunk_id, address)
+            _received(channels, bearer, address, node_id, chunk_id, GET_ACTION, len(checked))
+            return checked
     get = channels.get(address).unary_stream(
         GET_CHUNK,
         request_serializer=storage_pb2.GetChunkRequest.SerializeToString,
@@ -247,7 +268,9 @@ async def get_chunk(
         view.release()
     if got != expected_size:
         raise DataLoss(f"the node at {address} returned corrupt bytes for chunk {chunk_id}")
-    return await _checked(buf, chunk_id, address)
+    checked = await _checked(buf, chunk_id, address)
+    _received(channels, bearer, address, node_id, chunk_id, GET_ACTION, expected_size)
+    return checked
 
 
 def _one_answer(msg: chunkwire.Fields | None, address: str, chunk_id: str) -> memoryview | bytes:

@@ -25,7 +25,7 @@ from pathlib import Path
 from stratos.common.errors import ConfigError
 from stratos.common.files import private_dir, write_atomic
 
-ROLES = ("storage", "index", "consensus", "operator", "client")
+ROLES = ("storage", "index", "consensus", "incentive", "operator", "client")
 URI_PREFIX = "stratos://mesh/"
 CA_VALID = dt.timedelta(days=3650)
 CERT_VALID = dt.timedelta(days=397)

@@ -14,6 +14,10 @@ the role needs:
   queue it may only create its own durable consumer *filtered to its own job subject*, pull
   from it and ack its messages; it subscribes to its own inbox.
 - **validator `<n>`** publishes committed blocks; it subscribes to its own inbox.
+- **incentive `<id>`** owns the traffic stream and the reports bucket (creates them, reads the
+  stream from any point, writes its own signatures), publishes epoch markers, and subscribes to
+  committed blocks and its own inbox. A storage node also publishes its receipts, on its own
+  subject (stored in the traffic stream; the answer comes to its inbox).
 - **admin** (operator tooling, the launcher, tests) may do everything.
 
 Clients (the SDK and the CLI) have no user at all: they speak gRPC only.
@@ -23,7 +27,7 @@ user can read another's JetStream answers (a manifest fetched by the index, say)
 to `_INBOX.>`. A storage node creates its consumer with the subject form of the API
 (`CONSUMER.CREATE.<stream>.<name>.<filter>`), where the server checks that the filter in the
 request is the one in the subject: the allow list names its own filter, so it cannot read the
-jobs of another node. The incentive and compute services get their rows when they land.
+jobs of another node. The compute service gets its row when it lands.
 
 The table is pure data; `stratos.common.nats_auth` renders it into nats-server's config and
 `services/common/tests/test_nats_roles.py` checks that every subject, stream and bucket the code
@@ -37,15 +41,19 @@ from enum import StrEnum
 
 from stratos.common.nats_subjects import (
     AUDIT_RESULT_SUBJECT,
+    EPOCH_MARK_SUBJECT,
     FILE_COMMITTED_SUBJECT,
     FILE_DELETED_SUBJECT,
     HEARTBEAT_SUBJECT,
     LOCATIONS_BUCKET,
     MANIFEST_BUCKET,
+    RECEIPTS_SUBJECT,
     REPAIR_JOB_SUBJECT,
     REPAIR_RESULT_SUBJECT,
     REPAIR_RESULT_WILDCARD,
     REPAIR_STREAM,
+    REPORTS_BUCKET,
+    TRAFFIC_STREAM,
 )
 
 # Names owned by the index; listed here rather than imported (stratos.common imports no service).
@@ -60,6 +68,7 @@ class Role(StrEnum):
     INDEX = "index"
     STORAGE = "storage"
     VALIDATOR = "validator"
+    INCENTIVE = "incentive"
     ADMIN = "admin"
 
 
@@ -73,7 +82,7 @@ class Permissions:
 
 def user_label(role: Role, name: str = "") -> str:
     """The user's name in logs, file names and its inbox: `index`, `storage.<id>`, ..."""
-    if role in (Role.STORAGE, Role.VALIDATOR):
+    if role in (Role.STORAGE, Role.VALIDATOR, Role.INCENTIVE):
         if not name or "." in name or any(c in name for c in " *>\t"):
             raise ValueError(f"a {role.value} user needs a subject-token name, not {name!r}")
         return f"{role.value}.{name}"
@@ -114,6 +123,7 @@ def permissions(role: Role, name: str = "") -> Permissions:
             publish=(
                 HEARTBEAT_SUBJECT.format(node_id=name),
                 REPAIR_RESULT_SUBJECT.format(node_id=name),
+                RECEIPTS_SUBJECT.format(node_id=name),
                 f"$JS.API.CONSUMER.CREATE.{REPAIR_STREAM}.{durable}.{jobs}",
                 f"$JS.API.CONSUMER.INFO.{REPAIR_STREAM}.{durable}",
                 f"$JS.API.CONSUMER.MSG.NEXT.{REPAIR_STREAM}.{durable}",
@@ -124,6 +134,31 @@ def permissions(role: Role, name: str = "") -> Permissions:
     if role is Role.VALIDATOR:
         user_label(role, name)  # refuses a name that is not one subject token
         return Permissions(publish=(CHAIN_BLOCK_SUBJECT,), subscribe=(inbox,))
+    if role is Role.INCENTIVE:
+        user_label(role, name)
+        kv = f"KV_{REPORTS_BUCKET}"
+        return Permissions(
+            publish=(
+                "$JS.API.INFO",
+                *(
+                    f"$JS.API.STREAM.{op}.{stream}"
+                    for op in ("CREATE", "UPDATE", "INFO", "MSG.GET")
+                    for stream in (TRAFFIC_STREAM, kv)
+                ),
+                *(
+                    f"$JS.API.CONSUMER.{op}.{stream}{tail}"
+                    for op in ("CREATE", "DELETE")
+                    for stream in (TRAFFIC_STREAM, kv)
+                    for tail in ("", ".>")
+                ),
+                f"$JS.API.DIRECT.GET.{kv}.>",
+                f"$JS.API.DIRECT.GET.{kv}",
+                "$JS.FC.>",
+                f"$KV.{REPORTS_BUCKET}.>",
+                EPOCH_MARK_SUBJECT,
+            ),
+            subscribe=(inbox, CHAIN_BLOCK_SUBJECT),
+        )
     return Permissions(publish=(">",), subscribe=(">",))
 
 

@@ -21,3 +21,11 @@ REPAIR_BATCH_HEADER = "Stratos-Jobs"
 REPAIR_RESULT_SUBJECT = "stratos.repair.result.{node_id}"
 REPAIR_RESULT_WILDCARD = "stratos.repair.result.*"
 AUDIT_RESULT_SUBJECT = "stratos.audit.results"  # AuditResult, plain NATS
+# Proof-of-Traffic (the incentive service): a storage node publishes the receipts it was given
+# as a ReceiptBatch on its own subject; the stream also holds the audit results and one marker
+# per epoch end (EpochMark), so every incentive replica reads them all in one order.
+RECEIPTS_SUBJECT = "stratos.traffic.receipts.{node_id}"
+RECEIPTS_WILDCARD = "stratos.traffic.receipts.*"
+EPOCH_MARK_SUBJECT = "stratos.traffic.epoch"
+TRAFFIC_STREAM = "STRATOS_TRAFFIC"
+REPORTS_BUCKET = "STRATOS_REPORTS"  # meta nodes' signatures over each epoch's report digest

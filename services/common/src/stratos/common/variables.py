@@ -43,7 +43,8 @@ READ_BY: Mapping[str, frozenset[str]] = {
             "STRATOS_TLS_KEY_FILE",
         }
     ),
-    # stratos.common.admission_source.AdmissionSettings: the storage nodes and the index
+    # stratos.common.admission_source.AdmissionSettings: the storage nodes, the index and the
+    # incentive service
     "storage and index (admission)": frozenset(
         {
             "STRATOS_ADMIN_KEY",
@@ -113,6 +114,18 @@ READ_BY: Mapping[str, frozenset[str]] = {
             "STRATOS_TIMEOUT_PREVOTE_S",
             "STRATOS_TIMEOUT_PROPOSE_S",
             "STRATOS_VALIDATOR_KEY_FILE",
+        }
+    ),
+    # stratos.incentive.config.IncentiveSettings
+    "incentive": frozenset(
+        {
+            "STRATOS_CONSENSUS_ADDRESSES",
+            "STRATOS_IDENTITY_FILE",
+            "STRATOS_NODE_ID",
+            "STRATOS_POLL_INTERVAL_S",
+            "STRATOS_REPORT_FEE_NSTOS",
+            "STRATOS_STREAM_MAX_AGE_S",
+            "STRATOS_SUBMIT_STAGGER_S",
         }
     ),
     # stratos.operator.config.OperatorSettings

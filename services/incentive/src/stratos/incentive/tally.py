@@ -2,8 +2,9 @@
 per epoch.
 
 Every replica reads the same JetStream stream (`STRATOS_TRAFFIC`) in the same order — receipt
-batches from storage nodes, audit results from meta nodes, and one marker per epoch end — and
-feeds it here with each message's stored time. Nothing in here reads a clock or the network,
+batches from storage nodes, audit results from meta nodes, and one mark per epoch end — and
+feeds it here with each message's stored time; at an epoch's mark it closes the tally as that
+epoch's report. Nothing in here reads a clock or the network,
 so every replica that feeds the same messages computes byte-identical reports, and their
 signatures over its digest agree.
 
@@ -61,9 +62,8 @@ class _Open:
 class Tally:
     """The open epoch's counts (see module docstring)."""
 
-    def __init__(self, admission: Callable[[], Admission | None], epoch: int = 0) -> None:
+    def __init__(self, admission: Callable[[], Admission | None]) -> None:
         self._admission = admission
-        self.epoch = epoch
         self.counts = EpochCounts()
         self._open: dict[bytes, _Open] = {}
 
@@ -133,10 +133,11 @@ class Tally:
             failed = self.counts.audits_failed
             failed[address] = failed.get(address, 0) + 1
 
-    def close(self) -> ledger_pb2.EpochReport:
-        """The open epoch's report (unsigned, entries sorted), and the next epoch opened."""
+    def close(self, epoch: int) -> ledger_pb2.EpochReport:
+        """What was counted since the last close, as epoch `epoch`'s report (unsigned, entries
+        sorted); counting starts again from nothing."""
         n = self.counts
-        report = ledger_pb2.EpochReport(epoch=self.epoch)
+        report = ledger_pb2.EpochReport(epoch=epoch)
         for address in sorted(n.bytes_by_node.keys() | n.audits_failed.keys()):
             report.traffic.add(
                 node=address,
@@ -145,6 +146,5 @@ class Tally:
             )
         for payer, ozone in sorted(n.ozone_by_payer.items()):
             report.payers.add(payer=payer, ozone=ozone)
-        self.epoch += 1
         self.counts = EpochCounts()
         return report

@@ -29,6 +29,7 @@ from stratos.storage.grpcserver import start_storage_server
 from stratos.storage.heartbeat import Heartbeater, NodeDescriptor
 from stratos.storage.natslink import NatsLink
 from stratos.storage.ratelimit import AdaptiveLimiter
+from stratos.storage.receipts_in import ReceiptDesk
 from stratos.storage.repair_exec import RepairExecutor
 from stratos.storage.repair_fetch import Channels, Puller
 from stratos.storage.repair_worker import RepairWorker, WorkerSettings
@@ -195,6 +196,7 @@ async def serve(
             signer=signer,
             login=settings.nats_login(),
         )
+        service.receipts = ReceiptDesk(admission.current, settings.node_id, link.publish_stored)
         heartbeats = Heartbeater(node, store.stat, link.publish, settings.heartbeat_interval_s)
         nats_ready = asyncio.Event()
 

@@ -15,6 +15,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
+import nats.errors
+import nats.js.errors
 from nats.aio.client import Client as NATS
 
 from stratos.common import natsutil
@@ -29,6 +31,7 @@ PROBE_INTERVAL_S = 0.5
 CONNECT_TIMEOUT_S = 10.0
 DRAIN_TIMEOUT_S = 5.0
 REFUSED_RETRY_S = 5.0
+STORED_TIMEOUT_S = 5.0
 
 
 class NatsLink:
@@ -81,6 +84,25 @@ class NatsLink:
         if nc is None or not nc.is_connected:
             raise Unavailable(f"not connected to NATS at {self.url}")
         await self.signer.publish(nc, subject, payload)
+
+    async def publish_stored(self, subject: str, payload: bytes) -> None:
+        """A JetStream publish, signed: returns once the stream has stored it (Unavailable when
+        NATS or the stream is not there)."""
+        nc = self.nc
+        if nc is None or not nc.is_connected:
+            raise Unavailable(f"not connected to NATS at {self.url}")
+        headers = self.signer.headers(subject, payload)
+        try:
+            await nc.jetstream().publish(
+                subject, payload, timeout=STORED_TIMEOUT_S, headers=headers
+            )
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+            raise Unavailable(
+                f"no stream stored {subject} within {STORED_TIMEOUT_S:g} s (is the incentive "
+                "service running?)"
+            ) from None
+        except nats.js.errors.APIError as err:
+            raise Unavailable(f"JetStream refused {subject}: {err.description}") from None
 
     async def close(self) -> None:
         """Flush what was published and disconnect, within a bounded time."""

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from stratos.common.errors import DeadlineExceeded, InvalidArgument, TooLarge
+from stratos.common.errors import DeadlineExceeded, InvalidArgument, TooLarge, Unavailable
 from stratos.common.grpcutil import rpc_edge
 from stratos.common.logging import get_logger
 from stratos.common.tickets import Ticket, audit_fields
@@ -32,8 +32,9 @@ from stratos.storage import get_stream
 from stratos.storage.activity import Activity, is_repair
 from stratos.storage.audit import Range, answer_audit
 from stratos.storage.chunkstore import ChunkStore, ChunkWriter, PutResult
+from stratos.storage.receipts_in import ReceiptDesk
 from stratos.storage.ticket_check import TicketCheck
-from stratos.v1 import storage_pb2, storage_pb2_grpc, ticket_pb2
+from stratos.v1 import receipt_pb2, storage_pb2, storage_pb2_grpc, ticket_pb2
 
 log = get_logger(__name__)
 _tracer = tracer(__name__)
@@ -54,12 +55,14 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
         *,
         zone: str,
         tickets: TicketCheck | None,
+        receipts: ReceiptDesk | None = None,
         max_active_puts: int = 4,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
     ) -> None:
         self.store = store
         self.zone = zone
         self.tickets = tickets  # None only until the admission list is wired (ticket_check)
+        self.receipts = receipts  # None until NATS is wired (receipts_in)
         self.idle_timeout_s = idle_timeout_s
         self._put_slots = asyncio.Semaphore(max_active_puts)
         self.activity = Activity()  # client transfers, which repair yields to
@@ -316,6 +319,14 @@ class StorageService(storage_pb2_grpc.StorageServiceServicer):
                 answer_audit, self.store, request.chunk_id, request.nonce, ranges
             )
         return storage_pb2.AuditResponse(digest=digest)
+
+    @rpc_edge
+    async def SubmitReceipts(
+        self, request: receipt_pb2.SubmitReceiptsRequest, context: grpc.aio.ServicerContext
+    ) -> receipt_pb2.SubmitReceiptsResponse:
+        if self.receipts is None:
+            raise Unavailable("this storage node does not take receipts yet")
+        return receipt_pb2.SubmitReceiptsResponse(accepted=await self.receipts.submit(request))
 
 
 def _put_answer(result: PutResult) -> storage_pb2.PutChunkResponse:

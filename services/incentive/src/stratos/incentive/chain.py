@@ -1,0 +1,64 @@
+"""The incentive service's view of the ledger: where settlement stands, its own account, and
+submitting a report. Any validator answers; an unreachable one is skipped for the next."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import grpc
+
+from stratos.common import grpcutil
+from stratos.common.errors import StratosError, Unavailable, from_grpc
+from stratos.v1 import consensus_pb2, consensus_pb2_grpc
+
+CALL_TIMEOUT_S = 10.0
+
+
+class Chain:
+    def __init__(self, addresses: Sequence[str], credentials: grpc.ChannelCredentials) -> None:
+        self._addresses = list(addresses)
+        self._credentials = credentials
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._first = 0
+
+    def _stub(self, address: str) -> consensus_pb2_grpc.ConsensusServiceStub:
+        ch = self._channels.get(address)
+        if ch is None:
+            ch = self._channels[address] = grpcutil.channel(address, self._credentials)
+        return consensus_pb2_grpc.ConsensusServiceStub(ch)
+
+    async def _call(self, method: str, request):
+        last: StratosError | None = None
+        n = len(self._addresses)
+        for i in range(n):
+            at = (self._first + i) % n
+            address = self._addresses[at]
+            try:
+                resp = await getattr(self._stub(address), method)(request, timeout=CALL_TIMEOUT_S)
+            except grpc.RpcError as err:
+                last = from_grpc(err, peer=address)
+                if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    continue
+                raise last from None
+            self._first = at
+            return resp
+        raise last or Unavailable("no validator address is configured")
+
+    async def status(self) -> consensus_pb2.StatusResponse:
+        return await self._call("Status", consensus_pb2.StatusRequest())
+
+    async def account(self, address: str) -> consensus_pb2.GetAccountResponse:
+        return await self._call("GetAccount", consensus_pb2.GetAccountRequest(address=address))
+
+    async def submit(self, raw: bytes) -> consensus_pb2.SubmitTxResponse:
+        return await self._call("SubmitTx", consensus_pb2.SubmitTxRequest(tx=raw))
+
+    async def tx(self, hash_hex: str, wait_ms: int = 0) -> consensus_pb2.GetTxResponse:
+        return await self._call(
+            "GetTx", consensus_pb2.GetTxRequest(tx_hash=hash_hex, wait_ms=wait_ms)
+        )
+
+    async def close(self) -> None:
+        channels, self._channels = list(self._channels.values()), {}
+        for ch in channels:
+            await ch.close()
