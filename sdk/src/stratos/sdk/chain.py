@@ -524,3 +524,45 @@ def summarize_status(probes: Sequence[ValidatorProbe]) -> dict[str, Any]:
         "last_block_time_unix_ms": best.last_block_time_unix_ms,
         "validators": validators,
     }
+
+
+def epoch_dict(
+    status: consensus_pb2.StatusResponse, settled: consensus_pb2.GetBlockResponse | None
+) -> dict[str, Any]:
+    """`stratos chain epoch --json`: where Proof-of-Traffic settlement stands, and the last
+    settled epoch's report as the block that settled it carries it (`settled`: that block)."""
+    e = status.epochs
+    doc: dict[str, Any] = {
+        "height": status.height,
+        "epoch_blocks": e.epoch_blocks,
+        "current_epoch": e.current_epoch,
+        "next_to_settle": e.next_to_settle,
+        "bonded_meta_nodes": e.bonded_meta_nodes,
+        "minted": format_stos(e.minted),
+        "last_settled": None,
+    }
+    if settled is not None and e.next_to_settle > 0:
+        block = block_dict(settled)
+        report = next(
+            (
+                t
+                for t in block["txs"]
+                if t.get("kind") == "epoch_report"
+                and t.get("epoch") == e.next_to_settle - 1
+                and t.get("code") == 0
+            ),
+            None,
+        )
+        if report is not None:
+            doc["last_settled"] = {
+                "epoch": report["epoch"],
+                "height": block["height"],
+                "digest": e.last_report_digest.hex(),
+                "tx": report["hash"],
+                "result": report.get("log", ""),
+                "signers": report["signers"],
+                "traffic": report["traffic"],
+                "payers": len(report["payers"]),
+                "ozone": report["ozone"],
+            }
+    return doc

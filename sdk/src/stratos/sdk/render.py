@@ -434,6 +434,39 @@ def chain_status_view(doc: Mapping[str, Any]) -> Table:
     return outer
 
 
+def epoch_view(doc: Mapping[str, Any]) -> Table:
+    """`stratos chain epoch` (`chain.epoch_dict`): the settlement facts, then the last settled
+    report's traffic, one row per node."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("height", str(doc["height"]))
+    grid.add_row("epoch", f"{doc['current_epoch']} ({doc['epoch_blocks']} blocks each)")
+    grid.add_row("next to settle", str(doc["next_to_settle"]))
+    grid.add_row("bonded meta nodes", str(doc["bonded_meta_nodes"]))
+    grid.add_row("mined so far", f"{doc['minted']} STOS")
+    last = doc["last_settled"]
+    outer = Table.grid()
+    outer.add_row(grid)
+    if last is None:
+        grid.add_row("last settled", "none yet")
+        return outer
+    grid.add_row("last settled", f"epoch {last['epoch']} at height {last['height']}")
+    grid.add_row("result", last["result"])
+    grid.add_row("signed by", ", ".join(short_hash(a, 12) for a in last["signers"]))
+    if last["traffic"]:
+        table = _table(f"epoch {last['epoch']} traffic")
+        table.add_column("node", style="cyan", no_wrap=True)
+        table.add_column("bytes", justify="right", no_wrap=True)
+        table.add_column("failed audits", justify="right", no_wrap=True)
+        for t in last["traffic"]:
+            table.add_row(
+                short_hash(t["node"], 12), human_size(t["bytes"]), str(t["audits_failed"])
+            )
+        outer.add_row(table)
+    return outer
+
+
 def block_view(doc: Mapping[str, Any]) -> Table:
     """`stratos chain block`: the header as a grid, then one row per tx (`chain.block_dict`)."""
     grid = Table.grid(padding=(0, 2))

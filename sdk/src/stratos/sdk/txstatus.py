@@ -125,7 +125,12 @@ def decode_tx(raw: bytes) -> dict[str, Any]:
             bytes=sum(t.bytes for t in r.traffic),
             ozone=sum(p.ozone for p in r.payers),
             audits_failed=sum(t.audits_failed for t in r.traffic),
-            signers=len(r.signatures),
+            signers=sorted(address_of(s.public_key) for s in r.signatures),
+            traffic=[
+                {"node": t.node, "bytes": t.bytes, "audits_failed": t.audits_failed}
+                for t in r.traffic
+            ],
+            payers=[{"payer": p.payer, "ozone": p.ozone} for p in r.payers],
         )
     return out
 

@@ -333,6 +333,24 @@ def chain_status(as_json: bool = typer.Option(False, "--json", help="Print JSON.
         out.print(render.chain_status_view(doc))
 
 
+@chain_app.command("epoch")
+def chain_epoch(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Proof-of-Traffic: the current epoch, the last settled one with its report (bytes each
+    node served, failed audits) and the meta nodes that signed it."""
+    from stratos.sdk.chain import epoch_dict
+
+    async def work(c: Any) -> Any:
+        status = await c.status()
+        h = status.epochs.last_settled_height
+        return epoch_dict(status, await c.block(h) if h else None)
+
+    doc = with_chain(Home.from_env(), work)
+    if as_json:
+        print_json(doc)
+    else:
+        out.print(render.epoch_view(doc))
+
+
 @chain_app.command("block")
 def chain_block(
     height: int = typer.Argument(

@@ -1,0 +1,194 @@
+"""Proof-of-Traffic on a real local mesh (nats-server, index, storage nodes, a validator and the
+incentive service as separate processes): the user's puts and gets are paid from its ozone,
+exactly the bytes the storage nodes moved, and settled on the chain once per epoch; a storage
+node that replays, inflates or signs its own receipts earns nothing for them, and the incentive
+service logs why."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from e2e.conftest import FAST_ENV, Mesh, connect_nats_as_admin, random_file
+from stratos.common import receipts
+from stratos.common.identity import address_of, load_or_create
+from stratos.common.nats_credentials import read_credentials
+from stratos.common.nats_subjects import RECEIPTS_SUBJECT, TRAFFIC_STREAM
+from stratos.common.natsutil import NatsLogin, connect
+from stratos.common.signed import sign
+from stratos.v1 import receipt_pb2
+
+pytestmark = [pytest.mark.integration, pytest.mark.attack]
+
+KiB = 1024
+SETTLE_TIMEOUT_S = 150.0  # a few 20-block epochs of one block a second, on a busy machine
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory) -> Iterator[Mesh]:
+    """Three storage nodes, one validator (blocks once a second) and the incentive service."""
+    home = tmp_path_factory.mktemp("incentive") / "home"
+    env = {**os.environ, **FAST_ENV, "STRATOS_HOME": str(home)}
+    env.pop("STRATOS_INDEX_ADDRESS", None)
+    m = Mesh(home, env)
+    m.stratos("dev", "up", "--storage-nodes", "3", "--validators", "1", timeout=180, check=True)
+    try:
+        yield m
+    finally:
+        m.stratos("dev", "down", timeout=60)
+
+
+def storage_address(mesh: Mesh, name: str) -> str:
+    return address_of(load_or_create(mesh.home / "run" / name / "identity.pem").public_bytes)
+
+
+class Settled:
+    """Every epoch report the chain settles while we watch, by epoch."""
+
+    def __init__(self, mesh: Mesh) -> None:
+        self.mesh = mesh
+        self.reports: dict[int, dict] = {}
+
+    def poll(self) -> dict:
+        doc = self.mesh.json("chain", "epoch")
+        last = doc["last_settled"]
+        if last is not None:
+            self.reports[last["epoch"]] = last
+        return doc
+
+    def bytes_at(self, address: str, epochs) -> int:
+        return sum(
+            t["bytes"]
+            for e in epochs
+            for t in self.reports.get(e, {}).get("traffic", [])
+            if t["node"] == address
+        )
+
+    def until_settled(self, epoch: int, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
+        """Watch (every second) until `epoch` is settled; each epoch stays the last settled
+        one for 20 blocks, so none is missed."""
+        deadline = time.monotonic() + timeout_s
+        while self.poll()["next_to_settle"] <= epoch:
+            assert time.monotonic() < deadline, f"epoch {epoch} did not settle"
+            time.sleep(1.0)
+
+
+def test_every_byte_moved_is_paid_once_from_the_payers_ozone(mesh: Mesh, tmp_path: Path) -> None:
+    watch = Settled(mesh)
+    start = watch.poll()["current_epoch"]
+    ozone0 = mesh.json("balance")["ozone"]
+    src = random_file(tmp_path / "paid.bin", 256 * KiB + 5, seed=3)
+    put = mesh.json("put", str(src))
+    stored = sum(s["stored_size"] for s in mesh.json("stat", put["id"])["segments"])
+    got = mesh.stratos("get", put["cap"], "-o", str(tmp_path / "back.bin"), check=True)
+    assert got.returncode == 0
+    expected = 3 * stored + stored  # three copies written, one read
+
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while ozone0 - mesh.json("balance")["ozone"] < expected:
+        assert time.monotonic() < deadline, "the traffic was not settled"
+        watch.poll()
+        time.sleep(1.0)
+    settled_through = watch.poll()["next_to_settle"] - 1
+    assert ozone0 - mesh.json("balance")["ozone"] == expected  # exactly once, nothing more
+
+    epochs = range(start, settled_through + 1)
+    per_node = {
+        name: watch.bytes_at(storage_address(mesh, name), epochs)
+        for name in ("storage-1", "storage-2", "storage-3")
+    }
+    assert sum(per_node.values()) == expected
+    assert all(n >= stored for n in per_node.values()), per_node  # each wrote a copy
+    assert all(
+        t["audits_failed"] == 0 for e in epochs for t in watch.reports.get(e, {}).get("traffic", [])
+    )
+    # the storage nodes were paid: their balances started at 0 (deposits are locked apart)
+    for name in per_node:
+        assert mesh.json("balance", storage_address(mesh, name))["balance_nstos"] > 0
+
+
+async def _forge(mesh: Mesh, nats_url: str) -> int:
+    """As storage-1 (its NATS user and its key): republish one of its real receipt batches,
+    an inflated copy, and receipts it signed itself. Returns how many receipts it sent."""
+    admin = await connect_nats_as_admin(mesh.home, nats_url)
+    try:
+        js = admin.jetstream()
+        info = await js.stream_info(TRAFFIC_STREAM)
+        batch = None
+        for seq in range(info.state.last_seq, info.state.first_seq - 1, -1):
+            msg = await js.get_msg(TRAFFIC_STREAM, seq)
+            if msg.subject == RECEIPTS_SUBJECT.format(node_id="storage-1"):
+                batch = receipt_pb2.ReceiptBatch.FromString(msg.data)
+                break
+        assert batch is not None, "storage-1 published no receipts"
+    finally:
+        await admin.close()
+    node_key = load_or_create(mesh.home / "run" / "storage-1" / "identity.pem")
+    inflated = receipt_pb2.ReceiptBatch()
+    inflated.CopyFrom(batch)
+    for r in inflated.receipts:
+        body = receipt_pb2.Receipt.FromString(r.receipt)
+        body.bytes *= 10
+        r.receipt = body.SerializeToString()
+    own = receipt_pb2.ReceiptBatch(node_id="storage-1", tickets=batch.tickets)
+    for r in batch.receipts:
+        body = receipt_pb2.Receipt.FromString(r.receipt)
+        ticket = next(
+            t for t in batch.tickets if receipts.tickets_by_id([t]).get(bytes(body.ticket_id))
+        )
+        own.receipts.append(
+            receipts.sign(
+                node_key,
+                ticket,
+                chunk_id=body.chunk_id,
+                node_id="storage-1",
+                action=body.action,
+                nbytes=body.bytes,
+                serial=body.serial + 1,
+            )
+        )
+    auth, ca = mesh.home / "run" / "nats-auth", mesh.home / "run" / "tls" / "ca.pem"
+    login = NatsLogin(read_credentials(auth / "users" / "storage.storage-1.nk"), str(ca))
+    nc = await connect(nats_url, name="forger", login=login, connect_deadline_s=10)
+    try:
+        subject = RECEIPTS_SUBJECT.format(node_id="storage-1")
+        for forged in (batch, inflated, own):
+            payload = forged.SerializeToString()
+            headers = sign(node_key, "storage-1", subject, payload)
+            await nc.jetstream().publish(subject, payload, headers=headers)
+    finally:
+        await nc.close()
+    return len(batch.receipts) * 3
+
+
+def test_a_node_earns_nothing_for_replayed_inflated_or_self_signed_receipts(
+    mesh: Mesh, tmp_path: Path
+) -> None:
+    # an honest put first, settled, so that storage-1 has real receipts to forge from
+    ozone0 = mesh.json("balance")["ozone"]
+    put = mesh.json("put", str(random_file(tmp_path / "honest.bin", 64 * KiB, seed=4)))
+    stored = sum(s["stored_size"] for s in mesh.json("stat", put["id"])["segments"])
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while ozone0 - mesh.json("balance")["ozone"] < 3 * stored:
+        assert time.monotonic() < deadline, "the honest put was not settled"
+        time.sleep(1.0)
+    watch = Settled(mesh)
+    before = watch.poll()
+    ozone0 = mesh.json("balance")["ozone"]
+    nats_url = "nats://" + mesh.status()["nats"]["address"]
+    sent = asyncio.run(_forge(mesh, nats_url))
+    assert sent >= 3
+    # the epoch the forgeries landed in, and the one after, settle without them
+    target = before["current_epoch"] + 1
+    watch.until_settled(target)
+    me = storage_address(mesh, "storage-1")
+    assert watch.bytes_at(me, range(before["current_epoch"], target + 1)) == 0
+    assert mesh.json("balance")["ozone"] == ozone0  # the payer was charged nothing
+    log = (mesh.home / "run" / "logs" / "incentive-1.log").read_text()
+    assert "the receipt was already counted" in log
+    assert "not signed by its ticket's holder" in log
