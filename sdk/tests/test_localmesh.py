@@ -18,7 +18,8 @@ pytestmark = pytest.mark.integration
 def test_up_status_kill_start_down(dev):
     up = dev.run("dev", "up", "--storage-nodes", "3", timeout=180)
     validators = [f"validator-{i}" for i in (1, 2, 3, 4)]  # the default: 4
-    names = ["nats", "index", "storage-1", "storage-2", "storage-3", *validators]
+    # with a chain, the incentive service settles its Proof-of-Traffic epochs
+    names = ["nats", "index", "storage-1", "storage-2", "storage-3", *validators, "incentive-1"]
     assert "started " + ", ".join(names) in " ".join(up.stderr.split())
 
     rows = dev.status()

@@ -325,13 +325,17 @@ def _highest_storage_number(storage: list[ProcessRecord]) -> int:
 
 
 def down(home: Home, purge: bool = False, grace_s: float = 10.0) -> list[str]:
-    """SIGTERM validators, storage nodes, then the index, then nats (each given `grace_s`),
+    """SIGTERM the incentive service, validators, storage nodes, then the index, then nats (each
+    given `grace_s`),
     SIGKILL what is left; data is kept unless `purge`, which also deletes run/ (and so the local
     chain and its genesis). Returns the names stopped."""
     stopped: list[str] = []
     with locked(home):
         records = load(home) or []
-        for kind in (VALIDATOR, STORAGE, INDEX, NATS):
+        order = (INCENTIVE, VALIDATOR, STORAGE, INDEX, NATS)
+        # a kind this list does not name yet is stopped first, never left running
+        others = sorted({r.kind for r in records} - set(order))
+        for kind in (*others, *order):
             procs = [(r, p) for r in records if r.kind == kind and (p := live_process(r))]
             for _rec, p in procs:
                 with suppress(psutil.Error):
