@@ -20,7 +20,7 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 
 from stratos.common import natsutil
-from stratos.common.errors import PermissionDenied, Unavailable
+from stratos.common.errors import FailedPrecondition, PermissionDenied, Unavailable
 from stratos.common.lifecycle import background
 from stratos.common.logging import get_logger
 from stratos.common.nats_trust import Signer
@@ -96,10 +96,13 @@ class NatsLink:
             await nc.jetstream().publish(
                 subject, payload, timeout=STORED_TIMEOUT_S, headers=headers
             )
-        except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+        except nats.errors.NoRespondersError:
+            raise FailedPrecondition(
+                f"no stream keeps {subject}: this mesh runs no incentive service"
+            ) from None
+        except nats.errors.TimeoutError:
             raise Unavailable(
-                f"no stream stored {subject} within {STORED_TIMEOUT_S:g} s (is the incentive "
-                "service running?)"
+                f"JetStream did not store {subject} within {STORED_TIMEOUT_S:g} s"
             ) from None
         except nats.js.errors.APIError as err:
             raise Unavailable(f"JetStream refused {subject}: {err.description}") from None
