@@ -25,6 +25,7 @@ from fuzz.harness import Parser, from_wire
 from fuzz.mutate import mutated, texts
 from stratos.common.admission import Member, open_list
 from stratos.common.admission import issue as issue_list
+from stratos.common.epoch_reports import shape_problem as report_shape_problem
 from stratos.common.erasure import MAX_SHARES
 from stratos.common.errors import DataLoss, InvalidArgument, NotFound, PermissionDenied
 from stratos.common.hashing import chunk_id as chunk_id_of
@@ -33,6 +34,11 @@ from stratos.common.identity import address_of, verify
 from stratos.common.limits import NODE_ID_PATTERN
 from stratos.common.manifests import manifest_message
 from stratos.common.nats_trust import Gate, Signer
+from stratos.common.receipts import ReceiptRefused
+from stratos.common.receipts import check as check_receipt
+from stratos.common.receipts import sign as sign_receipt
+from stratos.common.receipts import signed_bytes as receipt_signed_bytes
+from stratos.common.receipts import tickets_by_id as receipt_tickets_by_id
 from stratos.common.signed import sign as sign_message
 from stratos.common.tickets import DOMAIN as TICKET_DOMAIN
 from stratos.common.tickets import Bearer, TicketRefused
@@ -45,6 +51,7 @@ from stratos.consensus.bft.wire import decode as decode_bft
 from stratos.consensus.ledger.apply import check_tx
 from stratos.consensus.ledger.tx import SIGN_DOMAIN, TxCode
 from stratos.consensus.node.codec import verify_evidence_bytes
+from stratos.incentive.tally import Tally
 from stratos.index.catalog_state import CatalogState
 from stratos.index.config import IndexSettings
 from stratos.index.heartbeats import HEARTBEAT_PREFIX, HeartbeatFeed
@@ -57,6 +64,7 @@ from stratos.sdk.manifest import layout_problem, sign_manifest, verify_manifest
 from stratos.sdk.txstatus import decode_tx as describe_tx
 from stratos.storage.audit import MAX_AUDIT_BYTES, Range, answer_audit
 from stratos.storage.chunkstore import ChunkStore
+from stratos.storage.receipts_in import ReceiptDesk
 from stratos.storage.repair_errors import JobFailed
 from stratos.storage.repair_jobs import REENCODE, Outcome, build_result, kind_name, validate_job
 from stratos.v1 import (
@@ -64,6 +72,7 @@ from stratos.v1 import (
     bft_pb2,
     events_pb2,
     ledger_pb2,
+    receipt_pb2,
     repair_pb2,
     storage_pb2,
     ticket_pb2,
@@ -611,6 +620,135 @@ TICKET = Parser(
     invariant=_only_what_the_meta_node_signed,
 )
 
+# ---- Proof-of-Traffic receipts: the storage node's intake, the incentive service's tally ------
+
+_RECEIPT_ADMISSION = open_list(
+    issue_list(
+        _ADMIN,
+        "fuzz",
+        1,
+        [
+            Member(_META_NODE, auth_pb2.MESH_ROLE_META, _META_KEY.public_bytes),
+            Member(_TICKET_NODE, auth_pb2.MESH_ROLE_STORAGE, seeds.OWNER.public_bytes),
+        ],
+    ),
+    _ADMIN.public_bytes,
+    "fuzz",
+)
+_RECEIPT_TICKET = _ticket(
+    actions=[ticket_pb2.TICKET_ACTION_GET, ticket_pb2.TICKET_ACTION_PUT],
+    chunk_ids=[seeds.CHUNK, seeds.OTHER_CHUNK],
+    byte_budget=1_000,
+)
+
+
+def _receipt(chunk: str, nbytes: int, serial: int) -> receipt_pb2.SignedReceipt:
+    return sign_receipt(
+        _HOLDER,
+        _RECEIPT_TICKET,
+        chunk_id=chunk,
+        node_id=_TICKET_NODE,
+        action=ticket_pb2.TICKET_ACTION_GET,
+        nbytes=nbytes,
+        serial=serial,
+    )
+
+
+def receipt_requests() -> list[receipt_pb2.SubmitReceiptsRequest]:
+    return [
+        receipt_pb2.SubmitReceiptsRequest(
+            tickets=[_RECEIPT_TICKET],
+            receipts=[_receipt(seeds.CHUNK, 600, 0), _receipt(seeds.OTHER_CHUNK, 400, 1)],
+        )
+    ]
+
+
+def resigned_receipts() -> st.SearchStrategy[bytes]:
+    """Mutated receipt bodies signed again by the ticket's holder: past the signature, into the
+    node, chunk, action and byte rules behind it."""
+
+    def sign_again(body: receipt_pb2.Receipt) -> bytes:
+        raw = body.SerializeToString()
+        signed = receipt_pb2.SignedReceipt(
+            receipt=raw,
+            signature=_HOLDER.sign(receipt_signed_bytes(_RECEIPT_TICKET.signature, raw)),
+        )
+        return receipt_pb2.SubmitReceiptsRequest(
+            tickets=[_RECEIPT_TICKET], receipts=[signed]
+        ).SerializeToString()
+
+    first = receipt_requests()[0].receipts[0]
+    return mutated(receipt_pb2.Receipt.FromString(first.receipt)).map(sign_again)
+
+
+def _storage_takes_receipts(request: receipt_pb2.SubmitReceiptsRequest) -> list[bytes]:
+    """The storage node's SubmitReceipts: checked, then published (here: kept)."""
+    published: list[bytes] = []
+
+    async def publish(subject: str, payload: bytes) -> None:
+        published.append(payload)
+
+    desk = ReceiptDesk(
+        lambda: _RECEIPT_ADMISSION, _TICKET_NODE, publish, clock_ms=lambda: _TICKET_NOW + 1
+    )
+    _run(desk.submit(request))
+    return published
+
+
+def _publishes_only_receipts_worth_paying(data: bytes, published: list[bytes]) -> None:
+    for payload in published:
+        batch = receipt_pb2.ReceiptBatch.FromString(payload)
+        assert batch.node_id == _TICKET_NODE
+        by_id = receipt_tickets_by_id(list(batch.tickets))
+        for r in batch.receipts:
+            c = check_receipt(r, by_id, _RECEIPT_ADMISSION, node_id=_TICKET_NODE, now=_TICKET_NOW)
+            assert 0 < c.nbytes <= c.ticket.byte_budget
+
+
+RECEIPTS = Parser(
+    "storage.receipts",
+    from_wire(receipt_pb2.SubmitReceiptsRequest, _storage_takes_receipts),
+    (ReceiptRefused, InvalidArgument),
+    seeds=receipt_requests,
+    mutants=resigned_receipts,
+    invariant=_publishes_only_receipts_worth_paying,
+)
+
+
+def receipt_batches() -> list[receipt_pb2.ReceiptBatch]:
+    req = receipt_requests()[0]
+    return [
+        receipt_pb2.ReceiptBatch(node_id=_TICKET_NODE, tickets=req.tickets, receipts=req.receipts)
+    ]
+
+
+def _tally(batch: receipt_pb2.ReceiptBatch) -> Tally:
+    """The incentive service's tally, fed one batch as the stream stored it (twice: a replay)."""
+    tally = Tally(lambda: _RECEIPT_ADMISSION)
+    tally.add_receipts(batch, _TICKET_NOW + 1)
+    tally.add_receipts(batch, _TICKET_NOW + 2)
+    return tally
+
+
+def _counts_within_the_budget(data: bytes, tally: Tally) -> None:
+    counted = tally.counts
+    assert sum(counted.bytes_by_node.values()) <= _RECEIPT_TICKET_BUDGET
+    assert sum(counted.ozone_by_payer.values()) <= sum(counted.bytes_by_node.values())
+    report = tally.close(0)
+    report.signatures.add(public_key=b"k" * 32, signature=b"s" * 64)
+    assert report_shape_problem(report) is None  # always a report the ledger can read
+
+
+_RECEIPT_TICKET_BUDGET = 1_000
+
+TRAFFIC_BATCH = Parser(
+    "incentive.receipt_batch",
+    from_wire(receipt_pb2.ReceiptBatch, _tally),
+    (),
+    seeds=receipt_batches,
+    invariant=_counts_within_the_budget,
+)
+
 # ---- helpers ------------------------------------------------------------------------------
 
 _loop = asyncio.new_event_loop()
@@ -634,6 +772,8 @@ PARSERS: tuple[Parser, ...] = (
     AUDIT,
     CAPABILITY,
     TICKET,
+    RECEIPTS,
+    TRAFFIC_BATCH,
 )
 """The registry. A new parser of untrusted bytes (tickets, receipts, S3 requests) is one more
 `Parser(...)` here; the tests in test_fuzz_parsers.py pick it up."""

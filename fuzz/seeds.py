@@ -119,7 +119,14 @@ def tx_bodies() -> list[tuple[Identity, ledger_pb2.TxBody]]:
         ),
         "unbond": ledger_pb2.Unbond(),
         "prepay_ozone": ledger_pb2.PrepayOzone(amount=STOS),
-        "epoch_report": ledger_pb2.EpochReport(),
+        "epoch_report": ledger_pb2.EpochReport(
+            epoch=0,
+            traffic=[ledger_pb2.NodeTraffic(node=to, bytes=100, audits_failed=1)],
+            payers=[ledger_pb2.PayerTraffic(payer=address_of(ALICE.public_bytes), ozone=100)],
+            signatures=[
+                ledger_pb2.ReportSignature(public_key=ALICE.public_bytes, signature=b"\x01" * 64)
+            ],
+        ),
         "slash": ledger_pb2.Slash(evidence=evidence_bytes()),
     }
     return [

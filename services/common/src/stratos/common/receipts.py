@@ -30,6 +30,7 @@ from stratos.common import tickets
 from stratos.common.admission import Admission
 from stratos.common.errors import PermissionDenied
 from stratos.common.identity import Identity, verify
+from stratos.common.shown import shown
 from stratos.v1 import receipt_pb2, ticket_pb2
 
 DOMAIN = b"stratos.receipt.v1\x00"
@@ -123,13 +124,13 @@ def check(
     if not verify(t.holder_public_key, signed.signature, signed_bytes(t.signature, signed.receipt)):
         raise ReceiptRefused("the receipt is not signed by its ticket's holder")
     if r.node_id != node_id:
-        raise ReceiptRefused(f"the receipt is for the node {r.node_id[:80]!r}, not {node_id}")
+        raise ReceiptRefused(f"the receipt is for the node {shown(r.node_id)}, not {node_id}")
     if r.node_id not in t.node_ids:
-        raise ReceiptRefused(f"the ticket is not for the storage node {r.node_id[:80]}")
+        raise ReceiptRefused(f"the ticket is not for the storage node {shown(r.node_id)}")
     if r.action not in PAID_ACTIONS or r.action not in t.actions:
         raise ReceiptRefused("the receipt is for an action its ticket does not allow")
     if not t.chunk_ids or r.chunk_id not in t.chunk_ids:
-        raise ReceiptRefused(f"the ticket does not cover chunk {r.chunk_id[:80]}")
+        raise ReceiptRefused(f"the ticket does not cover chunk {shown(r.chunk_id)}")
     if not 0 < r.bytes <= t.byte_budget:
         raise ReceiptRefused(
             f"the receipt claims {r.bytes} bytes; its ticket allows 1 to {t.byte_budget}"

@@ -30,6 +30,7 @@ from stratos.common import receipts
 from stratos.common.admission import Admission
 from stratos.common.errors import StratosError
 from stratos.common.identity import address_of
+from stratos.common.shown import shown
 from stratos.common.stos import is_address
 from stratos.v1 import auth_pb2, events_pb2, ledger_pb2, receipt_pb2
 
@@ -77,7 +78,7 @@ class Tally:
         node_address = self._address(batch.node_id, auth_pb2.MESH_ROLE_STORAGE)
         if node_address is None:
             n = len(batch.receipts)
-            return [Refusal(batch.node_id[:80], "not an admitted storage node")] * n
+            return [Refusal(shown(batch.node_id), "not an admitted storage node")] * n
         if len(batch.receipts) > receipts.MAX_BATCH:
             return [Refusal(batch.node_id, f"more than {receipts.MAX_BATCH} receipts")]
         by_id = receipts.tickets_by_id(list(batch.tickets))
