@@ -192,3 +192,38 @@ def test_a_node_earns_nothing_for_replayed_inflated_or_self_signed_receipts(
     log = (mesh.home / "run" / "logs" / "incentive-1.log").read_text()
     assert "the receipt was already counted" in log
     assert "not signed by its ticket's holder" in log
+
+
+def test_a_wallet_without_ozone_is_refused_before_any_byte_moves(
+    mesh: Mesh, tmp_path: Path
+) -> None:
+    from stratos.common.errors import FailedPrecondition
+    from stratos.common.identity import Identity
+    from stratos.sdk.client import MeshClient
+    from stratos.sdk.home import Home
+    from stratos.sdk.meshtls import local_client_tls
+
+    def chunk_files() -> int:
+        return sum(
+            1
+            for n in ("storage-1", "storage-2", "storage-3")
+            for p in (mesh.home / "run" / n / "chunks").rglob("*")
+            if p.is_file()
+        )
+
+    before = chunk_files()
+    src = random_file(tmp_path / "unpaid.bin", 300 * KiB, seed=5)
+    index = mesh.status()["index"]["address"]
+    credentials = local_client_tls(Home(mesh.home)).channel_credentials()
+
+    async def put_as_a_stranger() -> str:
+        async with MeshClient([index], Identity.generate(), credentials=credentials) as client:
+            with pytest.raises(FailedPrecondition) as info:
+                await client.put(src, replicas=3)
+            return info.value.message
+
+    sentence = asyncio.run(put_as_a_stranger())
+    assert "needs" in sentence and "ozone" in sentence and "has 0 free" in sentence, sentence
+    assert chunk_files() == before  # refused before any byte moved
+    # the mesh's own wallet holds ozone, and its put of the same file goes through
+    assert mesh.json("put", str(src))["size"] == 300 * KiB

@@ -242,6 +242,9 @@ def plan_processes(
                 )
             )
     validator_addrs = [r.address for r in out if r.kind == VALIDATOR]
+    if validator_addrs:  # the index checks payers' ozone on the chain
+        index = next(r for r in out if r.kind == INDEX)
+        index.env["STRATOS_CONSENSUS_ADDRESSES"] = ",".join(validator_addrs)
     if validator_addrs and INCENTIVE_NAME not in have:
         data_dir = run_dir / INCENTIVE_NAME
         out.append(

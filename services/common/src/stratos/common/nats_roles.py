@@ -59,9 +59,16 @@ from stratos.common.nats_subjects import (
 # Names owned by the index; listed here rather than imported (stratos.common imports no service).
 DRAIN_BUCKET = "STRATOS_DRAINS"
 RESERVATIONS_BUCKET = "STRATOS_RESERVATIONS"
+OZONE_BUCKET = "STRATOS_OZONE"
 CHAIN_BLOCK_SUBJECT = "stratos.chain.block"
 
-INDEX_BUCKETS = (MANIFEST_BUCKET, LOCATIONS_BUCKET, DRAIN_BUCKET, RESERVATIONS_BUCKET)
+INDEX_BUCKETS = (
+    MANIFEST_BUCKET,
+    LOCATIONS_BUCKET,
+    DRAIN_BUCKET,
+    RESERVATIONS_BUCKET,
+    OZONE_BUCKET,
+)
 
 
 class Role(StrEnum):

@@ -73,6 +73,7 @@ READ_BY: Mapping[str, frozenset[str]] = {
     # stratos.index.config.IndexSettings
     "index": frozenset(
         {
+            "STRATOS_CONSENSUS_ADDRESSES",
             "STRATOS_AUDITS_PER_ROUND",
             "STRATOS_AUDIT_INTERVAL_S",
             "STRATOS_AUDIT_TIMEOUT_S",

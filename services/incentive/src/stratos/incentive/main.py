@@ -15,6 +15,7 @@ from pathlib import Path
 
 from stratos.common import tls
 from stratos.common.admission_source import AdmissionSource, self_problem
+from stratos.common.chain_client import Chain
 from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError, StratosError, Unavailable
 from stratos.common.grpcutil import serving, start_server
@@ -24,7 +25,6 @@ from stratos.common.logging import configure_logging, get_logger
 from stratos.common.nats_trust import Gate, Signer
 from stratos.common.natsutil import connect
 from stratos.common.tracing import setup_tracing
-from stratos.incentive.chain import Chain
 from stratos.incentive.config import IncentiveSettings
 from stratos.incentive.settle import Settler, mark_due
 from stratos.incentive.tally import Tally

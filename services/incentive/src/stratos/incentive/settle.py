@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 
 from nats.aio.client import Client as NATS
 
+from stratos.common.chain_client import Chain
 from stratos.common.epoch_reports import report_digest
 from stratos.common.identity import Identity, address_of, verify
 from stratos.common.logging import get_logger
 from stratos.common.nats_subjects import REPORTS_BUCKET
 from stratos.common.stos import sign_tx
-from stratos.incentive.chain import Chain
 from stratos.v1 import ledger_pb2
 
 log = get_logger(__name__)

@@ -31,6 +31,17 @@ class IndexSettings(ServiceSettings):
         "gives node_id; required: it signs repair jobs and events.",
     )
 
+    consensus_addresses: str = Field(
+        "",
+        description="the ledger's validators (comma-separated host:port): the index checks and "
+        "reserves a payer's ozone before it signs its tickets; empty = a mesh without a ledger, "
+        "where traffic is free.",
+    )
+
+    @property
+    def validators(self) -> list[str]:
+        return [a.strip() for a in self.consensus_addresses.split(",") if a.strip()]
+
     suspect_after_s: float = Field(
         6.0,
         gt=0,

@@ -18,6 +18,7 @@ from nats.aio.client import Client as NATS
 from stratos.common import tls
 from stratos.common.admin_auth import AdminCheck
 from stratos.common.admission_source import AdmissionSource, self_problem
+from stratos.common.chain_client import Chain
 from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError, Unavailable
 from stratos.common.grpcutil import serving, start_server
@@ -34,6 +35,7 @@ from stratos.index.config import IndexSettings
 from stratos.index.drains import DrainRegistry
 from stratos.index.heartbeats import HeartbeatFeed
 from stratos.index.manifests import ManifestStore, now_ms
+from stratos.index.ozone import OzoneGate
 from stratos.index.registry import Registry
 from stratos.index.repair_loop import RepairLoop
 from stratos.index.servicer import SERVICE_NAME, IndexService
@@ -75,6 +77,12 @@ async def nats_connection(settings: IndexSettings) -> AsyncIterator[NATS]:
             await nc.drain()
         else:
             await nc.close()
+
+
+@contextlib.asynccontextmanager
+async def _opened(opening):
+    """An object that needs no closing, as a component of the start-up stack."""
+    yield await opening
 
 
 def load_identity(settings: IndexSettings) -> Identity:
@@ -196,6 +204,22 @@ async def serve(
             ),
             "the reservations bucket",
         )
+        ozone = None
+        if settings.validators:
+            chain = Chain(settings.validators, credentials.channel)
+            stack.push_async_callback(chain.close)
+            ozone = await enter(
+                _opened(
+                    OzoneGate.open(
+                        nc.jetstream(),
+                        chain,
+                        settings.node_id,
+                        now_ms,
+                        replicas=settings.nats_replicas,
+                    )
+                ),
+                "the ozone bucket",
+            )
         service = IndexService(
             settings,
             registry,
@@ -207,6 +231,7 @@ async def serve(
             tickets=tickets,
             signer=signer,
             admin=AdminCheck(admission.admin_key),
+            ozone=ozone,
         )
         server = await stack.enter_async_context(
             serving(

@@ -14,6 +14,7 @@ from nats.aio.client import Client as NATS
 from stratos.common.admin_auth import AdminCheck
 from stratos.common.errors import NotFound, Unavailable
 from stratos.common.grpcutil import rpc_edge
+from stratos.common.identity import address_of
 from stratos.common.logging import get_logger
 from stratos.common.nats_trust import Signer
 from stratos.common.natsutil import FILE_COMMITTED_SUBJECT, FILE_DELETED_SUBJECT
@@ -27,6 +28,7 @@ from stratos.index.drains import DrainRegistry
 from stratos.index.locations import for_connection
 from stratos.index.manifest_rules import check_not_expired, verify_signed
 from stratos.index.manifests import ManifestStore, now_ms
+from stratos.index.ozone import OzoneGate
 from stratos.index.pieces import chunk_sizes, holders, manifest_holders
 from stratos.index.planning import check_replicas, place_chunks, plan_write
 from stratos.index.registry import Candidate, Registry
@@ -60,8 +62,10 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
         signer: Signer,
         admin: AdminCheck,
         tickets: TicketSigner | None = None,
+        ozone: OzoneGate | None = None,
     ) -> None:
         self._signer, self._admin = signer, admin
+        self._ozone = ozone  # None: a mesh without a ledger, where traffic is free
         self._tickets = tickets  # None only in tests that exercise no storage RPC
         self._settings = settings
         self._registry = registry
@@ -146,6 +150,9 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
                 await self._cleanup.reserve(cid for cid, _ in placed)
             granted = []
             if holder is not None:
+                if self._ozone is not None:  # refused here, before any byte moves
+                    need = sum(size for _, size in chunks) * max(1, request.replicas)
+                    await self._ozone.spend(address_of(holder), need)
                 granted = self._tickets.for_write(
                     holder,
                     dict(chunks),
@@ -219,12 +226,15 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
                 )
         granted = []
         if holder is not None:
+            sizes = chunk_sizes(manifest)
+            if self._ozone is not None:
+                await self._ozone.spend(address_of(holder), sum(sizes.values()))
             granted = self._tickets.for_read(
                 holder,
                 request.file_id,
                 (
                     (cid, size, {*signed_by.get(cid, ()), *now_at.get(cid, ())})
-                    for cid, size in chunk_sizes(manifest).items()
+                    for cid, size in sizes.items()
                 ),
             )
         return index_pb2.GetManifestResponse(

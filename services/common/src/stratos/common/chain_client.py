@@ -1,5 +1,7 @@
-"""The incentive service's view of the ledger: where settlement stands, its own account, and
-submitting a report. Any validator answers; an unreachable one is skipped for the next."""
+"""A service's view of the STOS ledger over gRPC: status, accounts, submitting txs. Any of the
+validators answers; one that is unreachable (UNAVAILABLE, DEADLINE_EXCEEDED) is skipped for the
+next, and the one that answered is asked first next time. Used by the incentive service (it
+settles epochs) and the index (it checks payers' ozone before it signs tickets)."""
 
 from __future__ import annotations
 
