@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import secrets
 import time
 from collections import deque
@@ -27,10 +28,11 @@ import grpc
 
 from stratos.common import receipts
 from stratos.common.identity import Identity
-from stratos.common.logging import get_logger
 from stratos.v1 import receipt_pb2, storage_pb2_grpc, ticket_pb2
 
-log = get_logger(__name__)
+# stdlib logging, debug only: the CLI imports no logging library, and a node's pay is not the
+# user's business (the storage node logs what it refuses)
+log = logging.getLogger(__name__)
 
 MAX_PENDING = 10_000  # receipts waiting for one node
 CLOSE_TIMEOUT_S = 3.0  # what closing may spend handing over the last receipts
@@ -80,7 +82,7 @@ class ReceiptSender:
         queue = self._pending.setdefault((address, node_id), deque())
         if len(queue) >= MAX_PENDING:
             queue.popleft()
-            log.warning("receipt_dropped", node=node_id, reason="too many pending receipts")
+            log.debug("receipt dropped for %s: too many pending", node_id)
         queue.append(_Pending(ticket, chunk_id, action, nbytes))
         self._arm()
 
@@ -157,22 +159,24 @@ class ReceiptSender:
             tries = self._tries.get(node_id, 0) + 1
             if tries > MAX_TRIES:
                 self._tries.pop(node_id, None)
-                log.warning("receipts_dropped", node=node_id, count=len(signed), tries=tries - 1)
+                log.debug(
+                    "%d receipts for %s dropped after %d tries", len(signed), node_id, tries - 1
+                )
                 return
             self._tries[node_id] = tries
             queue = self._retry.setdefault((address, node_id), deque())
             queue.extendleft(reversed(signed))
             while len(queue) > MAX_PENDING:
                 queue.popleft()
-            log.debug("receipts_deferred", node=node_id, count=len(signed), error=err.details())
+            log.debug("%d receipts for %s deferred: %s", len(signed), node_id, err.details())
             return
         if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNIMPLEMENTED):
             # this mesh keeps no receipts (no incentive service, an older node): stop signing
             # them for this node for a while
             self._declined[node_id] = time.monotonic() + DECLINED_FOR_S
-            log.debug("receipts_declined", node=node_id, error=err.details())
+            log.debug("%s takes no receipts: %s", node_id, err.details())
             return
-        log.warning("receipts_refused", node=node_id, code=code.name, error=err.details())
+        log.debug("%s refused receipts (%s): %s", node_id, code.name, err.details())
 
     async def close(self) -> None:
         """Hand over what is pending (once, bounded in time)."""

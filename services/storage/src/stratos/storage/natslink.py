@@ -96,7 +96,7 @@ class NatsLink:
             await nc.jetstream().publish(
                 subject, payload, timeout=STORED_TIMEOUT_S, headers=headers
             )
-        except nats.errors.NoRespondersError:
+        except (nats.errors.NoRespondersError, nats.js.errors.NoStreamResponseError):
             raise FailedPrecondition(
                 f"no stream keeps {subject}: this mesh runs no incentive service"
             ) from None
