@@ -387,6 +387,7 @@ class FakeConsensus(consensus_pb2_grpc.ConsensusServiceServicer):
         resp.account.address = request.address
         if acc:
             resp.account.balance, resp.account.nonce = acc.balance, acc.nonce
+            resp.account.ozone = acc.ozone
         resp.pending_nonce = self.mempool.next_nonce(request.address)
         return resp
 
@@ -431,6 +432,9 @@ class FakeConsensus(consensus_pb2_grpc.ConsensusServiceServicer):
             validators=[
                 consensus_pb2.ValidatorInfo(address=a, power=p) for a, _, p in s.validator_set()
             ],
+            ozone=consensus_pb2.OzonePool(
+                deposits=s.pool.deposits, prepaid=s.pool.prepaid, limit=s.pool.limit
+            ),
         )
 
 
@@ -438,7 +442,10 @@ class FakeConsensus(consensus_pb2_grpc.ConsensusServiceServicer):
 def chain(home, monkeypatch) -> Iterator[FakeConsensus]:
     validator = Identity.generate()
     doc = genesis.local_genesis(
-        [validator.public_bytes], address_of(home.identity().public_bytes), 1_700_000_000_000
+        [validator.public_bytes],
+        address_of(home.identity().public_bytes),
+        1_700_000_000_000,
+        resource_nodes=["a1" * 20, "a2" * 20, "a3" * 20],
     )
     fake = FakeConsensus(Genesis.from_json(genesis.genesis_json(doc)), validator)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
@@ -516,6 +523,27 @@ def test_chain_status_shows_up_and_down_validators(home, capsys, chain):
     assert up["power"] == 10 and len(up["last_block_hash"]) == 64
     code, out, _ = run_cli(capsys, "chain", "status")
     assert code == 0 and "down" in out and "healthy" in out and "stratos-local" in out
+
+
+def test_ozone_shows_the_price_and_buy_prepays_at_it(home, capsys, chain):
+    code, out, err = run_cli(capsys, "ozone", "--json")
+    assert code == 0, err
+    before = json.loads(out)
+    assert before["ozone"] > 0  # the local genesis prepaid some for the default wallet
+    pool = chain.state.pool
+    assert before["price_per_gib_nstos"] == (pool.deposits + pool.prepaid) * (1 << 30) // pool.limit
+    code, out, err = run_cli(capsys, "ozone", "buy", "25")
+    assert code == 0, err
+    assert "bought" in out and "ozone for 25 STOS; committed at height 1" in out
+    after = json.loads(run_cli(capsys, "ozone", "--json")[1])
+    bought = int(out.split("bought ", 1)[1].split(" ", 1)[0])
+    assert after["ozone"] == before["ozone"] + bought
+    assert after["price_per_gib_nstos"] > before["price_per_gib_nstos"]  # the price rose
+    code, out, err = run_cli(capsys, "ozone")
+    assert code == 0 and "GiB of traffic" in out and "a 1 GiB put with 3 copies" in out
+    assert_one_sentence(*run_cli(capsys, "ozone", "buy", "0")[::2], "more than 0 STOS")
+    code, _, err = run_cli(capsys, "ozone", "buy", "5000000")
+    assert_one_sentence(code, err, "insufficient funds")
 
 
 def test_send_then_tx_shows_where_it_committed(home, capsys, chain):

@@ -26,15 +26,15 @@ from stratos.v1 import bft_pb2 as stratos_dot_v1_dot_bft__pb2
 from stratos.v1 import ledger_pb2 as stratos_dot_v1_dot_ledger__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1astratos/v1/consensus.proto\x12\nstratos.v1\x1a\x14stratos/v1/bft.proto\x1a\x17stratos/v1/ledger.proto\"J\n\x0fSubmitTxRequest\x12\n\n\x02tx\x18\x01 \x01(\x0c\x12\x17\n\x0fwait_for_commit\x18\x02 \x01(\x08\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\"\x1e\n\x10SubmitTxsRequest\x12\n\n\x02tx\x18\x01 \x01(\x0c\"A\n\x11SubmitTxsResponse\x12\x0f\n\x07tx_hash\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\r\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"Y\n\x10SubmitTxResponse\x12\x0f\n\x07tx_hash\x18\x01 \x01(\t\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12$\n\x06result\x18\x03 \x01(\x0b\x32\x14.stratos.v1.TxResult\"$\n\x11GetAccountRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\x87\x01\n\x12GetAccountResponse\x12$\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x13.stratos.v1.Account\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12\x15\n\rpending_nonce\x18\x03 \x01(\x04\x12$\n\x04node\x18\x04 \x01(\x0b\x32\x16.stratos.v1.NodeRecord\"0\n\x0cGetTxRequest\x12\x0f\n\x07tx_hash\x18\x01 \x01(\t\x12\x0f\n\x07wait_ms\x18\x02 \x01(\r\"\xac\x01\n\rGetTxResponse\x12\x0f\n\x07tx_hash\x18\x01 \x01(\t\x12\"\n\x05state\x18\x02 \x01(\x0e\x32\x13.stratos.v1.TxState\x12\x0e\n\x06height\x18\x03 \x01(\x04\x12\r\n\x05index\x18\x04 \x01(\r\x12$\n\x06result\x18\x05 \x01(\x0b\x32\x14.stratos.v1.TxResult\x12\n\n\x02tx\x18\x06 \x01(\x0c\x12\x15\n\rlatest_height\x18\x07 \x01(\x04\"!\n\x0fGetBlockRequest\x12\x0e\n\x06height\x18\x01 \x01(\x04\"\x97\x01\n\x10GetBlockResponse\x12 \n\x05\x62lock\x18\x01 \x01(\x0b\x32\x11.stratos.v1.Block\x12\x12\n\nblock_hash\x18\x02 \x01(\x0c\x12)\n\x07results\x18\x03 \x01(\x0b\x32\x18.stratos.v1.BlockResults\x12\"\n\x06\x63ommit\x18\x04 \x01(\x0b\x32\x12.stratos.v1.Commit\"\x0f\n\rStatusRequest\"@\n\rValidatorInfo\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\r\n\x05power\x18\x02 \x01(\x04\x12\x0f\n\x07\x64\x65posit\x18\x03 \x01(\x04\"\xa9\x02\n\x0eStatusResponse\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x14\n\x0cnode_address\x18\x02 \x01(\t\x12\x0e\n\x06height\x18\x03 \x01(\x04\x12\x10\n\x08\x61pp_hash\x18\x04 \x01(\x0c\x12\x17\n\x0flast_block_hash\x18\x05 \x01(\x0c\x12\x1f\n\x17last_block_time_unix_ms\x18\x06 \x01(\x03\x12\r\n\x05round\x18\x07 \x01(\r\x12\x17\n\x0fpeers_connected\x18\x08 \x01(\r\x12-\n\nvalidators\x18\t \x03(\x0b\x32\x19.stratos.v1.ValidatorInfo\x12\x13\n\x0bmempool_txs\x18\n \x01(\r\x12\'\n\x06\x65pochs\x18\x0b \x01(\x0b\x32\x17.stratos.v1.EpochStatus\"\xb6\x01\n\x0b\x45pochStatus\x12\x14\n\x0c\x65poch_blocks\x18\x01 \x01(\x04\x12\x15\n\rcurrent_epoch\x18\x02 \x01(\x04\x12\x16\n\x0enext_to_settle\x18\x03 \x01(\x04\x12\x1b\n\x13last_settled_height\x18\x04 \x01(\x04\x12\x1a\n\x12last_report_digest\x18\x05 \x01(\x0c\x12\x0e\n\x06minted\x18\x06 \x01(\x04\x12\x19\n\x11\x62onded_meta_nodes\x18\x07 \x01(\r\"*\n\x13StreamBlocksRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\"\t\n\x07PushAck\"\x1e\n\x0fRelayTxsRequest\x12\x0b\n\x03txs\x18\x01 \x03(\x0c\"\x12\n\x10RelayTxsResponse\"<\n\x11SyncBlocksRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\x12\x12\n\nmax_blocks\x18\x02 \x01(\r*}\n\x07TxState\x12\x18\n\x14TX_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10TX_STATE_UNKNOWN\x10\x01\x12\x14\n\x10TX_STATE_PENDING\x10\x02\x12\x16\n\x12TX_STATE_COMMITTED\x10\x03\x12\x14\n\x10TX_STATE_DROPPED\x10\x04\x32\x8b\x04\n\x10\x43onsensusService\x12\x45\n\x08SubmitTx\x12\x1b.stratos.v1.SubmitTxRequest\x1a\x1c.stratos.v1.SubmitTxResponse\x12L\n\tSubmitTxs\x12\x1c.stratos.v1.SubmitTxsRequest\x1a\x1d.stratos.v1.SubmitTxsResponse(\x01\x30\x01\x12K\n\nGetAccount\x12\x1d.stratos.v1.GetAccountRequest\x1a\x1e.stratos.v1.GetAccountResponse\x12<\n\x05GetTx\x12\x18.stratos.v1.GetTxRequest\x1a\x19.stratos.v1.GetTxResponse\x12\x45\n\x08GetBlock\x12\x1b.stratos.v1.GetBlockRequest\x1a\x1c.stratos.v1.GetBlockResponse\x12?\n\x06Status\x12\x19.stratos.v1.StatusRequest\x1a\x1a.stratos.v1.StatusResponse\x12O\n\x0cStreamBlocks\x12\x1f.stratos.v1.StreamBlocksRequest\x1a\x1c.stratos.v1.GetBlockResponse0\x01\x32\xe1\x01\n\x10ValidatorService\x12;\n\x04Push\x12\x1c.stratos.v1.ConsensusMessage\x1a\x13.stratos.v1.PushAck(\x01\x12I\n\nSyncBlocks\x12\x1d.stratos.v1.SyncBlocksRequest\x1a\x1a.stratos.v1.CommittedBlock0\x01\x12\x45\n\x08RelayTxs\x12\x1b.stratos.v1.RelayTxsRequest\x1a\x1c.stratos.v1.RelayTxsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1astratos/v1/consensus.proto\x12\nstratos.v1\x1a\x14stratos/v1/bft.proto\x1a\x17stratos/v1/ledger.proto\"J\n\x0fSubmitTxRequest\x12\n\n\x02tx\x18\x01 \x01(\x0c\x12\x17\n\x0fwait_for_commit\x18\x02 \x01(\x08\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\"\x1e\n\x10SubmitTxsRequest\x12\n\n\x02tx\x18\x01 \x01(\x0c\"A\n\x11SubmitTxsResponse\x12\x0f\n\x07tx_hash\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\r\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"Y\n\x10SubmitTxResponse\x12\x0f\n\x07tx_hash\x18\x01 \x01(\t\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12$\n\x06result\x18\x03 \x01(\x0b\x32\x14.stratos.v1.TxResult\"$\n\x11GetAccountRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\x87\x01\n\x12GetAccountResponse\x12$\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x13.stratos.v1.Account\x12\x0e\n\x06height\x18\x02 \x01(\x04\x12\x15\n\rpending_nonce\x18\x03 \x01(\x04\x12$\n\x04node\x18\x04 \x01(\x0b\x32\x16.stratos.v1.NodeRecord\"0\n\x0cGetTxRequest\x12\x0f\n\x07tx_hash\x18\x01 \x01(\t\x12\x0f\n\x07wait_ms\x18\x02 \x01(\r\"\xac\x01\n\rGetTxResponse\x12\x0f\n\x07tx_hash\x18\x01 \x01(\t\x12\"\n\x05state\x18\x02 \x01(\x0e\x32\x13.stratos.v1.TxState\x12\x0e\n\x06height\x18\x03 \x01(\x04\x12\r\n\x05index\x18\x04 \x01(\r\x12$\n\x06result\x18\x05 \x01(\x0b\x32\x14.stratos.v1.TxResult\x12\n\n\x02tx\x18\x06 \x01(\x0c\x12\x15\n\rlatest_height\x18\x07 \x01(\x04\"!\n\x0fGetBlockRequest\x12\x0e\n\x06height\x18\x01 \x01(\x04\"\x97\x01\n\x10GetBlockResponse\x12 \n\x05\x62lock\x18\x01 \x01(\x0b\x32\x11.stratos.v1.Block\x12\x12\n\nblock_hash\x18\x02 \x01(\x0c\x12)\n\x07results\x18\x03 \x01(\x0b\x32\x18.stratos.v1.BlockResults\x12\"\n\x06\x63ommit\x18\x04 \x01(\x0b\x32\x12.stratos.v1.Commit\"\x0f\n\rStatusRequest\"@\n\rValidatorInfo\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\r\n\x05power\x18\x02 \x01(\x04\x12\x0f\n\x07\x64\x65posit\x18\x03 \x01(\x04\"\xcf\x02\n\x0eStatusResponse\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x14\n\x0cnode_address\x18\x02 \x01(\t\x12\x0e\n\x06height\x18\x03 \x01(\x04\x12\x10\n\x08\x61pp_hash\x18\x04 \x01(\x0c\x12\x17\n\x0flast_block_hash\x18\x05 \x01(\x0c\x12\x1f\n\x17last_block_time_unix_ms\x18\x06 \x01(\x03\x12\r\n\x05round\x18\x07 \x01(\r\x12\x17\n\x0fpeers_connected\x18\x08 \x01(\r\x12-\n\nvalidators\x18\t \x03(\x0b\x32\x19.stratos.v1.ValidatorInfo\x12\x13\n\x0bmempool_txs\x18\n \x01(\r\x12\'\n\x06\x65pochs\x18\x0b \x01(\x0b\x32\x17.stratos.v1.EpochStatus\x12$\n\x05ozone\x18\x0c \x01(\x0b\x32\x15.stratos.v1.OzonePool\"=\n\tOzonePool\x12\x10\n\x08\x64\x65posits\x18\x01 \x01(\x04\x12\x0f\n\x07prepaid\x18\x02 \x01(\x04\x12\r\n\x05limit\x18\x03 \x01(\x04\"\xb6\x01\n\x0b\x45pochStatus\x12\x14\n\x0c\x65poch_blocks\x18\x01 \x01(\x04\x12\x15\n\rcurrent_epoch\x18\x02 \x01(\x04\x12\x16\n\x0enext_to_settle\x18\x03 \x01(\x04\x12\x1b\n\x13last_settled_height\x18\x04 \x01(\x04\x12\x1a\n\x12last_report_digest\x18\x05 \x01(\x0c\x12\x0e\n\x06minted\x18\x06 \x01(\x04\x12\x19\n\x11\x62onded_meta_nodes\x18\x07 \x01(\r\"*\n\x13StreamBlocksRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\"\t\n\x07PushAck\"\x1e\n\x0fRelayTxsRequest\x12\x0b\n\x03txs\x18\x01 \x03(\x0c\"\x12\n\x10RelayTxsResponse\"<\n\x11SyncBlocksRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\x12\x12\n\nmax_blocks\x18\x02 \x01(\r*}\n\x07TxState\x12\x18\n\x14TX_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10TX_STATE_UNKNOWN\x10\x01\x12\x14\n\x10TX_STATE_PENDING\x10\x02\x12\x16\n\x12TX_STATE_COMMITTED\x10\x03\x12\x14\n\x10TX_STATE_DROPPED\x10\x04\x32\x8b\x04\n\x10\x43onsensusService\x12\x45\n\x08SubmitTx\x12\x1b.stratos.v1.SubmitTxRequest\x1a\x1c.stratos.v1.SubmitTxResponse\x12L\n\tSubmitTxs\x12\x1c.stratos.v1.SubmitTxsRequest\x1a\x1d.stratos.v1.SubmitTxsResponse(\x01\x30\x01\x12K\n\nGetAccount\x12\x1d.stratos.v1.GetAccountRequest\x1a\x1e.stratos.v1.GetAccountResponse\x12<\n\x05GetTx\x12\x18.stratos.v1.GetTxRequest\x1a\x19.stratos.v1.GetTxResponse\x12\x45\n\x08GetBlock\x12\x1b.stratos.v1.GetBlockRequest\x1a\x1c.stratos.v1.GetBlockResponse\x12?\n\x06Status\x12\x19.stratos.v1.StatusRequest\x1a\x1a.stratos.v1.StatusResponse\x12O\n\x0cStreamBlocks\x12\x1f.stratos.v1.StreamBlocksRequest\x1a\x1c.stratos.v1.GetBlockResponse0\x01\x32\xe1\x01\n\x10ValidatorService\x12;\n\x04Push\x12\x1c.stratos.v1.ConsensusMessage\x1a\x13.stratos.v1.PushAck(\x01\x12I\n\nSyncBlocks\x12\x1d.stratos.v1.SyncBlocksRequest\x1a\x1a.stratos.v1.CommittedBlock0\x01\x12\x45\n\x08RelayTxs\x12\x1b.stratos.v1.RelayTxsRequest\x1a\x1c.stratos.v1.RelayTxsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stratos.v1.consensus_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TXSTATE']._serialized_start=1682
-  _globals['_TXSTATE']._serialized_end=1807
+  _globals['_TXSTATE']._serialized_start=1783
+  _globals['_TXSTATE']._serialized_end=1908
   _globals['_SUBMITTXREQUEST']._serialized_start=89
   _globals['_SUBMITTXREQUEST']._serialized_end=163
   _globals['_SUBMITTXSREQUEST']._serialized_start=165
@@ -60,21 +60,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VALIDATORINFO']._serialized_start=962
   _globals['_VALIDATORINFO']._serialized_end=1026
   _globals['_STATUSRESPONSE']._serialized_start=1029
-  _globals['_STATUSRESPONSE']._serialized_end=1326
-  _globals['_EPOCHSTATUS']._serialized_start=1329
-  _globals['_EPOCHSTATUS']._serialized_end=1511
-  _globals['_STREAMBLOCKSREQUEST']._serialized_start=1513
-  _globals['_STREAMBLOCKSREQUEST']._serialized_end=1555
-  _globals['_PUSHACK']._serialized_start=1557
-  _globals['_PUSHACK']._serialized_end=1566
-  _globals['_RELAYTXSREQUEST']._serialized_start=1568
-  _globals['_RELAYTXSREQUEST']._serialized_end=1598
-  _globals['_RELAYTXSRESPONSE']._serialized_start=1600
-  _globals['_RELAYTXSRESPONSE']._serialized_end=1618
-  _globals['_SYNCBLOCKSREQUEST']._serialized_start=1620
-  _globals['_SYNCBLOCKSREQUEST']._serialized_end=1680
-  _globals['_CONSENSUSSERVICE']._serialized_start=1810
-  _globals['_CONSENSUSSERVICE']._serialized_end=2333
-  _globals['_VALIDATORSERVICE']._serialized_start=2336
-  _globals['_VALIDATORSERVICE']._serialized_end=2561
+  _globals['_STATUSRESPONSE']._serialized_end=1364
+  _globals['_OZONEPOOL']._serialized_start=1366
+  _globals['_OZONEPOOL']._serialized_end=1427
+  _globals['_EPOCHSTATUS']._serialized_start=1430
+  _globals['_EPOCHSTATUS']._serialized_end=1612
+  _globals['_STREAMBLOCKSREQUEST']._serialized_start=1614
+  _globals['_STREAMBLOCKSREQUEST']._serialized_end=1656
+  _globals['_PUSHACK']._serialized_start=1658
+  _globals['_PUSHACK']._serialized_end=1667
+  _globals['_RELAYTXSREQUEST']._serialized_start=1669
+  _globals['_RELAYTXSREQUEST']._serialized_end=1699
+  _globals['_RELAYTXSRESPONSE']._serialized_start=1701
+  _globals['_RELAYTXSRESPONSE']._serialized_end=1719
+  _globals['_SYNCBLOCKSREQUEST']._serialized_start=1721
+  _globals['_SYNCBLOCKSREQUEST']._serialized_end=1781
+  _globals['_CONSENSUSSERVICE']._serialized_start=1911
+  _globals['_CONSENSUSSERVICE']._serialized_end=2434
+  _globals['_VALIDATORSERVICE']._serialized_start=2437
+  _globals['_VALIDATORSERVICE']._serialized_end=2662
 # @@protoc_insertion_point(module_scope)

@@ -135,7 +135,7 @@ class ValidatorInfo(_message.Message):
     def __init__(self, address: _Optional[str] = ..., power: _Optional[int] = ..., deposit: _Optional[int] = ...) -> None: ...
 
 class StatusResponse(_message.Message):
-    __slots__ = ("chain_id", "node_address", "height", "app_hash", "last_block_hash", "last_block_time_unix_ms", "round", "peers_connected", "validators", "mempool_txs", "epochs")
+    __slots__ = ("chain_id", "node_address", "height", "app_hash", "last_block_hash", "last_block_time_unix_ms", "round", "peers_connected", "validators", "mempool_txs", "epochs", "ozone")
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
@@ -147,6 +147,7 @@ class StatusResponse(_message.Message):
     VALIDATORS_FIELD_NUMBER: _ClassVar[int]
     MEMPOOL_TXS_FIELD_NUMBER: _ClassVar[int]
     EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    OZONE_FIELD_NUMBER: _ClassVar[int]
     chain_id: str
     node_address: str
     height: int
@@ -158,7 +159,18 @@ class StatusResponse(_message.Message):
     validators: _containers.RepeatedCompositeFieldContainer[ValidatorInfo]
     mempool_txs: int
     epochs: EpochStatus
-    def __init__(self, chain_id: _Optional[str] = ..., node_address: _Optional[str] = ..., height: _Optional[int] = ..., app_hash: _Optional[bytes] = ..., last_block_hash: _Optional[bytes] = ..., last_block_time_unix_ms: _Optional[int] = ..., round: _Optional[int] = ..., peers_connected: _Optional[int] = ..., validators: _Optional[_Iterable[_Union[ValidatorInfo, _Mapping]]] = ..., mempool_txs: _Optional[int] = ..., epochs: _Optional[_Union[EpochStatus, _Mapping]] = ...) -> None: ...
+    ozone: OzonePool
+    def __init__(self, chain_id: _Optional[str] = ..., node_address: _Optional[str] = ..., height: _Optional[int] = ..., app_hash: _Optional[bytes] = ..., last_block_hash: _Optional[bytes] = ..., last_block_time_unix_ms: _Optional[int] = ..., round: _Optional[int] = ..., peers_connected: _Optional[int] = ..., validators: _Optional[_Iterable[_Union[ValidatorInfo, _Mapping]]] = ..., mempool_txs: _Optional[int] = ..., epochs: _Optional[_Union[EpochStatus, _Mapping]] = ..., ozone: _Optional[_Union[OzonePool, _Mapping]] = ...) -> None: ...
+
+class OzonePool(_message.Message):
+    __slots__ = ("deposits", "prepaid", "limit")
+    DEPOSITS_FIELD_NUMBER: _ClassVar[int]
+    PREPAID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    deposits: int
+    prepaid: int
+    limit: int
+    def __init__(self, deposits: _Optional[int] = ..., prepaid: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class EpochStatus(_message.Message):
     __slots__ = ("epoch_blocks", "current_epoch", "next_to_settle", "last_settled_height", "last_report_digest", "minted", "bonded_meta_nodes")

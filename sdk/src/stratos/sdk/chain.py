@@ -31,7 +31,7 @@ from stratos.common.errors import (
     from_grpc,
 )
 from stratos.common.identity import Identity, address_of
-from stratos.common.stos import format_stos, tx_hash
+from stratos.common.stos import MAX_NSTOS, format_stos, sign_tx, tx_hash
 from stratos.sdk.txstatus import (
     COMMITTED,
     DROPPED,
@@ -387,17 +387,54 @@ class ChainClient:
             to=to_address,
             amount=amount_nstos,
         )
-        h = await self.submit(raw, prefer=submit_order(views))
-        sent = SendResult(
-            tx_hash=h,
-            height=None,
-            sender=sender,
-            to=to_address,
-            amount_nstos=amount_nstos,
-            fee_nstos=fee,
+        sent = SendResult("", None, sender, to_address, amount_nstos, fee, nonce, PENDING)
+        result, _ = await self._commit(raw, sent, views, timeout_s, on_progress, "transfer")
+        return result
+
+    async def prepay(
+        self,
+        identity: Identity,
+        amount_nstos: int,
+        fee: int = DEFAULT_FEE_NSTOS,
+        *,
+        timeout_s: float = COMMIT_TIMEOUT_S,
+        on_progress: Callable[[TxStatus, float], None] | None = None,
+    ) -> tuple[SendResult, str]:
+        """Buy ozone with `amount_nstos` (PrepayOzone) and wait for the commit, as `send` does;
+        returns the result and the chain's sentence (how much ozone it bought)."""
+        if not 0 < amount_nstos <= MAX_NSTOS:
+            raise InvalidArgument("the amount to prepay must be more than 0 STOS")
+        if not 0 <= timeout_s <= MAX_WAIT_S:
+            raise InvalidArgument(
+                f"a wait is between 0 and {MAX_WAIT_S:g} seconds, not {timeout_s:g}"
+            )
+        from stratos.v1 import ledger_pb2
+
+        sender = address_of(identity.public_bytes)
+        chain, views = await asyncio.gather(self.status(), self.nonce_views(sender))
+        nonce = next_nonce(views)
+        body = ledger_pb2.TxBody(
+            chain_id=chain.chain_id,
             nonce=nonce,
-            state=PENDING,
+            fee=fee,
+            prepay_ozone=ledger_pb2.PrepayOzone(amount=amount_nstos),
         )
+        raw = sign_tx(identity, body)
+        sent = SendResult("", None, sender, "", amount_nstos, fee, nonce, PENDING)
+        return await self._commit(raw, sent, views, timeout_s, on_progress, "prepay")
+
+    async def _commit(
+        self,
+        raw: bytes,
+        sent: SendResult,
+        views: list[NonceView],
+        timeout_s: float,
+        on_progress: Callable[[TxStatus, float], None] | None,
+        what: str,
+    ) -> tuple[SendResult, str]:
+        """Submit `raw` and wait up to `timeout_s` for its commit (the rules of `send`)."""
+        h = await self.submit(raw, prefer=submit_order(views))
+        sent = dataclasses.replace(sent, tx_hash=h)
         try:
             final = await self.wait_tx(h, timeout_s, on_progress=on_progress)
         except StratosError as err:  # admitted, then lost sight of: never "nothing happened"
@@ -411,12 +448,12 @@ class ChainClient:
         if final.state == COMMITTED:
             if final.code != 0:
                 raise FailedPrecondition(
-                    f"the transfer {h[:16]}… was refused at height {final.height}: {final.log}"
+                    f"the {what} {h[:16]}… was refused at height {final.height}: {final.log}"
                 )
-            return dataclasses.replace(sent, height=final.height, state=COMMITTED)
+            return dataclasses.replace(sent, height=final.height, state=COMMITTED), final.log
         if final.state == DROPPED:
             raise FailedPrecondition(
-                f"the transfer {h[:16]}… was dropped after block {final.height} and will not "
+                f"the {what} {h[:16]}… was dropped after block {final.height} and will not "
                 f"commit: {final.log}; nothing was transferred"
             )
         from_height = max(v.height for v in views)
@@ -566,3 +603,25 @@ def epoch_dict(
                 "ozone": report["ozone"],
             }
     return doc
+
+
+GIB = 1 << 30
+
+
+def ozone_dict(account: AccountInfo, status: consensus_pb2.StatusResponse) -> dict[str, Any]:
+    """`stratos ozone --json`: the wallet's ozone and what traffic costs now. The price of one
+    ozone is (S+P)/L nstos; 1 ozone pays for 1 byte moved at one storage node."""
+    pool = status.ozone
+    per_gib = (
+        (pool.deposits + pool.prepaid) * GIB // pool.limit if pool.limit else None
+    )  # nstos per GiB moved at one node
+    return {
+        "address": account.address,
+        "ozone": account.ozone,
+        "ozone_gib": account.ozone / GIB,
+        "height": status.height,
+        "price_per_gib": None if per_gib is None else format_stos(per_gib),
+        "price_per_gib_nstos": per_gib,
+        "put_1gib_3_copies": None if per_gib is None else format_stos(3 * per_gib),
+        "pool": {"deposits": pool.deposits, "prepaid": pool.prepaid, "limit": pool.limit},
+    }

@@ -119,7 +119,8 @@ def local_genesis(
         params={"epoch_blocks": LOCAL_EPOCH_BLOCKS},
         nodes=[(a, "resource", LOCAL_NODE_DEPOSIT_NSTOS) for a in resource_nodes]
         + [(a, "meta", LOCAL_NODE_DEPOSIT_NSTOS) for a in meta_nodes],
-        ozone=[(faucet_address, LOCAL_OZONE_PREPAID_NSTOS)],
+        # with no resource deposit backing the pool (S = 0) a first prepay would buy all of it
+        ozone=[(faucet_address, LOCAL_OZONE_PREPAID_NSTOS)] if resource_nodes else [],
     )
 
 

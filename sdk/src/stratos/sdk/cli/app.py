@@ -49,6 +49,7 @@ app.add_typer(dev.app, name="dev")
 app.add_typer(mesh.node_app, name="node")
 app.add_typer(chain.wallet_app, name="wallet")
 app.add_typer(chain.chain_app, name="chain")
+app.add_typer(chain.ozone_app, name="ozone")
 
 
 def run(argv: list[str] | None = None) -> int:

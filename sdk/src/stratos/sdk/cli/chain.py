@@ -37,6 +37,13 @@ wallet_app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+ozone_app = typer.Typer(
+    name="ozone",
+    help="Ozone, what traffic is paid with: 1 ozone = 1 byte moved at one storage node.",
+    invoke_without_command=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
 chain_app = typer.Typer(
     name="chain",
     help="The STOS ledger: its validators and blocks.",
@@ -307,6 +314,97 @@ def tx(
         out.print(render.tx_view(doc), highlight=False)
     if not status.applied:
         raise typer.Exit(EXIT_PENDING if status.state == PENDING else 1)
+
+
+# -- ozone --------------------------------------------------------------------------------------
+
+
+@ozone_app.callback()
+def ozone(
+    ctx: typer.Context,
+    from_name: str = typer.Option(DEFAULT_WALLET, "--from", help="Whose ozone (a wallet name)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Your ozone, the price of traffic now, and what a 1 GiB put costs."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from stratos.sdk.chain import ozone_dict
+
+    home = Home.from_env()
+    address = wallets(home).show(from_name).address
+
+    async def work(c: Any) -> Any:
+        return ozone_dict(await c.account(address), await c.status())
+
+    doc = with_chain(home, work)
+    if as_json:
+        print_json(doc)
+        return
+    out.print(
+        f"[bold]{doc['ozone']} ozone[/] ({doc['ozone_gib']:.1f} GiB of traffic)  {address}",
+        highlight=False,
+    )
+    if doc["price_per_gib"] is not None:
+        out.print(
+            f"1 GiB moved costs {doc['price_per_gib']} STOS now; a 1 GiB put with 3 copies, "
+            f"{doc['put_1gib_3_copies']} STOS  [dim](at height {doc['height']})[/]",
+            highlight=False,
+        )
+
+
+@ozone_app.command("buy")
+def ozone_buy(
+    amount: str = typer.Argument(..., metavar="AMOUNT", help="STOS to prepay, e.g. 25"),
+    from_name: str = typer.Option(DEFAULT_WALLET, "--from", help="The wallet that pays."),
+    fee: str = typer.Option(
+        format_stos(DEFAULT_FEE_NSTOS), "--fee", help="The fee in STOS (at least the chain's)."
+    ),
+    timeout: float = typer.Option(
+        15.0,
+        "--timeout",
+        metavar="SECONDS",
+        callback=within(0.0, MAX_WAIT_S),
+        help="How long to wait for the commit.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Prepay STOS for ozone at the constant-product price; waits for the commit.
+
+    Exit codes as for 'send': 0 bought; 1 refused, nothing spent; 3 submitted, not committed yet.
+    """
+    from stratos.sdk.chain import TxPending
+
+    nstos = parse_stos(amount)
+    if nstos == 0:
+        raise InvalidArgument("the amount to prepay must be more than 0 STOS")
+    fee_nstos = parse_stos(fee, what="fee")
+    home = Home.from_env()
+    identity = wallets(home).identity(from_name)
+    with err.status(f"prepaying {format_stos(nstos)} STOS for ozone…") as spin:
+
+        async def work(c: Any) -> Any:
+            show = _progress(spin, "waiting for the commit of", c.name)
+            try:
+                return await c.prepay(
+                    identity, nstos, fee_nstos, timeout_s=timeout, on_progress=show
+                )
+            except TxPending as pending:
+                return pending
+
+        res = with_chain(home, work)
+    if isinstance(res, TxPending):
+        if as_json:
+            print_json(res.detail)
+        else:
+            print(res.message, file=sys.stderr)
+            print(f"tx {res.tx_hash}")
+        raise typer.Exit(EXIT_PENDING)
+    result, sentence = res
+    if as_json:
+        print_json({**result.to_dict(), "result": sentence})
+        return
+    print(f"{sentence}; committed at height {result.height}")
+    print(f"tx {result.tx_hash}")
 
 
 # -- chain --------------------------------------------------------------------------------------

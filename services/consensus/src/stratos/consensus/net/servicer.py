@@ -224,6 +224,9 @@ class ConsensusServicer(consensus_pb2_grpc.ConsensusServiceServicer):
             ],
             mempool_txs=len(node.mempool),
             epochs=epoch_status(st),
+            ozone=consensus_pb2.OzonePool(
+                deposits=st.pool.deposits, prepaid=st.pool.prepaid, limit=st.pool.limit
+            ),
         )
 
     @rpc_edge
