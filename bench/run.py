@@ -3,7 +3,8 @@ only ratios against same-run bounds mean anything). Writes bench/results/latest.
 
 The storage part runs on a local mesh without validators, so they do not disturb its figures;
 the healing part (bench/healing.py) then runs its own 5-node mesh, and the consensus part its
-own 4-validator cluster (bench/consensus.py), and the operator part a local Kubernetes control
+own 4-validator cluster (bench/consensus.py), the incentive part in this process
+(bench/incentive.py), and the operator part a local Kubernetes control
 plane with kwok nodes (bench/operator.py), each after the previous one is down; last, every
 attack test runs and is counted (bench/security.py)."""
 
@@ -19,6 +20,7 @@ from bench import (
     disk,
     grpc_loopback,
     healing,
+    incentive,
     results,
     scale,
     security,
@@ -137,6 +139,7 @@ def main() -> None:
         figures += storage_figures(home, work, disk_mb_s, grpc_mb_s, grpc_tuned_mb_s, disk_syncs_s)
         figures += healing.measure(work, disk_mb_s)
         figures += consensus.measure(work / "consensus")
+        figures += incentive.measure()
         figures += scale.measure(work / "scale")
         figures += operator_bench.measure(work / "operator")
         figures += security.measure()

@@ -37,6 +37,7 @@ DOMAIN = b"stratos.receipt.v1\x00"
 GRACE_MS = 30 * 60 * 1000  # how long after its ticket expired a receipt is still taken
 MAX_RECEIPT_BYTES = 512
 MAX_BATCH = 4_096  # receipts in one SubmitReceipts call or one published batch
+MAX_OPENED = 100_000  # verified tickets a cache keeps (cleared whole when full)
 PAID_ACTIONS = frozenset({ticket_pb2.TICKET_ACTION_PUT, ticket_pb2.TICKET_ACTION_GET})
 
 
@@ -108,17 +109,26 @@ def check(
     *,
     node_id: str,
     now: int,
+    opened: dict[bytes, tickets.Ticket] | None = None,
 ) -> Checked:
     """The receipt, verified as worth paying `node_id` for (module docstring), or
-    ReceiptRefused with the reason."""
+    ReceiptRefused with the reason. `opened`: tickets already verified, by their signature (the
+    caller's cache; one ticket covers many receipts, so its issuer's signature is checked once
+    per cache, its expiry every time)."""
     r = _parse(signed)
     signed_ticket = ticket_by_id.get(bytes(r.ticket_id))
     if signed_ticket is None:
         raise ReceiptRefused("the receipt names a ticket that does not come with it")
-    try:
-        t = tickets.open_ticket(signed_ticket, admission, now, grace_ms=GRACE_MS)
-    except tickets.TicketRefused as err:
-        raise ReceiptRefused(f"the receipt's ticket is refused: {err.message}") from None
+    t = opened.get(signed_ticket.signature) if opened is not None else None
+    if t is None or t.expires_unix_ms + GRACE_MS <= now:
+        try:
+            t = tickets.open_ticket(signed_ticket, admission, now, grace_ms=GRACE_MS)
+        except tickets.TicketRefused as err:
+            raise ReceiptRefused(f"the receipt's ticket is refused: {err.message}") from None
+        if opened is not None:
+            if len(opened) >= MAX_OPENED:
+                opened.clear()
+            opened[signed_ticket.signature] = t
     if t.ticket_id != bytes(r.ticket_id):
         raise ReceiptRefused("the receipt's ticket ID is not its ticket's")
     if not verify(t.holder_public_key, signed.signature, signed_bytes(t.signature, signed.receipt)):

@@ -67,6 +67,9 @@ class Tally:
         self._admission = admission
         self.counts = EpochCounts()
         self._open: dict[bytes, _Open] = {}
+        # tickets whose issuer signature was verified, by signature; emptied at each close, so
+        # an issuer the admission list dropped is not believed for more than an epoch
+        self._verified: dict = {}
 
     def _address(self, node_id: str, role: int) -> str | None:
         adm = self._admission()
@@ -86,7 +89,14 @@ class Tally:
         adm = self._admission()
         for signed in batch.receipts:
             try:
-                c = receipts.check(signed, by_id, adm, node_id=batch.node_id, now=stored_ms)
+                c = receipts.check(
+                    signed,
+                    by_id,
+                    adm,
+                    node_id=batch.node_id,
+                    now=stored_ms,
+                    opened=self._verified,
+                )
             except StratosError as err:
                 refused.append(Refusal(batch.node_id, err.message))
                 continue
@@ -148,4 +158,5 @@ class Tally:
         for payer, ozone in sorted(n.ozone_by_payer.items()):
             report.payers.add(payer=payer, ozone=ozone)
         self.counts = EpochCounts()
+        self._verified = {}
         return report

@@ -51,8 +51,11 @@ class ReceiptDesk:
         by_id = receipts.tickets_by_id(list(request.tickets))
         adm, now = self._admission(), self._clock()
         named: set[bytes] = set()
+        opened: dict = {}  # each ticket's issuer signature checked once per call
         for signed in request.receipts:
-            checked = receipts.check(signed, by_id, adm, node_id=self.node_id, now=now)
+            checked = receipts.check(
+                signed, by_id, adm, node_id=self.node_id, now=now, opened=opened
+            )
             named.add(checked.ticket.ticket_id)
         batch = receipt_pb2.ReceiptBatch(
             node_id=self.node_id,
