@@ -227,3 +227,33 @@ def test_a_wallet_without_ozone_is_refused_before_any_byte_moves(
     assert chunk_files() == before  # refused before any byte moved
     # the mesh's own wallet holds ozone, and its put of the same file goes through
     assert mesh.json("put", str(src))["size"] == 300 * KiB
+
+
+def test_an_incentive_replica_killed_mid_epoch_loses_no_receipt(mesh: Mesh, tmp_path: Path) -> None:
+    """Receipts are in JetStream before a client is answered, and a replica keeps no state of
+    its own: SIGKILLed with traffic in its open epoch and started again, it settles every byte,
+    each epoch once."""
+    watch = Settled(mesh)
+    watch.until_settled(watch.poll()["current_epoch"])  # what earlier tests moved is settled
+    ozone0 = mesh.json("balance")["ozone"]
+    first = watch.poll()["next_to_settle"]
+    stored = 0
+    for i in range(2):
+        put = mesh.json("put", str(random_file(tmp_path / f"k{i}.bin", 100 * KiB, seed=20 + i)))
+        stored += sum(s["stored_size"] for s in mesh.json("stat", put["id"])["segments"])
+        if i == 0:
+            mesh.stratos("dev", "kill", "incentive-1", check=True)
+    mesh.stratos("dev", "start", "incentive-1", check=True)
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while ozone0 - mesh.json("balance")["ozone"] < 3 * stored:
+        assert time.monotonic() < deadline, "the receipts were not all settled"
+        watch.poll()
+        time.sleep(1.0)
+    last = watch.poll()["next_to_settle"] - 1
+    assert ozone0 - mesh.json("balance")["ozone"] == 3 * stored  # every byte, once
+    moved = sum(
+        t["bytes"]
+        for e in range(first, last + 1)
+        for t in watch.reports.get(e, {}).get("traffic", [])
+    )
+    assert moved == 3 * stored
