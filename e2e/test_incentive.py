@@ -110,6 +110,11 @@ def test_every_byte_moved_is_paid_once_from_the_payers_ozone(mesh: Mesh, tmp_pat
     # the storage nodes were paid: their balances started at 0 (deposits are locked apart)
     for name in per_node:
         assert mesh.json("balance", storage_address(mesh, name))["balance_nstos"] > 0
+    # `stratos rewards` finds the same settled epochs in the chain's blocks
+    shown = mesh.json("rewards", "--epochs", str(settled_through - start + 1))
+    assert {e["epoch"] for e in shown["epochs"]} == set(epochs)
+    assert sum(n["bytes"] for n in shown["nodes"]) == expected
+    assert all(e["mined"] == "10" for e in shown["epochs"])
 
 
 async def _forge(mesh: Mesh, nats_url: str) -> int:

@@ -625,3 +625,82 @@ def ozone_dict(account: AccountInfo, status: consensus_pb2.StatusResponse) -> di
         "put_1gib_3_copies": None if per_gib is None else format_stos(3 * per_gib),
         "pool": {"deposits": pool.deposits, "prepaid": pool.prepaid, "limit": pool.limit},
     }
+
+
+SETTLE_SCAN_BLOCKS = 3  # epochs a report may take to settle after its epoch, scanned per epoch
+
+
+def _settle_log_numbers(log: str) -> dict[str, str]:
+    """The totals a settled report's result sentence states (see the ledger's epoch_report)."""
+    import re
+
+    out = {}
+    for key, pattern in (
+        ("traffic_reward", r"([0-9.]+) STOS traffic reward"),
+        ("mined", r"([0-9.]+) STOS mined"),
+        ("nodes_slashed", r"(\d+) nodes slashed"),
+    ):
+        m = re.search(pattern, log)
+        out[key] = m.group(1) if m else None
+    return out
+
+
+async def settled_epochs(client: ChainClient, count: int) -> list[dict[str, Any]]:
+    """The last `count` settled epochs, newest first, each as the block that settled it carries
+    its report (found by scanning the few blocks after the epoch's end)."""
+    status = await client.status()
+    e = status.epochs
+    n = e.epoch_blocks
+    found: list[dict[str, Any]] = []
+    for epoch in range(e.next_to_settle - 1, max(-1, e.next_to_settle - 1 - count), -1):
+        start = (epoch + 1) * n + 1
+        heights = (
+            [e.last_settled_height]
+            if epoch == e.next_to_settle - 1
+            else range(start, min(status.height, start + SETTLE_SCAN_BLOCKS * n) + 1)
+        )
+        for h in heights:
+            block = block_dict(await client.block(h))
+            report = next(
+                (
+                    t
+                    for t in block["txs"]
+                    if t.get("kind") == "epoch_report"
+                    and t.get("epoch") == epoch
+                    and t.get("code") == 0
+                ),
+                None,
+            )
+            if report is not None:
+                found.append(
+                    {
+                        "epoch": epoch,
+                        "height": h,
+                        "bytes": report["bytes"],
+                        "ozone": report["ozone"],
+                        "audits_failed": report["audits_failed"],
+                        "traffic": report["traffic"],
+                        "signers": report["signers"],
+                        **_settle_log_numbers(report.get("log", "")),
+                    }
+                )
+                break
+    return found
+
+
+def rewards_dict(epochs: list[dict[str, Any]]) -> dict[str, Any]:
+    """`stratos rewards --json`: the settled epochs, and per node its bytes, share of the
+    traffic and failed audits over them."""
+    per_node: dict[str, dict[str, int]] = {}
+    for ep in epochs:
+        for t in ep["traffic"]:
+            row = per_node.setdefault(t["node"], {"bytes": 0, "audits_failed": 0, "epochs": 0})
+            row["bytes"] += t["bytes"]
+            row["audits_failed"] += t["audits_failed"]
+            row["epochs"] += 1
+    total = sum(r["bytes"] for r in per_node.values())
+    nodes = [
+        {"node": a, **r, "share": r["bytes"] / total if total else 0.0}
+        for a, r in sorted(per_node.items(), key=lambda kv: -kv[1]["bytes"])
+    ]
+    return {"epochs": epochs, "nodes": nodes}

@@ -467,6 +467,38 @@ def epoch_view(doc: Mapping[str, Any]) -> Table:
     return outer
 
 
+def rewards_view(doc: Mapping[str, Any]) -> Table:
+    """`stratos rewards` (`chain.rewards_dict`): one row per settled epoch, then one per node."""
+    outer = Table.grid()
+    if not doc["epochs"]:
+        outer.add_row("no epoch has settled yet")
+        return outer
+    table = _table("settled epochs (STOS)")
+    for col in ("epoch", "height", "bytes", "paid by ozone", "traffic reward", "mined", "slashed"):
+        table.add_column(col, justify="left" if col == "epoch" else "right", no_wrap=True)
+    for e in doc["epochs"]:
+        table.add_row(
+            str(e["epoch"]),
+            str(e["height"]),
+            human_size(e["bytes"]),
+            human_size(e["ozone"]),
+            e["traffic_reward"] or "?",
+            e["mined"] or "?",
+            str(e["nodes_slashed"] or 0),
+        )
+    outer.add_row(table)
+    if doc["nodes"]:
+        nodes = _table("nodes over these epochs")
+        for col in ("node", "bytes", "share", "failed audits"):
+            nodes.add_column(col, justify="left" if col == "node" else "right", no_wrap=True)
+        for n in doc["nodes"]:
+            nodes.add_row(
+                n["node"], human_size(n["bytes"]), f"{n['share']:.0%}", str(n["audits_failed"])
+            )
+        outer.add_row(nodes)
+    return outer
+
+
 def block_view(doc: Mapping[str, Any]) -> Table:
     """`stratos chain block`: the header as a grid, then one row per tx (`chain.block_dict`)."""
     grid = Table.grid(padding=(0, 2))

@@ -316,6 +316,28 @@ def tx(
         raise typer.Exit(EXIT_PENDING if status.state == PENDING else 1)
 
 
+# -- rewards ------------------------------------------------------------------------------------
+
+
+@app.command("rewards")
+def rewards(
+    epochs: int = typer.Option(
+        5, "--epochs", callback=within(1, 100), help="How many settled epochs to show (1-100)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Proof-of-Traffic rewards: per settled epoch, the bytes the nodes served, the traffic
+    reward and the mined reward paid, failed audits and slashing; per node, its bytes and
+    share over those epochs."""
+    from stratos.sdk.chain import rewards_dict, settled_epochs
+
+    doc = rewards_dict(with_chain(Home.from_env(), lambda c: settled_epochs(c, epochs)))
+    if as_json:
+        print_json(doc)
+    else:
+        out.print(render.rewards_view(doc))
+
+
 # -- ozone --------------------------------------------------------------------------------------
 
 
