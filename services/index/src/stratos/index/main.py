@@ -23,7 +23,7 @@ from stratos.common.config import load_settings
 from stratos.common.errors import ConfigError, Unavailable
 from stratos.common.grpcutil import serving, start_server
 from stratos.common.identity import Identity, load_or_create
-from stratos.common.lifecycle import first_or_stop, run_service
+from stratos.common.lifecycle import background, first_or_stop, run_service
 from stratos.common.logging import configure_logging, get_logger
 from stratos.common.nats_trust import Gate, Signer
 from stratos.common.natsutil import connect
@@ -39,6 +39,7 @@ from stratos.index.ozone import OzoneGate
 from stratos.index.registry import Registry
 from stratos.index.repair_loop import RepairLoop
 from stratos.index.servicer import SERVICE_NAME, IndexService
+from stratos.index.standing import Standing
 from stratos.index.ticketing import TicketSigner
 from stratos.v1 import auth_pb2, index_pb2_grpc
 
@@ -219,6 +220,10 @@ async def serve(
                     )
                 ),
                 "the ozone bucket",
+            )
+            # nodes the ledger suspended get no new chunks
+            await stack.enter_async_context(
+                background(Standing(chain, registry).run(), name="standing")
             )
         service = IndexService(
             settings,

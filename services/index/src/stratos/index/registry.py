@@ -76,6 +76,8 @@ class Registry:
         # read yet); calling it LOST then would repair copies of a node that is alive.
         self.watching_since_ms = watching_since_ms
         self._nodes: dict[str, NodeRecord] = {}
+        # nodes the ledger suspended (slashed past its threshold): alive, but given nothing new
+        self.suspended: frozenset[str] = frozenset()
 
     def observe(self, hb: events_pb2.Heartbeat) -> bool:
         """Record a heartbeat; True when it was newer than what we had (and so was kept).
@@ -118,9 +120,14 @@ class Registry:
         ]
 
     def candidates(self, now_ms: int) -> list[Candidate]:
-        """Live nodes only: a suspect node must not receive new chunks."""
+        """Live nodes only: a suspect node must not receive new chunks, nor one the ledger
+        suspended."""
         return [
             Candidate(rec.node_id, rec.info.address, rec.info.zone, rec.free_bytes)
             for rec in sorted(self._nodes.values(), key=lambda r: r.node_id)
-            if self.state_of(rec, now_ms) == LIVE
+            if self.state_of(rec, now_ms) == LIVE and rec.node_id not in self.suspended
         ]
+
+    def node_keys(self) -> list[tuple[str, bytes]]:
+        """(node ID, public key) of every known node."""
+        return [(r.node_id, bytes(r.info.public_key)) for r in self._nodes.values()]
