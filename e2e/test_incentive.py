@@ -232,6 +232,15 @@ def test_a_wallet_without_ozone_is_refused_before_any_byte_moves(
     assert chunk_files() == before  # refused before any byte moved
     # the mesh's own wallet holds ozone, and its put of the same file goes through
     assert mesh.json("put", str(src))["size"] == 300 * KiB
+    # the CLI: another wallet pays with --from; refused in one sentence until it holds ozone
+    bob = mesh.stratos("wallet", "new", "bob", check=True).stdout.strip()
+    refused = mesh.stratos("put", str(src), "--from", "bob")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().startswith("error: this transfer needs ")
+    assert f"the wallet {bob} has 0 free" in refused.stderr
+    mesh.stratos("send", bob, "10", check=True)
+    mesh.stratos("ozone", "buy", "1", "--from", "bob", check=True)
+    assert mesh.json("put", str(src), "--from", "bob")["size"] == 300 * KiB
 
 
 def test_an_incentive_replica_killed_mid_epoch_loses_no_receipt(mesh: Mesh, tmp_path: Path) -> None:

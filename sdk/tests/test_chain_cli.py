@@ -546,6 +546,21 @@ def test_ozone_shows_the_price_and_buy_prepays_at_it(home, capsys, chain):
     assert_one_sentence(code, err, "insufficient funds")
 
 
+def test_node_register_and_unbond_lock_and_release_a_deposit(home, capsys, chain):
+    code, _, err = run_cli(capsys, "node", "register", "--role", "meta", "--deposit", "999")
+    assert_one_sentence(code, err, "below the minimum of 1000 STOS for a meta node")
+    code, out, err = run_cli(capsys, "node", "register", "--role", "resource", "--deposit", "1000")
+    assert code == 0, err
+    assert "registered a resource node with 1000 STOS; committed at height" in out
+    me = address_of(home.identity().public_bytes)
+    assert chain.state.nodes[me].deposit == 1000 * STOS
+    code, out, err = run_cli(capsys, "node", "unbond", "--json")
+    assert code == 0, err
+    assert json.loads(out)["result"].startswith("unbonding 1000 STOS; released at height")
+    code, _, err = run_cli(capsys, "node", "register", "--role", "validator", "--deposit", "1")
+    assert_one_sentence(code, err, "--role must be resource or meta")
+
+
 def test_send_then_tx_shows_where_it_committed(home, capsys, chain):
     _, bob, _ = run_cli(capsys, "wallet", "new", "bob")
     code, out, err = run_cli(capsys, "send", bob.strip(), "1.5", "--json")

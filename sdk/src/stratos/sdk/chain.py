@@ -404,6 +404,32 @@ class ChainClient:
         returns the result and the chain's sentence (how much ozone it bought)."""
         if not 0 < amount_nstos <= MAX_NSTOS:
             raise InvalidArgument("the amount to prepay must be more than 0 STOS")
+        from stratos.v1 import ledger_pb2
+
+        return await self.submit_msg(
+            identity,
+            "prepay",
+            fee,
+            amount_nstos=amount_nstos,
+            timeout_s=timeout_s,
+            on_progress=on_progress,
+            prepay_ozone=ledger_pb2.PrepayOzone(amount=amount_nstos),
+        )
+
+    async def submit_msg(
+        self,
+        identity: Identity,
+        what: str,
+        fee: int = DEFAULT_FEE_NSTOS,
+        *,
+        amount_nstos: int = 0,
+        timeout_s: float = COMMIT_TIMEOUT_S,
+        on_progress: Callable[[TxStatus, float], None] | None = None,
+        **msg: Any,
+    ) -> tuple[SendResult, str]:
+        """Sign a tx carrying the one message `msg` (e.g. register_node=...) with the account's
+        next nonce, submit it and wait for the commit with `send`'s rules; returns the result
+        and the chain's sentence."""
         if not 0 <= timeout_s <= MAX_WAIT_S:
             raise InvalidArgument(
                 f"a wait is between 0 and {MAX_WAIT_S:g} seconds, not {timeout_s:g}"
@@ -413,15 +439,10 @@ class ChainClient:
         sender = address_of(identity.public_bytes)
         chain, views = await asyncio.gather(self.status(), self.nonce_views(sender))
         nonce = next_nonce(views)
-        body = ledger_pb2.TxBody(
-            chain_id=chain.chain_id,
-            nonce=nonce,
-            fee=fee,
-            prepay_ozone=ledger_pb2.PrepayOzone(amount=amount_nstos),
-        )
+        body = ledger_pb2.TxBody(chain_id=chain.chain_id, nonce=nonce, fee=fee, **msg)
         raw = sign_tx(identity, body)
         sent = SendResult("", None, sender, "", amount_nstos, fee, nonce, PENDING)
-        return await self._commit(raw, sent, views, timeout_s, on_progress, "prepay")
+        return await self._commit(raw, sent, views, timeout_s, on_progress, what)
 
     async def _commit(
         self,

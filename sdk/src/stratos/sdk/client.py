@@ -128,7 +128,8 @@ class _Found:
 
 class MeshClient:
     """A client of one mesh, reached through any of `index_addresses` over `credentials` (the
-    mesh's TLS: `meshtls.client_tls(home).channel_credentials()`)."""
+    mesh's TLS: `meshtls.client_tls(home).channel_credentials()`). `identity` owns the files it
+    puts; `payer` (default: the same key) is the wallet whose ozone pays for the traffic."""
 
     def __init__(
         self,
@@ -137,13 +138,16 @@ class MeshClient:
         *,
         credentials: grpc.ChannelCredentials,
         parallelism: int = 4,
+        payer: Identity | None = None,
     ) -> None:
         if parallelism < 1:
             raise InvalidArgument(f"parallelism must be at least 1, not {parallelism}")
-        self._identity = identity
+        self._identity = identity  # owns what it puts: signs manifests and deletes
+        # pays for the traffic: asks for the tickets, holds them, signs the receipts
+        self._payer = payer or identity
         self._parallelism = parallelism
         self._channels = transfer.Channels(credentials)
-        self._receipts = self._channels.receipts = ReceiptSender(identity, self._channels)
+        self._receipts = self._channels.receipts = ReceiptSender(self._payer, self._channels)
         self._index = transfer.IndexClient(index_addresses, self._channels)
 
     async def __aenter__(self) -> MeshClient:
@@ -271,14 +275,14 @@ class MeshClient:
             replicas=replicas,
             exclude_node_ids=sorted(exclude),
             extra=FALLBACK_CANDIDATES,
-            ask=tickets.ask(self._identity, "PlaceChunks", tickets.place_subject(wanted)),
+            ask=tickets.ask(self._payer, "PlaceChunks", tickets.place_subject(wanted)),
         )
         if plan is not None:
             request.file_size = plan
         resp = await self._index.call("PlaceChunks", request)
         for placement in resp.placements:
             if placement.chunk_id == chunks[0]:
-                return list(placement.targets), TicketBook(self._identity, resp.tickets)
+                return list(placement.targets), TicketBook(self._payer, resp.tickets)
         raise Unavailable(f"the index gave no placement for chunk {chunks[0]}")
 
     async def _commit(self, signed: types_pb2.SignedManifest) -> None:
@@ -410,13 +414,13 @@ class MeshClient:
             live={n.node_id for n in resp.nodes if n.state == types_pb2.NODE_STATE_LIVE},
             locations=ec_layout.current_locations(resp),
             moved=resp.locations,
-            tickets=TicketBook(self._identity, resp.tickets, renew=renew if read else None),
+            tickets=TicketBook(self._payer, resp.tickets, renew=renew if read else None),
         )
 
     async def _get_manifest(self, file_id: str, *, read: bool) -> index_pb2.GetManifestResponse:
         request = index_pb2.GetManifestRequest(file_id=file_id)
         if read:
-            request.ask.CopyFrom(tickets.ask(self._identity, "GetManifest", file_id))
+            request.ask.CopyFrom(tickets.ask(self._payer, "GetManifest", file_id))
         try:
             return await self._index.call("GetManifest", request)
         except NotFound:

@@ -23,7 +23,7 @@ from stratos.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from stratos.common.stos import format_stos, parse_stos
 from stratos.sdk import lazy
 from stratos.sdk.cli.params import MAX_UINT64, MAX_WAIT_S, within
-from stratos.sdk.cli.shared import EXIT_PENDING, err, out, print_json, run_async
+from stratos.sdk.cli.shared import EXIT_PENDING, err, node_app, out, print_json, run_async
 from stratos.sdk.home import Home
 from stratos.sdk.wallet import DEFAULT_FEE_NSTOS, DEFAULT_WALLET, Wallets, check_address
 
@@ -486,3 +486,77 @@ def chain_block(
         print_json(doc)
     else:
         out.print(render.block_view(doc))
+
+
+# -- the node's standing on the ledger ------------------------------------------------------------
+
+
+def _chain_msg(wallet: str, what: str, timeout: float, as_json: bool, **msg: Any) -> None:
+    """Sign `msg` with `wallet`'s key, submit it and wait for the commit; print the result."""
+    from stratos.sdk.chain import TxPending
+
+    home = Home.from_env()
+    identity = wallets(home).identity(wallet)
+
+    async def work(c: Any) -> Any:
+        try:
+            return await c.submit_msg(identity, what, timeout_s=timeout, **msg)
+        except TxPending as pending:
+            return pending
+
+    with err.status(f"submitting the {what} and waiting for the commit…"):
+        res = with_chain(home, work)
+    if isinstance(res, TxPending):
+        if as_json:
+            print_json(res.detail)
+        else:
+            print(res.message, file=sys.stderr)
+            print(f"tx {res.tx_hash}")
+        raise typer.Exit(EXIT_PENDING)
+    result, sentence = res
+    if as_json:
+        print_json({**result.to_dict(), "result": sentence})
+        return
+    print(f"{sentence}; committed at height {result.height}")
+    print(f"tx {result.tx_hash}")
+
+
+@node_app.command("register")
+def node_register(
+    role: str = typer.Option(..., "--role", help="resource (stores data) or meta (signs reports)."),
+    deposit: str = typer.Option(
+        ..., "--deposit", help="STOS to lock, at least the role's minimum."
+    ),
+    wallet: str = typer.Option("default", "--from", help="The node's wallet (its identity key)."),
+    timeout: float = typer.Option(15.0, "--timeout", callback=within(0.0, MAX_WAIT_S)),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Register a wallet's address as a node on the ledger, locking its deposit: a resource
+    node's deposit backs the ozone pool and earns it mining rewards; a meta node may sign epoch
+    reports. Exit codes as for 'send'."""
+    from stratos.v1 import ledger_pb2
+
+    roles = {"resource": ledger_pb2.NODE_ROLE_RESOURCE, "meta": ledger_pb2.NODE_ROLE_META}
+    if role not in roles:
+        raise InvalidArgument(f"--role must be resource or meta, not {role!r}")
+    nstos = parse_stos(deposit, what="deposit")
+    _chain_msg(
+        wallet,
+        "registration",
+        timeout,
+        as_json,
+        register_node=ledger_pb2.RegisterNode(role=roles[role], deposit=nstos),
+    )
+
+
+@node_app.command("unbond")
+def node_unbond(
+    wallet: str = typer.Option("default", "--from", help="The node's wallet."),
+    timeout: float = typer.Option(15.0, "--timeout", callback=within(0.0, MAX_WAIT_S)),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Start unbonding a wallet's node: its deposit comes back after the chain's unbonding
+    delay, less any slashing debt rewards have not paid. Exit codes as for 'send'."""
+    from stratos.v1 import ledger_pb2
+
+    _chain_msg(wallet, "unbonding", timeout, as_json, unbond=ledger_pb2.Unbond())

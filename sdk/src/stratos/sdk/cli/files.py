@@ -137,6 +137,11 @@ def put(
         help="Delete the file this long after it is stored, e.g. 30s, 10m, 1h, 7d "
         "(default: never).",
     ),
+    from_wallet: str | None = typer.Option(
+        None,
+        "--from",
+        help="The wallet whose ozone pays for the traffic (default: your own key).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Encrypt and store a file; prints its ID and the capability that reads it."""
@@ -167,7 +172,7 @@ def put(
                 ttl_s=ttl_s,
             )
 
-    res = with_client(home, work)
+    res = with_client(home, work, from_wallet)
     home.remember(res.file_id, res.capability)
     if as_json:
         print_json(
@@ -204,6 +209,11 @@ def get(
     force: bool = typer.Option(
         False, "--force", help="Replace an existing file of the same name in the folder."
     ),
+    from_wallet: str | None = typer.Option(
+        None,
+        "--from",
+        help="The wallet whose ozone pays for the traffic (default: your own key).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Fetch, verify and decrypt a file."""
@@ -218,7 +228,7 @@ def get(
         with transfer_progress("get", None) as advance:
             return await client.get(cap, output, force=force, on_progress=advance)
 
-    res = with_client(home, work)
+    res = with_client(home, work, from_wallet)
     path = "standard output" if res.path is None else str(res.path)
     if as_json:
         print_json({"id": res.file_id, "name": res.name, "size": res.size, "path": path})

@@ -14,18 +14,13 @@ from stratos.common.errors import DeadlineExceeded
 from stratos.sdk import lazy
 from stratos.sdk.cli.params import MAX_WAIT_S, within
 from stratos.sdk.cli.shared import err, index_addresses, out, print_json, run_async
+from stratos.sdk.cli.shared import node_app as shared_node_app
 from stratos.sdk.home import Home
 
 render = lazy.module("stratos.sdk.render")
 
 app = typer.Typer()  # top-level commands: health
-node_app = typer.Typer(
-    name="node",
-    help="Storage nodes of the mesh: drain one before it leaves.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+node_app = shared_node_app  # `stratos node`: drain here; register and unbond in cli.chain
 POLL_S = 1.0
 
 

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import typer
+
 from stratos.common import asyncio_noise, env
 from stratos.common.errors import ConfigError, FailedPrecondition, StratosError
 from stratos.sdk import lazy
@@ -36,6 +38,18 @@ EXIT_INTERRUPTED = 130  # Ctrl-C
 
 out = lazy.LazyConsole()
 err = lazy.LazyConsole(stderr=True)
+
+
+# `stratos node`: its commands come from two modules (drain: cli.mesh; register and unbond:
+# cli.chain), which may not import each other, so the group lives here
+node_app = typer.Typer(
+    name="node",
+    help="Nodes of the mesh: drain a storage node before it leaves; register or unbond a "
+    "node on the ledger.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
 
 
 def print_json(value: Any) -> None:
@@ -96,15 +110,23 @@ def index_addresses(home: Home) -> list[str]:
     return home.index_addresses()
 
 
-def with_client(home: Home, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `await work(client)` with a MeshClient on the mesh's index, closed afterwards."""
+def with_client(
+    home: Home, work: Callable[[Any], Awaitable[T]], payer_wallet: str | None = None
+) -> T:
+    """Run `await work(client)` with a MeshClient on the mesh's index, closed afterwards;
+    `payer_wallet`: the wallet whose ozone pays for the traffic (default: this home's key)."""
     from stratos.sdk.client import MeshClient
     from stratos.sdk.meshtls import client_tls
+    from stratos.sdk.wallet import Wallets
+
+    payer = Wallets(home.keys_dir).identity(payer_wallet) if payer_wallet else None
 
     async def go() -> T:
         addresses = index_addresses(home)
         credentials = client_tls(home).channel_credentials()
-        async with MeshClient(addresses, home.identity(), credentials=credentials) as client:
+        async with MeshClient(
+            addresses, home.identity(), credentials=credentials, payer=payer
+        ) as client:
             return await work(client)
 
     return run_async(go)
