@@ -271,3 +271,50 @@ def test_an_incentive_replica_killed_mid_epoch_loses_no_receipt(mesh: Mesh, tmp_
         for t in watch.reports.get(e, {}).get("traffic", [])
     )
     assert moved == 3 * stored
+
+
+def test_a_node_downloading_its_own_files_in_a_loop_pays_more_than_its_traffic_earns(
+    mesh: Mesh, tmp_path: Path
+) -> None:
+    """Self-dealing: storage-1's own wallet (its identity key) buys ozone and reads a file in a
+    loop. The resource nodes' part of what the chain paid for that traffic — an upper bound of
+    what storage-1 could earn from it — is less than the STOS its ozone cost. (The whole
+    traffic reward is not: R = (S+P)·Y/(L+Y) is priced at the pool after the node's own
+    purchase, a little above what it paid.)"""
+    import shutil
+    from fractions import Fraction
+
+    from stratos.consensus.ledger.state import Params
+
+    key = mesh.home / "run" / "storage-1" / "identity.pem"
+    shutil.copy(key, mesh.home / "keys" / "node1.pem")
+    node1 = storage_address(mesh, "storage-1")
+    mesh.stratos("send", node1, "50", check=True)
+    bought = mesh.json("ozone", "buy", "10", "--from", "node1")
+    ozone_per_nstos = Fraction(int(bought["result"].split("bought ", 1)[1].split(" ")[0]), 10**10)
+    put = mesh.json("put", str(random_file(tmp_path / "mine.bin", 512 * KiB, seed=9)))
+    watch = Settled(mesh)
+    watch.until_settled(watch.poll()["current_epoch"])  # earlier traffic is settled
+    first = watch.poll()["next_to_settle"]
+    held = mesh.json("ozone", "--from", "node1")["ozone"]
+    for _ in range(8):
+        mesh.stratos(
+            "get", put["cap"], "-o", str(tmp_path / "again.bin"), "--from", "node1", check=True
+        )
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while mesh.json("ozone", "--from", "node1")["ozone"] == held:
+        assert time.monotonic() < deadline, "the loop's traffic was not settled"
+        time.sleep(1.0)
+    watch.until_settled(watch.poll()["current_epoch"])
+    used = held - mesh.json("ozone", "--from", "node1")["ozone"]
+    assert used > 0
+    last = watch.poll()["next_to_settle"] - 1
+    shown = mesh.json("rewards", "--epochs", str(last - first + 1))
+    paid_for_traffic = sum(
+        Fraction(e["traffic_reward"]) * 10**9 for e in shown["epochs"] if e["epoch"] >= first
+    )
+    cost = used / ozone_per_nstos  # nstos its ozone cost at the price it bought at
+    # the resource nodes' part of the traffic reward: the most storage-1 could have earned
+    # from these bytes, had it served every one of them itself
+    share = Fraction(Params().reward_resource_bps, 10_000)
+    assert paid_for_traffic * share < cost, (paid_for_traffic, cost)
