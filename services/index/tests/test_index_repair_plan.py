@@ -3,6 +3,7 @@ the promise that retries never push a chunk over its redundancy target."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import Counter
 
@@ -308,6 +309,20 @@ def test_a_failed_target_is_avoided_for_a_while() -> None:
     avoid = {(first.chunk_id, first.target_node_id)}
     retry = [j for j in plan([f], nodes, avoid=avoid).jobs if j.chunk_id == first.chunk_id]
     assert retry and retry[0].target_node_id != first.target_node_id
+
+
+def test_a_node_the_ledger_suspended_gets_no_new_copy_but_keeps_its_own() -> None:
+    nodes = with_state(mesh(5), n0=LOST)
+    f = replicated(1, 30, 3, mesh(5))
+    first = plan([f], nodes).jobs
+    targets = {j.target_node_id for j in first}
+    assert targets  # n0's chunks get new copies somewhere
+    banned = sorted(targets)[0]
+    views = {n: dataclasses.replace(v, takes_new=n != banned) for n, v in nodes.items()}
+    jobs = plan([f], views).jobs
+    assert jobs and all(j.target_node_id != banned for j in jobs)
+    # its own copies still count: none is deleted or moved away
+    assert not [j for j in jobs if j.kind == DELETE]
 
 
 def test_a_lost_share_is_reencoded_from_the_others_onto_a_fresh_node() -> None:

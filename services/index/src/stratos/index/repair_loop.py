@@ -231,7 +231,7 @@ class RepairLoop(Component):
 
     def current_nodes(self) -> dict[str, NodeView]:
         """The nodes as the registry has them now."""
-        return node_views(self._registry.statuses(self._clock()))
+        return node_views(self._registry.statuses(self._clock()), self._registry.suspended)
 
     def views(self, node_id: str = "") -> list[FileView]:
         """The files as the catalog has them now: those with a copy on `node_id`, or all."""
@@ -253,7 +253,7 @@ class RepairLoop(Component):
             for file_id in state.stray_locations():
                 await self._locations.delete(file_id)  # the file was deleted
                 log.info("locations_removed", file_id=file_id)
-            nodes = node_views(self._registry.statuses(now))
+            nodes = node_views(self._registry.statuses(now), self._registry.suspended)
             draining = frozenset(self._draining())
             self._note_nodes(nodes, draining)
             changed, self._changed = self._changed, set()

@@ -57,9 +57,12 @@ class NodeView:
     state: types_pb2.NodeState.ValueType
     capacity_bytes: int
     free_bytes: int
+    takes_new: bool = True  # False: the ledger suspended it; it keeps its copies, gets no new one
 
 
-def node_views(statuses: Iterable[types_pb2.NodeStatus]) -> dict[str, NodeView]:
+def node_views(
+    statuses: Iterable[types_pb2.NodeStatus], suspended: Collection[str] = ()
+) -> dict[str, NodeView]:
     return {
         s.info.node_id: NodeView(
             s.info.node_id,
@@ -68,6 +71,7 @@ def node_views(statuses: Iterable[types_pb2.NodeStatus]) -> dict[str, NodeView]:
             s.state,
             s.info.capacity_bytes,
             s.info.capacity_bytes - s.info.used_bytes,
+            s.info.node_id not in suspended,
         )
         for s in statuses
     }
@@ -181,7 +185,7 @@ class _Ctx:
             for v in self.nodes.values()
             if v.state == LIVE
             and v.node_id not in self.draining
-            and (v.node_id in holding or v.free_bytes >= size)
+            and (v.node_id in holding or (v.takes_new and v.free_bytes >= size))
             and (v.node_id in holding or (chunk_id, v.node_id) not in self.avoid)
         )
         return self.ranked(chunk_id, ids)
@@ -242,7 +246,11 @@ class _Ctx:
         ]
         if len(usable) < distinct:
             return f"needs {distinct} distinct live storage nodes, {len(usable)} available"
-        if not any(v.free_bytes >= size for v in usable if v.node_id not in self.holders[chunk_id]):
+        if not any(
+            v.takes_new and v.free_bytes >= size
+            for v in usable
+            if v.node_id not in self.holders[chunk_id]
+        ):
             return f"no live storage node without a copy has room for {size} more bytes"
         return "every node that could take it failed a recent copy; retried after the job timeout"
 

@@ -1,6 +1,7 @@
 """Which storage nodes the ledger suspended: a node slashed past the chain's threshold (its debt
 of failed audits reached a share of its deposit) keeps serving what it holds, but the index
-places no client's new chunks on it (repair does not yet leave it out of its targets).
+places nothing new on it — not a client's chunks, not a repair's copies — while what it
+holds still counts.
 
 Every `interval_s` the index asks the chain for the node record of each storage node it knows
 (a node's ledger address is its identity key's) and hands the suspended set to the registry,
