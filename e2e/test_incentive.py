@@ -318,3 +318,31 @@ def test_a_node_downloading_its_own_files_in_a_loop_pays_more_than_its_traffic_e
     # from these bytes, had it served every one of them itself
     share = Fraction(Params().reward_resource_bps, 10_000)
     assert paid_for_traffic * share < cost, (paid_for_traffic, cost)
+
+
+def test_repair_traffic_pays_the_source_node_and_charges_no_one(mesh: Mesh, tmp_path: Path) -> None:
+    """The network pays for repair: when storage-1 is lost, the nodes its copies are fetched
+    from are credited with those bytes by the fetching node's receipts, and no wallet's ozone
+    moves. (Runs last: it leaves storage-1 down.)"""
+    put = mesh.json("put", str(random_file(tmp_path / "healed.bin", 256 * KiB, seed=30)))
+    stored = sum(s["stored_size"] for s in mesh.json("stat", put["id"])["segments"])
+    mesh.stratos("dev", "add-storage", timeout=120, check=True)
+    watch = Settled(mesh)
+    watch.until_settled(watch.poll()["current_epoch"])  # the put is settled
+    ozone0 = mesh.json("balance")["ozone"]
+    first = watch.poll()["next_to_settle"]
+    mesh.stratos("dev", "kill", "storage-1", check=True)
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while True:  # healed: three live copies again, the new one on storage-4
+        segs = mesh.json("stat", put["id"])["segments"]
+        if all(sum(st == "LIVE" for st in s["nodes"].values()) >= 3 for s in segs):
+            break
+        assert time.monotonic() < deadline, "the file was not repaired"
+        watch.poll()  # every epoch settled meanwhile is seen while it is the last one
+        time.sleep(1.0)
+    watch.until_settled(watch.poll()["current_epoch"])
+    last = watch.poll()["next_to_settle"] - 1
+    sources = [storage_address(mesh, n) for n in ("storage-2", "storage-3")]
+    credited = sum(watch.bytes_at(a, range(first, last + 1)) for a in sources)
+    assert credited >= stored  # each copy made was fetched from one of them
+    assert mesh.json("balance")["ozone"] == ozone0  # nobody's wallet paid for the repair

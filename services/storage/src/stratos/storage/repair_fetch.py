@@ -4,19 +4,22 @@ A copy streams GetChunk's pieces straight into the local store's writer, which h
 each piece as it comes, so a chunk of any size passes through a piece at a time. Every piece
 first draws from the node's repair rate limiter. Each fetch is made with the job's ticket (a GET
 ticket the index issued to this node's key, for the job's sources) and signed by this node.
-Whatever goes wrong on the *source's* side (it is unreachable, lacks the chunk, sends bytes that
-do not hash to the ID) is raised as a `SourceError` carrying whether another attempt may
-succeed; trouble on *this* node (disk full) propagates unchanged, since trying another source
-would not help.
+After a verified fetch the source is handed this node's receipt for the bytes (repair traffic
+is paid by the network: its ticket names no payer). Whatever goes wrong on the *source's* side
+(it is unreachable, lacks the chunk, sends bytes that do not hash to the ID) is raised as a
+`SourceError` carrying whether another attempt may succeed; trouble on *this* node (disk full)
+propagates unchanged, since trying another source would not help.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import secrets
 
 import grpc
 
-from stratos.common import grpcutil
+from stratos.common import grpcutil, receipts
 from stratos.common.errors import DataLoss, InvalidArgument, StratosError, from_grpc
 from stratos.common.hashing import new_hasher
 from stratos.common.identity import Identity
@@ -25,9 +28,11 @@ from stratos.storage.activity import REPAIR_METADATA
 from stratos.storage.chunkstore import ChunkWriter, PutResult
 from stratos.storage.ratelimit import AdaptiveLimiter, RateLimiter
 from stratos.storage.repair_errors import SourceError
-from stratos.v1 import repair_pb2, storage_pb2, storage_pb2_grpc, ticket_pb2
+from stratos.v1 import receipt_pb2, repair_pb2, storage_pb2, storage_pb2_grpc, ticket_pb2
 
 BASE_DEADLINE_S = 30.0
+RECEIPT_TIMEOUT_S = 10.0
+MAX_RECEIPTS_IN_FLIGHT = 64
 
 
 class Channels:
@@ -84,6 +89,42 @@ class Puller:
         self.channels = channels
         self.limiter = limiter
         self.min_rate_bytes_s = min_rate_bytes_s
+        self._receipts: set[asyncio.Task] = set()  # hand-overs in flight (bounded)
+
+    def _paid(
+        self,
+        source: repair_pb2.ChunkSource,
+        chunk_id: str,
+        size: int,
+        ticket: ticket_pb2.SignedTicket | None,
+    ) -> None:
+        """A verified fetch under a job's ticket: the source gets this node's receipt for it
+        (the network pays repair traffic: the ticket names no payer). Best effort, off the
+        job's path: a receipt that cannot be handed over costs the source its pay, never the
+        repair."""
+        if ticket is None or not ticket.ticket or self.identity is None or size <= 0:
+            return
+        if len(self._receipts) >= MAX_RECEIPTS_IN_FLIGHT:
+            return
+        signed = receipts.sign(
+            self.identity,
+            ticket,
+            chunk_id=chunk_id,
+            node_id=source.node_id,
+            action=ticket_pb2.TICKET_ACTION_GET,
+            nbytes=size,
+            serial=secrets.randbits(48),
+        )
+        request = receipt_pb2.SubmitReceiptsRequest(tickets=[ticket], receipts=[signed])
+        stub = storage_pb2_grpc.StorageServiceStub(self.channels.get(source.address))
+
+        async def hand_over() -> None:
+            with contextlib.suppress(grpc.RpcError, TimeoutError):
+                await stub.SubmitReceipts(request, timeout=RECEIPT_TIMEOUT_S)
+
+        task = asyncio.get_running_loop().create_task(hand_over())
+        self._receipts.add(task)
+        task.add_done_callback(self._receipts.discard)
 
     def deadline_s(self, size: int) -> float:
         return BASE_DEADLINE_S + size / self.min_rate_bytes_s
@@ -132,7 +173,9 @@ class Puller:
                     )
                 await self.limiter.acquire(len(msg.data))
                 await asyncio.to_thread(writer.write, msg.data)
-            return await asyncio.to_thread(writer.commit)
+            result = await asyncio.to_thread(writer.commit)
+            self._paid(source, chunk_id, size, ticket)
+            return result
         except InvalidArgument as err:
             # The writer refuses bytes that overflow the size or fail the hash: the source's
             # copy is bad (our own arguments were checked when the write began).
@@ -176,6 +219,7 @@ class Puller:
             raise SourceError(
                 source.node_id, f"it sent corrupt bytes for chunk {chunk_id}", retryable=False
             )
+        self._paid(source, chunk_id, size, ticket)
         return buf
 
 
