@@ -180,6 +180,29 @@ def balance(
     )
 
 
+def _exit_if_pending(res: Any, as_json: bool) -> None:
+    """A tx submitted but not committed in time: say so and exit 3 (it may still commit)."""
+    from stratos.sdk.chain import TxPending
+
+    if isinstance(res, TxPending):
+        if as_json:
+            print_json(res.detail)
+        else:
+            print(res.message, file=sys.stderr)
+            print(f"tx {res.tx_hash}")
+        raise typer.Exit(EXIT_PENDING)
+
+
+def _print_applied(res: tuple[Any, str], as_json: bool) -> None:
+    """A committed tx's result: the chain's sentence, its height and its hash."""
+    result, sentence = res
+    if as_json:
+        print_json({**result.to_dict(), "result": sentence})
+        return
+    print(f"{sentence}; committed at height {result.height}")
+    print(f"tx {result.tx_hash}")
+
+
 def _progress(spinner: Any, verb: str, name: Callable[[str], str]) -> Callable[[Any, float], None]:
     """Keep the spinner's line saying where the tx is while waiting for its commit."""
 
@@ -240,13 +263,7 @@ def send(
                 return pending
 
         res = with_chain(home, work)
-    if isinstance(res, TxPending):
-        if as_json:
-            print_json(res.detail)
-        else:
-            print(res.message, file=sys.stderr)
-            print(f"tx {res.tx_hash}")
-        raise typer.Exit(EXIT_PENDING)
+    _exit_if_pending(res, as_json)
     if as_json:
         print_json(res.to_dict())
         return
@@ -414,19 +431,8 @@ def ozone_buy(
                 return pending
 
         res = with_chain(home, work)
-    if isinstance(res, TxPending):
-        if as_json:
-            print_json(res.detail)
-        else:
-            print(res.message, file=sys.stderr)
-            print(f"tx {res.tx_hash}")
-        raise typer.Exit(EXIT_PENDING)
-    result, sentence = res
-    if as_json:
-        print_json({**result.to_dict(), "result": sentence})
-        return
-    print(f"{sentence}; committed at height {result.height}")
-    print(f"tx {result.tx_hash}")
+    _exit_if_pending(res, as_json)
+    _print_applied(res, as_json)
 
 
 # -- chain --------------------------------------------------------------------------------------
@@ -506,19 +512,8 @@ def _chain_msg(wallet: str, what: str, timeout: float, as_json: bool, **msg: Any
 
     with err.status(f"submitting the {what} and waiting for the commit…"):
         res = with_chain(home, work)
-    if isinstance(res, TxPending):
-        if as_json:
-            print_json(res.detail)
-        else:
-            print(res.message, file=sys.stderr)
-            print(f"tx {res.tx_hash}")
-        raise typer.Exit(EXIT_PENDING)
-    result, sentence = res
-    if as_json:
-        print_json({**result.to_dict(), "result": sentence})
-        return
-    print(f"{sentence}; committed at height {result.height}")
-    print(f"tx {result.tx_hash}")
+    _exit_if_pending(res, as_json)
+    _print_applied(res, as_json)
 
 
 @node_app.command("register")

@@ -87,3 +87,20 @@ def load_or_create(path: Path) -> Identity:
     )
     write_atomic(path, pem, mode=0o600)
     return ident
+
+
+def load_admitted(identity_file: str, node_id: str, service: str) -> Identity:
+    """A service's admitted key (STRATOS_IDENTITY_FILE): it must exist — the launcher or the
+    operator made it and admitted its public half as `node_id`; a key made here would be
+    admitted by nobody."""
+    path = Path(identity_file)
+    if not identity_file or not path.is_file():
+        raise ConfigError(
+            f"the {service} needs its identity key: set STRATOS_IDENTITY_FILE to the PEM file "
+            f"whose public key the admission list gives {node_id}"
+            + (f" ({path} does not exist)" if identity_file else "")
+        )
+    try:
+        return load_or_create(path)
+    except OSError as err:
+        raise ConfigError(f"cannot read {path} (STRATOS_IDENTITY_FILE): {err.strerror}") from None

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from pathlib import Path
 
 from stratos.common import tls
 from stratos.common.admission_source import AdmissionSource, self_problem
 from stratos.common.chain_client import Chain
 from stratos.common.config import load_settings
-from stratos.common.errors import ConfigError, StratosError, Unavailable
+from stratos.common.errors import StratosError, Unavailable
 from stratos.common.grpcutil import serving, start_server
-from stratos.common.identity import Identity, load_or_create
+from stratos.common.identity import Identity, load_admitted
 from stratos.common.lifecycle import background, first_or_stop, run_service
 from stratos.common.logging import configure_logging, get_logger
 from stratos.common.nats_trust import Gate, Signer
@@ -43,17 +42,8 @@ CONNECT_TIMEOUT_S = 30.0
 
 
 def load_identity(settings: IncentiveSettings) -> Identity:
-    path = Path(settings.identity_file)
-    if not settings.identity_file or not path.is_file():
-        raise ConfigError(
-            "the incentive service needs its identity key: set STRATOS_IDENTITY_FILE to the PEM "
-            f"file whose public key the admission list gives {settings.node_id}"
-            + (f" ({path} does not exist)" if settings.identity_file else "")
-        )
-    try:
-        return load_or_create(path)
-    except OSError as err:
-        raise ConfigError(f"cannot read {path} (STRATOS_IDENTITY_FILE): {err.strerror}") from None
+    """The replica's admitted key: its address is a bonded meta node on the ledger."""
+    return load_admitted(settings.identity_file, settings.node_id, "incentive service")
 
 
 async def _first_status(chain: Chain, stop: asyncio.Event):

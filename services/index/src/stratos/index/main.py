@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from pathlib import Path
 from typing import TypeVar
 
 import nats.errors
@@ -20,9 +19,9 @@ from stratos.common.admin_auth import AdminCheck
 from stratos.common.admission_source import AdmissionSource, self_problem
 from stratos.common.chain_client import Chain
 from stratos.common.config import load_settings
-from stratos.common.errors import ConfigError, Unavailable
+from stratos.common.errors import Unavailable
 from stratos.common.grpcutil import serving, start_server
-from stratos.common.identity import Identity, load_or_create
+from stratos.common.identity import Identity, load_admitted
 from stratos.common.lifecycle import background, first_or_stop, run_service
 from stratos.common.logging import configure_logging, get_logger
 from stratos.common.nats_trust import Gate, Signer
@@ -87,19 +86,8 @@ async def _opened(opening):
 
 
 def load_identity(settings: IndexSettings) -> Identity:
-    """The replica's key: it must exist (the launcher or the operator made it and admitted its
-    public half), since a key made here would be admitted by nobody."""
-    path = Path(settings.identity_file)
-    if not settings.identity_file or not path.is_file():
-        raise ConfigError(
-            "the index needs its identity key: set STRATOS_IDENTITY_FILE to the PEM file whose "
-            f"public key the admission list gives {settings.node_id}"
-            + (f" ({path} does not exist)" if settings.identity_file else "")
-        )
-    try:
-        return load_or_create(path)
-    except OSError as err:
-        raise ConfigError(f"cannot read {path} (STRATOS_IDENTITY_FILE): {err.strerror}") from None
+    """The replica's admitted key."""
+    return load_admitted(settings.identity_file, settings.node_id, "index")
 
 
 @contextlib.asynccontextmanager
