@@ -134,7 +134,11 @@ async def serving(
         await server.stop(grace_s)
 
 
-def channel(address: str, credentials: grpc.ChannelCredentials) -> grpc.aio.Channel:
+def channel(
+    address: str,
+    credentials: grpc.ChannelCredentials,
+    options: Iterable[tuple[str, object]] = (),
+) -> grpc.aio.Channel:
     """An async client channel over `credentials` (`MeshTLS.channel_credentials()`) with
     tracing and the mesh's message limits.
 
@@ -142,7 +146,10 @@ def channel(address: str, credentials: grpc.ChannelCredentials) -> grpc.aio.Chan
     stream-request interceptors a cancelled upload never reaches the server (measured with
     grpcio 1.85), which would pin a storage node's upload slot. Client-streaming calls pass
     `metadata=trace_metadata()` instead, which the server interceptor reads the same way.
-    A process that records no spans gets no interceptors (`tracing.recording`)."""
+    A process that records no spans gets no interceptors (`tracing.recording`). `options` are
+    added to the mesh's (they win on conflicts)."""
+    merged = dict(CHANNEL_OPTIONS)
+    merged.update(dict(options))
     interceptors = [
         i
         for i in (tracing.grpc_client_interceptors() if tracing.recording() else [])
@@ -151,7 +158,7 @@ def channel(address: str, credentials: grpc.ChannelCredentials) -> grpc.aio.Chan
         )
     ]
     return grpc.aio.secure_channel(
-        address, credentials, options=CHANNEL_OPTIONS, interceptors=interceptors
+        address, credentials, options=list(merged.items()), interceptors=interceptors
     )
 
 

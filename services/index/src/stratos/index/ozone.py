@@ -68,7 +68,13 @@ class OzoneGate:
         return True
 
     async def _lease(self, payer: str, need: int) -> None:
-        held = (await self._chain.account(payer)).account.ozone
+        try:
+            held = (await self._chain.account(payer)).account.ozone
+        except Unavailable as err:
+            log.warning("ledger_unreachable", payer=payer, error=err.message)
+            raise Unavailable(
+                f"the ledger could not be asked for the ozone of {payer}; try again in a moment"
+            ) from None
         for _ in range(CAS_TRIES):
             try:
                 entry = await self._kv.get(payer)
