@@ -14,8 +14,8 @@ propagates unchanged, since trying another source would not help.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
+import time
 
 import grpc
 
@@ -32,6 +32,7 @@ from stratos.v1 import receipt_pb2, repair_pb2, storage_pb2, storage_pb2_grpc, t
 
 BASE_DEADLINE_S = 30.0
 RECEIPT_TIMEOUT_S = 10.0
+DECLINED_FOR_S = 60.0  # a source whose mesh keeps no receipts is sent none for this long
 MAX_RECEIPTS_IN_FLIGHT = 64
 
 
@@ -90,6 +91,7 @@ class Puller:
         self.limiter = limiter
         self.min_rate_bytes_s = min_rate_bytes_s
         self._receipts: set[asyncio.Task] = set()  # hand-overs in flight (bounded)
+        self._declined: dict[str, float] = {}  # source → until when it is sent no receipts
 
     def _paid(
         self,
@@ -106,6 +108,8 @@ class Puller:
             return
         if len(self._receipts) >= MAX_RECEIPTS_IN_FLIGHT:
             return
+        if self._declined.get(source.node_id, 0.0) > time.monotonic():
+            return  # its mesh keeps no receipts (no incentive service): nothing to sign
         signed = receipts.sign(
             self.identity,
             ticket,
@@ -119,8 +123,16 @@ class Puller:
         stub = storage_pb2_grpc.StorageServiceStub(self.channels.get(source.address))
 
         async def hand_over() -> None:
-            with contextlib.suppress(grpc.RpcError, TimeoutError):
+            try:
                 await stub.SubmitReceipts(request, timeout=RECEIPT_TIMEOUT_S)
+            except grpc.RpcError as err:
+                if err.code() in (
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    grpc.StatusCode.UNIMPLEMENTED,
+                ):
+                    self._declined[source.node_id] = time.monotonic() + DECLINED_FOR_S
+            except TimeoutError:
+                pass
 
         task = asyncio.get_running_loop().create_task(hand_over())
         self._receipts.add(task)
