@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from e2e.chainwatch import SETTLE_TIMEOUT_S, Settled, storage_address
 from e2e.conftest import FAST_ENV, Mesh, connect_nats_as_admin, random_file
 from stratos.common import receipts
-from stratos.common.identity import address_of, load_or_create
+from stratos.common.identity import load_or_create
 from stratos.common.nats_credentials import read_credentials
 from stratos.common.nats_subjects import RECEIPTS_SUBJECT, TRAFFIC_STREAM
 from stratos.common.natsutil import NatsLogin, connect
@@ -26,7 +27,6 @@ from stratos.v1 import receipt_pb2
 pytestmark = [pytest.mark.integration, pytest.mark.attack]
 
 KiB = 1024
-SETTLE_TIMEOUT_S = 150.0  # a few 20-block epochs of one block a second, on a busy machine
 
 
 @pytest.fixture(scope="module")
@@ -41,41 +41,6 @@ def mesh(tmp_path_factory) -> Iterator[Mesh]:
         yield m
     finally:
         m.stratos("dev", "down", timeout=60)
-
-
-def storage_address(mesh: Mesh, name: str) -> str:
-    return address_of(load_or_create(mesh.home / "run" / name / "identity.pem").public_bytes)
-
-
-class Settled:
-    """Every epoch report the chain settles while we watch, by epoch."""
-
-    def __init__(self, mesh: Mesh) -> None:
-        self.mesh = mesh
-        self.reports: dict[int, dict] = {}
-
-    def poll(self) -> dict:
-        doc = self.mesh.json("chain", "epoch")
-        last = doc["last_settled"]
-        if last is not None:
-            self.reports[last["epoch"]] = last
-        return doc
-
-    def bytes_at(self, address: str, epochs) -> int:
-        return sum(
-            t["bytes"]
-            for e in epochs
-            for t in self.reports.get(e, {}).get("traffic", [])
-            if t["node"] == address
-        )
-
-    def until_settled(self, epoch: int, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
-        """Watch (every second) until `epoch` is settled; each epoch stays the last settled
-        one for 20 blocks, so none is missed."""
-        deadline = time.monotonic() + timeout_s
-        while self.poll()["next_to_settle"] <= epoch:
-            assert time.monotonic() < deadline, f"epoch {epoch} did not settle"
-            time.sleep(1.0)
 
 
 def test_every_byte_moved_is_paid_once_from_the_payers_ozone(mesh: Mesh, tmp_path: Path) -> None:

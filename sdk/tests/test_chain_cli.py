@@ -213,7 +213,8 @@ def test_the_launcher_prepares_keys_and_genesis_once(home):
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     parsed = Genesis.from_json(first)
     assert [v.public_key for v in parsed.validators] == [k.public_bytes for k in keys]
-    incentive = address_of(load_or_create(meshplan.incentive_key_file(home.run_dir)).public_bytes)
+    incentive_key = meshplan.incentive_key_file(home.run_dir, "incentive-1")
+    incentive = address_of(load_or_create(incentive_key).public_bytes)
     assert parsed.accounts == (
         (address_of(home.identity().public_bytes), 1_000_000 * STOS),
         (incentive, 100 * STOS),
@@ -235,7 +236,7 @@ def test_the_launcher_prepares_keys_and_genesis_once(home):
 # -- launcher planning (pure) -------------------------------------------------------------------
 
 
-def _plan(existing, *, validators, storage=3, run_dir=Path("/r")):
+def _plan(existing, *, validators, storage=3, run_dir=Path("/r"), incentive=1):
     ports = iter(range(5000, 6000))
     return localmesh.plan_processes(
         run_dir,
@@ -246,6 +247,7 @@ def _plan(existing, *, validators, storage=3, run_dir=Path("/r")):
         python="/py",
         nats_binary=lambda: "/bin/nats-server",
         validators=validators,
+        incentive=incentive,
     )
 
 
@@ -302,6 +304,30 @@ def test_plan_keeps_validators_and_never_grows_the_set():
         *(f"validator-{i}" for i in range(1, 5)),
         "incentive-1",
     ]
+
+
+def test_plan_starts_each_incentive_replica_as_its_own_meta_node_and_never_grows_them(home):
+    recs = _plan([], validators=1, incentive=3, run_dir=home.run_dir)
+    replicas = [r for r in recs if r.kind == "incentive"]
+    assert [r.name for r in replicas] == ["incentive-1", "incentive-2", "incentive-3"]
+    assert len({r.env["STRATOS_IDENTITY_FILE"] for r in replicas}) == 3
+    assert {r.env["STRATOS_NODE_ID"] for r in replicas} == {r.name for r in replicas}
+    localmesh._prepare_chain(home, 1, recs)
+    parsed = Genesis.from_json(home.genesis_file.read_text())
+    metas = {
+        address_of(load_or_create(meshplan.incentive_key_file(home.run_dir, r.name)).public_bytes)
+        for r in replicas
+    }
+    assert {n.address for n in parsed.nodes if n.role == ledger_pb2.NODE_ROLE_META} == metas
+    assert _plan(recs, validators=1, incentive=1, run_dir=home.run_dir) == recs  # keeps them
+    with pytest.raises(FailedPrecondition, match="fixed at genesis"):
+        _plan(recs, validators=1, incentive=4, run_dir=home.run_dir)
+
+
+@pytest.mark.parametrize("n", [0, 8])
+def test_an_incentive_count_out_of_range_is_refused(home, capsys, n):
+    code, _, err = run_cli(capsys, "dev", "up", "--incentive", str(n))
+    assert_one_sentence(code, err, "--incentive")
 
 
 @pytest.mark.parametrize("n", [2, 3])

@@ -33,6 +33,7 @@ from stratos.sdk import mesh_trust, meshnats
 from stratos.sdk.home import Home
 from stratos.sdk.meshfile import find, load, locked, require, save
 from stratos.sdk.meshplan import (
+    DEFAULT_INCENTIVE,
     DEFAULT_VALIDATORS,
     INCENTIVE,
     INDEX,
@@ -48,6 +49,7 @@ from stratos.sdk.meshplan import (
     ProcessRecord,
     StatusRow,
     UpReport,
+    check_incentive_count,
     check_validator_count,
     genesis_file,
     incentive_key_file,
@@ -76,6 +78,7 @@ from stratos.sdk.procctl import (
 )
 
 __all__ = [
+    "DEFAULT_INCENTIVE",
     "DEFAULT_VALIDATORS",
     "INDEX",
     "MESH_VERSION",
@@ -87,6 +90,7 @@ __all__ = [
     "StatusRow",
     "UpReport",
     "add_storage",
+    "check_incentive_count",
     "check_validator_count",
     "down",
     "find",
@@ -160,7 +164,7 @@ def _wait_ready(
 def _prepare_chain(home: Home, validators: int, records: list[ProcessRecord]) -> None:
     """Keys for validator-1..N (run/validator-i/validator.pem, made once) and run/genesis.json:
     written once with those validators, the local user's default wallet funded (and holding
-    ozone), and the mesh's storage nodes and incentive replica registered on the ledger; an
+    ozone), and the mesh's storage nodes and incentive replicas registered on the ledger; an
     existing genesis is only checked, never rewritten (the chain would fork from its own data).
     Storage nodes added later are not registered: they serve, and earn nothing on this chain."""
     from stratos.common.identity import address_of, load_or_create
@@ -187,7 +191,9 @@ def _prepare_chain(home: Home, validators: int, records: list[ProcessRecord]) ->
             address(storage_key_file(home.run_dir, r.name)) for r in records if r.kind == STORAGE
         ],
         meta_nodes=[
-            address(incentive_key_file(home.run_dir)) for r in records if r.kind == INCENTIVE
+            address(incentive_key_file(home.run_dir, r.name))
+            for r in records
+            if r.kind == INCENTIVE
         ],
     )
     genesis.write_genesis(path, doc)
@@ -208,17 +214,20 @@ def up(
     capacity_bytes: int = 10 * GiB,
     wait_s: float = 60.0,
     validators: int = DEFAULT_VALIDATORS,
+    incentive: int = DEFAULT_INCENTIVE,
 ) -> UpReport:
     """Start whatever part of the mesh is down and return once all of it is healthy and every
     storage node is LIVE in the index. Idempotent; adds storage nodes but never removes any.
     `validators` (0, 1 or ≥ 4) adds that many ledger validators to a mesh that has none; the
-    validators of a mesh that has some are kept as they are."""
+    validators of a mesh that has some are kept as they are. With the validators come
+    `incentive` replicas of the incentive service, each a meta node registered at genesis."""
     if not 1 <= storage_nodes <= MAX_STORAGE_NODES:
         raise InvalidArgument(
             f"storage nodes must be between 1 and {MAX_STORAGE_NODES}, not {storage_nodes}"
         )
     _check_capacity(capacity_bytes)
     check_validator_count(validators)
+    check_incentive_count(incentive)
     deadline = time.monotonic() + wait_s
     report = UpReport()
     with locked(home):
@@ -231,6 +240,7 @@ def up(
             python=sys.executable,
             nats_binary=nats_server_binary,
             validators=validators,
+            incentive=incentive,
         )
         if n := validator_count(records):
             _prepare_chain(home, n, records)

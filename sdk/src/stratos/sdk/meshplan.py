@@ -15,7 +15,8 @@ MESH_VERSION = 1
 GiB = 1 << 30
 NATS, INDEX, STORAGE, VALIDATOR = "nats", "index", "storage", "validator"
 INCENTIVE = "incentive"
-INCENTIVE_NAME = "incentive-1"
+DEFAULT_INCENTIVE = 1
+MAX_INCENTIVE = 7
 _KIND_ORDER = {NATS: 0, INDEX: 1, STORAGE: 2, VALIDATOR: 3, INCENTIVE: 4}
 # Validators `stratos dev up` runs unless told otherwise: 4, the least count that survives one
 # faulty validator.
@@ -117,6 +118,13 @@ def check_validator_count(n: int) -> int:
     return n
 
 
+def check_incentive_count(n: int) -> int:
+    """1..MAX_INCENTIVE replicas of the incentive service (the chain's meta nodes)."""
+    if not 1 <= n <= MAX_INCENTIVE:
+        raise InvalidArgument(f"incentive replicas must be between 1 and {MAX_INCENTIVE}, not {n}")
+    return n
+
+
 def validator_count(records: list[ProcessRecord]) -> int:
     return sum(1 for r in records if r.kind == VALIDATOR)
 
@@ -141,10 +149,12 @@ def plan_processes(
     python: str,
     nats_binary: Callable[[], str],
     validators: int = 0,
+    incentive: int = DEFAULT_INCENTIVE,
 ) -> list[ProcessRecord]:
     """The mesh's records: every existing one unchanged, plus nats, the index, storage-1..N,
-    validator-1..`validators` and, with validators, incentive-1 for whichever are missing
-    (never removes a node). `port` picks a
+    validator-1..`validators` and, with validators, incentive-1..`incentive` for whichever are
+    missing (never removes a node). The incentive replicas are the chain's meta nodes, registered
+    at genesis, so like validators they are only ever added together with the chain. `port` picks a
     fresh loopback port. Each validator's peers are all the other validators; the validator set
     is fixed by the genesis, so validators are only ever added to a mesh that has none."""
     have = {r.name: r for r in existing}
@@ -245,30 +255,42 @@ def plan_processes(
     if validator_addrs:  # the index checks payers' ozone on the chain
         index = next(r for r in out if r.kind == INDEX)
         index.env["STRATOS_CONSENSUS_ADDRESSES"] = ",".join(validator_addrs)
-    if validator_addrs and INCENTIVE_NAME not in have:
-        data_dir = run_dir / INCENTIVE_NAME
-        out.append(
-            ProcessRecord(
-                name=INCENTIVE_NAME,
-                kind=INCENTIVE,
-                address=(addr := fresh()),
-                argv=[python, "-m", "stratos.incentive"],
-                env={
-                    "STRATOS_NATS_URL": nats_url,
-                    "STRATOS_GRPC_ADDRESS": addr,
-                    "STRATOS_NODE_ID": INCENTIVE_NAME,
-                    "STRATOS_IDENTITY_FILE": str(incentive_key_file(run_dir)),
-                    "STRATOS_CONSENSUS_ADDRESSES": ",".join(validator_addrs),
-                },
-                log=str(logs / f"{INCENTIVE_NAME}.log"),
-                data_dir=str(data_dir),
-            )
+    have_incentive = sum(1 for r in existing if r.kind == INCENTIVE)
+    if have_incentive and incentive > have_incentive:
+        raise FailedPrecondition(
+            f"the local chain has {have_incentive} incentive replicas, its meta nodes, fixed at "
+            f"genesis, so it cannot grow to {incentive}; start a new chain with "
+            "'stratos dev down --purge'"
         )
+    if validator_addrs and not have_incentive:
+        for i in range(1, incentive + 1):
+            name = incentive_name(i)
+            out.append(
+                ProcessRecord(
+                    name=name,
+                    kind=INCENTIVE,
+                    address=(addr := fresh()),
+                    argv=[python, "-m", "stratos.incentive"],
+                    env={
+                        "STRATOS_NATS_URL": nats_url,
+                        "STRATOS_GRPC_ADDRESS": addr,
+                        "STRATOS_NODE_ID": name,
+                        "STRATOS_IDENTITY_FILE": str(incentive_key_file(run_dir, name)),
+                        "STRATOS_CONSENSUS_ADDRESSES": ",".join(validator_addrs),
+                    },
+                    log=str(logs / f"{name}.log"),
+                    data_dir=str(run_dir / name),
+                )
+            )
     return sort_records(out)
 
 
-def incentive_key_file(run_dir: Path) -> Path:
-    return run_dir / INCENTIVE_NAME / "identity.pem"
+def incentive_name(i: int) -> str:
+    return f"incentive-{i}"
+
+
+def incentive_key_file(run_dir: Path, name: str) -> Path:
+    return run_dir / name / "identity.pem"
 
 
 def storage_key_file(run_dir: Path, name: str) -> Path:

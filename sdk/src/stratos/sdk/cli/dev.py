@@ -24,7 +24,9 @@ from stratos.sdk.cli.shared import (
 )
 from stratos.sdk.home import Home
 from stratos.sdk.meshplan import (
+    DEFAULT_INCENTIVE,
     DEFAULT_VALIDATORS,
+    MAX_INCENTIVE,
     MAX_STORAGE_ADDED,
     MAX_STORAGE_NODES,
     MAX_VALIDATORS,
@@ -65,6 +67,13 @@ def up(
         callback=within(0, MAX_VALIDATORS),
         help="STOS ledger validators to run: 0, 1 or at least 4 (kept once the chain exists).",
     ),
+    incentive: int = typer.Option(
+        DEFAULT_INCENTIVE,
+        "--incentive",
+        callback=within(1, MAX_INCENTIVE),
+        help="Incentive replicas (the chain's meta nodes; 2/3 of them settle an epoch) to run "
+        "with the validators (kept once the chain exists).",
+    ),
 ) -> None:
     """Start the mesh (only what is down); returns when every process is healthy."""
     home = Home.from_env()
@@ -77,6 +86,7 @@ def up(
             capacity_bytes=cap,
             wait_s=wait,
             validators=validators,
+            incentive=incentive,
         )
     err.print(report.message)
     out.print(render.mesh_table([r.to_dict() for r in localmesh.status(home)]))

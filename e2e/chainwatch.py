@@ -1,0 +1,46 @@
+"""Watching a local mesh's chain settle Proof-of-Traffic epochs, through the CLI as a user
+would (`stratos chain epoch`)."""
+
+from __future__ import annotations
+
+import time
+
+from e2e.conftest import Mesh
+from stratos.common.identity import address_of, load_or_create
+
+SETTLE_TIMEOUT_S = 150.0  # a few 20-block epochs of one block a second, on a busy machine
+
+
+def storage_address(mesh: Mesh, name: str) -> str:
+    return address_of(load_or_create(mesh.home / "run" / name / "identity.pem").public_bytes)
+
+
+class Settled:
+    """Every epoch report the chain settles while we watch, by epoch."""
+
+    def __init__(self, mesh: Mesh) -> None:
+        self.mesh = mesh
+        self.reports: dict[int, dict] = {}
+
+    def poll(self) -> dict:
+        doc = self.mesh.json("chain", "epoch")
+        last = doc["last_settled"]
+        if last is not None:
+            self.reports[last["epoch"]] = last
+        return doc
+
+    def bytes_at(self, address: str, epochs) -> int:
+        return sum(
+            t["bytes"]
+            for e in epochs
+            for t in self.reports.get(e, {}).get("traffic", [])
+            if t["node"] == address
+        )
+
+    def until_settled(self, epoch: int, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
+        """Watch (every second) until `epoch` is settled; each epoch stays the last settled
+        one for 20 blocks, so none is missed."""
+        deadline = time.monotonic() + timeout_s
+        while self.poll()["next_to_settle"] <= epoch:
+            assert time.monotonic() < deadline, f"epoch {epoch} did not settle"
+            time.sleep(1.0)
