@@ -19,7 +19,10 @@ def epoch(n: int, traffic: list[tuple[str, int, int]]) -> dict:
         "bytes": sum(b for _, b, _ in traffic),
         "ozone": 0,
         "audits_failed": sum(f for _, _, f in traffic),
-        "traffic": [{"node": a, "bytes": b, "audits_failed": f} for a, b, f in traffic],
+        "traffic": [
+            {"node": a, "bytes": b, "audits_failed": f, "slashed_nstos": f * 10**9}
+            for a, b, f in traffic
+        ],
         "signers": [],
         **_settle_log_numbers(LOG),
     }
@@ -47,3 +50,16 @@ def test_nodes_are_summed_over_epochs_biggest_first() -> None:
     assert [round(n["share"], 2) for n in doc["nodes"]] == [0.6, 0.4]
     assert render.rewards_view(doc) is not None
     assert rewards_dict([])["nodes"] == []
+
+
+def test_each_nodes_slashing_is_summed_and_shown_in_stos() -> None:
+    doc = rewards_dict([epoch(4, [("a", 100, 0), ("b", 300, 1)]), epoch(3, [("b", 100, 2)])])
+    assert {n["node"]: (n["slashed_nstos"], n["slashed"]) for n in doc["nodes"]} == {
+        "a": (0, "0"),
+        "b": (3 * 10**9, "3"),
+    }
+    from rich.console import Console
+
+    console = Console(width=120, record=True)
+    console.print(render.rewards_view(doc))
+    assert "slashed (STOS)" in console.export_text()

@@ -173,7 +173,7 @@ class OzonePool(_message.Message):
     def __init__(self, deposits: _Optional[int] = ..., prepaid: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class EpochStatus(_message.Message):
-    __slots__ = ("epoch_blocks", "current_epoch", "next_to_settle", "last_settled_height", "last_report_digest", "minted", "bonded_meta_nodes")
+    __slots__ = ("epoch_blocks", "current_epoch", "next_to_settle", "last_settled_height", "last_report_digest", "minted", "bonded_meta_nodes", "audit_slash", "suspend_debt_bps")
     EPOCH_BLOCKS_FIELD_NUMBER: _ClassVar[int]
     CURRENT_EPOCH_FIELD_NUMBER: _ClassVar[int]
     NEXT_TO_SETTLE_FIELD_NUMBER: _ClassVar[int]
@@ -181,6 +181,8 @@ class EpochStatus(_message.Message):
     LAST_REPORT_DIGEST_FIELD_NUMBER: _ClassVar[int]
     MINTED_FIELD_NUMBER: _ClassVar[int]
     BONDED_META_NODES_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_SLASH_FIELD_NUMBER: _ClassVar[int]
+    SUSPEND_DEBT_BPS_FIELD_NUMBER: _ClassVar[int]
     epoch_blocks: int
     current_epoch: int
     next_to_settle: int
@@ -188,7 +190,9 @@ class EpochStatus(_message.Message):
     last_report_digest: bytes
     minted: int
     bonded_meta_nodes: int
-    def __init__(self, epoch_blocks: _Optional[int] = ..., current_epoch: _Optional[int] = ..., next_to_settle: _Optional[int] = ..., last_settled_height: _Optional[int] = ..., last_report_digest: _Optional[bytes] = ..., minted: _Optional[int] = ..., bonded_meta_nodes: _Optional[int] = ...) -> None: ...
+    audit_slash: int
+    suspend_debt_bps: int
+    def __init__(self, epoch_blocks: _Optional[int] = ..., current_epoch: _Optional[int] = ..., next_to_settle: _Optional[int] = ..., last_settled_height: _Optional[int] = ..., last_report_digest: _Optional[bytes] = ..., minted: _Optional[int] = ..., bonded_meta_nodes: _Optional[int] = ..., audit_slash: _Optional[int] = ..., suspend_debt_bps: _Optional[int] = ...) -> None: ...
 
 class StreamBlocksRequest(_message.Message):
     __slots__ = ("from_height",)

@@ -48,7 +48,7 @@ from stratos.sdk.txstatus import (
     summarize,
 )
 from stratos.sdk.wallet import DEFAULT_FEE_NSTOS, check_address, transfer_tx
-from stratos.v1 import consensus_pb2, consensus_pb2_grpc
+from stratos.v1 import consensus_pb2, consensus_pb2_grpc, ledger_pb2
 
 __all__ = ["ChainClient", "TxPending", "TxStatus", "decode_tx"]
 
@@ -66,6 +66,7 @@ class AccountInfo:
     ozone: int
     height: int  # the committed height this answer reflects
     pending_nonce: int = 0  # the next nonce, counting txs pending in the answering mempool
+    node: dict[str, Any] | None = None  # the address's node registration, if it has one
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,7 +77,24 @@ class AccountInfo:
             "pending_nonce": max(self.nonce, self.pending_nonce),
             "ozone": self.ozone,
             "height": self.height,
+            "node": self.node,
         }
+
+
+_ROLE_NAMES = {ledger_pb2.NODE_ROLE_RESOURCE: "resource", ledger_pb2.NODE_ROLE_META: "meta"}
+
+
+def node_dict(node: ledger_pb2.NodeRecord) -> dict[str, Any]:
+    """A registered node as `balance --json` shows it: its deposit, and any slashing debt."""
+    return {
+        "role": _ROLE_NAMES.get(node.role, "unknown"),
+        "deposit": format_stos(node.deposit),
+        "deposit_nstos": node.deposit,
+        "debt": format_stos(node.debt),
+        "debt_nstos": node.debt,
+        "suspended": node.suspended,
+        "unbonding_until_height": node.unbonding_until_height or None,
+    }
 
 
 @dataclass(frozen=True)
@@ -110,7 +128,10 @@ class NoValidatorReached(Unavailable):
 
 def _account(address: str, resp: consensus_pb2.GetAccountResponse) -> AccountInfo:
     acc = resp.account
-    return AccountInfo(address, acc.balance, acc.nonce, acc.ozone, resp.height, resp.pending_nonce)
+    node = node_dict(resp.node) if resp.HasField("node") and resp.node.role else None
+    return AccountInfo(
+        address, acc.balance, acc.nonce, acc.ozone, resp.height, resp.pending_nonce, node
+    )
 
 
 class ChainClient:
@@ -648,9 +669,6 @@ def ozone_dict(account: AccountInfo, status: consensus_pb2.StatusResponse) -> di
     }
 
 
-SETTLE_SCAN_BLOCKS = 3  # epochs a report may take to settle after its epoch, scanned per epoch
-
-
 def _settle_log_numbers(log: str) -> dict[str, str]:
     """The totals a settled report's result sentence states (see the ledger's epoch_report)."""
     import re
@@ -668,17 +686,17 @@ def _settle_log_numbers(log: str) -> dict[str, str]:
 
 async def settled_epochs(client: ChainClient, count: int) -> list[dict[str, Any]]:
     """The last `count` settled epochs, newest first, each as the block that settled it carries
-    its report (found by scanning the few blocks after the epoch's end)."""
+    its report: found by scanning forward from the epoch's end, and no further than the block
+    that settled the next epoch (reports settle in order), however long its quorum took."""
     status = await client.status()
     e = status.epochs
     n = e.epoch_blocks
     found: list[dict[str, Any]] = []
+    upper = e.last_settled_height  # epochs settle in order: no later than the next one did
     for epoch in range(e.next_to_settle - 1, max(-1, e.next_to_settle - 1 - count), -1):
         start = (epoch + 1) * n + 1
         heights = (
-            [e.last_settled_height]
-            if epoch == e.next_to_settle - 1
-            else range(start, min(status.height, start + SETTLE_SCAN_BLOCKS * n) + 1)
+            [e.last_settled_height] if epoch == e.next_to_settle - 1 else range(start, upper + 1)
         )
         for h in heights:
             block = block_dict(await client.block(h))
@@ -700,28 +718,42 @@ async def settled_epochs(client: ChainClient, count: int) -> list[dict[str, Any]
                         "bytes": report["bytes"],
                         "ozone": report["ozone"],
                         "audits_failed": report["audits_failed"],
-                        "traffic": report["traffic"],
+                        "traffic": [
+                            {**t, "slashed_nstos": t["audits_failed"] * e.audit_slash}
+                            for t in report["traffic"]
+                        ],
                         "signers": report["signers"],
                         **_settle_log_numbers(report.get("log", "")),
                     }
                 )
+                upper = h
                 break
+        else:
+            break  # not in the blocks this validator keeps
     return found
 
 
 def rewards_dict(epochs: list[dict[str, Any]]) -> dict[str, Any]:
     """`stratos rewards --json`: the settled epochs, and per node its bytes, share of the
-    traffic and failed audits over them."""
+    traffic, failed audits and the debt they added (slashed) over them."""
     per_node: dict[str, dict[str, int]] = {}
     for ep in epochs:
         for t in ep["traffic"]:
-            row = per_node.setdefault(t["node"], {"bytes": 0, "audits_failed": 0, "epochs": 0})
+            row = per_node.setdefault(
+                t["node"], {"bytes": 0, "audits_failed": 0, "slashed_nstos": 0, "epochs": 0}
+            )
             row["bytes"] += t["bytes"]
             row["audits_failed"] += t["audits_failed"]
+            row["slashed_nstos"] += t.get("slashed_nstos", 0)
             row["epochs"] += 1
     total = sum(r["bytes"] for r in per_node.values())
     nodes = [
-        {"node": a, **r, "share": r["bytes"] / total if total else 0.0}
+        {
+            "node": a,
+            **r,
+            "slashed": format_stos(r["slashed_nstos"]),
+            "share": r["bytes"] / total if total else 0.0,
+        }
         for a, r in sorted(per_node.items(), key=lambda kv: -kv[1]["bytes"])
     ]
     return {"epochs": epochs, "nodes": nodes}

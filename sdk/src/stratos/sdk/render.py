@@ -489,11 +489,15 @@ def rewards_view(doc: Mapping[str, Any]) -> Table:
     outer.add_row(table)
     if doc["nodes"]:
         nodes = _table("nodes over these epochs")
-        for col in ("node", "bytes", "share", "failed audits"):
+        for col in ("node", "bytes", "share", "failed audits", "slashed (STOS)"):
             nodes.add_column(col, justify="left" if col == "node" else "right", no_wrap=True)
         for n in doc["nodes"]:
             nodes.add_row(
-                n["node"], human_size(n["bytes"]), f"{n['share']:.0%}", str(n["audits_failed"])
+                n["node"],
+                human_size(n["bytes"]),
+                f"{n['share']:.0%}",
+                str(n["audits_failed"]),
+                n.get("slashed", "0"),
             )
         outer.add_row(nodes)
     return outer

@@ -178,6 +178,13 @@ def balance(
         f"[dim](nonce {acc.nonce}, at height {acc.height})[/]",
         highlight=False,
     )
+    if acc.node is not None:
+        n = acc.node
+        state = "suspended" if n["suspended"] else "bonded"
+        if n["unbonding_until_height"]:
+            state = f"unbonding until height {n['unbonding_until_height']}"
+        debt = f", debt {n['debt']} STOS" if n["debt_nstos"] else ""
+        out.print(f"{n['role']} node: {n['deposit']} STOS deposit, {state}{debt}", highlight=False)
 
 
 def _exit_if_pending(res: Any, as_json: bool) -> None:

@@ -75,6 +75,8 @@ def epoch_status(state: LedgerState) -> consensus_pb2.EpochStatus:
         last_report_digest=book.last_report_digest,
         minted=book.minted,
         bonded_meta_nodes=meta,
+        audit_slash=state.params.audit_slash,
+        suspend_debt_bps=state.params.suspend_debt_bps,
     )
 
 
