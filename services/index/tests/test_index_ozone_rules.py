@@ -13,6 +13,7 @@ from stratos.index.ozone_rules import (
     decode,
     encode,
     grant,
+    release,
     reserved,
 )
 
@@ -63,4 +64,38 @@ def test_no_sequence_of_grants_promises_more_than_is_held(held: int, needs: list
         g = grant(held, leases, holder=f"index-{i % 3}", need=need, now_ms=NOW)
         assert g.amount == 0 or g.amount >= need
         leases = g.leases
+        assert reserved(leases, NOW) <= held
+
+
+def test_release_gives_back_the_unspent_part_of_one_lease_only() -> None:
+    mine = Lease("index-1", 10 * GIB, NOW + HOLD_MS)
+    older = Lease("index-1", GIB, NOW + 5)
+    theirs = Lease("index-2", 4 * GIB, NOW + HOLD_MS)
+    after = release(
+        [older, mine, theirs], holder="index-1", until_ms=NOW + HOLD_MS, unspent=9 * GIB
+    )
+    assert after == [older, Lease("index-1", GIB, NOW + HOLD_MS), theirs]
+    # all of it unspent: the lease is gone; a lease not found changes nothing
+    assert release([mine], holder="index-1", until_ms=NOW + HOLD_MS, unspent=10 * GIB) == []
+    assert release([theirs], holder="index-1", until_ms=NOW + HOLD_MS, unspent=GIB) == [theirs]
+
+
+@given(
+    held=st.integers(0, 1 << 40),
+    needs=st.lists(st.integers(1, 1 << 36), max_size=12),
+    spent_share=st.fractions(0, 1),
+)
+def test_giving_back_what_was_unspent_frees_exactly_that_and_never_more(
+    held, needs, spent_share
+) -> None:
+    leases: list[Lease] = []
+    for i, need in enumerate(needs):
+        g = grant(held, leases, holder=f"index-{i % 2}", need=need, now_ms=NOW)
+        leases = g.leases
+        if g.amount:
+            mine = leases[-1]
+            unspent = int(g.amount * (1 - spent_share))
+            before = reserved(leases, NOW)
+            leases = release(leases, holder=mine.holder, until_ms=mine.until_ms, unspent=unspent)
+            assert reserved(leases, NOW) == before - unspent
         assert reserved(leases, NOW) <= held

@@ -209,6 +209,8 @@ async def serve(
                 ),
                 "the ozone bucket",
             )
+            # leases whose spending window ended give back what no ticket took
+            await stack.enter_async_context(background(ozone.run(), name="ozone-release"))
             # nodes the ledger suspended get no new chunks
             await stack.enter_async_context(
                 background(Standing(chain, registry).run(), name="standing")

@@ -13,6 +13,11 @@ spends it locally for `USE_MS`, then takes a new one. A lease counts against the
 every ticket it paid for has expired, its receipts have arrived (`GRACE_MS` later) and their
 epoch has settled (`SETTLE_MS`): by then the chain's own balance shows the spending.
 
+When its window to spend a lease is over, the replica gives back what it did not spend
+(`release`): it rewrites its lease to the part its tickets took. So a payer's ozone is held only
+for tickets signed, not for whole slices, and a wallet moving a few small files does not find
+most of its ozone leased an hour later.
+
 What a ticket reserves is what its transfer uses: the bytes times the copies written for a put,
 the bytes for a get. A ticket's byte budget allows one retry on top; that slack is not reserved,
 so a payer can overspend by at most one retry's bytes, and settlement then charges what it holds.
@@ -80,3 +85,17 @@ def grant(held: int, leases: list[Lease], *, holder: str, need: int, now_ms: int
     amount = max(need, min(free // LEASE_SHARE, max(LEASE_MIN, need)))
     amount = min(amount, free)
     return Grant([*current, Lease(holder, amount, now_ms + HOLD_MS)], amount, held, taken)
+
+
+def release(leases: list[Lease], *, holder: str, until_ms: int, unspent: int) -> list[Lease]:
+    """`leases` with `unspent` ozone of `holder`'s lease that counts until `until_ms` given
+    back (the part of it no ticket took); a lease left with nothing is dropped. (Leases of one
+    holder counting until the same moment are one lease to it, so any of them gives back.)"""
+    out = []
+    for x in leases:
+        if unspent > 0 and x.holder == holder and x.until_ms == until_ms:
+            back = min(x.amount, unspent)
+            x, unspent = Lease(holder, x.amount - back, until_ms), unspent - back
+        if x.amount > 0:
+            out.append(x)
+    return out
