@@ -97,7 +97,7 @@ def test_the_schema_refuses_unknown_keys_and_bad_values():
 
 def test_every_component_has_the_same_image_shape():
     values = yaml.safe_load((CHART / "values.yaml").read_text())
-    for component in ("operator", "nats", "index", "storage", "consensus", "jaeger"):
+    for component in ("operator", "nats", "index", "storage", "consensus", "incentive", "jaeger"):
         assert {"repository", "tag", "pullPolicy"} == set(values[component]["image"])
 
 
@@ -180,7 +180,13 @@ def test_skaffold_builds_one_image_per_service_from_existing_dockerfiles():
     assert cfg["apiVersion"].startswith("skaffold/v4")
     artifacts = cfg["build"]["artifacts"]
     names = [a["image"] for a in artifacts]
-    assert names == ["stratos-storage", "stratos-index", "stratos-consensus", "stratos-operator"]
+    assert names == [
+        "stratos-storage",
+        "stratos-index",
+        "stratos-consensus",
+        "stratos-operator",
+        "stratos-incentive",
+    ]
     for a in artifacts:
         assert a["context"] == "."
         assert (REPO / a["docker"]["dockerfile"]).is_file()
@@ -197,6 +203,10 @@ def test_skaffold_builds_one_image_per_service_from_existing_dockerfiles():
     dev = next(p for p in cfg["profiles"] if p["name"] == "dev")
     syncs = [p for p in dev["patches"] if p["path"].endswith("/sync")]
     assert syncs and all(s["value"]["manual"] for s in syncs)
+    for patch in dev["patches"]:  # the operator's inner loop patches the operator's artifact
+        if patch["path"].startswith("/build/artifacts/"):
+            index = int(patch["path"].split("/")[3])
+            assert artifacts[index]["image"] == "stratos-operator", patch["path"]
     for patch in dev["patches"]:
         if patch["path"].endswith("setValues"):
             for key in patch["value"]:
