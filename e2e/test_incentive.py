@@ -50,9 +50,14 @@ def test_every_byte_moved_is_paid_once_from_the_payers_ozone(mesh: Mesh, tmp_pat
     src = random_file(tmp_path / "paid.bin", 256 * KiB + 5, seed=3)
     put = mesh.json("put", str(src))
     stored = sum(s["stored_size"] for s in mesh.json("stat", put["id"])["segments"])
-    got = mesh.stratos("get", put["cap"], "-o", str(tmp_path / "back.bin"), check=True)
-    assert got.returncode == 0
+    assert put["ozone"] == 3 * stored  # what the put's receipts will be charged
+    got = mesh.json("get", put["cap"], "-o", str(tmp_path / "back.bin"))
+    assert got["ozone"] == stored
     expected = 3 * stored + stored  # three copies written, one read
+    # `stratos ozone` tells what the last put and get moved, priced now
+    shown = mesh.json("ozone")
+    assert (shown["last_put"]["ozone"], shown["last_get"]["ozone"]) == (3 * stored, stored)
+    assert shown["last_put"]["id"] == put["id"] and shown["last_put"]["cost_now"] is not None
 
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     while ozone0 - mesh.json("balance")["ozone"] < expected:

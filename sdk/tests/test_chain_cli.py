@@ -19,10 +19,12 @@ from devharness import assert_one_sentence, run_cli
 
 from stratos.common.errors import AlreadyExists, FailedPrecondition, StratosError
 from stratos.common.identity import Identity, address_of, load_or_create
+from stratos.common.stos import format_stos
 from stratos.common.testing_tls import cert_files, channel_credentials, server_credentials
 from stratos.consensus.ledger.apphash import app_hash
 from stratos.consensus.ledger.apply import apply_block
 from stratos.consensus.ledger.block import block_hash, make_block
+from stratos.consensus.ledger.epochs import node_message
 from stratos.consensus.ledger.genesis import Genesis
 from stratos.consensus.ledger.mempool import Mempool
 from stratos.consensus.ledger.state import Params
@@ -414,6 +416,9 @@ class FakeConsensus(consensus_pb2_grpc.ConsensusServiceServicer):
         if acc:
             resp.account.balance, resp.account.nonce = acc.balance, acc.nonce
             resp.account.ozone = acc.ozone
+        node = self.state.nodes.get(request.address)
+        if node is not None:
+            resp.node.CopyFrom(node_message(request.address, node, self.state.params))
         resp.pending_nonce = self.mempool.next_nonce(request.address)
         return resp
 
@@ -567,6 +572,20 @@ def test_ozone_shows_the_price_and_buy_prepays_at_it(home, capsys, chain):
     assert after["price_per_gib_nstos"] > before["price_per_gib_nstos"]  # the price rose
     code, out, err = run_cli(capsys, "ozone")
     assert code == 0 and "GiB of traffic" in out and "a 1 GiB put with 3 copies" in out
+    assert "your last put" not in out  # none yet
+    # what the last put moved (noted by `stratos put`), priced at today's ozone price
+    me = address_of(home.identity().public_bytes)
+    home.note_traffic(me, "put", {"id": "f" * 64, "name": "big.iso", "size": 3 << 20,
+                                  "ozone": 9 << 20, "at_unix_ms": 1_700_000_000_000})  # fmt: skip
+    home.note_traffic("cd" * 20, "put", {"id": "e" * 64, "name": "theirs", "size": 1, "ozone": 3})
+    doc = json.loads(run_cli(capsys, "ozone", "--json")[1])
+    assert doc["last_put"]["name"] == "big.iso" and doc["last_put"]["ozone"] == 9 << 20
+    assert doc["last_put"]["cost_now"] == format_stos(
+        (9 << 20) * after["price_per_gib_nstos"] >> 30
+    )
+    assert "last_get" not in doc
+    code, out, err = run_cli(capsys, "ozone")
+    assert "your last put: big.iso (3.0 MiB, 2023-11-14 22:13:20 UTC) moved 9437184 ozone" in out
     assert_one_sentence(*run_cli(capsys, "ozone", "buy", "0")[::2], "more than 0 STOS")
     code, _, err = run_cli(capsys, "ozone", "buy", "5000000")
     assert_one_sentence(code, err, "insufficient funds")
@@ -580,6 +599,10 @@ def test_node_register_and_unbond_lock_and_release_a_deposit(home, capsys, chain
     assert "registered a resource node with 1000 STOS; committed at height" in out
     me = address_of(home.identity().public_bytes)
     assert chain.state.nodes[me].deposit == 1000 * STOS
+    code, out, err = run_cli(capsys, "balance")
+    assert code == 0 and "resource node: 1000 STOS deposit, bonded" in out
+    node = json.loads(run_cli(capsys, "balance", "--json")[1])["node"]
+    assert node["role"] == "resource" and node["debt_nstos"] == 0 and not node["suspended"]
     code, out, err = run_cli(capsys, "node", "unbond", "--json")
     assert code == 0, err
     assert json.loads(out)["result"].startswith("unbonding 1000 STOS; released at height")

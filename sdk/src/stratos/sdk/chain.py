@@ -650,14 +650,33 @@ def epoch_dict(
 GIB = 1 << 30
 
 
-def ozone_dict(account: AccountInfo, status: consensus_pb2.StatusResponse) -> dict[str, Any]:
+def ozone_dict(
+    account: AccountInfo,
+    status: consensus_pb2.StatusResponse,
+    last: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """`stratos ozone --json`: the wallet's ozone and what traffic costs now. The price of one
-    ozone is (S+P)/L nstos; 1 ozone pays for 1 byte moved at one storage node."""
+    ozone is (S+P)/L nstos; 1 ozone pays for 1 byte moved at one storage node. `last`: the
+    wallet's last put and get as this home noted them (`Home.last_traffic`), each priced now."""
     pool = status.ozone
     per_gib = (
         (pool.deposits + pool.prepaid) * GIB // pool.limit if pool.limit else None
     )  # nstos per GiB moved at one node
+    priced = {}
+    for kind in ("put", "get"):
+        entry = (last or {}).get(kind)
+        if isinstance(entry, dict) and isinstance(entry.get("ozone"), int):
+            cost = (
+                entry["ozone"] * (pool.deposits + pool.prepaid) // pool.limit
+                if pool.limit
+                else None
+            )
+            priced[f"last_{kind}"] = {
+                **entry,
+                "cost_now": None if cost is None else format_stos(cost),
+            }
     return {
+        **priced,
         "address": account.address,
         "ozone": account.ozone,
         "ozone_gib": account.ozone / GIB,

@@ -42,7 +42,7 @@ from stratos.common.errors import (
     Unavailable,
 )
 from stratos.common.hashing import chunk_id as hash_chunk
-from stratos.common.identity import Identity
+from stratos.common.identity import Identity, address_of
 from stratos.common.limits import MIN_SEGMENT_BYTES
 from stratos.common.sealed_metadata import check_name
 from stratos.common.segment_limits import fitting_segment_size
@@ -155,6 +155,17 @@ class MeshClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    @property
+    def traffic_bytes(self) -> int:
+        """Bytes this client's transfers moved and signed receipts for so far: the ozone the
+        chain charges the payer for them once their epoch settles."""
+        return self._receipts.bytes_receipted
+
+    @property
+    def payer_address(self) -> str:
+        """The ledger address whose ozone pays for this client's traffic."""
+        return address_of(self._payer.public_bytes)
 
     async def close(self) -> None:
         """Hand the storage nodes their last receipts, then close every channel."""

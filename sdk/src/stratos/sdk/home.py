@@ -120,6 +120,32 @@ class Home:
             raise FailedPrecondition(f"the mesh described in {self.mesh_file} has no index")
         return addrs
 
+    # -- what a wallet's last put and get cost, for `stratos ozone` --------------------------------
+
+    @property
+    def traffic_file(self) -> Path:
+        return self.root / "last-traffic.json"
+
+    def note_traffic(self, payer: str, kind: str, entry: dict) -> None:
+        """Remember `entry` (name, size, ozone, at) as `payer`'s last `kind` ("put" or "get")."""
+        doc = self.last_traffic_all()
+        doc.setdefault(payer, {})[kind] = entry
+        if len(doc) > 256:  # wallets of this home; never grows without bound
+            doc = dict(list(doc.items())[-256:])
+        write_atomic(self.traffic_file, json.dumps(doc, indent=1).encode())
+
+    def last_traffic(self, payer: str) -> dict:
+        """`payer`'s last put and get as noted here ({} when none)."""
+        got = self.last_traffic_all().get(payer)
+        return got if isinstance(got, dict) else {}
+
+    def last_traffic_all(self) -> dict:
+        try:
+            doc = json.loads(self.traffic_file.read_text())
+        except (OSError, ValueError):
+            return {}  # none yet, or unreadable: it is only a note, rewritten by the next put
+        return doc if isinstance(doc, dict) else {}
+
     # -- keyring: capabilities of files this user stored, so `stratos get <id>` works for them --
 
     def remember(self, file_id: str, capability: str) -> None:

@@ -59,6 +59,7 @@ class ReceiptSender:
         self._declined: dict[str, float] = {}  # node → until when it takes no receipts
         self._tries: dict[str, int] = {}  # node → failed hand-overs in a row
         self._serial = itertools.count(secrets.randbits(48))
+        self.bytes_receipted = 0  # bytes of every receipt taken: the ozone they will be charged
         self._timer: asyncio.Task | None = None
         self.sent = 0  # receipts nodes accepted (for tests and diagnostics)
 
@@ -79,6 +80,7 @@ class ReceiptSender:
             if time.monotonic() < until:
                 return
             del self._declined[node_id]
+        self.bytes_receipted += nbytes
         queue = self._pending.setdefault((address, node_id), deque())
         if len(queue) >= MAX_PENDING:
             queue.popleft()

@@ -467,6 +467,16 @@ def epoch_view(doc: Mapping[str, Any]) -> Table:
     return outer
 
 
+def last_traffic_line(kind: str, last: Mapping[str, Any]) -> str:
+    """`stratos ozone`: what the wallet's last put or get moved and cost (`chain.ozone_dict`)."""
+    when = format_time(last["at_unix_ms"]) + " UTC" if last.get("at_unix_ms") else "?"
+    cost = f", {last['cost_now']} STOS at today's price" if last.get("cost_now") else ""
+    return (
+        f"your last {kind}: {last.get('name') or last.get('id', '?')} "
+        f"({human_size(last.get('size', 0))}, {when}) moved {last['ozone']} ozone{cost}"
+    )
+
+
 def rewards_view(doc: Mapping[str, Any]) -> Table:
     """`stratos rewards` (`chain.rewards_dict`): one row per settled epoch, then one per node."""
     outer = Table.grid()

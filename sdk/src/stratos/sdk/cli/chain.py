@@ -380,7 +380,7 @@ def ozone(
     address = wallets(home).show(from_name).address
 
     async def work(c: Any) -> Any:
-        return ozone_dict(await c.account(address), await c.status())
+        return ozone_dict(await c.account(address), await c.status(), home.last_traffic(address))
 
     doc = with_chain(home, work)
     if as_json:
@@ -396,6 +396,9 @@ def ozone(
             f"{doc['put_1gib_3_copies']} STOS  [dim](at height {doc['height']})[/]",
             highlight=False,
         )
+    for kind in ("put", "get"):
+        if (last := doc.get(f"last_{kind}")) is not None:
+            out.print(render.last_traffic_line(kind, last), highlight=False, soft_wrap=True)
 
 
 @ozone_app.command("buy")

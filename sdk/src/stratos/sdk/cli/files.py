@@ -162,7 +162,7 @@ def put(
 
     async def work(client: Any) -> Any:
         with transfer_progress("put", size) as advance:
-            return await client.put(
+            res = await client.put(
                 path,
                 replicas=None if code else copies,
                 erasure=code,
@@ -171,9 +171,11 @@ def put(
                 on_progress=advance,
                 ttl_s=ttl_s,
             )
+        return res, client.payer_address, client.traffic_bytes
 
-    res = with_client(home, work, from_wallet)
+    res, payer, ozone = with_client(home, work, from_wallet)
     home.remember(res.file_id, res.capability)
+    note_traffic(home, payer, "put", res.file_id, res.name, res.size, ozone)
     if as_json:
         print_json(
             {
@@ -185,6 +187,7 @@ def put(
                 "replicas": res.replicas,
                 "erasure": render.code_text(res.erasure),
                 "expires_unix_ms": res.expires_unix_ms,
+                "ozone": ozone,
             }
         )
         return
@@ -192,6 +195,16 @@ def put(
     if res.expires_unix_ms:
         err.print(f"expires {render.format_time(res.expires_unix_ms)} UTC", highlight=False)
     print(res.capability)
+
+
+def note_traffic(
+    home: Home, payer: str, kind: str, file_id: str, name: str, size: int, ozone: int
+) -> None:
+    """Remember what this transfer cost the payer, for `stratos ozone` ("your last put")."""
+    import time
+
+    entry = {"id": file_id, "name": name, "size": size, "ozone": ozone}
+    home.note_traffic(payer, kind, {**entry, "at_unix_ms": int(time.time() * 1000)})
 
 
 @app.command()
@@ -226,12 +239,16 @@ def get(
     async def work(client: Any) -> Any:
         # The size is only known from the manifest, so the bar has no total.
         with transfer_progress("get", None) as advance:
-            return await client.get(cap, output, force=force, on_progress=advance)
+            res = await client.get(cap, output, force=force, on_progress=advance)
+        return res, client.payer_address, client.traffic_bytes
 
-    res = with_client(home, work, from_wallet)
+    res, payer, ozone = with_client(home, work, from_wallet)
+    note_traffic(home, payer, "get", res.file_id, res.name, res.size, ozone)
     path = "standard output" if res.path is None else str(res.path)
     if as_json:
-        print_json({"id": res.file_id, "name": res.name, "size": res.size, "path": path})
+        print_json(
+            {"id": res.file_id, "name": res.name, "size": res.size, "path": path, "ozone": ozone}
+        )
     else:  # on stderr when stdout carries the file itself
         (err if to_stdout else out).print(render.get_line(res.name, res.size, path), soft_wrap=True)
 
