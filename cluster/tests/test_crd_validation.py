@@ -58,7 +58,20 @@ def test_defaults_are_filled_in_by_the_api_server(api):
     spec = get(api, "stratoscluster", "defaults", NS)["spec"]
     assert spec["replication"] == 3 and spec["nats"]["replicas"] == 3
     assert spec["validators"]["replicas"] == 0 and spec["index"]["replicas"] == 2
+    assert spec["incentive"]["replicas"] == 3 and spec["images"]["incentive"] == ""
     api.kubectl("delete", "stratoscluster", "defaults", "-n", NS)
+
+
+def test_changing_the_incentive_replicas_is_refused_like_the_validators(api):
+    """Each replica is a meta node of the chain's genesis, which is never rewritten."""
+    api.kubectl("apply", "-f", "-", stdin=manifest("meta", validators={"replicas": 4}))
+    before = get(api, "stratoscluster", "meta", NS)
+    err = refused(api, manifest("meta", validators={"replicas": 4}, incentive={"replicas": 5}))
+    assert "incentive.replicas cannot change after creation" in err
+    after = get(api, "stratoscluster", "meta", NS)
+    assert after["spec"]["incentive"]["replicas"] == 3
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    api.kubectl("delete", "stratoscluster", "meta", "-n", NS)
 
 
 def test_shrinking_storage_is_refused_and_the_old_size_kept(api):

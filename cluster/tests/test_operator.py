@@ -134,10 +134,13 @@ def test_example_reaches_ready_with_owned_children_status_and_printer_columns(
 
     status = obj["status"]
     assert status["observedGeneration"] == obj["metadata"]["generation"]
-    assert status["ready"] == "12/12"  # 3 nats + 2 index + 3 storage + 4 validators
+    # 3 nats + 2 index + 3 storage + 4 validators + 3 incentive replicas
+    assert status["ready"] == "15/15"
     assert status["components"]["storage"] == {"replicas": 3, "ready": 3}
+    assert status["components"]["incentive"] == {"replicas": 3, "ready": 3}
     conds = {c["type"]: c for c in status["conditions"]}
-    assert set(conds) == {"Ready", "Progressing", "Degraded", "ScalingDown"}
+    assert set(conds) == {"Ready", "Progressing", "Degraded", "ScalingDown", "IncentiveAsSpec"}
+    assert conds["IncentiveAsSpec"]["status"] == "True"
     assert conds["Ready"]["status"] == "True" and conds["Degraded"]["status"] == "False"
     assert all(c["observedGeneration"] == obj["metadata"]["generation"] for c in conds.values())
     # kopf's bookkeeping stays out of status
@@ -153,14 +156,16 @@ def test_example_reaches_ready_with_owned_children_status_and_printer_columns(
         f"StatefulSet/{NAME}-nats",
         f"StatefulSet/{NAME}-storage",
         f"StatefulSet/{NAME}-validator",
+        f"StatefulSet/{NAME}-incentive",
         f"Deployment/{NAME}-index",
         f"NetworkPolicy/{NAME}-default-deny",
         f"NetworkPolicy/{NAME}-validator",
+        f"NetworkPolicy/{NAME}-incentive",
     ):
         assert expected in names, names
     # the namespace enforces the restricted profile, and every pod was admitted
     pods = cp.kubectl_json("get", "pods", "-n", NS, "-l", INSTANCE)["items"]
-    assert len(pods) == 12
+    assert len(pods) == 15
     for child in children:
         refs = child["metadata"].get("ownerReferences") or []
         assert [(r["uid"], r.get("controller")) for r in refs] == [(uid, True)], child["kind"]
@@ -170,7 +175,7 @@ def test_example_reaches_ready_with_owned_children_status_and_printer_columns(
 
     table = cp.kubectl("get", "stratosclusters", "-n", NS).stdout.splitlines()
     assert table[0].split() == ["NAME", "PHASE", "VALIDATORS", "STORAGE", "READY", "AGE"]
-    assert table[1].split()[:5] == [NAME, "Ready", "4", "3", "12/12"]
+    assert table[1].split()[:5] == [NAME, "Ready", "4", "3", "15/15"]
     wait_event(cp, "Normal", "Created")
     wait_event(cp, "Normal", "PhaseReady")
 
@@ -203,6 +208,66 @@ def _identity_keys(cp: ControlPlane, component: str) -> dict[str, bytes]:
     }
 
 
+def test_the_incentive_replicas_are_meta_nodes_of_the_genesis_with_keys_and_a_budget(
+    chart: ControlPlane, operator: Operator
+):
+    """Three replicas by default: a StatefulSet whose pods pick their own key from the keys
+    Secret (made once, immutable), each key's address a bonded, funded meta node of the genesis
+    the validators start from, admitted as an incentive node, and a budget that keeps two of
+    the three (the settlement quorum)."""
+    import base64
+
+    from stratos.common.identity import address_of
+    from stratos.consensus.ledger.genesis import Genesis
+    from stratos.operator.builders.trust import public_key
+    from stratos.v1 import auth_pb2, ledger_pb2
+
+    cp = chart
+    sts = get(cp, "statefulset", f"{NAME}-incentive", NS)
+    assert sts["spec"]["replicas"] == 3
+    pods = cp.kubectl_json(
+        "get", "pods", "-n", NS, "-l", f"{INSTANCE},app.kubernetes.io/component=incentive"
+    )["items"]
+    assert sorted(p["metadata"]["name"] for p in pods) == [
+        f"{NAME}-incentive-{i}" for i in range(3)
+    ]
+    assert all(p["status"]["phase"] == "Running" for p in pods)
+
+    keys = get(cp, "secret", f"{NAME}-incentive-keys", NS)
+    assert keys["immutable"] is True
+    public = {
+        k.removesuffix(".pem"): public_key(base64.b64decode(v).decode())
+        for k, v in keys["data"].items()
+    }
+    assert sorted(public) == [f"{NAME}-incentive-{i}" for i in range(3)]
+
+    text = get(cp, "configmap", f"{NAME}-genesis", NS)["data"]["genesis.json"]
+    genesis = Genesis.from_json(text)  # the consensus service's own parser
+    meta = {n.address for n in genesis.nodes if n.role == ledger_pb2.NODE_ROLE_META}
+    assert meta == {address_of(k) for k in public.values()}
+    funded = dict(genesis.accounts)
+    assert all(funded.get(a, 0) > 0 for a in meta)
+
+    admission, _ = _admission(cp)
+    assert {m.node_id: m.public_key for m in admission.members(auth_pb2.MESH_ROLE_INCENTIVE)} == (
+        public
+    )
+    budget = get(cp, "poddisruptionbudget", f"{NAME}-incentive", NS)
+    assert budget["spec"]["minAvailable"] == 2
+    wait_for(  # the disruption controller counts the pods: one of three may go
+        lambda: (
+            get(cp, "poddisruptionbudget", f"{NAME}-incentive", NS)
+            .get("status", {})
+            .get("disruptionsAllowed")
+            == 1
+        ),
+        timeout_s=30,
+        what="the incentive budget to allow one disruption",
+    )
+    nats_conf = get(cp, "configmap", f"{NAME}-nats-config", NS)["data"]["nats.conf"]
+    assert all(f"# incentive.{NAME}-incentive-{i}\n" in nats_conf for i in range(3))
+
+
 def test_every_node_is_admitted_under_its_own_key_and_no_secret_sits_in_env_or_config_maps(
     chart: ControlPlane, operator: Operator, index: LocalIndex
 ):
@@ -223,6 +288,7 @@ def test_every_node_is_admitted_under_its_own_key_and_no_secret_sits_in_env_or_c
     assert storage == {f"{NAME}-storage-{i}": storage_keys[f"{NAME}-storage-{i}"] for i in range(3)}
     assert admission.key_of(f"{NAME}-index", auth_pb2.MESH_ROLE_META) == index_key
     assert len(admission.members(auth_pb2.MESH_ROLE_VALIDATOR)) == 4
+    assert len(admission.members(auth_pb2.MESH_ROLE_INCENTIVE)) == 3
     STORY["admission_version"] = str(admission.version)
     STORY["storage_keys"] = json.dumps({k: v.hex() for k, v in storage_keys.items()})
 
@@ -233,7 +299,7 @@ def test_every_node_is_admitted_under_its_own_key_and_no_secret_sits_in_env_or_c
     ]
     assert leaks(stored) == []
     nats_conf = get(cp, "configmap", f"{NAME}-nats-config", NS)["data"]["nats.conf"]
-    assert "authorization {" in nats_conf and nats_conf.count("nkey:") == 1 + 3 + 4
+    assert "authorization {" in nats_conf and nats_conf.count("nkey:") == 1 + 3 + 4 + 3
     sts = get(cp, "statefulset", f"{NAME}-storage", NS)["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in sts["volumes"]}
     assert volumes["identity"]["secret"] == {
@@ -258,6 +324,7 @@ def test_the_network_policies_are_stored_as_the_operator_rendered_them(
         "index",
         "storage",
         "validator",
+        "incentive",
     }
     deny = policies["default-deny"]
     assert deny["podSelector"] == {
@@ -274,13 +341,25 @@ def test_the_network_policies_are_stored_as_the_operator_rendered_them(
 
     nats = policies["nats"]
     clients, routes = nats["ingress"]
-    assert sorted(component(peer) for peer in clients["from"]) == ["index", "storage", "validator"]
+    assert sorted(component(peer) for peer in clients["from"]) == [
+        "incentive",
+        "index",
+        "storage",
+        "validator",
+    ]
     assert ports([clients]) == [4222] and ports([routes]) == [6222]
     assert [component(peer) for peer in routes["from"]] == ["nats"]
     for name, port in (("index", 7100), ("storage", 7000), ("validator", 7200)):
         (public,) = policies[name]["ingress"]
         assert "from" not in public and ports([public]) == [port], name  # any client
     assert ports(policies["egress-dns-otlp"]["egress"]) == [53, 53]
+    incentive = policies["incentive"]
+    assert incentive["policyTypes"] == ["Ingress", "Egress"] and not incentive.get("ingress")
+    assert sorted(component(p) for r in incentive["egress"] for p in r["to"]) == [
+        "nats",
+        "validator",
+    ]
+    assert ports(incentive["egress"]) == [4222, 7200]
 
 
 def test_a_deleted_child_comes_back_and_an_edited_one_is_reverted(
@@ -313,12 +392,12 @@ def test_scale_up_through_the_scale_subresource(chart: ControlPlane, operator: O
     wait_for(lambda: storage_replicas(cp) == 5, timeout_s=30, what="5 storage replicas")
     obj = wait_for(
         lambda: (
-            (o := sc(cp))["status"].get("ready") == "14/14"
+            (o := sc(cp))["status"].get("ready") == "17/17"
             and o["status"]["phase"] == "Ready"
             and o
         ),
         timeout_s=90,
-        what="14/14 ready",
+        what="17/17 ready",
     )
     assert obj["status"]["storageReplicas"] == 5
     path = f"/apis/stratos.io/v1alpha1/namespaces/{NS}/stratosclusters/{NAME}/scale"
@@ -327,7 +406,7 @@ def test_scale_up_through_the_scale_subresource(chart: ControlPlane, operator: O
     assert scale["spec"]["replicas"] == scale["status"]["replicas"] == 5
     assert INSTANCE in scale["status"]["selector"]
     row = cp.kubectl("get", "stratoscluster", NAME, "-n", NS, "--no-headers").stdout.split()
-    assert row[:5] == [NAME, "Ready", "4", "5", "14/14"]
+    assert row[:5] == [NAME, "Ready", "4", "5", "17/17"]
     # the new nodes are admitted under new keys, the old ones keep theirs, a newer list
     admission, _ = _admission(cp)
     assert admission.version > int(STORY["admission_version"])
@@ -419,7 +498,7 @@ def test_scale_down_drains_the_top_node_before_lowering_replicas(
     assert ("Normal", "Draining") in seen, seen
     assert seen.index(("Normal", "Draining")) < seen.index(("Normal", "ScaledDown"))
     wait_phase(cp, "Ready")
-    assert sc(cp)["status"]["ready"] == "13/13"
+    assert sc(cp)["status"]["ready"] == "16/16"
 
 
 def test_deleting_the_cluster_removes_everything_it_created(

@@ -117,6 +117,7 @@ def test_every_pod_the_operator_makes_is_admitted_under_restricted(
         "pss-index",
         "pss-storage",
         "pss-validator",
+        "pss-incentive",
     }
     assert_admitted(cp, workloads)
 

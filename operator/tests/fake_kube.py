@@ -191,7 +191,7 @@ class FakeKube:
         }
         if obj["kind"] == "StatefulSet":
             for i in range(obj["spec"]["replicas"]):
-                for tpl in obj["spec"]["volumeClaimTemplates"]:
+                for tpl in obj["spec"].get("volumeClaimTemplates") or []:
                     claim = f"{tpl['metadata']['name']}-{obj['metadata']['name']}-{i}"
                     key = self._key(
                         "v1", "PersistentVolumeClaim", obj["metadata"]["namespace"], claim

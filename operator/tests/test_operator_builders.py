@@ -20,7 +20,11 @@ from stratos.operator.builders.spec import parse_cluster
 from stratos.operator.keys import ensure_material
 
 DEFAULTS = DefaultImages(
-    nats="nats:test", index="idx:test", storage="sto:test", consensus="con:test"
+    nats="nats:test",
+    index="idx:test",
+    storage="sto:test",
+    consensus="con:test",
+    incentive="inc:test",
 )
 
 
@@ -71,7 +75,7 @@ def test_a_default_cluster_has_nats_index_storage_budgets_and_policies_but_no_va
         ("Secret", "demo-mesh-ca"),
         *(
             ("Secret", f"demo-{c}-tls")
-            for c in ("index", "storage", "validator", "operator", "nats")
+            for c in ("index", "storage", "validator", "incentive", "operator", "nats")
         ),
         ("Secret", "demo-client-tls"),
     }
@@ -325,7 +329,7 @@ def test_validators_get_keys_a_genesis_the_consensus_service_accepts_and_each_ot
     genesis = Genesis.from_json(kids[("ConfigMap", "demo-genesis")]["data"]["genesis.json"])
     assert genesis.chain_id == "mesh-1"
     assert len(genesis.validators) == 4
-    assert genesis.accounts == (("ab" * 20, 1000_500_000_000),)
+    assert genesis.accounts[0] == ("ab" * 20, 1000_500_000_000)  # then the incentive replicas
     secret = kids[("Secret", "demo-validator-keys")]
     assert sorted(secret["data"]) == [f"demo-validator-{i}.pem" for i in range(4)]
     assert secret["immutable"] is True
@@ -345,9 +349,11 @@ def test_validators_get_keys_a_genesis_the_consensus_service_accepts_and_each_ot
 def test_existing_validator_material_is_reused_verbatim():
     cluster, kids = _children({"validators": {"replicas": 4}})
     secret, genesis = kids[("Secret", "demo-validator-keys")], kids[("ConfigMap", "demo-genesis")]
-    again = ensure_material(cluster, secret, genesis)
+    meta = kids[("Secret", "demo-incentive-keys")]
+    again = ensure_material(cluster, secret, genesis, incentive_secret=meta)
     assert again.genesis_json == genesis["data"]["genesis.json"]
-    rebuilt = ensure_material(cluster, secret, None, now_ms=1)  # genesis lost before any start
+    # genesis lost before any start
+    rebuilt = ensure_material(cluster, secret, None, now_ms=1, incentive_secret=meta)
     assert rebuilt.genesis_json == genesis["data"]["genesis.json"]
 
 

@@ -13,6 +13,7 @@ from operator_support import cluster_body, new_trust
 from stratos.common.admission_source import AdmissionSettings
 from stratos.common.config import env_names
 from stratos.consensus.config import ConsensusSettings
+from stratos.incentive.config import IncentiveSettings
 from stratos.index.config import IndexSettings
 from stratos.operator.builders import DefaultImages, build_all
 from stratos.operator.builders.spec import parse_cluster
@@ -22,13 +23,18 @@ from stratos.operator.meshcerts import ensure_certs
 from stratos.storage.config import StorageSettings
 
 DEFAULTS = DefaultImages(
-    nats="nats:test", index="idx:test", storage="sto:test", consensus="con:test"
+    nats="nats:test",
+    index="idx:test",
+    storage="sto:test",
+    consensus="con:test",
+    incentive="inc:test",
 )
 # the settings classes each image reads (index and storage also read their admission list's)
 READER = {
     "idx:test": (IndexSettings, AdmissionSettings),
     "sto:test": (StorageSettings, AdmissionSettings),
     "con:test": (ConsensusSettings,),
+    "inc:test": (IncentiveSettings, AdmissionSettings),
 }
 CHART = Path(__file__).resolve().parents[2] / "charts" / "stratos" / "templates"
 

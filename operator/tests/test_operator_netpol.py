@@ -1,7 +1,7 @@
 """The NetworkPolicies of a StratosCluster, judged by what they let through: every connection
-between the cluster's pods, a pod of another cluster beside it, a client pod elsewhere and an
-address outside the cluster, on every port the mesh uses, is allowed exactly when the
-architecture draws it (docs/architecture.md, "Trust")."""
+between the cluster's pods (incentive replicas included), a pod of another cluster beside it, a
+client pod elsewhere and an address outside the cluster, on every port the mesh uses, is allowed
+exactly when the architecture draws it (docs/architecture.md, "Trust")."""
 
 from __future__ import annotations
 
@@ -26,9 +26,10 @@ PORTS = {
     "storage": 7000,
     "index": 7100,
     "consensus": 7200,
+    "incentive": 7300,
     "otlp": 4317,
 }
-COMPONENTS = ("nats", "index", "storage", "validator")
+COMPONENTS = ("nats", "index", "storage", "validator", "incentive")
 
 
 def _cluster(spec=None, name="demo"):
@@ -86,11 +87,17 @@ def _expected(*, validators: bool, nats_routes: bool, otlp: bool) -> set[tuple[s
         ("storage", "storage", "storage"),
     }
     if validators:
-        want |= {("validator", "nats", "nats-client"), ("validator", "validator", "consensus")}
+        want |= {
+            ("validator", "nats", "nats-client"),
+            ("validator", "validator", "consensus"),
+            ("index", "validator", "consensus"),  # ozone and suspended nodes
+            ("incentive", "nats", "nats-client"),  # the traffic stream, the reports bucket
+            ("incentive", "validator", "consensus"),  # epoch reports
+        }
     if nats_routes:
         want.add(("nats", "nats", "nats-route"))
     if otlp:
-        present = [c for c in COMPONENTS if validators or c != "validator"]
+        present = [c for c in COMPONENTS if validators or c not in ("validator", "incentive")]
         # the collector may be anywhere: any address that does not refuse it itself
         want |= {(c, x, "otlp") for c in present for x in OUTSIDERS}
     return want
@@ -128,7 +135,10 @@ def test_what_the_architecture_does_not_draw_is_refused():
         ("other-storage", "nats", 4222),  # another cluster's node is a stranger
         ("outside", "nats", 8222),  # monitoring: the kubelet's probes only
         ("outside", "nats", 6222),  # routes only between this cluster's servers
-        ("index", "validator", 7200),  # the index does not talk to consensus
+        ("index", "incentive", 7300),  # nothing calls an incentive replica
+        ("outside", "incentive", 7300),
+        ("incentive", "storage", 7000),  # receipts reach it over NATS only
+        ("incentive", "index", 7100),
         ("storage", "index", 7100),  # storage nodes report over NATS, not gRPC
         ("nats", "storage", 7000),  # NATS opens no connection to anyone but its peers
         ("index", "outside", 443),  # no egress to the internet
@@ -181,7 +191,15 @@ def test_policies_are_owned_by_the_cluster_and_applied_before_the_workloads():
     names = [n for (kind, n) in kids if kind == "NetworkPolicy"]
     assert sorted(names) == sorted(
         f"demo-{n}"
-        for n in ("default-deny", "egress-dns-otlp", "nats", "index", "storage", "validator")
+        for n in (
+            "default-deny",
+            "egress-dns-otlp",
+            "nats",
+            "index",
+            "storage",
+            "validator",
+            "incentive",
+        )
     )
     order = [kind for (kind, _) in kids]
     assert max(i for i, k in enumerate(order) if k == "NetworkPolicy") < min(
@@ -195,9 +213,21 @@ def test_policies_are_owned_by_the_cluster_and_applied_before_the_workloads():
     assert PLURALS[("networking.k8s.io/v1", "NetworkPolicy")] == "networkpolicies"
 
 
-def test_a_cluster_without_validators_has_no_validator_policy():
+def test_a_cluster_without_validators_has_no_validator_or_incentive_policy():
     _, kids = _children({})
     assert ("NetworkPolicy", "demo-validator") not in kids
+    assert ("NetworkPolicy", "demo-incentive") not in kids
+
+
+def test_no_policy_lets_anything_into_an_incentive_replica():
+    cluster, kids = _children({"validators": {"replicas": 4}})
+    spec = kids[("NetworkPolicy", "demo-incentive")]["spec"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in spec
+    world = _world(cluster)
+    for src in world:
+        if src != "incentive":
+            for port in PORTS.values():
+                assert not allowed(netpol.build(cluster), world[src], world["incentive"], port)
 
 
 @pytest.mark.parametrize(

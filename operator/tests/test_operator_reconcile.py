@@ -50,8 +50,11 @@ async def test_the_first_pass_creates_every_child_and_the_cluster_becomes_ready(
     outcome = await run({"validators": {"replicas": 4}})
     assert "StatefulSet/demo-storage" in outcome.created
     assert "Secret/demo-validator-keys" in outcome.created
+    assert "Secret/demo-incentive-keys" in outcome.created
+    assert "StatefulSet/demo-incentive" in outcome.created
     assert outcome.status["phase"] == "Ready"
-    assert outcome.status["ready"] == "12/12"
+    # 3 nats, 2 index, 3 storage, 4 validators, 3 incentive
+    assert outcome.status["ready"] == "15/15"
     assert run.reasons() == ["Created", "PhaseReady"]
     for obj in run.kube.objects.values():
         if obj["kind"] != "PersistentVolumeClaim":  # those belong to their StatefulSet

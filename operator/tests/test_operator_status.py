@@ -8,7 +8,7 @@ from stratos.operator.builders.spec import parse_cluster
 from stratos.operator.status import Condition, Workload, status_body
 
 CLUSTER = parse_cluster(cluster_body({"validators": {"replicas": 4}}))
-WANT = {"nats": 3, "index": 2, "storage": 3, "validators": 4}
+WANT = {"nats": 3, "index": 2, "storage": 3, "validators": 4, "incentive": 3}
 
 
 def _all(ready=None, **override):
@@ -25,14 +25,16 @@ def _cond(status, kind):
 def test_all_ready_is_ready_with_counts_and_the_scale_selector():
     s = status_body(CLUSTER, _all(), previous={}, now="t1")
     assert s["phase"] == "Ready"
-    assert s["ready"] == "12/12"
+    assert s["ready"] == "15/15"
     assert s["components"]["validators"] == {"replicas": 4, "ready": 4}
+    assert s["components"]["incentive"] == {"replicas": 3, "ready": 3}
     assert s["storageReplicas"] == 3
     assert "app.kubernetes.io/component=storage" in s["storageSelector"]
     assert s["observedGeneration"] == 1
     assert _cond(s, "Ready")["status"] == "True"
     assert _cond(s, "Progressing")["status"] == "False"
     assert _cond(s, "ScalingDown")["reason"] == "Idle"
+    assert _cond(s, "IncentiveAsSpec")["status"] == "True"
 
 
 def test_a_new_cluster_is_creating_not_degraded():
@@ -80,3 +82,31 @@ def test_the_scale_down_condition_is_carried():
         "lastTransitionTime": "t",
         "observedGeneration": 1,
     }
+
+
+def test_losing_the_settlement_quorum_of_incentive_replicas_is_degraded():
+    s = status_body(CLUSTER, _all({"incentive": 1}), previous={"phase": "Ready"}, now="t1")
+    assert s["phase"] == "Degraded"
+    assert "incentive has 1 ready, needs 2" in _cond(s, "Degraded")["message"]
+    one_down = status_body(CLUSTER, _all({"incentive": 2}), previous={"phase": "Ready"}, now="t")
+    assert one_down["phase"] == "Progressing"
+
+
+def test_incentive_replicas_the_genesis_did_not_register_are_not_waited_for_and_it_says_so():
+    """A cluster whose genesis predates the incentive service registered none: none run, the
+    cluster is still Ready, and a condition says why the spec's number is not met."""
+    workloads = _all()
+    workloads["incentive"] = None
+    s = status_body(CLUSTER, workloads, previous={}, now="t1", incentive=0)
+    assert s["phase"] == "Ready"
+    assert s["components"]["incentive"] == {"replicas": 0, "ready": 0}
+    cond = _cond(s, "IncentiveAsSpec")
+    assert (cond["status"], cond["reason"]) == ("False", "FixedAtGenesis")
+    assert "asks for 3" in cond["message"] and "registered 0" in cond["message"]
+
+
+def test_a_cluster_without_validators_runs_no_incentive_replica_as_its_spec_says():
+    cluster = parse_cluster(cluster_body({}))
+    s = status_body(cluster, _all(validators=None, incentive=None), previous={}, now="t")
+    assert s["components"]["incentive"] == {"replicas": 0, "ready": 0}
+    assert _cond(s, "IncentiveAsSpec")["status"] == "True"

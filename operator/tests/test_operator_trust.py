@@ -62,6 +62,7 @@ def _held(kids) -> Held:
         index=kids.get(("Secret", "demo-index-identity")),
         storage=kids.get(("Secret", "demo-storage-identity")),
         validator=kids.get(("Secret", "demo-validator-identity")),
+        incentive=kids.get(("Secret", "demo-incentive-identity")),
         admission=kids.get(("ConfigMap", "demo-admission")),
     )
 
@@ -105,7 +106,9 @@ def test_every_node_mounts_its_key_and_the_list_names_exactly_the_running_nodes(
     )
     validators = {m.node_id for m in admission.members(auth_pb2.MESH_ROLE_VALIDATOR)}
     assert validators == {f"demo-validator-{i}" for i in range(cluster.spec.validators.replicas)}
-    assert len(admission) == 1 + replicas + len(validators)
+    incentive = {m.node_id for m in admission.members(auth_pb2.MESH_ROLE_INCENTIVE)}
+    assert incentive == {f"demo-incentive-{i}" for i in range(cluster.incentive_replicas)}
+    assert len(admission) == 1 + replicas + len(validators) + len(incentive)
 
     for kind, name in (("StatefulSet", "demo-storage"), ("Deployment", "demo-index")):
         pod = _pod(kids, kind, name)
@@ -143,9 +146,10 @@ def test_nats_admits_only_the_nodes_users_each_with_its_own_subjects():
         "storage.demo-storage-2",
         "index",
         "validator.demo-validator-0",
+        *(f"incentive.demo-incentive-{i}" for i in range(3)),
     ):
         assert f"# {node}\n" in conf
-    assert conf.count("nkey:") == 5  # no anonymous user, no admin user on a cluster
+    assert conf.count("nkey:") == 8  # no anonymous user, no admin user on a cluster
     assert "http: 0.0.0.0" in conf  # the kubelet's probes; no Service publishes it:
     for svc in ("demo-nats", "demo-nats-headless"):
         assert 8222 not in [p["port"] for p in kids[("Service", svc)]["spec"]["ports"]]

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from stratos.common.admission import AdmissionRefused, open_list
 from stratos.common.identity import Identity
 from stratos.common.mesh_admin import next_list
-from stratos.operator.builders import validators
+from stratos.operator.builders import incentive, validators
 from stratos.operator.builders.identity_files import (
     ADMISSION_KEY,
     admission_name,
@@ -61,6 +61,7 @@ class Held:
     index: Obj = None
     storage: Obj = None
     validator: Obj = None
+    incentive: Obj = None
     admission: Obj = None
 
 
@@ -72,6 +73,9 @@ async def observe(kube: Kube, cluster: Cluster) -> Held:
         storage=await kube.get("v1", "Secret", ns, identity_secret_name(cluster, "storage")),
         validator=await kube.get(
             "v1", "Secret", ns, identity_secret_name(cluster, validators.COMPONENT)
+        ),
+        incentive=await kube.get(
+            "v1", "Secret", ns, identity_secret_name(cluster, incentive.COMPONENT)
         ),
         admission=await kube.get("v1", "ConfigMap", ns, admission_name(cluster)),
     )
@@ -143,7 +147,7 @@ def ensure(
     nodes now; see the module docstring for what is kept and what is made."""
     keys: dict[str, str] = {}
     seeds: dict[str, str] = {}
-    for obj in (held.index, held.storage, held.validator):
+    for obj in (held.index, held.storage, held.validator, held.incentive):
         for name, value in _files(obj).items():
             if name.endswith(".pem"):
                 keys[name.removesuffix(".pem")] = value.decode()
@@ -152,7 +156,9 @@ def ensure(
     for node in (index_node_id(cluster), *storage_nodes(cluster, storage_replicas)):
         if node not in keys:
             keys[node] = _new_pem()
-    for node in (*keys, *validators.pod_names(cluster)):
+    meta_keys = dict(validator_material.incentive_keys_pem) if validator_material else {}
+    meta_nodes = incentive.pod_names(cluster, len(meta_keys))
+    for node in (*keys, *validators.pod_names(cluster), *meta_nodes):
         if not seeds.get(node):
             seeds[node] = _new_seed()
     material = TrustMaterial(
@@ -162,6 +168,7 @@ def ensure(
         admission=b"",
         storage_replicas=storage_replicas,
         validator_keys=dict(validator_material.keys_pem) if validator_material else {},
+        incentive_keys=meta_keys,
     )
     admin = admin_identity(admin_pem)
     current = _current_list(cluster, held, public_key(admin_pem))

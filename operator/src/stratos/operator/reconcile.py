@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from stratos.common.identity import Identity
 from stratos.operator import identities, scaledown
-from stratos.operator.builders import build_all, prunable, validators
+from stratos.operator.builders import build_all, incentive, prunable, validators
 from stratos.operator.builders.immutable import claims_to_expand, keep_claim_templates
 from stratos.operator.builders.meta import DefaultImages, child_name, selector_string
 from stratos.operator.builders.spec import Cluster, parse_cluster
@@ -31,6 +31,7 @@ WORKLOADS = {
     "index": ("apps/v1", "Deployment", "index"),
     "storage": ("apps/v1", "StatefulSet", "storage"),
     "validators": ("apps/v1", "StatefulSet", "validator"),
+    "incentive": ("apps/v1", "StatefulSet", "incentive"),
 }
 
 
@@ -61,8 +62,9 @@ async def _material(kube: Kube, cluster: Cluster) -> validators.ValidatorMateria
         return None
     ns = cluster.namespace
     secret = await kube.get("v1", "Secret", ns, validators.keys_secret_name(cluster))
+    meta = await kube.get("v1", "Secret", ns, incentive.keys_secret_name(cluster))
     genesis = await kube.get("v1", "ConfigMap", ns, validators.genesis_name(cluster))
-    return ensure_material(cluster, secret, genesis)
+    return ensure_material(cluster, secret, genesis, incentive_secret=meta)
 
 
 async def _certs(kube: Kube, cluster: Cluster) -> MeshCerts:
@@ -159,7 +161,12 @@ async def reconcile(
         for component, (_, kind, suffix) in WORKLOADS.items()
     }
     outcome.status = status_body(
-        cluster, workloads, previous=previous, now=now, scaling_down=decision.condition
+        cluster,
+        workloads,
+        previous=previous,
+        now=now,
+        scaling_down=decision.condition,
+        incentive=incentive.replicas(material),
     )
     if outcome.status["phase"] != previous.get("phase"):
         emit(

@@ -10,6 +10,9 @@ Phase:
 - Degraded: a component is below what it needs to work (its quorum, or `replication` storage
   nodes, or no index at all) after the cluster had been up;
 - Progressing: anything else (rolling out, scaling, draining).
+
+The incentive replicas that can run are the ones the genesis registered (`builders/incentive.py`),
+which the caller passes in; `IncentiveAsSpec` turns False when the spec asks for another number.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stratos.operator.builders.incentive import quorum
 from stratos.operator.builders.meta import selector_string
 from stratos.operator.builders.pdb import bft_faults, raft_faults
 from stratos.operator.builders.spec import Cluster
 
-COMPONENTS = ("nats", "index", "storage", "validators")
+COMPONENTS = ("nats", "index", "storage", "validators", "incentive")
 
 
 @dataclass(frozen=True)
@@ -56,25 +60,44 @@ def workload_from_object(obj: Mapping[str, Any] | None) -> Workload | None:
     )
 
 
-def wanted(cluster: Cluster) -> dict[str, int]:
+def wanted(cluster: Cluster, incentive: int | None = None) -> dict[str, int]:
+    """Replicas each component should run; `incentive`: the ones the genesis registered (None:
+    what the spec asks for)."""
     s = cluster.spec
     return {
         "nats": s.nats.replicas,
         "index": s.index.replicas,
         "storage": s.storage.replicas,
         "validators": s.validators.replicas,
+        "incentive": cluster.incentive_replicas if incentive is None else incentive,
     }
 
 
-def minimum(cluster: Cluster) -> dict[str, int]:
-    """Ready replicas each component needs to keep working."""
+def minimum(cluster: Cluster, incentive: int | None = None) -> dict[str, int]:
+    """Ready replicas each component needs to keep working (incentive: its settlement quorum)."""
     s = cluster.spec
     return {
         "nats": s.nats.replicas - raft_faults(s.nats.replicas),
         "index": 1,
         "storage": s.replication,
         "validators": s.validators.replicas - bft_faults(s.validators.replicas),
+        "incentive": quorum(wanted(cluster, incentive)["incentive"]),
     }
+
+
+def incentive_condition(cluster: Cluster, running: int) -> Condition:
+    """Whether the incentive replicas that can run (`running`, fixed by the genesis) are the
+    ones the spec asks for."""
+    asked = cluster.incentive_replicas
+    if asked == running:
+        return Condition("IncentiveAsSpec", True, "AsSpec", f"{running} incentive replicas run")
+    return Condition(
+        "IncentiveAsSpec",
+        False,
+        "FixedAtGenesis",
+        f"the spec asks for {asked} incentive replicas, but the chain's genesis registered "
+        f"{running} as meta nodes and is never rewritten, so {running} run",
+    )
 
 
 def _settled(want: int, w: Workload | None) -> bool:
@@ -91,9 +114,11 @@ def summarize(
     *,
     previous_phase: str = "",
     scaling_down: Condition | None = None,
+    incentive: int | None = None,
 ) -> tuple[str, list[Condition], dict[str, dict[str, int]]]:
-    """(phase, conditions, per-component counts) of `cluster` given its observed workloads."""
-    want, need = wanted(cluster), minimum(cluster)
+    """(phase, conditions, per-component counts) of `cluster` given its observed workloads;
+    `incentive` is how many incentive replicas can run (None: what the spec asks for)."""
+    want, need = wanted(cluster, incentive), minimum(cluster, incentive)
     counts = {
         c: {"replicas": want[c], "ready": (workloads.get(c) or Workload(0, 0, 0, True)).ready}
         for c in COMPONENTS
@@ -139,6 +164,7 @@ def summarize(
             else "every component has what it needs to work",
         ),
         scaling_down or Condition("ScalingDown", False, "Idle", "no storage node is leaving"),
+        incentive_condition(cluster, want["incentive"]),
     ]
     return phase, conditions, counts
 
@@ -177,6 +203,7 @@ def status_body(
     previous: Mapping[str, Any],
     now: str,
     scaling_down: Condition | None = None,
+    incentive: int | None = None,
 ) -> dict[str, Any]:
     """The whole `.status` of a StratosCluster."""
     phase, conditions, counts = summarize(
@@ -184,6 +211,7 @@ def status_body(
         workloads,
         previous_phase=str(previous.get("phase", "")),
         scaling_down=scaling_down,
+        incentive=incentive,
     )
     storage = workloads.get("storage")
     ready_total = sum(v["ready"] for v in counts.values())

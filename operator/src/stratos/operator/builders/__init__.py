@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from stratos.operator.builders import index, nats, netpol, pdb, storage, tls, trust, validators
+from stratos.operator.builders import (
+    incentive,
+    index,
+    nats,
+    netpol,
+    pdb,
+    storage,
+    tls,
+    trust,
+    validators,
+)
 from stratos.operator.builders.meta import DefaultImages, child_name
 from stratos.operator.builders.spec import Cluster
 from stratos.operator.builders.tls import MeshCerts
@@ -51,8 +61,10 @@ def build_all(
         ),
         *index.build(cluster, defaults, admin_key),
         *storage.build(cluster, defaults, replicas, admin_key),
+        *incentive.secrets(cluster, material),  # before the genesis that names their addresses
         *validators.build(cluster, defaults, material),
-        *pdb.build(cluster),
+        *incentive.build(cluster, defaults, material, admin_key),
+        *pdb.build(cluster, incentive.replicas(material)),
     ]
 
 
@@ -63,5 +75,6 @@ def prunable(cluster: Cluster, desired: list[dict[str, Any]]) -> list[tuple[str,
     candidates = [
         ("policy/v1", "PodDisruptionBudget", child_name(cluster, "nats")),
         ("policy/v1", "PodDisruptionBudget", child_name(cluster, "validator")),
+        ("policy/v1", "PodDisruptionBudget", child_name(cluster, "incentive")),
     ]
     return [c for c in candidates if (c[1], c[2]) not in wanted]

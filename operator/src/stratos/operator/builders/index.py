@@ -1,11 +1,16 @@
 """The index: a Deployment (it keeps no local state — manifests live in JetStream KV and the node
-registry is rebuilt from the heartbeat stream) and a ClusterIP Service for its gRPC API."""
+registry is rebuilt from the heartbeat stream) and a ClusterIP Service for its gRPC API.
+
+With validators it is pointed at the ledger (STRATOS_CONSENSUS_ADDRESSES, the validators' pod
+addresses: the chain client fails over between them, and they are the names the validators'
+certificate carries): it reserves a payer's ozone before it signs tickets, and places nothing
+new on the storage nodes the ledger suspended. Without validators traffic is free."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from stratos.operator.builders import tls
+from stratos.operator.builders import tls, validators
 from stratos.operator.builders.identity_files import (
     admission_env,
     admission_volume,
@@ -44,6 +49,12 @@ def service(cluster: Cluster) -> dict[str, Any]:
     }
 
 
+def ledger_env(cluster: Cluster) -> list[dict[str, Any]]:
+    if not cluster.spec.validators.replicas:
+        return []
+    return [{"name": "STRATOS_CONSENSUS_ADDRESSES", "value": validators.peers(cluster)}]
+
+
 def deployment(cluster: Cluster, defaults: DefaultImages, admin_key_hex: str) -> dict[str, Any]:
     """Every replica is the meta node `index_node_id(cluster)` (a Deployment's pods have no
     stable names to give each its own)."""
@@ -62,6 +73,7 @@ def deployment(cluster: Cluster, defaults: DefaultImages, admin_key_hex: str) ->
             {"name": "STRATOS_NODE_ID", "value": node},
             *identity_env(node, "STRATOS_IDENTITY_FILE"),
             *admission_env(cluster, admin_key_hex),
+            *ledger_env(cluster),
             *common_env(cluster, COMPONENT),
             *tls.env(PORT_INDEX),
         ],

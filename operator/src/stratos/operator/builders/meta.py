@@ -23,6 +23,7 @@ CLAIM_RETENTION = {"whenDeleted": "Delete", "whenScaled": "Retain"}
 PORT_STORAGE = 7000
 PORT_INDEX = 7100
 PORT_CONSENSUS = 7200
+PORT_INCENTIVE = 7300  # gRPC serves only health: nobody calls an incentive replica
 PORT_NATS_CLIENT = 4222
 PORT_NATS_CLUSTER = 6222
 PORT_NATS_MONITOR = 8222
@@ -36,6 +37,7 @@ class DefaultImages:
     index: str = "stratos-index:latest"
     storage: str = "stratos-storage:latest"
     consensus: str = "stratos-consensus:latest"
+    incentive: str = "stratos-incentive:latest"
 
 
 def image(cluster: Cluster, defaults: DefaultImages, component: str) -> str:

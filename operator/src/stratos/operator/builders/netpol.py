@@ -6,9 +6,11 @@ policies that select it add up; so `<cluster>-default-deny` selects every pod of
 for ingress and egress and allows nothing, and each other policy opens one component's flows:
 
     clients (anyone)  → index 7100, storage 7000, validators 7200   (the mesh's public doors)
-    index             → storage 7000 (audits, cleanup), NATS 4222
+    index             → storage 7000 (audits, cleanup), NATS 4222, validators 7200 (ozone,
+                        suspended nodes; only with validators)
     storage           → storage 7000 (repair copies), NATS 4222
     validators        → validators 7200 (peers), NATS 4222
+    incentive         → NATS 4222, validators 7200 (reports); nothing comes in
     NATS              → NATS 6222 (cluster routes, only with more than one server)
     every pod         → DNS 53, and the OTLP collector's port when tracing is on
 
@@ -17,14 +19,16 @@ the mesh, and who may do what is decided by the services themselves (TLS, ticket
 signatures), not by the network. The CRD has no field to narrow them (a NetworkPolicy of the
 namespace's owner, added beside these, cannot narrow them either: policies only add; the
 place to narrow is in front of the Services). NATS's client port admits only the cluster's own
-index, storage and validator pods; its monitoring port and every probe port need no rule, since
-traffic from the pod's own node (the kubelet's probes) is always allowed.
+index, storage, validator and incentive pods; its monitoring port and every probe port need no
+rule, since traffic from the pod's own node (the kubelet's probes) is always allowed. An
+incentive replica serves nothing but its probes, so no policy lets anything in.
 
 DNS and OTLP egress go to any address on their port: cluster DNS may be a node-local cache and
 the collector may live anywhere, and neither is known as a pod label here.
 
-`validators.replicas` cannot change after creation, so the validator policy never has to be
-pruned, and the operator needs no `delete` on networkpolicies.
+`validators.replicas` and `incentive.replicas` cannot change after creation, so the validator
+and incentive policies never have to be pruned, and the operator needs no `delete` on
+networkpolicies.
 """
 
 from __future__ import annotations
@@ -141,10 +145,14 @@ def _to_storage(cluster: Cluster) -> dict[str, Any]:
     return {"to": [pods_of(cluster, "storage")], "ports": tcp(PORT_STORAGE)}
 
 
+def _to_validators(cluster: Cluster) -> dict[str, Any]:
+    return {"to": [pods_of(cluster, "validator")], "ports": tcp(PORT_CONSENSUS)}
+
+
 def nats(cluster: Cluster) -> dict[str, Any]:
     ingress: list[dict[str, Any]] = [
         {
-            "from": [pods_of(cluster, c) for c in ("index", "storage", "validator")],
+            "from": [pods_of(cluster, c) for c in ("index", "storage", "validator", "incentive")],
             "ports": tcp(PORT_NATS_CLIENT),
         }
     ]
@@ -163,12 +171,15 @@ def nats(cluster: Cluster) -> dict[str, Any]:
 
 
 def index(cluster: Cluster) -> dict[str, Any]:
+    egress = [_to_nats(cluster), _to_storage(cluster)]
+    if cluster.spec.validators.replicas:
+        egress.append(_to_validators(cluster))
     return policy(
         cluster,
         "index",
         {"matchLabels": selector_labels(cluster, "index")},
         ingress=_public(PORT_INDEX),
-        egress=[_to_nats(cluster), _to_storage(cluster)],
+        egress=egress,
     )
 
 
@@ -188,10 +199,17 @@ def validators(cluster: Cluster) -> dict[str, Any]:
         "validator",
         {"matchLabels": selector_labels(cluster, "validator")},
         ingress=_public(PORT_CONSENSUS),
-        egress=[
-            {"to": [pods_of(cluster, "validator")], "ports": tcp(PORT_CONSENSUS)},
-            _to_nats(cluster),
-        ],
+        egress=[_to_validators(cluster), _to_nats(cluster)],
+    )
+
+
+def incentive(cluster: Cluster) -> dict[str, Any]:
+    return policy(
+        cluster,
+        "incentive",
+        {"matchLabels": selector_labels(cluster, "incentive")},
+        ingress=[],
+        egress=[_to_nats(cluster), _to_validators(cluster)],
     )
 
 
@@ -202,4 +220,6 @@ def build(cluster: Cluster) -> list[dict[str, Any]]:
     out = [common_egress(cluster), nats(cluster), index(cluster), storage(cluster)]
     if cluster.spec.validators.replicas:
         out.append(validators(cluster))
+    if cluster.incentive_replicas:
+        out.append(incentive(cluster))
     return [*out, default_deny(cluster)]

@@ -83,6 +83,7 @@ class Images:
     index: str = ""
     storage: str = ""
     consensus: str = ""
+    incentive: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,15 @@ class ValidatorsSpec:
 
 
 @dataclass(frozen=True)
+class IncentiveSpec:
+    """Proof-of-Traffic settlement replicas, each a meta node registered in the genesis: run only
+    with validators, and fixed when the genesis is made (like `validators.replicas`)."""
+
+    replicas: int = 3
+    resources: Resources = field(default_factory=Resources)
+
+
+@dataclass(frozen=True)
 class ClusterSpec:
     images: Images = field(default_factory=Images)
     image_pull_policy: str = "IfNotPresent"
@@ -146,6 +156,7 @@ class ClusterSpec:
     index: IndexSpec = field(default_factory=IndexSpec)
     storage: StorageSpec = field(default_factory=StorageSpec)
     validators: ValidatorsSpec = field(default_factory=ValidatorsSpec)
+    incentive: IncentiveSpec = field(default_factory=IncentiveSpec)
 
 
 @dataclass(frozen=True)
@@ -162,6 +173,11 @@ class Cluster:
     @property
     def chain_id(self) -> str:
         return self.spec.validators.chain_id or self.name
+
+    @property
+    def incentive_replicas(self) -> int:
+        """The incentive replicas the spec asks for: none without a chain to settle on."""
+        return self.spec.incentive.replicas if self.spec.validators.replicas else 0
 
 
 def _obj(doc: Any, where: str) -> Mapping[str, Any]:
@@ -278,6 +294,10 @@ def parse_spec(doc: Mapping[str, Any]) -> ClusterSpec:
         ),
         storage=_storage(_obj(doc.get("storage"), "spec.storage")),
         validators=_validators(_obj(doc.get("validators"), "spec.validators")),
+        incentive=IncentiveSpec(
+            _int(_obj(doc.get("incentive"), "spec.incentive"), "replicas", "spec.incentive", 3),
+            _resources(_obj(doc.get("incentive"), "spec.incentive"), "spec.incentive"),
+        ),
     )
     if spec.storage.replicas < replication:
         raise SpecError(

@@ -27,6 +27,7 @@ ROLES = {
     "index": "index",
     "storage": "storage",
     "validator": "consensus",
+    "incentive": "incentive",
     "operator": "operator",
     "client": "client",
     # the NATS servers prove to their clients and to each other's routes that they are this

@@ -4,9 +4,11 @@ the signed admission list and the NATS users (issue 11, parts 1, 3 and 5).
 Keys are randomness and the list carries a signing time, so they are made by the one impure
 step (`stratos.operator.identities`) and handed in as `TrustMaterial`; everything here is pure.
 Who is admitted is decided here (`members`): the index's shared meta identity, the storage
-nodes that run now (ordinals below the replicas the scale-down plan allows) and the validators.
+nodes that run now (ordinals below the replicas the scale-down plan allows), the validators and
+the incentive replicas (as incentive nodes, under the keys the genesis registered).
 The NATS users come from the same table the local mesh uses (`stratos.common.nats_roles`): one
-per storage node (it publishes only its own subjects), one for the index, one per validator.
+per storage node (it publishes only its own subjects), one for the index, one per validator,
+one per incentive replica (role `incentive`: the traffic stream and the reports bucket).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from stratos.common.admission import Member
 from stratos.common.nats_auth import NatsUser, credentials_text
 from stratos.common.nats_roles import Role, permissions, user_label
-from stratos.operator.builders import storage, validators
+from stratos.operator.builders import incentive, storage, validators
 from stratos.operator.builders.identity_files import (
     ADMISSION_KEY,
     admission_name,
@@ -50,6 +52,7 @@ class TrustMaterial:
     admission: bytes  # the signed list for the nodes that run now
     storage_replicas: int  # the storage ordinals that run now
     validator_keys: Mapping[str, str] = field(default_factory=dict)  # pod -> PEM (keys.py's)
+    incentive_keys: Mapping[str, str] = field(default_factory=dict)  # pod -> PEM (keys.py's)
 
     @property
     def admin_public_hex(self) -> str:
@@ -91,7 +94,16 @@ def members(cluster: Cluster, material: TrustMaterial) -> list[Member]:
         Member(pod, auth_pb2.MESH_ROLE_VALIDATOR, public_key(pem))
         for pod, pem in sorted(material.validator_keys.items())
     ]
+    found += [
+        Member(pod, auth_pb2.MESH_ROLE_INCENTIVE, public_key(material.incentive_keys[pod]))
+        for pod in incentive_nodes(cluster, material)
+    ]
     return found
+
+
+def incentive_nodes(cluster: Cluster, material: TrustMaterial) -> list[str]:
+    """The incentive replicas that run: one per key made with the genesis."""
+    return incentive.pod_names(cluster, len(material.incentive_keys))
 
 
 def _role_of(cluster: Cluster, node: str) -> tuple[Role, str]:
@@ -99,6 +111,8 @@ def _role_of(cluster: Cluster, node: str) -> tuple[Role, str]:
         return Role.INDEX, ""
     if node in validators.pod_names(cluster):
         return Role.VALIDATOR, node
+    if incentive.is_pod(cluster, node):
+        return Role.INCENTIVE, node
     return Role.STORAGE, node
 
 
@@ -114,11 +128,13 @@ def nats_user(cluster: Cluster, node: str, seed: str) -> NatsUser:
 
 
 def nats_nodes(cluster: Cluster, material: TrustMaterial) -> list[str]:
-    """The nodes with a NATS user now: the index, the running storage nodes, the validators."""
+    """The nodes with a NATS user now: the index, the running storage nodes, the validators,
+    the incentive replicas."""
     return [
         index_node_id(cluster),
         *storage_nodes(cluster, material.storage_replicas),
         *validators.pod_names(cluster),
+        *incentive_nodes(cluster, material),
     ]
 
 
@@ -186,6 +202,8 @@ def build(cluster: Cluster, material: TrustMaterial) -> list[dict[str, Any]]:
                 cluster, validators.COMPONENT, validators.pod_names(cluster), material, keys=False
             )
         )
+    if nodes := incentive_nodes(cluster, material):  # keys: `<cluster>-incentive-keys`
+        objects.append(identity_secret(cluster, incentive.COMPONENT, nodes, material, keys=False))
     objects.append(
         {
             "apiVersion": "v1",

@@ -4,6 +4,8 @@ other by pod DNS), a client Service and a StatefulSet with one block store per v
 Both the keys and the genesis are made once and never rewritten — a chain started from one
 genesis forks from its own data if the file changes — so the builders take them as inputs
 (`ValidatorMaterial`) and stay pure; `keys.py` makes them, and the handler reuses what exists.
+The incentive replicas' keys are made with them (`builders/incentive.py`): the genesis registers
+each replica's address as a bonded meta node and funds it for its report fees.
 Each pod picks its own key by pod name (`$(POD_NAME).pem`) and lists every validator as a peer;
 the consensus service drops its own address from that list.
 """
@@ -12,8 +14,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from stratos.operator.builders import tls
@@ -41,16 +43,22 @@ from stratos.operator.builders.spec import Cluster
 
 COMPONENT = "validator"
 VALIDATOR_POWER = 10
+# An incentive replica's bond: the chain's default `min_deposit_meta` (the genesis sets no params).
+META_DEPOSIT_STOS = "1000"
+# What an incentive replica pays its report fees from: 100,000 reports at the default fee.
+META_FUNDS_STOS = "100"
 KEYS_DIR = "/etc/stratos/keys"
 GENESIS_DIR = "/etc/stratos/genesis"
 
 
 @dataclass(frozen=True)
 class ValidatorMaterial:
-    """Made once per cluster: PEM private key per pod name, and the genesis JSON text."""
+    """Made once per cluster: PEM private key per validator pod name, the genesis JSON text, and
+    PEM private key per incentive pod name (the meta nodes that genesis registers)."""
 
     keys_pem: Mapping[str, str]
     genesis_json: str
+    incentive_keys_pem: Mapping[str, str] = field(default_factory=dict)
 
 
 def pod_names(cluster: Cluster) -> list[str]:
@@ -67,21 +75,31 @@ def genesis_name(cluster: Cluster) -> str:
 
 
 def genesis_document(
-    cluster: Cluster, public_keys_hex: list[str], genesis_time_unix_ms: int
+    cluster: Cluster,
+    public_keys_hex: list[str],
+    genesis_time_unix_ms: int,
+    meta_addresses: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The genesis in the consensus service's format (its `Genesis.from_json` is the authority;
-    a unit test parses this with it)."""
-    return {
+    a unit test parses this with it). `meta_addresses` (the incentive replicas') are registered
+    as meta nodes and funded for their report fees."""
+    doc: dict[str, Any] = {
         "chain_id": cluster.chain_id,
         "genesis_time_unix_ms": genesis_time_unix_ms,
         "accounts": [
             {"address": a.address, "balance": a.balance}
             for a in cluster.spec.validators.genesis_accounts
-        ],
+        ]
+        + [{"address": a, "balance": META_FUNDS_STOS} for a in meta_addresses],
         "validators": [
             {"public_key": key, "power": VALIDATOR_POWER, "deposit": "0"} for key in public_keys_hex
         ],
     }
+    if meta_addresses:
+        doc["nodes"] = [
+            {"address": a, "role": "meta", "deposit": META_DEPOSIT_STOS} for a in meta_addresses
+        ]
+    return doc
 
 
 def genesis_text(doc: Mapping[str, Any]) -> str:
