@@ -17,12 +17,12 @@ import pytest
 from e2e.chainwatch import SETTLE_TIMEOUT_S, Settled, storage_address
 from e2e.conftest import FAST_ENV, Mesh, connect_nats_as_admin, random_file
 from stratos.common import receipts
-from stratos.common.identity import load_or_create
+from stratos.common.identity import address_of, load_or_create
 from stratos.common.nats_credentials import read_credentials
 from stratos.common.nats_subjects import RECEIPTS_SUBJECT, TRAFFIC_STREAM
 from stratos.common.natsutil import NatsLogin, connect
 from stratos.common.signed import sign
-from stratos.v1 import receipt_pb2
+from stratos.v1 import receipt_pb2, ticket_pb2
 
 pytestmark = [pytest.mark.integration, pytest.mark.attack]
 
@@ -288,6 +288,73 @@ def test_a_node_downloading_its_own_files_in_a_loop_pays_more_than_its_traffic_e
     # from these bytes, had it served every one of them itself
     share = Fraction(Params().reward_resource_bps, 10_000)
     assert paid_for_traffic * share < cost, (paid_for_traffic, cost)
+
+
+def _traffic_seq(mesh: Mesh, subject: str) -> int:
+    """How many messages the traffic stream holds on `subject` (read as the mesh admin)."""
+
+    async def count() -> int:
+        nc = await connect_nats_as_admin(mesh.home, "nats://" + mesh.status()["nats"]["address"])
+        try:
+            info = await nc.jetstream().stream_info(TRAFFIC_STREAM, subjects_filter=subject)
+            return (info.state.subjects or {}).get(subject, 0)
+        finally:
+            await nc.close()
+
+    return asyncio.run(count())
+
+
+def test_a_stranger_cannot_hand_a_node_receipts(mesh: Mesh, tmp_path: Path) -> None:
+    """A stranger — a fresh key and what every client has (the node's address, the mesh's CA
+    certificate), no NATS user, no ozone — hands storage-2 receipts for a gibibyte under a
+    ticket it issued itself, and under one that names the index and the user's wallet as payer:
+    refused in one sentence, and nothing reaches the traffic stream."""
+    import grpc
+
+    from stratos.common import tickets
+    from stratos.common.identity import Identity
+    from stratos.sdk.home import Home
+    from stratos.sdk.meshtls import local_client_tls
+    from stratos.v1 import storage_pb2_grpc
+
+    stranger = Identity.generate()
+    subject = RECEIPTS_SUBJECT.format(node_id="storage-2")
+    mesh.json("put", str(random_file(tmp_path / "honest.bin", 32 * KiB, seed=50)))
+    deadline = time.monotonic() + 30
+    while (before := _traffic_seq(mesh, subject)) == 0:  # storage-2 handed on a copy's receipt
+        assert time.monotonic() < deadline, "storage-2 handed on no receipt of an honest put"
+        time.sleep(0.5)
+    me = address_of(load_or_create(mesh.home / "keys" / "default.pem").public_bytes)
+    forged = [
+        tickets.issue(
+            stranger,
+            issuer,
+            holder_public_key=stranger.public_bytes,
+            actions=[ticket_pb2.TICKET_ACTION_GET],
+            node_ids=["storage-2"],
+            byte_budget=1 << 30,
+            ttl_ms=60_000,
+            chunk_ids=["ab" * 32],
+            payer=payer,
+        )
+        for issuer, payer in (("stranger", address_of(stranger.public_bytes)), ("index", me))
+    ]
+    credentials = local_client_tls(Home(mesh.home)).channel_credentials()
+    with grpc.secure_channel(mesh.status()["storage-2"]["address"], credentials) as ch:
+        stub = storage_pb2_grpc.StorageServiceStub(ch)
+        for ticket in forged:
+            receipt = receipts.sign(
+                stranger, ticket, chunk_id="ab" * 32, node_id="storage-2",
+                action=ticket_pb2.TICKET_ACTION_GET, nbytes=1 << 30,
+            )  # fmt: skip
+            request = receipt_pb2.SubmitReceiptsRequest(receipts=[receipt], tickets=[ticket])
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.SubmitReceipts(request, timeout=10)
+            assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            sentence = refused.value.details()
+            assert sentence and "\n" not in sentence and "Traceback" not in sentence
+    # nothing of it was handed on, so nothing of it can be settled or charged to anyone
+    assert _traffic_seq(mesh, subject) == before
 
 
 def test_repair_traffic_pays_the_source_node_and_charges_no_one(mesh: Mesh, tmp_path: Path) -> None:
