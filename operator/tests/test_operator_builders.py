@@ -419,3 +419,28 @@ def test_every_grpc_pod_mounts_its_components_certificate_and_names_it():
         for v in obj.get("spec", {}).get("template", {}).get("spec", {}).get("volumes", [])
     }
     assert "demo-mesh-ca" not in mounted
+
+
+def _cert_names(kids, component):
+    from cryptography import x509
+
+    pem = base64.b64decode(kids[("Secret", f"demo-{component}-tls")]["data"]["tls.crt"])
+    sans = x509.load_pem_x509_certificate(pem).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName
+    )
+    return set(sans.value.get_values_for_type(x509.DNSName))
+
+
+def test_every_service_name_a_client_dials_is_in_the_certificate_of_the_pods_behind_it():
+    """TLS checks the dialled name: a client Service (`demo-consensus`) whose name the pods'
+    certificate lacks would refuse every caller; a headless one is dialled pod by pod."""
+    _, kids = _children({"validators": {"replicas": 4}})
+    for (kind, name), svc in kids.items():
+        if kind != "Service":
+            continue
+        component = svc["spec"]["selector"]["app.kubernetes.io/component"]
+        names = _cert_names(kids, component)
+        if svc["spec"].get("clusterIP") == "None":
+            assert f"*.{name}.mesh.svc" in names, name
+        else:
+            assert {name, f"{name}.mesh", f"{name}.mesh.svc"} <= names, name

@@ -60,7 +60,8 @@ def tls_secret_name(cluster: Cluster, component: str) -> str:
 
 def dns_names(cluster: Cluster, component: str) -> list[str]:
     """The names a component's pods are reached at: its Service, and each pod of a headless
-    one (storage, validators; the NATS servers' routes dial `<pod>.<name>-nats-headless`)."""
+    one (storage, validators; the NATS servers' routes dial `<pod>.<name>-nats-headless`). The
+    validators also answer on their client Service, `<name>-consensus`."""
     svc = child_name(cluster, component)
     ns = cluster.namespace
     names = [svc, f"{svc}.{ns}", f"{svc}.{ns}.svc", f"*.{svc}.{ns}.svc"]
@@ -68,6 +69,9 @@ def dns_names(cluster: Cluster, component: str) -> list[str]:
         return [child_name(cluster, component)]
     if component == "nats":
         return [*names, f"*.{svc}-headless.{ns}.svc"]
+    if component == "validator":
+        client = child_name(cluster, "consensus")
+        return [*names, client, f"{client}.{ns}", f"{client}.{ns}.svc"]
     return names + (["localhost"] if component == "index" else [])
 
 
