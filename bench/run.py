@@ -1,7 +1,8 @@
 """`make bench`: every figure with its bound measured in the same run (the machine is noisy, so
 only ratios against same-run bounds mean anything). Writes bench/results/latest.json.
 
-The storage part runs on a local mesh without validators, so they do not disturb its figures;
+The storage part runs on a local mesh without validators, so they do not disturb its figures
+(bench/paid.py then measures the same put and get on a mesh with a ledger, in turns with it);
 the healing part (bench/healing.py) then runs its own 5-node mesh, and the consensus part its
 own 4-validator cluster (bench/consensus.py), the incentive part in this process
 (bench/incentive.py), and the operator part a local Kubernetes control
@@ -21,6 +22,7 @@ from bench import (
     grpc_loopback,
     healing,
     incentive,
+    paid,
     results,
     scale,
     security,
@@ -89,6 +91,8 @@ def storage_figures(
         )
         # the same put and get with gRPC in plaintext, on a mesh beside this one, in turns
         figures += tls_cost.measure(home, work)
+        # and paid for: ozone checked before tickets, a receipt after every chunk (issue 13)
+        figures += paid.measure(home, work, disk_mb_s, grpc_mb_s)
         # not the issue's figures, reported so that neither the allocator's gain nor the disk's
         # limit is taken for the read path's: the same get against loopback gRPC with our
         # allocator settings, and a get onto the disk against the disk's write bandwidth
