@@ -138,7 +138,10 @@ def decode_header(
     """Inverse of `encode_header`, with the tables read separately; DataLoss if the bytes are
     not a header of this layout."""
     if not data.startswith(MAGIC):
-        raise DataLoss("the stored state header has an unknown format")
+        raise DataLoss(
+            "the stored state has an unknown format (written by another version of the ledger?); "
+            "start a new chain from an empty data directory (locally: 'stratos dev down --purge')"
+        )
     r = _Reader(data[len(MAGIC) :])
     kw: dict = {"accounts": accounts, "nodes": nodes, "validators": {}, "evidence": set()}
     while not r.done():
