@@ -45,6 +45,9 @@ class OperatorSettings(StratosSettings):
     image_consensus: str = Field(
         _IMAGES.consensus, min_length=1, description="Default validator image."
     )
+    image_incentive: str = Field(
+        _IMAGES.incentive, min_length=1, description="Default incentive (settlement) image."
+    )
 
     @property
     def default_images(self) -> DefaultImages:
@@ -53,4 +56,5 @@ class OperatorSettings(StratosSettings):
             index=self.image_index,
             storage=self.image_storage,
             consensus=self.image_consensus,
+            incentive=self.image_incentive,
         )

@@ -135,6 +135,7 @@ READ_BY: Mapping[str, frozenset[str]] = {
             "STRATOS_DRAIN_TIMEOUT_S",
             "STRATOS_HEAL_INTERVAL_S",
             "STRATOS_IMAGE_CONSENSUS",
+            "STRATOS_IMAGE_INCENTIVE",
             "STRATOS_IMAGE_INDEX",
             "STRATOS_IMAGE_NATS",
             "STRATOS_IMAGE_STORAGE",
