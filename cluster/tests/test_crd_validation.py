@@ -74,6 +74,30 @@ def test_changing_the_incentive_replicas_is_refused_like_the_validators(api):
     api.kubectl("delete", "stratoscluster", "meta", "-n", NS)
 
 
+def test_a_genesis_account_takes_an_ozone_prepay_and_a_malformed_one_is_refused(api):
+    wallet = "ab" * 20
+    bad = manifest(
+        "oz",
+        validators={
+            "replicas": 4,
+            "genesisAccounts": [{"address": wallet, "balance": "1", "ozone": "lots"}],
+        },
+    )
+    assert "ozone" in refused(api, bad)
+    assert get(api, "stratoscluster", "oz", NS) is None
+    account = {"address": wallet, "balance": "1", "ozone": "100"}
+    api.kubectl(
+        "apply",
+        "-f",
+        "-",
+        stdin=manifest("oz", validators={"replicas": 4, "genesisAccounts": [account]}),
+    )
+    assert get(api, "stratoscluster", "oz", NS)["spec"]["validators"]["genesisAccounts"] == [
+        account
+    ]
+    api.kubectl("delete", "stratoscluster", "oz", "-n", NS)
+
+
 def test_shrinking_storage_is_refused_and_the_old_size_kept(api):
     api.kubectl("apply", "-f", "-", stdin=manifest("grow"))
     before = get(api, "stratoscluster", "grow", NS)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cluster.controlplane import REPO, ControlPlane
 from cluster.harness import (
@@ -31,6 +32,7 @@ NAME = "demo"
 HEAL_S = 2  # the drift timer's interval here (30 s by default)
 INSTANCE = f"app.kubernetes.io/instance={NAME}"
 STORY: dict[str, str] = {}  # what one step of the story leaves for a later one
+WALLET_ACCOUNT = {"address": "ab" * 20, "balance": "1000", "ozone": "100"}
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +131,10 @@ def test_example_reaches_ready_with_owned_children_status_and_printer_columns(
     chart: ControlPlane, operator: Operator
 ):
     cp = chart
-    cp.kubectl("apply", "-n", NS, "-f", str(REPO / "examples" / "stratoscluster.yaml"))
+    # the example, with a user's wallet funded and given ozone in the genesis
+    example = yaml.safe_load((REPO / "examples" / "stratoscluster.yaml").read_text())
+    example["spec"]["validators"]["genesisAccounts"] = [WALLET_ACCOUNT]
+    cp.kubectl("apply", "-n", NS, "-f", "-", stdin=json.dumps(example))
     obj = wait_phase(cp, "Ready", timeout_s=120)  # kwok marks every pod Ready
 
     status = obj["status"]
@@ -266,6 +271,40 @@ def test_the_incentive_replicas_are_meta_nodes_of_the_genesis_with_keys_and_a_bu
     )
     nats_conf = get(cp, "configmap", f"{NAME}-nats-config", NS)["data"]["nats.conf"]
     assert all(f"# incentive.{NAME}-incentive-{i}\n" in nats_conf for i in range(3))
+
+
+def test_the_genesis_registers_the_storage_pods_it_started_with_under_their_secrets_keys(
+    chart: ControlPlane, operator: Operator
+):
+    """The stored genesis, read with the consensus service's own parser: each of the three
+    storage pods the cluster started with is a resource node at the address of the key its
+    identity Secret holds (the key the pod loads), bonded with the chain's minimum deposit and
+    given no balance; the wallet's ozone prepay bought ozone at the price those deposits set,
+    and the pool has plenty left for `stratos ozone buy`."""
+    from stratos.common.identity import address_of
+    from stratos.common.stos import parse_stos
+    from stratos.consensus.ledger.genesis import Genesis
+    from stratos.consensus.ledger.state import Params
+    from stratos.v1 import ledger_pb2
+
+    cp = chart
+    keys = _identity_keys(cp, "storage")
+    started = [f"{NAME}-storage-{i}" for i in range(3)]
+    assert set(started) <= set(keys)
+    text = get(cp, "configmap", f"{NAME}-genesis", NS)["data"]["genesis.json"]
+    genesis = Genesis.from_json(text)
+    resource = {
+        n.address: n.deposit for n in genesis.nodes if n.role == ledger_pb2.NODE_ROLE_RESOURCE
+    }
+    assert resource == {address_of(keys[n]): Params().min_deposit_resource for n in started}
+    assert not set(resource) & dict(genesis.accounts).keys()
+
+    wallet = WALLET_ACCOUNT["address"]
+    assert genesis.ozone == ((wallet, parse_stos(WALLET_ACCOUNT["ozone"])),)
+    state = genesis.initial_state()
+    assert state.accounts[wallet].ozone > 0
+    assert state.pool.deposits == 3 * Params().min_deposit_resource
+    assert state.pool.limit > 0.9 * Params().initial_ozone_limit
 
 
 def test_every_node_is_admitted_under_its_own_key_and_no_secret_sits_in_env_or_config_maps(

@@ -350,10 +350,13 @@ def test_existing_validator_material_is_reused_verbatim():
     cluster, kids = _children({"validators": {"replicas": 4}})
     secret, genesis = kids[("Secret", "demo-validator-keys")], kids[("ConfigMap", "demo-genesis")]
     meta = kids[("Secret", "demo-incentive-keys")]
-    again = ensure_material(cluster, secret, genesis, incentive_secret=meta)
+    storage = kids[("Secret", "demo-storage-identity")]
+    again = ensure_material(cluster, secret, genesis, incentive_secret=meta, storage_secret=storage)
     assert again.genesis_json == genesis["data"]["genesis.json"]
-    # genesis lost before any start
-    rebuilt = ensure_material(cluster, secret, None, now_ms=1, incentive_secret=meta)
+    # genesis lost before any start: the storage nodes it registered keep their keys
+    rebuilt = ensure_material(
+        cluster, secret, None, now_ms=1, incentive_secret=meta, storage_secret=storage
+    )
     assert rebuilt.genesis_json == genesis["data"]["genesis.json"]
 
 

@@ -5,6 +5,8 @@ Like `keys.py` for the validators, this is an impure step kept out of the builde
 randomness, the signing time): `observe` reads what the API server holds; `ensure_admin` and
 `ensure` keep every key and seed found there and make only what is missing — the admin key on a
 cluster's first pass, a key and a NATS user for each storage ordinal the first time it runs.
+The storage ordinals a cluster with validators starts with are the exception: their keys are
+made with the genesis that registers them (`keys.ensure_material`), and `ensure` takes those.
 A key is never made again for a node that has one, so a pod that restarts, or an ordinal that
 is scaled away and back, is the same node. The list (`stratos.common.mesh_admin.next_list`)
 keeps its version while the admitted nodes stay the same and goes one version up when they
@@ -153,6 +155,10 @@ def ensure(
                 keys[name.removesuffix(".pem")] = value.decode()
             elif name.endswith(".nk"):
                 seeds[name.removesuffix(".nk")] = _seed_of(value.decode())
+    # the storage keys the genesis of this pass registered were made with it (`keys.py`): they
+    # are these nodes' keys, so none is made again for them
+    for node, pem in (validator_material.storage_keys_pem if validator_material else {}).items():
+        keys.setdefault(node, pem)
     for node in (index_node_id(cluster), *storage_nodes(cluster, storage_replicas)):
         if node not in keys:
             keys[node] = _new_pem()

@@ -57,14 +57,21 @@ def _version(obj: Mapping[str, Any] | None) -> str | None:
     return (obj or {}).get("metadata", {}).get("resourceVersion")
 
 
-async def _material(kube: Kube, cluster: Cluster) -> validators.ValidatorMaterial | None:
+async def _material(
+    kube: Kube, cluster: Cluster, held: identities.Held
+) -> validators.ValidatorMaterial | None:
+    """The validator keys and the genesis; a genesis made now registers the storage nodes the
+    cluster starts with under the keys in the storage identity Secret `held`, or under keys made
+    with it, which `identities.ensure` then keeps."""
     if cluster.spec.validators.replicas == 0:
         return None
     ns = cluster.namespace
     secret = await kube.get("v1", "Secret", ns, validators.keys_secret_name(cluster))
     meta = await kube.get("v1", "Secret", ns, incentive.keys_secret_name(cluster))
     genesis = await kube.get("v1", "ConfigMap", ns, validators.genesis_name(cluster))
-    return ensure_material(cluster, secret, genesis, incentive_secret=meta)
+    return ensure_material(
+        cluster, secret, genesis, incentive_secret=meta, storage_secret=held.storage
+    )
 
 
 async def _certs(kube: Kube, cluster: Cluster) -> MeshCerts:
@@ -110,8 +117,10 @@ async def reconcile(
         assert decision.event is not None
         emit(decision.event.type, decision.event.reason, decision.event.message)
 
-    # 2. render and apply every child
-    material = await _material(kube, cluster)
+    # 2. render and apply every child. Keys first, in this order: the genesis (made once, with
+    # the storage keys it registers), then the trust material that keeps those keys; `build_all`
+    # puts the storage identity Secret before the genesis ConfigMap.
+    material = await _material(kube, cluster, held)
     trust = identities.ensure(
         cluster,
         held,

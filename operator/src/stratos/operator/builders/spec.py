@@ -15,6 +15,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from stratos.common.errors import InvalidArgument
+from stratos.common.stos import MAX_NSTOS, format_stos, parse_stos
+from stratos.operator.builders.genesis_amounts import operator_supply_nstos
 
 GROUP = "stratos.io"
 VERSION = "v1alpha1"
@@ -124,6 +126,10 @@ class StorageSpec:
 class GenesisAccount:
     address: str
     balance: str  # decimal STOS, as the genesis file carries it
+    # decimal STOS prepaid for ozone at genesis (the genesis `ozone` list); empty: none. The
+    # prepay is not taken from `balance`: like a `PrepayOzone` at height 0, its STOS goes to
+    # the ozone pool, on top of the balance (the consensus genesis's rule).
+    ozone: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,18 @@ def _str(doc: Mapping[str, Any], key: str, where: str, default: str) -> str:
     return value
 
 
+def _stos(value: Any, where: str) -> int:
+    """A decimal STOS string (as the genesis carries amounts) in nstos."""
+    if not isinstance(value, str) or not _STOS_RE.match(value):
+        raise SpecError(f'{where} must be a decimal STOS string such as "100", got {value!r}')
+    try:
+        return parse_stos(value)
+    except InvalidArgument:
+        raise SpecError(
+            f"{where} is more than the ledger can hold ({format_stos(MAX_NSTOS)} STOS)"
+        ) from None
+
+
 def _resources(doc: Mapping[str, Any], where: str) -> Resources:
     res = _obj(doc.get("resources"), f"{where}.resources")
     return Resources(
@@ -254,15 +272,20 @@ def _validators(doc: Mapping[str, Any]) -> ValidatorsSpec:
     chain_id = _str(doc, "chainId", w, "")
     if chain_id and not _CHAIN_ID_RE.match(chain_id):
         raise SpecError("spec.validators.chainId must be 1-50 letters, digits, '.', '_' or '-'")
-    accounts = []
+    accounts: list[GenesisAccount] = []
     for i, item in enumerate(doc.get("genesisAccounts", []) or []):
-        item = _obj(item, f"{w}.genesisAccounts[{i}]")
+        where = f"{w}.genesisAccounts[{i}]"
+        item = _obj(item, where)
         address, balance = item.get("address", ""), item.get("balance", "")
+        ozone = item.get("ozone", "")
         if not isinstance(address, str) or not _ADDRESS_RE.match(address):
-            raise SpecError(f"{w}.genesisAccounts[{i}].address must be 40 lower-case hex digits")
-        if not isinstance(balance, str) or not _STOS_RE.match(balance):
-            raise SpecError(f"{w}.genesisAccounts[{i}].balance must be a decimal STOS string")
-        accounts.append(GenesisAccount(address, balance))
+            raise SpecError(f"{where}.address must be 40 lower-case hex digits")
+        _stos(balance, f"{where}.balance")
+        if ozone != "":
+            _stos(ozone, f"{where}.ozone")
+        if any(a.address == address for a in accounts):  # the genesis refuses an account twice
+            raise SpecError(f"{where}.address {address} is listed twice in {w}.genesisAccounts")
+        accounts.append(GenesisAccount(address, balance, ozone))
     size = _str(doc, "storageSize", w, d.storage_size)
     parse_quantity(size, f"{w}.storageSize")
     return ValidatorsSpec(
@@ -304,7 +327,23 @@ def parse_spec(doc: Mapping[str, Any]) -> ClusterSpec:
             f"spec.storage.replicas ({spec.storage.replicas}) must be at least spec.replication "
             f"({replication}): every chunk needs that many distinct storage nodes"
         )
+    if spec.validators.replicas:
+        _check_genesis_supply(spec)
     return spec
+
+
+def _check_genesis_supply(spec: ClusterSpec) -> None:
+    """The consensus genesis's supply rule (`genesis_amounts`), checked here so a spec that
+    breaks it is refused with one sentence rather than by every validator at start."""
+    accounts = spec.validators.genesis_accounts
+    users = sum(parse_stos(a.balance) + parse_stos(a.ozone or "0") for a in accounts)
+    meta = spec.incentive.replicas
+    if users + operator_supply_nstos(spec.storage.replicas, meta) > MAX_NSTOS:
+        raise SpecError(
+            "spec.validators.genesisAccounts: the balances and ozone prepays add up to "
+            f"{format_stos(users)} STOS, and with the nodes' deposits the genesis would hold "
+            f"more than the ledger can ({format_stos(MAX_NSTOS)} STOS)"
+        )
 
 
 def parse_cluster(body: Mapping[str, Any]) -> Cluster:

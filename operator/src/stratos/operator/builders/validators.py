@@ -5,7 +5,10 @@ Both the keys and the genesis are made once and never rewritten — a chain star
 genesis forks from its own data if the file changes — so the builders take them as inputs
 (`ValidatorMaterial`) and stay pure; `keys.py` makes them, and the handler reuses what exists.
 The incentive replicas' keys are made with them (`builders/incentive.py`): the genesis registers
-each replica's address as a bonded meta node and funds it for its report fees.
+each replica's address as a bonded meta node and funds it for its report fees. It also registers
+the storage nodes the cluster starts with as resource nodes, under the identity keys their pods
+load (`<cluster>-storage-identity`, made with the genesis when it is made, `keys.py`); their
+deposits back the ozone pool, which the genesis accounts' optional ozone prepays buy from.
 Each pod picks its own key by pod name (`$(POD_NAME).pem`) and lists every validator as a peer;
 the consensus service drops its own address from that list.
 """
@@ -19,6 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stratos.operator.builders import tls
+from stratos.operator.builders.genesis_amounts import (
+    META_DEPOSIT_STOS,
+    META_FUNDS_STOS,
+    RESOURCE_DEPOSIT_STOS,
+)
 from stratos.operator.builders.identity_files import identity_env, identity_volume
 from stratos.operator.builders.meta import (
     CLAIM_RETENTION,
@@ -43,22 +51,22 @@ from stratos.operator.builders.spec import Cluster
 
 COMPONENT = "validator"
 VALIDATOR_POWER = 10
-# An incentive replica's bond: the chain's default `min_deposit_meta` (the genesis sets no params).
-META_DEPOSIT_STOS = "1000"
-# What an incentive replica pays its report fees from: 100,000 reports at the default fee.
-META_FUNDS_STOS = "100"
 KEYS_DIR = "/etc/stratos/keys"
 GENESIS_DIR = "/etc/stratos/genesis"
 
 
 @dataclass(frozen=True)
 class ValidatorMaterial:
-    """Made once per cluster: PEM private key per validator pod name, the genesis JSON text, and
-    PEM private key per incentive pod name (the meta nodes that genesis registers)."""
+    """Made once per cluster: PEM private key per validator pod name, the genesis JSON text,
+    PEM private key per incentive pod name (the meta nodes that genesis registers), and — only
+    in the pass that makes the genesis — PEM identity key per storage node it registers as a
+    resource node (afterwards they are read from the storage identity Secret, which
+    `identities.ensure` fills from this first)."""
 
     keys_pem: Mapping[str, str]
     genesis_json: str
     incentive_keys_pem: Mapping[str, str] = field(default_factory=dict)
+    storage_keys_pem: Mapping[str, str] = field(default_factory=dict)
 
 
 def pod_names(cluster: Cluster) -> list[str]:
@@ -79,26 +87,33 @@ def genesis_document(
     public_keys_hex: list[str],
     genesis_time_unix_ms: int,
     meta_addresses: Sequence[str] = (),
+    resource_addresses: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The genesis in the consensus service's format (its `Genesis.from_json` is the authority;
-    a unit test parses this with it). `meta_addresses` (the incentive replicas') are registered
-    as meta nodes and funded for their report fees."""
+    a unit test parses this with it). `resource_addresses` (the storage nodes the cluster starts
+    with) are registered as resource nodes with the minimum deposit and no balance: they earn,
+    and their deposits back the ozone pool. `meta_addresses` (the incentive replicas') are
+    registered as meta nodes and funded for their report fees. The genesis accounts' ozone
+    prepays come last, bought in the order listed at the price those deposits set, as the local
+    mesh's genesis does it (`stratos.sdk.genesis.local_genesis`)."""
+    accounts = cluster.spec.validators.genesis_accounts
     doc: dict[str, Any] = {
         "chain_id": cluster.chain_id,
         "genesis_time_unix_ms": genesis_time_unix_ms,
-        "accounts": [
-            {"address": a.address, "balance": a.balance}
-            for a in cluster.spec.validators.genesis_accounts
-        ]
+        "accounts": [{"address": a.address, "balance": a.balance} for a in accounts]
         + [{"address": a, "balance": META_FUNDS_STOS} for a in meta_addresses],
         "validators": [
             {"public_key": key, "power": VALIDATOR_POWER, "deposit": "0"} for key in public_keys_hex
         ],
     }
-    if meta_addresses:
-        doc["nodes"] = [
-            {"address": a, "role": "meta", "deposit": META_DEPOSIT_STOS} for a in meta_addresses
-        ]
+    nodes = [
+        {"address": a, "role": "resource", "deposit": RESOURCE_DEPOSIT_STOS}
+        for a in resource_addresses
+    ] + [{"address": a, "role": "meta", "deposit": META_DEPOSIT_STOS} for a in meta_addresses]
+    if nodes:
+        doc["nodes"] = nodes
+    if ozone := [{"address": a.address, "prepaid": a.ozone} for a in accounts if a.ozone]:
+        doc["ozone"] = ozone
     return doc
 
 
