@@ -22,6 +22,7 @@ from stratos.common.nats_credentials import read_credentials
 from stratos.common.nats_subjects import RECEIPTS_SUBJECT, TRAFFIC_STREAM
 from stratos.common.natsutil import NatsLogin, connect
 from stratos.common.signed import sign
+from stratos.common.stos import parse_stos
 from stratos.v1 import receipt_pb2, ticket_pb2
 
 pytestmark = [pytest.mark.integration, pytest.mark.attack]
@@ -85,6 +86,13 @@ def test_every_byte_moved_is_paid_once_from_the_payers_ozone(mesh: Mesh, tmp_pat
     assert {e["epoch"] for e in shown["epochs"]} == set(epochs)
     assert sum(n["bytes"] for n in shown["nodes"]) == expected
     assert all(e["mined"] == "10" for e in shown["epochs"])
+    # what the ledger says it paid each address adds up to each epoch's rewards, and every
+    # storage node that served bytes earned some
+    for e in shown["epochs"]:
+        paid = sum(c["earned_nstos"] for c in e["credits"])
+        assert paid == parse_stos(e["traffic_reward"]) + parse_stos(e["mined"])
+    earned = {n["node"]: n["earned_nstos"] for n in shown["nodes"]}
+    assert all(earned[storage_address(mesh, name)] > 0 for name in per_node)
 
 
 async def _forge(mesh: Mesh, nats_url: str) -> int:

@@ -19,10 +19,12 @@ def epoch(n: int, traffic: list[tuple[str, int, int]]) -> dict:
         "bytes": sum(b for _, b, _ in traffic),
         "ozone": 0,
         "audits_failed": sum(f for _, _, f in traffic),
-        "traffic": [
-            {"node": a, "bytes": b, "audits_failed": f, "slashed_nstos": f * 10**9}
+        "traffic": [{"node": a, "bytes": b, "audits_failed": f} for a, b, f in traffic],
+        "credits": [
+            {"address": a, "earned_nstos": b * 10, "debt_paid_nstos": 0, "slashed_nstos": f * 10**9}
             for a, b, f in traffic
-        ],
+        ]
+        + [{"address": "validator", "earned_nstos": 7, "debt_paid_nstos": 0, "slashed_nstos": 0}],
         "signers": [],
         **_settle_log_numbers(LOG),
     }
@@ -46,20 +48,26 @@ def test_nodes_are_summed_over_epochs_biggest_first() -> None:
     assert [(n["node"], n["bytes"], n["audits_failed"], n["epochs"]) for n in doc["nodes"]] == [
         ("b", 300, 1, 1),
         ("a", 200, 2, 2),
+        ("validator", 0, 0, 0),
     ]
-    assert [round(n["share"], 2) for n in doc["nodes"]] == [0.6, 0.4]
+    assert [round(n["share"], 2) for n in doc["nodes"]] == [0.6, 0.4, 0.0]
     assert render.rewards_view(doc) is not None
     assert rewards_dict([])["nodes"] == []
 
 
-def test_each_nodes_slashing_is_summed_and_shown_in_stos() -> None:
+def test_what_each_address_earned_and_was_slashed_is_summed_and_shown_in_stos() -> None:
     doc = rewards_dict([epoch(4, [("a", 100, 0), ("b", 300, 1)]), epoch(3, [("b", 100, 2)])])
-    assert {n["node"]: (n["slashed_nstos"], n["slashed"]) for n in doc["nodes"]} == {
-        "a": (0, "0"),
-        "b": (3 * 10**9, "3"),
+    rows = {n["node"]: n for n in doc["nodes"]}
+    assert {a: (r["earned_nstos"], r["slashed_nstos"], r["slashed"]) for a, r in rows.items()} == {
+        "a": (1_000, 0, "0"),
+        "b": (4_000, 3 * 10**9, "3"),
+        "validator": (14, 0, "0"),  # earned in both epochs without serving a byte
     }
+    assert rows["validator"]["bytes"] == 0 and rows["validator"]["share"] == 0.0
+    assert [n["node"] for n in doc["nodes"]] == ["b", "a", "validator"]
     from rich.console import Console
 
-    console = Console(width=120, record=True)
+    console = Console(width=160, record=True)
     console.print(render.rewards_view(doc))
-    assert "slashed (STOS)" in console.export_text()
+    text = console.export_text()
+    assert "earned (STOS)" in text and "0.000004" in text

@@ -242,12 +242,18 @@ def test_splitting_a_node_into_two_identities_never_earns_more(
 
 def test_failed_audits_slash_the_next_settled_epoch_and_suspend_past_the_threshold() -> None:
     c = mesh_chain()
-    assert settle(c, report(0, {R2: (10, 3)})).code == TxCode.OK
+    res = settle(c, report(0, {R2: (10, 3)}))
+    assert res.code == TxCode.OK
     node = c.state.nodes[addr(R2)]
     mining_share = P.mining_reward * P.reward_resource_bps // 10_000 // 2
     # 3 failed audits = 300 STOS of debt, less what this epoch's reward already paid
     assert node.debt == 3 * P.audit_slash - mining_share
     assert not node.suspended(P)
+    # the result says so: what R2 earned, what of it paid its debt, what it was slashed
+    credit = next(x for x in res.credits if x.address == addr(R2))
+    assert credit.slashed == 3 * P.audit_slash
+    assert credit.debt_paid == credit.amount >= mining_share
+    assert all(x.slashed == 0 for x in res.credits if x.address != addr(R2))
     # three more: debt ≥ 50% of the 1000 STOS deposit → suspended, so no stake reward either
     before = balance(c, R2)
     assert settle(c, report(1, {R2: (0, 3)})).code == TxCode.OK
@@ -296,9 +302,20 @@ def test_ledger_invariants_hold_after_any_sequence_of_epochs(seq) -> None:
     for epoch, (b1, b2, failed, charged, signers) in enumerate(seq):
         charged = min(charged, b1 + b2)
         msg = report(epoch, {R1: (b1, 0), R2: (b2, failed)}, {USER: charged}, META[:signers])
-        assert settle(c, msg).code == TxCode.OK
+        balances = {a: x.balance for a, x in c.state.accounts.items()}
+        minted, prepaid = c.state.epochs.minted, c.state.pool.prepaid
+        res = settle(c, msg)
+        assert res.code == TxCode.OK
         s = c.state
         assert s.total_supply() == c.genesis_supply + s.epochs.minted
+        # every credit is what the address gained, less what paid its debt; they sum to the
+        # epoch's traffic reward plus what it minted
+        for x in res.credits:
+            if x.address != addr(META[0]):  # the submitter also paid the report's fee
+                gained = s.accounts[x.address].balance - balances.get(x.address, 0)
+                assert gained == x.amount - x.debt_paid
+        paid_from_pool = prepaid - s.pool.prepaid
+        assert sum(x.amount for x in res.credits) == paid_from_pool + s.epochs.minted - minted
         assert s.epochs.next_to_settle == epoch + 1
         assert s.pool.prepaid >= 0 and s.pool.limit >= 0
         assert all(a.balance >= 0 and a.ozone >= 0 for a in s.accounts.values())

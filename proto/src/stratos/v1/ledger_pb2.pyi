@@ -146,13 +146,27 @@ class NodeRecord(_message.Message):
     suspended: bool
     def __init__(self, address: _Optional[str] = ..., role: _Optional[_Union[NodeRole, str]] = ..., deposit: _Optional[int] = ..., unbonding_until_height: _Optional[int] = ..., debt: _Optional[int] = ..., suspended: _Optional[bool] = ...) -> None: ...
 
+class Credit(_message.Message):
+    __slots__ = ("address", "amount", "debt_paid", "slashed")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    DEBT_PAID_FIELD_NUMBER: _ClassVar[int]
+    SLASHED_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    amount: int
+    debt_paid: int
+    slashed: int
+    def __init__(self, address: _Optional[str] = ..., amount: _Optional[int] = ..., debt_paid: _Optional[int] = ..., slashed: _Optional[int] = ...) -> None: ...
+
 class TxResult(_message.Message):
-    __slots__ = ("code", "log")
+    __slots__ = ("code", "log", "credits")
     CODE_FIELD_NUMBER: _ClassVar[int]
     LOG_FIELD_NUMBER: _ClassVar[int]
+    CREDITS_FIELD_NUMBER: _ClassVar[int]
     code: int
     log: str
-    def __init__(self, code: _Optional[int] = ..., log: _Optional[str] = ...) -> None: ...
+    credits: _containers.RepeatedCompositeFieldContainer[Credit]
+    def __init__(self, code: _Optional[int] = ..., log: _Optional[str] = ..., credits: _Optional[_Iterable[_Union[Credit, _Mapping]]] = ...) -> None: ...
 
 class BlockHeader(_message.Message):
     __slots__ = ("chain_id", "height", "time_unix_ms", "prev_block_hash", "app_hash", "proposer", "tx_root")

@@ -536,6 +536,17 @@ async def probe(
     return list(await asyncio.gather(*(one(n, e) for n, e in targets)))
 
 
+def credit_dict(c: ledger_pb2.Credit) -> dict[str, Any]:
+    """What a settled epoch paid (and slashed) one address, as `--json` shows it."""
+    return {
+        "address": c.address,
+        "earned": format_stos(c.amount),
+        "earned_nstos": c.amount,
+        "debt_paid_nstos": c.debt_paid,
+        "slashed_nstos": c.slashed,
+    }
+
+
 def block_dict(resp: consensus_pb2.GetBlockResponse) -> dict[str, Any]:
     """A GetBlockResponse as `stratos chain block --json` prints it."""
     h = resp.block.header
@@ -545,6 +556,8 @@ def block_dict(resp: consensus_pb2.GetBlockResponse) -> dict[str, Any]:
         tx = decode_tx(raw)
         if i < len(results):
             tx.update(code=results[i].code, log=results[i].log)
+            if results[i].credits:
+                tx["credits"] = [credit_dict(c) for c in results[i].credits]
         txs.append(tx)
     return {
         "height": h.height,
@@ -617,6 +630,8 @@ def epoch_dict(
         "current_epoch": e.current_epoch,
         "next_to_settle": e.next_to_settle,
         "bonded_meta_nodes": e.bonded_meta_nodes,
+        "audit_slash": format_stos(e.audit_slash),  # debt a failed audit adds
+        "suspend_debt_bps": e.suspend_debt_bps,  # debt / deposit that suspends a node
         "minted": format_stos(e.minted),
         "last_settled": None,
     }
@@ -737,10 +752,8 @@ async def settled_epochs(client: ChainClient, count: int) -> list[dict[str, Any]
                         "bytes": report["bytes"],
                         "ozone": report["ozone"],
                         "audits_failed": report["audits_failed"],
-                        "traffic": [
-                            {**t, "slashed_nstos": t["audits_failed"] * e.audit_slash}
-                            for t in report["traffic"]
-                        ],
+                        "traffic": report["traffic"],
+                        "credits": report.get("credits", []),
                         "signers": report["signers"],
                         **_settle_log_numbers(report.get("log", "")),
                     }
@@ -753,26 +766,38 @@ async def settled_epochs(client: ChainClient, count: int) -> list[dict[str, Any]
 
 
 def rewards_dict(epochs: list[dict[str, Any]]) -> dict[str, Any]:
-    """`stratos rewards --json`: the settled epochs, and per node its bytes, share of the
-    traffic, failed audits and the debt they added (slashed) over them."""
+    """`stratos rewards --json`: the settled epochs, and per address (storage nodes, validators,
+    meta nodes) its bytes, share of the traffic, failed audits, what it earned and what its
+    failed audits added to its debt (slashed) over them, as the ledger's results state."""
     per_node: dict[str, dict[str, int]] = {}
+
+    def row(address: str) -> dict[str, int]:
+        return per_node.setdefault(
+            address,
+            {"bytes": 0, "audits_failed": 0, "earned_nstos": 0, "slashed_nstos": 0, "epochs": 0},
+        )
+
     for ep in epochs:
         for t in ep["traffic"]:
-            row = per_node.setdefault(
-                t["node"], {"bytes": 0, "audits_failed": 0, "slashed_nstos": 0, "epochs": 0}
-            )
-            row["bytes"] += t["bytes"]
-            row["audits_failed"] += t["audits_failed"]
-            row["slashed_nstos"] += t.get("slashed_nstos", 0)
-            row["epochs"] += 1
+            r = row(t["node"])
+            r["bytes"] += t["bytes"]
+            r["audits_failed"] += t["audits_failed"]
+            r["epochs"] += 1
+        for c in ep.get("credits", []):  # validators and meta nodes earn without traffic
+            r = row(c["address"])
+            r["earned_nstos"] += c["earned_nstos"]
+            r["slashed_nstos"] += c["slashed_nstos"]
     total = sum(r["bytes"] for r in per_node.values())
     nodes = [
         {
             "node": a,
             **r,
+            "earned": format_stos(r["earned_nstos"]),
             "slashed": format_stos(r["slashed_nstos"]),
             "share": r["bytes"] / total if total else 0.0,
         }
-        for a, r in sorted(per_node.items(), key=lambda kv: -kv[1]["bytes"])
+        for a, r in sorted(
+            per_node.items(), key=lambda kv: (-kv[1]["bytes"], -kv[1]["earned_nstos"], kv[0])
+        )
     ]
     return {"epochs": epochs, "nodes": nodes}

@@ -498,15 +498,17 @@ def rewards_view(doc: Mapping[str, Any]) -> Table:
         )
     outer.add_row(table)
     if doc["nodes"]:
-        nodes = _table("nodes over these epochs")
-        for col in ("node", "bytes", "share", "failed audits", "slashed (STOS)"):
-            nodes.add_column(col, justify="left" if col == "node" else "right", no_wrap=True)
+        nodes = _table("who earned what over these epochs")
+        cols = ("address", "bytes served", "share", "failed audits", "earned (STOS)", "slashed")
+        for col in cols:
+            nodes.add_column(col, justify="left" if col == "address" else "right", no_wrap=True)
         for n in doc["nodes"]:
             nodes.add_row(
                 n["node"],
                 human_size(n["bytes"]),
                 f"{n['share']:.0%}",
                 str(n["audits_failed"]),
+                n.get("earned", "0"),
                 n.get("slashed", "0"),
             )
         outer.add_row(nodes)

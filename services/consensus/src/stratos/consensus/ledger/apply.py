@@ -79,14 +79,17 @@ def execute_tx(
         return pb.TxResult(code=rej.code, log=rej.log), None
     msg_w = Working(tx_w)
     try:
-        log = HANDLERS[d.kind](msg_w, ctx, d.sender, getattr(d.body, d.kind))
+        out = HANDLERS[d.kind](msg_w, ctx, d.sender, getattr(d.body, d.kind))
     except TxRejected as rej:
         if charge_failed:
             tx_w.commit()
         return pb.TxResult(code=rej.code, log=rej.log), d
     msg_w.commit()
     tx_w.commit()
-    return pb.TxResult(code=TxCode.OK, log=log), d
+    if isinstance(out, pb.TxResult):  # a handler with more to say than a sentence
+        out.code = TxCode.OK
+        return out, d
+    return pb.TxResult(code=TxCode.OK, log=out), d
 
 
 def check_tx(

@@ -153,7 +153,9 @@ def _pay(w: Working, address: str, amount: int) -> int:
     return paid
 
 
-def epoch_report(w: Working, ctx: Ctx, sender: str, m: pb.EpochReport) -> str:
+def epoch_report(w: Working, ctx: Ctx, sender: str, m: pb.EpochReport) -> pb.TxResult:
+    """Settle epoch `m.epoch` (module docstring of `epochs`); the result's credits say what it
+    paid and slashed each address."""
     meta = _bonded_meta(w)
     if sender not in meta:
         raise _reject("only a bonded meta-service node can submit an epoch report")
@@ -167,6 +169,7 @@ def epoch_report(w: Working, ctx: Ctx, sender: str, m: pb.EpochReport) -> str:
         raise _reject(f"epoch {m.epoch} ends at height {opens - 1}; report it from height {opens}")
     signers = _signers(ctx, w.base.chain_id, m, meta)
     traffic: dict[str, int] = {}
+    slashes: dict[str, int] = {}
     slashed = unpaid = 0
     for t in m.traffic:
         node = w.node(t.node)
@@ -179,6 +182,7 @@ def epoch_report(w: Working, ctx: Ctx, sender: str, m: pb.EpochReport) -> str:
         if t.audits_failed:
             slash_amount = t.audits_failed * ctx.params.audit_slash
             w.set_node(t.node, replace(node, debt=node.debt + slash_amount))
+            slashes[t.node] = slashes.get(t.node, 0) + slash_amount
             slashed += 1
     pool = w.pool
     consumed, short = _charge(w, m)
@@ -200,8 +204,7 @@ def epoch_report(w: Working, ctx: Ctx, sender: str, m: pb.EpochReport) -> str:
         {a: meta[a].deposit for a in sorted(signers)},
     )
     w.set_pool(OzonePool(pool.deposits, pool.prepaid - out.from_traffic, pool.limit + consumed))
-    for address, amount in sorted(out.rewards.items()):
-        _pay(w, address, amount)
+    debt_paid = {a: _pay(w, a, amount) for a, amount in sorted(out.rewards.items())}
     w.set_epochs(
         EpochBook(
             next_to_settle=m.epoch + 1,
@@ -220,7 +223,16 @@ def epoch_report(w: Working, ctx: Ctx, sender: str, m: pb.EpochReport) -> str:
         log += f"; payers lacked {short} of the ozone charged"
     if unpaid:
         log += f"; {unpaid} listed nodes are not registered resource nodes and earn nothing"
-    return log
+    credits = [
+        pb.Credit(
+            address=a,
+            amount=out.rewards.get(a, 0),
+            debt_paid=debt_paid.get(a, 0),
+            slashed=slashes.get(a, 0),
+        )
+        for a in sorted(out.rewards.keys() | slashes.keys())
+    ]
+    return pb.TxResult(log=log, credits=credits)
 
 
 def slash(w: Working, ctx: Ctx, sender: str, m: pb.Slash) -> str:
@@ -265,7 +277,8 @@ SPEND: dict[str, Callable[[object], int]] = {
     "prepay_ozone": lambda m: m.amount,
 }
 
-HANDLERS: dict[str, Callable[[Working, Ctx, str, object], str]] = {
+# A handler answers its result sentence, or a TxResult when it has more to say (credits).
+HANDLERS: dict[str, Callable[[Working, Ctx, str, object], str | pb.TxResult]] = {
     "transfer": transfer,
     "register_node": register_node,
     "unbond": unbond,
