@@ -285,6 +285,7 @@ def test_the_genesis_registers_the_storage_pods_it_started_with_under_their_secr
     from stratos.common.stos import parse_stos
     from stratos.consensus.ledger.genesis import Genesis
     from stratos.consensus.ledger.state import Params
+    from stratos.operator.builders import genesis_amounts
     from stratos.v1 import ledger_pb2
 
     cp = chart
@@ -296,14 +297,15 @@ def test_the_genesis_registers_the_storage_pods_it_started_with_under_their_secr
     resource = {
         n.address: n.deposit for n in genesis.nodes if n.role == ledger_pb2.NODE_ROLE_RESOURCE
     }
-    assert resource == {address_of(keys[n]): Params().min_deposit_resource for n in started}
+    deposit = parse_stos(genesis_amounts.RESOURCE_DEPOSIT_STOS)
+    assert resource == {address_of(keys[n]): deposit for n in started}
     assert not set(resource) & dict(genesis.accounts).keys()
 
     wallet = WALLET_ACCOUNT["address"]
     assert genesis.ozone == ((wallet, parse_stos(WALLET_ACCOUNT["ozone"])),)
     state = genesis.initial_state()
     assert state.accounts[wallet].ozone > 0
-    assert state.pool.deposits == 3 * Params().min_deposit_resource
+    assert state.pool.deposits == 3 * deposit
     assert state.pool.limit > 0.9 * Params().initial_ozone_limit
 
 

@@ -30,6 +30,8 @@ WALLET = "ab" * 20
 OTHER = "cd" * 20
 CHAIN = {"validators": {"replicas": 4}}
 
+RESOURCE_DEPOSIT = parse_stos(genesis_amounts.RESOURCE_DEPOSIT_STOS)
+
 
 async def _pass(kube: FakeKube, spec=CHAIN) -> None:
     await reconcile(
@@ -60,10 +62,10 @@ def _resource_nodes(genesis: Genesis) -> dict[str, int]:
     return {n.address: n.deposit for n in genesis.nodes if n.role == ledger_pb2.NODE_ROLE_RESOURCE}
 
 
-def test_the_deposits_the_operator_writes_are_the_chains_minimums():
+def test_the_deposits_the_operator_writes_meet_the_chains_minimums():
     """The operator may not import the consensus service; this keeps its copy in step."""
     params = Params()
-    assert parse_stos(genesis_amounts.RESOURCE_DEPOSIT_STOS) == params.min_deposit_resource
+    assert parse_stos(genesis_amounts.RESOURCE_DEPOSIT_STOS) >= params.min_deposit_resource
     assert parse_stos(genesis_amounts.META_DEPOSIT_STOS) == params.min_deposit_meta
 
 
@@ -74,12 +76,10 @@ async def test_each_initial_storage_pod_is_a_resource_node_under_the_key_its_sec
     assert sorted(keys) == [f"demo-storage-{i}" for i in range(5)]
     genesis = Genesis.from_json(_genesis_text(kube))  # the consensus service's own parser
     resource = _resource_nodes(genesis)
-    assert resource == {
-        address_of(public_key(pem)): Params().min_deposit_resource for pem in keys.values()
-    }
+    assert resource == {address_of(public_key(pem)): RESOURCE_DEPOSIT for pem in keys.values()}
     assert not set(resource) & dict(genesis.accounts).keys()  # they earn; they pay no fees
     state = genesis.initial_state()
-    assert state.pool.deposits == 5 * Params().min_deposit_resource  # S backs the ozone pool
+    assert state.pool.deposits == 5 * RESOURCE_DEPOSIT  # S backs the ozone pool
     assert {a for a, r in state.nodes.items() if r.role == ledger_pb2.NODE_ROLE_RESOURCE} == set(
         resource
     )

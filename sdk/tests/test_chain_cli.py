@@ -594,18 +594,21 @@ def test_ozone_shows_the_price_and_buy_prepays_at_it(home, capsys, chain):
 def test_node_register_and_unbond_lock_and_release_a_deposit(home, capsys, chain):
     code, _, err = run_cli(capsys, "node", "register", "--role", "meta", "--deposit", "999")
     assert_one_sentence(code, err, "below the minimum of 1000 STOS for a meta node")
-    code, out, err = run_cli(capsys, "node", "register", "--role", "resource", "--deposit", "1000")
+    code, _, err = run_cli(capsys, "node", "register", "--role", "resource", "--deposit", "499")
+    assert_one_sentence(code, err, "below the minimum of 500 STOS for a resource node")
+    # the issue's own example
+    code, out, err = run_cli(capsys, "node", "register", "--role", "resource", "--deposit", "800")
     assert code == 0, err
-    assert "registered a resource node with 1000 STOS; committed at height" in out
+    assert "registered a resource node with 800 STOS; committed at height" in out
     me = address_of(home.identity().public_bytes)
-    assert chain.state.nodes[me].deposit == 1000 * STOS
+    assert chain.state.nodes[me].deposit == 800 * STOS
     code, out, err = run_cli(capsys, "balance")
-    assert code == 0 and "resource node: 1000 STOS deposit, bonded" in out
+    assert code == 0 and "resource node: 800 STOS deposit, bonded" in out
     node = json.loads(run_cli(capsys, "balance", "--json")[1])["node"]
     assert node["role"] == "resource" and node["debt_nstos"] == 0 and not node["suspended"]
     code, out, err = run_cli(capsys, "node", "unbond", "--json")
     assert code == 0, err
-    assert json.loads(out)["result"].startswith("unbonding 1000 STOS; released at height")
+    assert json.loads(out)["result"].startswith("unbonding 800 STOS; released at height")
     code, _, err = run_cli(capsys, "node", "register", "--role", "validator", "--deposit", "1")
     assert_one_sentence(code, err, "--role must be resource or meta")
 

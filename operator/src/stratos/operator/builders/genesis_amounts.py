@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from stratos.common.stos import parse_stos
 
-# A storage node's bond: the chain's default `min_deposit_resource`. The resource deposits are
+# A storage node's bond: at least the chain's default `min_deposit_resource` (500 STOS), the
+# same 1,000 STOS the local mesh's genesis gives its nodes. The resource deposits are
 # what backs the ozone pool (S in the constant-product price): with none, a first prepay would
 # buy the whole pool.
 RESOURCE_DEPOSIT_STOS = "1000"

@@ -33,7 +33,7 @@ class Params:
     max_block_txs: int = 2_000  # txs per block
     max_block_bytes: int = 2 * 1024 * 1024  # sum of tx sizes per block
     unbonding_blocks: int = 100  # blocks between Unbond and the deposit's release
-    min_deposit_resource: int = 1_000 * 10**9  # least deposit of a resource node
+    min_deposit_resource: int = 500 * 10**9  # least deposit of a resource node
     min_deposit_meta: int = 1_000 * 10**9  # least deposit of a meta-service node
     initial_ozone_limit: int = 10**15  # L at genesis, ozone units
     slash_fraction_bps: int = 500  # share of a deposit taken per offence, in 1/10000
