@@ -21,16 +21,20 @@ from google.protobuf.message import DecodeError
 from hypothesis import strategies as st
 
 from fuzz import seeds
-from fuzz.harness import Parser, from_wire
+from fuzz.harness import Parser, TransportRefused, from_wire
 from fuzz.mutate import mutated, texts
 from stratos.common.admission import Member, open_list
 from stratos.common.admission import issue as issue_list
+from stratos.common.attestations import agree, open_attestation
+from stratos.common.attestations import sign as sign_attestation
 from stratos.common.epoch_reports import shape_problem as report_shape_problem
 from stratos.common.erasure import MAX_SHARES
 from stratos.common.errors import DataLoss, InvalidArgument, NotFound, PermissionDenied
 from stratos.common.hashing import chunk_id as chunk_id_of
 from stratos.common.hashing import is_chunk_id
 from stratos.common.identity import address_of, verify
+from stratos.common.jobkeys import JOB_DOMAIN, open_job, open_sealed, sign_job
+from stratos.common.jobkeys import seal as seal_key
 from stratos.common.limits import NODE_ID_PATTERN
 from stratos.common.manifests import manifest_message
 from stratos.common.nats_trust import Gate, Signer
@@ -70,6 +74,7 @@ from stratos.storage.repair_jobs import REENCODE, Outcome, build_result, kind_na
 from stratos.v1 import (
     auth_pb2,
     bft_pb2,
+    compute_pb2,
     events_pb2,
     ledger_pb2,
     receipt_pb2,
@@ -749,6 +754,128 @@ TRAFFIC_BATCH = Parser(
     invariant=_counts_within_the_budget,
 )
 
+# ---- compute jobs and attestations (issue 14) ---------------------------------------------
+
+_EXECUTOR = seeds.key(30)  # the executor the seed job's input key is sealed to
+
+
+def _compute_jobs() -> list[compute_pb2.ComputeJob]:
+    job_id = bytes(range(16))
+    sealed = seal_key(
+        _EXECUTOR.public_bytes,
+        job_id=job_id,
+        input_index=0,
+        file_id=seeds.FILE_ID,
+        submitter_public_key=seeds.OWNER.public_bytes,
+        file_key=seeds.FILE_KEY,
+    )
+    return [
+        compute_pb2.ComputeJob(
+            job_id=job_id,
+            submitter_public_key=seeds.OWNER.public_bytes,
+            module_hash=bytes(32),
+            inputs=[
+                compute_pb2.JobInput(
+                    file_id=seeds.FILE_ID,
+                    keys=[compute_pb2.SealedKey(executor="exec-0", sealed=sealed)],
+                )
+            ],
+            replicas=1,
+            executors=["exec-0"],
+            fuel=10**9,
+        )
+    ]
+
+
+def _executor_takes_job(data: bytes) -> bytes:
+    """What an executor does with a job handed to it: check the submitter's signature, then
+    open its own sealed key of every input (bound to this job, input, file and submitter)."""
+    job = open_job(compute_pb2.SignedJob.FromString(data))
+    key = b""
+    for i, item in enumerate(job.inputs):
+        for sealed in item.keys:
+            if sealed.executor == "exec-0":
+                key = open_sealed(
+                    _EXECUTOR,
+                    sealed.sealed,
+                    job_id=job.job_id,
+                    input_index=i,
+                    file_id=item.file_id,
+                    submitter_public_key=job.submitter_public_key,
+                )
+    return key
+
+
+def _only_the_sealed_key(data: bytes, key: bytes) -> None:
+    assert key in (b"", seeds.FILE_KEY)  # nothing else can come out of a box sealed for us
+
+
+def _decoding_job_bytes(data: bytes) -> object:
+    try:
+        return _executor_takes_job(data)
+    except DecodeError as exc:
+        raise TransportRefused(str(exc) or "does not decode") from None
+
+
+COMPUTE_JOB = Parser(
+    "compute.signed_job",
+    _decoding_job_bytes,
+    (InvalidArgument, PermissionDenied),
+    seeds=lambda: [sign_job(seeds.OWNER, j) for j in _compute_jobs()],
+    mutants=lambda: st.builds(
+        lambda j, who: compute_pb2.SignedJob(
+            job=j.SerializeToString(), signature=who.sign(JOB_DOMAIN + j.SerializeToString())
+        ).SerializeToString(),
+        st.sampled_from(_compute_jobs()).flatmap(mutated),
+        st.sampled_from([seeds.OWNER, seeds.STRANGER]),
+    ),
+    invariant=_only_the_sealed_key,
+)
+
+
+def _attestations() -> list[compute_pb2.Attestation]:
+    return [
+        compute_pb2.Attestation(
+            job_id=bytes(range(16)),
+            executor="exec-0",
+            module_hash=bytes(32),
+            input_chunks=[seeds.CHUNK],
+            ok=True,
+            output_hash=bytes(32),
+            output_size=10,
+            fuel_used=1_000,
+        )
+    ]
+
+
+def _vote_on(data: bytes) -> object:
+    try:
+        signed = compute_pb2.SignedAttestation.FromString(data)
+    except DecodeError as exc:
+        raise TransportRefused(str(exc) or "does not decode") from None
+    a = open_attestation(signed, _EXECUTOR.public_bytes)
+    return agree(_compute_jobs()[0], [a])
+
+
+def _a_vote_counts_only_its_jobs(data: bytes, verdict) -> None:
+    if verdict.agreed:
+        assert verdict.accepted.executor == "exec-0"
+        assert bytes(verdict.accepted.job_id) == bytes(range(16))
+
+
+ATTESTATION = Parser(
+    "compute.attestation",
+    _vote_on,
+    (InvalidArgument, PermissionDenied),
+    seeds=lambda: [sign_attestation(_EXECUTOR, a) for a in _attestations()],
+    mutants=lambda: st.builds(
+        lambda a, who: sign_attestation(who, a).SerializeToString(),
+        st.sampled_from(_attestations()).flatmap(mutated),
+        st.sampled_from([_EXECUTOR, seeds.STRANGER]),
+    ),
+    invariant=_a_vote_counts_only_its_jobs,
+)
+
 # ---- helpers ------------------------------------------------------------------------------
 
 _loop = asyncio.new_event_loop()
@@ -761,6 +888,8 @@ def _run(coro):
 PARSERS: tuple[Parser, ...] = (
     INDEX_COMMIT,
     SDK_READ,
+    COMPUTE_JOB,
+    ATTESTATION,
     CHECK_TX,
     TX_STATUS,
     BFT_MESSAGE,
