@@ -52,8 +52,27 @@ lint: install ## ruff and the import-linter contracts (services never import eac
 	$(RUN) ruff check .
 	$(RUN) lint-imports
 
+# The example compute jobs (examples/compute): Go for WASI preview 1, the standard library only,
+# so they build offline with the Go toolchain alone (GOPROXY=off; GOTOOLCHAIN=local never fetches
+# another). Go's caches live under ~/.cache/stratos-mesh, not in the repository; -trimpath and
+# -buildvcs=false make the same sources give the same bytes on any machine and checkout.
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+EXAMPLES_GO_ENV := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 GOPROXY=off GOTOOLCHAIN=local GOFLAGS= \
+	GOCACHE=$(HOME)/.cache/stratos-mesh/go-build GOPATH=$(HOME)/.cache/stratos-mesh/go
+EXAMPLES := wordcount grep sha256 merge
+EXAMPLES_WASM := $(EXAMPLES:%=examples/compute/build/%.wasm)
+
+.PHONY: examples
+examples: $(EXAMPLES_WASM) ## build the example compute jobs → examples/compute/build/*.wasm
+
+examples/compute/build/%.wasm: examples/compute/%/*.go $(wildcard examples/compute/internal/*/*.go) \
+		examples/compute/go.mod
+	@test -x "$(GO)" || { echo "make examples needs Go >= 1.22 (go on PATH, or GO=/path/to/go)"; exit 1; }
+	cd examples/compute && $(EXAMPLES_GO_ENV) $(GO) build -trimpath -buildvcs=false \
+		-o build/$*.wasm ./$*
+
 .PHONY: test-unit
-test-unit: install ## pure logic, fast (includes the bounded fuzz run of fuzz/)
+test-unit: install examples ## pure logic, fast (includes the bounded fuzz run of fuzz/)
 	$(PYTEST) -q -m "not integration" services sdk operator fuzz bench
 
 # FUZZ_ARGS: more pytest options, e.g. FUZZ_ARGS="-k manifest" or "--hypothesis-seed=1234".
