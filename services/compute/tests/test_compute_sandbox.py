@@ -168,3 +168,48 @@ def test_a_module_that_cannot_run_is_refused_with_one_sentence(wasm, sentence) -
         check_module(wasm)
     assert sentence in refused.value.message
     assert "\n" not in refused.value.message
+
+
+RANDOM_GET = WASI.format(name="random_get", sig="(param i32 i32) (result i32)")
+CLOCK_GET = WASI.format(name="clock_time_get", sig="(param i32 i64 i32) (result i32)")
+# writes 32 bytes of random_get, then two clock reads (8 bytes each), to stdout
+RANDOM_AND_CLOCK = module(
+    """(func (export "_start")
+      (drop (call $random_get (i32.const 64) (i32.const 32)))
+      (drop (call $clock_time_get (i32.const 0) (i64.const 1) (i32.const 96)))
+      (drop (call $clock_time_get (i32.const 1) (i64.const 1) (i32.const 104)))
+      (i32.store (i32.const 0) (i32.const 64)) (i32.store (i32.const 4) (i32.const 48))
+      (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))""",
+    RANDOM_GET,
+    CLOCK_GET,
+    FD_WRITE,
+)
+
+
+def test_every_run_of_a_job_sees_the_same_random_stream_and_clock(tmp_path) -> None:
+    def once(seed: bytes, name: str) -> bytes:
+        out = bytearray()
+        (tmp_path / name).mkdir()
+        outcome = run(
+            RANDOM_AND_CLOCK, [], out.extend, Limits(fuel=10**6), workdir=tmp_path / name,
+            seed=seed, clock_start_ns=5_000_000_000,
+        )  # fmt: skip
+        assert outcome.ok, outcome.error
+        return bytes(out)
+
+    first, again, other = once(b"job-1", "a"), once(b"job-1", "b"), once(b"job-2", "c")
+    assert first == again  # executors of one job agree
+    assert first[:32] != other[:32] and len(set(first[:32])) > 8  # another job, another stream
+    clock = [int.from_bytes(first[32 + 8 * i : 40 + 8 * i], "little") for i in range(2)]
+    assert clock == [5_001_000_000, 5_002_000_000]  # from the job's creation, 1 ms a read
+
+
+def test_a_random_get_beyond_memory_is_refused_inside(tmp_path) -> None:
+    huge = module(
+        """(func (export "_start")
+          (call $proc_exit (call $random_get (i32.const 65000) (i32.const 4096))))""",
+        RANDOM_GET,
+        PROC_EXIT,
+    )
+    outcome, _ = go(huge, tmp_path)
+    assert outcome.exit_code == 21  # EFAULT, and the host is fine

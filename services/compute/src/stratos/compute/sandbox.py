@@ -14,8 +14,10 @@ Limits, each ending the run with one sentence (`Outcome.error`):
 - **wall clock** — epoch interruption after `wall_s`; "ran past the wall-clock cap of N s".
 
 Determinism (r executors must agree on the output): NaN bits are canonicalised, relaxed SIMD is
-deterministic, threads are off. A module that reads the clock or `random_get` may still differ
-between executors — then the job ends with "no agreement", which is the honest answer.
+deterministic, threads are off, and the clock and `random_get` are the job's own (a clock from
+the job's creation advancing 1 ms per read; a BLAKE3 stream keyed by the job's ID), so every
+executor of a job computes the same bytes with the same fuel. `poll_oneoff` still sleeps in real
+time (it changes nothing a module can observe but the wall clock cap).
 
 The module's bytes are checked before anything runs (`check_module`): WebAssembly, imports from
 `wasi_snapshot_preview1` only, a `_start` export and one exported memory.
@@ -134,14 +136,29 @@ def check_module(wasm: bytes) -> wasmtime.Module:
     return module
 
 
-class _Tail:
+class _Stderr:
+    """The first HEAD bytes a module writes to stderr (where a runtime says why it fails, before
+    any dump) and the last `keep`."""
+
+    HEAD = 4 << 10
+
     def __init__(self, keep: int) -> None:
-        self.keep, self.data = keep, bytearray()
+        self.keep, self.head, self.data = keep, bytearray(), bytearray()
+        self.dropped = 0
 
     def __call__(self, chunk: bytes) -> None:
+        room = self.HEAD - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
         self.data += chunk
         if len(self.data) > 2 * self.keep:
+            self.dropped += len(self.data) - self.keep
             del self.data[: len(self.data) - self.keep]
+
+    def kept(self) -> bytes:
+        gap = b"\n[...]\n" if self.dropped else b""
+        return bytes(self.head) + gap + bytes(self.data[-self.keep :])
 
 
 def run(
@@ -152,10 +169,14 @@ def run(
     *,
     args: Sequence[str] = (),
     workdir: Path,
+    seed: bytes = b"",
+    clock_start_ns: int = 0,
 ) -> Outcome:
     """Run `module` once over `inputs` (files, each exposed read-only as /in/<i>). `workdir` is
     a private, empty directory this call may fill: the inputs are hard-linked into it (copied
-    across file systems) — a symbolic link would point out of the sandbox, which WASI refuses."""
+    across file systems) — a symbolic link would point out of the sandbox, which WASI refuses.
+    `seed` (the job's ID) and `clock_start_ns` (its creation time) make the run repeatable:
+    see `_repeatable`."""
     indir = workdir / "in"
     indir.mkdir(mode=0o700)
     for i, path in enumerate(inputs):
@@ -171,11 +192,12 @@ def run(
     wasi.argv = ["job", *(f"/in/{i}" for i in range(len(inputs))), *args]
     wasi.preopen_dir(str(indir), "/in", fs_mutable=False)
     wasi.stdout_custom = on_output
-    stderr = _Tail(STDERR_KEPT)
+    stderr = _Stderr(STDERR_KEPT)
     wasi.stderr_custom = stderr
     store.set_wasi(wasi)
     linker = wasmtime.Linker(_ENGINE)
     linker.define_wasi()
+    _repeatable(linker, seed, clock_start_ns)
 
     error, exit_code = "", None
     with _TICKER:
@@ -187,6 +209,12 @@ def run(
                 exit_code = 0
             except wasmtime.ExitTrap as ex:
                 exit_code = ex.code
+                if exit_code and _says_out_of_memory(bytes(stderr.head)):
+                    # a language runtime that exits on a refused growth (Go: status 2)
+                    error = (
+                        f"hit the memory cap of {limits.memory_bytes // MiB} MiB "
+                        f"(the module exited with status {exit_code})"
+                    )
             except (wasmtime.Trap, wasmtime.WasmtimeError) as trap:
                 error = _trap_sentence(trap, store, instance, limits)
         except wasmtime.WasmtimeError as err:  # at instantiation: memory above the cap, …
@@ -194,7 +222,58 @@ def run(
     used = limits.fuel - store.get_fuel()
     if not error and exit_code:
         error = f"the module exited with status {exit_code}"
-    return Outcome(not error, exit_code, used, error, bytes(stderr.data[-STDERR_KEPT:]))
+    return Outcome(not error, exit_code, used, error, stderr.kept())
+
+
+CLOCK_STEP_NS = 1_000_000  # each clock read advances the module's clock by 1 ms
+EFAULT = 21  # WASI errno: a buffer outside the module's memory
+
+
+def _repeatable(linker: wasmtime.Linker, seed: bytes, start_ns: int) -> None:
+    """Replace WASI's two sources of difference between runs with ones every executor of a job
+    shares: `random_get` reads a BLAKE3 stream keyed by the job (the same bytes in every run of
+    it — random enough for a hash seed, never for a secret) and `clock_time_get` a clock that
+    starts at the job's creation and advances 1 ms per read. So r executors of a job compute the
+    same output and use the same fuel to the unit, whatever the language runtime does at
+    start (Go seeds its maps and paces its collector from these)."""
+    from blake3 import blake3
+
+    linker.allow_shadowing = True
+    stream = blake3(b"stratos.job.random\0" + seed)
+    state = {"pos": 0, "ticks": 0}
+    i32, i64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
+
+    def write(caller, at: int, data: bytes) -> int:
+        memory = caller["memory"]
+        if not isinstance(memory, wasmtime.Memory) or at < 0:
+            return EFAULT
+        if at + len(data) > memory.data_len(caller):
+            return EFAULT
+        memory.write(caller, data, at)
+        return 0
+
+    def random_get(caller, buf: int, length: int) -> int:
+        if length < 0 or length > 1 << 20:
+            return EFAULT
+        data = stream.digest(length=length, seek=state["pos"])
+        state["pos"] += length
+        return write(caller, buf, data)
+
+    def clock_time_get(caller, clock_id: int, precision: int, out: int) -> int:
+        state["ticks"] += 1
+        now = start_ns + state["ticks"] * CLOCK_STEP_NS
+        return write(caller, out, now.to_bytes(8, "little"))
+
+    linker.define_func(
+        WASI_P1, "random_get", wasmtime.FuncType([i32, i32], [i32]), random_get, True
+    )
+    linker.define_func(
+        WASI_P1,
+        "clock_time_get",
+        wasmtime.FuncType([i32, i64, i32], [i32]),
+        clock_time_get,
+        True,
+    )
 
 
 def _first_line(err: BaseException) -> str:
@@ -213,11 +292,24 @@ def _trap_sentence(trap: BaseException, store, instance, limits: Limits) -> str:
         return f"ran out of fuel after {limits.fuel}"
     if code == wasmtime.TrapCode.INTERRUPT or "interrupt" in text:
         return f"ran past the wall-clock cap of {limits.wall_s:g} s"
-    memory = instance.exports(store).get("memory")
-    if isinstance(memory, wasmtime.Memory):
-        # wasmtime refuses a growth past the cap without telling; a module trapping with its
-        # memory within an eighth of the cap (or saying so) most likely trapped for want of more
-        room = limits.memory_bytes - memory.data_len(store)
-        if room < max(64 << 10, limits.memory_bytes // 8) or "out of memory" in text.lower():
-            return f"hit the memory cap of {limits.memory_bytes // MiB} MiB ({_first_line(trap)})"
+    if _out_of_memory(store, instance, limits, text.encode()):
+        return f"hit the memory cap of {limits.memory_bytes // MiB} MiB ({_first_line(trap)})"
     return f"trapped: {_first_line(trap)}"
+
+
+def _says_out_of_memory(said: bytes) -> bool:
+    low = said.lower()
+    return b"out of memory" in low or b"cannot allocate memory" in low
+
+
+def _out_of_memory(store, instance, limits: Limits, said: bytes) -> bool:
+    """wasmtime refuses a growth past the cap without telling; a module failing with its memory
+    within an eighth of the cap, or saying it ran out of memory, most likely failed for want of
+    more."""
+    if _says_out_of_memory(said):
+        return True
+    memory = instance.exports(store).get("memory")
+    if not isinstance(memory, wasmtime.Memory):
+        return False
+    room = limits.memory_bytes - memory.data_len(store)
+    return room < max(64 << 10, limits.memory_bytes // 8)
