@@ -72,7 +72,7 @@ def test_an_honest_run_is_attested_and_three_agree(tmp_path) -> None:
         a = open_attestation(ran.signed, EXECUTORS[name].public_bytes)
         assert a.ok and a.output_hash == blake3(data).digest() and a.output_size == len(data)
         assert a.executor == name and list(a.input_chunks) == ["ab" * 32] and a.fuel_used > 0
-    assert len({ran.attestation.fuel_used for ran, _ in runs}) == 1  # deterministic
+    assert len({ran.attestation.fuel_used for ran, _ in runs}) == 1  # to the unit
     verdict = agree(j, [ran.attestation for ran, _ in runs])
     assert verdict.agreed and verdict.dissenting == ()
 

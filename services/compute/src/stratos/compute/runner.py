@@ -91,7 +91,14 @@ def run_job(
 
     started = clock_ms()
     outcome = sandbox.run(
-        module, list(inputs), output, limits, args=list(job.args), workdir=workdir
+        module,
+        list(inputs),
+        output,
+        limits,
+        args=list(job.args),
+        workdir=workdir,
+        seed=bytes(job.job_id),  # every executor of the job: the same random stream and clock
+        clock_start_ns=job.created_unix_ms * 1_000_000,
     )
     a = compute_pb2.Attestation(
         job_id=job.job_id,
