@@ -30,6 +30,7 @@ the code that raises them):
     │   │   └── RetriedAlreadyExists    [sdk] our own earlier attempt may have succeeded
     │   ├── PermissionDenied            PERMISSION_DENIED
     │   │   ├── AdmissionRefused        an admission list that cannot be trusted
+    │   │   ├── KeyRefused              a compute input key sealed for another executor or job
     │   │   ├── ReceiptRefused          a Proof-of-Traffic receipt no node is paid for
     │   │   ├── Refused (reason)        a signed NATS message its consumer drops
     │   │   └── TicketRefused           a storage ticket, or a request made with one, refused
