@@ -34,6 +34,7 @@ from stratos.index.manifest_rules import delete_message, manifest_message
 from stratos.index.manifests import ManifestStore, now_ms
 from stratos.index.registry import Registry
 from stratos.index.servicer import SERVICE_NAME, IndexService
+from stratos.index.ticketing import TicketSigner
 from stratos.v1 import events_pb2, index_pb2, index_pb2_grpc, types_pb2
 
 GIB = 1 << 30
@@ -70,10 +71,12 @@ async def running_index(
     clock: Callable[[], int] = now_ms,
     stream_watch_s: float = 5.0,
     with_drains: bool = False,
+    with_tickets: bool = False,
     **overrides: object,
 ) -> AsyncIterator[RunningIndex]:
     """The real IndexService, wired as main.py wires it, serving gRPC on a loopback port
-    (with the drains bucket when `with_drains`; the repair loop is not run)."""
+    (with the drains bucket when `with_drains`, signing tickets when `with_tickets`; the repair
+    loop is not run)."""
     settings = IndexSettings(nats_url=nats_url, **overrides)
     nc = await natsutil.connect(nats_url, name="test-index", connect_deadline_s=10)
     feed = None
@@ -95,6 +98,8 @@ async def running_index(
             drains=drains,
             signer=mesh().signer(INDEX_ID),
             admin=AdminCheck(mesh().admin.public_bytes),
+            tickets=TicketSigner(mesh().identities[INDEX_ID], INDEX_ID) if with_tickets else None,
+            admission=mesh().source(check_every_s=0).current,
         )
         server = await start_server(
             "127.0.0.1:0",

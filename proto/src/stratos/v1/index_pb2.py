@@ -22,70 +22,71 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from stratos.v1 import compute_pb2 as stratos_dot_v1_dot_compute__pb2
 from stratos.v1 import auth_pb2 as stratos_dot_v1_dot_auth__pb2
 from stratos.v1 import ticket_pb2 as stratos_dot_v1_dot_ticket__pb2
 from stratos.v1 import types_pb2 as stratos_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16stratos/v1/index.proto\x12\nstratos.v1\x1a\x15stratos/v1/auth.proto\x1a\x17stratos/v1/ticket.proto\x1a\x16stratos/v1/types.proto\"2\n\x10PlanWriteRequest\x12\x10\n\x08replicas\x18\x01 \x01(\r\x12\x0c\n\x04size\x18\x02 \x01(\x04\"=\n\x11PlanWriteResponse\x12\x12\n\nlive_nodes\x18\x01 \x01(\r\x12\x14\n\x0csegment_size\x18\x02 \x01(\r\".\n\x0c\x43hunkToPlace\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\"\xc3\x01\n\x12PlaceChunksRequest\x12(\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x18.stratos.v1.ChunkToPlace\x12\x10\n\x08replicas\x18\x02 \x01(\r\x12\x18\n\x10\x65xclude_node_ids\x18\x03 \x03(\t\x12\r\n\x05\x65xtra\x18\x04 \x01(\r\x12\"\n\x03\x61sk\x18\x05 \x01(\x0b\x32\x15.stratos.v1.TicketAsk\x12\x16\n\tfile_size\x18\x06 \x01(\x04H\x00\x88\x01\x01\x42\x0c\n\n_file_size\"c\n\x0bNodeAddress\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04zone\x18\x03 \x01(\t\x12$\n\x05state\x18\x04 \x01(\x0e\x32\x15.stratos.v1.NodeState\"L\n\x0e\x43hunkPlacement\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12(\n\x07targets\x18\x02 \x03(\x0b\x32\x17.stratos.v1.NodeAddress\"p\n\x13PlaceChunksResponse\x12.\n\nplacements\x18\x01 \x03(\x0b\x32\x1a.stratos.v1.ChunkPlacement\x12)\n\x07tickets\x18\x02 \x03(\x0b\x32\x18.stratos.v1.SignedTicket\"C\n\x15\x43ommitManifestRequest\x12*\n\x06signed\x18\x01 \x01(\x0b\x32\x1a.stratos.v1.SignedManifest\"B\n\x16\x43ommitManifestResponse\x12(\n\x07summary\x18\x01 \x01(\x0b\x32\x17.stratos.v1.FileSummary\"I\n\x12GetManifestRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\"\n\x03\x61sk\x18\x02 \x01(\x0b\x32\x15.stratos.v1.TicketAsk\"\xc2\x01\n\x13GetManifestResponse\x12*\n\x06signed\x18\x01 \x01(\x0b\x32\x1a.stratos.v1.SignedManifest\x12&\n\x05nodes\x18\x02 \x03(\x0b\x32\x17.stratos.v1.NodeAddress\x12,\n\tlocations\x18\x03 \x01(\x0b\x32\x19.stratos.v1.FileLocations\x12)\n\x07tickets\x18\x04 \x03(\x0b\x32\x18.stratos.v1.SignedTicket\"O\n\x10ListFilesRequest\x12\r\n\x05limit\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x18\n\x10owner_public_key\x18\x03 \x01(\x0c\"T\n\x11ListFilesResponse\x12&\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x17.stratos.v1.FileSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"b\n\x11\x44\x65leteFileRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x0f\n\x07unix_ms\x18\x02 \x01(\x03\x12\x18\n\x10owner_public_key\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"%\n\x12\x44\x65leteFileResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\x12\n\x10ListNodesRequest\":\n\x11ListNodesResponse\x12%\n\x05nodes\x18\x01 \x03(\x0b\x32\x16.stratos.v1.NodeStatus\"^\n\x10\x44rainNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63\x61ncel\x18\x02 \x01(\x08\x12)\n\x05\x61\x64min\x18\x03 \x01(\x0b\x32\x1a.stratos.v1.AdminSignature\"(\n\x15GetDrainStatusRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"\xb8\x01\n\x0b\x44rainStatus\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.stratos.v1.DrainState\x12\x13\n\x0b\x63hunks_left\x18\x03 \x01(\x04\x12\x12\n\nbytes_left\x18\x04 \x01(\x04\x12\x17\n\x0f\x63hunks_at_start\x18\x05 \x01(\x04\x12\x16\n\x0e\x62ytes_at_start\x18\x06 \x01(\x04\x12\x17\n\x0fstarted_unix_ms\x18\x07 \x01(\x03\"\x12\n\x10GetHealthRequest\"\x8e\x01\n\nNodeHealth\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.stratos.v1.NodeState\x12\x0e\n\x06\x63hunks\x18\x03 \x01(\x04\x12\r\n\x05\x62ytes\x18\x04 \x01(\x04\x12\x10\n\x08\x64raining\x18\x05 \x01(\x08\x12\x18\n\x10jobs_outstanding\x18\x06 \x01(\x04\"\xfd\x02\n\x11GetHealthResponse\x12\r\n\x05\x66iles\x18\x01 \x01(\x04\x12\x0f\n\x07healthy\x18\x02 \x01(\x04\x12\x10\n\x08\x64\x65graded\x18\x03 \x01(\x04\x12\x11\n\trepairing\x18\x04 \x01(\x04\x12\x15\n\runrecoverable\x18\x05 \x01(\x04\x12\x17\n\x0f\x62ytes_to_repair\x18\x06 \x01(\x04\x12\x1a\n\x12repair_bytes_per_s\x18\x07 \x01(\x01\x12\r\n\x05\x65ta_s\x18\x08 \x01(\x01\x12%\n\x05nodes\x18\t \x03(\x0b\x32\x16.stratos.v1.NodeHealth\x12\x13\n\x0b\x62ytes_stuck\x18\n \x01(\x04\x12\x12\n\nbytes_lost\x18\x0b \x01(\x04\x12&\n\x05stuck\x18\x0c \x03(\x0b\x32\x17.stratos.v1.StuckReason\x12\x12\n\neta_reason\x18\r \x01(\t\x12(\n\nlost_files\x18\x0e \x03(\x0b\x32\x14.stratos.v1.LostFile\x12\x12\n\nwaiting_on\x18\x0f \x03(\t\"<\n\x0bStuckReason\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0e\n\x06\x63hunks\x18\x02 \x01(\x04\x12\r\n\x05\x62ytes\x18\x03 \x01(\x04\"7\n\x08LostFile\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\tJ\x04\x08\x02\x10\x03R\x04name*w\n\nDrainState\x12\x1b\n\x17\x44RAIN_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44RAIN_STATE_DRAINING\x10\x01\x12\x17\n\x13\x44RAIN_STATE_DRAINED\x10\x02\x12\x19\n\x15\x44RAIN_STATE_CANCELLED\x10\x03\x32\x8e\x06\n\x0cIndexService\x12H\n\tPlanWrite\x12\x1c.stratos.v1.PlanWriteRequest\x1a\x1d.stratos.v1.PlanWriteResponse\x12N\n\x0bPlaceChunks\x12\x1e.stratos.v1.PlaceChunksRequest\x1a\x1f.stratos.v1.PlaceChunksResponse\x12W\n\x0e\x43ommitManifest\x12!.stratos.v1.CommitManifestRequest\x1a\".stratos.v1.CommitManifestResponse\x12N\n\x0bGetManifest\x12\x1e.stratos.v1.GetManifestRequest\x1a\x1f.stratos.v1.GetManifestResponse\x12H\n\tListFiles\x12\x1c.stratos.v1.ListFilesRequest\x1a\x1d.stratos.v1.ListFilesResponse\x12K\n\nDeleteFile\x12\x1d.stratos.v1.DeleteFileRequest\x1a\x1e.stratos.v1.DeleteFileResponse\x12H\n\tListNodes\x12\x1c.stratos.v1.ListNodesRequest\x1a\x1d.stratos.v1.ListNodesResponse\x12\x42\n\tDrainNode\x12\x1c.stratos.v1.DrainNodeRequest\x1a\x17.stratos.v1.DrainStatus\x12L\n\x0eGetDrainStatus\x12!.stratos.v1.GetDrainStatusRequest\x1a\x17.stratos.v1.DrainStatus\x12H\n\tGetHealth\x12\x1c.stratos.v1.GetHealthRequest\x1a\x1d.stratos.v1.GetHealthResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16stratos/v1/index.proto\x12\nstratos.v1\x1a\x18stratos/v1/compute.proto\x1a\x15stratos/v1/auth.proto\x1a\x17stratos/v1/ticket.proto\x1a\x16stratos/v1/types.proto\"2\n\x10PlanWriteRequest\x12\x10\n\x08replicas\x18\x01 \x01(\r\x12\x0c\n\x04size\x18\x02 \x01(\x04\"=\n\x11PlanWriteResponse\x12\x12\n\nlive_nodes\x18\x01 \x01(\r\x12\x14\n\x0csegment_size\x18\x02 \x01(\r\".\n\x0c\x43hunkToPlace\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\"\xc3\x01\n\x12PlaceChunksRequest\x12(\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x18.stratos.v1.ChunkToPlace\x12\x10\n\x08replicas\x18\x02 \x01(\r\x12\x18\n\x10\x65xclude_node_ids\x18\x03 \x03(\t\x12\r\n\x05\x65xtra\x18\x04 \x01(\r\x12\"\n\x03\x61sk\x18\x05 \x01(\x0b\x32\x15.stratos.v1.TicketAsk\x12\x16\n\tfile_size\x18\x06 \x01(\x04H\x00\x88\x01\x01\x42\x0c\n\n_file_size\"c\n\x0bNodeAddress\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04zone\x18\x03 \x01(\t\x12$\n\x05state\x18\x04 \x01(\x0e\x32\x15.stratos.v1.NodeState\"L\n\x0e\x43hunkPlacement\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12(\n\x07targets\x18\x02 \x03(\x0b\x32\x17.stratos.v1.NodeAddress\"p\n\x13PlaceChunksResponse\x12.\n\nplacements\x18\x01 \x03(\x0b\x32\x1a.stratos.v1.ChunkPlacement\x12)\n\x07tickets\x18\x02 \x03(\x0b\x32\x18.stratos.v1.SignedTicket\"C\n\x15\x43ommitManifestRequest\x12*\n\x06signed\x18\x01 \x01(\x0b\x32\x1a.stratos.v1.SignedManifest\"B\n\x16\x43ommitManifestResponse\x12(\n\x07summary\x18\x01 \x01(\x0b\x32\x17.stratos.v1.FileSummary\"m\n\x12GetManifestRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\"\n\x03\x61sk\x18\x02 \x01(\x0b\x32\x15.stratos.v1.TicketAsk\x12\"\n\x03job\x18\x03 \x01(\x0b\x32\x15.stratos.v1.SignedJob\"\xc2\x01\n\x13GetManifestResponse\x12*\n\x06signed\x18\x01 \x01(\x0b\x32\x1a.stratos.v1.SignedManifest\x12&\n\x05nodes\x18\x02 \x03(\x0b\x32\x17.stratos.v1.NodeAddress\x12,\n\tlocations\x18\x03 \x01(\x0b\x32\x19.stratos.v1.FileLocations\x12)\n\x07tickets\x18\x04 \x03(\x0b\x32\x18.stratos.v1.SignedTicket\"O\n\x10ListFilesRequest\x12\r\n\x05limit\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x18\n\x10owner_public_key\x18\x03 \x01(\x0c\"T\n\x11ListFilesResponse\x12&\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x17.stratos.v1.FileSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"b\n\x11\x44\x65leteFileRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x0f\n\x07unix_ms\x18\x02 \x01(\x03\x12\x18\n\x10owner_public_key\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"%\n\x12\x44\x65leteFileResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\x12\n\x10ListNodesRequest\":\n\x11ListNodesResponse\x12%\n\x05nodes\x18\x01 \x03(\x0b\x32\x16.stratos.v1.NodeStatus\"^\n\x10\x44rainNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63\x61ncel\x18\x02 \x01(\x08\x12)\n\x05\x61\x64min\x18\x03 \x01(\x0b\x32\x1a.stratos.v1.AdminSignature\"(\n\x15GetDrainStatusRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"\xb8\x01\n\x0b\x44rainStatus\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.stratos.v1.DrainState\x12\x13\n\x0b\x63hunks_left\x18\x03 \x01(\x04\x12\x12\n\nbytes_left\x18\x04 \x01(\x04\x12\x17\n\x0f\x63hunks_at_start\x18\x05 \x01(\x04\x12\x16\n\x0e\x62ytes_at_start\x18\x06 \x01(\x04\x12\x17\n\x0fstarted_unix_ms\x18\x07 \x01(\x03\"\x12\n\x10GetHealthRequest\"\x8e\x01\n\nNodeHealth\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.stratos.v1.NodeState\x12\x0e\n\x06\x63hunks\x18\x03 \x01(\x04\x12\r\n\x05\x62ytes\x18\x04 \x01(\x04\x12\x10\n\x08\x64raining\x18\x05 \x01(\x08\x12\x18\n\x10jobs_outstanding\x18\x06 \x01(\x04\"\xfd\x02\n\x11GetHealthResponse\x12\r\n\x05\x66iles\x18\x01 \x01(\x04\x12\x0f\n\x07healthy\x18\x02 \x01(\x04\x12\x10\n\x08\x64\x65graded\x18\x03 \x01(\x04\x12\x11\n\trepairing\x18\x04 \x01(\x04\x12\x15\n\runrecoverable\x18\x05 \x01(\x04\x12\x17\n\x0f\x62ytes_to_repair\x18\x06 \x01(\x04\x12\x1a\n\x12repair_bytes_per_s\x18\x07 \x01(\x01\x12\r\n\x05\x65ta_s\x18\x08 \x01(\x01\x12%\n\x05nodes\x18\t \x03(\x0b\x32\x16.stratos.v1.NodeHealth\x12\x13\n\x0b\x62ytes_stuck\x18\n \x01(\x04\x12\x12\n\nbytes_lost\x18\x0b \x01(\x04\x12&\n\x05stuck\x18\x0c \x03(\x0b\x32\x17.stratos.v1.StuckReason\x12\x12\n\neta_reason\x18\r \x01(\t\x12(\n\nlost_files\x18\x0e \x03(\x0b\x32\x14.stratos.v1.LostFile\x12\x12\n\nwaiting_on\x18\x0f \x03(\t\"<\n\x0bStuckReason\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0e\n\x06\x63hunks\x18\x02 \x01(\x04\x12\r\n\x05\x62ytes\x18\x03 \x01(\x04\"7\n\x08LostFile\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\tJ\x04\x08\x02\x10\x03R\x04name*w\n\nDrainState\x12\x1b\n\x17\x44RAIN_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44RAIN_STATE_DRAINING\x10\x01\x12\x17\n\x13\x44RAIN_STATE_DRAINED\x10\x02\x12\x19\n\x15\x44RAIN_STATE_CANCELLED\x10\x03\x32\x8e\x06\n\x0cIndexService\x12H\n\tPlanWrite\x12\x1c.stratos.v1.PlanWriteRequest\x1a\x1d.stratos.v1.PlanWriteResponse\x12N\n\x0bPlaceChunks\x12\x1e.stratos.v1.PlaceChunksRequest\x1a\x1f.stratos.v1.PlaceChunksResponse\x12W\n\x0e\x43ommitManifest\x12!.stratos.v1.CommitManifestRequest\x1a\".stratos.v1.CommitManifestResponse\x12N\n\x0bGetManifest\x12\x1e.stratos.v1.GetManifestRequest\x1a\x1f.stratos.v1.GetManifestResponse\x12H\n\tListFiles\x12\x1c.stratos.v1.ListFilesRequest\x1a\x1d.stratos.v1.ListFilesResponse\x12K\n\nDeleteFile\x12\x1d.stratos.v1.DeleteFileRequest\x1a\x1e.stratos.v1.DeleteFileResponse\x12H\n\tListNodes\x12\x1c.stratos.v1.ListNodesRequest\x1a\x1d.stratos.v1.ListNodesResponse\x12\x42\n\tDrainNode\x12\x1c.stratos.v1.DrainNodeRequest\x1a\x17.stratos.v1.DrainStatus\x12L\n\x0eGetDrainStatus\x12!.stratos.v1.GetDrainStatusRequest\x1a\x17.stratos.v1.DrainStatus\x12H\n\tGetHealth\x12\x1c.stratos.v1.GetHealthRequest\x1a\x1d.stratos.v1.GetHealthResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stratos.v1.index_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DRAINSTATE']._serialized_start=2552
-  _globals['_DRAINSTATE']._serialized_end=2671
-  _globals['_PLANWRITEREQUEST']._serialized_start=110
-  _globals['_PLANWRITEREQUEST']._serialized_end=160
-  _globals['_PLANWRITERESPONSE']._serialized_start=162
-  _globals['_PLANWRITERESPONSE']._serialized_end=223
-  _globals['_CHUNKTOPLACE']._serialized_start=225
-  _globals['_CHUNKTOPLACE']._serialized_end=271
-  _globals['_PLACECHUNKSREQUEST']._serialized_start=274
-  _globals['_PLACECHUNKSREQUEST']._serialized_end=469
-  _globals['_NODEADDRESS']._serialized_start=471
-  _globals['_NODEADDRESS']._serialized_end=570
-  _globals['_CHUNKPLACEMENT']._serialized_start=572
-  _globals['_CHUNKPLACEMENT']._serialized_end=648
-  _globals['_PLACECHUNKSRESPONSE']._serialized_start=650
-  _globals['_PLACECHUNKSRESPONSE']._serialized_end=762
-  _globals['_COMMITMANIFESTREQUEST']._serialized_start=764
-  _globals['_COMMITMANIFESTREQUEST']._serialized_end=831
-  _globals['_COMMITMANIFESTRESPONSE']._serialized_start=833
-  _globals['_COMMITMANIFESTRESPONSE']._serialized_end=899
-  _globals['_GETMANIFESTREQUEST']._serialized_start=901
-  _globals['_GETMANIFESTREQUEST']._serialized_end=974
-  _globals['_GETMANIFESTRESPONSE']._serialized_start=977
-  _globals['_GETMANIFESTRESPONSE']._serialized_end=1171
-  _globals['_LISTFILESREQUEST']._serialized_start=1173
-  _globals['_LISTFILESREQUEST']._serialized_end=1252
-  _globals['_LISTFILESRESPONSE']._serialized_start=1254
-  _globals['_LISTFILESRESPONSE']._serialized_end=1338
-  _globals['_DELETEFILEREQUEST']._serialized_start=1340
-  _globals['_DELETEFILEREQUEST']._serialized_end=1438
-  _globals['_DELETEFILERESPONSE']._serialized_start=1440
-  _globals['_DELETEFILERESPONSE']._serialized_end=1477
-  _globals['_LISTNODESREQUEST']._serialized_start=1479
-  _globals['_LISTNODESREQUEST']._serialized_end=1497
-  _globals['_LISTNODESRESPONSE']._serialized_start=1499
-  _globals['_LISTNODESRESPONSE']._serialized_end=1557
-  _globals['_DRAINNODEREQUEST']._serialized_start=1559
-  _globals['_DRAINNODEREQUEST']._serialized_end=1653
-  _globals['_GETDRAINSTATUSREQUEST']._serialized_start=1655
-  _globals['_GETDRAINSTATUSREQUEST']._serialized_end=1695
-  _globals['_DRAINSTATUS']._serialized_start=1698
-  _globals['_DRAINSTATUS']._serialized_end=1882
-  _globals['_GETHEALTHREQUEST']._serialized_start=1884
-  _globals['_GETHEALTHREQUEST']._serialized_end=1902
-  _globals['_NODEHEALTH']._serialized_start=1905
-  _globals['_NODEHEALTH']._serialized_end=2047
-  _globals['_GETHEALTHRESPONSE']._serialized_start=2050
-  _globals['_GETHEALTHRESPONSE']._serialized_end=2431
-  _globals['_STUCKREASON']._serialized_start=2433
-  _globals['_STUCKREASON']._serialized_end=2493
-  _globals['_LOSTFILE']._serialized_start=2495
-  _globals['_LOSTFILE']._serialized_end=2550
-  _globals['_INDEXSERVICE']._serialized_start=2674
-  _globals['_INDEXSERVICE']._serialized_end=3456
+  _globals['_DRAINSTATE']._serialized_start=2614
+  _globals['_DRAINSTATE']._serialized_end=2733
+  _globals['_PLANWRITEREQUEST']._serialized_start=136
+  _globals['_PLANWRITEREQUEST']._serialized_end=186
+  _globals['_PLANWRITERESPONSE']._serialized_start=188
+  _globals['_PLANWRITERESPONSE']._serialized_end=249
+  _globals['_CHUNKTOPLACE']._serialized_start=251
+  _globals['_CHUNKTOPLACE']._serialized_end=297
+  _globals['_PLACECHUNKSREQUEST']._serialized_start=300
+  _globals['_PLACECHUNKSREQUEST']._serialized_end=495
+  _globals['_NODEADDRESS']._serialized_start=497
+  _globals['_NODEADDRESS']._serialized_end=596
+  _globals['_CHUNKPLACEMENT']._serialized_start=598
+  _globals['_CHUNKPLACEMENT']._serialized_end=674
+  _globals['_PLACECHUNKSRESPONSE']._serialized_start=676
+  _globals['_PLACECHUNKSRESPONSE']._serialized_end=788
+  _globals['_COMMITMANIFESTREQUEST']._serialized_start=790
+  _globals['_COMMITMANIFESTREQUEST']._serialized_end=857
+  _globals['_COMMITMANIFESTRESPONSE']._serialized_start=859
+  _globals['_COMMITMANIFESTRESPONSE']._serialized_end=925
+  _globals['_GETMANIFESTREQUEST']._serialized_start=927
+  _globals['_GETMANIFESTREQUEST']._serialized_end=1036
+  _globals['_GETMANIFESTRESPONSE']._serialized_start=1039
+  _globals['_GETMANIFESTRESPONSE']._serialized_end=1233
+  _globals['_LISTFILESREQUEST']._serialized_start=1235
+  _globals['_LISTFILESREQUEST']._serialized_end=1314
+  _globals['_LISTFILESRESPONSE']._serialized_start=1316
+  _globals['_LISTFILESRESPONSE']._serialized_end=1400
+  _globals['_DELETEFILEREQUEST']._serialized_start=1402
+  _globals['_DELETEFILEREQUEST']._serialized_end=1500
+  _globals['_DELETEFILERESPONSE']._serialized_start=1502
+  _globals['_DELETEFILERESPONSE']._serialized_end=1539
+  _globals['_LISTNODESREQUEST']._serialized_start=1541
+  _globals['_LISTNODESREQUEST']._serialized_end=1559
+  _globals['_LISTNODESRESPONSE']._serialized_start=1561
+  _globals['_LISTNODESRESPONSE']._serialized_end=1619
+  _globals['_DRAINNODEREQUEST']._serialized_start=1621
+  _globals['_DRAINNODEREQUEST']._serialized_end=1715
+  _globals['_GETDRAINSTATUSREQUEST']._serialized_start=1717
+  _globals['_GETDRAINSTATUSREQUEST']._serialized_end=1757
+  _globals['_DRAINSTATUS']._serialized_start=1760
+  _globals['_DRAINSTATUS']._serialized_end=1944
+  _globals['_GETHEALTHREQUEST']._serialized_start=1946
+  _globals['_GETHEALTHREQUEST']._serialized_end=1964
+  _globals['_NODEHEALTH']._serialized_start=1967
+  _globals['_NODEHEALTH']._serialized_end=2109
+  _globals['_GETHEALTHRESPONSE']._serialized_start=2112
+  _globals['_GETHEALTHRESPONSE']._serialized_end=2493
+  _globals['_STUCKREASON']._serialized_start=2495
+  _globals['_STUCKREASON']._serialized_end=2555
+  _globals['_LOSTFILE']._serialized_start=2557
+  _globals['_LOSTFILE']._serialized_end=2612
+  _globals['_INDEXSERVICE']._serialized_start=2736
+  _globals['_INDEXSERVICE']._serialized_end=3518
 # @@protoc_insertion_point(module_scope)

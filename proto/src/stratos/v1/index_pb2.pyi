@@ -1,3 +1,4 @@
+from stratos.v1 import compute_pb2 as _compute_pb2
 from stratos.v1 import auth_pb2 as _auth_pb2
 from stratos.v1 import ticket_pb2 as _ticket_pb2
 from stratos.v1 import types_pb2 as _types_pb2
@@ -102,12 +103,14 @@ class CommitManifestResponse(_message.Message):
     def __init__(self, summary: _Optional[_Union[_types_pb2.FileSummary, _Mapping]] = ...) -> None: ...
 
 class GetManifestRequest(_message.Message):
-    __slots__ = ("file_id", "ask")
+    __slots__ = ("file_id", "ask", "job")
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     ASK_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
     file_id: str
     ask: _ticket_pb2.TicketAsk
-    def __init__(self, file_id: _Optional[str] = ..., ask: _Optional[_Union[_ticket_pb2.TicketAsk, _Mapping]] = ...) -> None: ...
+    job: _compute_pb2.SignedJob
+    def __init__(self, file_id: _Optional[str] = ..., ask: _Optional[_Union[_ticket_pb2.TicketAsk, _Mapping]] = ..., job: _Optional[_Union[_compute_pb2.SignedJob, _Mapping]] = ...) -> None: ...
 
 class GetManifestResponse(_message.Message):
     __slots__ = ("signed", "nodes", "locations", "tickets")

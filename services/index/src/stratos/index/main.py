@@ -227,6 +227,7 @@ async def serve(
             signer=signer,
             admin=AdminCheck(admission.admin_key),
             ozone=ozone,
+            admission=admission.current,
         )
         server = await stack.enter_async_context(
             serving(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from nats.aio.client import Client as NATS
 
 from stratos.common.admin_auth import AdminCheck
+from stratos.common.admission import Admission
 from stratos.common.errors import NotFound, Unavailable
 from stratos.common.grpcutil import rpc_edge
 from stratos.common.identity import address_of
@@ -25,6 +26,7 @@ from stratos.index.cleanup import Cleanup
 from stratos.index.cleanup_rules import expired_message, is_expired
 from stratos.index.config import IndexSettings
 from stratos.index.drains import DrainRegistry
+from stratos.index.job_reads import payer_for_job_read
 from stratos.index.locations import for_connection
 from stratos.index.manifest_rules import check_not_expired, verify_signed
 from stratos.index.manifests import ManifestStore, now_ms
@@ -63,8 +65,10 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
         admin: AdminCheck,
         tickets: TicketSigner | None = None,
         ozone: OzoneGate | None = None,
+        admission: Callable[[], Admission | None] = lambda: None,
     ) -> None:
         self._signer, self._admin = signer, admin
+        self._admission = admission  # who is who: compute executors reading for a job
         self._ozone = ozone  # None: a mesh without a ledger, where traffic is free
         self._tickets = tickets  # None only in tests that exercise no storage RPC
         self._settings = settings
@@ -226,9 +230,14 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
                 )
         granted = []
         if holder is not None:
+            payer = address_of(holder)
+            if request.HasField("job"):  # an executor reading a job's input: its payer pays
+                payer = payer_for_job_read(
+                    request.job, holder, request.file_id, self._admission(), self._clock()
+                )
             sizes = chunk_sizes(manifest)
             if self._ozone is not None:
-                await self._ozone.spend(address_of(holder), sum(sizes.values()))
+                await self._ozone.spend(payer, sum(sizes.values()))
             granted = self._tickets.for_read(
                 holder,
                 request.file_id,
@@ -236,6 +245,7 @@ class IndexService(index_pb2_grpc.IndexServiceServicer):
                     (cid, size, {*signed_by.get(cid, ()), *now_at.get(cid, ())})
                     for cid, size in sizes.items()
                 ),
+                payer=payer,
             )
         return index_pb2.GetManifestResponse(
             signed=signed, nodes=nodes, locations=locations, tickets=granted

@@ -120,15 +120,18 @@ class TicketSigner:
         holder: bytes,
         file_id: str,
         chunks: Iterable[tuple[str, int, Iterable[str]]],
+        *,
+        payer: str | None = None,
     ) -> list[ticket_pb2.SignedTicket]:
-        """GET tickets for a file's chunks (ID, size, holders)."""
+        """GET tickets for a file's chunks (ID, size, holders), paid by `payer` (default: the
+        holder's own address; a compute job's payer for its executors)."""
         return [
             self._issue(
                 g,
                 holder=holder,
                 action=GET,
                 ttl_ms=CLIENT_TTL_MS,
-                payer=address_of(holder),
+                payer=payer or address_of(holder),
                 file_id=file_id,
             )
             for g in group(chunks)
