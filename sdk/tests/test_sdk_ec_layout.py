@@ -229,3 +229,22 @@ async def test_an_index_refusal_names_the_code(monkeypatch):
     with pytest.raises(FailedPrecondition, match="the 4 shares of erasure code 2\\+2 cannot be"):
         await up.segment(SegmentSpan(0, 0, 10))
     assert fake.stored == {}
+
+
+def test_a_compute_worker_reads_from_its_own_node_first_when_it_is_live():
+    from stratos.sdk.ec_layout import holders, read_order
+    from stratos.v1 import types_pb2
+
+    written = ["s1", "s2", "s3"]
+    assert holders("c", written, {}, {"s1", "s2", "s3"}, prefer="s3") == ["s3", "s1", "s2"]
+    # a preferred node that is not live is not asked first
+    assert holders("c", written, {}, {"s1", "s2"}, prefer="s3") == ["s1", "s2", "s3"]
+    assert holders("c", written, {}, {"s1", "s2", "s3"}) == written  # no preference, as before
+    seg = types_pb2.Segment(
+        shares=[
+            types_pb2.Share(index=i, chunk_id=f"c{i}", node_ids=[f"s{i}"]) for i in range(6)
+        ]
+    )
+    live = {f"s{i}" for i in range(6)}
+    order = [s.index for s, _ in read_order(seg, 4, {}, live, prefer="s5")]
+    assert order[0] == 5 and order[1:] == [0, 1, 2, 3, 4]  # its own parity share first

@@ -64,7 +64,7 @@ from stratos.sdk.manifest import (
 from stratos.sdk.put_options import check_put
 from stratos.sdk.receipts_out import ReceiptSender
 from stratos.sdk.ticketbook import TicketBook
-from stratos.v1 import index_pb2, ticket_pb2, types_pb2
+from stratos.v1 import compute_pb2, index_pb2, ticket_pb2, types_pb2
 
 if TYPE_CHECKING:
     import grpc
@@ -103,6 +103,7 @@ class GetResult:
     name: str
     size: int
     path: Path | None  # None: written to standard output
+    chunk_ids: tuple[str, ...] = ()  # every chunk (or share) of the file, in segment order
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,12 @@ class MeshClient:
         """Bytes this client's transfers moved and signed receipts for so far: the ozone the
         chain charges the payer for them once their epoch settles."""
         return self._receipts.bytes_receipted
+
+    @property
+    def moved_by_node(self) -> dict[str, int]:
+        """Verified bytes this client's transfers moved at each storage node so far (a compute
+        worker's locality: how much it read from its own node)."""
+        return dict(self._receipts.moved_by_node)
 
     @property
     def payer_address(self) -> str:
@@ -318,15 +325,20 @@ class MeshClient:
         *,
         force: bool = False,
         on_progress: Progress = None,
+        job: compute_pb2.SignedJob | None = None,
+        prefer_node: str | None = None,
     ) -> GetResult:
         """Fetch and decrypt the file behind `capability` into `out`: a file (replaced only if
         it is a regular file), a folder (the file's sanitised name inside it), a FIFO or
         character device (written through), "-" (standard output) or None (its sanitised name
         in the current folder). A name the user did not choose replaces nothing unless
-        `force`. See `sinks` for why."""
+        `force`. See `sinks` for why.
+
+        A compute executor reading a job's input passes the signed `job` (the job's payer pays
+        for the bytes) and its own node as `prefer_node` (read from there first)."""
         file_id, key = parse_capability(capability)
         sinks.check_output(out)
-        found = await self._manifest(file_id, read=True)
+        found = await self._manifest(file_id, read=True, job=job)
         manifest, locations = found.manifest, found.locations
         name = file_names.name_of(manifest, key)  # a wrong key stops here, before any write
         target = sinks.choose_target(out, name, file_id, force=force)
@@ -339,7 +351,7 @@ class MeshClient:
             async def fetch(seg: types_pb2.Segment) -> None:
                 if code is None:
                     data = await self._read_segment(
-                        file_id, seg, addresses, live, locations, found.tickets
+                        file_id, seg, addresses, live, locations, found.tickets, prefer_node
                     )
                     produce = functools.partial(decrypt_segment, key, file_id, seg.index, data)
                 else:
@@ -352,6 +364,7 @@ class MeshClient:
                         live,
                         locations,
                         found.tickets,
+                        prefer_node,
                     )
                     produce = functools.partial(
                         _decode_and_decrypt, key, file_id, seg, shares=shares, code=code
@@ -376,7 +389,14 @@ class MeshClient:
             sink.abort()
             raise
         path = None if target.stream and str(target.path) == sinks.STDOUT else target.path
-        return GetResult(file_id=file_id, name=name, size=manifest.size, path=path)
+        chunk_ids = tuple(
+            c
+            for seg in manifest.segments
+            for c in ([seg.chunk_id] if code is None else [s.chunk_id for s in seg.shares])
+        )
+        return GetResult(
+            file_id=file_id, name=name, size=manifest.size, path=path, chunk_ids=chunk_ids
+        )
 
     async def _read_segment(
         self,
@@ -386,8 +406,9 @@ class MeshClient:
         live: set[str],
         locations: dict[str, list[str]],
         book: TicketBook,
+        prefer: str | None = None,
     ) -> bytearray:
-        nodes = ec_layout.holders(seg.chunk_id, seg.node_ids, locations, live)
+        nodes = ec_layout.holders(seg.chunk_id, seg.node_ids, locations, live, prefer)
         failures: list[str] = []
         for node in nodes:
             address = addresses.get(node)
@@ -410,13 +431,16 @@ class MeshClient:
             f"{len(nodes)} nodes: " + "; ".join(failures)
         )
 
-    async def _manifest(self, file_id: str, *, read: bool = False) -> _Found:
+    async def _manifest(
+        self, file_id: str, *, read: bool = False, job: compute_pb2.SignedJob | None = None
+    ) -> _Found:
         """The file's manifest and where its chunks are; with `read`, also GET tickets for them
-        (renewed from the index when a long read outlives them)."""
-        resp = await self._get_manifest(file_id, read=read)
+        (renewed from the index when a long read outlives them), paid by `job`'s payer when
+        given."""
+        resp = await self._get_manifest(file_id, read=read, job=job)
 
         async def renew() -> list[ticket_pb2.SignedTicket]:
-            return list((await self._get_manifest(file_id, read=True)).tickets)
+            return list((await self._get_manifest(file_id, read=True, job=job)).tickets)
 
         return _Found(
             signed=resp.signed,
@@ -428,10 +452,14 @@ class MeshClient:
             tickets=TicketBook(self._payer, resp.tickets, renew=renew if read else None),
         )
 
-    async def _get_manifest(self, file_id: str, *, read: bool) -> index_pb2.GetManifestResponse:
+    async def _get_manifest(
+        self, file_id: str, *, read: bool, job: compute_pb2.SignedJob | None = None
+    ) -> index_pb2.GetManifestResponse:
         request = index_pb2.GetManifestRequest(file_id=file_id)
         if read:
             request.ask.CopyFrom(tickets.ask(self._payer, "GetManifest", file_id))
+            if job is not None:
+                request.job.CopyFrom(job)
         try:
             return await self._index.call("GetManifest", request)
         except NotFound:

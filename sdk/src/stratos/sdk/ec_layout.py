@@ -51,11 +51,13 @@ def holders(
     written: Sequence[str],
     locations: Mapping[str, Sequence[str]],
     live: Collection[str],
+    prefer: str | None = None,
 ) -> list[str]:
     """Who to ask for a chunk: its current holders when the index lists them, else the nodes
-    that acknowledged it at write time; LIVE nodes first, the given order otherwise."""
+    that acknowledged it at write time; LIVE nodes first (`prefer` first of them: a compute
+    worker's own node), the given order otherwise."""
     nodes = list(dict.fromkeys(locations.get(chunk_id) or written))
-    nodes.sort(key=lambda n: n not in live)
+    nodes.sort(key=lambda n: (n not in live, n != prefer))
     return nodes
 
 
@@ -64,9 +66,18 @@ def read_order(
     k: int,
     locations: Mapping[str, Sequence[str]],
     live: Collection[str],
+    prefer: str | None = None,
 ) -> list[tuple[types_pb2.Share, list[str]]]:
     """Every share with the nodes to ask for it, best first: shares with a LIVE holder before
-    the others, data shares (decoding them is a copy) before parity, then by index."""
-    ranked = [(s, holders(s.chunk_id, s.node_ids, locations, live)) for s in seg.shares]
-    ranked.sort(key=lambda p: (not any(n in live for n in p[1]), p[0].index >= k, p[0].index))
+    the others, then those `prefer` holds (a compute worker's own node), data shares (decoding
+    them is a copy) before parity, then by index."""
+    ranked = [(s, holders(s.chunk_id, s.node_ids, locations, live, prefer)) for s in seg.shares]
+    ranked.sort(
+        key=lambda p: (
+            not any(n in live for n in p[1]),
+            prefer is None or prefer not in p[1],
+            p[0].index >= k,
+            p[0].index,
+        )
+    )
     return ranked

@@ -165,9 +165,11 @@ async def read_shares(
     live: Collection[str],
     locations: Mapping[str, list[str]],
     book: TicketBook | None = None,
+    prefer: str | None = None,
 ) -> dict[int, bytearray]:
-    """Any k verified shares of `seg` (share index → bytes), k transfers in flight at most."""
-    queue = read_order(seg, k, locations, live)
+    """Any k verified shares of `seg` (share index → bytes), k transfers in flight at most;
+    shares on `prefer` (a compute worker's own node) first."""
+    queue = read_order(seg, k, locations, live, prefer)
     got: dict[int, bytearray] = {}
     failures: list[str] = []
 

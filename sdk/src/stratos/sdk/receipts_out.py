@@ -60,6 +60,7 @@ class ReceiptSender:
         self._tries: dict[str, int] = {}  # node → failed hand-overs in a row
         self._serial = itertools.count(secrets.randbits(48))
         self.bytes_receipted = 0  # bytes of every receipt taken: the ozone they will be charged
+        self.moved_by_node: dict[str, int] = {}  # verified bytes moved at each node
         self._timer: asyncio.Task | None = None
         self.sent = 0  # receipts nodes accepted (for tests and diagnostics)
 
@@ -75,6 +76,7 @@ class ReceiptSender:
         """A verified transfer of `nbytes` of `chunk_id` at `node_id`; signed and sent soon."""
         if not node_id or nbytes <= 0:
             return
+        self.moved_by_node[node_id] = self.moved_by_node.get(node_id, 0) + nbytes
         until = self._declined.get(node_id)
         if until is not None:
             if time.monotonic() < until:
