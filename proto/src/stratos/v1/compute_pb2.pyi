@@ -37,7 +37,7 @@ class JobInput(_message.Message):
     def __init__(self, file_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[SealedKey, _Mapping]]] = ...) -> None: ...
 
 class ComputeJob(_message.Message):
-    __slots__ = ("job_id", "submitter_public_key", "payer", "module_file_id", "module_hash", "inputs", "args", "replicas", "executors", "fuel", "memory_bytes", "wall_s", "created_unix_ms", "module_key")
+    __slots__ = ("job_id", "submitter_public_key", "payer", "module_file_id", "module_hash", "inputs", "args", "replicas", "executors", "fuel", "memory_bytes", "wall_s", "created_unix_ms", "module_keys")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SUBMITTER_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     PAYER_FIELD_NUMBER: _ClassVar[int]
@@ -51,7 +51,7 @@ class ComputeJob(_message.Message):
     MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     WALL_S_FIELD_NUMBER: _ClassVar[int]
     CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
-    MODULE_KEY_FIELD_NUMBER: _ClassVar[int]
+    MODULE_KEYS_FIELD_NUMBER: _ClassVar[int]
     job_id: bytes
     submitter_public_key: bytes
     payer: str
@@ -65,8 +65,8 @@ class ComputeJob(_message.Message):
     memory_bytes: int
     wall_s: int
     created_unix_ms: int
-    module_key: SealedKey
-    def __init__(self, job_id: _Optional[bytes] = ..., submitter_public_key: _Optional[bytes] = ..., payer: _Optional[str] = ..., module_file_id: _Optional[str] = ..., module_hash: _Optional[bytes] = ..., inputs: _Optional[_Iterable[_Union[JobInput, _Mapping]]] = ..., args: _Optional[_Iterable[str]] = ..., replicas: _Optional[int] = ..., executors: _Optional[_Iterable[str]] = ..., fuel: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., wall_s: _Optional[int] = ..., created_unix_ms: _Optional[int] = ..., module_key: _Optional[_Union[SealedKey, _Mapping]] = ...) -> None: ...
+    module_keys: _containers.RepeatedCompositeFieldContainer[SealedKey]
+    def __init__(self, job_id: _Optional[bytes] = ..., submitter_public_key: _Optional[bytes] = ..., payer: _Optional[str] = ..., module_file_id: _Optional[str] = ..., module_hash: _Optional[bytes] = ..., inputs: _Optional[_Iterable[_Union[JobInput, _Mapping]]] = ..., args: _Optional[_Iterable[str]] = ..., replicas: _Optional[int] = ..., executors: _Optional[_Iterable[str]] = ..., fuel: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., wall_s: _Optional[int] = ..., created_unix_ms: _Optional[int] = ..., module_keys: _Optional[_Iterable[_Union[SealedKey, _Mapping]]] = ...) -> None: ...
 
 class SignedJob(_message.Message):
     __slots__ = ("job", "signature")

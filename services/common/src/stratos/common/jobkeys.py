@@ -24,6 +24,7 @@ from stratos.common.identity import Identity, verify
 from stratos.v1 import compute_pb2
 
 JOB_DOMAIN = b"stratos.job.v1\0"
+MODULE_INDEX = 0xFFFFFFFF  # the `input_index` a module's sealed key is bound to
 FILE_KEY_BYTES = 32
 MAX_JOB_BYTES = 256 << 10
 
