@@ -9,23 +9,19 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from blake3 import blake3
 
 from stratos.common.errors import PermissionDenied
-from stratos.common.identity import Identity, address_of, load_or_create
-from stratos.common.jobkeys import MODULE_INDEX, seal, sign_job
+from stratos.common.identity import Identity, load_or_create
 from stratos.compute.inputs import fetch
 from stratos.compute.placement import Chunk, choose, held_bytes
-from stratos.sdk.capability import parse_capability
 from stratos.sdk.client import MeshClient
 from stratos.sdk.home import Home
+from stratos.sdk.jobs import make_job
 from stratos.sdk.meshtls import local_client_tls
-from stratos.v1 import compute_pb2
 
 pytestmark = pytest.mark.integration
 
@@ -81,40 +77,14 @@ async def stored(home: Home, tmp: Path) -> dict:
 
 
 def job_for(home: Home, put: dict, executors: list[str]) -> tuple:
-    user = home.identity()
-    job_id = os.urandom(16)
-    (m_id, m_key), (i_id, i_key) = (parse_capability(put[k].capability) for k in ("m", "i"))
-
-    def sealed(index: int, file_id: str, key: bytes) -> list[compute_pb2.SealedKey]:
-        return [
-            compute_pb2.SealedKey(
-                executor=e,
-                sealed=seal(
-                    node_key(home, e).public_bytes,
-                    job_id=job_id,
-                    input_index=index,
-                    file_id=file_id,
-                    submitter_public_key=user.public_bytes,
-                    file_key=key,
-                ),
-            )
-            for e in executors
-        ]
-
-    job = compute_pb2.ComputeJob(
-        job_id=job_id,
-        submitter_public_key=user.public_bytes,
-        payer=address_of(user.public_bytes),
-        module_file_id=m_id,
-        module_hash=blake3(put["module"]).digest(),
-        module_keys=sealed(MODULE_INDEX, m_id, m_key),
-        inputs=[compute_pb2.JobInput(file_id=i_id, keys=sealed(0, i_id, i_key))],
-        replicas=len(executors),
-        executors=executors,
+    return make_job(
+        home.identity(),
+        module_capability=put["m"].capability,
+        module_bytes=put["module"],
+        input_capabilities=[put["i"].capability],
+        executors={e: node_key(home, e).public_bytes for e in executors},
         fuel=10**9,
-        created_unix_ms=int(time.time() * 1000),
     )
-    return sign_job(user, job), job
 
 
 def test_a_worker_reads_its_own_node_first_and_others_only_when_it_must(home, tmp_path) -> None:
