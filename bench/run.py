@@ -5,8 +5,9 @@ The storage part runs on a local mesh without validators, so they do not disturb
 (bench/paid.py then measures the same put and get on a mesh with a ledger, in turns with it);
 the healing part (bench/healing.py) then runs its own 5-node mesh, and the consensus part its
 own 4-validator cluster (bench/consensus.py), the incentive part in this process
-(bench/incentive.py), and the operator part a local Kubernetes control
-plane with kwok nodes (bench/operator.py), each after the previous one is down; last, every
+(bench/incentive.py), the compute part its own 6-node mesh (bench/compute.py), and the
+operator part a local Kubernetes control plane with kwok nodes (bench/operator.py), each after
+the previous one is down; last, every
 attack test runs and is counted (bench/security.py)."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from bench import (
     cli,
+    compute,
     consensus,
     disk,
     grpc_loopback,
@@ -144,6 +146,7 @@ def main() -> None:
         figures += healing.measure(work, disk_mb_s)
         figures += consensus.measure(work / "consensus")
         figures += incentive.measure()
+        figures += compute.measure(work / "compute")
         figures += scale.measure(work / "scale")
         figures += operator_bench.measure(work / "operator")
         figures += security.measure()
