@@ -64,10 +64,12 @@ async def _first_status(chain: Chain, stop: asyncio.Event):
 async def _settle_loop(
     settings: IncentiveSettings,
     nc,
+    kv,
     chain: Chain,
     reader: TrafficReader,
     settler: Settler,
     signer: Signer,
+    admission,
     stop: asyncio.Event,
 ) -> None:
     while not stop.is_set():
@@ -83,6 +85,11 @@ async def _settle_loop(
             if due is not None:
                 await publish_mark(nc, signer, due, status.height)
             await settler.step(status)
+            if settler.reread_due:  # another replica counted differently: count again
+                settler.reread_due = False
+                position = await starting_position(kv, status.epochs.next_to_settle)
+                log.warning("traffic_reread", from_seq=position.start_seq)
+                await reader.reread(position, Tally(admission))
         except (StratosError, TimeoutError, OSError) as exc:
             log.warning("settle_step_failed", error=str(exc) or type(exc).__name__)
         except Exception as exc:  # a NATS hiccup: try again at the next tick
@@ -154,7 +161,9 @@ async def serve(stop: asyncio.Event, credentials: tls.Credentials | None = None)
         await stack.enter_async_context(background(reader.run(), name="traffic"))
         await stack.enter_async_context(
             background(
-                _settle_loop(settings, nc, chain, reader, settler, signer, stop),
+                _settle_loop(
+                    settings, nc, kv, chain, reader, settler, signer, admission.current, stop
+                ),
                 name="settle",
                 stop=stop,
             )

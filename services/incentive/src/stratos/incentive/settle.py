@@ -9,6 +9,14 @@ passed it, and when the next epoch to settle has a report here with signatures f
 the signers, the others each `submit_stagger_s` later if the epoch is still unsettled, so one
 tx settles it in the common case and a dead replica delays it by seconds, never forever. The
 ledger settles each epoch once; a second submission is refused there and costs its fee only.
+
+Replicas can disagree when they read with different admission lists — a node admitted a moment
+ago, whose list reached one replica before another (on Kubernetes a ConfigMap takes up to a
+minute to reach every pod). Then their signatures land under different digests and, with too
+few replicas on either side, the epoch would wait forever. So a replica whose own report lacks
+its quorum while another replica signed a different one for the same epoch asks to read the
+unsettled epochs again (`reread_due`), at most once every `REREAD_EVERY_S`: with the list it
+has now, the lagging replica computes what the others did, and signs that.
 """
 
 from __future__ import annotations
@@ -27,6 +35,9 @@ from stratos.common.stos import sign_tx
 from stratos.v1 import ledger_pb2
 
 log = get_logger(__name__)
+
+REREAD_AFTER_S = 10.0  # how long a disagreement may last before the replica reads again
+REREAD_EVERY_S = 60.0  # and not more often than this (a real dispute does not flap)
 
 
 def quorum(bonded_meta: int) -> int:
@@ -51,6 +62,7 @@ class Pending:
     digest: bytes
     quorum_seen_at: float | None = None
     submitted: set[str] = field(default_factory=set)  # tx hashes
+    disagreed_at: float | None = None  # when another replica's different digest was first seen
 
 
 class Settler:
@@ -70,6 +82,8 @@ class Settler:
         self.chain_id, self.fee, self.stagger_s = chain_id, fee_nstos, stagger_s
         self.pending: dict[int, Pending] = {}
         self.settled: list[int] = []  # epochs this replica saw settle (for tests)
+        self.reread_due = False  # set when this replica should read the unsettled epochs again
+        self._last_reread = float("-inf")
 
     async def on_report(self, report: ledger_pb2.EpochReport) -> None:
         """Sign a closed epoch's report and publish the signature."""
@@ -113,6 +127,7 @@ class Settler:
         need = quorum(status.epochs.bonded_meta_nodes)
         if len(sigs) < need:
             p.quorum_seen_at = None
+            await self._check_disagreement(k, p)
             return
         now = time.monotonic()
         if p.quorum_seen_at is None:
@@ -124,6 +139,34 @@ class Settler:
         if p.submitted and now - p.quorum_seen_at < (rank + 1) * self.stagger_s * 4:
             return  # ours is in flight: give it a few blocks before trying again
         await self._submit(p, sigs)
+
+    async def _check_disagreement(self, epoch: int, p: Pending) -> None:
+        """Ask for a re-read when another replica signed a different report for `epoch`."""
+        others = await self._other_digests(epoch, p.digest)
+        now = time.monotonic()
+        if not others:
+            p.disagreed_at = None
+            return
+        if p.disagreed_at is None:
+            p.disagreed_at = now
+            log.warning("report_disagrees", epoch=epoch, ours=p.digest.hex()[:16], others=others)
+        if now - p.disagreed_at >= REREAD_AFTER_S and now - self._last_reread >= REREAD_EVERY_S:
+            self._last_reread = now
+            self.reread_due = True
+
+    async def _other_digests(self, epoch: int, digest: bytes) -> list[str]:
+        """Digests (short) other replicas signed for `epoch` that are not `digest`."""
+        mine = digest.hex()[:32]
+        js = self._nc.jetstream()
+        info = await js.stream_info(
+            f"KV_{REPORTS_BUCKET}", subjects_filter=f"$KV.{REPORTS_BUCKET}.sig.{epoch}.>"
+        )
+        found = set()
+        for subject in info.state.subjects or {}:
+            parts = subject.split(".")  # $KV, bucket, sig, epoch, digest, address
+            if len(parts) == 6 and parts[4] != mine and parts[5] != self.address:
+                found.add(parts[4][:16])
+        return sorted(found)
 
     async def _submit(self, p: Pending, sigs: list[ledger_pb2.ReportSignature]) -> None:
         report = ledger_pb2.EpochReport()

@@ -107,11 +107,20 @@ class TrafficReader:
         self.settled_below = settled_below  # the chain's next epoch to settle, kept current
         self.last_mark: int | None = None
         self.refused = 0
+        self.rereads = 0
         self._sub = None
-        self._queue: asyncio.Queue[Msg] = asyncio.Queue(maxsize=1024)
+        # (generation, message): messages of a subscription a re-read replaced are dropped
+        self._queue: asyncio.Queue[tuple[int, Msg]] = asyncio.Queue(maxsize=1024)
+        self._generation = 0
+        self._lock = asyncio.Lock()  # one message at a time, and no re-read in the middle
 
     async def start(self, position: Position) -> None:
         self.last_mark = position.last_mark
+        generation = self._generation
+
+        async def enqueue(msg: Msg) -> None:
+            await self._queue.put((generation, msg))
+
         config = ConsumerConfig(
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=position.start_seq,
@@ -123,18 +132,33 @@ class TrafficReader:
             config=config,
             ordered_consumer=True,
             idle_heartbeat=5.0,
-            cb=self._queue.put,
+            cb=enqueue,
         )
         log.info("traffic_reading", from_seq=position.start_seq, last_mark=position.last_mark)
+
+    async def reread(self, position: Position, tally: Tally) -> None:
+        """Read again from `position` into a fresh `tally`: the unsettled epochs are counted
+        anew, with the admission list as it is now (see `Settler.step`)."""
+        async with self._lock:
+            await self.stop()
+            self._generation += 1
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self.tally = tally
+            self.rereads += 1
+            await self.start(position)
 
     async def run(self) -> None:
         """Handle messages one at a time, in stream order."""
         while True:
-            msg = await self._queue.get()
-            try:
-                await self.handle(msg)
-            except Exception as exc:  # one bad message must not stop settlement
-                log.error("traffic_message_failed", subject=msg.subject, error=repr(exc))
+            generation, msg = await self._queue.get()
+            async with self._lock:
+                if generation != self._generation:
+                    continue  # from before a re-read
+                try:
+                    await self.handle(msg)
+                except Exception as exc:  # one bad message must not stop settlement
+                    log.error("traffic_message_failed", subject=msg.subject, error=repr(exc))
 
     async def handle(self, msg: Msg) -> None:
         meta = msg.metadata
@@ -195,6 +219,7 @@ class TrafficReader:
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
+            self._sub = None
 
 
 async def publish_mark(nc: NATS, signer: Signer, epoch: int, height: int) -> None:
