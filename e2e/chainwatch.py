@@ -29,7 +29,23 @@ class Settled:
             self.reports[last["epoch"]] = last
         return doc
 
+    def fill(self, epochs) -> None:
+        """Fetch every settled epoch of `epochs` not seen by polling (several can settle
+        between two polls when settlement catches up on a busy machine), as `stratos rewards`
+        finds them in the chain's blocks."""
+        missing = [e for e in epochs if e not in self.reports]
+        if not missing:
+            return
+        next_to_settle = self.poll()["next_to_settle"]
+        count = next_to_settle - min(missing)
+        if count <= 0:
+            return
+        for ep in self.mesh.json("rewards", "--epochs", str(count))["epochs"]:
+            self.reports.setdefault(ep["epoch"], ep)
+
     def bytes_at(self, address: str, epochs) -> int:
+        epochs = list(epochs)
+        self.fill(epochs)
         return sum(
             t["bytes"]
             for e in epochs
@@ -38,8 +54,8 @@ class Settled:
         )
 
     def until_settled(self, epoch: int, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
-        """Watch (every second) until `epoch` is settled; each epoch stays the last settled
-        one for 20 blocks, so none is missed."""
+        """Watch (every second) until `epoch` is settled (`fill` finds any epoch that settled
+        between two looks)."""
         deadline = time.monotonic() + timeout_s
         while self.poll()["next_to_settle"] <= epoch:
             assert time.monotonic() < deadline, f"epoch {epoch} did not settle"

@@ -144,7 +144,7 @@ def test_a_node_whose_copies_fail_audits_is_slashed_in_the_next_settled_epoch(
     slashed_in = None
     while slashed_in is None:
         assert time.monotonic() < deadline, "storage-2's failed audits were never settled"
-        watch.poll()
+        watch.fill(range(first, watch.poll()["next_to_settle"]))
         for epoch, report in sorted(watch.reports.items()):
             if epoch >= first and any(
                 t["node"] == bad and t["audits_failed"] > 0 for t in report["traffic"]
