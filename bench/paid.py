@@ -30,11 +30,17 @@ from stratos.sdk.meshtls import local_client_tls
 MiB = 1 << 20
 
 
-async def put_get(home: Home, identity: Identity, src: Path, out: Path) -> tuple[float, float]:
-    """MB/s of one put (R=3) and one get of `src` on `home`'s mesh, paid by `identity`."""
+async def put_get(
+    index_addresses: list[str],
+    credentials,
+    identity: Identity,
+    src: Path,
+    out: Path,
+) -> tuple[float, float]:
+    """MB/s of one put (R=3) and one get of `src` on the mesh of `index_addresses`, paid by
+    `identity`; the file is deleted again."""
     mb = src.stat().st_size / 1e6
-    credentials = local_client_tls(home).channel_credentials()
-    async with MeshClient(home.index_addresses(), identity, credentials=credentials) as c:
+    async with MeshClient(index_addresses, identity, credentials=credentials) as c:
         start = time.perf_counter()
         put = await c.put(src, replicas=3)
         put_s = time.perf_counter() - start
@@ -65,7 +71,10 @@ def measure(
     try:
         for _ in range(rounds):
             for label, home in (("paid", paid), ("free", free)):
-                put, get = asyncio.run(put_get(home, home.identity(), src, out))
+                creds = local_client_tls(home).channel_credentials()
+                put, get = asyncio.run(
+                    put_get(home.index_addresses(), creds, home.identity(), src, out)
+                )
                 best[label] = (max(best[label][0], put), max(best[label][1], get))
                 print(f"{label}: put {put:.0f} MB/s, get {get:.0f} MB/s", flush=True)
         receipted = _receipts_stored(paid)

@@ -16,7 +16,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import grpc
 from grpc.experimental import insecure_channel_credentials
 
-from bench import grpc_loopback, storage
+from bench import grpc_loopback, paid, storage
 from bench.results import Figure
 from stratos.common.grpcutil import check_health
 from stratos.common.identity import Identity
@@ -105,22 +104,6 @@ async def _live(index: str, creds: grpc.ChannelCredentials) -> int:
     return sum(n.state == types_pb2.NODE_STATE_LIVE for n in nodes)
 
 
-async def _put_get(mesh: Mesh, src: Path, out: Path) -> tuple[float, float]:
-    mb = src.stat().st_size / 1e6
-    async with MeshClient(
-        [mesh.index_address], Identity.generate(), credentials=mesh.credentials
-    ) as c:
-        start = time.perf_counter()
-        put = await c.put(src, replicas=3)
-        put_s = time.perf_counter() - start
-        start = time.perf_counter()
-        await c.get(put.capability, out)
-        get_s = time.perf_counter() - start
-        await c.delete(put.file_id)
-    out.unlink(missing_ok=True)
-    return mb / put_s, mb / get_s
-
-
 def measure(home: Home, work: Path, rounds: int = 2, size: int = 256 * MiB) -> list[Figure]:
     """With the TLS mesh of `home` running: start a plaintext one beside it, then put and get
     the same file on each in turn, `rounds` times."""
@@ -135,7 +118,11 @@ def measure(home: Home, work: Path, rounds: int = 2, size: int = 256 * MiB) -> l
         with plaintext_mesh(root) as plain:
             for _ in range(rounds):
                 for label, mesh in (("on", tls), ("off", plain)):
-                    put, get = asyncio.run(_put_get(mesh, src, out))
+                    put, get = asyncio.run(
+                        paid.put_get(
+                            [mesh.index_address], mesh.credentials, Identity.generate(), src, out
+                        )
+                    )
                     best[label] = (max(best[label][0], put), max(best[label][1], get))
                     print(f"tls {label}: put {put:.0f} MB/s, get {get:.0f} MB/s", flush=True)
                     tls_dir = work / "raw-grpc-tls" if label == "on" else None

@@ -23,7 +23,6 @@ carries.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from stratos.operator.builders import tls, validators
@@ -86,18 +85,9 @@ def keys_secret_name(cluster: Cluster) -> str:
 
 
 def keys_secret(cluster: Cluster, material: ValidatorMaterial) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": metadata(cluster, COMPONENT, keys_secret_name(cluster)),
-        "type": "Opaque",
-        "immutable": True,
-        # `data`, not `stringData`: server-side apply then compares like with like
-        "data": {
-            f"{pod}.pem": base64.b64encode(pem.encode()).decode()
-            for pod, pem in sorted(material.incentive_keys_pem.items())
-        },
-    }
+    return validators.immutable_keys_secret(
+        cluster, COMPONENT, keys_secret_name(cluster), material.incentive_keys_pem
+    )
 
 
 def headless_service(cluster: Cluster) -> dict[str, Any]:

@@ -121,19 +121,26 @@ def genesis_text(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
-def keys_secret(cluster: Cluster, material: ValidatorMaterial) -> dict[str, Any]:
+def immutable_keys_secret(
+    cluster: Cluster, component: str, name: str, pems: Mapping[str, str]
+) -> dict[str, Any]:
+    """Keys made once (pod name → PEM) as an immutable Secret: `<pod>.pem` each."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": metadata(cluster, COMPONENT, keys_secret_name(cluster)),
+        "metadata": metadata(cluster, component, name),
         "type": "Opaque",
         "immutable": True,
         # `data`, not `stringData`: server-side apply then compares like with like
         "data": {
             f"{pod}.pem": base64.b64encode(pem.encode()).decode()
-            for pod, pem in sorted(material.keys_pem.items())
+            for pod, pem in sorted(pems.items())
         },
     }
+
+
+def keys_secret(cluster: Cluster, material: ValidatorMaterial) -> dict[str, Any]:
+    return immutable_keys_secret(cluster, COMPONENT, keys_secret_name(cluster), material.keys_pem)
 
 
 def genesis_config_map(cluster: Cluster, material: ValidatorMaterial) -> dict[str, Any]:
