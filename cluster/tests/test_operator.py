@@ -118,7 +118,7 @@ def reasons(cp: ControlPlane) -> list[tuple[str, str]]:
     return [(e["type"], e["reason"]) for e in events(cp, NS, NAME)]
 
 
-def wait_event(cp: ControlPlane, type_: str, reason: str, timeout_s: float = 20) -> None:
+def wait_event(cp: ControlPlane, type_: str, reason: str, timeout_s: float = 60) -> None:
     """kopf posts events from a background queue: they may trail the change they describe."""
     wait_for(
         lambda: (type_, reason) in reasons(cp),
