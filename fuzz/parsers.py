@@ -21,7 +21,7 @@ from google.protobuf.message import DecodeError
 from hypothesis import strategies as st
 
 from fuzz import seeds
-from fuzz.harness import Parser, TransportRefused, from_wire
+from fuzz.harness import Parser, from_wire
 from fuzz.mutate import mutated, texts
 from stratos.common.admission import Member, open_list
 from stratos.common.admission import issue as issue_list
@@ -787,10 +787,10 @@ def _compute_jobs() -> list[compute_pb2.ComputeJob]:
     ]
 
 
-def _executor_takes_job(data: bytes) -> bytes:
+def _executor_takes_job(signed: compute_pb2.SignedJob) -> bytes:
     """What an executor does with a job handed to it: check the submitter's signature, then
     open its own sealed key of every input (bound to this job, input, file and submitter)."""
-    job = open_job(compute_pb2.SignedJob.FromString(data))
+    job = open_job(signed)
     key = b""
     for i, item in enumerate(job.inputs):
         for sealed in item.keys:
@@ -810,16 +810,9 @@ def _only_the_sealed_key(data: bytes, key: bytes) -> None:
     assert key in (b"", seeds.FILE_KEY)  # nothing else can come out of a box sealed for us
 
 
-def _decoding_job_bytes(data: bytes) -> object:
-    try:
-        return _executor_takes_job(data)
-    except DecodeError as exc:
-        raise TransportRefused(str(exc) or "does not decode") from None
-
-
 COMPUTE_JOB = Parser(
     "compute.signed_job",
-    _decoding_job_bytes,
+    from_wire(compute_pb2.SignedJob, _executor_takes_job),
     (InvalidArgument, PermissionDenied),
     seeds=lambda: [sign_job(seeds.OWNER, j) for j in _compute_jobs()],
     mutants=lambda: st.builds(
@@ -848,11 +841,7 @@ def _attestations() -> list[compute_pb2.Attestation]:
     ]
 
 
-def _vote_on(data: bytes) -> object:
-    try:
-        signed = compute_pb2.SignedAttestation.FromString(data)
-    except DecodeError as exc:
-        raise TransportRefused(str(exc) or "does not decode") from None
+def _vote_on(signed: compute_pb2.SignedAttestation) -> object:
     a = open_attestation(signed, _EXECUTOR.public_bytes)
     return agree(_compute_jobs()[0], [a])
 
@@ -865,7 +854,7 @@ def _a_vote_counts_only_its_jobs(data: bytes, verdict) -> None:
 
 ATTESTATION = Parser(
     "compute.attestation",
-    _vote_on,
+    from_wire(compute_pb2.SignedAttestation, _vote_on),
     (InvalidArgument, PermissionDenied),
     seeds=lambda: [sign_attestation(_EXECUTOR, a) for a in _attestations()],
     mutants=lambda: st.builds(
